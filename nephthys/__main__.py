@@ -1,0 +1,5 @@
+import sys
+
+from nephthys.cli import main
+
+sys.exit(main())

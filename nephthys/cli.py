@@ -1,0 +1,146 @@
+"""The `nephthys` command: serve the app, manage the database schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from nephthys.config import ConfigError, Settings
+from nephthys.database import embedded, migrate
+from nephthys.database.engine import redacted
+
+log = logging.getLogger("nephthys")
+
+
+class StartupError(RuntimeError):
+    """Start-up cannot go on; the message is one line for the operator."""
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _database_error(url: str, error: BaseException) -> StartupError:
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return StartupError(f"cannot reach the database at {redacted(url)}: {reason}")
+
+
+def _run_db(coroutine_factory, url: str):
+    try:
+        return asyncio.run(coroutine_factory())
+    except migrate.AdoptionError as error:
+        raise StartupError(f"cannot adopt the database at {redacted(url)}: {error}") from error
+    except (TimeoutError, OSError) as error:
+        raise _database_error(url, error) from error
+    except Exception as error:
+        # asyncpg and SQLAlchemy errors (bad password, missing database, …)
+        if type(error).__module__.startswith(("asyncpg", "sqlalchemy")):
+            raise _database_error(url, error) from error
+        raise
+
+
+@contextmanager
+def database_url_for(settings: Settings, *, allow_embedded: bool) -> Iterator[str]:
+    """The database to use: DATABASE_URL, or a private embedded PostgreSQL."""
+    if settings.database_url:
+        log.info("using the database at %s", redacted(settings.database_url))
+        yield settings.database_url
+        return
+    if not allow_embedded:
+        raise StartupError("DATABASE_URL: not set (this command needs a database to work on)")
+    try:
+        server = embedded.start(settings.embedded_pgdata)
+    except embedded.EmbeddedDatabaseError as error:
+        raise StartupError(str(error)) from error
+    log.info("DATABASE_URL is not set; using %s", server.description)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+        log.info("stopped the embedded PostgreSQL")
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from nephthys.utils.starlette import create_app
+
+    with database_url_for(settings, allow_embedded=True) as url:
+        if not args.no_migrate:
+            _run_db(lambda: migrate.upgrade(url), url)
+        host = args.host or settings.host or "127.0.0.1"
+        port = args.port or settings.port
+        app = create_app(settings, database_url=url)
+        log.info("serving %s on http://%s:%s", settings.app_title, host, port)
+        uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    return 0
+
+
+def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    with database_url_for(settings, allow_embedded=args.embedded) as url:
+        before, after = _run_db(lambda: migrate.upgrade(url), url)
+        print(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+    return 0
+
+
+def cmd_db_status(settings: Settings, args: argparse.Namespace) -> int:
+    with database_url_for(settings, allow_embedded=args.embedded) as url:
+        state = _run_db(lambda: migrate.status(url), url)
+        print(f"database is {state.describe()}")
+    return 1 if state.behind else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nephthys", description="Nephthys: a Slack help desk.")
+    commands = parser.add_subparsers(dest="command")
+
+    serve = commands.add_parser("serve", help="run the HTTP service (the default)")
+    serve.add_argument("--host", help="address to listen on (HOST; default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (PORT; default 3000)")
+    serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema on start")
+    serve.set_defaults(handler=cmd_serve)
+
+    db = commands.add_parser("db", help="manage the database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    for name, handler, text in [
+        ("upgrade", cmd_db_upgrade, "bring the database to the newest schema (adopting a Prisma one)"),
+        ("status", cmd_db_status, "say which revision the database is at; exit 1 when behind"),
+    ]:
+        sub = db_commands.add_parser(name, help=text)
+        sub.add_argument(
+            "--embedded", action="store_true", help="work on the embedded database when DATABASE_URL is unset"
+        )
+        sub.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["serve", *(argv if argv is not None else sys.argv[1:])])
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        print(f"nephthys: configuration error: {error}", file=sys.stderr)
+        return 2
+    _configure_logging(settings.log_level)
+    try:
+        return args.handler(settings, args)
+    except StartupError as error:
+        print(f"nephthys: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

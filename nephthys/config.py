@@ -1,0 +1,179 @@
+"""Configuration: read once from the environment (and a .env file), validated, passed down.
+
+No other module reads ``os.environ``. A value that is present but malformed stops
+start-up with a :class:`ConfigError` whose message is one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+SLACK_DEFAULT_API_BASE_URL = "https://slack.com/api/"
+
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_USER_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Slack credentials; without the bot token and signing secret Slack is off.
+    slack_bot_token: str | None = None
+    slack_user_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_base_url: str = SLACK_DEFAULT_API_BASE_URL
+    slack_workspace_url: str = "https://hackclub.slack.com"
+    # Slack channels and people
+    slack_help_channel: str | None = None
+    slack_ticket_channel: str | None = None
+    slack_bts_channel: str | None = None
+    slack_heartbeat_channel: str | None = None
+    slack_user_group: str | None = None
+    slack_maintainer_id: str | None = None
+    # Service
+    database_url: str | None = None
+    embedded_pgdata: Path = Path(".nephthys/pgdata")
+    host: str | None = None
+    port: int = 3000
+    environment: str = "development"
+    program: str = "default"
+    app_title: str = "Nephthys"
+    base_url: str | None = None
+    daily_summary: bool = True
+    api_token: str | None = None
+    log_level: str = "INFO"
+    # Ticket titles from an OpenAI-compatible endpoint
+    hack_club_ai_api_key: str | None = None
+    ai_base_url: str | None = None
+    ai_model: str = "gpt-4o-mini"
+    ai_timeout_seconds: float = 3.0
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def ai_enabled(self) -> bool:
+        return bool(self.hack_club_ai_api_key and self.ai_base_url)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, dotenv_path: str | os.PathLike | None = ".env"
+    ) -> Settings:
+        """Read settings from ``environ`` over the values of a ``.env`` file."""
+        values: dict[str, str] = {}
+        if dotenv_path is not None and Path(dotenv_path).is_file():
+            values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        return cls(**_parse(values))
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _parse(env: Mapping[str, str]) -> dict:
+    def get(name: str) -> str | None:
+        return _blank_to_none(env.get(name))
+
+    def matching(name: str, pattern: re.Pattern, expected: str) -> str | None:
+        value = get(name)
+        if value is not None and not pattern.match(value):
+            raise ConfigError(f"{name}: expected {expected}, got {value!r}")
+        return value
+
+    def prefixed(name: str, prefix: str) -> str | None:
+        value = get(name)
+        if value is not None and not value.startswith(prefix):
+            raise ConfigError(f"{name}: expected a token starting with {prefix!r}")
+        return value
+
+    def url(name: str, default: str | None, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
+        value = get(name)
+        if value is None:
+            return default
+        if not re.match(rf"^({'|'.join(schemes)})://[^\s]+$", value):
+            raise ConfigError(f"{name}: expected a {' or '.join(schemes)} URL, got {value!r}")
+        return value
+
+    def boolean(name: str, default: bool) -> bool:
+        value = get(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{name}: expected true or false, got {value!r}")
+
+    def number(name: str, default, kind=int, low=None, high=None):
+        value = get(name)
+        if value is None:
+            return default
+        try:
+            parsed = kind(value)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            raise ConfigError(f"{name}: expected {what}, got {value!r}") from None
+        if (low is not None and parsed < low) or (high is not None and parsed > high):
+            raise ConfigError(f"{name}: expected a value from {low} to {high}, got {value!r}")
+        return parsed
+
+    channel = "a Slack channel id like C0123456789"
+    api_base = url("SLACK_API_BASE_URL", SLACK_DEFAULT_API_BASE_URL)
+    if not api_base.endswith("/"):
+        api_base += "/"  # slack_sdk joins method names onto it
+    database_url = url("DATABASE_URL", None, ("postgres", "postgresql", "postgresql+asyncpg"))
+    log_level = (get("LOG_LEVEL") or "INFO").upper()
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+    program = get("PROGRAM") or "default"
+    if not re.match(r"^[a-z0-9_-]+$", program):
+        raise ConfigError(f"PROGRAM: expected a program name like 'default', got {program!r}")
+
+    return dict(
+        slack_bot_token=prefixed("SLACK_BOT_TOKEN", "xoxb-"),
+        slack_user_token=prefixed("SLACK_USER_TOKEN", "xoxp-"),
+        slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+        slack_app_token=prefixed("SLACK_APP_TOKEN", "xapp-"),
+        slack_api_base_url=api_base,
+        slack_workspace_url=(url("SLACK_WORKSPACE_URL", "https://hackclub.slack.com")).rstrip("/"),
+        slack_help_channel=matching("SLACK_HELP_CHANNEL", _CHANNEL_ID, channel),
+        slack_ticket_channel=matching("SLACK_TICKET_CHANNEL", _CHANNEL_ID, channel),
+        slack_bts_channel=matching("SLACK_BTS_CHANNEL", _CHANNEL_ID, channel),
+        slack_heartbeat_channel=matching("SLACK_HEARTBEAT_CHANNEL", _CHANNEL_ID, channel),
+        slack_user_group=matching(
+            "SLACK_USER_GROUP", _USER_GROUP_ID, "a Slack user group id like S0123456789"
+        ),
+        slack_maintainer_id=matching("SLACK_MAINTAINER_ID", _USER_ID, "a Slack user id like U0123456789"),
+        database_url=database_url,
+        embedded_pgdata=Path(get("NEPHTHYS_PGDATA") or ".nephthys/pgdata"),
+        host=get("HOST"),
+        port=number("PORT", 3000, int, 1, 65535),
+        environment=get("ENVIRONMENT") or "development",
+        program=program,
+        app_title=get("APP_TITLE") or "Nephthys",
+        base_url=url("BASE_URL", None),
+        daily_summary=boolean("DAILY_SUMMARY", True),
+        api_token=get("API_TOKEN"),
+        log_level=log_level,
+        hack_club_ai_api_key=get("HACK_CLUB_AI_API_KEY"),
+        ai_base_url=url("AI_BASE_URL", None),
+        ai_model=get("AI_MODEL") or "gpt-4o-mini",
+        ai_timeout_seconds=number("AI_TIMEOUT_SECONDS", 3.0, float, 0.1, 60),
+    )

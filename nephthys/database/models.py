@@ -1,0 +1,250 @@
+"""SQLAlchemy models for the schema of record in prisma/schema.prisma.
+
+Python attributes are snake_case; the database names (``name=``) are the ones
+existing Nephthys databases use, so a database created by Prisma is adopted as is.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import TIMESTAMP
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Prisma's constraint names, so migrations and adopted databases agree.
+NAMING = {
+    "pk": "%(table_name)s_pkey",
+    "fk": "%(table_name)s_%(column_0_name)s_fkey",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "ix": "%(table_name)s_%(column_0_N_name)s_idx",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class TicketStatus(enum.StrEnum):
+    OPEN = "OPEN"
+    IN_PROGRESS = "IN_PROGRESS"
+    CLOSED = "CLOSED"
+
+
+class UserType(enum.StrEnum):
+    AUTHOR = "AUTHOR"
+    HELPER = "HELPER"
+    OTHER = "OTHER"
+
+
+# Timestamps are UTC instants, millisecond precision as Prisma declares them.
+TIMESTAMPTZ = TIMESTAMP(timezone=True, precision=3)
+
+ticket_status_enum = Enum(TicketStatus, name="TicketStatus", create_type=False)
+user_type_enum = Enum(UserType, name="UserType", create_type=False)
+
+
+def _timestamp(**kwargs) -> Mapped:
+    return mapped_column(TIMESTAMPTZ, **kwargs)
+
+
+def _created_at() -> Mapped[datetime]:
+    return mapped_column("createdAt", TIMESTAMPTZ, nullable=False, server_default=func.now())
+
+
+class User(Base):
+    __tablename__ = "User"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    slack_id: Mapped[str] = mapped_column("slackId", Text, nullable=False, unique=True)
+    username: Mapped[str | None] = mapped_column(Text)
+    admin: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    helper: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Ticket(Base):
+    __tablename__ = "Ticket"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[TicketStatus] = mapped_column(
+        ticket_status_enum, nullable=False, server_default=TicketStatus.OPEN.value
+    )
+    msg_ts: Mapped[str] = mapped_column("msgTs", Text, nullable=False, unique=True)
+    ticket_ts: Mapped[str | None] = mapped_column("ticketTs", Text, unique=True)
+    last_msg_at: Mapped[datetime | None] = _timestamp(name="lastMsgAt", server_default=func.now())
+    last_msg_by: Mapped[UserType | None] = mapped_column(
+        "lastMsgBy", user_type_enum, server_default=UserType.AUTHOR.value
+    )
+    opened_by_id: Mapped[int] = mapped_column(
+        "openedById",
+        ForeignKey("User.id", ondelete="RESTRICT", onupdate="CASCADE"),
+        nullable=False,
+    )
+    reopened_by_id: Mapped[int | None] = mapped_column(
+        "reopenedById", ForeignKey("User.id", ondelete="SET NULL", onupdate="CASCADE")
+    )
+    reopened_at: Mapped[datetime | None] = _timestamp(name="reopenedAt")
+    closed_by_id: Mapped[int | None] = mapped_column(
+        "closedById", ForeignKey("User.id", ondelete="SET NULL", onupdate="CASCADE")
+    )
+    closed_at: Mapped[datetime | None] = _timestamp(name="closedAt")
+    assigned_to_id: Mapped[int | None] = mapped_column(
+        "assignedToId", ForeignKey("User.id", ondelete="SET NULL", onupdate="CASCADE")
+    )
+    assigned_at: Mapped[datetime | None] = _timestamp(name="assignedAt")
+    question_tag_id: Mapped[int | None] = mapped_column(
+        "questionTagId", ForeignKey("QuestionTag.id", ondelete="SET NULL", onupdate="CASCADE")
+    )
+    created_at: Mapped[datetime] = _created_at()
+
+    opened_by: Mapped[User] = relationship(foreign_keys=[opened_by_id], lazy="raise")
+    closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id], lazy="raise")
+    assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id], lazy="raise")
+    reopened_by: Mapped[User | None] = relationship(foreign_keys=[reopened_by_id], lazy="raise")
+
+    __table_args__ = (
+        # /api/tickets ordered by creation (date bounds, keyset cursor) and
+        # every stats window on createdAt.
+        Index("Ticket_createdAt_id_idx", "createdAt", "id"),
+        # /api/tickets?status=… in creation order; counts by status.
+        Index("Ticket_status_createdAt_id_idx", "status", "createdAt", "id"),
+        # closed_today windows and the windowed helper leaderboard.
+        Index("Ticket_closedAt_closedById_idx", "closedAt", "closedById"),
+        # assigned_today_in_progress windows.
+        Index("Ticket_assignedAt_idx", "assignedAt"),
+        # /api/user tickets_opened; "tickets opened before" on the backend message.
+        Index("Ticket_openedById_idx", "openedById"),
+        # all-time leaderboard and /api/user tickets_closed.
+        Index("Ticket_closedById_idx", "closedById"),
+        # App Home: tickets assigned to a helper.
+        Index("Ticket_assignedToId_idx", "assignedToId"),
+        # /api/stats/question_tags counts per question tag.
+        Index("Ticket_questionTagId_idx", "questionTagId"),
+        # oldest unanswered ticket: open tickets whose last word was not a helper's.
+        Index(
+            "Ticket_unanswered_lastMsgAt_idx",
+            "lastMsgAt",
+            postgresql_where=text("status = 'OPEN' AND \"lastMsgBy\" IS DISTINCT FROM 'HELPER'"),
+        ),
+        # the repair job: tickets whose backend message was never posted.
+        Index(
+            "Ticket_missing_ticketTs_idx",
+            "createdAt",
+            postgresql_where=text('"ticketTs" IS NULL'),
+        ),
+    )
+
+
+class QuestionTag(Base):
+    __tablename__ = "QuestionTag"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    label: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Tag(Base):
+    __tablename__ = "Tag"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class TagOnTicket(Base):
+    __tablename__ = "tags_on_tickets"
+
+    ticket_id: Mapped[int] = mapped_column(
+        "ticketId", ForeignKey("Ticket.id", ondelete="CASCADE", onupdate="CASCADE")
+    )
+    tag_id: Mapped[int] = mapped_column("tagId", ForeignKey("Tag.id", ondelete="CASCADE", onupdate="CASCADE"))
+    assigned_at: Mapped[datetime] = mapped_column(
+        "assignedAt", TIMESTAMPTZ, nullable=False, server_default=func.now()
+    )
+
+    __table_args__ = (
+        PrimaryKeyConstraint("ticketId", "tagId", name="tags_on_tickets_pkey"),
+        # tickets carrying a tag (a team's work).
+        Index("tags_on_tickets_tagId_idx", "tagId"),
+    )
+
+
+class UserTagSubscription(Base):
+    __tablename__ = "user_tag_subscriptions"
+
+    user_id: Mapped[int] = mapped_column(
+        "userId", ForeignKey("User.id", ondelete="CASCADE", onupdate="CASCADE")
+    )
+    tag_id: Mapped[int] = mapped_column("tagId", ForeignKey("Tag.id", ondelete="CASCADE", onupdate="CASCADE"))
+    subscribed_at: Mapped[datetime] = mapped_column(
+        "subscribedAt", TIMESTAMPTZ, nullable=False, server_default=func.now()
+    )
+
+    __table_args__ = (
+        PrimaryKeyConstraint("userId", "tagId", name="user_tag_subscriptions_pkey"),
+        # a tag's subscribers, to notify them.
+        Index("user_tag_subscriptions_tagId_idx", "tagId"),
+    )
+
+
+class BotMessage(Base):
+    __tablename__ = "BotMessage"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[str] = mapped_column(Text, nullable=False)
+    channel_id: Mapped[str] = mapped_column("channelId", Text, nullable=False)
+    ticket_id: Mapped[int] = mapped_column(
+        "ticketId",
+        ForeignKey("Ticket.id", ondelete="CASCADE", onupdate="CASCADE"),
+        nullable=False,
+    )
+
+    __table_args__ = (
+        UniqueConstraint("ts", "channelId", name="BotMessage_ts_channelId_key"),
+        # a ticket's bot messages, to remove them with it.
+        Index("BotMessage_ticketId_idx", "ticketId"),
+    )
+
+
+class SlackEvent(Base):
+    __tablename__ = "SlackEvent"
+
+    event_id: Mapped[str] = mapped_column("eventId", Text, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(
+        "receivedAt", TIMESTAMPTZ, nullable=False, server_default=func.now()
+    )
+    processed_at: Mapped[datetime | None] = _timestamp(name="processedAt")
+
+    # pruning old de-duplication records.
+    __table_args__ = (Index("SlackEvent_receivedAt_idx", "receivedAt"),)
+
+
+__all__ = [
+    "Base",
+    "BotMessage",
+    "QuestionTag",
+    "SlackEvent",
+    "Tag",
+    "TagOnTicket",
+    "Ticket",
+    "TicketStatus",
+    "User",
+    "UserTagSubscription",
+    "UserType",
+]

@@ -1,0 +1,56 @@
+"""Assembles the HTTP app: routes, lifespan (database, Slack) and middleware. Nothing else."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from nephthys.api.health import health
+from nephthys.api.middleware import api_middleware
+from nephthys.api.routes import api_routes
+from nephthys.config import Settings
+from nephthys.database.engine import create_engine, session_factory
+from nephthys.slack.app import start_slack
+
+log = logging.getLogger(__name__)
+
+
+async def slack_events(request: Request) -> JSONResponse:
+    slack = request.app.state.slack
+    if slack is None:
+        return JSONResponse({"error": "slack_disabled"}, status_code=503)
+    return await slack.handle(request)
+
+
+def create_app(settings: Settings, *, database_url: str) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        app.state.settings = settings
+        app.state.engine = create_engine(database_url)
+        app.state.sessions = session_factory(app.state.engine)
+        app.state.slack = None
+        if settings.slack_enabled:
+            app.state.slack = await start_slack(settings, app.state.sessions)
+        else:
+            log.warning(
+                "Slack is off: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not both set; "
+                "serving the API only (/slack/events answers 503)"
+            )
+        try:
+            yield
+        finally:
+            if app.state.slack is not None:
+                await app.state.slack.stop()
+            await app.state.engine.dispose()
+
+    routes = [
+        Route("/health", health, methods=["GET"]),
+        Route("/slack/events", slack_events, methods=["POST"]),
+        *api_routes(),
+    ]
+    return Starlette(routes=routes, middleware=api_middleware(settings), lifespan=lifespan)

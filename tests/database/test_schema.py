@@ -1,0 +1,54 @@
+"""The migrated database is the schema of record in prisma/schema.prisma."""
+
+from nephthys.database import migrate
+from tests.database import prisma_schema
+from tests.database.schema_check import SCHEMA_PATH, differences
+
+
+def test_the_schema_reader_sees_every_model_and_enum():
+    schema = prisma_schema.parse(SCHEMA_PATH)
+    assert schema.enums == {
+        "TicketStatus": ["OPEN", "IN_PROGRESS", "CLOSED"],
+        "UserType": ["AUTHOR", "HELPER", "OTHER"],
+    }
+    assert {model.table for model in schema.models.values()} == {
+        "User", "Ticket", "QuestionTag", "Tag", "tags_on_tickets",
+        "user_tag_subscriptions", "BotMessage", "SlackEvent",
+    }  # fmt: skip
+    ticket = schema.models["Ticket"]
+    assert [f.name for f in ticket.fields if f.unique] == ["msgTs", "ticketTs"]
+    assert schema.models["TagsOnTickets"].primary_key == ("ticketId", "tagId")
+    assert schema.models["BotMessage"].uniques == [("ts", "channelId")]
+
+
+async def test_a_new_database_migrates_to_the_schema_of_record(empty_database):
+    before, after = await migrate.upgrade(empty_database)
+    assert (before, after) == (None, migrate.head_revision())
+    assert await differences(empty_database) == []
+
+
+async def test_upgrading_an_up_to_date_database_changes_nothing(empty_database):
+    await migrate.upgrade(empty_database)
+    assert await migrate.upgrade(empty_database) == (migrate.head_revision(), migrate.head_revision())
+    assert await differences(empty_database) == []
+    status = await migrate.status(empty_database)
+    assert not status.behind and "up to date" in status.describe()
+
+
+async def test_status_reports_an_empty_database_as_behind(empty_database):
+    status = await migrate.status(empty_database)
+    assert status.current is None and status.behind
+
+
+async def test_the_schema_check_notices_a_departure(db_url):
+    from tests.support import postgres
+
+    await postgres.execute(db_url, 'ALTER TABLE "Ticket" ALTER COLUMN "title" DROP NOT NULL')
+    try:
+        assert differences_contains(await differences(db_url), '"Ticket"."title": expected NOT NULL')
+    finally:
+        await postgres.execute(db_url, 'ALTER TABLE "Ticket" ALTER COLUMN "title" SET NOT NULL')
+
+
+def differences_contains(problems: list[str], text: str) -> bool:
+    return any(text in problem for problem in problems)

@@ -1,0 +1,87 @@
+"""A real PostgreSQL for the tests: TEST_DATABASE_URL when set, otherwise an embedded one."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from nephthys.database import embedded
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def server_url() -> tuple[str, embedded.EmbeddedDatabase | None]:
+    """The URL of a PostgreSQL server to create test databases on."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url, None
+    server = embedded.start(ROOT / ".nephthys" / "test-pgdata")
+    return server.url, server
+
+
+def with_database(url: str, name: str) -> str:
+    """``url`` pointing at database ``name`` (handles pgserver's socket URLs too)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def create_database(server: str, prefix: str = "nephthys_test") -> str:
+    """Create an empty database with a unique name; returns its URL."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    connection = await asyncpg.connect(_asyncpg_dsn(server))
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return with_database(server, name)
+
+
+async def drop_database(server: str, url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    connection = await asyncpg.connect(_asyncpg_dsn(server))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def execute(url: str, sql: str, *args) -> None:
+    connection = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        await connection.execute(sql, *args)
+    finally:
+        await connection.close()
+
+
+async def fetch(url: str, sql: str, *args) -> list[asyncpg.Record]:
+    connection = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        return await connection.fetch(sql, *args)
+    finally:
+        await connection.close()
+
+
+# Every table a test may write to; emptied before each test that uses the database.
+TABLES = [
+    "BotMessage",
+    "tags_on_tickets",
+    "user_tag_subscriptions",
+    "Ticket",
+    "QuestionTag",
+    "Tag",
+    "User",
+    "SlackEvent",
+]
+
+
+async def truncate_all(url: str) -> None:
+    quoted = ", ".join(f'"{table}"' for table in TABLES)
+    await execute(url, f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
