@@ -1,0 +1,147 @@
+"""The `nephthys` command as an operator runs it: a real process, real HTTP, real PostgreSQL."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import postgres
+from tests.support.server import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def nephthys(*args: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "nephthys", *args],
+        env={"PATH": os.environ["PATH"], **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def wait_for_health(port: int, process: subprocess.Popen, timeout: float = 90) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"nephthys exited early:\n{process.stderr.read()}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError("nephthys did not answer /health in time")
+
+
+def stop(process: subprocess.Popen) -> str:
+    process.send_signal(signal.SIGINT)
+    try:
+        _, stderr = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, stderr = process.communicate()
+    return stderr
+
+
+def test_a_malformed_setting_stops_start_up_with_one_line(tmp_path):
+    result = nephthys("serve", env={"PORT": "three thousand"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "nephthys: configuration error: PORT: expected a whole number, got 'three thousand'"
+    )
+
+
+def test_an_unreachable_database_gives_a_clear_message_not_a_traceback(tmp_path):
+    port = free_port()  # nothing listens there
+    result = nephthys(
+        "db",
+        "upgrade",
+        env={"DATABASE_URL": f"postgresql://postgres:secret@127.0.0.1:{port}/x"},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(
+        f"nephthys: cannot reach the database at postgresql://postgres:***@127.0.0.1:{port}/x"
+    )
+
+
+def test_db_commands_need_a_database_url_unless_asked_for_the_embedded_one(tmp_path):
+    result = nephthys("db", "status", env={}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith("DATABASE_URL: not set (this command needs a database to work on)")
+
+
+async def test_db_upgrade_and_status_on_a_database(empty_database, tmp_path):
+    env = {"DATABASE_URL": empty_database}
+    status = nephthys("db", "status", env=env, cwd=tmp_path)
+    assert status.returncode == 1 and "empty" in status.stdout
+    upgrade = nephthys("db", "upgrade", env=env, cwd=tmp_path)
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert "database at revision" in upgrade.stdout and "(was empty)" in upgrade.stdout
+    status = nephthys("db", "status", env=env, cwd=tmp_path)
+    assert status.returncode == 0 and "up to date" in status.stdout
+
+
+async def test_serve_migrates_and_answers_health_on_a_database_url(empty_database, tmp_path):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nephthys", "serve"],
+        env={"PATH": os.environ["PATH"], "DATABASE_URL": empty_database, "PORT": str(port)},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        response = wait_for_health(port, process)
+        assert response.status_code == 200
+        assert response.json() == {"healthy": True, "slack": False, "database": True}
+    finally:
+        stderr = stop(process)
+    assert process.returncode == 0, stderr
+    assert "Slack is off" in stderr
+    assert "database schema upgraded from nothing to" in stderr
+    rows = await postgres.fetch(empty_database, "SELECT version_num FROM alembic_version")
+    assert len(rows) == 1
+
+
+@pytest.mark.skipif(
+    os.geteuid() == 0 and importlib.util.find_spec("pgserver") is None,
+    reason="initdb refuses to run as root; the embedded default needs pgserver there",
+)
+def test_serve_without_database_url_runs_an_embedded_postgresql_and_reuses_its_data(tmp_path):
+    pgdata = tmp_path / "pgdata"
+    for attempt in ("first", "second"):
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "nephthys", "serve"],
+            env={"PATH": os.environ["PATH"], "PORT": str(port), "NEPHTHYS_PGDATA": str(pgdata)},
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            response = wait_for_health(port, process)
+            assert response.json()["database"] is True, attempt
+        finally:
+            stderr = stop(process)
+        assert process.returncode == 0, stderr
+        assert "DATABASE_URL is not set; using embedded PostgreSQL (" in stderr
+        assert f"in {pgdata}" in stderr
+        assert "stopped the embedded PostgreSQL" in stderr
+        if attempt == "first":
+            assert "database schema upgraded from nothing to" in stderr
+        else:
+            assert "database schema is up to date" in stderr
