@@ -26,6 +26,8 @@ def _configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # pgserver logs every command line it runs at INFO; our own line says which database is used.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
 def _database_error(url: str, error: BaseException) -> StartupError:
