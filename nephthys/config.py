@@ -86,6 +86,16 @@ def _blank_to_none(value: str | None) -> str | None:
     return value or None
 
 
+def _program_channels(program: str):
+    """The program's transcript, validated now so a bad one stops start-up; its default channels."""
+    from nephthys.transcripts import TranscriptError, load_transcript
+
+    try:
+        return load_transcript(program).channels
+    except TranscriptError as error:
+        raise ConfigError(str(error)) from None
+
+
 def _parse(env: Mapping[str, str]) -> dict:
     def get(name: str) -> str | None:
         return _blank_to_none(env.get(name))
@@ -145,6 +155,7 @@ def _parse(env: Mapping[str, str]) -> dict:
     program = get("PROGRAM") or "default"
     if not re.match(r"^[a-z0-9_-]+$", program):
         raise ConfigError(f"PROGRAM: expected a program name like 'default', got {program!r}")
+    program_channels = _program_channels(program)
 
     return dict(
         slack_bot_token=prefixed("SLACK_BOT_TOKEN", "xoxb-"),
@@ -153,10 +164,12 @@ def _parse(env: Mapping[str, str]) -> dict:
         slack_app_token=prefixed("SLACK_APP_TOKEN", "xapp-"),
         slack_api_base_url=api_base,
         slack_workspace_url=(url("SLACK_WORKSPACE_URL", "https://hackclub.slack.com")).rstrip("/"),
-        slack_help_channel=matching("SLACK_HELP_CHANNEL", _CHANNEL_ID, channel),
-        slack_ticket_channel=matching("SLACK_TICKET_CHANNEL", _CHANNEL_ID, channel),
-        slack_bts_channel=matching("SLACK_BTS_CHANNEL", _CHANNEL_ID, channel),
-        slack_heartbeat_channel=matching("SLACK_HEARTBEAT_CHANNEL", _CHANNEL_ID, channel),
+        slack_help_channel=matching("SLACK_HELP_CHANNEL", _CHANNEL_ID, channel) or program_channels.help,
+        slack_ticket_channel=matching("SLACK_TICKET_CHANNEL", _CHANNEL_ID, channel)
+        or program_channels.tickets,
+        slack_bts_channel=matching("SLACK_BTS_CHANNEL", _CHANNEL_ID, channel) or program_channels.bts,
+        slack_heartbeat_channel=matching("SLACK_HEARTBEAT_CHANNEL", _CHANNEL_ID, channel)
+        or program_channels.heartbeat,
         slack_user_group=matching(
             "SLACK_USER_GROUP", _USER_GROUP_ID, "a Slack user group id like S0123456789"
         ),

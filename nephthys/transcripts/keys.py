@@ -1,0 +1,72 @@
+"""Every text a program's transcript must define, and the placeholders each may use.
+
+A transcript may use any of a key's placeholders (or none); using one not listed
+here stops start-up. Callers of ``Transcript.text(key, ...)`` pass exactly the
+placeholders listed for that key, so whichever program is loaded, sending a text
+never fails. ``PROGRAM_PLACEHOLDERS`` are filled in by the transcript itself and
+are available in every text (including redirect macros).
+
+Placeholder values are ready-to-post strings: ``{user}`` is a mention such as
+``<@U0123>``, links are URLs, numbers are already formatted.
+
+To add a text: add its key here, then the text to every program in ``programs/``
+(tests/transcripts checks that each program loads).
+"""
+
+from __future__ import annotations
+
+# Available everywhere; the transcript provides their values.
+PROGRAM_PLACEHOLDERS: frozenset[str] = frozenset({"program_name", "program_owner", "faq_link"})
+
+TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
+    # Thread reply when a question becomes a ticket.
+    "first_ticket_created": frozenset({"user"}),
+    "ticket_created": frozenset({"user"}),
+    # Link from the thread reply to the ticket's backend message.
+    "backend_link": frozenset({"backend_link"}),
+    "resolve_button": frozenset(),
+    # The backend message in the tickets channel.
+    "backend_message": frozenset({"user", "title", "question", "previous_tickets", "thread_link"}),
+    "backend_team_tags_label": frozenset(),
+    "backend_team_tags_placeholder": frozenset(),
+    "backend_question_tag_label": frozenset(),
+    "backend_question_tag_placeholder": frozenset(),
+    # Closing and reopening, in the thread.
+    "resolved": frozenset({"user", "closer"}),
+    "resolved_stale": frozenset({"user"}),
+    "reopened": frozenset({"user", "reopener"}),
+    # Ephemeral explanations.
+    "not_allowed_to_resolve": frozenset({"user"}),
+    "broadcast_removed": frozenset({"user"}),
+    "helpers_only": frozenset({"user"}),
+    "macro_closed_ticket": frozenset({"macro"}),
+    "unknown_macro": frozenset({"macro", "available"}),
+    "unknown_macro_suggestion": frozenset({"macro", "suggestion", "available"}),
+    # Macro replies.
+    "faq_macro": frozenset({"user"}),
+    "hii_macro": frozenset({"user", "helper"}),
+    "tag_macro_added": frozenset({"tags"}),
+    "tag_macro_usage": frozenset({"available"}),
+    "tag_macro_unknown": frozenset({"tags", "available"}),
+    # DM to a team tag's subscribers.
+    "tag_notification": frozenset({"tag", "question_link", "title", "user", "tagger"}),
+    # App Home "Team tags" view and the create-tag / create-question-tag modals.
+    "app_home_team_tags_title": frozenset(),
+    "app_home_no_team_tags": frozenset(),
+    "app_home_subscribe_button": frozenset(),
+    "app_home_unsubscribe_button": frozenset(),
+    "app_home_create_tag_button": frozenset(),
+    "app_home_create_question_tag_button": frozenset(),
+    "create_tag_modal_title": frozenset(),
+    "create_question_tag_modal_title": frozenset(),
+    "modal_submit": frozenset(),
+    "modal_name_label": frozenset(),
+    "tag_name_empty": frozenset(),
+    "tag_name_too_long": frozenset({"max_length"}),
+    "tag_name_taken": frozenset({"name"}),
+}
+
+REQUIRED_TEXT_KEYS: frozenset[str] = frozenset(TEXT_PLACEHOLDERS)
+
+# Placeholders a redirect macro's text may use.
+REDIRECT_MACRO_PLACEHOLDERS: frozenset[str] = frozenset({"user"})
