@@ -72,7 +72,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the migrations folder has no revisions"
+    return head
 
 
 def _inspect_state(connection: Connection) -> tuple[str | None, bool]:
@@ -100,7 +102,7 @@ def _inspect_state(connection: Connection) -> tuple[str | None, bool]:
     return None, True
 
 
-def _upgrade(connection: Connection) -> tuple[str | None, str]:
+def _upgrade(connection: Connection) -> tuple[str | None, str | None]:
     current, adoptable = _inspect_state(connection)
     config = alembic_config(connection)
     if adoptable:
@@ -110,7 +112,7 @@ def _upgrade(connection: Connection) -> tuple[str | None, str]:
     return current, MigrationContext.configure(connection).get_current_revision()
 
 
-async def upgrade(database_url: str) -> tuple[str | None, str]:
+async def upgrade(database_url: str) -> tuple[str | None, str | None]:
     """Upgrade the database to the newest revision; returns (before, after)."""
     engine = create_engine(database_url, pool_size=1)
     try:
