@@ -10,7 +10,9 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
+    CheckConstraint,
     Enum,
     ForeignKey,
     Index,
@@ -235,6 +237,47 @@ class SlackEvent(Base):
     __table_args__ = (Index("SlackEvent_receivedAt_idx", "receivedAt"),)
 
 
+class TicketTotals(Base):
+    """Running totals over every ticket (one row), kept by triggers on "Ticket" (migration 0003).
+
+    ``version`` takes a new value in every transaction that changes a ticket or a
+    user; sums are milliseconds. Read by nephthys.stats; never written by the app.
+    """
+
+    __tablename__ = "TicketTotals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, server_default=text("1"))
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    open: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    in_progress: Mapped[int] = mapped_column("inProgress", BigInteger, nullable=False, server_default=text("0"))
+    closed: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    hang_count: Mapped[int] = mapped_column("hangCount", BigInteger, nullable=False, server_default=text("0"))
+    hang_sum_ms: Mapped[int] = mapped_column("hangSumMs", BigInteger, nullable=False, server_default=text("0"))
+    hang_unresolved_count: Mapped[int] = mapped_column(
+        "hangUnresolvedCount", BigInteger, nullable=False, server_default=text("0")
+    )
+    hang_unresolved_sum_ms: Mapped[int] = mapped_column(
+        "hangUnresolvedSumMs", BigInteger, nullable=False, server_default=text("0")
+    )
+    resolution_count: Mapped[int] = mapped_column(
+        "resolutionCount", BigInteger, nullable=False, server_default=text("0")
+    )
+    resolution_sum_ms: Mapped[int] = mapped_column(
+        "resolutionSumMs", BigInteger, nullable=False, server_default=text("0")
+    )
+
+    __table_args__ = (CheckConstraint("id = 1", name="TicketTotals_one_row"),)
+
+
+class UserClosedCount(Base):
+    """Tickets closed per user (``closedById``), kept by triggers on "Ticket" (migration 0003)."""
+
+    __tablename__ = "UserClosedCount"
+
+    user_id: Mapped[int] = mapped_column("userId", Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+
+
 __all__ = [
     "Base",
     "BotMessage",
@@ -244,7 +287,9 @@ __all__ = [
     "TagOnTicket",
     "Ticket",
     "TicketStatus",
+    "TicketTotals",
     "User",
+    "UserClosedCount",
     "UserTagSubscription",
     "UserType",
 ]

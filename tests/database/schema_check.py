@@ -12,6 +12,7 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "prisma" / "schema.prisma"
 POSTGRES_TYPES = {
     "String": "text",
     "Int": "integer",
+    "BigInt": "bigint",
     "Boolean": "boolean",
     "DateTime": "timestamp with time zone",
 }
