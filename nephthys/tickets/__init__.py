@@ -1,0 +1,1 @@
+"""The ticket lifecycle: every state change of a ticket, one transaction each (see lifecycle.py)."""

@@ -1,0 +1,514 @@
+"""Every change to a ticket: open, reply, assign, resolve, reopen, delete.
+
+Each function takes the ids it needs, runs in one transaction and returns what
+changed, so the caller (a Slack listener, a macro, a scheduled job) can do its
+Slack side effects after the commit. Concurrent calls on one ticket serialise on
+the ticket's row lock (``SELECT … FOR UPDATE``) or on a conditional update, so
+two helpers replying at once, a resolve during a reply, or two resolves at once
+end in one consistent state.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from nephthys.database.models import BotMessage, Ticket, TicketStatus, User, UserType
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True)
+class TicketState:
+    """A ticket as the Slack side needs it after a change."""
+
+    id: int
+    title: str
+    description: str
+    status: TicketStatus
+    msg_ts: str
+    ticket_ts: str | None
+    opened_by_slack_id: str
+    assigned_to_slack_id: str | None
+    closed_by_slack_id: str | None
+
+
+@dataclass(frozen=True)
+class OpenedTicket:
+    ticket: TicketState
+    created: bool  # False when the question already had its ticket (a redelivery)
+    previous_tickets: int  # tickets the asker opened before this one
+
+
+@dataclass(frozen=True)
+class ReplyRecorded:
+    ticket: TicketState
+    by: UserType
+    assigned: bool  # this reply (a helper's) assigned the ticket
+
+
+class Outcome(enum.StrEnum):
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"  # already in the wanted state: nothing to post
+    NOT_ALLOWED = "not_allowed"
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class Change:
+    outcome: Outcome
+    ticket: TicketState | None = None
+    # A reopen clears the backend message; this is the one it replaced.
+    previous_ticket_ts: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome is Outcome.CHANGED
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    channel_id: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class DeletedTicket:
+    ticket_id: int
+    bot_messages: list[PostedMessage]
+
+
+# ---------------------------------------------------------------- users
+
+
+async def upsert_user(
+    sessions: Sessions, *, slack_id: str, username: str | None = None, helper: bool | None = None
+) -> int:
+    """The user's id, creating the row if needed; a known username or helper flag is kept current."""
+    async with sessions.begin() as session:
+        return await _upsert_user(session, slack_id=slack_id, username=username, helper=helper)
+
+
+async def _upsert_user(
+    session: AsyncSession, *, slack_id: str, username: str | None = None, helper: bool | None = None
+) -> int:
+    values: dict = {"slack_id": slack_id}
+    changes: dict = {}
+    if username is not None:
+        values["username"] = username
+        changes[User.__table__.c.username] = username
+    if helper is not None:
+        values["helper"] = helper
+        changes[User.__table__.c.helper] = helper
+    statement = insert(User).values(**values)
+    if changes:
+        statement = statement.on_conflict_do_update(index_elements=[User.slack_id], set_=changes)
+    else:
+        # DO UPDATE with a no-op so RETURNING yields the existing row's id.
+        statement = statement.on_conflict_do_update(
+            index_elements=[User.slack_id], set_={User.__table__.c.slackId: statement.excluded.slackId}
+        )
+    return (await session.execute(statement.returning(User.id))).scalar_one()
+
+
+async def user_needs_username(sessions: Sessions, *, slack_id: str) -> bool:
+    """True when we do not know this user's name yet (so users.info is worth a call)."""
+    async with sessions() as session:
+        username = await session.scalar(select(User.username).where(User.slack_id == slack_id))
+    return username is None
+
+
+async def set_helper(sessions: Sessions, *, slack_id: str, helper: bool) -> None:
+    """Mark a user as a helper (joined the team channel) or not (left it)."""
+    async with sessions.begin() as session:
+        await _upsert_user(session, slack_id=slack_id, helper=helper)
+
+
+async def sync_helpers(sessions: Sessions, *, member_ids: set[str]) -> tuple[int, int]:
+    """Make exactly ``member_ids`` the helpers; returns (added, removed)."""
+    async with sessions.begin() as session:
+        removed = await session.execute(
+            update(User)
+            .where(User.helper.is_(True), User.slack_id.not_in(member_ids or {""}))
+            .values(helper=False)
+        )
+        added = 0
+        for slack_id in sorted(member_ids):
+            statement = insert(User).values(slack_id=slack_id, helper=True)
+            statement = statement.on_conflict_do_update(
+                index_elements=[User.slack_id],
+                set_={User.__table__.c.helper: True},
+                where=User.helper.is_(False),
+            )
+            added += (await session.execute(statement)).rowcount or 0
+    return added, removed.rowcount or 0
+
+
+async def is_helper(sessions: Sessions, *, slack_id: str) -> bool:
+    async with sessions() as session:
+        return bool(await session.scalar(select(User.helper).where(User.slack_id == slack_id)))
+
+
+# ---------------------------------------------------------------- tickets
+
+
+async def open_ticket(
+    sessions: Sessions,
+    *,
+    msg_ts: str,
+    asker_slack_id: str,
+    description: str,
+    title: str,
+    asker_username: str | None = None,
+) -> OpenedTicket:
+    """The ticket for the question ``msg_ts``, created once however often it is asked for."""
+    async with sessions.begin() as session:
+        asker_id = await _upsert_user(session, slack_id=asker_slack_id, username=asker_username)
+        created_id = await session.scalar(
+            insert(Ticket)
+            .values(
+                msg_ts=msg_ts,
+                description=description,
+                title=title,
+                opened_by_id=asker_id,
+                status=TicketStatus.OPEN,
+                last_msg_by=UserType.AUTHOR,
+            )
+            .on_conflict_do_nothing(index_elements=[Ticket.msg_ts])
+            .returning(Ticket.id)
+        )
+        ticket = await _state(session, Ticket.msg_ts == msg_ts)
+        previous = await session.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.opened_by_id == asker_id, Ticket.id < ticket.id)
+        )
+    return OpenedTicket(ticket=ticket, created=created_id is not None, previous_tickets=previous or 0)
+
+
+async def update_description(sessions: Sessions, *, msg_ts: str, description: str) -> TicketState | None:
+    """The asker edited the question: keep the ticket's description in step."""
+    async with sessions.begin() as session:
+        result = await session.execute(
+            update(Ticket).where(Ticket.msg_ts == msg_ts).values(description=description).returning(Ticket.id)
+        )
+        if result.scalar_one_or_none() is None:
+            return None
+        return await _state(session, Ticket.msg_ts == msg_ts)
+
+
+async def set_title(sessions: Sessions, *, ticket_id: int, title: str) -> None:
+    async with sessions.begin() as session:
+        await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(title=title))
+
+
+async def record_reply(sessions: Sessions, *, thread_ts: str, author_slack_id: str) -> ReplyRecorded | None:
+    """A message in a ticket's thread: who spoke last, and a helper's reply takes the ticket.
+
+    None when ``thread_ts`` is not a ticket's question.
+    """
+    async with sessions.begin() as session:
+        row = (
+            await session.execute(
+                select(Ticket.id, Ticket.status, Ticket.assigned_at, User.slack_id)
+                .join(User, User.id == Ticket.opened_by_id)
+                .where(Ticket.msg_ts == thread_ts)
+                .with_for_update(of=Ticket)
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        ticket_id, status, assigned_at, opener_slack_id = row
+        author = (
+            await session.execute(select(User.id, User.helper).where(User.slack_id == author_slack_id))
+        ).one_or_none()
+        author_is_helper = author is not None and author.helper
+        if author_slack_id == opener_slack_id:
+            by = UserType.AUTHOR
+        elif author_is_helper:
+            by = UserType.HELPER
+        else:
+            by = UserType.OTHER
+        values: dict = {"last_msg_at": func.now(), "last_msg_by": by}
+        assigned = False
+        # The asker's own replies never assign, even when the asker is a helper.
+        if by is UserType.HELPER and status is not TicketStatus.CLOSED:
+            values.update(assigned_to_id=author.id, status=TicketStatus.IN_PROGRESS)
+            if assigned_at is None:
+                values["assigned_at"] = func.now()
+            assigned = True
+        await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(**values))
+        ticket = await _state(session, Ticket.id == ticket_id)
+    return ReplyRecorded(ticket=ticket, by=by, assigned=assigned)
+
+
+async def resolve_ticket(sessions: Sessions, *, ticket_id: int, resolver_slack_id: str) -> Change:
+    """Close the ticket, if the resolver is its asker or a helper and it is not closed yet.
+
+    ``closedBy`` is the resolving helper; when the asker resolves a ticket a helper
+    was working on, it is that helper (who did the work).
+    """
+    async with sessions.begin() as session:
+        row = (
+            await session.execute(
+                select(Ticket.status, Ticket.opened_by_id, Ticket.assigned_to_id)
+                .where(Ticket.id == ticket_id)
+                .with_for_update()
+            )
+        ).one_or_none()
+        if row is None:
+            return Change(Outcome.NOT_FOUND)
+        status, opened_by_id, assigned_to_id = row
+        resolver = (
+            await session.execute(select(User.id, User.helper).where(User.slack_id == resolver_slack_id))
+        ).one_or_none()
+        is_asker = resolver is not None and resolver.id == opened_by_id
+        if resolver is None or not (is_asker or resolver.helper):
+            return Change(Outcome.NOT_ALLOWED, await _state(session, Ticket.id == ticket_id))
+        if status is TicketStatus.CLOSED:
+            return Change(Outcome.UNCHANGED, await _state(session, Ticket.id == ticket_id))
+        closer_id = assigned_to_id if is_asker and assigned_to_id is not None else resolver.id
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket_id)
+            .values(status=TicketStatus.CLOSED, closed_by_id=closer_id, closed_at=func.now())
+        )
+        return Change(Outcome.CHANGED, await _state(session, Ticket.id == ticket_id))
+
+
+async def reopen_ticket(sessions: Sessions, *, ticket_id: int, reopener_slack_id: str) -> Change:
+    """Reopen a closed ticket (its asker or a helper): open again, with a new backend message to come."""
+    async with sessions.begin() as session:
+        row = (
+            await session.execute(
+                select(Ticket.status, Ticket.opened_by_id, Ticket.ticket_ts)
+                .where(Ticket.id == ticket_id)
+                .with_for_update()
+            )
+        ).one_or_none()
+        if row is None:
+            return Change(Outcome.NOT_FOUND)
+        status, opened_by_id, previous_ticket_ts = row
+        reopener = (
+            await session.execute(select(User.id, User.helper).where(User.slack_id == reopener_slack_id))
+        ).one_or_none()
+        if reopener is None or not (reopener.id == opened_by_id or reopener.helper):
+            return Change(Outcome.NOT_ALLOWED, await _state(session, Ticket.id == ticket_id))
+        if status is not TicketStatus.CLOSED:
+            return Change(Outcome.UNCHANGED, await _state(session, Ticket.id == ticket_id))
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket_id)
+            .values(
+                status=TicketStatus.OPEN,
+                closed_by_id=None,
+                closed_at=None,
+                reopened_by_id=reopener.id,
+                reopened_at=func.now(),
+                # The old backend message was removed when the ticket closed; the
+                # new one's ts is set when it is posted (the repair job sees the gap).
+                ticket_ts=None,
+            )
+        )
+        ticket = await _state(session, Ticket.id == ticket_id)
+    return Change(Outcome.CHANGED, ticket, previous_ticket_ts=previous_ticket_ts)
+
+
+async def delete_ticket(sessions: Sessions, *, msg_ts: str) -> DeletedTicket | None:
+    """The question was deleted: the ticket goes; returns the bot messages to remove from Slack."""
+    async with sessions.begin() as session:
+        ticket_id = await session.scalar(select(Ticket.id).where(Ticket.msg_ts == msg_ts).with_for_update())
+        if ticket_id is None:
+            return None
+        rows = (
+            await session.execute(
+                select(BotMessage.channel_id, BotMessage.ts)
+                .where(BotMessage.ticket_id == ticket_id)
+                .order_by(BotMessage.id)
+            )
+        ).all()
+        # BotMessage and tag rows cascade with the ticket.
+        await session.execute(delete(Ticket).where(Ticket.id == ticket_id))
+    return DeletedTicket(
+        ticket_id=ticket_id, bot_messages=[PostedMessage(channel_id=r.channel_id, ts=r.ts) for r in rows]
+    )
+
+
+# ---------------------------------------------------------------- bot messages
+
+
+async def record_backend_message(sessions: Sessions, *, ticket_id: int, channel_id: str, ts: str) -> bool:
+    """Make ``ts`` the ticket's backend message, unless it already has one or is closed or gone.
+
+    False means the caller's message is surplus (posted twice by racing workers,
+    or for a ticket that closed or vanished meanwhile) and should be deleted.
+    """
+    async with sessions.begin() as session:
+        updated = await session.scalar(
+            update(Ticket)
+            .where(Ticket.id == ticket_id, Ticket.ticket_ts.is_(None), Ticket.status != TicketStatus.CLOSED)
+            .values(ticket_ts=ts)
+            .returning(Ticket.id)
+        )
+        if updated is None:
+            return False
+        await session.execute(
+            insert(BotMessage)
+            .values(ts=ts, channel_id=channel_id, ticket_id=ticket_id)
+            .on_conflict_do_nothing(index_elements=[BotMessage.ts, BotMessage.channel_id])
+        )
+    return True
+
+
+async def record_bot_message(sessions: Sessions, *, ticket_id: int, channel_id: str, ts: str) -> bool:
+    """Remember a message the bot posted for a ticket; False if the ticket is gone."""
+    try:
+        async with sessions.begin() as session:
+            await session.execute(
+                insert(BotMessage)
+                .values(ts=ts, channel_id=channel_id, ticket_id=ticket_id)
+                .on_conflict_do_nothing(index_elements=[BotMessage.ts, BotMessage.channel_id])
+            )
+    except IntegrityError:  # the ticket was deleted meanwhile (foreign key)
+        return False
+    return True
+
+
+async def forget_bot_message(sessions: Sessions, *, channel_id: str, ts: str) -> None:
+    async with sessions.begin() as session:
+        await session.execute(
+            delete(BotMessage).where(BotMessage.channel_id == channel_id, BotMessage.ts == ts)
+        )
+
+
+async def bot_messages(
+    sessions: Sessions, *, ticket_id: int, channel_id: str | None = None
+) -> list[PostedMessage]:
+    """The messages the bot posted for a ticket (in one channel when given), oldest first."""
+    statement = select(BotMessage.channel_id, BotMessage.ts).where(BotMessage.ticket_id == ticket_id)
+    if channel_id is not None:
+        statement = statement.where(BotMessage.channel_id == channel_id)
+    async with sessions() as session:
+        rows = (await session.execute(statement.order_by(BotMessage.id))).all()
+    return [PostedMessage(channel_id=row.channel_id, ts=row.ts) for row in rows]
+
+
+# ---------------------------------------------------------------- reading
+
+
+async def ticket_by_id(sessions: Sessions, ticket_id: int) -> TicketState | None:
+    async with sessions() as session:
+        return await _state(session, Ticket.id == ticket_id, required=False)
+
+
+async def ticket_by_msg_ts(sessions: Sessions, msg_ts: str) -> TicketState | None:
+    async with sessions() as session:
+        return await _state(session, Ticket.msg_ts == msg_ts, required=False)
+
+
+async def previous_ticket_count(sessions: Sessions, *, ticket_id: int) -> int:
+    """How many tickets the ticket's asker opened before it."""
+    async with sessions() as session:
+        opener = select(Ticket.opened_by_id).where(Ticket.id == ticket_id).scalar_subquery()
+        return (
+            await session.scalar(
+                select(func.count())
+                .select_from(Ticket)
+                .where(Ticket.opened_by_id == opener, Ticket.id < ticket_id)
+            )
+        ) or 0
+
+
+async def tickets_needing_repair(
+    sessions: Sessions, *, help_channel: str, ticket_channel: str, older_than: datetime, newer_than: datetime
+) -> tuple[list[int], list[int]]:
+    """Tickets whose Slack side is unfinished, left alone while younger than ``older_than``.
+
+    Returns (unfinished, stale_backend): open tickets lacking a backend message or
+    a thread reply, and closed tickets whose backend message is still posted.
+    """
+    has_thread_reply = (
+        select(BotMessage.id)
+        .where(BotMessage.ticket_id == Ticket.id, BotMessage.channel_id == help_channel)
+        .exists()
+    )
+    has_backend_message = (
+        select(BotMessage.id)
+        .where(BotMessage.ticket_id == Ticket.id, BotMessage.channel_id == ticket_channel)
+        .exists()
+    )
+    changed_at = func.coalesce(Ticket.reopened_at, Ticket.created_at)
+    async with sessions() as session:
+        unfinished = (
+            await session.scalars(
+                select(Ticket.id)
+                .where(
+                    Ticket.status != TicketStatus.CLOSED,
+                    changed_at < older_than,
+                    changed_at > newer_than,
+                    (Ticket.ticket_ts.is_(None)) | ~has_thread_reply,
+                )
+                .order_by(Ticket.id)
+                .limit(200)
+            )
+        ).all()
+        stale_backend = (
+            await session.scalars(
+                select(Ticket.id)
+                .where(
+                    Ticket.status == TicketStatus.CLOSED,
+                    Ticket.closed_at < older_than,
+                    Ticket.closed_at > newer_than,
+                    has_backend_message,
+                )
+                .order_by(Ticket.id)
+                .limit(200)
+            )
+        ).all()
+    return list(unfinished), list(stale_backend)
+
+
+async def _state(session: AsyncSession, where, *, required: bool = True) -> TicketState | None:
+    opener = User.__table__.alias("opener")
+    assignee = User.__table__.alias("assignee")
+    closer = User.__table__.alias("closer")
+    row = (
+        await session.execute(
+            select(
+                Ticket.id,
+                Ticket.title,
+                Ticket.description,
+                Ticket.status,
+                Ticket.msg_ts,
+                Ticket.ticket_ts,
+                opener.c.slackId,
+                assignee.c.slackId,
+                closer.c.slackId,
+            )
+            .join(opener, opener.c.id == Ticket.opened_by_id)
+            .outerjoin(assignee, assignee.c.id == Ticket.assigned_to_id)
+            .outerjoin(closer, closer.c.id == Ticket.closed_by_id)
+            .where(where)
+        )
+    ).one_or_none()
+    if row is None:
+        if required:
+            raise LookupError("ticket not found")
+        return None
+    return TicketState(
+        id=row[0],
+        title=row[1],
+        description=row[2],
+        status=row[3],
+        msg_ts=row[4],
+        ticket_ts=row[5],
+        opened_by_slack_id=row[6],
+        assigned_to_slack_id=row[7],
+        closed_by_slack_id=row[8],
+    )

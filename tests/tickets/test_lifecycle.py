@@ -1,0 +1,241 @@
+"""The ticket lifecycle against a real PostgreSQL, including concurrent changes to one ticket."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from nephthys.database.engine import create_engine, session_factory
+from nephthys.database.models import TicketStatus, UserType
+from nephthys.tickets import lifecycle
+from nephthys.tickets.lifecycle import Outcome
+from tests.support.postgres import fetch
+
+
+@pytest.fixture
+async def sessions(db_url):
+    engine = create_engine(db_url)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+async def open_question(sessions, msg_ts="1700000000.000100", asker="UASKER001"):
+    return await lifecycle.open_ticket(
+        sessions, msg_ts=msg_ts, asker_slack_id=asker, description="How do I ship?", title="How do I ship?"
+    )
+
+
+async def ticket_row(db_url, ticket_id):
+    rows = await fetch(db_url, 'SELECT * FROM "Ticket" WHERE id = $1', ticket_id)
+    return rows[0] if rows else None
+
+
+async def slack_id_of(db_url, user_id):
+    if user_id is None:
+        return None
+    return (await fetch(db_url, 'SELECT "slackId" FROM "User" WHERE id = $1', user_id))[0]["slackId"]
+
+
+async def test_open_ticket_is_created_once_and_counts_earlier_tickets(sessions, db_url):
+    first = await open_question(sessions, "1700000000.000100")
+    again = await open_question(sessions, "1700000000.000100")
+    second = await open_question(sessions, "1700000000.000200")
+
+    assert first.created and not again.created
+    assert again.ticket.id == first.ticket.id
+    assert (first.previous_tickets, second.previous_tickets) == (0, 1)
+    row = await ticket_row(db_url, first.ticket.id)
+    assert row["status"] == "OPEN" and row["ticketTs"] is None and row["lastMsgBy"] == "AUTHOR"
+    assert (await fetch(db_url, 'SELECT count(*) AS n FROM "Ticket"'))[0]["n"] == 2
+
+
+async def test_helper_reply_assigns_and_assigned_at_is_set_once(sessions, db_url):
+    opened = await open_question(sessions)
+    await lifecycle.set_helper(sessions, slack_id="UHELPER01", helper=True)
+    await lifecycle.set_helper(sessions, slack_id="UHELPER02", helper=True)
+
+    other = await lifecycle.record_reply(
+        sessions, thread_ts=opened.ticket.msg_ts, author_slack_id="UOTHER001"
+    )
+    assert other.by is UserType.OTHER and not other.assigned
+    first = await lifecycle.record_reply(
+        sessions, thread_ts=opened.ticket.msg_ts, author_slack_id="UHELPER01"
+    )
+    assert first.by is UserType.HELPER and first.assigned
+    assigned_at = (await ticket_row(db_url, opened.ticket.id))["assignedAt"]
+    await lifecycle.record_reply(sessions, thread_ts=opened.ticket.msg_ts, author_slack_id="UHELPER02")
+    asker = await lifecycle.record_reply(
+        sessions, thread_ts=opened.ticket.msg_ts, author_slack_id="UASKER001"
+    )
+
+    row = await ticket_row(db_url, opened.ticket.id)
+    assert asker.by is UserType.AUTHOR and row["lastMsgBy"] == "AUTHOR"
+    assert row["status"] == "IN_PROGRESS"
+    assert await slack_id_of(db_url, row["assignedToId"]) == "UHELPER02"
+    assert row["assignedAt"] == assigned_at
+    assert await lifecycle.record_reply(sessions, thread_ts="1.2", author_slack_id="UHELPER01") is None
+
+
+async def test_resolve_by_asker_credits_the_assigned_helper_and_twice_changes_nothing(sessions, db_url):
+    opened = await open_question(sessions)
+    await lifecycle.set_helper(sessions, slack_id="UHELPER01", helper=True)
+    await lifecycle.record_reply(sessions, thread_ts=opened.ticket.msg_ts, author_slack_id="UHELPER01")
+
+    stranger = await lifecycle.resolve_ticket(
+        sessions, ticket_id=opened.ticket.id, resolver_slack_id="USTRANGE1"
+    )
+    assert stranger.outcome is Outcome.NOT_ALLOWED
+    resolved = await lifecycle.resolve_ticket(
+        sessions, ticket_id=opened.ticket.id, resolver_slack_id="UASKER001"
+    )
+    assert resolved.changed and resolved.ticket.closed_by_slack_id == "UHELPER01"
+    closed = await ticket_row(db_url, opened.ticket.id)
+    again = await lifecycle.resolve_ticket(
+        sessions, ticket_id=opened.ticket.id, resolver_slack_id="UHELPER01"
+    )
+    assert again.outcome is Outcome.UNCHANGED
+    assert await ticket_row(db_url, opened.ticket.id) == closed
+    assert closed["status"] == "CLOSED" and closed["closedAt"] is not None
+
+
+async def test_resolve_by_asker_of_unassigned_ticket_closes_it_as_the_asker(sessions, db_url):
+    opened = await open_question(sessions)
+    resolved = await lifecycle.resolve_ticket(
+        sessions, ticket_id=opened.ticket.id, resolver_slack_id="UASKER001"
+    )
+    assert resolved.changed and resolved.ticket.closed_by_slack_id == "UASKER001"
+
+
+async def test_reopen_clears_closure_and_backend_message(sessions, db_url):
+    opened = await open_question(sessions)
+    await lifecycle.set_helper(sessions, slack_id="UHELPER01", helper=True)
+    assert await lifecycle.record_backend_message(
+        sessions, ticket_id=opened.ticket.id, channel_id="C0TICKETS1", ts="1700000001.000100"
+    )
+    not_closed = await lifecycle.reopen_ticket(
+        sessions, ticket_id=opened.ticket.id, reopener_slack_id="UHELPER01"
+    )
+    assert not_closed.outcome is Outcome.UNCHANGED
+    await lifecycle.resolve_ticket(sessions, ticket_id=opened.ticket.id, resolver_slack_id="UHELPER01")
+    reopened = await lifecycle.reopen_ticket(
+        sessions, ticket_id=opened.ticket.id, reopener_slack_id="UHELPER01"
+    )
+
+    assert reopened.changed and reopened.previous_ticket_ts == "1700000001.000100"
+    row = await ticket_row(db_url, opened.ticket.id)
+    assert row["status"] == "OPEN" and row["closedById"] is None and row["closedAt"] is None
+    assert row["ticketTs"] is None and row["reopenedAt"] is not None
+    assert await slack_id_of(db_url, row["reopenedById"]) == "UHELPER01"
+
+
+async def test_backend_message_is_set_once(sessions, db_url):
+    opened = await open_question(sessions)
+    first = await lifecycle.record_backend_message(
+        sessions, ticket_id=opened.ticket.id, channel_id="C0TICKETS1", ts="1700000001.000100"
+    )
+    second = await lifecycle.record_backend_message(
+        sessions, ticket_id=opened.ticket.id, channel_id="C0TICKETS1", ts="1700000001.000200"
+    )
+    assert (first, second) == (True, False)
+    assert (await ticket_row(db_url, opened.ticket.id))["ticketTs"] == "1700000001.000100"
+
+
+async def test_delete_ticket_returns_its_bot_messages(sessions, db_url):
+    opened = await open_question(sessions)
+    await lifecycle.record_backend_message(
+        sessions, ticket_id=opened.ticket.id, channel_id="C0TICKETS1", ts="1700000001.000100"
+    )
+    await lifecycle.record_bot_message(
+        sessions, ticket_id=opened.ticket.id, channel_id="C0HELP0001", ts="1700000000.000300"
+    )
+    deleted = await lifecycle.delete_ticket(sessions, msg_ts=opened.ticket.msg_ts)
+    assert [(m.channel_id, m.ts) for m in deleted.bot_messages] == [
+        ("C0TICKETS1", "1700000001.000100"),
+        ("C0HELP0001", "1700000000.000300"),
+    ]
+    assert await ticket_row(db_url, opened.ticket.id) is None
+    assert (await fetch(db_url, 'SELECT count(*) AS n FROM "BotMessage"'))[0]["n"] == 0
+    assert await lifecycle.delete_ticket(sessions, msg_ts=opened.ticket.msg_ts) is None
+    assert not await lifecycle.record_bot_message(
+        sessions, ticket_id=opened.ticket.id, channel_id="C0HELP0001", ts="1700000000.000400"
+    )
+
+
+async def test_sync_helpers_makes_exactly_the_members_helpers(sessions, db_url):
+    await lifecycle.set_helper(sessions, slack_id="UGONE0001", helper=True)
+    await lifecycle.upsert_user(sessions, slack_id="UASKER001", username="asker")
+    added, removed = await lifecycle.sync_helpers(sessions, member_ids={"UHELPER01", "UASKER001"})
+    assert (added, removed) == (2, 1)
+    rows = await fetch(db_url, 'SELECT "slackId", helper, username FROM "User" ORDER BY "slackId"')
+    assert [(r["slackId"], r["helper"], r["username"]) for r in rows] == [
+        ("UASKER001", True, "asker"),
+        ("UGONE0001", False, None),
+        ("UHELPER01", True, None),
+    ]
+
+
+# ---------------------------------------------------------------- races
+
+
+async def test_concurrent_opens_of_one_question_make_one_ticket(sessions, db_url):
+    results = await asyncio.gather(*(open_question(sessions) for _ in range(8)))
+    assert sum(result.created for result in results) == 1
+    assert len({result.ticket.id for result in results}) == 1
+
+
+async def test_two_helpers_replying_at_once_leave_one_consistent_assignment(sessions, db_url):
+    for _ in range(5):
+        await fetch(db_url, 'TRUNCATE "Ticket", "User" RESTART IDENTITY CASCADE')
+        opened = await open_question(sessions)
+        helpers = [f"UHELPER0{n}" for n in range(1, 5)]
+        for helper in helpers:
+            await lifecycle.set_helper(sessions, slack_id=helper, helper=True)
+        replies = await asyncio.gather(
+            *(
+                lifecycle.record_reply(sessions, thread_ts=opened.ticket.msg_ts, author_slack_id=helper)
+                for helper in helpers
+            )
+        )
+        row = await ticket_row(db_url, opened.ticket.id)
+        assert row["status"] == "IN_PROGRESS" and row["assignedAt"] is not None
+        assigned = await slack_id_of(db_url, row["assignedToId"])
+        # The row lock orders the replies: each one saw itself take the ticket, and
+        # the one that committed last holds it, with the first assignment's time.
+        assert assigned in helpers
+        assert sorted(reply.ticket.assigned_to_slack_id for reply in replies) == helpers
+        assert row["assignedAt"] <= row["lastMsgAt"]
+
+
+async def test_two_resolves_at_once_close_once(sessions, db_url):
+    opened = await open_question(sessions)
+    await lifecycle.set_helper(sessions, slack_id="UHELPER01", helper=True)
+    await lifecycle.set_helper(sessions, slack_id="UHELPER02", helper=True)
+    results = await asyncio.gather(
+        lifecycle.resolve_ticket(sessions, ticket_id=opened.ticket.id, resolver_slack_id="UHELPER01"),
+        lifecycle.resolve_ticket(sessions, ticket_id=opened.ticket.id, resolver_slack_id="UHELPER02"),
+        lifecycle.resolve_ticket(sessions, ticket_id=opened.ticket.id, resolver_slack_id="UASKER001"),
+    )
+    winners = [result for result in results if result.changed]
+    assert len(winners) == 1
+    assert all(result.outcome is Outcome.UNCHANGED for result in results if not result.changed)
+    row = await ticket_row(db_url, opened.ticket.id)
+    assert row["status"] == "CLOSED"
+    assert await slack_id_of(db_url, row["closedById"]) == winners[0].ticket.closed_by_slack_id
+
+
+async def test_resolve_while_a_helper_replies_ends_closed(sessions, db_url):
+    for _ in range(5):
+        await fetch(db_url, 'TRUNCATE "Ticket", "User" RESTART IDENTITY CASCADE')
+        opened = await open_question(sessions)
+        await lifecycle.set_helper(sessions, slack_id="UHELPER01", helper=True)
+        await lifecycle.set_helper(sessions, slack_id="UHELPER02", helper=True)
+        reply, resolve = await asyncio.gather(
+            lifecycle.record_reply(sessions, thread_ts=opened.ticket.msg_ts, author_slack_id="UHELPER02"),
+            lifecycle.resolve_ticket(sessions, ticket_id=opened.ticket.id, resolver_slack_id="UHELPER01"),
+        )
+        row = await ticket_row(db_url, opened.ticket.id)
+        # Whatever the order, a resolved ticket stays closed: a later reply never reopens it.
+        assert resolve.changed and row["status"] == TicketStatus.CLOSED.value
+        assert await slack_id_of(db_url, row["closedById"]) == "UHELPER01"
+        assert row["closedAt"] is not None
