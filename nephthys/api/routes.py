@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
+from nephthys.api import question_tags
+
 
 def api_routes() -> list[BaseRoute]:
-    return []
+    return [question_tags.route]

@@ -1,0 +1,1 @@
+"""Team tags and question tags: ``service`` (data access) and ``flows`` (with Slack)."""

@@ -1,0 +1,340 @@
+"""Team tags and question tags: data access (keyword-only functions, caller's transaction).
+
+Team tags name the people responsible for a kind of problem; helpers subscribe to
+them and hear about open tickets that get tagged. Question tags name recurring
+questions; a ticket has at most one. Names are trimmed, limited to what a Slack
+option can show, and unique regardless of case. Nothing here talks to Slack.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nephthys.database.models import (
+    QuestionTag,
+    Tag,
+    TagOnTicket,
+    Ticket,
+    TicketStatus,
+    User,
+    UserTagSubscription,
+)
+
+# Slack shows at most 75 characters of an option's text (select menus, multi-selects).
+MAX_NAME_LENGTH = 75
+# An external_select answers with at most 100 options.
+MAX_OPTIONS = 100
+
+# Serialises name checks so two helpers creating "Auth" and "auth" at once get one tag.
+_TAG_NAMES_LOCK = 7_301_001
+_QUESTION_TAG_LABELS_LOCK = 7_301_002
+
+
+class NameProblem(enum.StrEnum):
+    EMPTY = "empty"
+    TOO_LONG = "too_long"
+    TAKEN = "taken"
+
+
+@dataclass(frozen=True)
+class NameRejected:
+    """A tag or question-tag name that cannot be used, and why."""
+
+    problem: NameProblem
+    name: str
+    max_length: int = MAX_NAME_LENGTH
+
+
+@dataclass(frozen=True)
+class TagView:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class TagNotification:
+    """Tell subscriber ``slack_id`` that ``tag`` was added to ticket ``ticket_id``."""
+
+    slack_id: str
+    tag: TagView
+    ticket_id: int
+
+
+@dataclass(frozen=True)
+class TagsChanged:
+    """What changed on a ticket's tags, and whom to tell."""
+
+    ticket_id: int
+    added: tuple[TagView, ...] = ()
+    removed: tuple[TagView, ...] = ()
+    notifications: tuple[TagNotification, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed)
+
+
+def clean_name(raw: str | None) -> str | NameRejected:
+    """``raw`` trimmed with inner runs of whitespace made one space, or why it cannot be a name."""
+    name = re.sub(r"\s+", " ", raw or "").strip()
+    if not name:
+        return NameRejected(NameProblem.EMPTY, name)
+    if len(name) > MAX_NAME_LENGTH:
+        return NameRejected(NameProblem.TOO_LONG, name)
+    return name
+
+
+def _view(tag: Tag) -> TagView:
+    return TagView(id=tag.id, name=tag.name)
+
+
+# --- team tags -------------------------------------------------------------------------------
+
+
+async def create_tag(session: AsyncSession, *, name: str | None) -> TagView | NameRejected:
+    """Create a team tag, unless its cleaned name is empty, too long or taken (any case)."""
+    cleaned = clean_name(name)
+    if isinstance(cleaned, NameRejected):
+        return cleaned
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _TAG_NAMES_LOCK})
+    existing = await session.scalar(select(Tag).where(func.lower(Tag.name) == cleaned.lower()))
+    if existing is not None:
+        return NameRejected(NameProblem.TAKEN, existing.name)
+    tag = Tag(name=cleaned)
+    session.add(tag)
+    await session.flush()
+    return _view(tag)
+
+
+async def list_tags(session: AsyncSession) -> list[TagView]:
+    """Every team tag, by name (case-insensitively)."""
+    tags = await session.scalars(select(Tag).order_by(func.lower(Tag.name), Tag.id))
+    return [_view(tag) for tag in tags]
+
+
+async def tags_named(session: AsyncSession, *, names: Iterable[str]) -> tuple[list[TagView], list[str]]:
+    """The tags called ``names`` (any case), and the names no tag has."""
+    wanted = {clean: clean for clean in (re.sub(r"\s+", " ", n).strip() for n in names) if clean}
+    if not wanted:
+        return [], []
+    found = await session.scalars(
+        select(Tag).where(func.lower(Tag.name).in_([n.lower() for n in wanted])).order_by(Tag.id)
+    )
+    tags = [_view(tag) for tag in found]
+    known = {tag.name.lower() for tag in tags}
+    unknown = [name for name in wanted if name.lower() not in known]
+    return tags, unknown
+
+
+async def tags_on_ticket(session: AsyncSession, *, ticket_id: int) -> list[TagView]:
+    """The team tags on a ticket, in the order they were added."""
+    rows = await session.scalars(
+        select(Tag)
+        .join(TagOnTicket, TagOnTicket.tag_id == Tag.id)
+        .where(TagOnTicket.ticket_id == ticket_id)
+        .order_by(TagOnTicket.assigned_at, Tag.id)
+    )
+    return [_view(tag) for tag in rows]
+
+
+async def add_tags_to_ticket(
+    session: AsyncSession, *, ticket_id: int, tag_ids: Iterable[int], added_by_slack_id: str | None
+) -> TagsChanged:
+    """Put tags on a ticket; subscribers of the newly added ones hear of it while the ticket is open.
+
+    A tag already on the ticket is not added again and notifies no one (the
+    insert skips it, so this holds when two helpers add it at once).
+    """
+    ids = sorted(set(tag_ids))
+    if not ids:
+        return TagsChanged(ticket_id=ticket_id)
+    inserted = await session.scalars(
+        insert(TagOnTicket)
+        .values([{"ticket_id": ticket_id, "tag_id": tag_id} for tag_id in ids])
+        .on_conflict_do_nothing(index_elements=["ticketId", "tagId"])
+        .returning(TagOnTicket.tag_id)
+    )
+    added_ids = sorted(inserted)
+    if not added_ids:
+        return TagsChanged(ticket_id=ticket_id)
+    added = [
+        _view(tag) for tag in await session.scalars(select(Tag).where(Tag.id.in_(added_ids)).order_by(Tag.id))
+    ]
+    status = await session.scalar(select(Ticket.status).where(Ticket.id == ticket_id))
+    notifications: list[TagNotification] = []
+    if status is not None and status != TicketStatus.CLOSED:
+        notifications = await _subscribers_to_notify(
+            session, ticket_id=ticket_id, tags=added, except_slack_id=added_by_slack_id
+        )
+    return TagsChanged(ticket_id=ticket_id, added=tuple(added), notifications=tuple(notifications))
+
+
+async def _subscribers_to_notify(
+    session: AsyncSession, *, ticket_id: int, tags: Sequence[TagView], except_slack_id: str | None
+) -> list[TagNotification]:
+    by_id = {tag.id: tag for tag in tags}
+    query = (
+        select(UserTagSubscription.tag_id, User.slack_id)
+        .join(User, User.id == UserTagSubscription.user_id)
+        .where(UserTagSubscription.tag_id.in_(list(by_id)))
+        .order_by(UserTagSubscription.tag_id, User.slack_id)
+    )
+    if except_slack_id is not None:
+        query = query.where(User.slack_id != except_slack_id)
+    rows = await session.execute(query)
+    return [
+        TagNotification(slack_id=slack_id, tag=by_id[tag_id], ticket_id=ticket_id)
+        for tag_id, slack_id in rows
+    ]
+
+
+async def remove_tags_from_ticket(
+    session: AsyncSession, *, ticket_id: int, tag_ids: Iterable[int]
+) -> TagsChanged:
+    """Take tags off a ticket; returns the ones that were on it."""
+    ids = sorted(set(tag_ids))
+    if not ids:
+        return TagsChanged(ticket_id=ticket_id)
+    deleted = await session.scalars(
+        delete(TagOnTicket)
+        .where(TagOnTicket.ticket_id == ticket_id, TagOnTicket.tag_id.in_(ids))
+        .returning(TagOnTicket.tag_id)
+    )
+    removed_ids = sorted(deleted)
+    if not removed_ids:
+        return TagsChanged(ticket_id=ticket_id)
+    removed = await session.scalars(select(Tag).where(Tag.id.in_(removed_ids)).order_by(Tag.id))
+    return TagsChanged(ticket_id=ticket_id, removed=tuple(_view(tag) for tag in removed))
+
+
+async def set_ticket_tags(
+    session: AsyncSession, *, ticket_id: int, tag_ids: Iterable[int], set_by_slack_id: str | None
+) -> TagsChanged:
+    """Make the ticket's tags exactly ``tag_ids`` (a multi-select's whole selection)."""
+    wanted = set(tag_ids)
+    current = {tag.id for tag in await tags_on_ticket(session, ticket_id=ticket_id)}
+    removed = await remove_tags_from_ticket(session, ticket_id=ticket_id, tag_ids=current - wanted)
+    existing = set(await session.scalars(select(Tag.id).where(Tag.id.in_(wanted - current))))
+    added = await add_tags_to_ticket(
+        session, ticket_id=ticket_id, tag_ids=existing, added_by_slack_id=set_by_slack_id
+    )
+    return TagsChanged(
+        ticket_id=ticket_id, added=added.added, removed=removed.removed, notifications=added.notifications
+    )
+
+
+# --- subscriptions ---------------------------------------------------------------------------
+
+
+async def subscribe(session: AsyncSession, *, user_id: int, tag_id: int) -> bool:
+    """Subscribe a user to a tag; False when already subscribed or the tag is gone."""
+    if await session.scalar(select(Tag.id).where(Tag.id == tag_id)) is None:
+        return False
+    inserted = await session.scalar(
+        insert(UserTagSubscription)
+        .values(user_id=user_id, tag_id=tag_id)
+        .on_conflict_do_nothing(index_elements=["userId", "tagId"])
+        .returning(UserTagSubscription.tag_id)
+    )
+    return inserted is not None
+
+
+async def unsubscribe(session: AsyncSession, *, user_id: int, tag_id: int) -> bool:
+    """Unsubscribe a user from a tag; False when they were not subscribed."""
+    deleted = await session.scalar(
+        delete(UserTagSubscription)
+        .where(UserTagSubscription.user_id == user_id, UserTagSubscription.tag_id == tag_id)
+        .returning(UserTagSubscription.tag_id)
+    )
+    return deleted is not None
+
+
+async def subscribed_tag_ids(session: AsyncSession, *, user_id: int) -> set[int]:
+    """The ids of the tags a user is subscribed to."""
+    return set(
+        await session.scalars(
+            select(UserTagSubscription.tag_id).where(UserTagSubscription.user_id == user_id)
+        )
+    )
+
+
+async def tagged_open_tickets_for_subscriber(session: AsyncSession, *, user_id: int) -> list[int]:
+    """Ids of the not-closed tickets carrying a tag the user subscribes to (their team's work)."""
+    rows = await session.scalars(
+        select(Ticket.id)
+        .join(TagOnTicket, TagOnTicket.ticket_id == Ticket.id)
+        .join(UserTagSubscription, UserTagSubscription.tag_id == TagOnTicket.tag_id)
+        .where(UserTagSubscription.user_id == user_id, Ticket.status != TicketStatus.CLOSED)
+        .group_by(Ticket.id)
+        .order_by(Ticket.id)
+    )
+    return list(rows)
+
+
+# --- question tags ---------------------------------------------------------------------------
+
+
+async def create_question_tag(session: AsyncSession, *, label: str | None) -> TagView | NameRejected:
+    """Create a question tag, unless its cleaned label is empty, too long or taken (any case)."""
+    cleaned = clean_name(label)
+    if isinstance(cleaned, NameRejected):
+        return cleaned
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _QUESTION_TAG_LABELS_LOCK})
+    existing = await session.scalar(
+        select(QuestionTag).where(func.lower(QuestionTag.label) == cleaned.lower())
+    )
+    if existing is not None:
+        return NameRejected(NameProblem.TAKEN, existing.label)
+    question_tag = QuestionTag(label=cleaned)
+    session.add(question_tag)
+    await session.flush()
+    return TagView(id=question_tag.id, name=question_tag.label)
+
+
+def _like_pattern(typed: str) -> str:
+    escaped = typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def question_tag_options(session: AsyncSession, *, typed: str = "") -> list[TagView]:
+    """Question tags whose label contains what the helper typed (any case), at most MAX_OPTIONS."""
+    query = select(QuestionTag).order_by(func.lower(QuestionTag.label), QuestionTag.id).limit(MAX_OPTIONS)
+    typed = re.sub(r"\s+", " ", typed or "").strip()
+    if typed:
+        query = query.where(QuestionTag.label.ilike(_like_pattern(typed), escape="\\"))
+    return [TagView(id=tag.id, name=tag.label) for tag in await session.scalars(query)]
+
+
+async def set_question_tag(session: AsyncSession, *, ticket_id: int, question_tag_id: int | None) -> bool:
+    """Set (or clear, with None) the ticket's one question tag; True when it changed.
+
+    False too when the ticket or the question tag does not exist.
+    """
+    if question_tag_id is not None:
+        exists = await session.scalar(select(QuestionTag.id).where(QuestionTag.id == question_tag_id))
+        if exists is None:
+            return False
+    changed = await session.scalar(
+        update(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.question_tag_id.is_distinct_from(question_tag_id))
+        .values(question_tag_id=question_tag_id)
+        .returning(Ticket.id)
+    )
+    return changed is not None
+
+
+async def question_tag_of_ticket(session: AsyncSession, *, ticket_id: int) -> TagView | None:
+    """The ticket's question tag, if it has one."""
+    row = await session.scalar(
+        select(QuestionTag)
+        .join(Ticket, Ticket.question_tag_id == QuestionTag.id)
+        .where(Ticket.id == ticket_id)
+    )
+    return None if row is None else TagView(id=row.id, name=row.label)
