@@ -1,0 +1,443 @@
+"""Fill a fresh database with a year of realistic Nephthys data, fast.
+
+    python bench/generate.py --tickets 1000000 --users 20000 --helpers 200 --tags 20
+
+The database (``--database``, default ``nephthys_bench``) is dropped and created
+again on the server at ``--server-url``, migrated with Nephthys's own migrations
+(so every trigger or derived table a migration defines is in place), and only
+then filled: each table is one set-based ``INSERT … SELECT generate_series(…)``
+with triggers on, so whatever the migrations maintain from rows is maintained
+here too. Finally ``VACUUM ANALYZE`` leaves the tables as autovacuum would in
+production (statistics gathered, visibility map set).
+
+The data tells one story per ticket, consistent with its status:
+
+- tickets are created uniformly over the last ``--days`` days; ids follow
+  creation time, as a serial id does;
+- ~3% are open (never assigned; their last message mostly from the author),
+  ~5% in progress (assigned to a helper), the rest closed by a helper;
+- hang time (``assignedAt − createdAt``) and time to resolution are log-normal
+  (medians ~25 minutes and ~2 hours), capped at "now";
+- ~2% were reopened: a first cycle (usually a helper's reply, then a close) ended
+  and the ticket was reopened, mostly by its author; as in
+  ``nephthys.tickets.lifecycle``, reopening keeps ``assignedAt``/``assignedToId``
+  (the first reply) and clears the closure, and a reopened ticket that is closed
+  now was closed again after ``reopenedAt``;
+- ~45% of tickets carry a team tag (~10% two), ~20% a question tag; helpers
+  subscribe to tags; ``--bot-messages`` adds one BotMessage per ticket.
+
+Random choices are seeded (``--seed``), so two runs make the same statuses,
+people and texts; only the instants move with the clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+# Run as a script (python bench/generate.py) the repository root is not on sys.path.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from nephthys.database import migrate  # noqa: E402
+
+DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_DATABASE = "nephthys_bench"
+HELP_CHANNEL = "C0HELP00001"
+BACKEND_CHANNEL = "C0TICKETS01"
+
+# Shares of the current status; the rest are closed.
+OPEN_SHARE = 0.03
+IN_PROGRESS_SHARE = 0.05
+REOPENED_SHARE = 0.02
+
+TEAM_TAG_NAMES = [
+    "payouts", "hackatime", "shipping", "orders", "onboarding", "fraud", "shop",
+    "verification", "github", "deployments", "events", "grants", "stickers",
+    "accounts", "slack", "reviews", "projects", "devlogs", "api", "moderation",
+]  # fmt: skip
+
+QUESTION_LABELS = [
+    "What's the payout range?", "How do I link Hackatime?", "When will my order ship?",
+    "Why was my project rejected?", "How do I verify my identity?", "Where is my grant?",
+    "How do I change my email?", "Can I ship a project twice?", "How are hours counted?",
+    "Why is my shop order pending?", "How do I get stickers?", "What counts as a devlog?",
+]  # fmt: skip
+
+_DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How much data to make."""
+
+    tickets: int = 1_000_000
+    users: int = 20_000
+    helpers: int = 200
+    tags: int = 20
+    question_tags: int = 30
+    days: int = 365
+    bot_messages: bool = False
+    seed: float = 0.42
+
+    def check(self) -> None:
+        if self.tickets < 0:
+            raise ValueError("--tickets: expected 0 or more")
+        if self.helpers < 1:
+            raise ValueError("--helpers: expected at least 1 (closers are helpers)")
+        if self.users <= self.helpers:
+            raise ValueError("--users: expected more users than helpers (authors are the others)")
+        if self.tags < 1 or self.question_tags < 1:
+            raise ValueError("--tags/--question-tags: expected at least 1")
+        if self.days < 1:
+            raise ValueError("--days: expected at least 1")
+        if not -1 <= self.seed <= 1:
+            raise ValueError("--seed: expected a number from -1 to 1 (PostgreSQL's setseed)")
+
+
+def database_url(server_url: str, database: str) -> str:
+    """``server_url`` pointing at ``database`` instead."""
+    return urlunsplit(urlsplit(server_url)._replace(path=f"/{database}"))
+
+
+def _dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def recreate_database(server_url: str, database: str) -> str:
+    """Drop ``database`` if it exists, create it empty; returns its URL."""
+    if not _DATABASE_NAME.match(database):
+        raise ValueError(f"--database: expected a lowercase SQL identifier, got {database!r}")
+    connection = await asyncpg.connect(_dsn(server_url))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await connection.close()
+    return database_url(server_url, database)
+
+
+def _text_array(values: list[str]) -> str:
+    """A SQL text[] literal of fixed vocabulary (no user input reaches it)."""
+    quoted = ", ".join("'" + value.replace("'", "''") + "'" for value in values)
+    return f"ARRAY[{quoted}]::text[]"
+
+
+USERS_SQL = """
+INSERT INTO "User" (id, "slackId", username, admin, helper, "createdAt")
+SELECT i,
+       'U' || lpad(upper(to_hex(i * 7919)), 10, '0'),
+       (ARRAY['alex','sam','jo','kim','lee','max','ria','noor','eli','ava','zoe','ben'])[1 + i % 12]
+           || '_' || i,
+       i <= 5,
+       i <= $2,
+       $3::timestamptz - make_interval(days => $4 + 30) * random()
+FROM generate_series(1, $1) AS i
+"""
+
+# One pass: draw every random number per ticket, order by creation time so ids
+# follow it, then derive each column from the ticket's status and story.
+TICKETS_SQL = """
+WITH drawn AS (
+    SELECT $3::timestamptz - make_interval(days => $4) * random() AS created,
+           random() AS status_draw,
+           random() AS reopen_draw,
+           random() AS assigned_draw,
+           random() AS closer_draw,
+           random() AS helper_draw,
+           random() AS author_draw,
+           random() AS last_by_draw,
+           random() AS last_at_draw,
+           random() AS question_draw,
+           random() AS ticket_ts_draw,
+           random() AS reopener_draw,
+           floor(random() * 1000)::int AS text_draw,
+           floor(random() * 4)::int AS sentences,
+           -- log-normal minutes via Box–Muller (PostgreSQL 15 has no random_normal)
+           exp(ln(25) + 1.3 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())) AS hang_minutes,
+           exp(ln(120) + 1.5 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())) AS work_minutes,
+           exp(ln(180) + 1.2 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())) AS first_cycle_minutes
+    FROM generate_series(1, $1)
+),
+numbered AS (
+    SELECT row_number() OVER (ORDER BY created) AS id, *,
+           CASE WHEN status_draw < $7 THEN 'OPEN'
+                WHEN status_draw < $7 + $8 THEN 'IN_PROGRESS'
+                ELSE 'CLOSED' END AS status,
+           reopen_draw < $9 AS reopened
+    FROM drawn
+),
+first_cycle AS (
+    SELECT *,
+           -- the first helper reply (assignedAt is never moved afterwards)
+           CASE WHEN assigned_draw < 0.92 AND (status <> 'OPEN' OR reopened)
+                THEN least(created + make_interval(mins => 1) * hang_minutes, $3)
+           END AS first_assigned_at
+    FROM numbered
+),
+told AS (
+    SELECT *,
+           -- a reopened ticket was closed once; its current cycle starts when it was reopened
+           CASE WHEN reopened
+                THEN least(coalesce(first_assigned_at, created) + make_interval(mins => 1) * first_cycle_minutes, $3)
+           END AS reopened_at
+    FROM first_cycle
+),
+cycled AS (
+    SELECT *,
+           coalesce(reopened_at, created) AS cycle_start,
+           -- closers are helpers, the busiest far busier than the rest
+           1 + floor($2 * closer_draw * closer_draw)::int AS closer_id,
+           1 + floor($2 * helper_draw * helper_draw)::int AS other_helper_id,
+           $2 + 1 + floor(($5 - $2) * power(author_draw, 1.5))::int AS author_id
+    FROM told
+),
+assigned AS (
+    SELECT *,
+           CASE WHEN status = 'IN_PROGRESS'
+                THEN coalesce(first_assigned_at, least(cycle_start + make_interval(mins => 1) * hang_minutes, $3))
+                ELSE first_assigned_at
+           END AS assigned_at
+    FROM cycled
+),
+closed AS (
+    SELECT *,
+           -- when the current cycle's work began (greatest ignores a null assignedAt)
+           greatest(assigned_at, cycle_start) AS work_start,
+           CASE WHEN status = 'CLOSED'
+                THEN least(greatest(assigned_at, cycle_start) + make_interval(mins => 1) * work_minutes, $3)
+           END AS closed_at
+    FROM assigned
+)
+INSERT INTO "Ticket" (
+    id, title, description, status, "msgTs", "ticketTs", "lastMsgAt", "lastMsgBy",
+    "openedById", "reopenedById", "reopenedAt", "closedById", "closedAt",
+    "assignedToId", "assignedAt", "questionTagId", "createdAt")
+SELECT id,
+       (ARRAY['How do I link Hackatime to my account?', 'When will my payout arrive?',
+              'Why was my project rejected?', 'My shop order is stuck on pending',
+              'Verification keeps failing', 'Hours not showing up on my dashboard',
+              'Can I resubmit a project after review?', 'Where do I find my API key?',
+              'Devlog not saving', 'Grant card declined at checkout', 'How do I change my email?',
+              'Is the deadline extended?', 'Stickers never arrived', 'GitHub repo not detected',
+              'Deployment link returns 404', 'Question about the payout range'])[1 + text_draw % 16],
+       array_to_string((ARRAY[
+           'Hi! I submitted my project last week and it still shows as pending.',
+           'I followed the guide in the docs but the command fails with an error about permissions.',
+           'My hours are not showing up even though the extension says it is connected.',
+           'Could someone take a look when you have a moment? Thanks a lot!',
+           'I tried logging out and back in, clearing the cache and using another browser.',
+           'The page says something went wrong and asks me to contact support.',
+           'Here is the link to my repository and a screenshot of what I see.',
+           'Is this expected, or did I miss a step somewhere?'])[1 + text_draw % 8 : 1 + text_draw % 8 + sentences],
+           ' '),
+       status::"TicketStatus",
+       -- Slack ts: the creation second and a per-ticket fraction, unique
+       floor(extract(epoch FROM created))::bigint || '.' || lpad((id % 1000000)::text, 6, '0'),
+       CASE WHEN ticket_ts_draw >= 0.0005
+            THEN floor(extract(epoch FROM created))::bigint + 1 || '.' || lpad((id % 1000000)::text, 6, '0')
+       END,
+       CASE status
+           WHEN 'OPEN' THEN least(cycle_start + make_interval(mins => 30) * last_at_draw, $3)
+           WHEN 'IN_PROGRESS' THEN work_start + (($3::timestamptz - work_start) * last_at_draw * 0.1)
+           ELSE closed_at - ((closed_at - work_start) * last_at_draw * 0.5)
+       END,
+       (CASE
+           WHEN status = 'OPEN' THEN
+               CASE WHEN last_by_draw < 0.85 THEN 'AUTHOR' WHEN last_by_draw < 0.95 THEN 'OTHER' ELSE 'HELPER' END
+           WHEN status = 'IN_PROGRESS' THEN CASE WHEN last_by_draw < 0.6 THEN 'HELPER' ELSE 'AUTHOR' END
+           ELSE CASE WHEN last_by_draw < 0.8 THEN 'HELPER' ELSE 'AUTHOR' END
+       END)::"UserType",
+       author_id,
+       CASE WHEN reopened THEN CASE WHEN reopener_draw < 0.8 THEN author_id ELSE other_helper_id END END,
+       reopened_at,
+       CASE WHEN status = 'CLOSED' THEN closer_id END,
+       closed_at,
+       CASE WHEN assigned_at IS NOT NULL
+            THEN CASE WHEN status = 'IN_PROGRESS' OR helper_draw < 0.85 THEN closer_id ELSE other_helper_id END
+       END,
+       assigned_at,
+       CASE WHEN question_draw < 0.2 THEN 1 + floor(question_draw * 5 * $6)::int END,
+       created
+FROM closed
+ORDER BY id
+"""
+
+TAGS_ON_TICKETS_SQL = """
+INSERT INTO tags_on_tickets ("ticketId", "tagId", "assignedAt")
+SELECT id, tag_id, least("createdAt" + make_interval(mins => 10) * delay, $2)
+FROM (
+    SELECT id, "createdAt", random() AS share, random() AS delay,
+           floor(random() * $1::int)::int AS first_tag, 1 + floor(random() * ($1::int - 1))::int AS step
+    FROM "Ticket"
+) AS drawn
+CROSS JOIN LATERAL (VALUES (1, 1 + first_tag), (2, 1 + (first_tag + step) % $1::int)) AS pick(nth, tag_id)
+WHERE (nth = 1 AND share < 0.45) OR (nth = 2 AND share < 0.10 AND $1::int > 1)
+"""
+
+SUBSCRIPTIONS_SQL = """
+INSERT INTO user_tag_subscriptions ("userId", "tagId", "subscribedAt")
+SELECT DISTINCT ON (helper_id, tag_id) helper_id, tag_id, $3::timestamptz - interval '200 days' * random()
+FROM (
+    SELECT h AS helper_id, 1 + floor(random() * $2)::int AS tag_id
+    FROM generate_series(1, $1) AS h, generate_series(1, 3) AS pick
+) AS picks
+"""
+
+BOT_MESSAGES_SQL = f"""
+INSERT INTO "BotMessage" (ts, "channelId", "ticketId")
+SELECT "ticketTs", '{BACKEND_CHANNEL}', id FROM "Ticket" WHERE "ticketTs" IS NOT NULL
+UNION ALL
+SELECT split_part("msgTs", '.', 1)::bigint + 2 || '.' || split_part("msgTs", '.', 2), '{HELP_CHANNEL}', id
+FROM "Ticket"
+"""
+
+
+async def _timed(connection: asyncpg.Connection, label: str, sql: str, *args, log=print) -> None:
+    started = time.perf_counter()
+    status = await connection.execute(sql, *args)
+    rows = status.rsplit(" ", 1)[-1]
+    log(f"  {label:<24} {rows:>10} rows  {time.perf_counter() - started:7.1f} s")
+
+
+async def fill(url: str, shape: Shape, *, now: datetime, log=print) -> None:
+    """Insert the data into the migrated database at ``url``, in one transaction."""
+    connection = await asyncpg.connect(_dsn(url), server_settings={"timezone": "UTC"})
+    try:
+        async with connection.transaction():
+            await connection.execute("SELECT setseed($1)", shape.seed)
+            await _timed(connection, "User", USERS_SQL, shape.users, shape.helpers, now, shape.days, log=log)
+            await _timed(
+                connection,
+                "Tag",
+                f"""INSERT INTO "Tag" (id, name, "createdAt")
+                    SELECT i, coalesce(({_text_array(TEAM_TAG_NAMES)})[i], 'team-' || i),
+                           $2::timestamptz - interval '400 days'
+                    FROM generate_series(1, $1) AS i""",
+                shape.tags,
+                now,
+                log=log,
+            )
+            await _timed(
+                connection,
+                "QuestionTag",
+                f"""INSERT INTO "QuestionTag" (id, label, "createdAt")
+                    SELECT i, coalesce(({_text_array(QUESTION_LABELS)})[i], 'Recurring question #' || i),
+                           $2::timestamptz - interval '400 days'
+                    FROM generate_series(1, $1) AS i""",
+                shape.question_tags,
+                now,
+                log=log,
+            )
+            await _timed(
+                connection,
+                "user_tag_subscriptions",
+                SUBSCRIPTIONS_SQL,
+                shape.helpers,
+                shape.tags,
+                now,
+                log=log,
+            )
+            await _timed(
+                connection,
+                "Ticket",
+                TICKETS_SQL,
+                shape.tickets,
+                shape.helpers,
+                now,
+                shape.days,
+                shape.users,
+                shape.question_tags,
+                OPEN_SHARE,
+                IN_PROGRESS_SHARE,
+                REOPENED_SHARE,
+                log=log,
+            )
+            await _timed(connection, "tags_on_tickets", TAGS_ON_TICKETS_SQL, shape.tags, now, log=log)
+            if shape.bot_messages:
+                await _timed(connection, "BotMessage", BOT_MESSAGES_SQL, log=log)
+            # Explicit ids were inserted: move each serial past them.
+            for table in ["User", "Ticket", "Tag", "QuestionTag", "BotMessage"]:
+                await connection.execute(
+                    f"""SELECT setval(pg_get_serial_sequence('"{table}"', 'id'),
+                                      coalesce((SELECT max(id) FROM "{table}"), 0) + 1, false)"""
+                )
+        started = time.perf_counter()
+        await connection.execute("VACUUM ANALYZE")
+        log(f"  {'VACUUM ANALYZE':<24} {'':>10}       {time.perf_counter() - started:7.1f} s")
+    finally:
+        await connection.close()
+
+
+async def generate(
+    shape: Shape,
+    *,
+    server_url: str = DEFAULT_SERVER_URL,
+    database: str = DEFAULT_DATABASE,
+    now: datetime | None = None,
+    log=print,
+) -> str:
+    """Create, migrate and fill the database; returns its URL."""
+    shape.check()
+    now = now or datetime.now(UTC)
+    started = time.perf_counter()
+    url = await recreate_database(server_url, database)
+    await migrate.upgrade(url)
+    log(f"  {'create + migrate':<24} {'':>10}       {time.perf_counter() - started:7.1f} s")
+    await fill(url, shape, now=now, log=log)
+    log(f"generated {shape.tickets:,} tickets in {time.perf_counter() - started:.1f} s into {database}")
+    return url
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = Shape()
+    parser = argparse.ArgumentParser(description="Fill a fresh database with realistic Nephthys data.")
+    parser.add_argument("--tickets", type=int, default=defaults.tickets)
+    parser.add_argument("--users", type=int, default=defaults.users)
+    parser.add_argument("--helpers", type=int, default=defaults.helpers)
+    parser.add_argument("--tags", type=int, default=defaults.tags, help="team tags")
+    parser.add_argument("--question-tags", type=int, default=defaults.question_tags)
+    parser.add_argument("--days", type=int, default=defaults.days, help="tickets spread over this many days")
+    parser.add_argument("--bot-messages", action="store_true", help="also two BotMessage rows per ticket")
+    parser.add_argument("--seed", type=float, default=defaults.seed, help="PostgreSQL setseed, -1..1")
+    parser.add_argument("--server-url", default=DEFAULT_SERVER_URL, help="any database on the server")
+    parser.add_argument("--database", default=DEFAULT_DATABASE, help="dropped and created again")
+    return parser
+
+
+def shape_from_args(args: argparse.Namespace) -> Shape:
+    return Shape(
+        tickets=args.tickets,
+        users=args.users,
+        helpers=args.helpers,
+        tags=args.tags,
+        question_tags=args.question_tags,
+        days=args.days,
+        bot_messages=args.bot_messages,
+        seed=args.seed,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        shape = shape_from_args(args)
+        asyncio.run(generate(shape, server_url=args.server_url, database=args.database))
+    except ValueError as error:
+        print(f"generate: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
