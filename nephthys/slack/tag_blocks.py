@@ -1,0 +1,193 @@
+"""Block Kit for team tags and question tags: the backend message's selects, the App Home
+"Team tags" section and the create modals. Pure functions of what they show; texts from the transcript.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nephthys.tags import service
+from nephthys.tags.service import MAX_NAME_LENGTH, MAX_OPTIONS, NameProblem, NameRejected, TagView
+from nephthys.transcripts import Transcript
+
+# action_ids and callback_ids the listeners in nephthys/slack/tags.py answer.
+TEAM_TAGS_SELECT = "ticket_team_tags"
+QUESTION_TAG_SELECT = "ticket_question_tag"
+TICKET_TAGS_BLOCK = "ticket_tags"  # block_id prefix; the ticket id follows a colon
+CREATE_TAG_BUTTON = "team_tag_create"
+CREATE_QUESTION_TAG_BUTTON = "question_tag_create"
+SUBSCRIBE_BUTTON = "team_tag_subscribe"
+UNSUBSCRIBE_BUTTON = "team_tag_unsubscribe"
+CREATE_TAG_MODAL = "team_tag_create_modal"
+CREATE_QUESTION_TAG_MODAL = "question_tag_create_modal"
+NAME_BLOCK = "name"
+NAME_INPUT = "name_input"
+
+
+def _plain(text: str) -> dict:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def option(tag: TagView) -> dict:
+    """A select option for a tag: its name (within Slack's 75 characters) and its id as value."""
+    return {"text": _plain(tag.name[:MAX_NAME_LENGTH]), "value": str(tag.id)}
+
+
+def ticket_tags_block_id(ticket_id: int) -> str:
+    return f"{TICKET_TAGS_BLOCK}:{ticket_id}"
+
+
+def ticket_id_from_block_id(block_id: str | None) -> int | None:
+    prefix, _, rest = (block_id or "").partition(":")
+    if prefix != TICKET_TAGS_BLOCK or not rest.isdigit():
+        return None
+    return int(rest)
+
+
+def backend_tag_blocks(
+    transcript: Transcript,
+    *,
+    ticket_id: int,
+    all_tags: Sequence[TagView],
+    ticket_tags: Sequence[TagView],
+    question_tag: TagView | None,
+) -> list[dict]:
+    """The backend message's tag controls: team tags (multi-select) and the question tag (external select)."""
+    elements: list[dict] = []
+    shown = list(all_tags)[:MAX_OPTIONS]
+    if shown:
+        team_select: dict = {
+            "type": "multi_static_select",
+            "action_id": TEAM_TAGS_SELECT,
+            "placeholder": _plain(transcript.text("backend_team_tags_placeholder")),
+            "options": [option(tag) for tag in shown],
+        }
+        shown_ids = {tag.id for tag in shown}
+        initial = [option(tag) for tag in ticket_tags if tag.id in shown_ids]
+        if initial:
+            team_select["initial_options"] = initial
+        elements.append(team_select)
+    question_select: dict = {
+        "type": "external_select",
+        "action_id": QUESTION_TAG_SELECT,
+        "placeholder": _plain(transcript.text("backend_question_tag_placeholder")),
+        "min_query_length": 0,
+    }
+    if question_tag is not None:
+        question_select["initial_option"] = option(question_tag)
+    elements.append(question_select)
+    blocks: list[dict] = []
+    if ticket_tags:
+        names = ", ".join(f"*{tag.name}*" for tag in ticket_tags)
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": f"{transcript.text('backend_team_tags_label')}: {names}"}
+                ],
+            }
+        )
+    blocks.append({"type": "actions", "block_id": ticket_tags_block_id(ticket_id), "elements": elements})
+    return blocks
+
+
+async def backend_tag_blocks_for_ticket(
+    session: AsyncSession, transcript: Transcript, *, ticket_id: int
+) -> list[dict]:
+    """``backend_tag_blocks`` with the ticket's current tags read from the database."""
+    return backend_tag_blocks(
+        transcript,
+        ticket_id=ticket_id,
+        all_tags=await service.list_tags(session),
+        ticket_tags=await service.tags_on_ticket(session, ticket_id=ticket_id),
+        question_tag=await service.question_tag_of_ticket(session, ticket_id=ticket_id),
+    )
+
+
+def team_tags_home_blocks(
+    transcript: Transcript, *, tags: Sequence[TagView], subscribed_ids: set[int], is_helper: bool
+) -> list[dict]:
+    """The App Home "Team tags" section: each tag with subscribe/unsubscribe, and the create buttons."""
+    blocks: list[dict] = [{"type": "header", "text": _plain(transcript.text("app_home_team_tags_title"))}]
+    if is_helper:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "team_tags_create",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": CREATE_TAG_BUTTON,
+                        "text": _plain(transcript.text("app_home_create_tag_button")),
+                        "style": "primary",
+                    },
+                    {
+                        "type": "button",
+                        "action_id": CREATE_QUESTION_TAG_BUTTON,
+                        "text": _plain(transcript.text("app_home_create_question_tag_button")),
+                    },
+                ],
+            }
+        )
+    if not tags:
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": transcript.text("app_home_no_team_tags")}}
+        )
+        return blocks
+    for tag in tags:
+        subscribed = tag.id in subscribed_ids
+        blocks.append(
+            {
+                "type": "section",
+                "block_id": f"team_tag:{tag.id}",
+                "text": {"type": "mrkdwn", "text": f"*{tag.name}*" + ("  :bell:" if subscribed else "")},
+                "accessory": {
+                    "type": "button",
+                    "action_id": UNSUBSCRIBE_BUTTON if subscribed else SUBSCRIBE_BUTTON,
+                    "value": str(tag.id),
+                    "text": _plain(
+                        transcript.text(
+                            "app_home_unsubscribe_button" if subscribed else "app_home_subscribe_button"
+                        )
+                    ),
+                },
+            }
+        )
+    return blocks
+
+
+def create_modal(transcript: Transcript, *, question_tag: bool) -> dict:
+    """The modal that creates a team tag (or a question tag)."""
+    return {
+        "type": "modal",
+        "callback_id": CREATE_QUESTION_TAG_MODAL if question_tag else CREATE_TAG_MODAL,
+        "title": _plain(
+            transcript.text("create_question_tag_modal_title" if question_tag else "create_tag_modal_title")[
+                :24
+            ]
+        ),
+        "submit": _plain(transcript.text("modal_submit")[:24]),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": NAME_BLOCK,
+                "label": _plain(transcript.text("modal_name_label")),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": NAME_INPUT,
+                    "max_length": MAX_NAME_LENGTH,
+                },
+            }
+        ],
+    }
+
+
+def name_error(transcript: Transcript, rejected: NameRejected) -> str:
+    """The modal's error text for a rejected name."""
+    if rejected.problem is NameProblem.EMPTY:
+        return transcript.text("tag_name_empty")
+    if rejected.problem is NameProblem.TOO_LONG:
+        return transcript.text("tag_name_too_long", max_length=str(rejected.max_length))
+    return transcript.text("tag_name_taken", name=rejected.name)
