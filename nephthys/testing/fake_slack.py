@@ -1092,6 +1092,7 @@ __all__ = [
     "APP_ID",
     "BOT_ID",
     "BOT_USER_ID",
+    "TEAM_DOMAIN",
     "TEAM_ID",
     "Caller",
     "FakeSlack",
