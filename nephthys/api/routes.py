@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from nephthys.api import question_tags
+from nephthys.api import metrics, openapi, question_tags, stats, stats_v2, ticket, tickets, user
 
 
 def api_routes() -> list[BaseRoute]:
-    return [question_tags.route]
+    return [
+        stats_v2.route,
+        stats.route,
+        tickets.route,
+        ticket.route,
+        user.route,
+        question_tags.route,
+        metrics.route,
+        openapi.route,
+    ]

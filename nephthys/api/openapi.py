@@ -1,0 +1,287 @@
+"""GET /openapi.json: an OpenAPI 3.1 description of every route, its parameters, answers and errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from nephthys.api.responses import json_response
+
+NUMBER_OR_NULL = {"type": ["number", "null"]}
+COUNT = {"type": "integer", "minimum": 0}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _object(properties: dict[str, Any], **extra: Any) -> dict:
+    return {"type": "object", "required": list(properties), "properties": properties, **extra}
+
+
+def _json(schema: dict, description: str, headers: dict | None = None) -> dict:
+    answer: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+def _error(description: str) -> dict:
+    return _json(_ref("Error"), description)
+
+
+def _query(name: str, description: str, schema: dict, required: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+
+
+DATE = {"type": "string", "examples": ["2026-01-31", "2026-01-31T12:00:00Z"]}
+
+COMPONENTS = {
+    "schemas": {
+        "Error": _object(
+            {"error": {"type": "string"}},
+            description="Every error: a JSON object with `error`; some add `detail` or `tip`.",
+            additionalProperties=True,
+        ),
+        "LeaderboardEntry": _object(
+            {"id": {"type": "integer"}, "slack_id": {"type": "string"}, "count": COUNT}
+        ),
+        "OldestUnansweredTicket": _object(
+            {
+                "id": {"type": "integer"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "age_minutes": {"type": "number"},
+                "link": {"type": "string"},
+            }
+        ),
+        "OverallStats": _object(
+            {
+                "tickets_total": COUNT,
+                "tickets_open": COUNT,
+                "tickets_closed": COUNT,
+                "tickets_in_progress": COUNT,
+                "helpers_leaderboard": {"type": "array", "items": _ref("LeaderboardEntry")},
+                "mean_hang_time_minutes_unresolved": NUMBER_OR_NULL,
+                "mean_hang_time_minutes_all": NUMBER_OR_NULL,
+                "mean_hang_time_minutes": {
+                    **NUMBER_OR_NULL,
+                    "description": "Same as mean_hang_time_minutes_all",
+                },
+                "mean_resolution_time_minutes": NUMBER_OR_NULL,
+                "oldest_unanswered_ticket": {"oneOf": [_ref("OldestUnansweredTicket"), {"type": "null"}]},
+            }
+        ),
+        "TimeBoundStats": _object(
+            {
+                "new_tickets_total": COUNT,
+                "new_tickets_now_closed": COUNT,
+                "new_tickets_still_open": COUNT,
+                "new_tickets_in_progress": COUNT,
+                "closed_today": COUNT,
+                "closed_today_from_today": COUNT,
+                "assigned_today_in_progress": COUNT,
+                "helpers_leaderboard": {"type": "array", "items": _ref("LeaderboardEntry")},
+                "mean_hang_time_minutes_unresolved": NUMBER_OR_NULL,
+                "mean_hang_time_minutes_all": NUMBER_OR_NULL,
+                "mean_resolution_time_minutes": NUMBER_OR_NULL,
+            }
+        ),
+        "StatsV2": _object(
+            {
+                "all_time": _ref("OverallStats"),
+                "past_24h": _ref("TimeBoundStats"),
+                "past_24h_previous": _ref("TimeBoundStats"),
+                "past_7d": _ref("TimeBoundStats"),
+                "past_7d_previous": _ref("TimeBoundStats"),
+            }
+        ),
+        "User": _object({"id": {"type": "integer"}, "slack_id": {"type": "string"}}),
+        "Ticket": _object(
+            {
+                "id": {"type": "integer"},
+                "title": {"type": "string"},
+                "description": {"type": "string"},
+                "status": {"enum": ["open", "closed", "in_progress"]},
+                "opened_by": {"oneOf": [_ref("User"), {"type": "null"}]},
+                "closed_by": {"oneOf": [_ref("User"), {"type": "null"}]},
+                "assigned_to": {"oneOf": [_ref("User"), {"type": "null"}]},
+                "reopened_by": {"oneOf": [_ref("User"), {"type": "null"}]},
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "created_at": {"type": "string", "format": "date-time"},
+                "message_ts": {"type": "string"},
+            }
+        ),
+        "LegacyLeaderboardEntry": _object(
+            {"user_id": {"type": "integer"}, "slack_id": {"type": "string"}, "closed_ticket_count": COUNT}
+        ),
+        "LegacyStats": _object(
+            {
+                "total_tickets": COUNT,
+                "total_open": COUNT,
+                "total_in_progress": COUNT,
+                "total_closed": COUNT,
+                "total_top_3_users_with_closed_tickets": {
+                    "type": "array",
+                    "maxItems": 3,
+                    "items": _ref("LegacyLeaderboardEntry"),
+                },
+                "average_hang_time_minutes": NUMBER_OR_NULL,
+                "mean_resolution_time_minutes": NUMBER_OR_NULL,
+                "oldest_unanswered_ticket_age_minutes": NUMBER_OR_NULL,
+                "prev_day_total": COUNT,
+                "prev_day_open": COUNT,
+                "prev_day_in_progress": COUNT,
+                "prev_day_closed": COUNT,
+                "prev_day_top_3_users_with_closed_tickets": {
+                    "type": "array",
+                    "maxItems": 3,
+                    "items": _ref("LegacyLeaderboardEntry"),
+                },
+                "prev_day_average_hang_time_minutes": NUMBER_OR_NULL,
+            }
+        ),
+        "UserSummary": _object(
+            {"tickets_opened": COUNT, "tickets_closed": COUNT, "helper": {"type": "boolean"}}
+        ),
+        "Health": _object(
+            {"healthy": {"type": "boolean"}, "slack": {"type": "boolean"}, "database": {"type": "boolean"}}
+        ),
+    },
+    "securitySchemes": {"apiToken": {"type": "http", "scheme": "bearer"}},
+}
+
+COMMON_ERRORS = {
+    "401": _error("API_TOKEN is set and the request lacks `Authorization: Bearer <token>`"),
+    "503": _error("The database is unreachable (`database_unavailable`)"),
+}
+
+PATHS = {
+    "/api/stats_v2": {
+        "get": {
+            "summary": "Statistics: all time, the last 24 hours and 7 days, and the periods before them",
+            "description": "Exact at the request's database clock. Windows are half-open [start, end).",
+            "responses": {"200": _json(_ref("StatsV2"), "The statistics"), **COMMON_ERRORS},
+        }
+    },
+    "/api/stats": {
+        "get": {
+            "summary": "First-generation flat statistics (prev_day_* over the last 24 hours)",
+            "responses": {"200": _json(_ref("LegacyStats"), "The statistics"), **COMMON_ERRORS},
+        }
+    },
+    "/api/tickets": {
+        "get": {
+            "summary": "Tickets oldest first, streamed; or one page with ?limit=",
+            "parameters": [
+                _query("status", "open, closed or in_progress (any case)", {"type": "string"}),
+                _query("since", "Created at or after (ISO 8601; no zone means UTC)", DATE),
+                _query("after", "Same as since (since wins when both are given)", DATE),
+                _query("until", "Created at or before (ISO 8601; no zone means UTC)", DATE),
+                _query("before", "Same as until (until wins when both are given)", DATE),
+                _query("limit", "Page size; answers at most this many with a Link to the next page",
+                       {"type": "integer", "minimum": 1, "maximum": 1000}),
+                _query("cursor", "Opaque cursor from a Link header's next URL", {"type": "string"}),
+            ],
+            "responses": {
+                "200": _json(
+                    {"type": "array", "items": _ref("Ticket")},
+                    "The tickets, ordered by creation time then id",
+                    {"Link": {"description": 'With ?limit= and more to come: <next URL>; rel="next"',
+                              "schema": {"type": "string"}}},
+                ),
+                "400": _error("A malformed parameter (the error names it), or filters too broad "
+                              "(no status or status=closed, no date bound, no limit)"),
+                **COMMON_ERRORS,
+            },
+        }
+    },
+    "/api/ticket": {
+        "get": {
+            "summary": "One ticket",
+            "parameters": [_query("id", "The ticket's id", {"type": "integer"}, required=True)],
+            "responses": {
+                "200": _json(_ref("Ticket"), "The ticket"),
+                "400": _error("`missing_ticket_id` or `invalid_ticket_id`"),
+                "404": _error("`ticket_not_found`"),
+                **COMMON_ERRORS,
+            },
+        }
+    },
+    "/api/user": {
+        "get": {
+            "summary": "Tickets a Slack user opened and closed (not counting their own), and whether they help",
+            "parameters": [_query("id", "The user's Slack id (U…)", {"type": "string"}, required=True)],
+            "responses": {
+                "200": _json(_ref("UserSummary"), "The user's figures"),
+                "400": _error("`missing_user_id` or `invalid_user_id`"),
+                "404": _error("`user_not_found`"),
+                **COMMON_ERRORS,
+            },
+        }
+    },
+    "/api/stats/question_tags": {
+        "get": {
+            "summary": "Each question tag's count of tickets created in [since, until), most first",
+            "parameters": [
+                _query("since", "Created at or after", DATE),
+                _query("until", "Created before", DATE),
+            ],
+            "responses": {
+                "200": _json(
+                    {"type": "array", "items": _object(
+                        {"id": {"type": "integer"}, "label": {"type": "string"}, "count": COUNT})},
+                    "The counts",
+                ),
+                "400": _error("A malformed date"),
+                **COMMON_ERRORS,
+            },
+        }
+    },
+    "/health": {
+        "get": {
+            "summary": "Whether the service can do its work",
+            "security": [],
+            "responses": {
+                "200": _json(_ref("Health"), "The database answers"),
+                "503": _json(_ref("Health"), "The database does not answer"),
+            },
+        }
+    },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics: requests and latencies per route, database pool, tickets by status",
+            "security": [],
+            "responses": {"200": {"description": "Prometheus text format",
+                                  "content": {"text/plain": {"schema": {"type": "string"}}}}},
+        }
+    },
+    "/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
+        }
+    },
+}  # fmt: skip
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Nephthys API",
+        "version": "2",
+        "description": "Statistics and tickets of the Nephthys help desk. See docs/api.md for the definitions.",
+    },
+    "security": [{}, {"apiToken": []}],
+    "paths": PATHS,
+    "components": COMPONENTS,
+}
+
+
+async def openapi(request: Request) -> Response:
+    return json_response(DOCUMENT)
+
+
+route = Route("/openapi.json", openapi, methods=["GET"])

@@ -1,0 +1,81 @@
+"""Reading query parameters the same way on every route: first of repeated ones, bounded, validated.
+
+A handler turns :class:`BadParameter` into a 400 whose ``error`` names the
+parameter and the value, so no query string can reach the database malformed.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+
+# Longer values are refused before any parsing (no valid value comes near it).
+MAX_VALUE_LENGTH = 200
+# Control characters (NUL among them) never belong in a value and PostgreSQL refuses NUL.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+INT32_MAX = 2**31 - 1
+
+
+class BadParameter(ValueError):
+    """A query parameter is malformed; the message names it and its value."""
+
+
+def shown(value: str) -> str:
+    """The value as an error message quotes it (shortened when long)."""
+    return repr(value if len(value) <= 60 else value[:60] + "…")
+
+
+def first(request: Request, *names: str) -> tuple[str, str] | None:
+    """``(name, value)`` of the first of ``names`` given with a non-blank value; the first value if repeated.
+
+    A blank value (``?status=``) counts as not given, as it always has.
+    """
+    for name in names:
+        values = request.query_params.getlist(name)
+        if not values:
+            continue
+        value = values[0]
+        if len(value) > MAX_VALUE_LENGTH:
+            raise BadParameter(
+                f"{name}: value too long ({len(value)} characters, at most {MAX_VALUE_LENGTH})"
+            )
+        if _CONTROL.search(value):
+            raise BadParameter(f"{name}: control characters are not allowed, got {shown(value)}")
+        value = value.strip()
+        if value:
+            return name, value
+    return None
+
+
+def instant(request: Request, *names: str) -> datetime | None:
+    """An ISO 8601 date or date-time (UTC when it has no offset), from the first of ``names`` given."""
+    found = first(request, *names)
+    if found is None:
+        return None
+    name, value = found
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadParameter(
+            f"{name}: expected an ISO 8601 date or date-time like 2026-01-31 or 2026-01-31T12:00:00Z, "
+            f"got {shown(value)}"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00
+        raise BadParameter(f"{name}: out of range, got {shown(value)}") from None
+
+
+def whole_number(request: Request, name: str, *, low: int, high: int) -> int | None:
+    """A whole number from ``low`` to ``high`` (ASCII digits only), or None when not given."""
+    found = first(request, name)
+    if found is None:
+        return None
+    _, value = found
+    if not re.fullmatch(r"[+-]?[0-9]{1,12}", value) or not low <= int(value) <= high:
+        raise BadParameter(f"{name}: expected a whole number from {low} to {high}, got {shown(value)}")
+    return int(value)

@@ -1,0 +1,197 @@
+"""GET /api/tickets: tickets by status and creation time, oldest first.
+
+Without ``limit`` the body is one JSON array, streamed from a server-side
+cursor in batches inside one read-only REPEATABLE READ transaction: one
+consistent snapshot, constant memory however many tickets match. With
+``limit`` (1–1000) it is one page, and an RFC 8288 ``Link: <…>; rel="next"``
+header carries an opaque cursor (keyset on createdAt and id) to the next page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from nephthys.api.params import BadParameter, first, instant, shown, whole_number
+from nephthys.api.responses import JSON, error_response
+from nephthys.api.ticket import TICKET_JOINS, TICKET_JSON
+
+STATUSES = {"open": "OPEN", "in_progress": "IN_PROGRESS", "closed": "CLOSED"}
+MAX_PAGE = 1000
+# Rows per fetch from the server-side cursor (and per chunk written).
+STREAM_BATCH = 2000
+TOO_BROAD = {
+    "error": "Provided filters are too broad",
+    "tip": "Filter by ?status=open or ?status=in_progress, give a date range with ?since= and ?until=, "
+    "or page through with ?limit=",
+}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    # keyset: tickets strictly after (created_at, id)
+    after: tuple[datetime, int] | None = None
+    limit: int | None = None
+
+    def too_broad(self) -> bool:
+        """No status narrower than closed, no date bound, no page size: the whole table."""
+        return (
+            self.status in (None, "CLOSED")
+            and self.since is None
+            and self.until is None
+            and self.limit is None
+        )
+
+    def sql(self) -> tuple[str, list]:
+        conditions, args = [], []
+
+        def arg(value) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        if self.status is not None:
+            conditions.append(f't.status = {arg(self.status)}::"TicketStatus"')
+        if self.since is not None:
+            conditions.append(f't."createdAt" >= {arg(self.since)}::timestamptz')
+        if self.until is not None:
+            conditions.append(f't."createdAt" <= {arg(self.until)}::timestamptz')
+        if self.after is not None:
+            at, ticket_id = self.after
+            conditions.append(f'(t."createdAt", t.id) > ({arg(at)}::timestamptz, {arg(ticket_id)}::integer)')
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        limit = f"LIMIT {arg(self.limit + 1)}" if self.limit is not None else ""
+        sql = f"""SELECT t."createdAt", t.id, {TICKET_JSON} AS body
+            FROM "Ticket" t {TICKET_JOINS} {where}
+            ORDER BY t."createdAt", t.id {limit}"""
+        return sql, args
+
+
+# ---------------------------------------------------------------- cursors
+
+
+def encode_cursor(created_at: datetime, ticket_id: int) -> str:
+    micros = (created_at - _EPOCH) // timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(orjson.dumps([micros, ticket_id])).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> tuple[datetime, int]:
+    try:
+        micros, ticket_id = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if not (isinstance(micros, int) and isinstance(ticket_id, int)) or not 0 <= ticket_id < 2**31:
+            raise ValueError
+        return _EPOCH + timedelta(microseconds=micros), ticket_id
+    except (ValueError, TypeError, binascii.Error, OverflowError, orjson.JSONDecodeError):
+        raise BadParameter(f"cursor: not a cursor this API gave out, got {shown(token)}") from None
+
+
+# ---------------------------------------------------------------- the route
+
+
+def read_filter(request: Request) -> TicketFilter:
+    status = None
+    found = first(request, "status")
+    if found is not None:
+        status = STATUSES.get(found[1].lower())
+        if status is None:
+            raise BadParameter(f"status: expected open, closed or in_progress, got {shown(found[1])}")
+    cursor = first(request, "cursor")
+    return TicketFilter(
+        status=status,
+        since=instant(request, "since", "after"),
+        until=instant(request, "until", "before"),
+        after=decode_cursor(cursor[1]) if cursor else None,
+        limit=whole_number(request, "limit", low=1, high=MAX_PAGE),
+    )
+
+
+async def tickets(request: Request) -> Response:
+    try:
+        query = read_filter(request)
+    except BadParameter as error:
+        return error_response(400, str(error))
+    if query.too_broad():
+        return Response(orjson.dumps(TOO_BROAD), status_code=400, media_type=JSON)
+    if query.limit is not None:
+        return await _page(request, query)
+    return await _stream(request, query)
+
+
+async def _page(request: Request, query: TicketFilter) -> Response:
+    sql, args = query.sql()
+    async with request.app.state.engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        rows = await raw.driver_connection.fetch(sql, *args)
+    page = rows[: query.limit]
+    headers = {}
+    if len(rows) > query.limit:
+        last = page[-1]
+        next_url = request.url.include_query_params(cursor=encode_cursor(last["createdAt"], last["id"]))
+        headers["Link"] = f'<{next_url}>; rel="next"'
+    body = b"[" + ",".join(row["body"] for row in page).encode() + b"]"
+    return Response(body, media_type=JSON, headers=headers)
+
+
+class _ClosingStreamingResponse(StreamingResponse):
+    """Releases the database connection however the response ends (done, failed, client gone)."""
+
+    def __init__(self, content: AsyncIterator[bytes], close: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(content, media_type=JSON)
+        self._content = content
+        self._close = close
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with contextlib.suppress(Exception):
+                await self._content.aclose()
+            await self._close()
+
+
+async def _stream(request: Request, query: TicketFilter) -> Response:
+    sql, args = query.sql()
+    resources = contextlib.AsyncExitStack()
+    try:
+        connection = await resources.enter_async_context(request.app.state.engine.connect())
+        driver = (await connection.get_raw_connection()).driver_connection
+        transaction = driver.transaction(isolation="repeatable_read", readonly=True)
+        await transaction.start()
+        resources.push_async_callback(_quietly, transaction.rollback)
+        cursor = await driver.cursor(sql, *args)
+        # The first batch is read before answering, so a failing database still gets a JSON error.
+        batch = await cursor.fetch(STREAM_BATCH)
+    except BaseException:
+        await resources.aclose()
+        raise
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal batch
+        separator = "["
+        while batch:
+            yield (separator + ",".join(row["body"] for row in batch)).encode()
+            separator = ","
+            batch = await cursor.fetch(STREAM_BATCH) if len(batch) == STREAM_BATCH else []
+        yield b"[]" if separator == "[" else b"]"
+
+    return _ClosingStreamingResponse(body(), resources.aclose)
+
+
+async def _quietly(close: Callable[[], Awaitable[None]]) -> None:
+    with contextlib.suppress(Exception):
+        await close()
+
+
+route = Route("/api/tickets", tickets, methods=["GET"])

@@ -1,0 +1,72 @@
+"""Hand-built rows for API and statistics tests, with every timestamp given explicitly."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+
+from tests.support import postgres
+
+_message_ts = itertools.count(1)
+
+
+async def add_user(url: str, slack_id: str, *, helper: bool = False) -> int:
+    rows = await postgres.fetch(
+        url, 'INSERT INTO "User" ("slackId", helper) VALUES ($1, $2) RETURNING id', slack_id, helper
+    )
+    return rows[0]["id"]
+
+
+async def add_ticket(
+    url: str,
+    *,
+    opened_by: int,
+    created_at: datetime,
+    status: str = "OPEN",
+    assigned_to: int | None = None,
+    assigned_at: datetime | None = None,
+    closed_by: int | None = None,
+    closed_at: datetime | None = None,
+    reopened_by: int | None = None,
+    last_msg_at: datetime | None = None,
+    last_msg_by: str | None = "AUTHOR",
+    msg_ts: str | None = None,
+    title: str = "A question",
+    description: str = "Details of the question",
+) -> int:
+    msg_ts = msg_ts or f"1700000000.{next(_message_ts):06d}"
+    rows = await postgres.fetch(
+        url,
+        """INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "assignedToId",
+               "assignedAt", "closedById", "closedAt", "reopenedById", "lastMsgAt", "lastMsgBy", "createdAt")
+           VALUES ($1, $2, $3::"TicketStatus", $4, $5, $6, $7, $8, $9, $10, $11, $12::"UserType", $13)
+           RETURNING id""",
+        title,
+        description,
+        status,
+        msg_ts,
+        opened_by,
+        assigned_to,
+        assigned_at,
+        closed_by,
+        closed_at,
+        reopened_by,
+        last_msg_at if last_msg_at is not None else created_at,
+        last_msg_by,
+        created_at,
+    )
+    return rows[0]["id"]
+
+
+async def add_tag(url: str, name: str, *ticket_ids: int) -> int:
+    rows = await postgres.fetch(url, 'INSERT INTO "Tag" (name) VALUES ($1) RETURNING id', name)
+    tag_id = rows[0]["id"]
+    for ticket_id in ticket_ids:
+        await postgres.execute(
+            url, 'INSERT INTO tags_on_tickets ("ticketId", "tagId") VALUES ($1, $2)', ticket_id, tag_id
+        )
+    return tag_id
+
+
+async def database_now(url: str) -> datetime:
+    return (await postgres.fetch(url, "SELECT now() AS now"))[0]["now"]
