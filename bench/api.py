@@ -1,0 +1,858 @@
+"""Benchmark Nephthys's JSON API against the baseline, side by side, over real HTTP.
+
+    python bench/api.py --tickets 1000000          # (re)generate nephthys_bench, then measure
+    python bench/api.py --tickets 1000000 --reuse  # measure the database already there
+
+Both services run as their own processes on the same database: Nephthys as
+``python -m nephthys serve --no-migrate`` (DATABASE_URL pointing at the bench
+database, Slack off) and the baseline (bench/baseline.py: load every ticket,
+aggregate in Python). For each the script measures, in this order:
+
+1. a full export ``/api/tickets?since=2000-01-01``: tickets/s, and the growth of
+   the server process's resident memory (peak during the export − RSS just
+   before it; /proc/<pid>/status, VmHWM reset through clear_refs and sampled);
+2. ``/api/tickets?status=open``: median latency of sequential requests;
+3. ``/api/stats_v2``: median latency of sequential requests (one keep-alive curl);
+4. ``/api/stats_v2`` when a ticket changed just before each request (an
+   information row: no cache can answer it);
+5. ``/api/stats_v2`` throughput with 32 concurrent keep-alive clients (wrk, or a
+   Python aiohttp load generator when wrk is missing; the output says which).
+
+It prints one table (metric | target | nephthys | baseline | ratio) and writes
+every figure, sample counts and the machine's load to bench/results/*.json.
+The baseline is slow, so it gets fewer repetitions (a time budget); the table
+says how many each side got. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import itertools
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import generate  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+WORKSPACE_URL = "https://hackclub.slack.com"
+EXPORT_PATH = "/api/tickets?since=2000-01-01"
+OPEN_PATH = "/api/tickets?status=open"
+STATS_PATH = "/api/stats_v2"
+TICKET_MARKER = b'"message_ts"'  # once per ticket object in both services' output
+
+TARGETS = {
+    "stats_median_ms": ("≤ 25 ms", lambda v: v <= 25),
+    "stats_rps": ("≥ 1,000 req/s", lambda v: v >= 1000),
+    "open_median_ms": ("≤ 150 ms", lambda v: v <= 150),
+    "export_tickets_per_s": ("≥ 250,000 /s", lambda v: v >= 250_000),
+    "export_rss_growth_mb": ("≤ 150 MB", lambda v: v <= 150),
+}
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+# ---------------------------------------------------------------- servers
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen
+    base_url: str
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(name: str, command: list[str], env: dict[str, str], port: int, log_dir: Path) -> Server:
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("wb") as log_file:
+        # cwd is the results folder so no developer's .env is read by the service.
+        process = subprocess.Popen(command, env=env, cwd=log_dir, stdout=log_file, stderr=subprocess.STDOUT)
+    return Server(name, process, f"http://127.0.0.1:{port}", log_path)
+
+
+def start_nephthys(database_url: str, port: int, log_dir: Path) -> Server:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+        "SLACK_WORKSPACE_URL": WORKSPACE_URL,
+        "SLACK_HELP_CHANNEL": generate.HELP_CHANNEL,
+    }
+    command = [sys.executable, "-m", "nephthys", "serve", "--no-migrate", "--host", "127.0.0.1"]
+    return start_server("nephthys", [*command, "--port", str(port)], env, port, log_dir)
+
+
+def start_baseline(database_url: str, port: int, log_dir: Path) -> Server:
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+    command = [sys.executable, str(ROOT / "bench" / "baseline.py"), "--database-url", database_url]
+    command += [
+        "--port",
+        str(port),
+        "--workspace-url",
+        WORKSPACE_URL,
+        "--help-channel",
+        generate.HELP_CHANNEL,
+    ]
+    return start_server("baseline", command, env, port, log_dir)
+
+
+def wait_until_ready(server: Server, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited with {server.process.returncode}:\n{server.log_tail()}")
+        try:
+            if httpx.get(server.url("/health"), timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{server.name} did not answer /health within {timeout:.0f} s:\n{server.log_tail()}")
+
+
+def stop_server(server: Server) -> None:
+    if server.process.poll() is not None:
+        return
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()  # e.g. the baseline still working through queued requests
+        server.process.wait()
+
+
+# ---------------------------------------------------------------- memory
+
+
+def proc_status_kb(pid: int, field_name: str) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    raise KeyError(field_name)
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Reset VmHWM to the current RSS (Linux ≥ 4.0, needs rights over the process)."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class PeakRssSampler:
+    """Samples VmRSS every few milliseconds, in case VmHWM could not be reset."""
+
+    def __init__(self, pid: int, interval: float = 0.005) -> None:
+        self.pid, self.interval = pid, interval
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak_kb = max(self.peak_kb, proc_status_kb(self.pid, "VmRSS"))
+            except (OSError, KeyError):
+                return
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakRssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# ---------------------------------------------------------------- HTTP measurements
+
+
+@dataclass
+class Timing:
+    status: int
+    seconds: float
+    size: int
+
+
+def curl_sequence(url: str, count: int, timeout: float) -> list[Timing]:
+    """``count`` sequential GETs over one keep-alive connection, timed by curl itself."""
+    if shutil.which("curl") is None:
+        return httpx_sequence(url, count, timeout)
+    command = [
+        "curl",
+        "-sS",
+        "--max-time",
+        str(timeout),
+        "-w",
+        "%{http_code} %{time_total} %{size_download}\n",
+    ]
+    for _ in range(count):
+        command += ["-o", "/dev/null", url]
+    output = subprocess.run(command, capture_output=True, text=True, check=False).stdout
+    timings = []
+    for line in output.splitlines():
+        status, seconds, size = line.split()
+        timings.append(Timing(int(status), float(seconds), int(size)))
+    return timings
+
+
+def httpx_sequence(url: str, count: int, timeout: float) -> list[Timing]:
+    timings = []
+    with httpx.Client(timeout=timeout) as client:
+        for _ in range(count):
+            started = time.perf_counter()
+            response = client.get(url)
+            timings.append(Timing(response.status_code, time.perf_counter() - started, len(response.content)))
+    return timings
+
+
+def summarise(timings: list[Timing]) -> dict:
+    seconds = sorted(t.seconds for t in timings)
+    return {
+        "requests": len(timings),
+        "statuses": dict(Counter(t.status for t in timings)),
+        "median_ms": statistics.median(seconds) * 1000,
+        "p90_ms": seconds[min(len(seconds) - 1, math.ceil(0.9 * len(seconds)) - 1)] * 1000,
+        "min_ms": seconds[0] * 1000,
+        "max_ms": seconds[-1] * 1000,
+        "bytes": timings[-1].size,
+    }
+
+
+def sequential(url: str, wanted: int, budget: float, timeout: float) -> dict:
+    """Median of up to ``wanted`` requests (at least 3) after one warm-up, within about ``budget`` s."""
+    warm_up = curl_sequence(url, 1, timeout)[0]
+    count = max(3, min(wanted, int(budget / max(warm_up.seconds, 1e-4))))
+    result = summarise(curl_sequence(url, count, timeout))
+    result["warm_up_ms"] = warm_up.seconds * 1000
+    result["reduced"] = count < wanted
+    return result
+
+
+async def stats_after_writes(server: Server, database_url: str, count: int, request_timeout: float) -> dict:
+    """stats_v2 latency when a ticket changed just before each request (a no-op UPDATE fires the triggers)."""
+    connection = await asyncpg.connect(generate._dsn(database_url))
+    try:
+        ticket_ids = [
+            row["id"]
+            for row in await connection.fetch(
+                """SELECT id FROM "Ticket" WHERE status = 'OPEN' ORDER BY id LIMIT $1""", count
+            )
+        ]
+        timings = []
+        async with httpx.AsyncClient(timeout=request_timeout) as client:
+            await client.get(server.url(STATS_PATH))
+            for ticket_id in ticket_ids:
+                await connection.execute(
+                    'UPDATE "Ticket" SET "lastMsgAt" = "lastMsgAt" WHERE id = $1', ticket_id
+                )
+                started = time.perf_counter()
+                response = await client.get(server.url(STATS_PATH))
+                timings.append(
+                    Timing(response.status_code, time.perf_counter() - started, len(response.content))
+                )
+    finally:
+        await connection.close()
+    return summarise(timings)
+
+
+@contextlib.contextmanager
+def body_stream(url: str, timeout: float):
+    """(chunks of the response body, a dict filled with status and seconds at the end).
+
+    curl decodes the chunked body in C, so the client does not slow the server
+    down; without curl, http.client reads it.
+    """
+    outcome: dict = {}
+    if shutil.which("curl"):
+        command = [
+            "curl",
+            "-sS",
+            "--max-time",
+            str(timeout),
+            "-w",
+            "%{stderr}%{http_code} %{time_total}",
+            url,
+        ]
+        curl = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert curl.stdout is not None and curl.stderr is not None
+
+        def chunks():
+            while chunk := curl.stdout.read(1 << 20):
+                yield chunk
+
+        try:
+            yield chunks(), outcome
+        finally:
+            curl.wait()
+            report = curl.stderr.read().decode().split()
+            if len(report) == 2:
+                outcome.update(status=int(report[0]), seconds=float(report[1]))
+        return
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    started = time.perf_counter()
+    connection.request("GET", parts.path + ("?" + parts.query if parts.query else ""))
+    response = connection.getresponse()
+
+    def chunks():
+        while chunk := response.read(1 << 20):
+            yield chunk
+
+    try:
+        yield chunks(), outcome
+    finally:
+        outcome.update(status=response.status, seconds=time.perf_counter() - started)
+        connection.close()
+
+
+def export(server: Server, expected: int, timeout: float) -> dict:
+    """Stream the full export; count tickets without parsing; watch the server's memory."""
+    rss_before_kb = proc_status_kb(server.pid, "VmRSS")
+    hwm_reset = reset_peak_rss(server.pid)
+    tickets = size = 0
+    tail = b""
+    first = last = b""
+    with PeakRssSampler(server.pid) as sampler:
+        started = time.perf_counter()
+        with body_stream(server.url(EXPORT_PATH), timeout) as (chunks, outcome):
+            for chunk in chunks:
+                if not first:
+                    first = chunk[:1]
+                tickets += (tail + chunk).count(TICKET_MARKER)
+                tail = chunk[-(len(TICKET_MARKER) - 1) :]
+                last = chunk.rstrip()[-1:] or last
+                size += len(chunk)
+        wall = time.perf_counter() - started
+    status, seconds = outcome.get("status", 0), outcome.get("seconds", wall)
+    peak_kb = max(sampler.peak_kb, proc_status_kb(server.pid, "VmHWM") if hwm_reset else 0)
+    return {
+        "status": status,
+        "tickets": tickets,
+        "expected_tickets": expected,
+        "complete": tickets == expected and first == b"[" and last == b"]",
+        "seconds": seconds,
+        "bytes": size,
+        "tickets_per_s": tickets / seconds if seconds else 0.0,
+        "rss_before_mb": rss_before_kb / 1024,
+        "peak_rss_mb": peak_kb / 1024,
+        "rss_growth_mb": max(0, peak_kb - rss_before_kb) / 1024,
+        "peak_from": "VmHWM (reset before) and sampling" if hwm_reset else "sampling every 5 ms",
+    }
+
+
+_WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _wrk_ms(text: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(number) * _WRK_UNITS[unit]
+
+
+def parse_wrk(output: str) -> dict:
+    def find(pattern: str, default: str = "0") -> str:
+        match = re.search(pattern, output)
+        return match.group(1) if match else default
+
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return {
+        "requests_per_s": float(find(r"Requests/sec:\s+([\d.]+)")),
+        "requests": int(find(r"(\d+) requests in")),
+        "non_2xx": int(find(r"Non-2xx or 3xx responses: (\d+)")),
+        "socket_errors": dict(
+            zip(["connect", "read", "write", "timeout"], map(int, errors.groups()), strict=True)
+        )
+        if errors
+        else {},
+        "p50_ms": _wrk_ms(find(r"\s50%\s+([\d.]+\w+)", "0ms")),
+        "p99_ms": _wrk_ms(find(r"\s99%\s+([\d.]+\w+)", "0ms")),
+    }
+
+
+def wrk_load(url: str, connections: int, duration: float, timeout: float) -> dict:
+    command = ["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{duration:g}s"]
+    command += ["--timeout", f"{timeout:g}s", "--latency", url]
+    output = subprocess.run(command, capture_output=True, text=True, check=False).stdout
+    return {**parse_wrk(output), "raw": output}
+
+
+async def python_load(url: str, connections: int, duration: float, request_timeout: float) -> dict:
+    """The fallback load generator: ``connections`` aiohttp workers, keep-alive, for ``duration`` s."""
+    import aiohttp
+
+    latencies: list[float] = []
+    statuses: Counter = Counter()
+    errors = 0
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=request_timeout)
+    ) as session:
+        deadline = time.perf_counter() + duration
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    async with session.get(url) as response:
+                        await response.read()
+                        statuses[response.status] += 1
+                    latencies.append(time.perf_counter() - started)
+                except (aiohttp.ClientError, TimeoutError):
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests_per_s": len(latencies) / elapsed,
+        "requests": len(latencies),
+        "non_2xx": sum(count for status, count in statuses.items() if not 200 <= status < 400),
+        "socket_errors": {"errors": errors},
+        "p50_ms": statistics.median(latencies) * 1000 if latencies else 0.0,
+        "p99_ms": latencies[int(0.99 * (len(latencies) - 1))] * 1000 if latencies else 0.0,
+    }
+
+
+def throughput(url: str, tool: str, connections: int, duration: float, timeout: float) -> dict:
+    if tool == "wrk":
+        return wrk_load(url, connections, duration, timeout)
+    return asyncio.run(python_load(url, connections, duration, timeout))
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclass
+class Plan:
+    tool: str
+    connections: int
+    duration: float
+    stats_requests: int
+    open_requests: int
+    write_requests: int
+    exports: int
+    budget: float
+    baseline_duration: float
+    results: dict = field(default_factory=dict)
+
+
+def phase(name: str, server: Server, action: Callable[[], dict]) -> dict:
+    load = os.getloadavg()[0]
+    log(f"  {server.name}: {name} … (load {load:.2f})")
+    started = time.perf_counter()
+    result = action()
+    result["load_before"] = load
+    result["phase_seconds"] = time.perf_counter() - started
+    return result
+
+
+def measure(server: Server, plan: Plan, facts: dict, database_url: str, *, is_baseline: bool) -> dict:
+    fewer = is_baseline
+    out: dict = {}
+    out["export"] = []
+    for _ in range(1 if fewer else plan.exports):
+        out["export"].append(
+            phase("full export", server, lambda: export(server, facts["tickets"], timeout=1800))
+        )
+    out["open"] = phase(
+        "tickets?status=open",
+        server,
+        lambda: sequential(server.url(OPEN_PATH), plan.open_requests, plan.budget, timeout=600),
+    )
+    out["stats"] = phase(
+        "stats_v2 sequential",
+        server,
+        lambda: sequential(server.url(STATS_PATH), plan.stats_requests, plan.budget, timeout=600),
+    )
+    if not is_baseline:
+        out["stats_after_write"] = phase(
+            "stats_v2 after a ticket change",
+            server,
+            lambda: asyncio.run(
+                stats_after_writes(server, database_url, plan.write_requests, request_timeout=600)
+            ),
+        )
+    duration = plan.baseline_duration if is_baseline else plan.duration
+    out["throughput"] = phase(
+        f"stats_v2 throughput ({plan.connections} clients, {duration:g} s, {plan.tool})",
+        server,
+        lambda: throughput(
+            server.url(STATS_PATH),
+            plan.tool,
+            plan.connections,
+            duration,
+            timeout=duration + 60 if is_baseline else 10,
+        ),
+    )
+    return out
+
+
+async def database_facts(database_url: str) -> dict:
+    """What the answers should be, from the database, and a read that pulls the tables into the page cache."""
+    connection = await asyncpg.connect(generate._dsn(database_url))
+    try:
+        facts = dict(
+            await connection.fetchrow(
+                """SELECT count(*) AS tickets,
+                          count(*) FILTER (WHERE status = 'OPEN') AS open,
+                          count(*) FILTER (WHERE "createdAt" >= '2000-01-01') AS exported,
+                          sum(length(title) + length(description)) AS text_bytes
+                   FROM "Ticket" """
+            )
+        )
+        facts["tags_on_tickets"] = await connection.fetchval("SELECT count(*) FROM tags_on_tickets")
+        facts["users"] = await connection.fetchval('SELECT count(*) FROM "User"')
+        facts["helpers"] = await connection.fetchval('SELECT count(*) FROM "User" WHERE helper')
+    finally:
+        await connection.close()
+    facts["tickets"] = facts.pop("exported")
+    return facts
+
+
+def creation_key(ticket: dict) -> tuple[datetime, int]:
+    return datetime.fromisoformat(ticket["created_at"].replace("Z", "+00:00")), ticket["id"]
+
+
+def check_answers(servers: dict[str, Server], facts: dict) -> dict:
+    """Both services answer the same all-time statistics, and status=open returns every open ticket."""
+    checks: dict = {}
+    stats = {}
+    for name, server in servers.items():
+        response = httpx.get(server.url(STATS_PATH), timeout=600)
+        stats[name] = response.json() if response.status_code == 200 else {"status": response.status_code}
+        opened = httpx.get(server.url(OPEN_PATH), timeout=600)
+        body = opened.json() if opened.status_code == 200 else []
+        checks[f"{name}_open_tickets"] = {
+            "status": opened.status_code,
+            "returned": len(body),
+            "expected": facts["open"],
+            "all_open": all(ticket.get("status") == "open" for ticket in body),
+            "ordered": all(creation_key(a) <= creation_key(b) for a, b in itertools.pairwise(body)),
+        }
+    if len(stats) == 2:
+        ours, theirs = stats["nephthys"].get("all_time", {}), stats["baseline"].get("all_time", {})
+        differences = {}
+        for key in sorted(set(ours) | set(theirs)):
+            a, b = ours.get(key), theirs.get(key)
+            if key == "oldest_unanswered_ticket" and a and b:
+                a, b = a.get("id"), b.get("id")
+            if isinstance(a, float) and isinstance(b, float):
+                same = math.isclose(a, b, rel_tol=1e-9)
+            else:
+                same = a == b
+            if not same:
+                differences[key] = {"nephthys": a, "baseline": b}
+        checks["all_time_differences"] = differences
+    return checks
+
+
+def run(args: argparse.Namespace) -> dict:
+    database_url = generate.database_url(args.server_url, args.database)
+    if args.reuse:
+        log(f"reusing the database {args.database}")
+    else:
+        log(f"generating {args.tickets:,} tickets into {args.database} …")
+        asyncio.run(
+            generate.generate(
+                generate.Shape(tickets=args.tickets, users=args.users, helpers=args.helpers, tags=args.tags),
+                server_url=args.server_url,
+                database=args.database,
+                log=log,
+            )
+        )
+    facts = asyncio.run(database_facts(database_url))
+    log(f"database: {facts['tickets']:,} tickets ({facts['open']:,} open), {facts['users']:,} users")
+    if args.reuse and facts["tickets"] != args.tickets:
+        log(f"note: --tickets {args.tickets:,} asked for, the reused database has {facts['tickets']:,}")
+
+    tool = args.load_generator
+    if tool == "auto":
+        tool = "wrk" if shutil.which("wrk") else "python"
+    plan = Plan(
+        tool=tool,
+        connections=args.connections,
+        duration=args.duration,
+        stats_requests=args.stats_requests,
+        open_requests=args.open_requests,
+        write_requests=args.write_requests,
+        exports=args.exports,
+        budget=args.baseline_budget,
+        baseline_duration=args.baseline_duration,
+    )
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    log_dir = RESULTS / f"logs-{stamp}"
+    log_dir.mkdir(parents=True, exist_ok=True)
+
+    servers: dict[str, Server] = {}
+    results: dict = {}
+    try:
+        servers["nephthys"] = start_nephthys(database_url, args.nephthys_port or free_port(), log_dir)
+        if not args.skip_baseline:
+            servers["baseline"] = start_baseline(database_url, args.baseline_port or free_port(), log_dir)
+        for server in servers.values():
+            wait_until_ready(server)
+        log("checking both services' answers …")
+        checks = check_answers(servers, facts)
+        # Ours first, then the baseline: each measured while the other is idle.
+        log("measuring nephthys …")
+        results["nephthys"] = measure(servers["nephthys"], plan, facts, database_url, is_baseline=False)
+        stop_server(servers["nephthys"])
+        if "baseline" in servers:
+            log("measuring the baseline (fewer repetitions: each request reads every ticket) …")
+            results["baseline"] = measure(servers["baseline"], plan, facts, database_url, is_baseline=True)
+    finally:
+        for server in servers.values():
+            stop_server(server)
+    return {
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "started_at": stamp,
+        "git_commit": subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
+        "machine": {"cpus": os.cpu_count(), "load_at_end": os.getloadavg()},
+        "database": {"name": args.database, **facts},
+        "load_generator": describe_tool(tool),
+        "plan": {k: v for k, v in vars(plan).items() if k != "results"},
+        "checks": checks,
+        "results": results,
+        "logs": str(log_dir.relative_to(ROOT)),
+    }
+
+
+def describe_tool(tool: str) -> str:
+    if tool == "wrk":
+        version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
+        return f"wrk ({version.strip() or 'installed'})"
+    return "python aiohttp load generator (wrk not found; it competes with the server for the 2 cores)"
+
+
+# ---------------------------------------------------------------- report
+
+
+def headline(side: dict) -> dict:
+    exports = side["export"]
+    return {
+        "stats_median_ms": side["stats"]["median_ms"],
+        "stats_rps": side["throughput"]["requests_per_s"],
+        "open_median_ms": side["open"]["median_ms"],
+        "export_tickets_per_s": statistics.median(e["tickets_per_s"] for e in exports),
+        "export_rss_growth_mb": max(e["rss_growth_mb"] for e in exports),
+        "stats_after_write_ms": side.get("stats_after_write", {}).get("median_ms"),
+    }
+
+
+def fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "ms":
+        return f"{value:,.1f} ms" if value < 1000 else f"{value / 1000:,.2f} s"
+    if unit == "MB":
+        return f"{value:,.0f} MB"
+    return f"{value:,.0f} {unit}"
+
+
+def ratio(ours: float | None, theirs: float | None, higher_is_better: bool) -> str:
+    if not ours or not theirs:
+        return "—"
+    times = ours / theirs if higher_is_better else theirs / ours
+    return f"{times:,.1f}× {'better' if times >= 1 else 'worse'}"
+
+
+ROWS = [
+    ("stats_median_ms", "/api/stats_v2 median latency", "ms", False),
+    ("stats_rps", "/api/stats_v2 throughput, 32 clients", "req/s", True),
+    ("open_median_ms", "/api/tickets?status=open median", "ms", False),
+    ("export_tickets_per_s", "full export rate", "tickets/s", True),
+    ("export_rss_growth_mb", "full export: server peak RSS growth", "MB", False),
+    ("stats_after_write_ms", "/api/stats_v2 median, ticket changed first", "ms", False),
+]
+
+
+def report(outcome: dict) -> str:
+    ours = headline(outcome["results"]["nephthys"])
+    base_side = outcome["results"].get("baseline")
+    theirs = headline(base_side) if base_side else {}
+    if base_side:
+        # The baseline has no cache: every request is a full recount, as after a change.
+        theirs["stats_after_write_ms"] = theirs["stats_median_ms"]
+    lines = [
+        f"{'metric':<44} | {'target':<14} | {'nephthys':<16} | {'baseline':<16} | ratio",
+        "-" * 112,
+    ]
+    for key, label, unit, higher in ROWS:
+        target, meets = TARGETS.get(key, ("(info)", None))
+        mark = "" if meets is None else (" ✓" if meets(ours[key]) else " ✗")
+        lines.append(
+            f"{label:<44} | {target:<14} | {fmt(ours[key], unit) + mark:<16} | "
+            f"{fmt(theirs.get(key), unit):<16} | {ratio(ours[key], theirs.get(key), higher)}"
+        )
+    lines.append("")
+    n, b = outcome["results"]["nephthys"], base_side or {}
+
+    def counts(part: str) -> str:
+        ours_n = n[part]["requests"]
+        theirs_n = b.get(part, {}).get("requests", "—")
+        reduced = " (baseline reduced to its time budget)" if b.get(part, {}).get("reduced") else ""
+        return f"{ours_n} vs {theirs_n}{reduced}"
+
+    lines.append(
+        f"requests measured (nephthys vs baseline): stats_v2 {counts('stats')}; open {counts('open')}"
+    )
+    for name, side in (("nephthys", n), ("baseline", b)):
+        for part in ("stats", "open", "stats_after_write"):
+            statuses = side.get(part, {}).get("statuses", {})
+            if statuses and set(statuses) != {200}:
+                lines.append(
+                    f"WARNING: {name} {part} answered statuses {statuses}: its figures are not valid"
+                )
+        for run_ in side.get("export", []):
+            if run_["status"] != 200 or not run_["complete"]:
+                lines.append(
+                    f"WARNING: {name} export answered {run_['status']} with {run_['tickets']:,} of "
+                    f"{run_['expected_tickets']:,} tickets: its figures are not valid"
+                )
+        if side and side["throughput"]["non_2xx"]:
+            lines.append(
+                f"WARNING: {name} throughput run had {side['throughput']['non_2xx']} non-2xx answers"
+            )
+    lines.append(
+        f"exports: {len(n['export'])} vs {len(b.get('export', []))}; "
+        f"{n['export'][0]['tickets']:,} tickets, {n['export'][0]['bytes'] / 1e6:,.0f} MB each "
+        f"(complete: {all(e['complete'] for e in n['export'])}"
+        + (f" / {all(e['complete'] for e in b['export'])}" if b else "")
+        + f"); peak RSS from {n['export'][0]['peak_from']}"
+    )
+    t = n["throughput"]
+    lines.append(
+        f"load generator: {outcome['load_generator']}; nephthys {t['requests']:,} requests, "
+        f"p50 {t['p50_ms']:.1f} ms, p99 {t['p99_ms']:.1f} ms, non-2xx {t['non_2xx']}, errors {t['socket_errors']}"
+    )
+    if b:
+        bt = b["throughput"]
+        lines.append(
+            f"baseline throughput: {bt['requests']} requests in {outcome['plan']['baseline_duration']:g} s "
+            f"(non-2xx {bt['non_2xx']}, errors {bt['socket_errors']})"
+        )
+    checks = outcome["checks"]
+    for name in ("nephthys", "baseline"):
+        check = checks.get(f"{name}_open_tickets")
+        if check:
+            lines.append(
+                f"{name} status=open: {check['returned']:,} returned of {check['expected']:,} open, "
+                f"all open: {check['all_open']}, ordered: {check['ordered']}"
+            )
+    if "all_time_differences" in checks:
+        differences = checks["all_time_differences"]
+        lines.append(
+            "all_time statistics: nephthys and baseline agree"
+            if not differences
+            else f"all_time statistics DIFFER: {json.dumps(differences, default=str)[:600]}"
+        )
+    lines.append(
+        f"machine: {outcome['machine']['cpus']} cpus, load at end {outcome['machine']['load_at_end'][0]:.2f}; "
+        f"commit {outcome['git_commit']}"
+    )
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Benchmark the JSON API against the load-everything baseline."
+    )
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--helpers", type=int, default=200)
+    parser.add_argument("--tags", type=int, default=20)
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the existing database, do not regenerate"
+    )
+    parser.add_argument("--server-url", default=generate.DEFAULT_SERVER_URL)
+    parser.add_argument("--database", default=generate.DEFAULT_DATABASE)
+    parser.add_argument("--connections", type=int, default=32, help="concurrent clients for throughput")
+    parser.add_argument("--duration", type=float, default=10, help="seconds of load for nephthys")
+    parser.add_argument(
+        "--baseline-duration", type=float, default=30, help="seconds of load for the baseline"
+    )
+    parser.add_argument("--stats-requests", type=int, default=200)
+    parser.add_argument("--open-requests", type=int, default=30)
+    parser.add_argument("--write-requests", type=int, default=50)
+    parser.add_argument("--exports", type=int, default=3, help="full exports of nephthys (the baseline: 1)")
+    parser.add_argument(
+        "--baseline-budget", type=float, default=60, help="seconds per sequential baseline measurement"
+    )
+    parser.add_argument("--load-generator", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--nephthys-port", type=int, default=0, help="0: any free port")
+    parser.add_argument("--baseline-port", type=int, default=0, help="0: any free port")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    outcome = run(args)
+    text = report(outcome)
+    print("\n" + text)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"api-{outcome['started_at']}-{outcome['database']['tickets']}.json"
+    outcome["report"] = text.splitlines()
+    path.write_text(json.dumps(outcome, indent=2, default=str))
+    print(f"\nresults: {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
