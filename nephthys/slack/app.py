@@ -1,16 +1,285 @@
-"""The Slack side of Nephthys: a Bolt app mounted at /slack/events.
+"""The Slack side of Nephthys: a Bolt (asyncio) app mounted at /slack/events.
 
-Placeholder until the Slack lifecycle lands: ``start_slack`` returns an object with
-``handle(request)``, ``healthy`` and ``stop()``.
+How a request is handled, in order:
+
+1. Bolt checks the signature (v0, 5-minute window): forged or stale requests get 401.
+2. ``claim_delivery`` (a global middleware) records the event's ``event_id`` in
+   PostgreSQL, a fast insert: a redelivery already taken is answered 200 and
+   dropped; an unreachable database is answered 503, so Slack redelivers later.
+3. The listener hands the slow work to a background task and returns, so Slack gets
+   its acknowledgement at once (``process_before_response=True``: Bolt answers when
+   the listener returns; actions call ``ack()`` first).
+4. The background task calls the lifecycle through ``flows``; a delivery is marked
+   processed when its work is done.
+
+``start_slack`` also starts, in the background so Slack being unreachable never
+blocks start-up: auth.test, the helper sync and the start-up heartbeat (retried
+with backoff), the scheduled jobs, and Socket Mode when SLACK_APP_TOKEN is set.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import Response
 
-from nephthys.config import Settings
+from nephthys.config import ConfigError, Settings
+from nephthys.slack import actions, deliveries, events, flows, helpers
+from nephthys.slack.client import SlackClient
+from nephthys.slack.context import Channels, SlackContext
+from nephthys.slack.heartbeat import Heartbeat
+from nephthys.slack.messages import RESOLVE_ACTION
+from nephthys.slack.repair import REPAIR_GRACE, RepairReport, repair_tickets
+from nephthys.tasks.scheduler import Job, Scheduler
+from nephthys.transcripts import load_transcript
+
+log = logging.getLogger(__name__)
+
+STARTUP_RETRY_MAX_SECONDS = 60
+STOP_DRAIN_SECONDS = 10
+REPAIR_EVERY_SECONDS = 30
+PRUNE_EVENTS_EVERY_SECONDS = 3600
+EVENTS_KEPT = timedelta(days=2)
+HELPER_SYNC_EVERY_SECONDS = 6 * 3600
 
 
-async def start_slack(settings: Settings, sessions: async_sessionmaker[AsyncSession]):
-    """Start the Slack integration; None while it is not built."""
-    return None
+def channels_for(settings: Settings, transcript) -> Channels:
+    """The program's channels, each overridden by its SLACK_*_CHANNEL setting."""
+    help_channel = settings.slack_help_channel or transcript.channels.help
+    tickets_channel = settings.slack_ticket_channel or transcript.channels.tickets
+    if help_channel is None:
+        raise ConfigError("SLACK_HELP_CHANNEL: expected a Slack channel id like C0123456789, got nothing")
+    if tickets_channel is None:
+        raise ConfigError("SLACK_TICKET_CHANNEL: expected a Slack channel id like C0123456789, got nothing")
+    return Channels(
+        help=help_channel,
+        tickets=tickets_channel,
+        bts=settings.slack_bts_channel or transcript.channels.bts,
+        heartbeat=settings.slack_heartbeat_channel or transcript.channels.heartbeat,
+    )
+
+
+class SlackService:
+    """What the HTTP app holds: ``handle(request)``, ``healthy`` and ``stop()``."""
+
+    def __init__(self, ctx: SlackContext, http: aiohttp.ClientSession) -> None:
+        self.ctx = ctx
+        self._http = http
+        self.ready = asyncio.Event()  # auth.test and the helper sync have succeeded
+        self._stopping = False
+        self._startup: asyncio.Task | None = None
+        self._socket_mode = None
+        self.bolt = self._build_bolt_app()
+        from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+
+        self._handler = AsyncSlackRequestHandler(self.bolt)
+        self.scheduler = Scheduler(
+            ctx.sessions,
+            [
+                Job("slack-repair", REPAIR_EVERY_SECONDS, self.repair_now),
+                Job("slack-prune-events", PRUNE_EVENTS_EVERY_SECONDS, self._prune_events),
+                Job("slack-helper-sync", HELPER_SYNC_EVERY_SECONDS, lambda: helpers.sync_helpers(ctx)),
+            ],
+        )
+
+    # ------------------------------------------------------------ the HTTP side
+
+    async def handle(self, request: Request) -> Response:
+        return await self._handler.handle(request)
+
+    @property
+    def healthy(self) -> bool:
+        return self.ready.is_set() and not self._stopping
+
+    # ------------------------------------------------------------ Bolt
+
+    def _build_bolt_app(self) -> AsyncApp:
+        ctx = self.ctx
+
+        # Bolt injects arguments by parameter name, so it gets plain functions, not bound methods.
+        async def authorize(enterprise_id, team_id, user_id) -> AuthorizeResult:
+            return self._authorize(enterprise_id, team_id, user_id)
+
+        async def claim_delivery(body, context, next):
+            return await self._claim_delivery(body, context, next)
+
+        async def resolve_clicked(ack, body):
+            await ack()
+            self.ctx.background.spawn(self._resolve_clicked(body), name="resolve click")
+
+        async def on_error(error, body):
+            log.error("Slack request failed: %s", error, exc_info=error)
+            return BoltResponse(status=500, body="")
+
+        app = AsyncApp(
+            # No token on this client: ``authorize`` answers from memory, so no request
+            # waits on auth.test (Slack may be unreachable); our own calls use ctx.client.
+            client=AsyncWebClient(base_url=ctx.settings.slack_api_base_url),
+            signing_secret=ctx.settings.slack_signing_secret,
+            authorize=authorize,
+            process_before_response=True,
+            name="nephthys",
+        )
+        app.middleware(claim_delivery)
+        app.event("message")(self._on_event(events.on_message))
+        app.event("member_joined_channel")(self._on_event(events.on_member_joined))
+        app.event("member_left_channel")(self._on_event(events.on_member_left))
+        app.action(RESOLVE_ACTION)(resolve_clicked)
+        app.error(on_error)
+        return app
+
+    def _authorize(self, enterprise_id, team_id, user_id) -> AuthorizeResult:
+        identity = self.ctx.identity
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id or identity.team_id,
+            bot_user_id=identity.user_id,
+            bot_id=identity.bot_id,
+            bot_token=self.ctx.settings.slack_bot_token,
+            user_id=user_id,
+        )
+
+    async def _claim_delivery(self, body: dict, context, next):
+        """Take the event's ``event_id`` before acknowledging it (see the module docstring)."""
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if not event_id:
+            return await next()
+        try:
+            claimed = await deliveries.claim_event(self.ctx.sessions, event_id)
+        except Exception as error:
+            log.error(
+                "event %s not taken, the database is unreachable (%s); Slack will redeliver", event_id, error
+            )
+            return BoltResponse(status=503, body="database unavailable")
+        if not claimed:
+            log.info("event %s already taken; redelivery dropped", event_id)
+            return BoltResponse(status=200, body="")
+        context["nephthys_event_id"] = event_id
+        return await next()
+
+    def _on_event(self, handler):
+        async def listener(body: dict, event: dict, context) -> None:
+            event_id = context.get("nephthys_event_id")
+            self.ctx.background.spawn(self._process(event_id, handler, event), name=f"event {event_id}")
+
+        listener.__name__ = handler.__name__
+        return listener
+
+    async def _process(self, event_id: str | None, handler, event: dict) -> None:
+        try:
+            await handler(self.ctx, event)
+        except Exception as error:
+            log.exception("event %s (%s) failed", event_id, event.get("type"))
+            await self.ctx.alert(f":warning: A Slack event could not be handled: {flows.describe(error)}")
+            return
+        if event_id:
+            try:
+                await deliveries.finish_event(self.ctx.sessions, event_id)
+            except Exception as error:
+                log.warning("event %s done but not marked processed: %s", event_id, error)
+
+    async def _resolve_clicked(self, body: dict) -> None:
+        try:
+            await actions.on_resolve_clicked(self.ctx, body)
+        except Exception as error:
+            log.exception("a Resolve click failed")
+            await self.ctx.alert(f":warning: A Resolve click could not be handled: {flows.describe(error)}")
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._startup = asyncio.get_running_loop().create_task(self._start_up(), name="slack start-up")
+        self.scheduler.start()
+        if self.ctx.settings.slack_app_token:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            self._socket_mode = AsyncSocketModeHandler(self.bolt, self.ctx.settings.slack_app_token)
+            self.ctx.background.spawn(self._connect_socket_mode(), name="socket mode")
+
+    async def _start_up(self) -> None:
+        """auth.test and the helper sync, then the start-up heartbeat; each retried until Slack answers."""
+        await self._retry("auth.test and helper sync", self._identify_and_sync)
+        self.ready.set()
+        await self._retry(
+            "start-up heartbeat",
+            lambda: self.ctx.heartbeat.started(
+                program=self.ctx.settings.program, environment=self.ctx.settings.environment
+            ),
+        )
+
+    async def _identify_and_sync(self) -> None:
+        self.ctx.identity = await self.ctx.client.identity()
+        await helpers.sync_helpers(self.ctx)
+
+    async def _retry(self, what: str, step) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await step()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning(
+                    "Slack start-up: %s failed (%s); retrying in %.0f s", what, flows.describe(error), delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, STARTUP_RETRY_MAX_SECONDS)
+
+    async def _connect_socket_mode(self) -> None:
+        await self._retry("Socket Mode connection", self._socket_mode.connect_async)
+
+    async def repair_now(self, *, grace: timedelta = REPAIR_GRACE) -> RepairReport:
+        """Run the repair job once, here and now (the scheduler runs it every REPAIR_EVERY_SECONDS)."""
+        return await repair_tickets(self.ctx, grace=grace)
+
+    async def _prune_events(self) -> None:
+        await deliveries.prune_events(self.ctx.sessions, older_than=datetime.now(UTC) - EVENTS_KEPT)
+
+    async def drain(self, within: float | None = None) -> bool:
+        """Wait for the work started by requests so far (and what it starts) to finish."""
+        return await self.ctx.background.drain(within)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        await self.scheduler.stop()
+        if self._startup is not None:
+            self._startup.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._startup
+        if self._socket_mode is not None:
+            with contextlib.suppress(Exception):
+                await self._socket_mode.close_async()
+        if not await self.ctx.background.drain(STOP_DRAIN_SECONDS):
+            log.warning("stopping with %d Slack tasks unfinished", self.ctx.background.pending)
+            await self.ctx.background.cancel()
+        await self._http.close()
+
+
+async def start_slack(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> SlackService:
+    """Start the Slack integration; returns at once (Slack start-up work goes on in the background)."""
+    transcript = load_transcript(settings.program)
+    channels = channels_for(settings, transcript)
+    http = aiohttp.ClientSession()
+    client = SlackClient(settings, http)
+    ctx = SlackContext(
+        settings=settings,
+        sessions=sessions,
+        client=client,
+        transcript=transcript,
+        channels=channels,
+        heartbeat=Heartbeat(client, channels.heartbeat),
+    )
+    service = SlackService(ctx, http)
+    service.start()
+    return service

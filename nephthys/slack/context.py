@@ -1,0 +1,86 @@
+"""What every Slack listener, macro and job needs, passed down explicitly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+
+from nephthys.config import Settings
+from nephthys.slack.client import BotIdentity, SlackClient
+from nephthys.tickets.lifecycle import Sessions
+from nephthys.transcripts import Transcript
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Channels:
+    help: str
+    tickets: str
+    bts: str | None = None
+    heartbeat: str | None = None
+
+
+class BackgroundWork:
+    """Tasks started after Slack got its acknowledgement; tracked so they can be awaited or stopped."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task] = set()
+
+    def spawn(self, work: Coroutine, *, name: str) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, within: float | None = None) -> bool:
+        """Wait until no task is pending (new ones included); False if ``within`` seconds ran out first."""
+        loop = asyncio.get_running_loop()
+        deadline = None if within is None else loop.time() + within
+        while self._tasks:
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                return False
+            await asyncio.wait(set(self._tasks), timeout=remaining)
+        return True
+
+    async def cancel(self) -> None:
+        tasks = set(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@dataclass
+class SlackContext:
+    settings: Settings
+    sessions: Sessions
+    client: SlackClient
+    transcript: Transcript
+    channels: Channels
+    background: BackgroundWork = field(default_factory=BackgroundWork)
+    # Known once auth.test has answered (retried in the background at start-up).
+    identity: BotIdentity = field(default_factory=BotIdentity)
+    heartbeat: object | None = None  # nephthys.slack.heartbeat.Heartbeat
+
+    def permalink(self, channel: str, ts: str, *, thread_ts: str | None = None) -> str:
+        from nephthys.slack.messages import permalink
+
+        return permalink(self.settings.slack_workspace_url, channel, ts, thread_ts=thread_ts)
+
+    async def alert(self, text: str) -> None:
+        """A failure worth a human's eye: logged, and posted to the heartbeat channel when set."""
+        log.error(text)
+        if self.heartbeat is not None:
+            await self.heartbeat.post(text)

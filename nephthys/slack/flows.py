@@ -1,0 +1,314 @@
+"""Workflows that coordinate the ticket lifecycle with Slack.
+
+The database change comes first (one lifecycle call, committed); the Slack side
+effects follow and tolerate being repeated, so a redelivered event, a second
+click or the repair job can run them again and nothing is posted twice:
+
+- the backend message becomes ``ticketTs`` only if none is set (a surplus one is deleted);
+- a thread reply is posted only if the ticket has no bot message in the help channel yet;
+- reactions tolerate ``already_reacted`` / ``no_reaction``; deletes tolerate ``message_not_found``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+
+from nephthys.database.models import TicketStatus, UserType
+from nephthys.slack import messages
+from nephthys.slack.client import error_code
+from nephthys.slack.context import SlackContext
+from nephthys.slack.titles import first_words_title, generated_title
+from nephthys.tickets import lifecycle
+from nephthys.tickets.lifecycle import Change, Outcome, TicketState
+
+log = logging.getLogger(__name__)
+
+OPEN_REACTION = "thinking_face"
+CLOSED_REACTION = "white_check_mark"
+
+# Slack error codes that mean "try again later" rather than "this will never work".
+TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+
+
+def is_transient(error: Exception) -> bool:
+    if isinstance(error, SlackApiError):
+        status = error.response.status_code if error.response is not None else 200
+        return status == 429 or status >= 500 or error_code(error) in TRANSIENT_ERRORS
+    return True  # connection refused, timeouts: Slack may be back soon
+
+
+def describe(error: Exception) -> str:
+    if isinstance(error, SlackApiError):
+        return f"Slack answered {error_code(error)!r}"
+    return f"{type(error).__name__}: {error}"
+
+
+# ---------------------------------------------------------------- questions
+
+
+async def open_ticket_for_question(ctx: SlackContext, *, ts: str, user: str, text: str) -> None:
+    """A question in the help channel: store the ticket first, then give it its Slack side."""
+    opened = await lifecycle.open_ticket(
+        ctx.sessions, msg_ts=ts, asker_slack_id=user, description=text, title=first_words_title(text)
+    )
+    if opened.created and ctx.settings.ai_enabled:
+        # Bounded by AI_TIMEOUT_SECONDS; the ticket already exists with the first-words title.
+        title = await generated_title(ctx.settings, text)
+        if title:
+            await lifecycle.set_title(ctx.sessions, ticket_id=opened.ticket.id, title=title)
+    try:
+        await finish_ticket(ctx, opened.ticket.id)
+    except Exception as error:
+        await ctx.alert(
+            f":warning: Ticket #{opened.ticket.id} is stored but its Slack messages are not all posted "
+            f"({describe(error)}); the repair job will finish it."
+        )
+    await remember_username(ctx, user)
+
+
+async def remember_username(ctx: SlackContext, user: str) -> None:
+    """Fill in the asker's username (users.info) once; a failure only leaves it empty."""
+    try:
+        if await lifecycle.user_needs_username(ctx.sessions, slack_id=user):
+            username = await ctx.client.username(user)
+            if username:
+                await lifecycle.upsert_user(ctx.sessions, slack_id=user, username=username)
+    except Exception as error:
+        log.warning("username of %s not stored: %s", user, describe(error))
+
+
+async def finish_ticket(ctx: SlackContext, ticket_id: int) -> None:
+    """Post whatever the open ticket's Slack side still lacks: backend message, reaction, thread reply.
+
+    Steps run in that order and stop at the first failure (it raises); the thread
+    reply comes last, so its BotMessage row marks a finished ticket for the repair job.
+    """
+    ticket = await lifecycle.ticket_by_id(ctx.sessions, ticket_id)
+    if ticket is None or ticket.status is TicketStatus.CLOSED:
+        return
+    help_channel, tickets_channel = ctx.channels.help, ctx.channels.tickets
+    previous: int | None = None
+    backend_ts = ticket.ticket_ts
+    if backend_ts is None:
+        previous = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket.id)
+        text, blocks = messages.backend_message(
+            ctx.transcript,
+            ticket,
+            previous_tickets=previous,
+            thread_link=ctx.permalink(help_channel, ticket.msg_ts),
+        )
+        ts = await ctx.client.post_message(channel=tickets_channel, text=text, blocks=blocks)
+        if await lifecycle.record_backend_message(
+            ctx.sessions, ticket_id=ticket.id, channel_id=tickets_channel, ts=ts
+        ):
+            backend_ts = ts
+        else:
+            # Another worker posted first, or the ticket closed or vanished meanwhile.
+            await ctx.client.delete_message(channel=tickets_channel, ts=ts)
+            ticket = await lifecycle.ticket_by_id(ctx.sessions, ticket_id)
+            if ticket is None or ticket.status is TicketStatus.CLOSED or ticket.ticket_ts is None:
+                return
+            backend_ts = ticket.ticket_ts
+
+    await _react(ctx, ticket.msg_ts, add=OPEN_REACTION)
+
+    if await lifecycle.bot_messages(ctx.sessions, ticket_id=ticket.id, channel_id=help_channel):
+        return
+    if previous is None:
+        previous = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket.id)
+    text, blocks = messages.thread_reply(
+        ctx.transcript,
+        ticket,
+        first_time=previous == 0,
+        backend_link=ctx.permalink(tickets_channel, backend_ts),
+    )
+    ts = await ctx.client.post_message(
+        channel=help_channel, text=text, blocks=blocks, thread_ts=ticket.msg_ts
+    )
+    if not await lifecycle.record_bot_message(
+        ctx.sessions, ticket_id=ticket.id, channel_id=help_channel, ts=ts
+    ):
+        await ctx.client.delete_message(channel=help_channel, ts=ts)
+
+
+async def _react(
+    ctx: SlackContext, msg_ts: str, *, add: str | None = None, remove: str | None = None
+) -> None:
+    """Swap reactions on the question; a permanent refusal (not a transient one) is only logged."""
+    try:
+        if remove is not None:
+            await ctx.client.remove_reaction(channel=ctx.channels.help, ts=msg_ts, name=remove)
+        if add is not None:
+            await ctx.client.add_reaction(channel=ctx.channels.help, ts=msg_ts, name=add)
+    except SlackApiError as error:
+        if is_transient(error):
+            raise
+        log.warning("reaction on %s not changed: %s", msg_ts, describe(error))
+
+
+async def question_edited(ctx: SlackContext, *, msg_ts: str, text: str) -> None:
+    """The asker edited the question: the ticket and its backend message follow."""
+    ticket = await lifecycle.update_description(ctx.sessions, msg_ts=msg_ts, description=text)
+    if ticket is None or ticket.ticket_ts is None or ticket.status is TicketStatus.CLOSED:
+        return
+    previous = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket.id)
+    text, blocks = messages.backend_message(
+        ctx.transcript,
+        ticket,
+        previous_tickets=previous,
+        thread_link=ctx.permalink(ctx.channels.help, ticket.msg_ts),
+    )
+    await ctx.client.update_message(
+        channel=ctx.channels.tickets, ts=ticket.ticket_ts, text=text, blocks=blocks
+    )
+
+
+async def question_deleted(ctx: SlackContext, *, msg_ts: str) -> None:
+    """The question was deleted: the ticket goes, with its thread replies and backend message."""
+    deleted = await lifecycle.delete_ticket(ctx.sessions, msg_ts=msg_ts)
+    if deleted is None:
+        return
+    for posted in deleted.bot_messages:
+        try:
+            await ctx.client.delete_message(channel=posted.channel_id, ts=posted.ts)
+        except Exception as error:
+            await ctx.alert(
+                f":warning: Ticket #{deleted.ticket_id} was deleted but its message {posted.ts} in "
+                f"<#{posted.channel_id}> was not ({describe(error)})."
+            )
+
+
+# ---------------------------------------------------------------- replies
+
+
+async def thread_reply(
+    ctx: SlackContext, *, thread_ts: str, ts: str, user: str, broadcast: bool
+) -> lifecycle.ReplyRecorded | None:
+    """A reply in a ticket's thread: who spoke last; a helper's reply takes the ticket.
+
+    A non-helper's reply also sent to the channel is removed there (with the user
+    token) and its sender told why.
+    """
+    recorded = await lifecycle.record_reply(ctx.sessions, thread_ts=thread_ts, author_slack_id=user)
+    if recorded is None:
+        return None
+    if broadcast and recorded.by is not UserType.HELPER:
+        await remove_broadcast(ctx, ts=ts, thread_ts=thread_ts, user=user)
+    return recorded
+
+
+async def remove_broadcast(ctx: SlackContext, *, ts: str, thread_ts: str, user: str) -> None:
+    if ctx.client.user_web is None:
+        log.warning("a broadcast reply stays in the channel: SLACK_USER_TOKEN is not set")
+        return
+    try:
+        await ctx.client.delete_message(channel=ctx.channels.help, ts=ts, as_user=True)
+        await ctx.client.post_ephemeral(
+            channel=ctx.channels.help,
+            user=user,
+            thread_ts=thread_ts,
+            text=ctx.transcript.text("broadcast_removed", user=messages.mention(user)),
+        )
+    except Exception as error:
+        log.warning("broadcast reply %s not removed: %s", ts, describe(error))
+
+
+# ---------------------------------------------------------------- resolve / reopen
+
+
+async def resolve(
+    ctx: SlackContext,
+    *,
+    ticket_id: int,
+    resolver: str,
+    reply_channel: str | None = None,
+    reply_thread_ts: str | None = None,
+) -> Change:
+    """Close a ticket (button, macro or backend message); a closed ticket stays as it is, silently."""
+    change = await lifecycle.resolve_ticket(ctx.sessions, ticket_id=ticket_id, resolver_slack_id=resolver)
+    if change.outcome is Outcome.NOT_ALLOWED:
+        await tell(
+            ctx,
+            user=resolver,
+            channel=reply_channel or ctx.channels.help,
+            thread_ts=reply_thread_ts if reply_channel else change.ticket.msg_ts,
+            text=ctx.transcript.text("not_allowed_to_resolve", user=messages.mention(resolver)),
+        )
+    if change.changed:
+        await after_resolve(ctx, change.ticket, resolver=resolver)
+    return change
+
+
+async def after_resolve(ctx: SlackContext, ticket: TicketState, *, resolver: str) -> None:
+    """The closed ticket's Slack side: backend message removed, closing message, ✅ for 🤔."""
+    problems: list[str] = []
+    for posted in await lifecycle.bot_messages(
+        ctx.sessions, ticket_id=ticket.id, channel_id=ctx.channels.tickets
+    ):
+        try:
+            await ctx.client.delete_message(channel=posted.channel_id, ts=posted.ts)
+            await lifecycle.forget_bot_message(ctx.sessions, channel_id=posted.channel_id, ts=posted.ts)
+        except Exception as error:  # the repair job removes it later
+            problems.append(f"backend message not removed ({describe(error)})")
+    try:
+        ts = await ctx.client.post_message(
+            channel=ctx.channels.help,
+            text=messages.resolved(ctx.transcript, ticket, resolver=resolver),
+            thread_ts=ticket.msg_ts,
+        )
+        await lifecycle.record_bot_message(
+            ctx.sessions, ticket_id=ticket.id, channel_id=ctx.channels.help, ts=ts
+        )
+    except Exception as error:
+        problems.append(f"closing message not posted ({describe(error)})")
+    try:
+        await _react(ctx, ticket.msg_ts, remove=OPEN_REACTION, add=CLOSED_REACTION)
+    except Exception as error:
+        problems.append(f"reaction not changed ({describe(error)})")
+    if problems:
+        await ctx.alert(f":warning: Ticket #{ticket.id} was resolved, but: " + "; ".join(problems))
+
+
+async def reopen(
+    ctx: SlackContext, *, ticket_id: int, reopener: str, reply_channel: str | None = None
+) -> Change:
+    """Reopen a closed ticket: open again, a message in the thread, a new backend message, 🤔 again."""
+    change = await lifecycle.reopen_ticket(ctx.sessions, ticket_id=ticket_id, reopener_slack_id=reopener)
+    if change.outcome is Outcome.NOT_ALLOWED:
+        await tell(
+            ctx,
+            user=reopener,
+            channel=reply_channel or ctx.channels.help,
+            thread_ts=change.ticket.msg_ts,
+            text=ctx.transcript.text("helpers_only", user=messages.mention(reopener)),
+        )
+    if not change.changed:
+        return change
+    ticket = change.ticket
+    try:
+        ts = await ctx.client.post_message(
+            channel=ctx.channels.help,
+            text=messages.reopened(ctx.transcript, ticket, reopener=reopener),
+            thread_ts=ticket.msg_ts,
+        )
+        await lifecycle.record_bot_message(
+            ctx.sessions, ticket_id=ticket.id, channel_id=ctx.channels.help, ts=ts
+        )
+        await _react(ctx, ticket.msg_ts, remove=CLOSED_REACTION)
+        await finish_ticket(ctx, ticket.id)
+    except Exception as error:
+        await ctx.alert(
+            f":warning: Ticket #{ticket.id} was reopened but its Slack side is unfinished "
+            f"({describe(error)}); the repair job will finish it."
+        )
+    return change
+
+
+async def tell(ctx: SlackContext, *, user: str, channel: str, thread_ts: str | None, text: str) -> None:
+    """An ephemeral answer to one person; losing it is not worth an alert."""
+    try:
+        await ctx.client.post_ephemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+    except Exception as error:
+        log.warning("ephemeral to %s not posted: %s", user, describe(error))

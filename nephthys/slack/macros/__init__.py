@@ -1,0 +1,97 @@
+"""Helpers' ``?name`` replies in a ticket's thread.
+
+Adding a macro: write a small module in this package that defines ``MACRO =
+Macro(name=..., run=..., aliases=..., who=..., runs_on_closed=...)`` and add it to
+``MACROS`` below. ``dispatch`` finds it by name or alias and checks who may run it
+and whether the ticket may be closed before calling ``run``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from nephthys.database.models import TicketStatus
+from nephthys.slack import flows
+from nephthys.slack.context import SlackContext
+from nephthys.slack.macros import reopen, resolve
+from nephthys.slack.macros.base import Macro, MacroCall, Who
+from nephthys.slack.messages import mention
+from nephthys.tickets import lifecycle
+
+MACROS: list[Macro] = [
+    resolve.MACRO,
+    reopen.MACRO,
+]
+
+_MACRO_TEXT = re.compile(r"^\?([A-Za-z0-9_-]+)(?:\s+(.*))?$", re.DOTALL)
+
+__all__ = ["MACROS", "Macro", "MacroCall", "Who", "dispatch", "find_macro", "parse_macro"]
+
+
+def parse_macro(text: str) -> tuple[str, str] | None:
+    """(name, args) for a ``?name args`` message, else None."""
+    match = _MACRO_TEXT.match(text.strip())
+    if match is None:
+        return None
+    return match.group(1).lower(), (match.group(2) or "").strip()
+
+
+def find_macro(name: str, macros: list[Macro] | None = None) -> Macro | None:
+    for macro in MACROS if macros is None else macros:
+        if name in macro.names:
+            return macro
+    return None
+
+
+def available(macros: list[Macro] | None = None) -> str:
+    return ", ".join(f"`?{macro.name}`" for macro in (MACROS if macros is None else macros))
+
+
+async def dispatch(ctx: SlackContext, *, thread_ts: str, ts: str, user: str, text: str) -> bool:
+    """Run the macro in ``text`` if it is one; True when the message was taken as a macro.
+
+    A message that is not a macro (or an unknown ``?word`` from someone who is not a
+    helper) is left to be recorded as an ordinary reply.
+    """
+    parsed = parse_macro(text)
+    if parsed is None:
+        return False
+    name, args = parsed
+    ticket = await lifecycle.ticket_by_msg_ts(ctx.sessions, thread_ts)
+    if ticket is None:
+        return False
+    user_is_helper = await lifecycle.is_helper(ctx.sessions, slack_id=user)
+    macro = find_macro(name)
+    if macro is None:
+        if not user_is_helper:
+            return False
+        await flows.tell(
+            ctx,
+            user=user,
+            channel=ctx.channels.help,
+            thread_ts=thread_ts,
+            text=ctx.transcript.text("unknown_macro", macro=name, available=available()),
+        )
+        return True
+    call = MacroCall(ctx=ctx, ticket=ticket, user=user, user_is_helper=user_is_helper, args=args, ts=ts)
+    allowed = user_is_helper or (macro.who is Who.ASKER_OR_HELPERS and call.user_is_asker)
+    if not allowed:
+        await flows.tell(
+            ctx,
+            user=user,
+            channel=ctx.channels.help,
+            thread_ts=thread_ts,
+            text=ctx.transcript.text("helpers_only", user=mention(user)),
+        )
+        return True
+    if ticket.status is TicketStatus.CLOSED and not macro.runs_on_closed:
+        await flows.tell(
+            ctx,
+            user=user,
+            channel=ctx.channels.help,
+            thread_ts=thread_ts,
+            text=ctx.transcript.text("macro_closed_ticket", macro=macro.name),
+        )
+        return True
+    await macro.run(call)
+    return True

@@ -1,0 +1,126 @@
+"""A running Nephthys (real HTTP, real PostgreSQL) wired to a fake Slack, for the Slack tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from nephthys.slack.app import SlackService
+from nephthys.testing.fake_slack import FakeSlack
+from nephthys.utils.starlette import create_app
+from tests.conftest import make_settings
+from tests.support import postgres
+from tests.support.server import running
+from tests.support.slack import (
+    BTS_CHANNEL,
+    HEARTBEAT_CHANNEL,
+    HELP_CHANNEL,
+    TICKET_CHANNEL,
+    SlackDelivery,
+    fake_slack,  # noqa: F401  (fixture)
+    slack_settings,
+)
+
+ASKER = "U0ASKER001"
+HELPER = "U0HELPER01"
+HELPER_2 = "U0HELPER02"
+STRANGER = "U0STRANG01"
+SETTLE_SECONDS = 20
+
+
+@dataclass
+class Desk:
+    """Nephthys serving over HTTP with its Slack side pointed at ``slack``."""
+
+    client: httpx.AsyncClient
+    slack: FakeSlack
+    service: SlackService
+    deliver: SlackDelivery
+    db_url: str
+
+    async def settle(self) -> None:
+        """Wait until the work started by the requests so far has finished."""
+        assert await self.service.drain(SETTLE_SECONDS), "background work did not finish"
+
+    async def fetch(self, sql: str, *args):
+        return await postgres.fetch(self.db_url, sql, *args)
+
+    async def ticket(self, msg_ts: str):
+        rows = await self.fetch('SELECT * FROM "Ticket" WHERE "msgTs" = $1', msg_ts)
+        return rows[0] if rows else None
+
+    async def slack_id(self, user_id: int | None) -> str | None:
+        if user_id is None:
+            return None
+        return (await self.fetch('SELECT "slackId" FROM "User" WHERE id = $1', user_id))[0]["slackId"]
+
+    async def bot_messages(self, ticket_id: int, channel: str | None = None) -> list:
+        rows = await self.fetch('SELECT * FROM "BotMessage" WHERE "ticketId" = $1 ORDER BY id', ticket_id)
+        return [row for row in rows if channel is None or row["channelId"] == channel]
+
+    def posts(self, channel: str, **args) -> list:
+        return self.slack.calls_to("chat.postMessage", ok=True, channel=channel, **args)
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], *, within: float = SETTLE_SECONDS) -> None:
+    """Poll ``condition`` until it holds; fail after ``within`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not await condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def desk(db_url: str, fake_slack: FakeSlack):
+    """``async with desk(**settings) as d`` runs the app against ``fake_slack`` and waits until it is ready."""
+
+    @contextlib.asynccontextmanager
+    async def factory(*, wait_ready: bool = True, **overrides):
+        overrides.setdefault("slack_heartbeat_channel", HEARTBEAT_CHANNEL)
+        settings = make_settings(database_url=db_url, **slack_settings(fake_slack, **overrides))
+        app = create_app(settings, database_url=db_url)
+        async with running(app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            service: SlackService = app.state.slack
+            if wait_ready:
+                await asyncio.wait_for(service.ready.wait(), SETTLE_SECONDS)
+            yield Desk(
+                client=client,
+                slack=fake_slack,
+                service=service,
+                deliver=SlackDelivery(client, fake=fake_slack),
+                db_url=db_url,
+            )
+            await service.drain(SETTLE_SECONDS)
+
+    return factory
+
+
+@pytest.fixture
+def team(fake_slack: FakeSlack) -> FakeSlack:
+    """The workspace's people: an asker, two helpers (the team channel, with the bot) and a stranger."""
+    fake_slack.add_user(ASKER, name="asker", display_name="Asker")
+    fake_slack.add_user(HELPER, name="helper.one")
+    fake_slack.add_user(HELPER_2, name="helper.two")
+    fake_slack.add_user(STRANGER, name="stranger")
+    fake_slack.set_members(BTS_CHANNEL, [HELPER, HELPER_2, fake_slack.bot_user_id])
+    return fake_slack
+
+
+__all__ = [
+    "ASKER",
+    "BTS_CHANNEL",
+    "HELPER",
+    "HELPER_2",
+    "HELP_CHANNEL",
+    "STRANGER",
+    "TICKET_CHANNEL",
+    "Desk",
+    "eventually",
+]
