@@ -265,7 +265,12 @@ class FakeSlack:
             "views.push": self._views_push,
             "views.update": self._views_update,
         }
-        self.app = Starlette(routes=[Route("/api/{method}", self._endpoint, methods=["GET", "POST"])])
+        self.app = Starlette(
+            routes=[
+                Route("/api/{method}", self._endpoint, methods=["GET", "POST"]),
+                Route("/_fake/state", self._state_endpoint, methods=["GET"]),
+            ]
+        )
         self._server: uvicorn.Server | None = None
         self._serve_task: asyncio.Task | None = None
 
@@ -622,6 +627,33 @@ class FakeSlack:
                 )
             )
         return JSONResponse(body, status_code=status, headers=headers)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the fake holds, as JSON-ready data (served at ``GET /_fake/state``)."""
+        with self._lock:
+            return {
+                "calls": [
+                    {
+                        "method": c.method,
+                        "args": c.args,
+                        "ok": c.ok,
+                        "status": c.status,
+                        "error": c.error,
+                        "at": c.at.isoformat(),
+                    }
+                    for c in self.calls
+                ],
+                "channels": {channel: self.messages(channel) for channel in sorted(self._messages)},
+                "reactions": {
+                    f"{channel}/{ts}": sorted(self.reactions(channel, ts))
+                    for channel, ts in sorted(self._reactions)
+                },
+                "ephemerals": copy.deepcopy(self.ephemerals),
+                "views_published": copy.deepcopy(self.views_published),
+            }
+
+    async def _state_endpoint(self, request: Request) -> JSONResponse:
+        return JSONResponse(self.snapshot())
 
     @staticmethod
     def _bearer(request: Request) -> str | None:

@@ -40,6 +40,8 @@ def slack_settings(fake: FakeSlack, **overrides: Any) -> dict[str, Any]:
         "slack_user_token": USER_TOKEN,
         "slack_signing_secret": SIGNING_SECRET,
         "slack_api_base_url": fake.base_url,
+        "slack_workspace_url": f"https://{fake.team_domain}.slack.com",
+        "slack_app_token": None,
         "slack_help_channel": HELP_CHANNEL,
         "slack_ticket_channel": TICKET_CHANNEL,
         "slack_bts_channel": BTS_CHANNEL,
