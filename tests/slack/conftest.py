@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -22,8 +22,11 @@ from tests.support.slack import (
     HELP_CHANNEL,
     TICKET_CHANNEL,
     SlackDelivery,
-    fake_slack,  # noqa: F401  (fixture)
+    block_actions,
+    button,
+    question,
     slack_settings,
+    thread_reply,
 )
 
 ASKER = "U0ASKER001"
@@ -66,6 +69,47 @@ class Desk:
     def posts(self, channel: str, **args) -> list:
         return self.slack.calls_to("chat.postMessage", ok=True, channel=channel, **args)
 
+    async def api_ticket(self, ticket_id: int) -> dict:
+        response = await self.client.get("/api/ticket", params={"id": ticket_id})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def ask(self, text: str = "How do I ship my project?", user: str = ASKER) -> tuple[dict, dict]:
+        """Deliver a question, let its work finish; returns (the event, its ticket row)."""
+        asked = question(HELP_CHANNEL, user, text)
+        response = await self.deliver.event(asked)
+        assert response.status_code == 200, response.text
+        await self.settle()
+        ticket = await self.ticket(asked["ts"])
+        assert ticket is not None
+        return asked, ticket
+
+    async def reply(self, asked: dict, user: str, text: str, **kwargs) -> dict:
+        """Deliver a reply in the question's thread and let its work finish; returns the event."""
+        event = thread_reply(
+            HELP_CHANNEL, user, text, thread_ts=asked["ts"], parent_user_id=asked["user"], **kwargs
+        )
+        response = await self.deliver.event(event)
+        assert response.status_code == 200, response.text
+        await self.settle()
+        return event
+
+    async def click_resolve(self, ticket_id: int, user: str, *, channel: str = HELP_CHANNEL, message: dict):
+        payload = block_actions(
+            user,
+            button("resolve_ticket", value=str(ticket_id), text="Resolve"),
+            channel=channel,
+            message=message,
+        )
+        response = await self.deliver.action(payload)
+        assert response.status_code == 200, response.text
+        await self.settle()
+        return response
+
+    def thread_reply_message(self, asked: dict) -> dict:
+        """The bot's first reply in the question's thread (with the Resolve button), as Slack holds it."""
+        return next(m for m in self.slack.messages(HELP_CHANNEL, thread_ts=asked["ts"]) if m.get("bot_id"))
+
 
 async def eventually(condition: Callable[[], Awaitable[bool]], *, within: float = SETTLE_SECONDS) -> None:
     """Poll ``condition`` until it holds; fail after ``within`` seconds."""
@@ -78,13 +122,20 @@ async def eventually(condition: Callable[[], Awaitable[bool]], *, within: float 
 
 
 @pytest.fixture
-def desk(db_url: str, fake_slack: FakeSlack):
-    """``async with desk(**settings) as d`` runs the app against ``fake_slack`` and waits until it is ready."""
+async def fake() -> AsyncIterator[FakeSlack]:
+    """A fresh fake Slack on a loopback port for one test."""
+    async with FakeSlack() as slack:
+        yield slack
+
+
+@pytest.fixture
+def desk(db_url: str, fake: FakeSlack):
+    """``async with desk(**settings) as d`` runs the app against ``fake`` and waits until it is ready."""
 
     @contextlib.asynccontextmanager
     async def factory(*, wait_ready: bool = True, **overrides):
         overrides.setdefault("slack_heartbeat_channel", HEARTBEAT_CHANNEL)
-        settings = make_settings(database_url=db_url, **slack_settings(fake_slack, **overrides))
+        settings = make_settings(database_url=db_url, **slack_settings(fake, **overrides))
         app = create_app(settings, database_url=db_url)
         async with running(app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             service: SlackService = app.state.slack
@@ -92,9 +143,9 @@ def desk(db_url: str, fake_slack: FakeSlack):
                 await asyncio.wait_for(service.ready.wait(), SETTLE_SECONDS)
             yield Desk(
                 client=client,
-                slack=fake_slack,
+                slack=fake,
                 service=service,
-                deliver=SlackDelivery(client, fake=fake_slack),
+                deliver=SlackDelivery(client, fake=fake),
                 db_url=db_url,
             )
             await service.drain(SETTLE_SECONDS)
@@ -103,14 +154,14 @@ def desk(db_url: str, fake_slack: FakeSlack):
 
 
 @pytest.fixture
-def team(fake_slack: FakeSlack) -> FakeSlack:
+def team(fake: FakeSlack) -> FakeSlack:
     """The workspace's people: an asker, two helpers (the team channel, with the bot) and a stranger."""
-    fake_slack.add_user(ASKER, name="asker", display_name="Asker")
-    fake_slack.add_user(HELPER, name="helper.one")
-    fake_slack.add_user(HELPER_2, name="helper.two")
-    fake_slack.add_user(STRANGER, name="stranger")
-    fake_slack.set_members(BTS_CHANNEL, [HELPER, HELPER_2, fake_slack.bot_user_id])
-    return fake_slack
+    fake.add_user(ASKER, name="asker", display_name="Asker")
+    fake.add_user(HELPER, name="helper.one")
+    fake.add_user(HELPER_2, name="helper.two")
+    fake.add_user(STRANGER, name="stranger")
+    fake.set_members(BTS_CHANNEL, [HELPER, HELPER_2, fake.bot_user_id])
+    return fake
 
 
 __all__ = [
