@@ -144,6 +144,12 @@ class Ticket(Base):
             "lastMsgAt",
             postgresql_where=text("status = 'OPEN' AND \"lastMsgBy\" IS DISTINCT FROM 'HELPER'"),
         ),
+        # closed_today: tickets now closed, by closedAt (index-only counts; migration 0004).
+        Index("Ticket_closed_closedAt_idx", "closedAt", postgresql_where=text("status = 'CLOSED'")),
+        # assigned_today_in_progress: tickets now in progress, by assignedAt (migration 0004).
+        Index(
+            "Ticket_in_progress_assignedAt_idx", "assignedAt", postgresql_where=text("status = 'IN_PROGRESS'")
+        ),
         # the repair job: tickets whose backend message was never posted.
         Index(
             "Ticket_missing_ticketTs_idx",
@@ -249,10 +255,14 @@ class TicketTotals(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, server_default=text("1"))
     version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
     open: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
-    in_progress: Mapped[int] = mapped_column("inProgress", BigInteger, nullable=False, server_default=text("0"))
+    in_progress: Mapped[int] = mapped_column(
+        "inProgress", BigInteger, nullable=False, server_default=text("0")
+    )
     closed: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
     hang_count: Mapped[int] = mapped_column("hangCount", BigInteger, nullable=False, server_default=text("0"))
-    hang_sum_ms: Mapped[int] = mapped_column("hangSumMs", BigInteger, nullable=False, server_default=text("0"))
+    hang_sum_ms: Mapped[int] = mapped_column(
+        "hangSumMs", BigInteger, nullable=False, server_default=text("0")
+    )
     hang_unresolved_count: Mapped[int] = mapped_column(
         "hangUnresolvedCount", BigInteger, nullable=False, server_default=text("0")
     )

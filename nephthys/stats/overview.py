@@ -52,8 +52,13 @@ STATS_V2_WINDOWS: dict[str, tuple[timedelta, timedelta]] = {
 
 
 def _ms(later: str, earlier: str) -> str:
-    """Exact milliseconds from ``earlier`` to ``later`` (extract gives numeric)."""
-    return f"((extract(epoch from {later}) - extract(epoch from {earlier})) * 1000)::bigint"
+    """Exact milliseconds from ``earlier`` to ``later``.
+
+    The float8 seconds of the interval are off by far less than half a
+    millisecond for any span up to centuries, so rounding gives the exact
+    count (the same one the totals' triggers store), several times faster than numeric.
+    """
+    return f"round(date_part('epoch', {later} - {earlier}) * 1000)::bigint"
 
 
 def _mean_minutes(sum_ms: str, count: str) -> str:
