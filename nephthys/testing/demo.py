@@ -129,6 +129,11 @@ async def _demo(
             deliver = SlackDelivery(client, SIGNING_SECRET, fake=fake)
             fake.app.router.routes.append(Route("/_demo/say", _say_endpoint(deliver), methods=["POST"]))
             print(_banner(fake, service_url), flush=True)
+            await _settle(fake)  # start-up work (helper sync, heartbeat) before the story
+            if fake.calls:
+                print("\n0. The service starts.", flush=True)
+                for call in fake.calls:
+                    print("   " + _describe(call), flush=True)
             if walkthrough:
                 await walk_through(fake, deliver, report=lambda line: print(line, flush=True))
             print(_how_to_explore(fake, service_url), flush=True)
@@ -164,9 +169,12 @@ async def walk_through(fake: FakeSlack, deliver: SlackDelivery, *, report: Calla
     """Ask, answer and resolve one question through signed events; report what the bot did."""
     report("\n1. Alice asks in #help.")
     asked = question(HELP_CHANNEL, ASKER, "My project won't deploy: the build says 'module not found'. Help?")
-    if not await _deliver_and_watch(fake, report, lambda: deliver.event(asked)):
+
+    def opened() -> bool:  # the bot's thread reply, with its button, is the last step of opening
+        return _resolve_click(fake, asked["ts"]) is not None
+
+    if not await _deliver_and_watch(fake, report, lambda: deliver.event(asked), until=opened):
         return False
-    await _settle(fake)
 
     report("\n2. Helen (a helper) answers in the thread.")
     answer = thread_reply(
@@ -177,30 +185,49 @@ async def walk_through(fake: FakeSlack, deliver: SlackDelivery, *, report: Calla
         parent_user_id=ASKER,
     )
     await _deliver_and_watch(fake, report, lambda: deliver.event(answer))
-    await _settle(fake)
 
     report("\n3. Alice presses Resolve on the bot's reply.")
     clicked = _resolve_click(fake, asked["ts"])
     if clicked is None:
         report("   (no Resolve button found in the bot's thread reply; skipping)")
         return False
-    await _deliver_and_watch(fake, report, lambda: deliver.action(clicked))
-    await _settle(fake)
-    return True
+
+    def resolved() -> bool:
+        return "white_check_mark" in fake.reactions(HELP_CHANNEL, asked["ts"])
+
+    return await _deliver_and_watch(fake, report, lambda: deliver.action(clicked), until=resolved)
 
 
 async def _deliver_and_watch(
-    fake: FakeSlack, report: Callable[[str], None], send: Callable[[], Awaitable[httpx.Response]]
+    fake: FakeSlack,
+    report: Callable[[str], None],
+    send: Callable[[], Awaitable[httpx.Response]],
+    *,
+    until: Callable[[], bool] | None = None,
 ) -> bool:
+    """Send one request, wait for the bot's Slack calls (and ``until``), report them."""
     seen = len(fake.calls)
     response = await send()
     report(f"   the service answered Slack with HTTP {response.status_code}")
     if response.status_code >= 300:
         report(f"   {response.text[:200]}")
         return False
+    reached = await _wait_until(until) if until is not None else True
     await _settle(fake)
     for call in fake.calls[seen:]:
         report("   " + _describe(call))
+    if not reached:
+        report(f"   (the bot did not finish within {WAIT_SECONDS:.0f} s)")
+    return reached
+
+
+async def _wait_until(condition: Callable[[], bool]) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_SECONDS
+    while not condition():
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
     return True
 
 
@@ -218,20 +245,26 @@ async def _settle(fake: FakeSlack, *, quiet_for: float = 0.5) -> None:
 
 
 def _resolve_click(fake: FakeSlack, question_ts: str) -> dict | None:
-    """A block_actions payload for the first button in the bot's reply in the question's thread."""
+    """A block_actions payload for the Resolve button of the bot's reply in the question's thread."""
     for reply in fake.messages(HELP_CHANNEL, thread_ts=question_ts):
         if reply.get("bot_id") != fake.bot_id:
             continue
-        for block in reply.get("blocks") or []:
-            for element in block.get("elements") or []:
-                if element.get("type") == "button":
-                    pressed = button(
-                        element["action_id"],
-                        value=element.get("value"),
-                        block_id=block.get("block_id"),
-                        text=element.get("text", {}).get("text", "Resolve"),
-                    )
-                    return block_actions(ASKER, pressed, channel=HELP_CHANNEL, message=reply)
+        buttons = [
+            (block, element)
+            for block in reply.get("blocks") or []
+            for element in block.get("elements") or []
+            if element.get("type") == "button"
+        ]
+        buttons.sort(key=lambda pair: "resolve" not in pair[1].get("action_id", ""))
+        if buttons:
+            block, element = buttons[0]
+            pressed = button(
+                element["action_id"],
+                value=element.get("value"),
+                block_id=block.get("block_id"),
+                text=element.get("text", {}).get("text", "Resolve"),
+            )
+            return block_actions(ASKER, pressed, channel=HELP_CHANNEL, message=reply)
     return None
 
 
@@ -242,7 +275,8 @@ def _describe(call: RecordedCall) -> str:
     if isinstance(detail, str) and len(detail) > 70:
         detail = detail[:67] + "..."
     outcome = "ok" if call.ok else f"error {call.error}"
-    return f"-> {call.method} {where} {json.dumps(detail) if detail else ''} [{outcome}]".replace("  ", " ")
+    shown = json.dumps(detail, ensure_ascii=False) if detail else ""
+    return f"-> {call.method} {where} {shown} [{outcome}]".replace("  ", " ")
 
 
 def _banner(fake: FakeSlack, service_url: str) -> str:
@@ -262,7 +296,7 @@ def _how_to_explore(fake: FakeSlack, service_url: str) -> str:
         f"  curl {root}_fake/state                      # what the bot did in Slack\n"
         f'  curl -d \'{{"user": "{ASKER}", "text": "another question"}}\' {root}_demo/say\n'
         f"  curl {service_url}/health\n"
-        f"  curl {service_url}/api/ticket   (add the API token header if API_TOKEN is set)\n"
+        f"  the service's JSON API under {service_url}/api/ (docs/api.md)\n"
     )
 
 
