@@ -269,6 +269,7 @@ class FakeSlack:
             routes=[
                 Route("/api/{method}", self._endpoint, methods=["GET", "POST"]),
                 Route("/_fake/state", self._state_endpoint, methods=["GET"]),
+                Route("/_fake/control", self._control_endpoint, methods=["POST"]),
             ]
         )
         self._server: uvicorn.Server | None = None
@@ -654,6 +655,22 @@ class FakeSlack:
 
     async def _state_endpoint(self, request: Request) -> JSONResponse:
         return JSONResponse(self.snapshot())
+
+    async def _control_endpoint(self, request: Request) -> JSONResponse:
+        """``{"call": "fail", "kwargs": {...}}`` runs that set-up method, for a fake in another process."""
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        name = body.get("call") if isinstance(body, dict) else None
+        kwargs = body.get("kwargs") or {} if isinstance(body, dict) else {}
+        if name not in REMOTE_CONTROLS or not isinstance(kwargs, dict):
+            return JSONResponse({"ok": False, "error": f"call one of {sorted(REMOTE_CONTROLS)}"}, 400)
+        try:
+            result = getattr(self, name)(**kwargs)
+        except TypeError as error:
+            return JSONResponse({"ok": False, "error": str(error)}, 400)
+        return JSONResponse({"ok": True, "result": result if isinstance(result, dict | list) else None})
 
     @staticmethod
     def _bearer(request: Request) -> str | None:
@@ -1119,6 +1136,47 @@ class FakeSlack:
         return {"view": copy.deepcopy(view)}
 
 
+# The set-up methods ``POST /_fake/control`` may call (``fail`` without ``when``: JSON has no callables).
+REMOTE_CONTROLS = {
+    "accept_token",
+    "add_bot",
+    "add_channel",
+    "add_message",
+    "add_user",
+    "clear_failures",
+    "delay",
+    "fail",
+    "reset_calls",
+    "revoke_token",
+    "set_members",
+    "set_usergroup",
+}
+
+
+async def serve_forever(*, host: str, port: int) -> None:
+    """Run a fake Slack until interrupted (``python -m nephthys.testing.fake_slack``)."""
+    async with FakeSlack(host=host, port=port) as slack:
+        root = slack.base_url.removesuffix("api/")
+        print(f"fake Slack Web API at {slack.base_url} (state: GET {root}_fake/state)", flush=True)
+        assert slack._serve_task is not None
+        await slack._serve_task
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m nephthys.testing.fake_slack",
+        description="A fake Slack Web API for load tests and demos; set it up with POST /_fake/control.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3001)
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_forever(host=args.host, port=args.port))
+    return 0
+
+
 __all__ = [
     "ADMIN_USER_ID",
     "APP_ID",
@@ -1134,3 +1192,7 @@ __all__ = [
     "next_ts",
     "ts_key",
 ]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

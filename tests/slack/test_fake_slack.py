@@ -799,3 +799,49 @@ async def test_delivered_messages_happen_in_the_fake_workspace_once(bolt, slack:
     assert slack.message(HELP, asked["ts"]) is None
     for _ in range(5):
         await probe.next_seen()
+
+
+# ------------------------------------------------- another process, remote set-up
+
+
+async def test_a_fake_in_another_process_is_set_up_over_http(slack: FakeSlack, bot: AsyncWebClient) -> None:
+    control = slack.base_url.removesuffix("api/") + "_fake/control"
+    async with httpx.AsyncClient() as http:
+        added = await http.post(
+            control, json={"call": "add_user", "kwargs": {"user_id": "U0REMOTE01", "name": "remo"}}
+        )
+        failing = await http.post(
+            control, json={"call": "fail", "kwargs": {"method": "chat.postMessage", "error": "ratelimited"}}
+        )
+        refused = await http.post(control, json={"call": "_chat_delete", "kwargs": {}})
+        wrong = await http.post(control, json={"call": "add_user", "kwargs": {"no_such_argument": 1}})
+    assert added.status_code == 200 and added.json()["result"]["name"] == "remo"
+    assert failing.status_code == 200
+    assert refused.status_code == 400 and wrong.status_code == 400
+    assert (await bot.users_info(user="U0REMOTE01"))["user"]["name"] == "remo"
+    assert (await slack_error(bot.chat_postMessage(channel=HELP, text="x"))).response.status_code == 429
+
+
+async def test_python_dash_m_serves_a_fake_until_interrupted() -> None:
+    import signal
+    import sys
+
+    from tests.support.server import free_port
+
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "nephthys.testing.fake_slack",
+        "--port",
+        str(port),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        first_line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+        assert f"http://127.0.0.1:{port}/api/" in first_line
+        client = AsyncWebClient(token=BOT_TOKEN, base_url=f"http://127.0.0.1:{port}/api/")
+        assert (await client.auth_test())["ok"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(process.wait(), 30) == 0
