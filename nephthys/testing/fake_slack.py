@@ -240,6 +240,7 @@ class FakeSlack:
         self.views_published: dict[str, dict] = {}
         self.views_opened: list[dict] = []
         self.deleted_messages: list[dict] = []
+        self._ever_deleted: set[tuple[str, str]] = set()  # kept by reset_calls: a deleted ts stays gone
 
         self._handlers: dict[str, Callable[[Caller, Args], Answer]] = {
             "api.test": self._api_test,
@@ -587,6 +588,11 @@ class FakeSlack:
             found = [m for c in channels for m in self.messages(c) if m.get("bot_id") == self.bot_id]
             return sorted(found, key=lambda m: ts_key(m["ts"]))
 
+    def was_deleted(self, channel: str, ts: str) -> bool:
+        """Whether the message ``ts`` in ``channel`` existed here and was deleted."""
+        with self._lock:
+            return (channel, ts) in self._ever_deleted
+
     def reactions(self, channel: str, ts: str) -> set[str]:
         """Names of the reactions on a message (from anyone)."""
         with self._lock:
@@ -784,6 +790,7 @@ class FakeSlack:
         if parent is not None and parent.get("reply_count"):
             parent["reply_count"] -= 1
         self.deleted_messages.append({**message, "channel": channel})
+        self._ever_deleted.add((channel, ts))
         return message
 
     def _bot_profile(self) -> dict:

@@ -597,9 +597,7 @@ def _mirror(fake: FakeSlack, event: Event) -> None:
     elif subtype == "message_deleted":
         fake.remove_message(channel, event["deleted_ts"])
     elif subtype in (None, "file_share", "thread_broadcast", "me_message", "bot_message"):
-        if fake.message(channel, event["ts"]) is None and not any(
-            d["ts"] == event["ts"] and d["channel"] == channel for d in fake.deleted_messages
-        ):
+        if fake.message(channel, event["ts"]) is None and not fake.was_deleted(channel, event["ts"]):
             fake.add_message(
                 channel,
                 user=event.get("user"),

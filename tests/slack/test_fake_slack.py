@@ -795,6 +795,7 @@ async def test_delivered_messages_happen_in_the_fake_workspace_once(bolt, slack:
     assert slack.message(HELP, asked["ts"])["text"] == "how, exactly?"
     await deliver.event(sl.message_deleted(asked))
     assert slack.message(HELP, asked["ts"]) is None
+    slack.reset_calls()
     await deliver.event(asked, event_id="Ev0ASKED001", retry_num=2)  # a late redelivery does not resurrect it
     assert slack.message(HELP, asked["ts"]) is None
     for _ in range(5):
