@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -62,6 +63,31 @@ class BackgroundWork:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+class TicketLocks:
+    """One asyncio lock per ticket, so this instance never runs two Slack workflows on a ticket at once.
+
+    (Across instances, event de-duplication and the repair job's grace period keep
+    workflows apart, and the backend message is claimed with a conditional update.)
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, ticket_id: int):
+        lock = self._locks.setdefault(ticket_id, asyncio.Lock())
+        self._users[ticket_id] = self._users.get(ticket_id, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[ticket_id] -= 1
+            if self._users[ticket_id] == 0:
+                del self._users[ticket_id]
+                del self._locks[ticket_id]
+
+
 @dataclass
 class SlackContext:
     settings: Settings
@@ -70,6 +96,7 @@ class SlackContext:
     transcript: Transcript
     channels: Channels
     background: BackgroundWork = field(default_factory=BackgroundWork)
+    ticket_locks: TicketLocks = field(default_factory=TicketLocks)
     # Known once auth.test has answered (retried in the background at start-up).
     identity: BotIdentity = field(default_factory=BotIdentity)
     heartbeat: object | None = None  # nephthys.slack.heartbeat.Heartbeat

@@ -85,6 +85,11 @@ async def finish_ticket(ctx: SlackContext, ticket_id: int) -> None:
     Steps run in that order and stop at the first failure (it raises); the thread
     reply comes last, so its BotMessage row marks a finished ticket for the repair job.
     """
+    async with ctx.ticket_locks.hold(ticket_id):
+        await _finish_ticket(ctx, ticket_id)
+
+
+async def _finish_ticket(ctx: SlackContext, ticket_id: int) -> None:
     ticket = await lifecycle.ticket_by_id(ctx.sessions, ticket_id)
     if ticket is None or ticket.status is TicketStatus.CLOSED:
         return
@@ -237,7 +242,8 @@ async def resolve(
             text=ctx.transcript.text("not_allowed_to_resolve", user=messages.mention(resolver)),
         )
     if change.changed:
-        await after_resolve(ctx, change.ticket, resolver=resolver)
+        async with ctx.ticket_locks.hold(ticket_id):
+            await after_resolve(ctx, change.ticket, resolver=resolver)
     return change
 
 

@@ -10,18 +10,52 @@ end in one consistent state.
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import functools
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nephthys.database.models import BotMessage, Ticket, TicketStatus, User, UserType
 
 Sessions = async_sessionmaker[AsyncSession]
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# deadlock_detected, serialization_failure: PostgreSQL rolled the transaction back; run it again.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
+ATTEMPTS = 4
+
+
+def retried_on_conflict(function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Run the whole transaction again when PostgreSQL aborted it to break a deadlock."""
+
+    @functools.wraps(function)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return await function(*args, **kwargs)
+            except DBAPIError as error:
+                sqlstate = getattr(error.orig, "sqlstate", None)
+                if sqlstate not in RETRYABLE_SQLSTATES or attempt == ATTEMPTS:
+                    raise
+                log.info(
+                    "%s: transaction aborted (%s), attempt %d; retrying", function.__name__, sqlstate, attempt
+                )
+                await asyncio.sleep(0.01 * attempt)
+        raise AssertionError("unreachable")
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -87,6 +121,7 @@ class DeletedTicket:
 # ---------------------------------------------------------------- users
 
 
+@retried_on_conflict
 async def upsert_user(
     sessions: Sessions, *, slack_id: str, username: str | None = None, helper: bool | None = None
 ) -> int:
@@ -98,22 +133,33 @@ async def upsert_user(
 async def _upsert_user(
     session: AsyncSession, *, slack_id: str, username: str | None = None, helper: bool | None = None
 ) -> int:
+    # Read first and write only what changes: every write to "User" also touches the
+    # one ticket-totals row (migration 0003), which all ticket writers queue on.
+    row = (
+        await session.execute(select(User.id, User.username, User.helper).where(User.slack_id == slack_id))
+    ).one_or_none()
+    if row is not None:
+        changes: dict = {}
+        if username is not None and row.username != username:
+            changes["username"] = username
+        if helper is not None and row.helper != helper:
+            changes["helper"] = helper
+        if changes:
+            await session.execute(update(User).where(User.id == row.id).values(**changes))
+        return row.id
     values: dict = {"slack_id": slack_id}
-    changes: dict = {}
     if username is not None:
         values["username"] = username
-        changes[User.__table__.c.username] = username
     if helper is not None:
         values["helper"] = helper
-        changes[User.__table__.c.helper] = helper
     statement = insert(User).values(**values)
-    if changes:
-        statement = statement.on_conflict_do_update(index_elements=[User.slack_id], set_=changes)
-    else:
-        # DO UPDATE with a no-op so RETURNING yields the existing row's id.
-        statement = statement.on_conflict_do_update(
-            index_elements=[User.slack_id], set_={User.__table__.c.slackId: statement.excluded.slackId}
-        )
+    # Someone else inserted it meanwhile: take theirs, with our values.
+    statement = statement.on_conflict_do_update(
+        index_elements=[User.slack_id],
+        set_={User.__table__.c.slackId: statement.excluded.slackId}
+        | ({User.__table__.c.username: username} if username is not None else {})
+        | ({User.__table__.c.helper: helper} if helper is not None else {}),
+    )
     return (await session.execute(statement.returning(User.id))).scalar_one()
 
 
@@ -124,12 +170,14 @@ async def user_needs_username(sessions: Sessions, *, slack_id: str) -> bool:
     return username is None
 
 
+@retried_on_conflict
 async def set_helper(sessions: Sessions, *, slack_id: str, helper: bool) -> None:
     """Mark a user as a helper (joined the team channel) or not (left it)."""
     async with sessions.begin() as session:
         await _upsert_user(session, slack_id=slack_id, helper=helper)
 
 
+@retried_on_conflict
 async def sync_helpers(sessions: Sessions, *, member_ids: set[str]) -> tuple[int, int]:
     """Make exactly ``member_ids`` the helpers; returns (added, removed)."""
     async with sessions.begin() as session:
@@ -158,6 +206,7 @@ async def is_helper(sessions: Sessions, *, slack_id: str) -> bool:
 # ---------------------------------------------------------------- tickets
 
 
+@retried_on_conflict
 async def open_ticket(
     sessions: Sessions,
     *,
@@ -169,6 +218,16 @@ async def open_ticket(
 ) -> OpenedTicket:
     """The ticket for the question ``msg_ts``, created once however often it is asked for."""
     async with sessions.begin() as session:
+        existing = await _state(session, Ticket.msg_ts == msg_ts, required=False)
+        if existing is not None:
+            # A redelivery: no write at all, so it never waits on the ticket's other writers.
+            opener_id = select(Ticket.opened_by_id).where(Ticket.id == existing.id).scalar_subquery()
+            previous = await session.scalar(
+                select(func.count())
+                .select_from(Ticket)
+                .where(Ticket.opened_by_id == opener_id, Ticket.id < existing.id)
+            )
+            return OpenedTicket(ticket=existing, created=False, previous_tickets=previous or 0)
         asker_id = await _upsert_user(session, slack_id=asker_slack_id, username=asker_username)
         created_id = await session.scalar(
             insert(Ticket)
@@ -192,6 +251,7 @@ async def open_ticket(
     return OpenedTicket(ticket=ticket, created=created_id is not None, previous_tickets=previous or 0)
 
 
+@retried_on_conflict
 async def update_description(sessions: Sessions, *, msg_ts: str, description: str) -> TicketState | None:
     """The asker edited the question: keep the ticket's description in step."""
     async with sessions.begin() as session:
@@ -203,11 +263,13 @@ async def update_description(sessions: Sessions, *, msg_ts: str, description: st
         return await _state(session, Ticket.msg_ts == msg_ts)
 
 
+@retried_on_conflict
 async def set_title(sessions: Sessions, *, ticket_id: int, title: str) -> None:
     async with sessions.begin() as session:
         await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(title=title))
 
 
+@retried_on_conflict
 async def record_reply(sessions: Sessions, *, thread_ts: str, author_slack_id: str) -> ReplyRecorded | None:
     """A message in a ticket's thread: who spoke last, and a helper's reply takes the ticket.
 
@@ -248,6 +310,7 @@ async def record_reply(sessions: Sessions, *, thread_ts: str, author_slack_id: s
     return ReplyRecorded(ticket=ticket, by=by, assigned=assigned)
 
 
+@retried_on_conflict
 async def resolve_ticket(sessions: Sessions, *, ticket_id: int, resolver_slack_id: str) -> Change:
     """Close the ticket, if the resolver is its asker or a helper and it is not closed yet.
 
@@ -282,6 +345,7 @@ async def resolve_ticket(sessions: Sessions, *, ticket_id: int, resolver_slack_i
         return Change(Outcome.CHANGED, await _state(session, Ticket.id == ticket_id))
 
 
+@retried_on_conflict
 async def reopen_ticket(sessions: Sessions, *, ticket_id: int, reopener_slack_id: str) -> Change:
     """Reopen a closed ticket (its asker or a helper): open again, with a new backend message to come."""
     async with sessions.begin() as session:
@@ -320,6 +384,7 @@ async def reopen_ticket(sessions: Sessions, *, ticket_id: int, reopener_slack_id
     return Change(Outcome.CHANGED, ticket, previous_ticket_ts=previous_ticket_ts)
 
 
+@retried_on_conflict
 async def delete_ticket(sessions: Sessions, *, msg_ts: str) -> DeletedTicket | None:
     """The question was deleted: the ticket goes; returns the bot messages to remove from Slack."""
     async with sessions.begin() as session:
@@ -343,6 +408,7 @@ async def delete_ticket(sessions: Sessions, *, msg_ts: str) -> DeletedTicket | N
 # ---------------------------------------------------------------- bot messages
 
 
+@retried_on_conflict
 async def record_backend_message(sessions: Sessions, *, ticket_id: int, channel_id: str, ts: str) -> bool:
     """Make ``ts`` the ticket's backend message, unless it already has one or is closed or gone.
 
@@ -366,6 +432,7 @@ async def record_backend_message(sessions: Sessions, *, ticket_id: int, channel_
     return True
 
 
+@retried_on_conflict
 async def record_bot_message(sessions: Sessions, *, ticket_id: int, channel_id: str, ts: str) -> bool:
     """Remember a message the bot posted for a ticket; False if the ticket is gone."""
     try:
@@ -380,6 +447,7 @@ async def record_bot_message(sessions: Sessions, *, ticket_id: int, channel_id: 
     return True
 
 
+@retried_on_conflict
 async def forget_bot_message(sessions: Sessions, *, channel_id: str, ts: str) -> None:
     async with sessions.begin() as session:
         await session.execute(
