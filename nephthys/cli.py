@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from nephthys.config import ConfigError, Settings
 from nephthys.database import embedded, migrate
 from nephthys.database.engine import redacted
+from nephthys.testing.demo import add_demo_command
 
 log = logging.getLogger("nephthys")
 
@@ -121,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--embedded", action="store_true", help="work on the embedded database when DATABASE_URL is unset"
         )
         sub.set_defaults(handler=handler)
+
+    add_demo_command(commands)
     return parser
 
 
