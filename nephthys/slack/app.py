@@ -239,6 +239,11 @@ class SlackService:
     async def _connect_socket_mode(self) -> None:
         await self._retry("Socket Mode connection", self._socket_mode.connect_async)
 
+    async def started(self) -> None:
+        """Wait until the start-up work (auth.test, helper sync, heartbeat) is done."""
+        if self._startup is not None:
+            await asyncio.shield(self._startup)
+
     async def repair_now(self, *, grace: timedelta = REPAIR_GRACE) -> RepairReport:
         """Run the repair job once, here and now (the scheduler runs it every REPAIR_EVERY_SECONDS)."""
         return await repair_tickets(self.ctx, grace=grace)

@@ -140,7 +140,7 @@ def desk(db_url: str, fake: FakeSlack):
         async with running(app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             service: SlackService = app.state.slack
             if wait_ready:
-                await asyncio.wait_for(service.ready.wait(), SETTLE_SECONDS)
+                await asyncio.wait_for(service.started(), SETTLE_SECONDS)
             yield Desk(
                 client=client,
                 slack=fake,
@@ -166,6 +166,7 @@ def team(fake: FakeSlack) -> FakeSlack:
 
 __all__ = [
     "ASKER",
+    "HEARTBEAT_CHANNEL",
     "BTS_CHANNEL",
     "HELPER",
     "HELPER_2",
