@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from nephthys.api.responses import json_response
-from nephthys.stats.memo import StatsV2Memo
-from nephthys.stats.overview import MessageLinks, stats_v2_raw, stats_v2_view
+from nephthys.api.responses import JSON
+from nephthys.stats.memo import RenderedStatsV2, StatsV2Memo
+from nephthys.stats.overview import MessageLinks, stats_v2_raw
 
 # The request's clock is the database's: windows end at the now() of the
 # request's first statement, whose snapshot also gives the data version.
-VERSION_AND_NOW = text('SELECT (SELECT "version" FROM "TicketTotals" WHERE id = 1) AS version, now() AS now')
+VERSION_AND_NOW = 'SELECT (SELECT "version" FROM "TicketTotals" WHERE id = 1) AS version, now() AS now'
 
 
 def links_for(request: Request) -> MessageLinks:
@@ -31,15 +30,18 @@ def _memo(request: Request) -> StatsV2Memo:
 async def stats_v2(request: Request) -> Response:
     memo = _memo(request)
     async with request.app.state.engine.connect() as connection:
-        check = (await connection.execute(VERSION_AND_NOW)).one()
-        raw = memo.lookup(check.version, check.now)
-        if raw is None:
+        # The driver directly: no BEGIN/ROLLBACK around a single-row read.
+        driver = (await connection.get_raw_connection()).driver_connection
+        check = await driver.fetchrow(VERSION_AND_NOW)
+        version, now = check["version"], check["now"]
+        rendered = memo.lookup(version, now)
+        if rendered is None:
             async with memo.computing:
-                raw = memo.lookup(check.version, check.now)
-                if raw is None:
-                    raw = await stats_v2_raw(connection, check.now)
-                    memo.remember(raw)
-    return json_response(stats_v2_view(raw, check.now, links_for(request)))
+                rendered = memo.lookup(version, now)
+                if rendered is None:
+                    rendered = RenderedStatsV2.of(await stats_v2_raw(connection, now), links_for(request))
+                    memo.remember(rendered)
+    return Response(rendered.at(now), media_type=JSON)
 
 
 route = Route("/api/stats_v2", stats_v2, methods=["GET"])

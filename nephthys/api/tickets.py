@@ -9,6 +9,7 @@ header carries an opaque cursor (keyset on createdAt and id) to the next page.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -23,7 +24,7 @@ from starlette.routing import Route
 
 from nephthys.api.params import BadParameter, first, instant, shown, whole_number
 from nephthys.api.responses import JSON, error_response
-from nephthys.api.ticket import TICKET_JOINS, TICKET_JSON
+from nephthys.api.ticket_json import TICKET_COLUMNS, TicketRenderer
 
 STATUSES = {"open": "OPEN", "in_progress": "IN_PROGRESS", "closed": "CLOSED"}
 MAX_PAGE = 1000
@@ -73,8 +74,9 @@ class TicketFilter:
             conditions.append(f'(t."createdAt", t.id) > ({arg(at)}::timestamptz, {arg(ticket_id)}::integer)')
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         limit = f"LIMIT {arg(self.limit + 1)}" if self.limit is not None else ""
-        sql = f"""SELECT t."createdAt", t.id, {TICKET_JSON} AS body
-            FROM "Ticket" t {TICKET_JOINS} {where}
+        # Pages also need each row's keyset position, for the next page's cursor.
+        keyset = ', t."createdAt" AS keyset_at' if self.limit is not None else ""
+        sql = f"""SELECT {TICKET_COLUMNS}{keyset} FROM "Ticket" t {where}
             ORDER BY t."createdAt", t.id {limit}"""
         return sql, args
 
@@ -132,15 +134,16 @@ async def tickets(request: Request) -> Response:
 async def _page(request: Request, query: TicketFilter) -> Response:
     sql, args = query.sql()
     async with request.app.state.engine.connect() as connection:
-        raw = await connection.get_raw_connection()
-        rows = await raw.driver_connection.fetch(sql, *args)
-    page = rows[: query.limit]
+        driver = (await connection.get_raw_connection()).driver_connection
+        async with driver.transaction(isolation="repeatable_read", readonly=True):
+            rows = await driver.fetch(sql, *args)
+            page = rows[: query.limit]
+            body = b"[" + await TicketRenderer(driver).render(page) + b"]"
     headers = {}
     if len(rows) > query.limit:
         last = page[-1]
-        next_url = request.url.include_query_params(cursor=encode_cursor(last["createdAt"], last["id"]))
+        next_url = request.url.include_query_params(cursor=encode_cursor(last["keyset_at"], last["id"]))
         headers["Link"] = f'<{next_url}>; rel="next"'
-    body = b"[" + ",".join(row["body"] for row in page).encode() + b"]"
     return Response(body, media_type=JSON, headers=headers)
 
 
@@ -177,14 +180,28 @@ async def _stream(request: Request, query: TicketFilter) -> Response:
         await resources.aclose()
         raise
 
+    renderer = TicketRenderer(driver)
+
     async def body() -> AsyncIterator[bytes]:
         nonlocal batch
-        separator = "["
+        separator = b"["
         while batch:
-            yield (separator + ",".join(row["body"] for row in batch)).encode()
-            separator = ","
-            batch = await cursor.fetch(STREAM_BATCH) if len(batch) == STREAM_BATCH else []
-        yield b"[]" if separator == "[" else b"]"
+            # The database reads the next batch while this one is written out.
+            await renderer.prepare(batch)
+            upcoming = (
+                asyncio.ensure_future(cursor.fetch(STREAM_BATCH)) if len(batch) == STREAM_BATCH else None
+            )
+            await asyncio.sleep(0)
+            chunk = separator + renderer.encode(batch)
+            separator = b","
+            try:
+                yield chunk
+                batch = await upcoming if upcoming is not None else []
+            except BaseException:
+                if upcoming is not None:
+                    upcoming.cancel()
+                raise
+        yield b"[]" if separator == b"[" else b"]"
 
     return _ClosingStreamingResponse(body(), resources.aclose)
 

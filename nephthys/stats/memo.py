@@ -18,25 +18,57 @@ crossing recomputes everything in one statement, one request at a time.
 from __future__ import annotations
 
 import asyncio
+import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
-from nephthys.stats.overview import StatsV2Raw
+import orjson
+
+from nephthys.stats.overview import MessageLinks, StatsV2Raw, age_minutes, stats_v2_view
+
+# Stands for age_minutes in a pre-rendered document; random, so no data can contain it.
+_AGE_PLACEHOLDER = f"age-minutes-{uuid.uuid4().hex}"
+
+
+@dataclass(frozen=True)
+class RenderedStatsV2:
+    """stats_v2 as JSON bytes, with age_minutes left to fill in per request."""
+
+    raw: StatsV2Raw
+    before_age: bytes
+    after_age: bytes | None  # None: no oldest unanswered ticket, nothing to fill in
+
+    @classmethod
+    def of(cls, raw: StatsV2Raw, links: MessageLinks) -> RenderedStatsV2:
+        view = stats_v2_view(raw, raw.now, links)
+        oldest = view["all_time"]["oldest_unanswered_ticket"]
+        if oldest is None:
+            return cls(raw, orjson.dumps(view), None)
+        oldest["age_minutes"] = _AGE_PLACEHOLDER
+        before, after = orjson.dumps(view).split(orjson.dumps(_AGE_PLACEHOLDER), 1)
+        return cls(raw, before, after)
+
+    def at(self, now: datetime) -> bytes:
+        if self.after_age is None:
+            return self.before_age
+        oldest = self.raw.document["all_time"]["oldest_unanswered_ticket"]
+        return self.before_age + orjson.dumps(age_minutes(oldest, now)) + self.after_age
 
 
 class StatsV2Memo:
     def __init__(self) -> None:
-        self._last: StatsV2Raw | None = None
+        self._last: RenderedStatsV2 | None = None
         # One recomputation at a time; a request waiting for it re-checks the new result.
         self.computing = asyncio.Lock()
 
-    def lookup(self, version: int | None, now: datetime) -> StatsV2Raw | None:
+    def lookup(self, version: int | None, now: datetime) -> RenderedStatsV2 | None:
         """The remembered result if it is exactly the answer for ``version`` at ``now``."""
         last = self._last
-        if last is None or version is None or last.version != version:
+        if last is None or version is None or last.raw.version != version:
             return None
-        if now < last.now or (last.valid_until is not None and now >= last.valid_until):
+        if now < last.raw.now or (last.raw.valid_until is not None and now >= last.raw.valid_until):
             return None
         return last
 
-    def remember(self, raw: StatsV2Raw) -> None:
-        self._last = raw
+    def remember(self, rendered: RenderedStatsV2) -> None:
+        self._last = rendered

@@ -196,6 +196,11 @@ def _floats(section: dict[str, Any]) -> dict[str, Any]:
     return section
 
 
+def age_minutes(raw_oldest: dict, now: datetime) -> float:
+    """Minutes from the oldest unanswered ticket's creation to ``now``."""
+    return (now - _from_ms(raw_oldest["created_at_ms"])).total_seconds() / 60
+
+
 def oldest_unanswered_view(raw: dict | None, now: datetime, links: MessageLinks) -> dict | None:
     """``{id, created_at, age_minutes, link}`` from the SQL's raw oldest-unanswered object."""
     if raw is None:
@@ -204,7 +209,7 @@ def oldest_unanswered_view(raw: dict | None, now: datetime, links: MessageLinks)
     return {
         "id": raw["id"],
         "created_at": iso(created_at),
-        "age_minutes": (now - created_at).total_seconds() / 60,
+        "age_minutes": age_minutes(raw, now),
         "link": links.question(raw["msg_ts"]),
     }
 
