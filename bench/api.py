@@ -262,7 +262,7 @@ def summarise(timings: list[Timing]) -> dict:
     seconds = sorted(t.seconds for t in timings)
     return {
         "requests": len(timings),
-        "statuses": dict(Counter(t.status for t in timings)),
+        "statuses": {str(status): n for status, n in Counter(t.status for t in timings).items()},
         "median_ms": statistics.median(seconds) * 1000,
         "p90_ms": seconds[min(len(seconds) - 1, math.ceil(0.9 * len(seconds)) - 1)] * 1000,
         "min_ms": seconds[0] * 1000,
@@ -660,9 +660,9 @@ def run(args: argparse.Namespace) -> dict:
     return {
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "started_at": stamp,
-        "git_commit": subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-        ).stdout.strip(),
+        "git_commit": git("rev-parse", "--short", "HEAD"),
+        # The service runs from the working tree: say when it differs from the commit.
+        "uncommitted_changes": git("status", "--porcelain", "--untracked-files=no", "nephthys").splitlines(),
         "machine": {"cpus": os.cpu_count(), "load_at_end": os.getloadavg()},
         "database": {"name": args.database, **facts},
         "load_generator": describe_tool(tool),
@@ -671,6 +671,10 @@ def run(args: argparse.Namespace) -> dict:
         "results": results,
         "logs": str(log_dir.relative_to(ROOT)),
     }
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True).stdout.strip()
 
 
 def describe_tool(tool: str) -> str:
@@ -702,7 +706,7 @@ def fmt(value: float | None, unit: str) -> str:
         return f"{value:,.1f} ms" if value < 1000 else f"{value / 1000:,.2f} s"
     if unit == "MB":
         return f"{value:,.0f} MB"
-    return f"{value:,.0f} {unit}"
+    return f"{value:,.2f} {unit}" if value < 10 else f"{value:,.0f} {unit}"
 
 
 def ratio(ours: float | None, theirs: float | None, higher_is_better: bool) -> str:
@@ -730,15 +734,15 @@ def report(outcome: dict) -> str:
         # The baseline has no cache: every request is a full recount, as after a change.
         theirs["stats_after_write_ms"] = theirs["stats_median_ms"]
     lines = [
-        f"{'metric':<44} | {'target':<14} | {'nephthys':<16} | {'baseline':<16} | ratio",
-        "-" * 112,
+        f"{'metric':<44} | {'target':<14} | {'nephthys':<20} | {'baseline':<18} | ratio",
+        "-" * 118,
     ]
     for key, label, unit, higher in ROWS:
         target, meets = TARGETS.get(key, ("(info)", None))
         mark = "" if meets is None else (" ✓" if meets(ours[key]) else " ✗")
         lines.append(
-            f"{label:<44} | {target:<14} | {fmt(ours[key], unit) + mark:<16} | "
-            f"{fmt(theirs.get(key), unit):<16} | {ratio(ours[key], theirs.get(key), higher)}"
+            f"{label:<44} | {target:<14} | {fmt(ours[key], unit) + mark:<20} | "
+            f"{fmt(theirs.get(key), unit):<18} | {ratio(ours[key], theirs.get(key), higher)}"
         )
     lines.append("")
     n, b = outcome["results"]["nephthys"], base_side or {}
@@ -755,7 +759,7 @@ def report(outcome: dict) -> str:
     for name, side in (("nephthys", n), ("baseline", b)):
         for part in ("stats", "open", "stats_after_write"):
             statuses = side.get(part, {}).get("statuses", {})
-            if statuses and set(statuses) != {200}:
+            if statuses and set(statuses) != {"200"}:
                 lines.append(
                     f"WARNING: {name} {part} answered statuses {statuses}: its figures are not valid"
                 )
@@ -805,6 +809,11 @@ def report(outcome: dict) -> str:
     lines.append(
         f"machine: {outcome['machine']['cpus']} cpus, load at end {outcome['machine']['load_at_end'][0]:.2f}; "
         f"commit {outcome['git_commit']}"
+        + (
+            f" plus uncommitted changes to {len(outcome['uncommitted_changes'])} files in nephthys/"
+            if outcome["uncommitted_changes"]
+            else ""
+        )
     )
     return "\n".join(lines)
 
@@ -825,7 +834,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--connections", type=int, default=32, help="concurrent clients for throughput")
     parser.add_argument("--duration", type=float, default=10, help="seconds of load for nephthys")
     parser.add_argument(
-        "--baseline-duration", type=float, default=30, help="seconds of load for the baseline"
+        "--baseline-duration", type=float, default=60, help="seconds of load for the baseline"
     )
     parser.add_argument("--stats-requests", type=int, default=200)
     parser.add_argument("--open-requests", type=int, default=30)
