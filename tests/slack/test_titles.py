@@ -1,0 +1,91 @@
+"""Behaviour 2: titles from an OpenAI-compatible endpoint, never blocking or breaking ticket creation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from nephthys.slack.titles import first_words_title
+from tests.slack.conftest import TICKET_CHANNEL
+from tests.support.server import running
+
+QUESTION = "My GitHub Pages site shows a 404 after I pushed the new build, what did I break?"
+
+
+class FakeModel:
+    """An OpenAI-compatible /chat/completions that answers well, slowly, or with an error."""
+
+    def __init__(self, behaviour: str) -> None:
+        self.behaviour = behaviour
+        self.requests: list[dict] = []
+        self.release = asyncio.Event()
+        self.app = Starlette(routes=[Route("/v1/chat/completions", self.complete, methods=["POST"])])
+
+    async def complete(self, request: Request) -> JSONResponse:
+        self.requests.append(
+            {"body": await request.json(), "authorization": request.headers.get("authorization")}
+        )
+        if self.behaviour == "slow":
+            await self.release.wait()
+        if self.behaviour == "error":
+            return JSONResponse({"error": {"message": "overloaded"}}, status_code=500)
+        if self.behaviour == "garbage":
+            return JSONResponse({"choices": []})
+        return JSONResponse(
+            {"choices": [{"message": {"role": "assistant", "content": '"GitHub Pages 404 after deploy"'}}]}
+        )
+
+
+async def ask_with_model(desk, behaviour: str):
+    model = FakeModel(behaviour)
+    async with running(model.app) as model_url:
+        try:
+            async with desk(
+                hack_club_ai_api_key="sk-test", ai_base_url=f"{model_url}/v1", ai_timeout_seconds=0.5
+            ) as d:
+                asked, ticket = await d.ask(QUESTION)
+                backend = d.posts(TICKET_CHANNEL)
+        finally:
+            model.release.set()
+    return model, ticket, backend
+
+
+async def test_a_generated_title(desk, team):
+    model, ticket, [backend] = await ask_with_model(desk, "good")
+    assert ticket["title"] == "GitHub Pages 404 after deploy"
+    assert "GitHub Pages 404 after deploy" in backend.args["text"]
+    [request] = model.requests
+    assert request["authorization"] == "Bearer sk-test"
+    assert request["body"]["messages"][-1]["content"] == QUESTION
+
+
+async def test_a_slow_model_leaves_the_first_words_and_the_ticket_goes_on(desk, team):
+    model, ticket, [backend] = await ask_with_model(desk, "slow")
+    assert len(model.requests) == 1
+    assert ticket["title"] == first_words_title(QUESTION) == "My GitHub Pages site shows a 404 after…"
+    assert ticket["ticketTs"] == backend.response["ts"]
+
+
+@pytest.mark.parametrize("behaviour", ["error", "garbage"])
+async def test_a_failing_model_leaves_the_first_words(desk, team, behaviour):
+    model, ticket, [backend] = await ask_with_model(desk, behaviour)
+    assert len(model.requests) == 1
+    assert ticket["title"] == first_words_title(QUESTION)
+    assert ticket["ticketTs"] == backend.response["ts"]
+
+
+async def test_without_a_model_no_call_is_made_and_titles_are_the_first_words(desk, team):
+    async with desk() as d:
+        _, ticket = await d.ask("   <@U0HELPER01> help!   my <https://example.com|site> is down")
+        assert ticket["title"] == "help! my site is down"
+
+
+def test_first_words_title_edge_cases():
+    assert first_words_title("") == "(no text)"
+    assert first_words_title("word " * 3) == "word word word"
+    assert len(first_words_title("x" * 500)) <= 80
