@@ -230,8 +230,12 @@ async def resolve(
     resolver: str,
     reply_channel: str | None = None,
     reply_thread_ts: str | None = None,
+    announce: bool = True,
 ) -> Change:
-    """Close a ticket (button, macro or backend message); a closed ticket stays as it is, silently."""
+    """Close a ticket (button, macro or backend message); a closed ticket stays as it is, silently.
+
+    ``announce=False`` skips the closing message (a macro whose own reply closes the thread).
+    """
     change = await lifecycle.resolve_ticket(ctx.sessions, ticket_id=ticket_id, resolver_slack_id=resolver)
     if change.outcome is Outcome.NOT_ALLOWED:
         await tell(
@@ -243,11 +247,13 @@ async def resolve(
         )
     if change.changed:
         async with ctx.ticket_locks.hold(ticket_id):
-            await after_resolve(ctx, change.ticket, resolver=resolver)
+            await after_resolve(ctx, change.ticket, resolver=resolver, announce=announce)
     return change
 
 
-async def after_resolve(ctx: SlackContext, ticket: TicketState, *, resolver: str) -> None:
+async def after_resolve(
+    ctx: SlackContext, ticket: TicketState, *, resolver: str, announce: bool = True
+) -> None:
     """The closed ticket's Slack side: backend message removed, closing message, ✅ for 🤔."""
     problems: list[str] = []
     for posted in await lifecycle.bot_messages(
@@ -259,14 +265,15 @@ async def after_resolve(ctx: SlackContext, ticket: TicketState, *, resolver: str
         except Exception as error:  # the repair job removes it later
             problems.append(f"backend message not removed ({describe(error)})")
     try:
-        ts = await ctx.client.post_message(
-            channel=ctx.channels.help,
-            text=messages.resolved(ctx.transcript, ticket, resolver=resolver),
-            thread_ts=ticket.msg_ts,
-        )
-        await lifecycle.record_bot_message(
-            ctx.sessions, ticket_id=ticket.id, channel_id=ctx.channels.help, ts=ts
-        )
+        if announce:
+            ts = await ctx.client.post_message(
+                channel=ctx.channels.help,
+                text=messages.resolved(ctx.transcript, ticket, resolver=resolver),
+                thread_ts=ticket.msg_ts,
+            )
+            await lifecycle.record_bot_message(
+                ctx.sessions, ticket_id=ticket.id, channel_id=ctx.channels.help, ts=ts
+            )
     except Exception as error:
         problems.append(f"closing message not posted ({describe(error)})")
     try:

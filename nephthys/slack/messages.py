@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nephthys.slack.tag_blocks import backend_tag_blocks
 from nephthys.tickets.lifecycle import TicketState
 from nephthys.transcripts import Transcript
 
@@ -39,9 +40,18 @@ def resolve_button(transcript: Transcript, ticket_id: int) -> dict:
 
 
 def backend_message(
-    transcript: Transcript, ticket: TicketState, *, previous_tickets: int, thread_link: str
+    transcript: Transcript,
+    ticket: TicketState,
+    *,
+    previous_tickets: int,
+    thread_link: str,
+    tag_blocks: list[dict] | None = None,
 ) -> tuple[str, list[dict]]:
-    """The ticket's message in the tickets channel: the question, who asked, and a way to the thread."""
+    """The ticket's message in the tickets channel: the question, who asked, and a way to the thread.
+
+    ``tag_blocks``: the ticket's tag controls showing its current tags (nephthys/slack/tags.py);
+    by default the empty ones a new ticket has.
+    """
     text = transcript.text(
         "backend_message",
         user=mention(ticket.opened_by_slack_id),
@@ -57,6 +67,7 @@ def backend_message(
             "block_id": f"ticket-{ticket.id}",
             "elements": [resolve_button(transcript, ticket.id)],
         },
+        *(tag_blocks if tag_blocks is not None else backend_tag_blocks(transcript, ticket_id=ticket.id)),
     ]
     return text, blocks
 

@@ -50,25 +50,20 @@ def backend_tag_blocks(
     transcript: Transcript,
     *,
     ticket_id: int,
-    all_tags: Sequence[TagView],
-    ticket_tags: Sequence[TagView],
-    question_tag: TagView | None,
+    ticket_tags: Sequence[TagView] = (),
+    question_tag: TagView | None = None,
 ) -> list[dict]:
-    """The backend message's tag controls: team tags (multi-select) and the question tag (external select)."""
-    elements: list[dict] = []
-    shown = list(all_tags)[:MAX_OPTIONS]
-    if shown:
-        team_select: dict = {
-            "type": "multi_static_select",
-            "action_id": TEAM_TAGS_SELECT,
-            "placeholder": _plain(transcript.text("backend_team_tags_placeholder")),
-            "options": [option(tag) for tag in shown],
-        }
-        shown_ids = {tag.id for tag in shown}
-        initial = [option(tag) for tag in ticket_tags if tag.id in shown_ids]
-        if initial:
-            team_select["initial_options"] = initial
-        elements.append(team_select)
+    """The backend message's tag controls: team tags and the question tag, both answered by the
+    options endpoint (filtered by what the helper types, no limit on how many tags exist).
+    """
+    team_select: dict = {
+        "type": "multi_external_select",
+        "action_id": TEAM_TAGS_SELECT,
+        "placeholder": _plain(transcript.text("backend_team_tags_placeholder")),
+        "min_query_length": 0,
+    }
+    if ticket_tags:
+        team_select["initial_options"] = [option(tag) for tag in ticket_tags][:MAX_OPTIONS]
     question_select: dict = {
         "type": "external_select",
         "action_id": QUESTION_TAG_SELECT,
@@ -77,19 +72,18 @@ def backend_tag_blocks(
     }
     if question_tag is not None:
         question_select["initial_option"] = option(question_tag)
-    elements.append(question_select)
     blocks: list[dict] = []
     if ticket_tags:
         names = ", ".join(f"*{tag.name}*" for tag in ticket_tags)
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": f"{transcript.text('backend_team_tags_label')}: {names}"}
-                ],
-            }
-        )
-    blocks.append({"type": "actions", "block_id": ticket_tags_block_id(ticket_id), "elements": elements})
+        label = transcript.text("backend_team_tags_label")
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"{label}: {names}"}]})
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": ticket_tags_block_id(ticket_id),
+            "elements": [team_select, question_select],
+        }
+    )
     return blocks
 
 
@@ -100,7 +94,6 @@ async def backend_tag_blocks_for_ticket(
     return backend_tag_blocks(
         transcript,
         ticket_id=ticket_id,
-        all_tags=await service.list_tags(session),
         ticket_tags=await service.tags_on_ticket(session, ticket_id=ticket_id),
         question_tag=await service.question_tag_of_ticket(session, ticket_id=ticket_id),
     )

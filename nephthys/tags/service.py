@@ -119,6 +119,15 @@ async def list_tags(session: AsyncSession) -> list[TagView]:
     return [_view(tag) for tag in tags]
 
 
+async def tag_options(session: AsyncSession, *, typed: str = "") -> list[TagView]:
+    """Team tags whose name contains what the helper typed (any case), at most MAX_OPTIONS."""
+    query = select(Tag).order_by(func.lower(Tag.name), Tag.id).limit(MAX_OPTIONS)
+    typed = re.sub(r"\s+", " ", typed or "").strip()
+    if typed:
+        query = query.where(Tag.name.ilike(_like_pattern(typed), escape="\\"))
+    return [_view(tag) for tag in await session.scalars(query)]
+
+
 async def tags_named(session: AsyncSession, *, names: Iterable[str]) -> tuple[list[TagView], list[str]]:
     """The tags called ``names`` (any case), and the names no tag has."""
     wanted = {clean: clean for clean in (re.sub(r"\s+", " ", n).strip() for n in names) if clean}

@@ -60,10 +60,13 @@ async def test_resolving_a_closed_ticket_changes_nothing_and_posts_nothing(desk,
 
         await d.click_resolve(ticket["id"], HELPER_2, message=d.thread_reply_message(asked))
         await d.click_resolve(ticket["id"], ASKER, message=d.thread_reply_message(asked))
-        await d.reply(asked, HELPER_2, "?resolve")
+        macro = await d.reply(asked, HELPER_2, "?resolve")
 
         assert await d.ticket(asked["ts"]) == closed
-        assert d.slack.calls[calls_before:] == []
+        # Nothing posted: the one call removes the helper's ?resolve message (a command, not a reply).
+        assert [(c.method, c.args) for c in d.slack.calls[calls_before:]] == [
+            ("chat.delete", {"channel": HELP_CHANNEL, "ts": macro["ts"]})
+        ]
 
 
 async def test_a_helper_resolves_with_the_macro_and_the_reply_is_not_an_answer(desk, team):
@@ -122,10 +125,13 @@ async def test_reopening_an_open_ticket_changes_nothing(desk, team):
     async with desk() as d:
         asked, ticket = await d.ask()
         calls_before = len(d.slack.calls)
-        await d.reply(asked, HELPER, "?reopen")
+        macro = await d.reply(asked, HELPER, "?reopen")
         row = await d.ticket(asked["ts"])
         assert row["status"] == "OPEN" and row["reopenedById"] is None
-        assert d.slack.calls[calls_before:] == []
+        # Nothing posted: the one call removes the helper's ?reopen message (a command, not a reply).
+        assert [(c.method, c.args) for c in d.slack.calls[calls_before:]] == [
+            ("chat.delete", {"channel": HELP_CHANNEL, "ts": macro["ts"]})
+        ]
 
 
 async def test_macro_rules_unknown_helpers_only(desk, team):

@@ -7,35 +7,30 @@ from nephthys.tags.service import NameProblem, NameRejected, TagView
 from nephthys.transcripts import load_transcript
 
 
-def test_backend_blocks_offer_every_tag_and_preselect_the_tickets():
+def test_backend_blocks_preselect_the_tickets_tags_and_question_tag():
     transcript = load_transcript("default")
-    tags = [TagView(id=n, name=f"Tag {n}") for n in range(1, 131)]
     blocks = tag_blocks.backend_tag_blocks(
         transcript,
         ticket_id=42,
-        all_tags=tags,
-        ticket_tags=[tags[2], tags[120]],
+        ticket_tags=[TagView(id=3, name="Auth"), TagView(id=9, name="Billing")],
         question_tag=TagView(id=7, name="Payout?"),
     )
     context, actions = blocks
-    assert "*Tag 3*" in context["elements"][0]["text"] and "Team tags" in context["elements"][0]["text"]
+    assert context["elements"][0]["text"] == "Team tags: *Auth*, *Billing*"
     assert tag_blocks.ticket_id_from_block_id(actions["block_id"]) == 42
     team, question = actions["elements"]
-    assert team["type"] == "multi_static_select" and len(team["options"]) == 100  # Slack's limit
-    assert [o["value"] for o in team["initial_options"]] == ["3"]  # the 121st is not an option
+    assert team["type"] == "multi_external_select" and team["min_query_length"] == 0
+    assert [o["value"] for o in team["initial_options"]] == ["3", "9"]
     assert question["type"] == "external_select" and question["initial_option"]["value"] == "7"
 
 
-def test_backend_blocks_without_tags_have_only_the_question_select():
-    blocks = tag_blocks.backend_tag_blocks(
-        load_transcript("flavortown"), ticket_id=1, all_tags=[], ticket_tags=[], question_tag=None
-    )
-    assert len(blocks) == 1
-    (question,) = blocks[0]["elements"]
-    assert question["placeholder"]["text"] == load_transcript("flavortown").text(
-        "backend_question_tag_placeholder"
-    )
-    assert "initial_option" not in question
+def test_backend_blocks_of_a_new_ticket_have_empty_selects():
+    transcript = load_transcript("flavortown")
+    (actions,) = tag_blocks.backend_tag_blocks(transcript, ticket_id=1)
+    team, question = actions["elements"]
+    assert team["placeholder"]["text"] == transcript.text("backend_team_tags_placeholder")
+    assert question["placeholder"]["text"] == transcript.text("backend_question_tag_placeholder")
+    assert "initial_options" not in team and "initial_option" not in question
 
 
 def test_block_ids_that_are_not_ours_give_no_ticket():

@@ -13,19 +13,25 @@ import re
 from nephthys.database.models import TicketStatus
 from nephthys.slack import flows
 from nephthys.slack.context import SlackContext
-from nephthys.slack.macros import reopen, resolve
+from nephthys.slack.macros import faq, hii, redirect, reopen, resolve, tag, thread
 from nephthys.slack.macros.base import Macro, MacroCall, Who
+from nephthys.slack.macros.removal import remove_macro_message
+from nephthys.slack.macros.unknown import unknown_macro_text
 from nephthys.slack.messages import mention
 from nephthys.tickets import lifecycle
 
 MACROS: list[Macro] = [
     resolve.MACRO,
     reopen.MACRO,
+    faq.MACRO,
+    thread.MACRO,
+    tag.MACRO,
+    hii.MACRO,
 ]
 
 _MACRO_TEXT = re.compile(r"^\?([A-Za-z0-9_-]+)(?:\s+(.*))?$", re.DOTALL)
 
-__all__ = ["MACROS", "Macro", "MacroCall", "Who", "dispatch", "find_macro", "parse_macro"]
+__all__ = ["MACROS", "Macro", "MacroCall", "Who", "dispatch", "find_macro", "macros_for", "parse_macro"]
 
 
 def parse_macro(text: str) -> tuple[str, str] | None:
@@ -43,6 +49,11 @@ def find_macro(name: str, macros: list[Macro] | None = None) -> Macro | None:
     return None
 
 
+def macros_for(transcript) -> list[Macro]:
+    """The built-in macros, then the redirect macros the program declares (a built-in name wins)."""
+    return [*MACROS, *redirect.program_macros(transcript)]
+
+
 def available(macros: list[Macro] | None = None) -> str:
     return ", ".join(f"`?{macro.name}`" for macro in (MACROS if macros is None else macros))
 
@@ -51,28 +62,38 @@ async def dispatch(ctx: SlackContext, *, thread_ts: str, ts: str, user: str, tex
     """Run the macro in ``text`` if it is one; True when the message was taken as a macro.
 
     A message that is not a macro (or an unknown ``?word`` from someone who is not a
-    helper) is left to be recorded as an ordinary reply.
+    helper) is left to be recorded as an ordinary reply. A macro message that ran, or
+    that a helper sent and was refused, is then removed from the thread.
     """
+    outcome = await _dispatch(ctx, thread_ts=thread_ts, ts=ts, user=user, text=text)
+    if outcome == "remove":
+        await remove_macro_message(ctx, ts=ts)
+    return outcome != "reply"
+
+
+async def _dispatch(ctx: SlackContext, *, thread_ts: str, ts: str, user: str, text: str) -> str:
+    """What became of the message: "reply" (not a macro), "keep" or "remove" (taken as a macro)."""
     parsed = parse_macro(text)
     if parsed is None:
-        return False
+        return "reply"
     name, args = parsed
     ticket = await lifecycle.ticket_by_msg_ts(ctx.sessions, thread_ts)
     if ticket is None:
-        return False
+        return "reply"
     user_is_helper = await lifecycle.is_helper(ctx.sessions, slack_id=user)
-    macro = find_macro(name)
+    macros = macros_for(ctx.transcript)
+    macro = find_macro(name, macros)
     if macro is None:
         if not user_is_helper:
-            return False
+            return "reply"
         await flows.tell(
             ctx,
             user=user,
             channel=ctx.channels.help,
             thread_ts=thread_ts,
-            text=ctx.transcript.text("unknown_macro", macro=name, available=available()),
+            text=unknown_macro_text(ctx.transcript, name, macros),
         )
-        return True
+        return "remove"
     call = MacroCall(ctx=ctx, ticket=ticket, user=user, user_is_helper=user_is_helper, args=args, ts=ts)
     allowed = user_is_helper or (macro.who is Who.ASKER_OR_HELPERS and call.user_is_asker)
     if not allowed:
@@ -83,7 +104,7 @@ async def dispatch(ctx: SlackContext, *, thread_ts: str, ts: str, user: str, tex
             thread_ts=thread_ts,
             text=ctx.transcript.text("helpers_only", user=mention(user)),
         )
-        return True
+        return "keep"
     if ticket.status is TicketStatus.CLOSED and not macro.runs_on_closed:
         await flows.tell(
             ctx,
@@ -92,6 +113,6 @@ async def dispatch(ctx: SlackContext, *, thread_ts: str, ts: str, user: str, tex
             thread_ts=thread_ts,
             text=ctx.transcript.text("macro_closed_ticket", macro=macro.name),
         )
-        return True
+        return "remove"
     await macro.run(call)
-    return True
+    return "remove"
