@@ -34,7 +34,7 @@ async def add_ticket(
     title: str = "A question",
     description: str = "Details of the question",
 ) -> int:
-    msg_ts = msg_ts or f"1700000000.{next(_message_ts):06d}"
+    msg_ts = msg_ts or f"1600000000.{next(_message_ts):06d}"
     rows = await postgres.fetch(
         url,
         """INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "assignedToId",
