@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from nephthys.config import ConfigError, Settings
-from nephthys.slack import actions, deliveries, events, flows, helpers
+from nephthys.slack import actions, deliveries, events, flows, helpers, tags
 from nephthys.slack.client import SlackClient
 from nephthys.slack.context import Channels, SlackContext
 from nephthys.slack.heartbeat import Heartbeat
@@ -135,6 +135,8 @@ class SlackService:
         app.event("member_joined_channel")(self._on_event(events.on_member_joined))
         app.event("member_left_channel")(self._on_event(events.on_member_left))
         app.action(RESOLVE_ACTION)(resolve_clicked)
+        app.event("app_home_opened")(self._on_event(tags.on_app_home_opened))
+        tags.register(app, ctx)  # team tags and question tags: selects, App Home, modals
         app.error(on_error)
         return app
 
