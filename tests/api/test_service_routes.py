@@ -1,0 +1,106 @@
+"""The API token, JSON errors, /metrics and /openapi.json."""
+
+from __future__ import annotations
+
+import pytest
+
+API_ROUTES = ["/api/stats_v2", "/api/stats", "/api/tickets?status=open", "/api/ticket?id=1", "/api/user?id=U1",
+              "/api/stats/question_tags"]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", API_ROUTES)
+async def test_with_a_token_every_api_route_requires_it(serve, path):
+    async with serve(api_token="s3cret-token") as client:
+        missing = await client.get(path)
+        wrong = await client.get(path, headers={"Authorization": "Bearer s3cret-tokeX"})
+        not_bearer = await client.get(path, headers={"Authorization": "s3cret-token"})
+        right = await client.get(path, headers={"Authorization": "Bearer s3cret-token"})
+    for refused in (missing, wrong, not_bearer):
+        assert refused.status_code == 401
+        assert refused.json()["error"] == "unauthorized"
+        assert refused.headers["www-authenticate"].startswith("Bearer")
+    assert right.status_code in (200, 404)  # /api/ticket?id=1 and /api/user: nothing there yet
+    assert right.status_code != 401
+
+
+async def test_health_metrics_and_the_description_stay_open_with_a_token(serve):
+    async with serve(api_token="s3cret-token") as client:
+        assert (await client.get("/health")).status_code == 200
+        assert (await client.get("/metrics")).status_code == 200
+        assert (await client.get("/openapi.json")).status_code == 200
+
+
+async def test_without_a_token_the_api_is_open(serve):
+    async with serve() as client:
+        response = await client.get("/api/stats_v2", headers={"Authorization": "Bearer anything"})
+    assert response.status_code == 200
+
+
+async def test_unknown_paths_and_methods_answer_json(serve):
+    async with serve() as client:
+        unknown = await client.get("/api/nothing-here")
+        wrong_method = await client.post("/api/stats_v2")
+    assert (unknown.status_code, unknown.json()) == (404, {"error": "not_found"})
+    assert (wrong_method.status_code, wrong_method.json()) == (405, {"error": "method_not_allowed"})
+    assert "GET" in wrong_method.headers["allow"]
+
+
+async def test_a_database_that_goes_away_is_a_json_503(serve, db_url, make_unreachable_database_url):
+    import httpx
+
+    from nephthys.utils.starlette import create_app
+    from tests.conftest import make_settings
+    from tests.support.server import running
+
+    url = make_unreachable_database_url
+    app = create_app(make_settings(database_url=url), database_url=url)
+    async with running(app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        for path in ["/api/stats_v2", "/api/stats", "/api/tickets?status=open", "/api/ticket?id=1",
+                     "/api/user?id=U1", "/metrics"]:  # fmt: skip
+            response = await client.get(path)
+            assert response.status_code == 503, path
+            assert response.json() == {"error": "database_unavailable"}, path
+
+
+@pytest.fixture
+def make_unreachable_database_url() -> str:
+    from tests.support.server import free_port
+
+    return f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
+
+
+async def test_metrics_count_requests_per_route_and_show_the_pool_and_tickets(serve, db_url):
+    from tests.api.data import add_ticket, add_user, database_now
+
+    author = await add_user(db_url, "UAUTHOR")
+    await add_ticket(db_url, opened_by=author, created_at=await database_now(db_url))
+    async with serve() as client:
+        await client.get("/api/stats_v2")
+        await client.get("/api/stats_v2")
+        await client.get("/api/ticket?id=oops")
+        await client.get("/no/such/path/12345")
+        text = (await client.get("/metrics")).text
+    assert 'nephthys_http_requests_total{method="GET",route="/api/stats_v2",status="200"} 2.0' in text
+    assert 'nephthys_http_requests_total{method="GET",route="/api/ticket",status="400"} 1.0' in text
+    assert 'route="unmatched"' in text and "/no/such/path" not in text  # labels stay few
+    assert (
+        'nephthys_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/stats_v2"}' in text
+    )
+    assert 'nephthys_tickets{status="open"} 1.0' in text
+    assert 'nephthys_tickets{status="closed"} 0.0' in text
+    assert "nephthys_db_pool_connections{state=" in text and "nephthys_db_pool_size " in text
+
+
+async def test_openapi_describes_every_route(serve):
+    async with serve() as client:
+        document = (await client.get("/openapi.json")).json()
+    assert document["openapi"].startswith("3.1")
+    assert set(document["paths"]) >= {
+        "/api/stats_v2", "/api/stats", "/api/tickets", "/api/ticket", "/api/user", "/api/stats/question_tags",
+        "/health", "/metrics", "/openapi.json",
+    }  # fmt: skip
+    parameters = {p["name"] for p in document["paths"]["/api/tickets"]["get"]["parameters"]}
+    assert parameters == {"status", "since", "after", "until", "before", "limit", "cursor"}
+    ticket = document["components"]["schemas"]["Ticket"]
+    assert ticket["required"] == ["id", "title", "description", "status", "opened_by", "closed_by",
+                                  "assigned_to", "reopened_by", "tags", "created_at", "message_ts"]  # fmt: skip
