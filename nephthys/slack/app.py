@@ -46,6 +46,9 @@ from nephthys.transcripts import load_transcript
 log = logging.getLogger(__name__)
 
 STARTUP_RETRY_MAX_SECONDS = 60
+# Events handled at once after their acknowledgement. The rest wait their turn, so a burst
+# never takes every pooled database connection from the acknowledgement path (the claim).
+CONCURRENT_EVENTS = 16
 STOP_DRAIN_SECONDS = 10
 REPAIR_EVERY_SECONDS = 30
 PRUNE_EVENTS_EVERY_SECONDS = 3600
@@ -79,6 +82,7 @@ class SlackService:
         self._stopping = False
         self._startup: asyncio.Task | None = None
         self._socket_mode = None
+        self._event_slots = asyncio.Semaphore(CONCURRENT_EVENTS)
         self.bolt = self._build_bolt_app()
         from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 
@@ -179,7 +183,8 @@ class SlackService:
 
     async def _process(self, event_id: str | None, handler, event: dict) -> None:
         try:
-            await handler(self.ctx, event)
+            async with self._event_slots:
+                await handler(self.ctx, event)
         except Exception as error:
             log.exception("event %s (%s) failed", event_id, event.get("type"))
             await self.ctx.alert(f":warning: A Slack event could not be handled: {flows.describe(error)}")

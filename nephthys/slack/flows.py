@@ -12,11 +12,12 @@ click or the repair job can run them again and nothing is posted twice:
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from slack_sdk.errors import SlackApiError
 
 from nephthys.database.models import TicketStatus, UserType
-from nephthys.slack import messages
+from nephthys.slack import messages, tag_blocks
 from nephthys.slack.client import error_code
 from nephthys.slack.context import SlackContext
 from nephthys.slack.titles import first_words_title, generated_title
@@ -58,51 +59,63 @@ async def open_ticket_for_question(ctx: SlackContext, *, ts: str, user: str, tex
         title = await generated_title(ctx.settings, text)
         if title:
             await lifecycle.set_title(ctx.sessions, ticket_id=opened.ticket.id, title=title)
+            opened = replace(opened, ticket=replace(opened.ticket, title=title))
     try:
-        await finish_ticket(ctx, opened.ticket.id)
+        await finish_ticket(ctx, opened.ticket.id, opened=opened)
     except Exception as error:
         await ctx.alert(
             f":warning: Ticket #{opened.ticket.id} is stored but its Slack messages are not all posted "
             f"({describe(error)}); the repair job will finish it."
         )
-    await remember_username(ctx, user)
+    if not opened.asker_has_username:
+        await remember_username(ctx, user)
 
 
 async def remember_username(ctx: SlackContext, user: str) -> None:
     """Fill in the asker's username (users.info) once; a failure only leaves it empty."""
     try:
-        if await lifecycle.user_needs_username(ctx.sessions, slack_id=user):
-            username = await ctx.client.username(user)
-            if username:
-                await lifecycle.upsert_user(ctx.sessions, slack_id=user, username=username)
+        username = await ctx.client.username(user)
+        if username:
+            await lifecycle.upsert_user(ctx.sessions, slack_id=user, username=username)
     except Exception as error:
         log.warning("username of %s not stored: %s", user, describe(error))
 
 
-async def finish_ticket(ctx: SlackContext, ticket_id: int) -> None:
+async def finish_ticket(
+    ctx: SlackContext, ticket_id: int, *, opened: lifecycle.OpenedTicket | None = None
+) -> None:
     """Post whatever the open ticket's Slack side still lacks: backend message, reaction, thread reply.
 
     Steps run in that order and stop at the first failure (it raises); the thread
     reply comes last, so its BotMessage row marks a finished ticket for the repair job.
+    ``opened`` (the ticket as open_ticket just returned it) saves reading it again.
     """
     async with ctx.ticket_locks.hold(ticket_id):
-        await _finish_ticket(ctx, ticket_id)
+        await _finish_ticket(ctx, ticket_id, opened=opened)
 
 
-async def _finish_ticket(ctx: SlackContext, ticket_id: int) -> None:
-    ticket = await lifecycle.ticket_by_id(ctx.sessions, ticket_id)
+async def _finish_ticket(
+    ctx: SlackContext, ticket_id: int, *, opened: lifecycle.OpenedTicket | None = None
+) -> None:
+    if opened is not None and opened.created:
+        # Just created by this worker: nothing of its Slack side exists yet.
+        ticket, previous, fresh = opened.ticket, opened.previous_tickets, True
+    else:
+        ticket, previous, fresh = await lifecycle.ticket_by_id(ctx.sessions, ticket_id), None, False
     if ticket is None or ticket.status is TicketStatus.CLOSED:
         return
     help_channel, tickets_channel = ctx.channels.help, ctx.channels.tickets
-    previous: int | None = None
     backend_ts = ticket.ticket_ts
     if backend_ts is None:
-        previous = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket.id)
+        if previous is None:
+            previous = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket.id)
         text, blocks = messages.backend_message(
             ctx.transcript,
             ticket,
             previous_tickets=previous,
             thread_link=ctx.permalink(help_channel, ticket.msg_ts),
+            # A new ticket has no tags; a reopened or repaired one shows the ones it has.
+            tag_blocks=None if fresh else await _current_tag_blocks(ctx, ticket.id),
         )
         ts = await ctx.client.post_message(channel=tickets_channel, text=text, blocks=blocks)
         if await lifecycle.record_backend_message(
@@ -111,6 +124,7 @@ async def _finish_ticket(ctx: SlackContext, ticket_id: int) -> None:
             backend_ts = ts
         else:
             # Another worker posted first, or the ticket closed or vanished meanwhile.
+            fresh = False
             await ctx.client.delete_message(channel=tickets_channel, ts=ts)
             ticket = await lifecycle.ticket_by_id(ctx.sessions, ticket_id)
             if ticket is None or ticket.status is TicketStatus.CLOSED or ticket.ticket_ts is None:
@@ -119,7 +133,7 @@ async def _finish_ticket(ctx: SlackContext, ticket_id: int) -> None:
 
     await _react(ctx, ticket.msg_ts, add=OPEN_REACTION)
 
-    if await lifecycle.bot_messages(ctx.sessions, ticket_id=ticket.id, channel_id=help_channel):
+    if not fresh and await lifecycle.bot_messages(ctx.sessions, ticket_id=ticket.id, channel_id=help_channel):
         return
     if previous is None:
         previous = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket.id)
@@ -136,6 +150,11 @@ async def _finish_ticket(ctx: SlackContext, ticket_id: int) -> None:
         ctx.sessions, ticket_id=ticket.id, channel_id=help_channel, ts=ts
     ):
         await ctx.client.delete_message(channel=help_channel, ts=ts)
+
+
+async def _current_tag_blocks(ctx: SlackContext, ticket_id: int) -> list[dict]:
+    async with ctx.sessions() as session:
+        return await tag_blocks.backend_tag_blocks_for_ticket(session, ctx.transcript, ticket_id=ticket_id)
 
 
 async def _react(
@@ -164,6 +183,7 @@ async def question_edited(ctx: SlackContext, *, msg_ts: str, text: str) -> None:
         ticket,
         previous_tickets=previous,
         thread_link=ctx.permalink(ctx.channels.help, ticket.msg_ts),
+        tag_blocks=await _current_tag_blocks(ctx, ticket.id),
     )
     await ctx.client.update_message(
         channel=ctx.channels.tickets, ts=ticket.ticket_ts, text=text, blocks=blocks

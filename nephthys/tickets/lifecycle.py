@@ -78,6 +78,7 @@ class OpenedTicket:
     ticket: TicketState
     created: bool  # False when the question already had its ticket (a redelivery)
     previous_tickets: int  # tickets the asker opened before this one
+    asker_has_username: bool = True  # False: worth asking users.info once
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,7 @@ async def open_ticket(
             )
             return OpenedTicket(ticket=existing, created=False, previous_tickets=previous or 0)
         asker_id = await _upsert_user(session, slack_id=asker_slack_id, username=asker_username)
+        known_name = await session.scalar(select(User.username.is_not(None)).where(User.id == asker_id))
         created_id = await session.scalar(
             insert(Ticket)
             .values(
@@ -248,7 +250,12 @@ async def open_ticket(
             .select_from(Ticket)
             .where(Ticket.opened_by_id == asker_id, Ticket.id < ticket.id)
         )
-    return OpenedTicket(ticket=ticket, created=created_id is not None, previous_tickets=previous or 0)
+    return OpenedTicket(
+        ticket=ticket,
+        created=created_id is not None,
+        previous_tickets=previous or 0,
+        asker_has_username=bool(known_name),
+    )
 
 
 @retried_on_conflict
@@ -542,10 +549,14 @@ async def tickets_needing_repair(
     return list(unfinished), list(stale_backend)
 
 
+# Built once, so the statement is the same object shape each time and SQLAlchemy's compiled cache hits.
+_OPENER = User.__table__.alias("opener")
+_ASSIGNEE = User.__table__.alias("assignee")
+_CLOSER = User.__table__.alias("closer")
+
+
 async def _state(session: AsyncSession, where, *, required: bool = True) -> TicketState | None:
-    opener = User.__table__.alias("opener")
-    assignee = User.__table__.alias("assignee")
-    closer = User.__table__.alias("closer")
+    opener, assignee, closer = _OPENER, _ASSIGNEE, _CLOSER
     row = (
         await session.execute(
             select(
