@@ -46,6 +46,7 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "faq_macro": frozenset({"user"}),
     "hii_macro": frozenset({"user", "helper"}),
     "tag_macro_added": frozenset({"tags"}),
+    "tag_macro_removed": frozenset({"tags"}),
     "tag_macro_usage": frozenset({"available"}),
     "tag_macro_unknown": frozenset({"tags", "available"}),
     # DM to a team tag's subscribers.

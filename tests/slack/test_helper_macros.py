@@ -161,6 +161,29 @@ async def test_tag_notifies_each_subscriber_once_and_never_the_tagger(desk, team
         assert sorted(api["tags"]) == ["Auth", "Billing", "Nobody listens"]
 
 
+async def test_tag_minus_takes_tags_off_and_notifies_no_one(desk, team):
+    async with desk() as d:
+        asked, ticket = await d.ask()
+        await make_tag(d, "Auth team", HELPER_2)
+        await make_tag(d, "Billing", HELPER_2)
+        await d.reply(asked, HELPER, "?tag Auth team, Billing")
+        assert len(dms(d, HELPER_2)) == 2
+        await d.reply(asked, HELPER, "?tag -auth TEAM")
+        assert d.slack.ephemerals[-1]["text"] == DEFAULT.text("tag_macro_removed", tags="*Auth team*")
+        api = await d.api_ticket(ticket["id"])
+        assert api["tags"] == ["Billing"]
+        backend = d.slack.message(TICKET_CHANNEL, ticket["ticketTs"])
+        [shown] = [b for b in backend["blocks"] if b["type"] == "context"]
+        assert shown["elements"][0]["text"] == "Team tags: *Billing*"
+        # Put back and taken off in one go; unknown names are reported, known ones still applied.
+        await d.reply(asked, HELPER, "?tag Auth team, -Billing, -Nope")
+        assert (await d.api_ticket(ticket["id"]))["tags"] == ["Auth team"]
+        assert d.slack.ephemerals[-1]["text"] == DEFAULT.text(
+            "tag_macro_unknown", tags="*-Nope*", available="*Auth team*, *Billing*"
+        )
+        assert len(dms(d, HELPER_2)) == 3  # Auth team was added again: a new tagging
+
+
 async def test_tag_with_unknown_names_or_none(desk, team):
     async with desk() as d:
         asked, ticket = await d.ask()
