@@ -58,6 +58,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import generate  # noqa: E402
+from nephthys.database import migrate  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 WORKSPACE_URL = "https://hackclub.slack.com"
@@ -541,6 +542,18 @@ def measure(server: Server, plan: Plan, facts: dict, database_url: str, *, is_ba
     return out
 
 
+async def bring_up_to_date(database_url: str) -> None:
+    """A reused database gets the migrations added since it was generated (they must handle existing rows)."""
+    before, after = await migrate.upgrade(database_url)
+    if before != after:
+        log(f"  migrated the reused database from {before} to {after}; VACUUM ANALYZE …")
+        connection = await asyncpg.connect(generate._dsn(database_url))
+        try:
+            await connection.execute("VACUUM ANALYZE")
+        finally:
+            await connection.close()
+
+
 async def database_facts(database_url: str) -> dict:
     """What the answers should be, from the database, and a read that pulls the tables into the page cache."""
     connection = await asyncpg.connect(generate._dsn(database_url))
@@ -557,6 +570,7 @@ async def database_facts(database_url: str) -> dict:
         facts["tags_on_tickets"] = await connection.fetchval("SELECT count(*) FROM tags_on_tickets")
         facts["users"] = await connection.fetchval('SELECT count(*) FROM "User"')
         facts["helpers"] = await connection.fetchval('SELECT count(*) FROM "User" WHERE helper')
+        facts["revision"] = await connection.fetchval("SELECT version_num FROM alembic_version")
     finally:
         await connection.close()
     facts["tickets"] = facts.pop("exported")
@@ -604,6 +618,7 @@ def run(args: argparse.Namespace) -> dict:
     database_url = generate.database_url(args.server_url, args.database)
     if args.reuse:
         log(f"reusing the database {args.database}")
+        asyncio.run(bring_up_to_date(database_url))
     else:
         log(f"generating {args.tickets:,} tickets into {args.database} …")
         asyncio.run(
@@ -615,7 +630,10 @@ def run(args: argparse.Namespace) -> dict:
             )
         )
     facts = asyncio.run(database_facts(database_url))
-    log(f"database: {facts['tickets']:,} tickets ({facts['open']:,} open), {facts['users']:,} users")
+    log(
+        f"database: {facts['tickets']:,} tickets ({facts['open']:,} open), {facts['users']:,} users, "
+        f"schema revision {facts['revision']}"
+    )
     if args.reuse and facts["tickets"] != args.tickets:
         log(f"note: --tickets {args.tickets:,} asked for, the reused database has {facts['tickets']:,}")
 
