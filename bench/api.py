@@ -217,6 +217,55 @@ class PeakRssSampler:
         self._thread.join()
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process has used (None when it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _backend_pids(database_url: str) -> list[int]:
+    connection = await asyncpg.connect(generate._dsn(database_url))
+    try:
+        rows = await connection.fetch(
+            """SELECT pid FROM pg_stat_activity
+               WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"""
+        )
+    finally:
+        await connection.close()
+    return [row["pid"] for row in rows]
+
+
+class CpuMeter:
+    """CPU used by the server process and by the PostgreSQL backends serving the bench database.
+
+    CPU time is far steadier than wall time on a shared 2-core machine, and it says
+    where a request's work is done. PostgreSQL's parallel workers are not counted
+    (short-lived processes); PostgreSQL must run on this machine.
+    """
+
+    def __init__(self, server_pid: int, database_url: str) -> None:
+        self.server_pid, self.database_url = server_pid, database_url
+
+    def _backends(self) -> dict[int, float]:
+        pids = asyncio.run(_backend_pids(self.database_url))
+        return {pid: cpu for pid in pids if (cpu := cpu_seconds(pid)) is not None}
+
+    def __enter__(self) -> CpuMeter:
+        self._server = cpu_seconds(self.server_pid)
+        self._postgres = self._backends()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        server = cpu_seconds(self.server_pid)
+        self.server_seconds = None if server is None or self._server is None else server - self._server
+        after = self._backends()
+        self.postgres_seconds = sum(cpu - self._postgres.get(pid, 0.0) for pid, cpu in after.items())
+
+
 # ---------------------------------------------------------------- HTTP measurements
 
 
@@ -491,13 +540,22 @@ class Plan:
     results: dict = field(default_factory=dict)
 
 
-def phase(name: str, server: Server, action: Callable[[], dict]) -> dict:
+def phase(
+    name: str, server: Server, database_url: str, action: Callable[[], dict], *, extra_requests: int = 1
+) -> dict:
+    """Run one measurement; adds the load before it and the CPU each request took (server, PostgreSQL)."""
     load = os.getloadavg()[0]
     log(f"  {server.name}: {name} … (load {load:.2f})")
     started = time.perf_counter()
-    result = action()
+    with CpuMeter(server.pid, database_url) as cpu:
+        result = action()
     result["load_before"] = load
     result["phase_seconds"] = time.perf_counter() - started
+    # Warm-up requests are served inside the phase too.
+    requests = result.get("requests", 0) + extra_requests
+    if cpu.server_seconds is not None and requests:
+        result["server_cpu_ms_per_request"] = cpu.server_seconds * 1000 / requests
+        result["postgres_cpu_ms_per_request"] = cpu.postgres_seconds * 1000 / requests
     return result
 
 
@@ -507,22 +565,25 @@ def measure(server: Server, plan: Plan, facts: dict, database_url: str, *, is_ba
     out["export"] = []
     for _ in range(1 if fewer else plan.exports):
         out["export"].append(
-            phase("full export", server, lambda: export(server, facts["tickets"], timeout=1800))
+            phase("full export", server, database_url, lambda: export(server, facts["tickets"], timeout=1800))
         )
     out["open"] = phase(
         "tickets?status=open",
         server,
+        database_url,
         lambda: sequential(server.url(OPEN_PATH), plan.open_requests, plan.budget, timeout=600),
     )
     out["stats"] = phase(
         "stats_v2 sequential",
         server,
+        database_url,
         lambda: sequential(server.url(STATS_PATH), plan.stats_requests, plan.budget, timeout=600),
     )
     if not is_baseline:
         out["stats_after_write"] = phase(
             "stats_v2 after a ticket change",
             server,
+            database_url,
             lambda: asyncio.run(
                 stats_after_writes(server, database_url, plan.write_requests, request_timeout=600)
             ),
@@ -531,6 +592,7 @@ def measure(server: Server, plan: Plan, facts: dict, database_url: str, *, is_ba
     out["throughput"] = phase(
         f"stats_v2 throughput ({plan.connections} clients, {duration:g} s, {plan.tool})",
         server,
+        database_url,
         lambda: throughput(
             server.url(STATS_PATH),
             plan.tool,
@@ -538,6 +600,7 @@ def measure(server: Server, plan: Plan, facts: dict, database_url: str, *, is_ba
             duration,
             timeout=duration + 60 if is_baseline else 10,
         ),
+        extra_requests=0,
     )
     return out
 
@@ -809,6 +872,9 @@ def report(outcome: dict) -> str:
             f"baseline throughput: {bt['requests']} requests in {outcome['plan']['baseline_duration']:g} s "
             f"(non-2xx {bt['non_2xx']}, errors {bt['socket_errors']})"
         )
+    for name, side in (("nephthys", n), ("baseline", b)):
+        if side:
+            lines.append(f"CPU per request, {name} (server + PostgreSQL): {cpu_summary(side)}")
     checks = outcome["checks"]
     for name in ("nephthys", "baseline"):
         check = checks.get(f"{name}_open_tickets")
@@ -834,6 +900,20 @@ def report(outcome: dict) -> str:
         )
     )
     return "\n".join(lines)
+
+
+def cpu_summary(side: dict) -> str:
+    parts = []
+    labelled = [("export", side["export"][0]), ("open", side["open"]), ("stats_v2", side["stats"])]
+    if "stats_after_write" in side:
+        labelled.append(("stats_v2 after a change", side["stats_after_write"]))
+    labelled.append(("stats_v2 under load", side["throughput"]))
+    for label, result in labelled:
+        if "server_cpu_ms_per_request" in result:
+            parts.append(
+                f"{label} {result['server_cpu_ms_per_request']:,.1f} + {result['postgres_cpu_ms_per_request']:,.1f} ms"
+            )
+    return "; ".join(parts) or "not measured"
 
 
 def build_parser() -> argparse.ArgumentParser:
