@@ -24,6 +24,8 @@ CREATE_TAG_MODAL = "team_tag_create_modal"
 CREATE_QUESTION_TAG_MODAL = "question_tag_create_modal"
 NAME_BLOCK = "name"
 NAME_INPUT = "name_input"
+# Tags listed on the App Home (a view holds at most 100 blocks; a few are headers and buttons).
+MAX_HOME_TAGS = 90
 
 
 def _plain(text: str) -> dict:
@@ -129,7 +131,11 @@ def team_tags_home_blocks(
             {"type": "section", "text": {"type": "mrkdwn", "text": transcript.text("app_home_no_team_tags")}}
         )
         return blocks
-    for tag in tags:
+    # A Home view holds at most 100 blocks: the user's own tags first, then the rest.
+    ordered = [tag for tag in tags if tag.id in subscribed_ids]
+    ordered += [tag for tag in tags if tag.id not in subscribed_ids]
+    shown, hidden = ordered[:MAX_HOME_TAGS], len(ordered) - MAX_HOME_TAGS
+    for tag in shown:
         subscribed = tag.id in subscribed_ids
         blocks.append(
             {
@@ -148,6 +154,9 @@ def team_tags_home_blocks(
                 },
             }
         )
+    if hidden > 0:
+        more = transcript.text("app_home_more_team_tags", count=str(hidden))
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more}]})
     return blocks
 
 
@@ -157,11 +166,9 @@ def create_modal(transcript: Transcript, *, question_tag: bool) -> dict:
         "type": "modal",
         "callback_id": CREATE_QUESTION_TAG_MODAL if question_tag else CREATE_TAG_MODAL,
         "title": _plain(
-            transcript.text("create_question_tag_modal_title" if question_tag else "create_tag_modal_title")[
-                :24
-            ]
+            transcript.text("create_question_tag_modal_title" if question_tag else "create_tag_modal_title")
         ),
-        "submit": _plain(transcript.text("modal_submit")[:24]),
+        "submit": _plain(transcript.text("modal_submit")),
         "blocks": [
             {
                 "type": "input",

@@ -54,6 +54,7 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     # App Home "Team tags" view and the create-tag / create-question-tag modals.
     "app_home_team_tags_title": frozenset(),
     "app_home_no_team_tags": frozenset(),
+    "app_home_more_team_tags": frozenset({"count"}),
     "app_home_subscribe_button": frozenset(),
     "app_home_unsubscribe_button": frozenset(),
     "app_home_create_tag_button": frozenset(),
@@ -68,6 +69,23 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
 }
 
 REQUIRED_TEXT_KEYS: frozenset[str] = frozenset(TEXT_PLACEHOLDERS)
+
+# Texts Slack shows in plain_text fields with a length limit (Block Kit reference); they
+# take no placeholders, so a transcript's text that is too long is refused when it loads.
+TEXT_MAX_LENGTH: dict[str, int] = {
+    "resolve_button": 75,  # button text
+    "app_home_subscribe_button": 75,
+    "app_home_unsubscribe_button": 75,
+    "app_home_create_tag_button": 75,
+    "app_home_create_question_tag_button": 75,
+    "backend_team_tags_placeholder": 150,  # select placeholder
+    "backend_question_tag_placeholder": 150,
+    "app_home_team_tags_title": 150,  # header block
+    "create_tag_modal_title": 24,  # modal title
+    "create_question_tag_modal_title": 24,
+    "modal_submit": 24,  # modal submit button
+    "modal_name_label": 2000,  # input block label
+}
 
 # Placeholders a redirect macro's text may use.
 REDIRECT_MACRO_PLACEHOLDERS: frozenset[str] = frozenset({"user"})

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from nephthys.transcripts.keys import (
     PROGRAM_PLACEHOLDERS,
     REDIRECT_MACRO_PLACEHOLDERS,
+    TEXT_MAX_LENGTH,
     TEXT_PLACEHOLDERS,
 )
 
@@ -168,7 +169,12 @@ def _parse(program: str, data: dict) -> Transcript:
         raise fail(f"[program] faq_link: expected an http(s) URL, got {fields['faq_link']!r}")
 
     channels = _parse_channels(data.get("channels", {}), fail)
-    texts = _parse_texts(data.get("texts"), fail)
+    program_values = {
+        "program_name": fields["name"],
+        "program_owner": fields["owner"],
+        "faq_link": fields["faq_link"],
+    }
+    texts = _parse_texts(data.get("texts"), fail, program_values)
     macros = _parse_macros(data.get("macros", []), fail)
     return Transcript(
         program=program,
@@ -193,7 +199,7 @@ def _parse_channels(raw: object, fail) -> ProgramChannels:
     return ProgramChannels(**raw)
 
 
-def _parse_texts(raw: object, fail) -> dict[str, str]:
+def _parse_texts(raw: object, fail, program_values: dict[str, str]) -> dict[str, str]:
     if not isinstance(raw, dict):
         raise fail("missing the [texts] table")
     missing = sorted(set(TEXT_PLACEHOLDERS) - set(raw))
@@ -209,6 +215,11 @@ def _parse_texts(raw: object, fail) -> dict[str, str]:
         if not isinstance(value, str) or not value.strip():
             raise fail(f"text {key!r}: expected a non-empty string")
         _check_placeholders(value, TEXT_PLACEHOLDERS[key] | PROGRAM_PLACEHOLDERS, f"text {key!r}", fail)
+        limit = TEXT_MAX_LENGTH.get(key)
+        # Length-limited texts take no placeholders but the program's own, known now.
+        shown = len(value.format_map(program_values)) if limit is not None else 0
+        if limit is not None and shown > limit:
+            raise fail(f"text {key!r}: Slack shows at most {limit} characters here, got {shown}")
         texts[key] = value
     return texts
 

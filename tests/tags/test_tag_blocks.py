@@ -64,3 +64,15 @@ def test_modal_and_its_errors_come_from_the_transcript():
     taken = tag_blocks.name_error(transcript, NameRejected(NameProblem.TAKEN, "Grill"))
     assert taken == "The station “Grill” is already open."
     assert "75" in tag_blocks.name_error(transcript, NameRejected(NameProblem.TOO_LONG, "x" * 80))
+
+
+def test_the_home_stays_within_slacks_100_blocks_with_the_users_tags_first():
+    transcript = load_transcript("default")
+    tags = [TagView(id=n, name=f"Tag {n:03d}") for n in range(1, 151)]
+    blocks = tag_blocks.team_tags_home_blocks(
+        transcript, tags=tags, subscribed_ids={150, 149}, is_helper=True
+    )
+    assert len(blocks) <= 100
+    listed = [b["accessory"]["value"] for b in blocks if b.get("accessory")]
+    assert listed[:2] == ["149", "150"] and len(listed) == tag_blocks.MAX_HOME_TAGS
+    assert blocks[-1]["elements"][0]["text"] == transcript.text("app_home_more_team_tags", count="60")

@@ -38,6 +38,7 @@ SAMPLE_VALUES = {
     "tag": "Auth",
     "name": "Auth",
     "max_length": "75",
+    "count": "12",
 }
 
 
@@ -225,3 +226,15 @@ def test_redirect_macros_are_checked():
     assert "resolves" in one_line_error(data)
     data["macros"] = [{"name": "a", "text": "hi {user} see {faq_link}", "resolves": True}]
     assert parse(data).redirect_macros[0].resolves is True
+
+
+def test_texts_slack_limits_in_length_are_checked_with_the_program_filled_in():
+    data = default_data()
+    data["texts"]["modal_submit"] = "x" * 25
+    assert "text 'modal_submit': Slack shows at most 24 characters here, got 25" in one_line_error(data)
+    data = default_data()
+    data["program"]["name"] = "A very long program name indeed"
+    data["texts"]["create_tag_modal_title"] = "{program_name}"
+    assert "create_tag_modal_title" in one_line_error(data)
+    data["texts"]["create_tag_modal_title"] = "New tag"
+    assert parse(data).text("create_tag_modal_title") == "New tag"
