@@ -24,7 +24,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import TIMESTAMP
+from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Prisma's constraint names, so migrations and adopted databases agree.
@@ -279,6 +279,38 @@ class TicketTotals(Base):
     __table_args__ = (CheckConstraint("id = 1", name="TicketTotals_one_row"),)
 
 
+class TicketTotalsPending(Base):
+    """A statement's change to the totals, added to them when its transaction commits (migration 0005)."""
+
+    __tablename__ = "TicketTotalsPending"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    open: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    in_progress: Mapped[int] = mapped_column(
+        "inProgress", BigInteger, nullable=False, server_default=text("0")
+    )
+    closed: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    hang_count: Mapped[int] = mapped_column("hangCount", BigInteger, nullable=False, server_default=text("0"))
+    hang_sum_ms: Mapped[int] = mapped_column(
+        "hangSumMs", BigInteger, nullable=False, server_default=text("0")
+    )
+    hang_unresolved_count: Mapped[int] = mapped_column(
+        "hangUnresolvedCount", BigInteger, nullable=False, server_default=text("0")
+    )
+    hang_unresolved_sum_ms: Mapped[int] = mapped_column(
+        "hangUnresolvedSumMs", BigInteger, nullable=False, server_default=text("0")
+    )
+    resolution_count: Mapped[int] = mapped_column(
+        "resolutionCount", BigInteger, nullable=False, server_default=text("0")
+    )
+    resolution_sum_ms: Mapped[int] = mapped_column(
+        "resolutionSumMs", BigInteger, nullable=False, server_default=text("0")
+    )
+    closed_by_user: Mapped[dict] = mapped_column(
+        "closedByUser", JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+
+
 class UserClosedCount(Base):
     """Tickets closed per user (``closedById``), kept by triggers on "Ticket" (migration 0003)."""
 
@@ -298,6 +330,7 @@ __all__ = [
     "Ticket",
     "TicketStatus",
     "TicketTotals",
+    "TicketTotalsPending",
     "User",
     "UserClosedCount",
     "UserTagSubscription",

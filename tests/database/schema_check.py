@@ -13,6 +13,7 @@ POSTGRES_TYPES = {
     "String": "text",
     "Int": "integer",
     "BigInt": "bigint",
+    "Json": "jsonb",
     "Boolean": "boolean",
     "DateTime": "timestamp with time zone",
 }

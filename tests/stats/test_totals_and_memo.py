@@ -132,3 +132,68 @@ async def test_a_rendered_memo_fills_in_the_age_for_each_request(db_url, connect
     later = orjson.loads(rendered.at(NOW + timedelta(minutes=15)))
     assert later["all_time"]["oldest_unanswered_ticket"]["age_minutes"] == 45.0
     assert later["past_24h"]["new_tickets_still_open"] == 1
+
+
+async def test_totals_change_at_commit_so_writers_in_opposite_orders_do_not_deadlock(db_url):
+    import asyncio
+
+    import asyncpg
+
+    author = await add_user(db_url, "UAUTHOR")
+    first = await add_ticket(db_url, opened_by=author, created_at=NOW)
+    second = await add_ticket(db_url, opened_by=author, created_at=NOW)
+    close = """UPDATE "Ticket" SET status = 'CLOSED', "closedAt" = $2, "closedById" = $3 WHERE id = $1"""
+    one, two = await asyncpg.connect(db_url), await asyncpg.connect(db_url)
+    try:
+        one_tx, two_tx = one.transaction(), two.transaction()
+        await one_tx.start()
+        await two_tx.start()
+        await one.execute(close, first, NOW, author)
+        await two.execute(close, second, NOW, author)  # with totals locked per statement, this would wait
+        # the first transaction now needs the second's ticket: it waits for the second to commit
+        waiting = asyncio.create_task(one.execute(close, second, NOW, author))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        totals_now = (await postgres.fetch(db_url, TOTALS))[0]
+        assert totals_now["closed"] == 0  # nothing committed yet, nothing counted
+        await two_tx.commit()
+        await asyncio.wait_for(waiting, 10)
+        await one_tx.commit()
+    finally:
+        await one.close()
+        await two.close()
+    totals, per_user = await snapshot(db_url)
+    assert totals["closed"] == 2 and totals["open"] == 0
+    assert per_user == [(author, 2)]
+    assert (totals, per_user) == await recount(db_url)
+    assert await postgres.fetch(db_url, 'SELECT * FROM "TicketTotalsPending"') == []
+
+
+async def test_a_rolled_back_change_leaves_the_totals_alone(db_url):
+    import asyncpg
+
+    author = await add_user(db_url, "UAUTHOR")
+    await add_ticket(db_url, opened_by=author, created_at=NOW)
+    before, before_version = await snapshot(db_url), await version(db_url)
+    connection = await asyncpg.connect(db_url)
+    try:
+        transaction = connection.transaction()
+        await transaction.start()
+        await connection.execute('DELETE FROM "Ticket"')
+        await transaction.rollback()
+    finally:
+        await connection.close()
+    assert await snapshot(db_url) == before
+    assert await version(db_url) == before_version
+
+
+async def test_a_user_upsert_that_changes_nothing_leaves_the_version_alone(db_url):
+    await add_user(db_url, "UHELPER", helper=True)
+    before = await version(db_url)
+    await postgres.execute(
+        db_url,
+        """INSERT INTO "User" ("slackId", helper) VALUES ('UHELPER', true)
+           ON CONFLICT ("slackId") DO UPDATE SET helper = EXCLUDED.helper""",
+    )
+    await add_user(db_url, "UNEWCOMER")  # a new user has closed nothing: no leaderboard changes
+    assert await version(db_url) == before
