@@ -762,7 +762,8 @@ def describe_tool(tool: str) -> str:
     if tool == "wrk":
         version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
         return f"wrk ({version.strip() or 'installed'})"
-    return "python aiohttp load generator (wrk not found; it competes with the server for the 2 cores)"
+    reason = "wrk not found" if shutil.which("wrk") is None else "asked for"
+    return f"python aiohttp load generator ({reason}; it competes with the server for the 2 cores)"
 
 
 # ---------------------------------------------------------------- report
