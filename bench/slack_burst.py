@@ -77,6 +77,12 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[index]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
@@ -185,6 +191,7 @@ async def run_phase(
     questions: int,
     seconds: float,
     hostile: bool,
+    pids: dict[str, int],
 ) -> PhaseResult:
     result = PhaseResult(name)
     connection = await asyncpg.connect(_dsn(database_url))
@@ -220,6 +227,7 @@ async def run_phase(
             + (", each delivered 3 times, 429 on 1 call in 10" if hostile else "")
         )
         loop = asyncio.get_running_loop()
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         start_at = loop.time() + 0.2
         interval = seconds / questions
         tasks = []
@@ -245,8 +253,11 @@ async def run_phase(
             else f"{name}: NOT finished"
         )
 
+    cpu_used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
     state = await fake.state()
     result.figures, result.checks = await measure(result, state, database_url, questions, finished)
+    for process_name, used in cpu_used.items():
+        result.figures[f"cpu_ms_per_question_{process_name}"] = round(used * 1000 / questions, 2)
     return result
 
 
@@ -362,7 +373,9 @@ async def main_async(args: argparse.Namespace) -> int:
     await migrate.upgrade(database_url)
     if os.environ.get("BENCH_DISABLE_TRIGGERS"):
         connection = await asyncpg.connect(_dsn(database_url))
-        await connection.execute('ALTER TABLE "Ticket" DISABLE TRIGGER USER; ALTER TABLE "User" DISABLE TRIGGER USER')
+        await connection.execute(
+            'ALTER TABLE "Ticket" DISABLE TRIGGER USER; ALTER TABLE "User" DISABLE TRIGGER USER'
+        )
         await connection.close()
 
     workdir = Path(tempfile.mkdtemp(prefix="nephthys-slack-bench-"))
@@ -419,6 +432,7 @@ async def main_async(args: argparse.Namespace) -> int:
                     questions=args.questions,
                     seconds=args.seconds,
                     hostile=phase == "hostile",
+                    pids={"nephthys": service_process.popen.pid, "fake_slack": fake_process.popen.pid},
                 )
             )
         report(results, args)

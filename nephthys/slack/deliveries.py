@@ -11,32 +11,41 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import delete, text
 
 from nephthys.database.models import SlackEvent
-from nephthys.tickets.lifecycle import Sessions
+from nephthys.tickets.lifecycle import Sessions, autocommit
 
 CLAIM_LEASE = timedelta(seconds=60)
 
 
+_CLAIM = text(
+    """INSERT INTO "SlackEvent" ("eventId") VALUES (:event_id)
+       ON CONFLICT ("eventId") DO UPDATE SET "receivedAt" = now()
+       WHERE "SlackEvent"."processedAt" IS NULL
+         AND "SlackEvent"."receivedAt" < now() - make_interval(secs => :lease_seconds)
+       RETURNING "eventId" """
+)
+_FINISH = text('UPDATE "SlackEvent" SET "processedAt" = now() WHERE "eventId" = :event_id')
+
+
 async def claim_event(sessions: Sessions, event_id: str, *, lease: timedelta = CLAIM_LEASE) -> bool:
-    """True when this delivery should be processed: first seen, or an unfinished claim past its lease."""
-    statement = insert(SlackEvent).values(event_id=event_id)
-    statement = statement.on_conflict_do_update(
-        index_elements=[SlackEvent.event_id],
-        set_={SlackEvent.__table__.c.receivedAt: func.now()},
-        where=(SlackEvent.processed_at.is_(None)) & (SlackEvent.received_at < func.now() - lease),
-    ).returning(SlackEvent.event_id)
-    async with sessions.begin() as session:
-        return (await session.scalar(statement)) is not None
+    """True when this delivery should be processed: first seen, or an unfinished claim past its lease.
+
+    One statement in autocommit: it sits on the acknowledgement path.
+    """
+    async with autocommit(sessions) as connection:
+        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        result = await connection.execute(
+            _CLAIM, {"event_id": event_id, "lease_seconds": lease.total_seconds()}
+        )
+        return result.one_or_none() is not None
 
 
 async def finish_event(sessions: Sessions, event_id: str) -> None:
-    async with sessions.begin() as session:
-        await session.execute(
-            update(SlackEvent).where(SlackEvent.event_id == event_id).values(processed_at=func.now())
-        )
+    async with autocommit(sessions) as connection:
+        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.execute(_FINISH, {"event_id": event_id})
 
 
 async def prune_events(sessions: Sessions, *, older_than: datetime) -> int:

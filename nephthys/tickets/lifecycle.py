@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ParamSpec, TypeVar
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -207,6 +207,33 @@ async def is_helper(sessions: Sessions, *, slack_id: str) -> bool:
 # ---------------------------------------------------------------- tickets
 
 
+# The hot path (every question) runs as single statements in autocommit: each one is
+# its own transaction, with no BEGIN/COMMIT round trips and no ORM machinery.
+_ASKER_AND_TICKET = text(
+    """SELECT u.id AS asker_id, u.username IS NOT NULL AS has_username,
+              (SELECT t.id FROM "Ticket" t WHERE t."msgTs" = :msg_ts) AS ticket_id
+       FROM (SELECT 1) AS one LEFT JOIN "User" u ON u."slackId" = :slack_id"""
+)
+_NEW_USER = text(
+    """INSERT INTO "User" ("slackId", username) VALUES (:slack_id, :username)
+       ON CONFLICT ("slackId") DO UPDATE SET "slackId" = EXCLUDED."slackId"
+       RETURNING id, username IS NOT NULL AS has_username"""
+)
+# The subquery in RETURNING sees the table as it was before this insert: earlier tickets only.
+_NEW_TICKET = text(
+    """INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "lastMsgBy")
+       VALUES (:title, :description, 'OPEN', :msg_ts, :asker_id, 'AUTHOR')
+       ON CONFLICT ("msgTs") DO NOTHING
+       RETURNING id, (SELECT count(*) FROM "Ticket" p WHERE p."openedById" = :asker_id) AS previous"""
+)
+
+
+def autocommit(sessions: Sessions):
+    """A connection from the sessions' pool on which each statement commits by itself."""
+    engine = sessions.kw["bind"]
+    return engine.connect()
+
+
 @retried_on_conflict
 async def open_ticket(
     sessions: Sessions,
@@ -217,45 +244,59 @@ async def open_ticket(
     title: str,
     asker_username: str | None = None,
 ) -> OpenedTicket:
-    """The ticket for the question ``msg_ts``, created once however often it is asked for."""
-    async with sessions.begin() as session:
-        existing = await _state(session, Ticket.msg_ts == msg_ts, required=False)
-        if existing is not None:
-            # A redelivery: no write at all, so it never waits on the ticket's other writers.
-            opener_id = select(Ticket.opened_by_id).where(Ticket.id == existing.id).scalar_subquery()
-            previous = await session.scalar(
-                select(func.count())
-                .select_from(Ticket)
-                .where(Ticket.opened_by_id == opener_id, Ticket.id < existing.id)
-            )
-            return OpenedTicket(ticket=existing, created=False, previous_tickets=previous or 0)
-        asker_id = await _upsert_user(session, slack_id=asker_slack_id, username=asker_username)
-        known_name = await session.scalar(select(User.username.is_not(None)).where(User.id == asker_id))
-        created_id = await session.scalar(
-            insert(Ticket)
-            .values(
-                msg_ts=msg_ts,
-                description=description,
-                title=title,
-                opened_by_id=asker_id,
-                status=TicketStatus.OPEN,
-                last_msg_by=UserType.AUTHOR,
-            )
-            .on_conflict_do_nothing(index_elements=[Ticket.msg_ts])
-            .returning(Ticket.id)
-        )
-        ticket = await _state(session, Ticket.msg_ts == msg_ts)
+    """The ticket for the question ``msg_ts``, created once however often it is asked for.
+
+    Reads before it writes: a redelivery writes nothing, so it never waits on the
+    ticket's other writers (every ticket write also updates the one totals row).
+    """
+    async with autocommit(sessions) as connection:
+        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        found = (
+            await connection.execute(_ASKER_AND_TICKET, {"msg_ts": msg_ts, "slack_id": asker_slack_id})
+        ).one()
+        if found.ticket_id is None:
+            asker_id, has_username = found.asker_id, found.has_username
+            if asker_id is None:
+                user = (
+                    await connection.execute(
+                        _NEW_USER, {"slack_id": asker_slack_id, "username": asker_username}
+                    )
+                ).one()
+                asker_id, has_username = user.id, user.has_username
+            created = (
+                await connection.execute(
+                    _NEW_TICKET,
+                    {"title": title, "description": description, "msg_ts": msg_ts, "asker_id": asker_id},
+                )
+            ).one_or_none()
+            if created is not None:
+                ticket = TicketState(
+                    id=created.id,
+                    title=title,
+                    description=description,
+                    status=TicketStatus.OPEN,
+                    msg_ts=msg_ts,
+                    ticket_ts=None,
+                    opened_by_slack_id=asker_slack_id,
+                    assigned_to_slack_id=None,
+                    closed_by_slack_id=None,
+                )
+                return OpenedTicket(
+                    ticket=ticket,
+                    created=True,
+                    previous_tickets=created.previous,
+                    asker_has_username=bool(has_username),
+                )
+    # The question already has its ticket (a redelivery, or a racing worker won).
+    async with sessions() as session:
+        existing = await _state(session, Ticket.msg_ts == msg_ts)
+        opener_id = select(Ticket.opened_by_id).where(Ticket.id == existing.id).scalar_subquery()
         previous = await session.scalar(
             select(func.count())
             .select_from(Ticket)
-            .where(Ticket.opened_by_id == asker_id, Ticket.id < ticket.id)
+            .where(Ticket.opened_by_id == opener_id, Ticket.id < existing.id)
         )
-    return OpenedTicket(
-        ticket=ticket,
-        created=created_id is not None,
-        previous_tickets=previous or 0,
-        asker_has_username=bool(known_name),
-    )
+    return OpenedTicket(ticket=existing, created=False, previous_tickets=previous or 0)
 
 
 @retried_on_conflict
@@ -304,13 +345,15 @@ async def record_reply(sessions: Sessions, *, thread_ts: str, author_slack_id: s
             by = UserType.HELPER
         else:
             by = UserType.OTHER
-        values: dict = {"last_msg_at": func.now(), "last_msg_by": by}
+        # The time the row lock was granted (not the transaction's start), so replies that
+        # queued on the lock are stamped in the order they were applied.
+        values: dict = {"last_msg_at": func.clock_timestamp(), "last_msg_by": by}
         assigned = False
         # The asker's own replies never assign, even when the asker is a helper.
         if by is UserType.HELPER and status is not TicketStatus.CLOSED:
             values.update(assigned_to_id=author.id, status=TicketStatus.IN_PROGRESS)
             if assigned_at is None:
-                values["assigned_at"] = func.now()
+                values["assigned_at"] = func.clock_timestamp()
             assigned = True
         await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(**values))
         ticket = await _state(session, Ticket.id == ticket_id)
@@ -347,7 +390,7 @@ async def resolve_ticket(sessions: Sessions, *, ticket_id: int, resolver_slack_i
         await session.execute(
             update(Ticket)
             .where(Ticket.id == ticket_id)
-            .values(status=TicketStatus.CLOSED, closed_by_id=closer_id, closed_at=func.now())
+            .values(status=TicketStatus.CLOSED, closed_by_id=closer_id, closed_at=func.clock_timestamp())
         )
         return Change(Outcome.CHANGED, await _state(session, Ticket.id == ticket_id))
 
@@ -381,7 +424,7 @@ async def reopen_ticket(sessions: Sessions, *, ticket_id: int, reopener_slack_id
                 closed_by_id=None,
                 closed_at=None,
                 reopened_by_id=reopener.id,
-                reopened_at=func.now(),
+                reopened_at=func.clock_timestamp(),
                 # The old backend message was removed when the ticket closed; the
                 # new one's ts is set when it is posted (the repair job sees the gap).
                 ticket_ts=None,
@@ -415,43 +458,52 @@ async def delete_ticket(sessions: Sessions, *, msg_ts: str) -> DeletedTicket | N
 # ---------------------------------------------------------------- bot messages
 
 
+_CLAIM_BACKEND_MESSAGE = text(
+    """WITH claimed AS (
+           UPDATE "Ticket" SET "ticketTs" = :ts
+           WHERE id = :ticket_id AND "ticketTs" IS NULL AND status <> 'CLOSED'
+           RETURNING id)
+       INSERT INTO "BotMessage" (ts, "channelId", "ticketId")
+       SELECT :ts, :channel_id, id FROM claimed
+       ON CONFLICT (ts, "channelId") DO NOTHING
+       RETURNING "ticketId" """
+)
+_RECORD_BOT_MESSAGE = text(
+    """INSERT INTO "BotMessage" (ts, "channelId", "ticketId")
+       SELECT :ts, :channel_id, id FROM "Ticket" WHERE id = :ticket_id
+       ON CONFLICT (ts, "channelId") DO UPDATE SET ts = EXCLUDED.ts
+       RETURNING "ticketId" """
+)
+
+
 @retried_on_conflict
 async def record_backend_message(sessions: Sessions, *, ticket_id: int, channel_id: str, ts: str) -> bool:
     """Make ``ts`` the ticket's backend message, unless it already has one or is closed or gone.
 
     False means the caller's message is surplus (posted twice by racing workers,
     or for a ticket that closed or vanished meanwhile) and should be deleted.
+    One statement: the ticket's ``ticketTs`` and its BotMessage row, together.
     """
-    async with sessions.begin() as session:
-        updated = await session.scalar(
-            update(Ticket)
-            .where(Ticket.id == ticket_id, Ticket.ticket_ts.is_(None), Ticket.status != TicketStatus.CLOSED)
-            .values(ticket_ts=ts)
-            .returning(Ticket.id)
+    async with autocommit(sessions) as connection:
+        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        result = await connection.execute(
+            _CLAIM_BACKEND_MESSAGE, {"ts": ts, "ticket_id": ticket_id, "channel_id": channel_id}
         )
-        if updated is None:
-            return False
-        await session.execute(
-            insert(BotMessage)
-            .values(ts=ts, channel_id=channel_id, ticket_id=ticket_id)
-            .on_conflict_do_nothing(index_elements=[BotMessage.ts, BotMessage.channel_id])
-        )
-    return True
+        return result.one_or_none() is not None
 
 
 @retried_on_conflict
 async def record_bot_message(sessions: Sessions, *, ticket_id: int, channel_id: str, ts: str) -> bool:
     """Remember a message the bot posted for a ticket; False if the ticket is gone."""
     try:
-        async with sessions.begin() as session:
-            await session.execute(
-                insert(BotMessage)
-                .values(ts=ts, channel_id=channel_id, ticket_id=ticket_id)
-                .on_conflict_do_nothing(index_elements=[BotMessage.ts, BotMessage.channel_id])
+        async with autocommit(sessions) as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            result = await connection.execute(
+                _RECORD_BOT_MESSAGE, {"ts": ts, "ticket_id": ticket_id, "channel_id": channel_id}
             )
-    except IntegrityError:  # the ticket was deleted meanwhile (foreign key)
+            return result.one_or_none() is not None
+    except IntegrityError:  # the ticket was deleted between the read and the insert (foreign key)
         return False
-    return True
 
 
 @retried_on_conflict
