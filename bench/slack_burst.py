@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import httpx
 
@@ -161,6 +162,7 @@ class Delivery:
     ack_ms: float
     status: int
     retry: int
+    send_lag_ms: float = 0.0  # how late the load generator sent it (its own overload)
 
 
 @dataclass
@@ -171,15 +173,32 @@ class PhaseResult:
     checks: dict = field(default_factory=dict)
 
 
-async def deliver(client: httpx.AsyncClient, envelope: dict, retry: int) -> Delivery:
+def signed_request(envelope: dict, retry: int) -> tuple[bytes, dict[str, str]]:
+    """The body and headers Slack would send (signed now; valid for 5 minutes)."""
     body = json.dumps(envelope, separators=(",", ":")).encode()
     headers = signed_headers(body, SECRET, retry_num=retry or None)
     headers["Content-Type"] = "application/json"
+    return body, headers
+
+
+async def deliver(
+    session: aiohttp.ClientSession,
+    url: str,
+    ts: str,
+    body: bytes,
+    headers: dict,
+    retry: int,
+    scheduled: float,
+) -> Delivery:
+    loop = asyncio.get_running_loop()
+    lag_ms = (loop.time() - scheduled) * 1000
     sent_at = time.time()
     started = time.perf_counter()
-    response = await client.post("/slack/events", content=body, headers=headers)
+    async with session.post(url, data=body, headers=headers) as response:
+        await response.read()
+        status = response.status
     ack_ms = (time.perf_counter() - started) * 1000
-    return Delivery(envelope["event"]["ts"], sent_at, ack_ms, response.status_code, retry)
+    return Delivery(ts, sent_at, ack_ms, status, retry, lag_ms)
 
 
 async def run_phase(
@@ -218,33 +237,44 @@ async def run_phase(
     if hostile:
         await fake.call("fail", method="*", error="ratelimited", retry_after=0, times=None, every=10)
 
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(base_url=service, timeout=30, limits=limits) as client:
-        # Warm the connection pool so connection set-up is not counted as acknowledgement time.
-        await asyncio.gather(*(client.get("/health") for _ in range(20)))
+    # Every request is built and signed before the burst, so the generator only sends.
+    schedule: list[tuple[float, str, bytes, dict, int]] = []
+    interval = seconds / questions
+    for n, envelope in enumerate(events):
+        at = 0.2 + n * interval
+        ts = envelope["event"]["ts"]
+        schedule.append((at, ts, *signed_request(envelope, 0), 0))
+        if hostile:
+            schedule.append((at + random.uniform(0.0, 0.2), ts, *signed_request(envelope, 1), 1))
+            schedule.append((at + random.uniform(0.2, 1.0), ts, *signed_request(envelope, 2), 2))
+    schedule.sort(key=lambda item: item[0])
+    url = f"{service}/slack/events"
+    connector = aiohttp.TCPConnector(limit=400, limit_per_host=400)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
+        # Open connections first, so connection set-up is not counted as acknowledgement time.
+        async def warm() -> None:
+            async with session.get(f"{service}/health") as response:
+                await response.read()
+
+        await asyncio.gather(*(warm() for _ in range(50)))
         log(
             f"{name}: {questions} questions over {seconds:.0f} s"
             + (", each delivered 3 times, 429 on 1 call in 10" if hostile else "")
         )
         loop = asyncio.get_running_loop()
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        start_at = loop.time() + 0.2
-        interval = seconds / questions
+        start_at = loop.time()
         tasks = []
-
-        async def send(envelope: dict, at: float, retry: int) -> Delivery:
-            await asyncio.sleep(max(0.0, at - loop.time()))
-            return await deliver(client, envelope, retry)
-
-        for n, envelope in enumerate(events):
-            at = start_at + n * interval
-            tasks.append(asyncio.create_task(send(envelope, at, 0)))
-            if hostile:
-                tasks.append(asyncio.create_task(send(envelope, at + random.uniform(0.0, 0.2), 1)))
-                tasks.append(asyncio.create_task(send(envelope, at + random.uniform(0.2, 1.0), 2)))
+        for at, ts, body, headers, retry in schedule:
+            delay = start_at + at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(
+                asyncio.create_task(deliver(session, url, ts, body, headers, retry, scheduled=start_at + at))
+            )
         result.deliveries = list(await asyncio.gather(*tasks))
         burst_end = loop.time()
-        log(f"{name}: burst sent in {burst_end - start_at:.1f} s; waiting for the work to finish")
+        log(f"{name}: burst sent in {burst_end - start_at - 0.2:.1f} s; waiting for the work to finish")
 
         finished = await wait_until_finished(database_url, questions, within=180)
         log(
@@ -256,6 +286,12 @@ async def run_phase(
     cpu_used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
     state = await fake.state()
     result.figures, result.checks = await measure(result, state, database_url, questions, finished)
+    slowest = sorted(result.deliveries, key=lambda d: d.ack_ms)[-15:]
+    first_sent = min(d.sent_at for d in result.deliveries)
+    log(
+        "slowest acks (s after start: ms): "
+        + ", ".join(f"{d.sent_at - first_sent:.2f}: {d.ack_ms:.0f}" for d in slowest)
+    )
     for process_name, used in cpu_used.items():
         result.figures[f"cpu_ms_per_question_{process_name}"] = round(used * 1000 / questions, 2)
     return result
@@ -333,6 +369,7 @@ async def measure(result: PhaseResult, state: dict, database_url: str, questions
         "ack_ms_p99": round(percentile(acks, 0.99), 2),
         "ack_ms_max": round(max(acks), 2),
         "first_delivery_ack_ms_p99": round(percentile([d.ack_ms for d in first], 0.99), 2),
+        "generator_send_lag_ms_p99": round(percentile([d.send_lag_ms for d in result.deliveries], 0.99), 2),
         "question_to_posted_ms_p50": round(percentile(posted_ms, 0.50), 1) if posted_ms else None,
         "question_to_posted_ms_p90": round(percentile(posted_ms, 0.90), 1) if posted_ms else None,
         "question_to_posted_ms_max": round(max(posted_ms), 1) if posted_ms else None,
