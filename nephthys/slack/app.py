@@ -82,6 +82,7 @@ class SlackService:
         self._stopping = False
         self._startup: asyncio.Task | None = None
         self._socket_mode = None
+        self._socket_mode_connecting: asyncio.Task | None = None
         self._event_slots = asyncio.Semaphore(CONCURRENT_EVENTS)
         self.bolt = self._build_bolt_app()
         from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -211,7 +212,9 @@ class SlackService:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
             self._socket_mode = AsyncSocketModeHandler(self.bolt, self.ctx.settings.slack_app_token)
-            self.ctx.background.spawn(self._connect_socket_mode(), name="socket mode")
+            self._socket_mode_connecting = asyncio.get_running_loop().create_task(
+                self._connect_socket_mode(), name="socket mode"
+            )
 
     async def _start_up(self) -> None:
         """auth.test and the helper sync, then the start-up heartbeat; each retried until Slack answers."""
@@ -269,6 +272,10 @@ class SlackService:
             self._startup.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._startup
+        if self._socket_mode_connecting is not None:
+            self._socket_mode_connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._socket_mode_connecting
         if self._socket_mode is not None:
             with contextlib.suppress(Exception):
                 await self._socket_mode.close_async()
