@@ -44,11 +44,18 @@ queries = st.lists(
 )
 # h11 refuses header values with surrounding whitespace before they leave the client.
 header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60).map(str.strip)
-authorized = st.just(f"Bearer {TOKEN}")
+# Mostly the right token, so most requests reach the routes behind it.
+AUTHORIZATIONS = [f"Bearer {TOKEN}"] * 12 + [
+    "Bearer",
+    f"Bearer {TOKEN}x",
+    f"bearer {TOKEN}",
+    "",
+    "Basic Zm9vOmJhcg==",
+]
 headers = st.fixed_dictionaries(
-    # Mostly the right token, so most requests reach the routes behind it.
-    {"Authorization": st.one_of(authorized, authorized, authorized, st.just("Bearer"), header_text)},
+    {"Authorization": st.sampled_from(AUTHORIZATIONS)},
     optional={
+        "X-Api-Token": header_text,
         "Accept": header_text,
         "X-Forwarded-For": header_text,
         "Cookie": header_text,
@@ -127,4 +134,4 @@ def test_no_generated_request_gets_a_5xx(seeded_url):
 
         one_request()
     assert sent >= 1000
-    assert reached >= sent / 2
+    assert reached >= sent * 0.4
