@@ -315,7 +315,7 @@ async def reopen(
             user=reopener,
             channel=reply_channel or ctx.channels.help,
             thread_ts=change.ticket.msg_ts,
-            text=ctx.transcript.text("helpers_only", user=messages.mention(reopener)),
+            text=ctx.transcript.text("asker_or_helpers_only", user=messages.mention(reopener)),
         )
     if not change.changed:
         return change

@@ -39,6 +39,8 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "not_allowed_to_resolve": frozenset({"user"}),
     "broadcast_removed": frozenset({"user"}),
     "helpers_only": frozenset({"user"}),
+    # ?resolve / ?reopen from someone who is neither the asker nor a helper.
+    "asker_or_helpers_only": frozenset({"user"}),
     "macro_closed_ticket": frozenset({"macro"}),
     "unknown_macro": frozenset({"macro", "available"}),
     "unknown_macro_suggestion": frozenset({"macro", "suggestion", "available"}),

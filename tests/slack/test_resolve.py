@@ -146,6 +146,7 @@ async def test_macro_rules_unknown_helpers_only(desk, team):
         await d.reply(asked, STRANGER, "?resolve")
         assert (await d.ticket(asked["ts"]))["status"] == "OPEN"
         assert d.slack.ephemerals[-1]["user"] == STRANGER
+        assert "only the asker or a helper can do that" in d.slack.ephemerals[-1]["text"]
 
         # Someone who is not a helper writing "?something" that is no macro is just replying.
         await d.reply(asked, STRANGER, "?? does anyone know")

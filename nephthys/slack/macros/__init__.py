@@ -97,12 +97,13 @@ async def _dispatch(ctx: SlackContext, *, thread_ts: str, ts: str, user: str, te
     call = MacroCall(ctx=ctx, ticket=ticket, user=user, user_is_helper=user_is_helper, args=args, ts=ts)
     allowed = user_is_helper or (macro.who is Who.ASKER_OR_HELPERS and call.user_is_asker)
     if not allowed:
+        refusal = "asker_or_helpers_only" if macro.who is Who.ASKER_OR_HELPERS else "helpers_only"
         await flows.tell(
             ctx,
             user=user,
             channel=ctx.channels.help,
             thread_ts=thread_ts,
-            text=ctx.transcript.text("helpers_only", user=mention(user)),
+            text=ctx.transcript.text(refusal, user=mention(user)),
         )
         return "keep"
     if ticket.status is TicketStatus.CLOSED and not macro.runs_on_closed:
