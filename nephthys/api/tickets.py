@@ -75,7 +75,7 @@ class TicketFilter:
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         limit = f"LIMIT {arg(self.limit + 1)}" if self.limit is not None else ""
         # Pages also need each row's keyset position, for the next page's cursor.
-        keyset = ', t."createdAt" AS keyset_at' if self.limit is not None else ""
+        keyset = ', t."createdAt" AS keyset_at, t.id AS keyset_id' if self.limit is not None else ""
         sql = f"""SELECT {TICKET_COLUMNS}{keyset} FROM "Ticket" t {where}
             ORDER BY t."createdAt", t.id {limit}"""
         return sql, args
@@ -142,7 +142,9 @@ async def _page(request: Request, query: TicketFilter) -> Response:
     headers = {}
     if len(rows) > query.limit:
         last = page[-1]
-        next_url = request.url.include_query_params(cursor=encode_cursor(last["keyset_at"], last["id"]))
+        next_url = request.url.include_query_params(
+            cursor=encode_cursor(last["keyset_at"], last["keyset_id"])
+        )
         headers["Link"] = f'<{next_url}>; rel="next"'
     return Response(body, media_type=JSON, headers=headers)
 
