@@ -104,3 +104,39 @@ async def test_openapi_describes_every_route(serve):
     ticket = document["components"]["schemas"]["Ticket"]
     assert ticket["required"] == ["id", "title", "description", "status", "opened_by", "closed_by",
                                   "assigned_to", "reopened_by", "tags", "created_at", "message_ts"]  # fmt: skip
+
+
+async def test_the_description_is_valid_openapi_and_answers_match_its_schemas(serve, db_url):
+    import jsonschema
+    from openapi_spec_validator import validate
+
+    from tests.api.data import add_tag, add_ticket, add_user, database_now
+
+    now = await database_now(db_url)
+    author = await add_user(db_url, "UAUTHOR")
+    helper = await add_user(db_url, "UHELPER", helper=True)
+    ticket_id = await add_ticket(db_url, opened_by=author, created_at=now, status="CLOSED", assigned_to=helper,
+                                 assigned_at=now, closed_by=helper, closed_at=now)  # fmt: skip
+    await add_ticket(db_url, opened_by=author, created_at=now)
+    await add_tag(db_url, "infra", ticket_id)
+    async with serve(slack_help_channel="C0HELP0001") as client:
+        document = (await client.get("/openapi.json")).json()
+        validate(document)
+
+        def check(body, schema: dict) -> None:
+            jsonschema.Draft202012Validator({**schema, "components": document["components"]}).validate(body)
+
+        def ref(name: str) -> dict:
+            return {"$ref": f"#/components/schemas/{name}"}
+
+        check((await client.get("/api/stats_v2")).json(), ref("StatsV2"))
+        check((await client.get("/api/stats")).json(), ref("LegacyStats"))
+        check(
+            (await client.get("/api/tickets?since=2000-01-01")).json(),
+            {"type": "array", "items": ref("Ticket")},
+        )
+        check((await client.get(f"/api/ticket?id={ticket_id}")).json(), ref("Ticket"))
+        check((await client.get("/api/user?id=UHELPER")).json(), ref("UserSummary"))
+        check((await client.get("/health")).json(), ref("Health"))
+        for error in ["/api/ticket", "/api/ticket?id=x", "/api/ticket?id=999", "/api/tickets", "/api/user"]:
+            check((await client.get(error)).json(), ref("Error"))
