@@ -29,6 +29,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
@@ -54,6 +55,24 @@ REPAIR_EVERY_SECONDS = 30
 PRUNE_EVENTS_EVERY_SECONDS = 3600
 EVENTS_KEPT = timedelta(days=2)
 HELPER_SYNC_EVERY_SECONDS = 6 * 3600
+# Seconds between attempts at an acknowledged event while the database is unreachable (~1 minute).
+DATABASE_RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15, 30)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """The database could not be reached or dropped the connection (worth trying again)."""
+    if isinstance(error, IntegrityError | DataError):
+        return False
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated or getattr(error.orig, "sqlstate", "") in CONNECTION_SQLSTATES
+    return isinstance(error, OSError | TimeoutError)
+
+
+# Class 08 (connection exception), 57P01-57P03 (admin shutdown, crash shutdown, cannot connect
+# now), 55000 (e.g. "database is not currently accepting connections").
+CONNECTION_SQLSTATES = {"08000", "08003", "08006", "08001", "08004", "57P01", "57P02", "57P03", "55000"}
 
 
 def channels_for(settings: Settings, transcript) -> Channels:
@@ -183,13 +202,26 @@ class SlackService:
         return listener
 
     async def _process(self, event_id: str | None, handler, event: dict) -> None:
-        try:
-            async with self._event_slots:
-                await handler(self.ctx, event)
-        except Exception as error:
-            log.exception("event %s (%s) failed", event_id, event.get("type"))
-            await self.ctx.alert(f":warning: A Slack event could not be handled: {flows.describe(error)}")
-            return
+        """Handle an acknowledged event; if the database drops out mid-way, try again.
+
+        Slack will not redeliver an event it got a 2xx for, and every step is
+        idempotent, so the whole handler is run again while the database is away.
+        """
+        for delay in (*DATABASE_RETRY_DELAYS, None):
+            try:
+                async with self._event_slots:
+                    await handler(self.ctx, event)
+                break
+            except Exception as error:
+                if delay is not None and database_unavailable(error) and not self._stopping:
+                    log.warning(
+                        "event %s: database unavailable (%s); trying again in %s s", event_id, error, delay
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                log.exception("event %s (%s) failed", event_id, event.get("type"))
+                await self.ctx.alert(f":warning: A Slack event could not be handled: {flows.describe(error)}")
+                return
         if event_id:
             try:
                 await deliveries.finish_event(self.ctx.sessions, event_id)

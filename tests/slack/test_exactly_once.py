@@ -7,11 +7,12 @@ import contextlib
 import json
 import time
 
+import asyncpg
 import httpx
 
 from nephthys.utils.starlette import create_app
 from tests.conftest import make_settings
-from tests.slack.conftest import ASKER, HELP_CHANNEL, HELPER, TICKET_CHANNEL
+from tests.slack.conftest import ASKER, HELP_CHANNEL, HELPER, TICKET_CHANNEL, eventually
 from tests.support import postgres
 from tests.support.server import running
 from tests.support.slack import SlackDelivery, event_callback, question, slack_settings
@@ -169,3 +170,49 @@ async def test_an_unreachable_database_gets_a_non_2xx_and_the_redelivery_works(d
         assert (await d.deliver.redeliver(retry_num=1, retry_reason="http_error")).status_code == 200
         await d.settle()
         await assert_one_complete_ticket(d, asked)
+
+
+async def test_the_database_dropping_out_after_the_acknowledgement_is_survived(desk, team, db_url, caplog):
+    name = db_url.rsplit("/", 1)[1]
+    server = db_url.rsplit("/", 1)[0] + "/postgres"
+    async with desk() as d:
+        # Hold the ticket table, so the acknowledged question waits inside the database...
+        locker = await asyncpg.connect(db_url)
+        transaction = locker.transaction()
+        await transaction.start()
+        await locker.execute('LOCK TABLE "Ticket" IN ACCESS EXCLUSIVE MODE')
+        asked = question(HELP_CHANNEL, ASKER, "asked just before the database went away")
+        assert (await d.deliver.event(asked, event_id="Ev0DROPOUT1")).status_code == 200
+
+        async def service_waits_on_the_lock() -> bool:
+            rows = await postgres.fetch(
+                server,
+                "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+                name,
+            )
+            return bool(rows)
+
+        await eventually(service_waits_on_the_lock)
+        # ...then the database goes away: its connections are cut and new ones refused.
+        await postgres.execute(server, f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        try:
+            await postgres.execute(
+                server,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> $2",
+                name,
+                locker.get_server_pid(),
+            )
+
+            async def a_retry_is_pending() -> bool:
+                return any("database unavailable" in record.getMessage() for record in caplog.records)
+
+            await eventually(a_retry_is_pending)
+        finally:
+            await postgres.execute(server, f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+            await transaction.rollback()
+            await locker.close()
+        # The database is back: the acknowledged question becomes its ticket, once.
+        await d.settle()
+        await assert_one_complete_ticket(d, asked)
+        [event] = await d.fetch('SELECT * FROM "SlackEvent"')
+        assert event["processedAt"] is not None
