@@ -36,6 +36,13 @@ TOO_BROAD = {
     "or page through with ?limit=",
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# For this transaction only: read tickets in index order rather than sorting them
+# (an index on createdAt, id — with status in front for a status filter — gives
+# every filter its order), so the first batch leaves at once, Python writes it
+# while PostgreSQL reads on, and nothing spills to disk. Without it the planner
+# prefers a bitmap scan and a sort for ~30k open tickets (~215 ms against ~165 ms
+# serial, and nothing can be sent until the sort ends).
+STREAMING_PLAN = "SET LOCAL enable_sort = off"
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,7 @@ async def _page(request: Request, query: TicketFilter) -> Response:
     async with request.app.state.engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
         async with driver.transaction(isolation="repeatable_read", readonly=True):
+            await driver.execute(STREAMING_PLAN)
             rows = await driver.fetch(sql, *args)
             page = rows[: query.limit]
             body = b"[" + await TicketRenderer(driver).render(page) + b"]"
@@ -175,6 +183,7 @@ async def _stream(request: Request, query: TicketFilter) -> Response:
         transaction = driver.transaction(isolation="repeatable_read", readonly=True)
         await transaction.start()
         resources.push_async_callback(_quietly, transaction.rollback)
+        await driver.execute(STREAMING_PLAN)
         cursor = await driver.cursor(sql, *args)
         # The first batch is read before answering, so a failing database still gets a JSON error.
         batch = await cursor.fetch(STREAM_BATCH)
