@@ -11,9 +11,9 @@ from starlette.routing import Route
 
 from nephthys.api.params import INT32_MAX
 from nephthys.api.responses import JSON, error_response
-from nephthys.api.ticket_json import TICKET_COLUMNS, TicketRenderer
+from nephthys.api.ticket_json import Encoding, TicketRenderer
 
-ONE_TICKET = f'SELECT {TICKET_COLUMNS} FROM "Ticket" t WHERE t.id = $1'
+ONE_TICKET = f'SELECT {Encoding.DATABASE.columns} FROM "Ticket" t WHERE t.id = $1'
 
 
 def _ticket_id(request: Request) -> int | str:

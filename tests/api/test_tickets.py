@@ -253,3 +253,33 @@ async def test_a_page_size_that_divides_the_tickets_ends_with_an_empty_page_or_n
     assert len(first.json()) == 2 and len(second.json()) == 2
     assert next_link(second) is None and next_link(alone) is None
     assert len(broad.json()) == 4
+
+
+async def test_every_way_of_reading_a_ticket_writes_the_same_object(serve, db_url):
+    """Open tickets are written by orjson, long exports partly by PostgreSQL: the JSON must not tell."""
+    author = await add_user(db_url, 'U"QUOTED\\')
+    helper = await add_user(db_url, "UHELPER", helper=True)
+    tricky = 'tab\t nl\n cr\r nul-free \x01\x1f del\x7f quote" slash/ back\\ é ✓ 🎉 \u2028'
+    ticket_id = await add_ticket(db_url, opened_by=author, created_at=JAN, status="IN_PROGRESS",
+                                 assigned_to=helper, assigned_at=JAN + MS, title=tricky, description=tricky * 3,
+                                 msg_ts="1768046400.000001")  # fmt: skip
+    await add_tag(db_url, "Ünïcode tag", ticket_id)
+    await add_tag(db_url, 'tag "two"', ticket_id)
+    async with serve() as client:
+        answers = [
+            (await client.get("/api/tickets?status=in_progress")).json()[0],  # written by orjson
+            (await client.get("/api/tickets?since=2026-01-01")).json()[0],  # written by PostgreSQL and Python
+            (await client.get("/api/tickets?status=in_progress&limit=5")).json()[0],
+            (await client.get("/api/tickets?since=2026-01-01&limit=5")).json()[0],
+            (await client.get(f"/api/ticket?id={ticket_id}")).json(),
+        ]
+    expected = {
+        "id": ticket_id, "title": tricky, "description": tricky * 3, "status": "in_progress",
+        "opened_by": {"id": author, "slack_id": 'U"QUOTED\\'}, "closed_by": None,
+        "assigned_to": {"id": helper, "slack_id": "UHELPER"}, "reopened_by": None,
+        "tags": sorted(["Ünïcode tag", 'tag "two"']), "created_at": "2026-01-10T12:00:00.000+00:00",
+        "message_ts": "1768046400.000001",
+    }  # fmt: skip
+    for answer in answers:
+        assert answer == expected
+        assert list(answer) == list(expected)
