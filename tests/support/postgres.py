@@ -85,3 +85,8 @@ TABLES = [
 async def truncate_all(url: str) -> None:
     quoted = ", ".join(f'"{table}"' for table in TABLES)
     await execute(url, f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+
+
+def database_name(url: str) -> str:
+    """The database a URL points at (handles pgserver's socket URLs, whose query names a directory)."""
+    return urlsplit(url).path.lstrip("/")
