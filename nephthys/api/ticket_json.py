@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from datetime import UTC
 
 import asyncpg
 import orjson
@@ -38,14 +37,15 @@ class Encoding(enum.Enum):
 
 
 # created_at: ISO 8601 with milliseconds and the UTC offset, the API's one timestamp format.
+_CREATED_AT = """to_char(t."createdAt" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"+00:00"')"""
 _DATABASE_COLUMNS = f"""convert_to('{{"id":' || t.id || ',"title":' || to_json(t.title)::text
         || ',"description":' || to_json(t.description)::text
         || ',"status":"' || lower(t.status::text) || '"', 'UTF8') AS head,
     {_USER_IDS}, {_TAG_IDS},
-    convert_to(',"created_at":"' || to_char(t."createdAt" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"+00:00"')
+    convert_to(',"created_at":"' || {_CREATED_AT}
         || '","message_ts":' || to_json(t."msgTs")::text || '}}', 'UTF8') AS tail"""
 _PYTHON_COLUMNS = f"""t.id, t.title, t.description, lower(t.status::text) AS status,
-    {_USER_IDS}, {_TAG_IDS}, t."createdAt", t."msgTs\""""
+    {_USER_IDS}, {_TAG_IDS}, {_CREATED_AT} AS created_at, t."msgTs\""""
 
 # Where the user ids and tag ids sit in the row, for each encoding.
 _USERS_AT = {Encoding.DATABASE: slice(1, 5), Encoding.PYTHON: slice(4, 8)}
@@ -134,7 +134,7 @@ class TicketRenderer:
                 "assigned_to": users[assigned_to] if assigned_to is not None else None,
                 "reopened_by": users[reopened_by] if reopened_by is not None else None,
                 "tags": sorted(tags[tag_id] for tag_id in tag_ids) if tag_ids else [],
-                "created_at": created_at.astimezone(UTC).isoformat(timespec="milliseconds"),
+                "created_at": created_at,
                 "message_ts": message_ts,
             }
             for (
