@@ -202,38 +202,43 @@ class SlackService:
         return listener
 
     async def _process(self, event_id: str | None, handler, event: dict) -> None:
-        """Handle an acknowledged event; if the database drops out mid-way, try again.
-
-        Slack will not redeliver an event it got a 2xx for, and every step is
-        idempotent, so the whole handler is run again while the database is away.
-        """
-        for delay in (*DATABASE_RETRY_DELAYS, None):
-            try:
-                async with self._event_slots:
-                    await handler(self.ctx, event)
-                break
-            except Exception as error:
-                if delay is not None and database_unavailable(error) and not self._stopping:
-                    log.warning(
-                        "event %s: database unavailable (%s); trying again in %s s", event_id, error, delay
-                    )
-                    await asyncio.sleep(delay)
-                    continue
-                log.exception("event %s (%s) failed", event_id, event.get("type"))
-                await self.ctx.alert(f":warning: A Slack event could not be handled: {flows.describe(error)}")
-                return
-        if event_id:
+        """Handle an acknowledged event, then mark its delivery processed."""
+        done = await self._until_done(
+            f"event {event_id} ({event.get('type')})", lambda: handler(self.ctx, event)
+        )
+        if done and event_id:
             try:
                 await deliveries.finish_event(self.ctx.sessions, event_id)
             except Exception as error:
                 log.warning("event %s done but not marked processed: %s", event_id, error)
 
     async def _resolve_clicked(self, body: dict) -> None:
-        try:
-            await actions.on_resolve_clicked(self.ctx, body)
-        except Exception as error:
-            log.exception("a Resolve click failed")
-            await self.ctx.alert(f":warning: A Resolve click could not be handled: {flows.describe(error)}")
+        await self._until_done(
+            "a Resolve click", "A Resolve click", lambda: actions.on_resolve_clicked(self.ctx, body)
+        )
+
+    async def _until_done(self, what: str, kind: str, work) -> bool:
+        """Run acknowledged work; if the database drops out mid-way, run it again.
+
+        Slack will not redeliver what it got a 2xx for, and every step is idempotent,
+        so the whole piece of work is tried again while the database is away (about a
+        minute). Other failures are logged (``what``) and reported in the heartbeat channel
+        (``kind``: no ids, so an outage is one note, not one per event).
+        """
+        for delay in (*DATABASE_RETRY_DELAYS, None):
+            try:
+                async with self._event_slots:
+                    await work()
+                return True
+            except Exception as error:
+                if delay is not None and database_unavailable(error) and not self._stopping:
+                    log.warning("%s: database unavailable (%s); trying again in %s s", what, error, delay)
+                    await asyncio.sleep(delay)
+                    continue
+                log.exception("%s failed", what)
+                await self.ctx.alert(f":warning: {kind} could not be handled: {flows.describe(error)}")
+                return False
+        return False
 
     # ------------------------------------------------------------ lifecycle
 
