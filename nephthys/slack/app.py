@@ -204,7 +204,7 @@ class SlackService:
     async def _process(self, event_id: str | None, handler, event: dict) -> None:
         """Handle an acknowledged event, then mark its delivery processed."""
         done = await self._until_done(
-            f"event {event_id} ({event.get('type')})", lambda: handler(self.ctx, event)
+            f"event {event_id} ({event.get('type')})", "A Slack event", lambda: handler(self.ctx, event)
         )
         if done and event_id:
             try:

@@ -173,29 +173,29 @@ async def test_an_unreachable_database_gets_a_non_2xx_and_the_redelivery_works(d
 
 
 async def test_the_database_dropping_out_after_the_acknowledgement_is_survived(desk, team, db_url, caplog):
-    name = postgres.database_name(db_url)
-    server = postgres.with_database(db_url, "postgres")
+    name = db_url.rsplit("/", 1)[1]
+    server = db_url.rsplit("/", 1)[0] + "/postgres"
     async with desk() as d:
         # Hold the ticket table, so the acknowledged question waits inside the database...
         locker = await asyncpg.connect(db_url)
         transaction = locker.transaction()
         await transaction.start()
-        await locker.execute('LOCK TABLE "Ticket" IN ACCESS EXCLUSIVE MODE')
-        asked = question(HELP_CHANNEL, ASKER, "asked just before the database went away")
-        assert (await d.deliver.event(asked, event_id="Ev0DROPOUT1")).status_code == 200
-
-        async def service_waits_on_the_lock() -> bool:
-            rows = await postgres.fetch(
-                server,
-                "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
-                name,
-            )
-            return bool(rows)
-
-        await eventually(service_waits_on_the_lock)
-        # ...then the database goes away: its connections are cut and new ones refused.
-        await postgres.execute(server, f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
         try:
+            await locker.execute('LOCK TABLE "Ticket" IN ACCESS EXCLUSIVE MODE')
+            asked = question(HELP_CHANNEL, ASKER, "asked just before the database went away")
+            assert (await d.deliver.event(asked, event_id="Ev0DROPOUT1")).status_code == 200
+
+            async def service_waits_on_the_lock() -> bool:
+                rows = await postgres.fetch(
+                    server,
+                    "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+                    name,
+                )
+                return bool(rows)
+
+            await eventually(service_waits_on_the_lock)
+            # ...then the database goes away: its connections are cut and new ones refused.
+            await postgres.execute(server, f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
             await postgres.execute(
                 server,
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> $2",
@@ -208,6 +208,7 @@ async def test_the_database_dropping_out_after_the_acknowledgement_is_survived(d
 
             await eventually(a_retry_is_pending)
         finally:
+            # Whatever happened, the database comes back and the lock is released.
             await postgres.execute(server, f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
             await transaction.rollback()
             await locker.close()
