@@ -25,6 +25,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.response import BoltResponse
@@ -104,8 +105,6 @@ class SlackService:
         self._socket_mode_connecting: asyncio.Task | None = None
         self._event_slots = asyncio.Semaphore(CONCURRENT_EVENTS)
         self.bolt = self._build_bolt_app()
-        from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
-
         self._handler = AsyncSlackRequestHandler(self.bolt)
         self.scheduler = Scheduler(
             ctx.sessions,
