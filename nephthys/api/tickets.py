@@ -202,22 +202,35 @@ async def _stream(request: Request, query: TicketFilter) -> Response:
     async def body() -> AsyncIterator[bytes]:
         nonlocal batch
         separator = b"["
+        # Look users up before encoding while batches keep bringing new ones (open tickets: mostly
+        # different askers); once one brings none, encode first and look up only on a miss.
+        look_first = True
         while batch:
+            if look_first:
+                look_first = await renderer.prepare(batch)
             # The database reads the next batch while this one is written out.
-            await renderer.prepare(batch)
             upcoming = (
                 asyncio.ensure_future(cursor.fetch(STREAM_BATCH)) if len(batch) == STREAM_BATCH else None
             )
-            await asyncio.sleep(0)
-            chunk = separator + renderer.encode(batch)
-            separator = b","
+            following: list | None = None
             try:
-                yield chunk
-                batch = await upcoming if upcoming is not None else []
+                await asyncio.sleep(0)
+                try:
+                    encoded = renderer.encode(batch)
+                except KeyError:
+                    # Users or tags not looked up yet: the connection first finishes reading ahead.
+                    following = await upcoming if upcoming is not None else []
+                    encoded = await renderer.render(batch)
+                    look_first = True
+                yield separator + encoded
+                separator = b","
+                if following is None:
+                    following = await upcoming if upcoming is not None else []
             except BaseException:
                 if upcoming is not None:
                     upcoming.cancel()
                 raise
+            batch = following
         yield b"[]" if separator == b"[" else b"]"
 
     return _ClosingStreamingResponse(body(), resources.aclose)
