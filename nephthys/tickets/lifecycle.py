@@ -178,25 +178,25 @@ async def set_helper(sessions: Sessions, *, slack_id: str, helper: bool) -> None
         await _upsert_user(session, slack_id=slack_id, helper=helper)
 
 
+_UNMAKE_HELPERS = text(
+    """UPDATE "User" SET helper = false
+       WHERE helper AND NOT ("slackId" = ANY(CAST(:members AS text[])))"""
+)
+_MAKE_HELPERS = text(
+    """INSERT INTO "User" ("slackId", helper)
+       SELECT member, true FROM unnest(CAST(:members AS text[])) AS member
+       ON CONFLICT ("slackId") DO UPDATE SET helper = true WHERE NOT "User".helper"""
+)
+
+
 @retried_on_conflict
 async def sync_helpers(sessions: Sessions, *, member_ids: set[str]) -> tuple[int, int]:
-    """Make exactly ``member_ids`` the helpers; returns (added, removed)."""
+    """Make exactly ``member_ids`` the helpers; returns (added, removed). Two statements, however many."""
+    members = sorted(member_ids)
     async with sessions.begin() as session:
-        removed = await session.execute(
-            update(User)
-            .where(User.helper.is_(True), User.slack_id.not_in(member_ids or {""}))
-            .values(helper=False)
-        )
-        added = 0
-        for slack_id in sorted(member_ids):
-            statement = insert(User).values(slack_id=slack_id, helper=True)
-            statement = statement.on_conflict_do_update(
-                index_elements=[User.slack_id],
-                set_={User.__table__.c.helper: True},
-                where=User.helper.is_(False),
-            )
-            added += (await session.execute(statement)).rowcount or 0
-    return added, removed.rowcount or 0
+        removed = await session.execute(_UNMAKE_HELPERS, {"members": members})
+        added = await session.execute(_MAKE_HELPERS, {"members": members})
+    return added.rowcount or 0, removed.rowcount or 0
 
 
 async def is_helper(sessions: Sessions, *, slack_id: str) -> bool:
