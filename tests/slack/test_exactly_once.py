@@ -173,8 +173,8 @@ async def test_an_unreachable_database_gets_a_non_2xx_and_the_redelivery_works(d
 
 
 async def test_the_database_dropping_out_after_the_acknowledgement_is_survived(desk, team, db_url, caplog):
-    name = db_url.rsplit("/", 1)[1]
-    server = db_url.rsplit("/", 1)[0] + "/postgres"
+    name = postgres.database_name(db_url)
+    server = postgres.with_database(db_url, "postgres")
     async with desk() as d:
         # Hold the ticket table, so the acknowledged question waits inside the database...
         locker = await asyncpg.connect(db_url)
