@@ -1,0 +1,26 @@
+"""Every ticket statistic, as SQL, in one place: the API, the App Home and the daily summary call these.
+
+Each function takes an ``AsyncSession`` or ``AsyncConnection`` and the instant
+``now`` (or a window's ``start``/``end``), so callers choose the clock. The
+definitions are in ``nephthys.stats.overview`` and docs/api.md.
+"""
+
+from nephthys.stats.overview import (
+    MessageLinks,
+    helpers_leaderboard,
+    legacy_stats,
+    oldest_unanswered_ticket,
+    overall_stats,
+    stats_v2,
+    window_stats,
+)
+
+__all__ = [
+    "MessageLinks",
+    "helpers_leaderboard",
+    "legacy_stats",
+    "oldest_unanswered_ticket",
+    "overall_stats",
+    "stats_v2",
+    "window_stats",
+]
