@@ -116,33 +116,30 @@ OVERALL_JSON = f"""(SELECT json_build_object(
 
 def _window_json(start: str, end: str) -> str:
     """One window's statistics as a JSON object; ``start``/``end`` are SQL timestamptz expressions."""
-    in_window = lambda column: f"{column} >= {start} AND {column} < {end}"  # noqa: E731
+
+    def in_window(column: str) -> str:
+        return f"{column} >= {start} AND {column} < {end}"
+
+    def mean_of(duration_ms: str, which: str) -> str:
+        return _mean_minutes(f"sum({duration_ms}) FILTER (WHERE {which})", f"count(*) FILTER (WHERE {which})")
+
+    closed_in_window = in_window('t."closedAt"')
+    closed_today = (
+        f"""(SELECT count(*) FROM "Ticket" c WHERE {in_window('c."closedAt"')} AND c.status = 'CLOSED')"""
+    )
+    assigned_in_progress = f"""(SELECT count(*) FROM "Ticket" a WHERE {in_window('a."assignedAt"')} AND a.status = 'IN_PROGRESS')"""
     return f"""(SELECT json_build_object(
         'new_tickets_total', count(*),
         'new_tickets_now_closed', count(*) FILTER (WHERE t.status = 'CLOSED'),
         'new_tickets_still_open', count(*) FILTER (WHERE t.status = 'OPEN'),
         'new_tickets_in_progress', count(*) FILTER (WHERE t.status = 'IN_PROGRESS'),
-        'closed_today', (SELECT count(*) FROM "Ticket" c
-                         WHERE {in_window('c."closedAt"')} AND c.status = 'CLOSED'),
-        'closed_today_from_today', count(*) FILTER (WHERE t.status = 'CLOSED' AND {
-        in_window('t."closedAt"')
-    }),
-        'assigned_today_in_progress', (SELECT count(*) FROM "Ticket" a
-                                       WHERE {in_window('a."assignedAt"')} AND a.status = 'IN_PROGRESS'),
+        'closed_today', {closed_today},
+        'closed_today_from_today', count(*) FILTER (WHERE t.status = 'CLOSED' AND {closed_in_window}),
+        'assigned_today_in_progress', {assigned_in_progress},
         'helpers_leaderboard', {_leaderboard_json(_window_counts(start, end))},
-        'mean_hang_time_minutes_unresolved', {
-        _mean_minutes(
-            f"sum({HANG_MS}) FILTER (WHERE {UNRESOLVED_HANGS})", f"count(*) FILTER (WHERE {UNRESOLVED_HANGS})"
-        )
-    },
-        'mean_hang_time_minutes_all', {
-        _mean_minutes(f"sum({HANG_MS}) FILTER (WHERE {HANGS})", f"count(*) FILTER (WHERE {HANGS})")
-    },
-        'mean_resolution_time_minutes', {
-        _mean_minutes(
-            f"sum({RESOLUTION_MS}) FILTER (WHERE {RESOLUTIONS})", f"count(*) FILTER (WHERE {RESOLUTIONS})"
-        )
-    })
+        'mean_hang_time_minutes_unresolved', {mean_of(HANG_MS, UNRESOLVED_HANGS)},
+        'mean_hang_time_minutes_all', {mean_of(HANG_MS, HANGS)},
+        'mean_resolution_time_minutes', {mean_of(RESOLUTION_MS, RESOLUTIONS)})
     FROM "Ticket" t WHERE {in_window('t."createdAt"')})"""
 
 
