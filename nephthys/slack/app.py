@@ -154,7 +154,7 @@ class SlackService:
             name="nephthys",
         )
         app.middleware(claim_delivery)
-        app.event("message")(self._on_event(events.on_message))
+        app.event("message")(self._on_event(events.on_message, on_ack=events.expect_question))
         app.event("member_joined_channel")(self._on_event(events.on_member_joined))
         app.event("member_left_channel")(self._on_event(events.on_member_left))
         app.action(RESOLVE_ACTION)(resolve_clicked)
@@ -192,9 +192,11 @@ class SlackService:
         context["nephthys_event_id"] = event_id
         return await next()
 
-    def _on_event(self, handler):
+    def _on_event(self, handler, *, on_ack=None):
         async def listener(body: dict, event: dict, context) -> None:
             event_id = context.get("nephthys_event_id")
+            if on_ack is not None:
+                on_ack(self.ctx, event)
             self.ctx.background.spawn(self._process(event_id, handler, event), name=f"event {event_id}")
 
         listener.__name__ = handler.__name__

@@ -88,6 +88,33 @@ class TicketLocks:
                 del self._locks[ticket_id]
 
 
+class QuestionsInFlight:
+    """Questions acknowledged by this instance whose ticket is not stored yet.
+
+    A reply handled before its question's ticket exists would find no ticket; it
+    waits here instead (bounded), so its author still counts as the last to speak.
+    """
+
+    WAIT_SECONDS = 10.0
+
+    def __init__(self) -> None:
+        self._stored: dict[str, asyncio.Event] = {}
+
+    def expect(self, msg_ts: str) -> None:
+        self._stored.setdefault(msg_ts, asyncio.Event())
+
+    def stored(self, msg_ts: str) -> None:
+        event = self._stored.pop(msg_ts, None)
+        if event is not None:
+            event.set()
+
+    async def wait_for(self, msg_ts: str) -> None:
+        event = self._stored.get(msg_ts)
+        if event is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), self.WAIT_SECONDS)
+
+
 @dataclass
 class SlackContext:
     settings: Settings
@@ -97,6 +124,7 @@ class SlackContext:
     channels: Channels
     background: BackgroundWork = field(default_factory=BackgroundWork)
     ticket_locks: TicketLocks = field(default_factory=TicketLocks)
+    questions_in_flight: QuestionsInFlight = field(default_factory=QuestionsInFlight)
     # Known once auth.test has answered (retried in the background at start-up).
     identity: BotIdentity = field(default_factory=BotIdentity)
     heartbeat: object | None = None  # nephthys.slack.heartbeat.Heartbeat

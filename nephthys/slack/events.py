@@ -33,6 +33,23 @@ def is_thread_reply(message: dict) -> bool:
     return thread_ts is not None and thread_ts != message.get("ts")
 
 
+def is_question(ctx: SlackContext, event: dict) -> bool:
+    """A person's top-level message in the help channel: what opens a ticket."""
+    return (
+        event.get("channel") == ctx.channels.help
+        and event.get("subtype") in PERSON_SUBTYPES
+        and not from_a_bot(ctx, event)
+        and bool(event.get("user"))
+        and not is_thread_reply(event)
+    )
+
+
+def expect_question(ctx: SlackContext, event: dict) -> None:
+    """Called as the event is acknowledged: replies handled before this question's ticket exists wait for it."""
+    if is_question(ctx, event):
+        ctx.questions_in_flight.expect(event["ts"])
+
+
 async def on_message(ctx: SlackContext, event: dict) -> None:
     if event.get("channel") != ctx.channels.help:
         return
@@ -50,6 +67,8 @@ async def on_message(ctx: SlackContext, event: dict) -> None:
     user, ts, text = event["user"], event["ts"], event.get("text") or ""
     if is_thread_reply(event):
         thread_ts = event["thread_ts"]
+        # A reply can overtake its question (two events handled at once): let the ticket exist first.
+        await ctx.questions_in_flight.wait_for(thread_ts)
         if await macros.dispatch(ctx, thread_ts=thread_ts, ts=ts, user=user, text=text):
             return
         await flows.thread_reply(

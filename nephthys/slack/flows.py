@@ -51,9 +51,12 @@ def describe(error: Exception) -> str:
 
 async def open_ticket_for_question(ctx: SlackContext, *, ts: str, user: str, text: str) -> None:
     """A question in the help channel: store the ticket first, then give it its Slack side."""
-    opened = await lifecycle.open_ticket(
-        ctx.sessions, msg_ts=ts, asker_slack_id=user, description=text, title=first_words_title(text)
-    )
+    try:
+        opened = await lifecycle.open_ticket(
+            ctx.sessions, msg_ts=ts, asker_slack_id=user, description=text, title=first_words_title(text)
+        )
+    finally:
+        ctx.questions_in_flight.stored(ts)
     if opened.created and ctx.settings.ai_enabled:
         # Bounded by AI_TIMEOUT_SECONDS; the ticket already exists with the first-words title.
         title = await generated_title(ctx.settings, text)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.slack.conftest import ASKER, HELP_CHANNEL, HELPER, HELPER_2, TICKET_CHANNEL
-from tests.support.slack import block_actions, button, thread_reply
+import asyncpg
+
+from tests.slack.conftest import ASKER, HELP_CHANNEL, HELPER, HELPER_2, TICKET_CHANNEL, eventually
+from tests.support import postgres
+from tests.support.slack import block_actions, button, question, thread_reply
 
 ROUNDS = 3
 
@@ -92,3 +95,34 @@ async def test_resolves_at_once_close_once(desk, team):
                 len(d.slack.calls_to("chat.delete", ok=True, channel=TICKET_CHANNEL, ts=ticket["ticketTs"]))
                 == 1
             )
+
+
+async def test_a_reply_that_overtakes_its_question_still_counts(desk, team, db_url):
+    """The question's ticket is held up in the database while a helper's reply arrives."""
+    async with desk() as d:
+        locker = await asyncpg.connect(db_url)
+        transaction = locker.transaction()
+        await transaction.start()
+        try:
+            await locker.execute('LOCK TABLE "Ticket" IN ACCESS EXCLUSIVE MODE')
+            asked = question(HELP_CHANNEL, ASKER, "a question answered at once")
+            assert (await d.deliver.event(asked)).status_code == 200
+            reply = reply_event(asked, HELPER, "answered before the ticket was even stored")
+            assert (await d.deliver.event(reply)).status_code == 200
+
+            async def question_waits_on_the_lock() -> bool:
+                rows = await postgres.fetch(
+                    postgres.with_database(db_url, "postgres"),
+                    "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+                    postgres.database_name(db_url),
+                )
+                return bool(rows)
+
+            await eventually(question_waits_on_the_lock)
+        finally:
+            await transaction.rollback()
+            await locker.close()
+        await d.settle()
+        row = await d.ticket(asked["ts"])
+        assert row["status"] == "IN_PROGRESS" and row["lastMsgBy"] == "HELPER"
+        assert await d.slack_id(row["assignedToId"]) == HELPER
