@@ -243,7 +243,28 @@ class SlackEvent(Base):
     __table_args__ = (Index("SlackEvent_receivedAt_idx", "receivedAt"),)
 
 
-class TicketTotals(Base):
+def _counter(name: str | None = None) -> Mapped[int]:
+    return mapped_column(name, BigInteger, nullable=False, server_default=text("0"))
+
+
+class TicketCounters:
+    """The counters of the totals: tickets by status, and counts and millisecond sums of durations.
+
+    TicketTotals holds them; each TicketTotalsPending row holds a change to add to them.
+    """
+
+    open: Mapped[int] = _counter()
+    in_progress: Mapped[int] = _counter("inProgress")
+    closed: Mapped[int] = _counter()
+    hang_count: Mapped[int] = _counter("hangCount")
+    hang_sum_ms: Mapped[int] = _counter("hangSumMs")
+    hang_unresolved_count: Mapped[int] = _counter("hangUnresolvedCount")
+    hang_unresolved_sum_ms: Mapped[int] = _counter("hangUnresolvedSumMs")
+    resolution_count: Mapped[int] = _counter("resolutionCount")
+    resolution_sum_ms: Mapped[int] = _counter("resolutionSumMs")
+
+
+class TicketTotals(TicketCounters, Base):
     """Running totals over every ticket (one row), kept by triggers on "Ticket" (migration 0003).
 
     ``version`` takes a new value in every transaction that changes a ticket or a
@@ -254,60 +275,19 @@ class TicketTotals(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, server_default=text("1"))
     version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
-    open: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
-    in_progress: Mapped[int] = mapped_column(
-        "inProgress", BigInteger, nullable=False, server_default=text("0")
-    )
-    closed: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
-    hang_count: Mapped[int] = mapped_column("hangCount", BigInteger, nullable=False, server_default=text("0"))
-    hang_sum_ms: Mapped[int] = mapped_column(
-        "hangSumMs", BigInteger, nullable=False, server_default=text("0")
-    )
-    hang_unresolved_count: Mapped[int] = mapped_column(
-        "hangUnresolvedCount", BigInteger, nullable=False, server_default=text("0")
-    )
-    hang_unresolved_sum_ms: Mapped[int] = mapped_column(
-        "hangUnresolvedSumMs", BigInteger, nullable=False, server_default=text("0")
-    )
-    resolution_count: Mapped[int] = mapped_column(
-        "resolutionCount", BigInteger, nullable=False, server_default=text("0")
-    )
-    resolution_sum_ms: Mapped[int] = mapped_column(
-        "resolutionSumMs", BigInteger, nullable=False, server_default=text("0")
-    )
 
     __table_args__ = (CheckConstraint("id = 1", name="TicketTotals_one_row"),)
 
 
-class TicketTotalsPending(Base):
+class TicketTotalsPending(TicketCounters, Base):
     """A statement's change to the totals, added to them when its transaction commits (migration 0005)."""
 
     __tablename__ = "TicketTotalsPending"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    open: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
-    in_progress: Mapped[int] = mapped_column(
-        "inProgress", BigInteger, nullable=False, server_default=text("0")
-    )
-    closed: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
-    hang_count: Mapped[int] = mapped_column("hangCount", BigInteger, nullable=False, server_default=text("0"))
-    hang_sum_ms: Mapped[int] = mapped_column(
-        "hangSumMs", BigInteger, nullable=False, server_default=text("0")
-    )
-    hang_unresolved_count: Mapped[int] = mapped_column(
-        "hangUnresolvedCount", BigInteger, nullable=False, server_default=text("0")
-    )
-    hang_unresolved_sum_ms: Mapped[int] = mapped_column(
-        "hangUnresolvedSumMs", BigInteger, nullable=False, server_default=text("0")
-    )
-    resolution_count: Mapped[int] = mapped_column(
-        "resolutionCount", BigInteger, nullable=False, server_default=text("0")
-    )
-    resolution_sum_ms: Mapped[int] = mapped_column(
-        "resolutionSumMs", BigInteger, nullable=False, server_default=text("0")
-    )
+    # After the counters, as the table has it (mixin columns otherwise come last).
     closed_by_user: Mapped[dict] = mapped_column(
-        "closedByUser", JSONB, nullable=False, server_default=text("'{}'::jsonb")
+        "closedByUser", JSONB, nullable=False, server_default=text("'{}'::jsonb"), sort_order=1
     )
 
 
