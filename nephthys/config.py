@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from dotenv import dotenv_values
+
+if TYPE_CHECKING:
+    from nephthys.transcripts import ProgramChannels
 
 SLACK_DEFAULT_API_BASE_URL = "https://slack.com/api/"
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _USER_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+
+Number = TypeVar("Number", int, float)
 
 
 class ConfigError(ValueError):
@@ -79,6 +85,10 @@ class Settings:
         return cls(**_parse(values))
 
 
+# What an unset (or blank) variable means: the fields' defaults, written once above.
+DEFAULTS = Settings()
+
+
 def _blank_to_none(value: str | None) -> str | None:
     if value is None:
         return None
@@ -86,7 +96,7 @@ def _blank_to_none(value: str | None) -> str | None:
     return value or None
 
 
-def _program_channels(program: str):
+def _program_channels(program: str) -> ProgramChannels:
     """The program's transcript, validated now so a bad one stops start-up; its default channels."""
     from nephthys.transcripts import TranscriptError, load_transcript
 
@@ -112,11 +122,9 @@ def _parse(env: Mapping[str, str]) -> dict:
             raise ConfigError(f"{name}: expected a token starting with {prefix!r}")
         return value
 
-    def url(name: str, default: str | None, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
+    def url(name: str, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
         value = get(name)
-        if value is None:
-            return default
-        if not re.match(rf"^({'|'.join(schemes)})://[^\s]+$", value):
+        if value is not None and not re.match(rf"^({'|'.join(schemes)})://[^\s]+$", value):
             raise ConfigError(f"{name}: expected a {' or '.join(schemes)} URL, got {value!r}")
         return value
 
@@ -131,7 +139,9 @@ def _parse(env: Mapping[str, str]) -> dict:
             return False
         raise ConfigError(f"{name}: expected true or false, got {value!r}")
 
-    def number(name: str, default, kind=int, low=None, high=None):
+    def number(
+        name: str, default: Number, kind: Callable[[str], Number], low: Number, high: Number
+    ) -> Number:
         value = get(name)
         if value is None:
             return default
@@ -140,19 +150,19 @@ def _parse(env: Mapping[str, str]) -> dict:
         except ValueError:
             what = "a whole number" if kind is int else "a number"
             raise ConfigError(f"{name}: expected {what}, got {value!r}") from None
-        if (low is not None and parsed < low) or (high is not None and parsed > high):
+        if parsed < low or parsed > high:
             raise ConfigError(f"{name}: expected a value from {low} to {high}, got {value!r}")
         return parsed
 
     channel = "a Slack channel id like C0123456789"
-    api_base = url("SLACK_API_BASE_URL", SLACK_DEFAULT_API_BASE_URL)
+    api_base = url("SLACK_API_BASE_URL") or DEFAULTS.slack_api_base_url
     if not api_base.endswith("/"):
         api_base += "/"  # slack_sdk joins method names onto it
-    database_url = url("DATABASE_URL", None, ("postgres", "postgresql", "postgresql+asyncpg"))
-    log_level = (get("LOG_LEVEL") or "INFO").upper()
+    database_url = url("DATABASE_URL", ("postgres", "postgresql", "postgresql+asyncpg"))
+    log_level = (get("LOG_LEVEL") or DEFAULTS.log_level).upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
-    program = get("PROGRAM") or "default"
+    program = get("PROGRAM") or DEFAULTS.program
     if not re.match(r"^[a-z0-9_-]+$", program):
         raise ConfigError(f"PROGRAM: expected a program name like 'default', got {program!r}")
     program_channels = _program_channels(program)
@@ -163,7 +173,7 @@ def _parse(env: Mapping[str, str]) -> dict:
         slack_signing_secret=get("SLACK_SIGNING_SECRET"),
         slack_app_token=prefixed("SLACK_APP_TOKEN", "xapp-"),
         slack_api_base_url=api_base,
-        slack_workspace_url=(url("SLACK_WORKSPACE_URL", "https://hackclub.slack.com")).rstrip("/"),
+        slack_workspace_url=(url("SLACK_WORKSPACE_URL") or DEFAULTS.slack_workspace_url).rstrip("/"),
         slack_help_channel=matching("SLACK_HELP_CHANNEL", _CHANNEL_ID, channel) or program_channels.help,
         slack_ticket_channel=matching("SLACK_TICKET_CHANNEL", _CHANNEL_ID, channel)
         or program_channels.tickets,
@@ -175,18 +185,18 @@ def _parse(env: Mapping[str, str]) -> dict:
         ),
         slack_maintainer_id=matching("SLACK_MAINTAINER_ID", _USER_ID, "a Slack user id like U0123456789"),
         database_url=database_url,
-        embedded_pgdata=Path(get("NEPHTHYS_PGDATA") or ".nephthys/pgdata"),
+        embedded_pgdata=Path(get("NEPHTHYS_PGDATA") or DEFAULTS.embedded_pgdata),
         host=get("HOST"),
-        port=number("PORT", 3000, int, 1, 65535),
-        environment=get("ENVIRONMENT") or "development",
+        port=number("PORT", DEFAULTS.port, int, 1, 65535),
+        environment=get("ENVIRONMENT") or DEFAULTS.environment,
         program=program,
-        app_title=get("APP_TITLE") or "Nephthys",
-        base_url=url("BASE_URL", None),
-        daily_summary=boolean("DAILY_SUMMARY", True),
+        app_title=get("APP_TITLE") or DEFAULTS.app_title,
+        base_url=url("BASE_URL"),
+        daily_summary=boolean("DAILY_SUMMARY", DEFAULTS.daily_summary),
         api_token=get("API_TOKEN"),
         log_level=log_level,
         hack_club_ai_api_key=get("HACK_CLUB_AI_API_KEY"),
-        ai_base_url=url("AI_BASE_URL", None),
-        ai_model=get("AI_MODEL") or "gpt-4o-mini",
-        ai_timeout_seconds=number("AI_TIMEOUT_SECONDS", 3.0, float, 0.1, 60),
+        ai_base_url=url("AI_BASE_URL"),
+        ai_model=get("AI_MODEL") or DEFAULTS.ai_model,
+        ai_timeout_seconds=number("AI_TIMEOUT_SECONDS", DEFAULTS.ai_timeout_seconds, float, 0.1, 60),
     )
