@@ -35,7 +35,6 @@ async def claim_event(sessions: Sessions, event_id: str, *, lease: timedelta = C
     One statement in autocommit: it sits on the acknowledgement path.
     """
     async with autocommit(sessions) as connection:
-        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
         result = await connection.execute(
             _CLAIM, {"event_id": event_id, "lease_seconds": lease.total_seconds()}
         )
@@ -44,7 +43,6 @@ async def claim_event(sessions: Sessions, event_id: str, *, lease: timedelta = C
 
 async def finish_event(sessions: Sessions, event_id: str) -> None:
     async with autocommit(sessions) as connection:
-        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
         await connection.execute(_FINISH, {"event_id": event_id})
 
 

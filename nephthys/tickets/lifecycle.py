@@ -11,10 +11,11 @@ end in one consistent state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ParamSpec, TypeVar
@@ -22,7 +23,7 @@ from typing import ParamSpec, TypeVar
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from nephthys.database.models import BotMessage, Ticket, TicketStatus, User, UserType
 
@@ -228,10 +229,11 @@ _NEW_TICKET = text(
 )
 
 
-def autocommit(sessions: Sessions):
+@contextlib.asynccontextmanager
+async def autocommit(sessions: Sessions) -> AsyncIterator[AsyncConnection]:
     """A connection from the sessions' pool on which each statement commits by itself."""
-    engine = sessions.kw["bind"]
-    return engine.connect()
+    async with sessions.kw["bind"].connect() as connection:
+        yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
 @retried_on_conflict
@@ -250,7 +252,6 @@ async def open_ticket(
     ticket's other writers (every ticket write also updates the one totals row).
     """
     async with autocommit(sessions) as connection:
-        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
         found = (
             await connection.execute(_ASKER_AND_TICKET, {"msg_ts": msg_ts, "slack_id": asker_slack_id})
         ).one()
@@ -485,7 +486,6 @@ async def record_backend_message(sessions: Sessions, *, ticket_id: int, channel_
     One statement: the ticket's ``ticketTs`` and its BotMessage row, together.
     """
     async with autocommit(sessions) as connection:
-        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
         result = await connection.execute(
             _CLAIM_BACKEND_MESSAGE, {"ts": ts, "ticket_id": ticket_id, "channel_id": channel_id}
         )
@@ -497,7 +497,6 @@ async def record_bot_message(sessions: Sessions, *, ticket_id: int, channel_id: 
     """Remember a message the bot posted for a ticket; False if the ticket is gone."""
     try:
         async with autocommit(sessions) as connection:
-            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
             result = await connection.execute(
                 _RECORD_BOT_MESSAGE, {"ts": ts, "ticket_id": ticket_id, "channel_id": channel_id}
             )
