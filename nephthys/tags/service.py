@@ -81,9 +81,14 @@ class TagsChanged:
         return bool(self.added or self.removed)
 
 
+def _fold_whitespace(text: str) -> str:
+    """``text`` trimmed, with inner runs of whitespace made one space: names as stored and searched."""
+    return re.sub(r"\s+", " ", text).strip()
+
+
 def clean_name(raw: str | None) -> str | NameRejected:
-    """``raw`` trimmed with inner runs of whitespace made one space, or why it cannot be a name."""
-    name = re.sub(r"\s+", " ", raw or "").strip()
+    """``raw`` with its whitespace folded, or why it cannot be a name."""
+    name = _fold_whitespace(raw or "")
     if not name:
         return NameRejected(NameProblem.EMPTY, name)
     if len(name) > MAX_NAME_LENGTH:
@@ -122,7 +127,7 @@ async def list_tags(session: AsyncSession) -> list[TagView]:
 async def tag_options(session: AsyncSession, *, typed: str = "") -> list[TagView]:
     """Team tags whose name contains what the helper typed (any case), at most MAX_OPTIONS."""
     query = select(Tag).order_by(func.lower(Tag.name), Tag.id).limit(MAX_OPTIONS)
-    typed = re.sub(r"\s+", " ", typed or "").strip()
+    typed = _fold_whitespace(typed or "")
     if typed:
         query = query.where(Tag.name.ilike(_like_pattern(typed), escape="\\"))
     return [_view(tag) for tag in await session.scalars(query)]
@@ -130,7 +135,7 @@ async def tag_options(session: AsyncSession, *, typed: str = "") -> list[TagView
 
 async def tags_named(session: AsyncSession, *, names: Iterable[str]) -> tuple[list[TagView], list[str]]:
     """The tags called ``names`` (any case), and the names no tag has."""
-    wanted = {clean: clean for clean in (re.sub(r"\s+", " ", n).strip() for n in names) if clean}
+    wanted = {clean: clean for clean in (_fold_whitespace(n) for n in names) if clean}
     if not wanted:
         return [], []
     found = await session.scalars(
@@ -315,7 +320,7 @@ def _like_pattern(typed: str) -> str:
 async def question_tag_options(session: AsyncSession, *, typed: str = "") -> list[TagView]:
     """Question tags whose label contains what the helper typed (any case), at most MAX_OPTIONS."""
     query = select(QuestionTag).order_by(func.lower(QuestionTag.label), QuestionTag.id).limit(MAX_OPTIONS)
-    typed = re.sub(r"\s+", " ", typed or "").strip()
+    typed = _fold_whitespace(typed or "")
     if typed:
         query = query.where(QuestionTag.label.ilike(_like_pattern(typed), escape="\\"))
     return [TagView(id=tag.id, name=tag.label) for tag in await session.scalars(query)]
