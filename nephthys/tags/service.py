@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from nephthys.database.models import (
     QuestionTag,
@@ -126,11 +127,26 @@ async def list_tags(session: AsyncSession) -> list[TagView]:
 
 async def tag_options(session: AsyncSession, *, typed: str = "") -> list[TagView]:
     """Team tags whose name contains what the helper typed (any case), at most MAX_OPTIONS."""
-    query = select(Tag).order_by(func.lower(Tag.name), Tag.id).limit(MAX_OPTIONS)
+    return await _options(session, Tag.id, Tag.name, typed)
+
+
+async def _options(
+    session: AsyncSession,
+    id_column: InstrumentedAttribute[int],
+    name_column: InstrumentedAttribute[str],
+    typed: str,
+) -> list[TagView]:
+    """Rows whose name contains ``typed`` (whitespace folded, any case), by name, at most MAX_OPTIONS."""
+    query = select(id_column, name_column).order_by(func.lower(name_column), id_column).limit(MAX_OPTIONS)
     typed = _fold_whitespace(typed or "")
     if typed:
-        query = query.where(Tag.name.ilike(_like_pattern(typed), escape="\\"))
-    return [_view(tag) for tag in await session.scalars(query)]
+        query = query.where(name_column.ilike(_like_pattern(typed), escape="\\"))
+    return [TagView(id=row_id, name=name) for row_id, name in await session.execute(query)]
+
+
+def _like_pattern(typed: str) -> str:
+    escaped = typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 async def tags_named(session: AsyncSession, *, names: Iterable[str]) -> tuple[list[TagView], list[str]]:
@@ -312,18 +328,9 @@ async def create_question_tag(session: AsyncSession, *, label: str | None) -> Ta
     return TagView(id=question_tag.id, name=question_tag.label)
 
 
-def _like_pattern(typed: str) -> str:
-    escaped = typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 async def question_tag_options(session: AsyncSession, *, typed: str = "") -> list[TagView]:
     """Question tags whose label contains what the helper typed (any case), at most MAX_OPTIONS."""
-    query = select(QuestionTag).order_by(func.lower(QuestionTag.label), QuestionTag.id).limit(MAX_OPTIONS)
-    typed = _fold_whitespace(typed or "")
-    if typed:
-        query = query.where(QuestionTag.label.ilike(_like_pattern(typed), escape="\\"))
-    return [TagView(id=tag.id, name=tag.label) for tag in await session.scalars(query)]
+    return await _options(session, QuestionTag.id, QuestionTag.label, typed)
 
 
 async def set_question_tag(session: AsyncSession, *, ticket_id: int, question_tag_id: int | None) -> bool:
