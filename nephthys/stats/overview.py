@@ -370,7 +370,7 @@ async def legacy_stats(executor: Executor, now: datetime) -> dict:
     """
     raw = await _one_json(executor, LEGACY_SQL, {"start": now - DAY, "end": now, "top": 3})
     overall, day = _floats(raw["all_time"]), _floats(raw["past_24h"])
-    oldest = oldest_unanswered_view(overall["oldest_unanswered_ticket"], now, MessageLinks("", None))
+    oldest = overall["oldest_unanswered_ticket"]
     return {
         "total_tickets": overall["tickets_total"],
         "total_open": overall["tickets_open"],
@@ -379,7 +379,7 @@ async def legacy_stats(executor: Executor, now: datetime) -> dict:
         "total_top_3_users_with_closed_tickets": _legacy_leaderboard(overall["helpers_leaderboard"]),
         "average_hang_time_minutes": overall["mean_hang_time_minutes_unresolved"],
         "mean_resolution_time_minutes": overall["mean_resolution_time_minutes"],
-        "oldest_unanswered_ticket_age_minutes": oldest["age_minutes"] if oldest else None,
+        "oldest_unanswered_ticket_age_minutes": age_minutes(oldest, now) if oldest else None,
         "prev_day_total": day["new_tickets_total"],
         "prev_day_open": day["new_tickets_still_open"],
         "prev_day_in_progress": day["new_tickets_in_progress"],
