@@ -112,14 +112,8 @@ async def _finish_ticket(
     if backend_ts is None:
         if previous is None:
             previous = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket.id)
-        text, blocks = messages.backend_message(
-            ctx.transcript,
-            ticket,
-            previous_tickets=previous,
-            thread_link=ctx.permalink(help_channel, ticket.msg_ts),
-            # A new ticket has no tags; a reopened or repaired one shows the ones it has.
-            tag_blocks=None if fresh else await _current_tag_blocks(ctx, ticket.id),
-        )
+        # A new ticket has no tags; a reopened or repaired one shows the ones it has.
+        text, blocks = await _backend_message(ctx, ticket, previous_tickets=previous, with_tags=not fresh)
         ts = await ctx.client.post_message(channel=tickets_channel, text=text, blocks=blocks)
         if await lifecycle.record_backend_message(
             ctx.sessions, ticket_id=ticket.id, channel_id=tickets_channel, ts=ts
@@ -155,9 +149,35 @@ async def _finish_ticket(
         await ctx.client.delete_message(channel=help_channel, ts=ts)
 
 
-async def _current_tag_blocks(ctx: SlackContext, ticket_id: int) -> list[dict]:
-    async with ctx.sessions() as session:
-        return await tag_blocks.backend_tag_blocks_for_ticket(session, ctx.transcript, ticket_id=ticket_id)
+async def _backend_message(
+    ctx: SlackContext, ticket: TicketState, *, previous_tickets: int | None = None, with_tags: bool = True
+) -> tuple[str, list[dict]]:
+    """The ticket's backend message as it reads now; ``with_tags=False``: the empty tag controls."""
+    if previous_tickets is None:
+        previous_tickets = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket.id)
+    tags = None
+    if with_tags:
+        async with ctx.sessions() as session:
+            tags = await tag_blocks.backend_tag_blocks_for_ticket(
+                session, ctx.transcript, ticket_id=ticket.id
+            )
+    return messages.backend_message(
+        ctx.transcript,
+        ticket,
+        previous_tickets=previous_tickets,
+        thread_link=ctx.permalink(ctx.channels.help, ticket.msg_ts),
+        tag_blocks=tags,
+    )
+
+
+async def refresh_backend_message(ctx: SlackContext, ticket: TicketState | None) -> None:
+    """Re-render the ticket's backend message (question edited, tags changed); a no-op once it is closed."""
+    if ticket is None or ticket.ticket_ts is None or ticket.status is TicketStatus.CLOSED:
+        return
+    text, blocks = await _backend_message(ctx, ticket)
+    await ctx.client.update_message(
+        channel=ctx.channels.tickets, ts=ticket.ticket_ts, text=text, blocks=blocks
+    )
 
 
 async def _react(
@@ -178,19 +198,7 @@ async def _react(
 async def question_edited(ctx: SlackContext, *, msg_ts: str, text: str) -> None:
     """The asker edited the question: the ticket and its backend message follow."""
     ticket = await lifecycle.update_description(ctx.sessions, msg_ts=msg_ts, description=text)
-    if ticket is None or ticket.ticket_ts is None or ticket.status is TicketStatus.CLOSED:
-        return
-    previous = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket.id)
-    text, blocks = messages.backend_message(
-        ctx.transcript,
-        ticket,
-        previous_tickets=previous,
-        thread_link=ctx.permalink(ctx.channels.help, ticket.msg_ts),
-        tag_blocks=await _current_tag_blocks(ctx, ticket.id),
-    )
-    await ctx.client.update_message(
-        channel=ctx.channels.tickets, ts=ticket.ticket_ts, text=text, blocks=blocks
-    )
+    await refresh_backend_message(ctx, ticket)
 
 
 async def question_deleted(ctx: SlackContext, *, msg_ts: str) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import select
 
-from nephthys.database.models import TicketStatus, User
+from nephthys.database.models import User
 from nephthys.slack import flows, messages, tag_blocks
 from nephthys.slack.context import SlackContext
 from nephthys.tags import flows as tag_flows
@@ -34,22 +34,7 @@ log = logging.getLogger(__name__)
 
 async def refresh_backend_message(ctx: SlackContext, ticket_id: int) -> None:
     """Re-render the ticket's backend message with its current tags (a no-op once it is closed)."""
-    ticket = await lifecycle.ticket_by_id(ctx.sessions, ticket_id)
-    if ticket is None or ticket.ticket_ts is None or ticket.status is TicketStatus.CLOSED:
-        return
-    previous = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket_id)
-    async with ctx.sessions() as session:
-        tags = await tag_blocks.backend_tag_blocks_for_ticket(session, ctx.transcript, ticket_id=ticket_id)
-    text, blocks = messages.backend_message(
-        ctx.transcript,
-        ticket,
-        previous_tickets=previous,
-        thread_link=ctx.permalink(ctx.channels.help, ticket.msg_ts),
-        tag_blocks=tags,
-    )
-    await ctx.client.update_message(
-        channel=ctx.channels.tickets, ts=ticket.ticket_ts, text=text, blocks=blocks
-    )
+    await flows.refresh_backend_message(ctx, await lifecycle.ticket_by_id(ctx.sessions, ticket_id))
 
 
 async def home_blocks(ctx: SlackContext, user_id: str) -> list[dict]:
