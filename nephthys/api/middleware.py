@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Sequence
 
 import orjson
 from starlette.middleware import Middleware
@@ -21,7 +22,9 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/"
 
 
-async def _send_json(send: Send, status: int, body: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
+async def _send_json(
+    send: Send, status: int, body: dict, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
     content = orjson.dumps(body)
     await send(
         {

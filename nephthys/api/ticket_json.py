@@ -164,7 +164,7 @@ def _tag_names(tags: dict[int, str | None], tag_ids: Sequence[int]) -> list[str]
     names = [tags[tag_id] for tag_id in tag_ids]
     if None in names:
         names = [name for name in names if name is not None]
-    return sorted(names)
+    return sorted(names)  # type: ignore[arg-type]  # no None left
 
 
 @contextlib.contextmanager

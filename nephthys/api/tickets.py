@@ -13,7 +13,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -140,21 +140,21 @@ async def tickets(request: Request) -> Response:
     if query.too_broad():
         return Response(orjson.dumps(TOO_BROAD), status_code=400, media_type=JSON)
     if query.limit is not None:
-        return await _page(request, query)
+        return await _page(request, query, query.limit)
     return await _stream(request, query)
 
 
-async def _page(request: Request, query: TicketFilter) -> Response:
+async def _page(request: Request, query: TicketFilter, limit: int) -> Response:
     sql, args = query.sql()
     async with request.app.state.engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
         async with driver.transaction(isolation="repeatable_read", readonly=True):
             await driver.execute(STREAMING_PLAN)
             rows = await driver.fetch(sql, *args)
-            page = rows[: query.limit]
+            page = rows[:limit]
             body = b"[" + await TicketRenderer(driver, query.encoding).render(page) + b"]"
     headers = {}
-    if len(rows) > query.limit:
+    if len(rows) > limit:
         last = page[-1]
         next_url = request.url.include_query_params(
             cursor=encode_cursor(last["keyset_at"], last["keyset_id"])
@@ -166,7 +166,7 @@ async def _page(request: Request, query: TicketFilter) -> Response:
 class _ClosingStreamingResponse(StreamingResponse):
     """Releases the database connection however the response ends (done, failed, client gone)."""
 
-    def __init__(self, content: AsyncIterator[bytes], close: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, content: AsyncGenerator[bytes, None], close: Callable[[], Awaitable[None]]) -> None:
         super().__init__(content, media_type=JSON)
         self._content = content
         self._close = close
@@ -199,7 +199,7 @@ async def _stream(request: Request, query: TicketFilter) -> Response:
 
     renderer = TicketRenderer(driver, query.encoding)
 
-    async def body() -> AsyncIterator[bytes]:
+    async def body() -> AsyncGenerator[bytes, None]:
         nonlocal batch
         separator = b"["
         # Look users up before encoding while batches keep bringing new ones (open tickets: mostly
