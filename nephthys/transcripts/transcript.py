@@ -240,12 +240,14 @@ def _parse_macros(raw: object, fail) -> tuple[RedirectMacro, ...]:
         aliases = entry.get("aliases", [])
         if not isinstance(aliases, list):
             raise fail(f"{where}: aliases: expected a list of names")
+        names: list[str] = []  # the name, then the aliases
         for macro_name in [name, *aliases]:
             if not isinstance(macro_name, str) or not _MACRO_NAME.match(macro_name):
                 raise fail(f"{where}: expected a macro name of a-z, 0-9, _ or -, got {macro_name!r}")
             if macro_name in seen:
                 raise fail(f"{where}: the name {macro_name!r} is declared twice")
             seen.add(macro_name)
+            names.append(macro_name)
         text = entry.get("text")
         if not isinstance(text, str) or not text.strip():
             raise fail(f"{where}: text: expected a non-empty string")
@@ -253,7 +255,7 @@ def _parse_macros(raw: object, fail) -> tuple[RedirectMacro, ...]:
         resolves = entry.get("resolves", False)
         if not isinstance(resolves, bool):
             raise fail(f"{where}: resolves: expected true or false")
-        macros.append(RedirectMacro(name=name, aliases=tuple(aliases), text=text, resolves=resolves))
+        macros.append(RedirectMacro(name=names[0], aliases=tuple(names[1:]), text=text, resolves=resolves))
     return tuple(macros)
 
 
