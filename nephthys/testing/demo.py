@@ -153,7 +153,8 @@ def _say_endpoint(deliver: SlackDelivery) -> Callable[[Request], Awaitable[JSONR
         user, text, thread_ts = body.get("user") or ASKER, body["text"], body.get("thread_ts")
         if thread_ts:
             parent = deliver.fake.message(HELP_CHANNEL, thread_ts) if deliver.fake else None
-            parent_user = parent.get("user", user) if parent else user
+            # The parent's author, or the replier when it has none (a bot's message).
+            parent_user = (parent.get("user") if parent else None) or user
             event = thread_reply(HELP_CHANNEL, user, text, thread_ts=thread_ts, parent_user_id=parent_user)
         else:
             event = question(HELP_CHANNEL, user, text)

@@ -719,7 +719,7 @@ class SlackDelivery:
         headers.update(extra_headers or {})
         return await self.client.post(path or self.path, content=body, headers=headers)
 
-    def _workspace(self) -> dict[str, str]:
+    def _workspace(self) -> dict[str, Any]:
         if self.fake is None:
             return {}
         return {
