@@ -286,15 +286,8 @@ async def after_resolve(
     ctx: SlackContext, ticket: TicketState, *, resolver: str, announce: bool = True
 ) -> None:
     """The closed ticket's Slack side: backend message removed, closing message, ✅ for 🤔."""
-    problems: list[str] = []
-    for posted in await lifecycle.bot_messages(
-        ctx.sessions, ticket_id=ticket.id, channel_id=ctx.channels.tickets
-    ):
-        try:
-            await ctx.client.delete_message(channel=posted.channel_id, ts=posted.ts)
-            await lifecycle.forget_bot_message(ctx.sessions, channel_id=posted.channel_id, ts=posted.ts)
-        except Exception as error:  # the repair job removes it later
-            problems.append(f"backend message not removed ({describe(error)})")
+    # What is not removed now, the repair job removes later.
+    problems = await remove_bot_messages(ctx, ticket.id, channel_id=ctx.channels.tickets)
     try:
         if announce:
             ts = await ctx.client.post_message(
@@ -313,6 +306,23 @@ async def after_resolve(
         problems.append(f"reaction not changed ({describe(error)})")
     if problems:
         await ctx.alert(f":warning: Ticket #{ticket.id} was resolved, but: " + "; ".join(problems))
+
+
+async def remove_bot_messages(
+    ctx: SlackContext, ticket_id: int, *, channel_id: str | None = None
+) -> list[str]:
+    """Delete the bot's messages for a ticket (in one channel when given) and forget them.
+
+    Returns what could not be deleted, described; the rest is deleted anyway.
+    """
+    problems: list[str] = []
+    for posted in await lifecycle.bot_messages(ctx.sessions, ticket_id=ticket_id, channel_id=channel_id):
+        try:
+            await ctx.client.delete_message(channel=posted.channel_id, ts=posted.ts)
+            await lifecycle.forget_bot_message(ctx.sessions, channel_id=posted.channel_id, ts=posted.ts)
+        except Exception as error:
+            problems.append(f"message {posted.ts} in <#{posted.channel_id}> not removed ({describe(error)})")
+    return problems
 
 
 async def reopen(

@@ -50,15 +50,11 @@ async def repair_tickets(ctx: SlackContext, *, grace: timedelta = REPAIR_GRACE) 
             report.finished.append(ticket_id)
     for ticket_id in stale_backend:
         try:
-            for posted in await lifecycle.bot_messages(
-                ctx.sessions, ticket_id=ticket_id, channel_id=ctx.channels.tickets
-            ):
-                await ctx.client.delete_message(channel=posted.channel_id, ts=posted.ts)
-                await lifecycle.forget_bot_message(ctx.sessions, channel_id=posted.channel_id, ts=posted.ts)
-        except Exception as error:
-            log.warning(
-                "backend message of closed ticket #%s not removed: %s", ticket_id, flows.describe(error)
-            )
+            problems = await flows.remove_bot_messages(ctx, ticket_id, channel_id=ctx.channels.tickets)
+        except Exception as error:  # the database
+            problems = [flows.describe(error)]
+        if problems:
+            log.warning("backend message of closed ticket #%s: %s", ticket_id, "; ".join(problems))
             report.failed.append(ticket_id)
         else:
             report.backend_removed.append(ticket_id)

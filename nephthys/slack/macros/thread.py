@@ -22,14 +22,8 @@ async def run(call: MacroCall) -> None:
     if not (change.changed or change.outcome is lifecycle.Outcome.UNCHANGED):
         return  # gone, or (cannot happen for a helper) not allowed
     async with ctx.ticket_locks.hold(call.ticket.id):
-        problems: list[str] = []
         # Every message the bot posted for the ticket: thread replies and the backend message.
-        for posted in await lifecycle.bot_messages(ctx.sessions, ticket_id=call.ticket.id):
-            try:
-                await ctx.client.delete_message(channel=posted.channel_id, ts=posted.ts)
-                await lifecycle.forget_bot_message(ctx.sessions, channel_id=posted.channel_id, ts=posted.ts)
-            except Exception as error:
-                problems.append(f"message {posted.ts} not removed ({flows.describe(error)})")
+        problems = await flows.remove_bot_messages(ctx, call.ticket.id)
         for reaction in (flows.OPEN_REACTION, flows.CLOSED_REACTION):
             try:
                 await ctx.client.remove_reaction(
