@@ -18,6 +18,10 @@ def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def _ref_or_null(name: str) -> dict:
+    return {"oneOf": [_ref(name), {"type": "null"}]}
+
+
 def _object(properties: dict[str, Any], **extra: Any) -> dict:
     return {"type": "object", "required": list(properties), "properties": properties, **extra}
 
@@ -38,6 +42,7 @@ def _query(name: str, description: str, schema: dict, required: bool = False) ->
 
 
 DATE = {"type": "string", "examples": ["2026-01-31", "2026-01-31T12:00:00Z"]}
+LEGACY_TOP_3 = {"type": "array", "maxItems": 3, "items": _ref("LegacyLeaderboardEntry")}
 
 COMPONENTS = {
     "schemas": {
@@ -71,7 +76,7 @@ COMPONENTS = {
                     "description": "Same as mean_hang_time_minutes_all",
                 },
                 "mean_resolution_time_minutes": NUMBER_OR_NULL,
-                "oldest_unanswered_ticket": {"oneOf": [_ref("OldestUnansweredTicket"), {"type": "null"}]},
+                "oldest_unanswered_ticket": _ref_or_null("OldestUnansweredTicket"),
             }
         ),
         "TimeBoundStats": _object(
@@ -105,10 +110,10 @@ COMPONENTS = {
                 "title": {"type": "string"},
                 "description": {"type": "string"},
                 "status": {"enum": ["open", "closed", "in_progress"]},
-                "opened_by": {"oneOf": [_ref("User"), {"type": "null"}]},
-                "closed_by": {"oneOf": [_ref("User"), {"type": "null"}]},
-                "assigned_to": {"oneOf": [_ref("User"), {"type": "null"}]},
-                "reopened_by": {"oneOf": [_ref("User"), {"type": "null"}]},
+                "opened_by": _ref_or_null("User"),
+                "closed_by": _ref_or_null("User"),
+                "assigned_to": _ref_or_null("User"),
+                "reopened_by": _ref_or_null("User"),
                 "tags": {"type": "array", "items": {"type": "string"}},
                 "created_at": {"type": "string", "format": "date-time"},
                 "message_ts": {"type": "string"},
@@ -123,11 +128,7 @@ COMPONENTS = {
                 "total_open": COUNT,
                 "total_in_progress": COUNT,
                 "total_closed": COUNT,
-                "total_top_3_users_with_closed_tickets": {
-                    "type": "array",
-                    "maxItems": 3,
-                    "items": _ref("LegacyLeaderboardEntry"),
-                },
+                "total_top_3_users_with_closed_tickets": LEGACY_TOP_3,
                 "average_hang_time_minutes": NUMBER_OR_NULL,
                 "mean_resolution_time_minutes": NUMBER_OR_NULL,
                 "oldest_unanswered_ticket_age_minutes": NUMBER_OR_NULL,
@@ -135,11 +136,7 @@ COMPONENTS = {
                 "prev_day_open": COUNT,
                 "prev_day_in_progress": COUNT,
                 "prev_day_closed": COUNT,
-                "prev_day_top_3_users_with_closed_tickets": {
-                    "type": "array",
-                    "maxItems": 3,
-                    "items": _ref("LegacyLeaderboardEntry"),
-                },
+                "prev_day_top_3_users_with_closed_tickets": LEGACY_TOP_3,
                 "prev_day_average_hang_time_minutes": NUMBER_OR_NULL,
             }
         ),
