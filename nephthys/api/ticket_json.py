@@ -71,9 +71,7 @@ class TicketRenderer:
     async def prepare(self, rows: Sequence[asyncpg.Record]) -> bool:
         """Look up the users and tags of ``rows`` not seen yet (``encode`` needs them); were there any?"""
         if self._tags is None:
-            self._tags = {
-                row[0]: row[1] for row in await self._connection.fetch('SELECT id, name FROM "Tag"')
-            }
+            self._tags = await self._every_tag()
         known, users_at = self._users, _USERS_AT[self.encoding]
         missing = {user for row in rows for user in row[users_at] if user is not None and user not in known}
         if missing:
@@ -87,11 +85,13 @@ class TicketRenderer:
         tags_at = _TAGS_AT[self.encoding]
         unknown = {tag_id for row in rows for tag_id in row[tags_at] if tag_id not in self._tags}
         if unknown:  # a tag made since the lookup: look them all up again
-            rows_of_tags = await self._connection.fetch('SELECT id, name FROM "Tag"')
-            self._tags = {row[0]: row[1] for row in rows_of_tags}
+            self._tags = await self._every_tag()
             # Deleted since the ticket was read (outside a snapshot): left out of its tags.
             self._tags.update({tag_id: None for tag_id in unknown if tag_id not in self._tags})
         return bool(missing or unknown)
+
+    async def _every_tag(self) -> dict[int, str | None]:
+        return {row[0]: row[1] for row in await self._connection.fetch('SELECT id, name FROM "Tag"')}
 
     async def render(self, rows: Sequence[asyncpg.Record]) -> bytes:
         """The rows as JSON objects separated by commas (no brackets)."""
