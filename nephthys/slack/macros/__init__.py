@@ -54,10 +54,6 @@ def macros_for(transcript) -> list[Macro]:
     return [*MACROS, *redirect.program_macros(transcript)]
 
 
-def available(macros: list[Macro] | None = None) -> str:
-    return ", ".join(f"`?{macro.name}`" for macro in (MACROS if macros is None else macros))
-
-
 async def dispatch(ctx: SlackContext, *, thread_ts: str, ts: str, user: str, text: str) -> bool:
     """Run the macro in ``text`` if it is one; True when the message was taken as a macro.
 
