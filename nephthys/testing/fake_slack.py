@@ -990,13 +990,7 @@ class FakeSlack:
             for m in self.messages(channel)
             if m.get("thread_ts") in (None, m["ts"]) or m.get("subtype") == "thread_broadcast"
         ]
-        newest_first = [{k: v for k, v in m.items() if k != "channel"} for m in reversed(top_level)]
-        page, next_cursor = self._paged(newest_first, args)
-        return {
-            "messages": page,
-            "has_more": bool(next_cursor),
-            "response_metadata": {"next_cursor": next_cursor},
-        }
+        return self._messages_page(list(reversed(top_level)), args)
 
     def _conversations_replies(self, caller: Caller, args: Args) -> Answer:
         channel = self._channel(args.get("channel"))
@@ -1004,7 +998,11 @@ class FakeSlack:
         thread_ts = parent.get("thread_ts", parent["ts"])
         thread = [self.message(channel, thread_ts)] if thread_ts in self._messages[channel] else []
         thread += self.messages(channel, thread_ts=thread_ts)
-        cleaned = [{k: v for k, v in m.items() if k != "channel"} for m in thread if m]
+        return self._messages_page([m for m in thread if m], args)
+
+    def _messages_page(self, messages: list[dict], args: Args) -> Answer:
+        """A page of ``messages`` as conversations.history and .replies answer (no ``channel`` field)."""
+        cleaned = [{k: v for k, v in m.items() if k != "channel"} for m in messages]
         page, next_cursor = self._paged(cleaned, args)
         return {
             "messages": page,
