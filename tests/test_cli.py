@@ -30,6 +30,18 @@ def nephthys(*args: str, env: dict[str, str], cwd: Path, timeout: float = 120) -
     )
 
 
+def start_serving(*, env: dict[str, str], cwd: Path) -> subprocess.Popen:
+    """``nephthys serve`` in the background, its output captured for ``stop``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "nephthys", "serve"],
+        env={"PATH": os.environ["PATH"], **env},
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def wait_for_health(port: int, process: subprocess.Popen, timeout: float = 90) -> httpx.Response:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -95,14 +107,7 @@ async def test_db_upgrade_and_status_on_a_database(empty_database, tmp_path):
 
 async def test_serve_migrates_and_answers_health_on_a_database_url(empty_database, tmp_path):
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "nephthys", "serve"],
-        env={"PATH": os.environ["PATH"], "DATABASE_URL": empty_database, "PORT": str(port)},
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_serving(env={"DATABASE_URL": empty_database, "PORT": str(port)}, cwd=tmp_path)
     try:
         response = wait_for_health(port, process)
         assert response.status_code == 200
@@ -124,14 +129,7 @@ def test_serve_without_database_url_runs_an_embedded_postgresql_and_reuses_its_d
     pgdata = tmp_path / "pgdata"
     for attempt in ("first", "second"):
         port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "nephthys", "serve"],
-            env={"PATH": os.environ["PATH"], "PORT": str(port), "NEPHTHYS_PGDATA": str(pgdata)},
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = start_serving(env={"PORT": str(port), "NEPHTHYS_PGDATA": str(pgdata)}, cwd=tmp_path)
         try:
             response = wait_for_health(port, process)
             assert response.json()["database"] is True, attempt
