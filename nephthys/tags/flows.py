@@ -26,7 +26,9 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 class PostsMessages(Protocol):
-    async def post_message(self, *, channel: str, text: str, **kwargs) -> str: ...
+    """What the flows need of a Slack client: posting a plain text (a DM when ``channel`` is a user)."""
+
+    async def post_message(self, *, channel: str, text: str) -> str: ...
 
 
 def question_link(settings: Settings, msg_ts: str) -> str:
