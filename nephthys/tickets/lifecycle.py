@@ -291,13 +291,8 @@ async def open_ticket(
     # The question already has its ticket (a redelivery, or a racing worker won).
     async with sessions() as session:
         existing = await _state(session, Ticket.msg_ts == msg_ts)
-        opener_id = select(Ticket.opened_by_id).where(Ticket.id == existing.id).scalar_subquery()
-        previous = await session.scalar(
-            select(func.count())
-            .select_from(Ticket)
-            .where(Ticket.opened_by_id == opener_id, Ticket.id < existing.id)
-        )
-    return OpenedTicket(ticket=existing, created=False, previous_tickets=previous or 0)
+        previous = await _previous_tickets(session, existing.id)
+    return OpenedTicket(ticket=existing, created=False, previous_tickets=previous)
 
 
 @retried_on_conflict
@@ -541,14 +536,18 @@ async def ticket_by_msg_ts(sessions: Sessions, msg_ts: str) -> TicketState | Non
 async def previous_ticket_count(sessions: Sessions, *, ticket_id: int) -> int:
     """How many tickets the ticket's asker opened before it."""
     async with sessions() as session:
-        opener = select(Ticket.opened_by_id).where(Ticket.id == ticket_id).scalar_subquery()
-        return (
-            await session.scalar(
-                select(func.count())
-                .select_from(Ticket)
-                .where(Ticket.opened_by_id == opener, Ticket.id < ticket_id)
-            )
-        ) or 0
+        return await _previous_tickets(session, ticket_id)
+
+
+async def _previous_tickets(session: AsyncSession, ticket_id: int) -> int:
+    opener = select(Ticket.opened_by_id).where(Ticket.id == ticket_id).scalar_subquery()
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.opened_by_id == opener, Ticket.id < ticket_id)
+        )
+    ) or 0
 
 
 async def tickets_needing_repair(
