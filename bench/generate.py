@@ -390,6 +390,8 @@ async def generate(
     """Create, migrate and fill the database; returns its URL."""
     shape.check()
     now = now or datetime.now(UTC)
+    # Columns keep milliseconds; an instant capped at a finer `now` could round past it.
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
     started = time.perf_counter()
     url = await recreate_database(server_url, database)
     await migrate.upgrade(url)
