@@ -341,6 +341,9 @@ async def reopen(
     if not change.changed:
         return change
     ticket = change.ticket
+    # Each step is tried even when one before it failed: the repair job posts a missing
+    # backend message and 🤔, but it would never take the ✅ away.
+    problems: list[str] = []
     try:
         ts = await ctx.client.post_message(
             channel=ctx.channels.help,
@@ -350,13 +353,18 @@ async def reopen(
         await lifecycle.record_bot_message(
             ctx.sessions, ticket_id=ticket.id, channel_id=ctx.channels.help, ts=ts
         )
+    except Exception as error:
+        problems.append(f"reopening message not posted ({describe(error)})")
+    try:
         await _react(ctx, ticket.msg_ts, remove=CLOSED_REACTION)
+    except Exception as error:
+        problems.append(f"reaction not changed ({describe(error)})")
+    try:
         await finish_ticket(ctx, ticket.id)
     except Exception as error:
-        await ctx.alert(
-            f":warning: Ticket #{ticket.id} was reopened but its Slack side is unfinished "
-            f"({describe(error)}); the repair job will finish it."
-        )
+        problems.append(f"Slack side unfinished ({describe(error)}); the repair job will finish it")
+    if problems:
+        await ctx.alert(f":warning: Ticket #{ticket.id} was reopened, but: " + "; ".join(problems))
     return change
 
 

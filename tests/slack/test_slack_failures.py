@@ -157,3 +157,27 @@ async def test_slack_unreachable_at_start_up_does_not_block_it(db_url, fake, tea
             assert (await client.get("/health")).json()["slack"] is True
             helpers = await fetch(db_url, 'SELECT "slackId" FROM "User" WHERE helper')
             assert [row["slackId"] for row in helpers] == [HELPER]
+
+
+async def test_a_reopening_note_that_cannot_be_posted_still_gives_the_ticket_back_its_slack_side(desk, team):
+    async with desk() as d:
+        asked, ticket = await d.ask()
+        await d.reply(asked, HELPER, "?resolve")
+        assert d.slack.reactions(HELP_CHANNEL, asked["ts"]) == {"white_check_mark"}
+        d.slack.fail(
+            "chat.postMessage",
+            error="internal_error",
+            times=None,
+            when=lambda a: a.get("channel") == HELP_CHANNEL and "reopened" in (a.get("text") or ""),
+        )
+        await d.reply(asked, HELPER, "?reopen")
+
+        row = await d.ticket(asked["ts"])
+        assert row["status"] == "OPEN"
+        # The other steps went ahead: a new backend message, and 🤔 instead of ✅ (which the repair
+        # job would never take away).
+        assert row["ticketTs"] is not None and row["ticketTs"] != ticket["ticketTs"]
+        assert d.slack.message(TICKET_CHANNEL, row["ticketTs"]) is not None
+        assert d.slack.reactions(HELP_CHANNEL, asked["ts"]) == {"thinking_face"}
+        [alert] = [c for c in d.posts(HEARTBEAT_CHANNEL) if f"#{ticket['id']} was reopened" in c.args["text"]]
+        assert "reopening message not posted" in alert.args["text"]
