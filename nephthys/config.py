@@ -150,7 +150,8 @@ def _parse(env: Mapping[str, str]) -> dict:
         except ValueError:
             what = "a whole number" if kind is int else "a number"
             raise ConfigError(f"{name}: expected {what}, got {value!r}") from None
-        if parsed < low or parsed > high:
+        # Written so NaN (which compares false with everything) is refused too.
+        if not (low <= parsed <= high):
             raise ConfigError(f"{name}: expected a value from {low} to {high}, got {value!r}")
         return parsed
 

@@ -37,6 +37,8 @@ def test_the_slack_api_base_url_always_ends_with_a_slash():
     [
         ({"PORT": "abc"}, "PORT: expected a whole number, got 'abc'"),
         ({"PORT": "70000"}, "PORT: expected a value from 1 to 65535, got '70000'"),
+        ({"AI_TIMEOUT_SECONDS": "nan"}, "AI_TIMEOUT_SECONDS: expected a value from 0.1 to 60"),
+        ({"AI_TIMEOUT_SECONDS": "inf"}, "AI_TIMEOUT_SECONDS: expected a value from 0.1 to 60"),
         ({"SLACK_HELP_CHANNEL": "#help"}, "SLACK_HELP_CHANNEL: expected a Slack channel id like C0123456789"),
         ({"SLACK_TICKET_CHANNEL": "tickets"}, "SLACK_TICKET_CHANNEL: expected a Slack channel id"),
         ({"SLACK_MAINTAINER_ID": "C123"}, "SLACK_MAINTAINER_ID: expected a Slack user id"),
