@@ -290,14 +290,7 @@ async def after_resolve(
     problems = await remove_bot_messages(ctx, ticket.id, channel_id=ctx.channels.tickets)
     try:
         if announce:
-            ts = await ctx.client.post_message(
-                channel=ctx.channels.help,
-                text=messages.resolved(ctx.transcript, ticket, resolver=resolver),
-                thread_ts=ticket.msg_ts,
-            )
-            await lifecycle.record_bot_message(
-                ctx.sessions, ticket_id=ticket.id, channel_id=ctx.channels.help, ts=ts
-            )
+            await reply_in_thread(ctx, ticket, messages.resolved(ctx.transcript, ticket, resolver=resolver))
     except Exception as error:
         problems.append(f"closing message not posted ({describe(error)})")
     try:
@@ -345,14 +338,7 @@ async def reopen(
     # backend message and 🤔, but it would never take the ✅ away.
     problems: list[str] = []
     try:
-        ts = await ctx.client.post_message(
-            channel=ctx.channels.help,
-            text=messages.reopened(ctx.transcript, ticket, reopener=reopener),
-            thread_ts=ticket.msg_ts,
-        )
-        await lifecycle.record_bot_message(
-            ctx.sessions, ticket_id=ticket.id, channel_id=ctx.channels.help, ts=ts
-        )
+        await reply_in_thread(ctx, ticket, messages.reopened(ctx.transcript, ticket, reopener=reopener))
     except Exception as error:
         problems.append(f"reopening message not posted ({describe(error)})")
     try:
@@ -366,6 +352,13 @@ async def reopen(
     if problems:
         await ctx.alert(f":warning: Ticket #{ticket.id} was reopened, but: " + "; ".join(problems))
     return change
+
+
+async def reply_in_thread(ctx: SlackContext, ticket: TicketState, text: str) -> str:
+    """Post ``text`` in the question's thread; recorded so ``?thread`` or a deletion removes it."""
+    ts = await ctx.client.post_message(channel=ctx.channels.help, text=text, thread_ts=ticket.msg_ts)
+    await lifecycle.record_bot_message(ctx.sessions, ticket_id=ticket.id, channel_id=ctx.channels.help, ts=ts)
+    return ts
 
 
 async def tell(ctx: SlackContext, *, user: str, channel: str, thread_ts: str | None, text: str) -> None:

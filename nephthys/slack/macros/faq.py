@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from nephthys.slack import flows
 from nephthys.slack.macros.base import Macro, MacroCall
-from nephthys.slack.macros.posting import reply_in_thread
 from nephthys.slack.macros.quiet import resolve_quietly
 from nephthys.slack.messages import mention
 
 
 async def run(call: MacroCall) -> None:
     text = call.ctx.transcript.text("faq_macro", user=mention(call.ticket.opened_by_slack_id))
-    await reply_in_thread(call.ctx, call.ticket, text)
+    await flows.reply_in_thread(call.ctx, call.ticket, text)
     await resolve_quietly(call.ctx, ticket_id=call.ticket.id, resolver=call.user)
 
 

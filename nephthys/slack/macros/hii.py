@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from nephthys.slack import flows
 from nephthys.slack.macros.base import Macro, MacroCall
-from nephthys.slack.macros.posting import reply_in_thread
 from nephthys.slack.messages import mention
 
 
@@ -11,7 +11,7 @@ async def run(call: MacroCall) -> None:
     text = call.ctx.transcript.text(
         "hii_macro", user=mention(call.ticket.opened_by_slack_id), helper=mention(call.user)
     )
-    await reply_in_thread(call.ctx, call.ticket, text)
+    await flows.reply_in_thread(call.ctx, call.ticket, text)
 
 
 MACRO = Macro(name="hii", run=run, summary="say hello to the asker")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import functools
 
+from nephthys.slack import flows
 from nephthys.slack.macros.base import Macro, MacroCall
-from nephthys.slack.macros.posting import reply_in_thread
 from nephthys.slack.macros.quiet import resolve_quietly
 from nephthys.slack.messages import mention
 from nephthys.transcripts import RedirectMacro, Transcript
@@ -18,7 +18,7 @@ from nephthys.transcripts import RedirectMacro, Transcript
 def macro_for(declared: RedirectMacro) -> Macro:
     async def run(call: MacroCall) -> None:
         text = call.ctx.transcript.redirect_text(declared, user=mention(call.ticket.opened_by_slack_id))
-        await reply_in_thread(call.ctx, call.ticket, text)
+        await flows.reply_in_thread(call.ctx, call.ticket, text)
         if declared.resolves:
             # The redirect is the last word: no second closing message.
             await resolve_quietly(call.ctx, ticket_id=call.ticket.id, resolver=call.user)
