@@ -318,16 +318,14 @@ async def remove_bot_messages(
     return problems
 
 
-async def reopen(
-    ctx: SlackContext, *, ticket_id: int, reopener: str, reply_channel: str | None = None
-) -> Change:
+async def reopen(ctx: SlackContext, *, ticket_id: int, reopener: str) -> Change:
     """Reopen a closed ticket: open again, a message in the thread, a new backend message, 🤔 again."""
     change = await lifecycle.reopen_ticket(ctx.sessions, ticket_id=ticket_id, reopener_slack_id=reopener)
     if change.outcome is Outcome.NOT_ALLOWED:
         await tell(
             ctx,
             user=reopener,
-            channel=reply_channel or ctx.channels.help,
+            channel=ctx.channels.help,
             thread_ts=change.ticket.msg_ts,
             text=ctx.transcript.text("asker_or_helpers_only", user=messages.mention(reopener)),
         )
