@@ -238,9 +238,18 @@ class SlackEvent(Base):
         "receivedAt", TIMESTAMPTZ, nullable=False, server_default=func.now()
     )
     processed_at: Mapped[datetime | None] = _timestamp(name="processedAt")
+    payload: Mapped[dict | None] = mapped_column(JSONB)
 
-    # pruning old de-duplication records.
-    __table_args__ = (Index("SlackEvent_receivedAt_idx", "receivedAt"),)
+    __table_args__ = (
+        # pruning old de-duplication records.
+        Index("SlackEvent_receivedAt_idx", "receivedAt"),
+        # replaying unfinished deliveries, oldest first.
+        Index(
+            "SlackEvent_unfinished_receivedAt_idx",
+            "receivedAt",
+            postgresql_where=text('"processedAt" IS NULL'),
+        ),
+    )
 
 
 def _counter(name: str | None = None) -> Mapped[int]:

@@ -53,6 +53,7 @@ STARTUP_RETRY_MAX_SECONDS = 60
 CONCURRENT_EVENTS = 16
 STOP_DRAIN_SECONDS = 10
 REPAIR_EVERY_SECONDS = 30
+REPLAY_EVERY_SECONDS = 30
 PRUNE_EVENTS_EVERY_SECONDS = 3600
 EVENTS_KEPT = timedelta(days=2)
 HELPER_SYNC_EVERY_SECONDS = 6 * 3600
@@ -104,12 +105,20 @@ class SlackService:
         self._socket_mode = None
         self._socket_mode_connecting: asyncio.Task | None = None
         self._event_slots = asyncio.Semaphore(CONCURRENT_EVENTS)
+        # What each Events API event type does; the replay job uses the same table.
+        self.event_handlers = {
+            "message": events.on_message,
+            "member_joined_channel": events.on_member_joined,
+            "member_left_channel": events.on_member_left,
+            "app_home_opened": tags.on_app_home_opened,
+        }
         self.bolt = self._build_bolt_app()
         self._handler = AsyncSlackRequestHandler(self.bolt)
         self.scheduler = Scheduler(
             ctx.sessions,
             [
                 Job("slack-repair", REPAIR_EVERY_SECONDS, self.repair_now),
+                Job("slack-replay-events", REPLAY_EVERY_SECONDS, self.replay_unfinished_events),
                 Job("slack-prune-events", PRUNE_EVENTS_EVERY_SECONDS, self._prune_events),
                 Job("slack-helper-sync", HELPER_SYNC_EVERY_SECONDS, lambda: helpers.sync_helpers(ctx)),
             ],
@@ -154,11 +163,10 @@ class SlackService:
             name="nephthys",
         )
         app.middleware(claim_delivery)
-        app.event("message")(self._on_event(events.on_message, on_ack=events.expect_question))
-        app.event("member_joined_channel")(self._on_event(events.on_member_joined))
-        app.event("member_left_channel")(self._on_event(events.on_member_left))
+        for event_type, handler in self.event_handlers.items():
+            on_ack = events.expect_question if event_type == "message" else None
+            app.event(event_type)(self._on_event(handler, on_ack=on_ack))
         app.action(RESOLVE_ACTION)(resolve_clicked)
-        app.event("app_home_opened")(self._on_event(tags.on_app_home_opened))
         tags.register(app, ctx)  # team tags and question tags: selects, App Home, modals
         app.error(on_error)
         return app
@@ -180,7 +188,7 @@ class SlackService:
         if not event_id:
             return await next()
         try:
-            claimed = await deliveries.claim_event(self.ctx.sessions, event_id)
+            claimed = await deliveries.claim_event(self.ctx.sessions, event_id, body.get("event"))
         except Exception as error:
             log.error(
                 "event %s not taken, the database is unreachable (%s); Slack will redeliver", event_id, error
@@ -295,6 +303,21 @@ class SlackService:
     async def repair_now(self, *, grace: timedelta = REPAIR_GRACE) -> RepairReport:
         """Run the repair job once, here and now (the scheduler runs it every REPAIR_EVERY_SECONDS)."""
         return await repair_tickets(self.ctx, grace=grace)
+
+    async def replay_unfinished_events(self, *, after: timedelta = deliveries.REPLAY_AFTER) -> list[str]:
+        """Do the work of deliveries claimed but never finished (the instance that took them
+        died after acknowledging them, so Slack will not send them again); returns their ids."""
+        taken = await deliveries.take_unfinished_events(self.ctx.sessions, after=after)
+        for event_id, event in taken:
+            handler = self.event_handlers.get(event.get("type"))
+            if handler is None:
+                await deliveries.finish_event(self.ctx.sessions, event_id)
+                continue
+            log.warning(
+                "replaying event %s (%s), left unfinished by its instance", event_id, event.get("type")
+            )
+            await self._process(event_id, handler, event)
+        return [event_id for event_id, _ in taken]
 
     async def _prune_events(self) -> None:
         await deliveries.prune_events(self.ctx.sessions, older_than=datetime.now(UTC) - EVENTS_KEPT)

@@ -1,0 +1,67 @@
+"""A delivery acknowledged by an instance that died before doing its work is replayed, once.
+
+Slack does not redeliver an event it got a 2xx for, so the claim in "SlackEvent" keeps
+the event and the replay job finishes it on whichever instance runs the job.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from tests.slack.conftest import ASKER, HELP_CHANNEL, TICKET_CHANNEL
+from tests.slack.test_exactly_once import assert_one_complete_ticket
+from tests.support.slack import question
+
+NOW = timedelta(0)
+
+
+async def claim_left_by_a_dead_instance(d, event_id: str, event: dict, *, age: timedelta) -> None:
+    """What an instance leaves behind when it dies right after acknowledging: a claim, no work."""
+    await d.fetch(
+        """INSERT INTO "SlackEvent" ("eventId", "receivedAt", "payload")
+           VALUES ($1, now() - $2::interval, $3::jsonb)""",
+        event_id,
+        age,
+        json.dumps(event),
+    )
+
+
+async def test_an_acknowledged_question_whose_instance_died_becomes_its_ticket(desk, team):
+    async with desk() as d:
+        asked = question(HELP_CHANNEL, ASKER, "asked just before the instance died")
+        d.slack.add_message(HELP_CHANNEL, user=ASKER, text=asked["text"], ts=asked["ts"])
+        await claim_left_by_a_dead_instance(d, "Ev0DIED0001", asked, age=timedelta(minutes=10))
+
+        assert await d.service.replay_unfinished_events() == ["Ev0DIED0001"]
+        await d.settle()
+        await assert_one_complete_ticket(d, asked)
+        [delivery] = await d.fetch('SELECT * FROM "SlackEvent" WHERE "eventId" = $1', "Ev0DIED0001")
+        assert delivery["processedAt"] is not None
+
+        # Done once: the next replay and a late redelivery from Slack change and post nothing.
+        calls_before = len(d.slack.calls)
+        assert await d.service.replay_unfinished_events(after=NOW) == []
+        response = await d.deliver.event(asked, event_id="Ev0DIED0001", retry_num=1)
+        assert response.status_code == 200
+        await d.settle()
+        assert d.slack.calls[calls_before:] == []
+        await assert_one_complete_ticket(d, asked)
+
+
+async def test_a_claim_still_being_worked_on_is_not_replayed(desk, team):
+    async with desk() as d:
+        asked = question(HELP_CHANNEL, ASKER, "asked a moment ago")
+        await claim_left_by_a_dead_instance(d, "Ev0YOUNG001", asked, age=timedelta(seconds=10))
+        assert await d.service.replay_unfinished_events() == []
+        assert await d.fetch('SELECT * FROM "Ticket"') == []
+        assert d.posts(TICKET_CHANNEL) == []
+
+
+async def test_every_delivery_taken_keeps_its_event_for_the_replay(desk, team):
+    async with desk() as d:
+        asked = question(HELP_CHANNEL, ASKER, "kept with its claim")
+        assert (await d.deliver.event(asked, event_id="Ev0KEPT0001")).status_code == 200
+        await d.settle()
+        [delivery] = await d.fetch('SELECT "payload"::text AS payload FROM "SlackEvent"')
+        assert json.loads(delivery["payload"]) == asked
