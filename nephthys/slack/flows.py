@@ -320,7 +320,12 @@ async def remove_bot_messages(
 
 async def reopen(ctx: SlackContext, *, ticket_id: int, reopener: str) -> Change:
     """Reopen a closed ticket: open again, a message in the thread, a new backend message, 🤔 again."""
-    change = await lifecycle.reopen_ticket(ctx.sessions, ticket_id=ticket_id, reopener_slack_id=reopener)
+    # The ticket's lock is taken before the reopen commits, so a resolve that follows it
+    # does its Slack side after this one (else this one could take its ✅ away).
+    async with ctx.ticket_locks.hold(ticket_id):
+        change = await lifecycle.reopen_ticket(ctx.sessions, ticket_id=ticket_id, reopener_slack_id=reopener)
+        if change.changed:
+            await _after_reopen(ctx, change.ticket, reopener=reopener)
     if change.outcome is Outcome.NOT_ALLOWED:
         await tell(
             ctx,
@@ -329,9 +334,11 @@ async def reopen(ctx: SlackContext, *, ticket_id: int, reopener: str) -> Change:
             thread_ts=change.ticket.msg_ts,
             text=ctx.transcript.text("asker_or_helpers_only", user=messages.mention(reopener)),
         )
-    if not change.changed:
-        return change
-    ticket = change.ticket
+    return change
+
+
+async def _after_reopen(ctx: SlackContext, ticket: TicketState, *, reopener: str) -> None:
+    """The reopened ticket's Slack side (the ticket's lock held): a note, ✅ removed, then ``_finish_ticket``."""
     # Each step is tried even when one before it failed: the repair job posts a missing
     # backend message and 🤔, but it would never take the ✅ away.
     problems: list[str] = []
@@ -344,12 +351,11 @@ async def reopen(ctx: SlackContext, *, ticket_id: int, reopener: str) -> Change:
     except Exception as error:
         problems.append(f"reaction not changed ({describe(error)})")
     try:
-        await finish_ticket(ctx, ticket.id)
+        await _finish_ticket(ctx, ticket.id)
     except Exception as error:
         problems.append(f"Slack side unfinished ({describe(error)}); the repair job will finish it")
     if problems:
         await ctx.alert(f":warning: Ticket #{ticket.id} was reopened, but: " + "; ".join(problems))
-    return change
 
 
 async def reply_in_thread(ctx: SlackContext, ticket: TicketState, text: str) -> str:

@@ -126,3 +126,34 @@ async def test_a_reply_that_overtakes_its_question_still_counts(desk, team, db_u
         row = await d.ticket(asked["ts"])
         assert row["status"] == "IN_PROGRESS" and row["lastMsgBy"] == "HELPER"
         assert await d.slack_id(row["assignedToId"]) == HELPER
+
+
+async def test_a_resolve_while_a_reopen_is_under_way_ends_closed_with_its_check_mark(desk, team):
+    async with desk() as d:
+        asked, ticket = await d.ask()
+        message = d.thread_reply_message(asked)
+        await d.reply(asked, HELPER, "?resolve")
+        # The reopening note is rate limited once, so the reopen's Slack side is still under way...
+        d.slack.fail(
+            "chat.postMessage",
+            error="ratelimited",
+            retry_after=2,
+            times=1,
+            when=lambda a: a.get("channel") == HELP_CHANNEL and "reopened" in (a.get("text") or ""),
+        )
+        assert (await d.deliver.event(reply_event(asked, HELPER, "?reopen"))).status_code == 200
+
+        async def reopened() -> bool:
+            return (await d.ticket(asked["ts"]))["status"] == "OPEN"
+
+        await eventually(reopened)
+        # ...when another helper resolves the ticket again: its closing side comes last.
+        response = await d.deliver.action(resolve_click(d, ticket["id"], HELPER_2, message))
+        assert response.status_code == 200
+        await d.settle()
+        row = await d.ticket(asked["ts"])
+        assert row["status"] == "CLOSED" and await d.slack_id(row["closedById"]) == HELPER_2
+        assert d.slack.reactions(HELP_CHANNEL, asked["ts"]) == {"white_check_mark"}
+        assert await d.bot_messages(ticket["id"], TICKET_CHANNEL) == []
+        assert row["ticketTs"] is None or d.slack.message(TICKET_CHANNEL, row["ticketTs"]) is None
+        assert len(closing_posts(d, asked)) == 2
