@@ -29,6 +29,7 @@ from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -70,6 +71,13 @@ def database_unavailable(error: BaseException) -> bool:
     if isinstance(error, DBAPIError):
         return error.connection_invalidated or getattr(error.orig, "sqlstate", "") in CONNECTION_SQLSTATES
     return isinstance(error, OSError | TimeoutError)
+
+
+def may_pass(error: BaseException) -> bool:
+    """The database or Slack was unreachable or overloaded: the same work may succeed later."""
+    if isinstance(error, SlackApiError):
+        return flows.is_transient(error)
+    return database_unavailable(error) or isinstance(error, aiohttp.ClientError)
 
 
 # Class 08 (connection exception), 57P01-57P03 (admin shutdown, crash shutdown, cannot connect
@@ -211,11 +219,11 @@ class SlackService:
         return listener
 
     async def _process(self, event_id: str | None, handler, event: dict) -> None:
-        """Handle an acknowledged event, then mark its delivery processed."""
-        done = await self._until_done(
+        """Handle an acknowledged event, then mark its delivery processed (unless it is worth replaying)."""
+        settled = await self._until_done(
             f"event {event_id} ({event.get('type')})", "A Slack event", lambda: handler(self.ctx, event)
         )
-        if done and event_id:
+        if settled and event_id:
             try:
                 await deliveries.finish_event(self.ctx.sessions, event_id)
             except Exception as error:
@@ -233,6 +241,10 @@ class SlackService:
         so the whole piece of work is tried again while the database is away (about a
         minute). Other failures are logged (``what``) and reported in the heartbeat channel
         (``kind``: no ids, so an outage is one note, not one per event).
+
+        True when the work is settled: done, or failed in a way that trying again would
+        repeat (so the replay job leaves it alone). False when the failure may pass (the
+        database or Slack unreachable, Slack overloaded): the replay job tries it later.
         """
         for delay in (*DATABASE_RETRY_DELAYS, None):
             try:
@@ -246,7 +258,7 @@ class SlackService:
                     continue
                 log.exception("%s failed", what)
                 await self.ctx.alert(f":warning: {kind} could not be handled: {flows.describe(error)}")
-                return False
+                return not may_pass(error)
         return False
 
     # ------------------------------------------------------------ lifecycle

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from tests.slack.conftest import ASKER, HELP_CHANNEL, TICKET_CHANNEL
+from tests.slack.conftest import ASKER, HEARTBEAT_CHANNEL, HELP_CHANNEL, TICKET_CHANNEL
 from tests.slack.test_exactly_once import assert_one_complete_ticket
-from tests.support.slack import question
+from tests.support.slack import message_changed, question
 
 NOW = timedelta(0)
 
@@ -65,3 +65,18 @@ async def test_every_delivery_taken_keeps_its_event_for_the_replay(desk, team):
         await d.settle()
         [delivery] = await d.fetch('SELECT "payload"::text AS payload FROM "SlackEvent"')
         assert json.loads(delivery["payload"]) == asked
+
+
+async def test_an_event_whose_work_failed_for_good_is_reported_and_not_replayed(desk, team):
+    async with desk() as d:
+        asked, ticket = await d.ask("how do I ship")
+        d.slack.fail("chat.update", error="invalid_blocks", times=None)
+        edit = message_changed(asked, "how do I ship to itch.io?")
+        assert (await d.deliver.event(edit, event_id="Ev0EDITFAIL")).status_code == 200
+        await d.settle()
+        [alert] = [c for c in d.posts(HEARTBEAT_CHANNEL) if "could not be handled" in c.args["text"]]
+        assert "invalid_blocks" in alert.args["text"]
+        # Trying again would fail the same way: the delivery is done with, not replayed every few minutes.
+        assert await d.service.replay_unfinished_events(after=NOW) == []
+        [delivery] = await d.fetch('SELECT * FROM "SlackEvent" WHERE "eventId" = $1', "Ev0EDITFAIL")
+        assert delivery["processedAt"] is not None
