@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -155,7 +156,7 @@ class SlackService:
 
         async def resolve_clicked(ack, body):
             await ack()
-            self.ctx.background.spawn(self._resolve_clicked(body), name="resolve click")
+            self.after_ack("A Resolve click", lambda: actions.on_resolve_clicked(self.ctx, body))
 
         async def on_error(error, body):
             log.error("Slack request failed: %s", error, exc_info=error)
@@ -175,7 +176,7 @@ class SlackService:
             on_ack = events.expect_question if event_type == "message" else None
             app.event(event_type)(self._on_event(handler, on_ack=on_ack))
         app.action(RESOLVE_ACTION)(resolve_clicked)
-        tags.register(app, ctx)  # team tags and question tags: selects, App Home, modals
+        tags.register(app, ctx, self.after_ack)  # team tags and question tags: selects, App Home, modals
         app.error(on_error)
         return app
 
@@ -229,10 +230,9 @@ class SlackService:
             except Exception as error:
                 log.warning("event %s done but not marked processed: %s", event_id, error)
 
-    async def _resolve_clicked(self, body: dict) -> None:
-        await self._until_done(
-            "a Resolve click", "A Resolve click", lambda: actions.on_resolve_clicked(self.ctx, body)
-        )
+    def after_ack(self, kind: str, work: Callable[[], Awaitable[object]]) -> None:
+        """Run an acknowledged click's work in the background, retried while the database is away."""
+        self.ctx.background.spawn(self._until_done(kind, kind, work), name=kind)
 
     async def _until_done(self, what: str, kind: str, work) -> bool:
         """Run acknowledged work; if the database drops out mid-way, run it again.

@@ -28,6 +28,9 @@ from nephthys.tickets import lifecycle
 
 log = logging.getLogger(__name__)
 
+# Runs an acknowledged click's work in the background (SlackService.after_ack).
+AfterAck = Callable[[str, Callable[[], Awaitable[object]]], None]
+
 
 # ---------------------------------------------------------------- rendering
 
@@ -174,40 +177,35 @@ async def name_submitted(ctx: SlackContext, body: dict, *, question_tag: bool) -
 # ---------------------------------------------------------------- Bolt wiring
 
 
-def register(app: AsyncApp, ctx: SlackContext) -> None:
-    """Attach every tag listener to the Bolt app."""
+def register(app: AsyncApp, ctx: SlackContext, after_ack: AfterAck) -> None:
+    """Attach every tag listener to the Bolt app; ``after_ack(kind, work)`` runs a click's work."""
 
-    def in_background(name: str, work: Callable[[dict], Awaitable[None]]):
+    def in_background(kind: str, work: Callable[[dict], Awaitable[None]]):
         async def listener(ack, body: dict) -> None:
             await ack()
-            ctx.background.spawn(_logged(name, work(body)), name=name)
+            after_ack(kind, lambda: work(body))
 
         return listener
 
-    async def _logged(name: str, work: Awaitable[None]) -> None:
-        try:
-            await work
-        except Exception as error:
-            log.exception("%s failed", name)
-            await ctx.alert(f":warning: {name} could not be handled: {flows.describe(error)}")
-
     app.action(tag_blocks.TEAM_TAGS_SELECT)(
-        in_background("team tags select", lambda body: team_tags_selected(ctx, body))
+        in_background("A team tags select", lambda body: team_tags_selected(ctx, body))
     )
     app.action(tag_blocks.QUESTION_TAG_SELECT)(
-        in_background("question tag select", lambda body: question_tag_selected(ctx, body))
+        in_background("A question tag select", lambda body: question_tag_selected(ctx, body))
     )
     app.action(tag_blocks.CREATE_TAG_BUTTON)(
-        in_background("create tag button", lambda body: create_clicked(ctx, body, question_tag=False))
+        in_background("A create tag button", lambda body: create_clicked(ctx, body, question_tag=False))
     )
     app.action(tag_blocks.CREATE_QUESTION_TAG_BUTTON)(
-        in_background("create question tag button", lambda body: create_clicked(ctx, body, question_tag=True))
+        in_background(
+            "A create question tag button", lambda body: create_clicked(ctx, body, question_tag=True)
+        )
     )
     app.action(tag_blocks.SUBSCRIBE_BUTTON)(
-        in_background("subscribe button", lambda body: subscription_clicked(ctx, body, subscribe=True))
+        in_background("A subscribe button", lambda body: subscription_clicked(ctx, body, subscribe=True))
     )
     app.action(tag_blocks.UNSUBSCRIBE_BUTTON)(
-        in_background("unsubscribe button", lambda body: subscription_clicked(ctx, body, subscribe=False))
+        in_background("An unsubscribe button", lambda body: subscription_clicked(ctx, body, subscribe=False))
     )
 
     @app.options(tag_blocks.TEAM_TAGS_SELECT)
@@ -228,7 +226,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        ctx.background.spawn(_logged("App Home refresh", publish_home(ctx, body["user"]["id"])), name="home")
+        after_ack("An App Home refresh", lambda: publish_home(ctx, body["user"]["id"]))
 
     @app.view(tag_blocks.CREATE_TAG_MODAL)
     async def create_tag_submitted(ack, body: dict) -> None:
