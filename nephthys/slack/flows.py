@@ -57,6 +57,8 @@ async def open_ticket_for_question(ctx: SlackContext, *, ts: str, user: str, tex
         )
     finally:
         ctx.questions_in_flight.stored(ts)
+    if opened is None:  # the question was deleted meanwhile, and its ticket with it
+        return
     if opened.created and ctx.settings.ai_enabled:
         # Bounded by AI_TIMEOUT_SECONDS; the ticket already exists with the first-words title.
         title = await generated_title(ctx.settings, text)

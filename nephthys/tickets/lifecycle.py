@@ -245,11 +245,13 @@ async def open_ticket(
     description: str,
     title: str,
     asker_username: str | None = None,
-) -> OpenedTicket:
+) -> OpenedTicket | None:
     """The ticket for the question ``msg_ts``, created once however often it is asked for.
 
     Reads before it writes: a redelivery writes nothing, so it never waits on the
     ticket's other writers (every ticket write also updates the one totals row).
+    None when the question's ticket existed but was deleted (with the question) before
+    it could be read back: there is no ticket to give a Slack side.
     """
     async with autocommit(sessions) as connection:
         found = (
@@ -290,7 +292,9 @@ async def open_ticket(
                 )
     # The question already has its ticket (a redelivery, or a racing worker won).
     async with sessions() as session:
-        existing = await _state(session, Ticket.msg_ts == msg_ts)
+        existing = await _state(session, Ticket.msg_ts == msg_ts, required=False)
+        if existing is None:
+            return None
         previous = await _previous_tickets(session, existing.id)
     return OpenedTicket(ticket=existing, created=False, previous_tickets=previous)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.slack.conftest import ASKER, HELP_CHANNEL, TICKET_CHANNEL
+from tests.slack.conftest import ASKER, HEARTBEAT_CHANNEL, HELP_CHANNEL, TICKET_CHANNEL
+from tests.support import postgres
 from tests.support.slack import (
     bot_message,
     file_share,
@@ -138,3 +139,31 @@ async def test_a_question_deleted_with_replies_becomes_a_tombstone_and_its_ticke
         await d.settle()
         assert await d.ticket(asked["ts"]) is None
         assert d.slack.message(TICKET_CHANNEL, ticket["ticketTs"]) is None
+
+
+async def test_a_question_whose_ticket_is_deleted_before_it_is_read_back_gets_no_slack_side(desk, team):
+    # As if another worker's ticket made this insert do nothing and the question (its ticket
+    # with it) was deleted before this worker read it back: a trigger drops the insert.
+    async with desk() as d:
+        await postgres.execute(
+            d.db_url,
+            """CREATE FUNCTION test_ticket_taken_and_deleted() RETURNS trigger LANGUAGE plpgsql
+                   AS $$ BEGIN RETURN NULL; END $$;
+               CREATE TRIGGER test_ticket_taken_and_deleted BEFORE INSERT ON "Ticket"
+                   FOR EACH ROW EXECUTE FUNCTION test_ticket_taken_and_deleted();""",
+        )
+        try:
+            asked = question(HELP_CHANNEL, ASKER, "How do I deploy my project to the web?")
+            assert (await d.deliver.event(asked)).status_code == 200
+            await d.settle()
+        finally:
+            await postgres.execute(
+                d.db_url,
+                """DROP TRIGGER test_ticket_taken_and_deleted ON "Ticket";
+                   DROP FUNCTION test_ticket_taken_and_deleted();""",
+            )
+        assert await d.ticket(asked["ts"]) is None
+        assert d.posts(TICKET_CHANNEL) == []
+        assert d.posts(HELP_CHANNEL, thread_ts=asked["ts"]) == []
+        assert d.slack.reactions(HELP_CHANNEL, asked["ts"]) == set()
+        assert not [c for c in d.posts(HEARTBEAT_CHANNEL) if ":warning:" in c.args["text"]]

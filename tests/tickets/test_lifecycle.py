@@ -10,7 +10,7 @@ from nephthys.database.engine import create_engine, session_factory
 from nephthys.database.models import TicketStatus, UserType
 from nephthys.tickets import lifecycle
 from nephthys.tickets.lifecycle import Outcome
-from tests.support.postgres import fetch
+from tests.support.postgres import execute, fetch
 
 
 @pytest.fixture
@@ -182,6 +182,29 @@ async def test_concurrent_opens_of_one_question_make_one_ticket(sessions, db_url
     results = await asyncio.gather(*(open_question(sessions) for _ in range(8)))
     assert sum(result.created for result in results) == 1
     assert len({result.ticket.id for result in results}) == 1
+
+
+async def test_open_ticket_whose_ticket_is_deleted_before_it_is_read_back_is_none(sessions, db_url):
+    # Another worker's ticket for the question makes this insert do nothing, and the
+    # question (its ticket with it) is deleted before this worker reads that ticket back.
+    # A trigger that drops the insert stands for both, between the two statements.
+    await execute(
+        db_url,
+        """CREATE FUNCTION test_ticket_taken_and_deleted() RETURNS trigger LANGUAGE plpgsql
+               AS $$ BEGIN RETURN NULL; END $$;
+           CREATE TRIGGER test_ticket_taken_and_deleted BEFORE INSERT ON "Ticket"
+               FOR EACH ROW EXECUTE FUNCTION test_ticket_taken_and_deleted();""",
+    )
+    try:
+        opened = await open_question(sessions)
+    finally:
+        await execute(
+            db_url,
+            """DROP TRIGGER test_ticket_taken_and_deleted ON "Ticket";
+               DROP FUNCTION test_ticket_taken_and_deleted();""",
+        )
+    assert opened is None
+    assert (await fetch(db_url, 'SELECT count(*) AS n FROM "Ticket"'))[0]["n"] == 0
 
 
 async def test_two_helpers_replying_at_once_leave_one_consistent_assignment(sessions, db_url):
