@@ -102,6 +102,7 @@ async def finish_ticket(
 async def _finish_ticket(
     ctx: SlackContext, ticket_id: int, *, opened: lifecycle.OpenedTicket | None = None
 ) -> None:
+    ticket: TicketState | None
     if opened is not None and opened.created:
         # Just created by this worker: nothing of its Slack side exists yet.
         ticket, previous, fresh = opened.ticket, opened.previous_tickets, True
@@ -275,12 +276,12 @@ async def resolve(
             ctx,
             user=resolver,
             channel=reply_channel or ctx.channels.help,
-            thread_ts=reply_thread_ts if reply_channel else change.ticket.msg_ts,
+            thread_ts=reply_thread_ts if reply_channel else change.found_ticket.msg_ts,
             text=ctx.transcript.text("not_allowed_to_resolve", user=messages.mention(resolver)),
         )
     if change.changed:
         async with ctx.ticket_locks.hold(ticket_id):
-            await after_resolve(ctx, change.ticket, resolver=resolver, announce=announce)
+            await after_resolve(ctx, change.found_ticket, resolver=resolver, announce=announce)
     return change
 
 
@@ -327,13 +328,13 @@ async def reopen(ctx: SlackContext, *, ticket_id: int, reopener: str) -> Change:
     async with ctx.ticket_locks.hold(ticket_id):
         change = await lifecycle.reopen_ticket(ctx.sessions, ticket_id=ticket_id, reopener_slack_id=reopener)
         if change.changed:
-            await _after_reopen(ctx, change.ticket, reopener=reopener)
+            await _after_reopen(ctx, change.found_ticket, reopener=reopener)
     if change.outcome is Outcome.NOT_ALLOWED:
         await tell(
             ctx,
             user=reopener,
             channel=ctx.channels.help,
-            thread_ts=change.ticket.msg_ts,
+            thread_ts=change.found_ticket.msg_ts,
             text=ctx.transcript.text("asker_or_helpers_only", user=messages.mention(reopener)),
         )
     return change

@@ -107,6 +107,13 @@ class Change:
     def changed(self) -> bool:
         return self.outcome is Outcome.CHANGED
 
+    @property
+    def found_ticket(self) -> TicketState:
+        """The ticket, which every outcome but NOT_FOUND carries."""
+        if self.ticket is None:
+            raise LookupError(f"a {self.outcome.value!r} change carries no ticket")
+        return self.ticket
+
 
 @dataclass(frozen=True)
 class PostedMessage:
@@ -195,8 +202,10 @@ async def sync_helpers(sessions: Sessions, *, member_ids: set[str]) -> tuple[int
     """Make exactly ``member_ids`` the helpers; returns (added, removed). Two statements, however many."""
     members = sorted(member_ids)
     async with sessions.begin() as session:
-        removed = await session.execute(_UNMAKE_HELPERS, {"members": members})
-        added = await session.execute(_MAKE_HELPERS, {"members": members})
+        # The session's connection: its results are cursor results, which have a rowcount.
+        connection = await session.connection()
+        removed = await connection.execute(_UNMAKE_HELPERS, {"members": members})
+        added = await connection.execute(_MAKE_HELPERS, {"members": members})
     return added.rowcount or 0, removed.rowcount or 0
 
 
@@ -292,7 +301,7 @@ async def open_ticket(
                 )
     # The question already has its ticket (a redelivery, or a racing worker won).
     async with sessions() as session:
-        existing = await _state(session, Ticket.msg_ts == msg_ts, required=False)
+        existing = await _find_state(session, Ticket.msg_ts == msg_ts)
         if existing is None:
             return None
         previous = await _previous_tickets(session, existing.id)
@@ -338,10 +347,10 @@ async def record_reply(sessions: Sessions, *, thread_ts: str, author_slack_id: s
         author = (
             await session.execute(select(User.id, User.helper).where(User.slack_id == author_slack_id))
         ).one_or_none()
-        author_is_helper = author is not None and author.helper
+        helper_id = author.id if author is not None and author.helper else None
         if author_slack_id == opener_slack_id:
             by = UserType.AUTHOR
-        elif author_is_helper:
+        elif helper_id is not None:
             by = UserType.HELPER
         else:
             by = UserType.OTHER
@@ -350,8 +359,9 @@ async def record_reply(sessions: Sessions, *, thread_ts: str, author_slack_id: s
         values: dict = {"last_msg_at": func.clock_timestamp(), "last_msg_by": by}
         assigned = False
         # The asker's own replies never assign, even when the asker is a helper.
-        if by is UserType.HELPER and status is not TicketStatus.CLOSED:
-            values.update(assigned_to_id=author.id, status=TicketStatus.IN_PROGRESS)
+        assigning_helper_id = helper_id if by is UserType.HELPER else None
+        if assigning_helper_id is not None and status is not TicketStatus.CLOSED:
+            values.update(assigned_to_id=assigning_helper_id, status=TicketStatus.IN_PROGRESS)
             if assigned_at is None:
                 values["assigned_at"] = func.clock_timestamp()
             assigned = True
@@ -529,12 +539,12 @@ async def bot_messages(
 
 async def ticket_by_id(sessions: Sessions, ticket_id: int) -> TicketState | None:
     async with sessions() as session:
-        return await _state(session, Ticket.id == ticket_id, required=False)
+        return await _find_state(session, Ticket.id == ticket_id)
 
 
 async def ticket_by_msg_ts(sessions: Sessions, msg_ts: str) -> TicketState | None:
     async with sessions() as session:
-        return await _state(session, Ticket.msg_ts == msg_ts, required=False)
+        return await _find_state(session, Ticket.msg_ts == msg_ts)
 
 
 async def previous_ticket_count(sessions: Sessions, *, ticket_id: int) -> int:
@@ -609,7 +619,15 @@ _ASSIGNEE = User.__table__.alias("assignee")
 _CLOSER = User.__table__.alias("closer")
 
 
-async def _state(session: AsyncSession, where, *, required: bool = True) -> TicketState | None:
+async def _state(session: AsyncSession, where) -> TicketState:
+    """The ticket, which the caller knows exists (it holds the row's lock, or just wrote it)."""
+    state = await _find_state(session, where)
+    if state is None:
+        raise LookupError("ticket not found")
+    return state
+
+
+async def _find_state(session: AsyncSession, where) -> TicketState | None:
     opener, assignee, closer = _OPENER, _ASSIGNEE, _CLOSER
     row = (
         await session.execute(
@@ -631,8 +649,6 @@ async def _state(session: AsyncSession, where, *, required: bool = True) -> Tick
         )
     ).one_or_none()
     if row is None:
-        if required:
-            raise LookupError("ticket not found")
         return None
     return TicketState(
         id=row[0],
