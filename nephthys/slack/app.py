@@ -24,10 +24,14 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import aiohttp
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+
+if TYPE_CHECKING:  # imported when Socket Mode is used (SLACK_APP_TOKEN set)
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
@@ -111,7 +115,7 @@ class SlackService:
         self.ready = asyncio.Event()  # auth.test and the helper sync have succeeded
         self._stopping = False
         self._startup: asyncio.Task | None = None
-        self._socket_mode = None
+        self._socket_mode: AsyncSocketModeHandler | None = None
         self._socket_mode_connecting: asyncio.Task | None = None
         self._event_slots = asyncio.Semaphore(CONCURRENT_EVENTS)
         # What each Events API event type does; the replay job uses the same table.
@@ -269,18 +273,22 @@ class SlackService:
         if self.ctx.settings.slack_app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-            self._socket_mode = AsyncSocketModeHandler(self.bolt, self.ctx.settings.slack_app_token)
+            handler = AsyncSocketModeHandler(self.bolt, self.ctx.settings.slack_app_token)
+            self._socket_mode = handler
             self._socket_mode_connecting = asyncio.get_running_loop().create_task(
-                self._connect_socket_mode(), name="socket mode"
+                self._connect_socket_mode(handler), name="socket mode"
             )
 
     async def _start_up(self) -> None:
         """auth.test and the helper sync, then the start-up heartbeat; each retried until Slack answers."""
         await self._retry("auth.test and helper sync", self._identify_and_sync)
         self.ready.set()
+        heartbeat = self.ctx.heartbeat
+        if heartbeat is None:  # no heartbeat to post to, as in ctx.alert
+            return
         await self._retry(
             "start-up heartbeat",
-            lambda: self.ctx.heartbeat.started(
+            lambda: heartbeat.started(
                 program=self.ctx.settings.program, environment=self.ctx.settings.environment
             ),
         )
@@ -304,8 +312,8 @@ class SlackService:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, STARTUP_RETRY_MAX_SECONDS)
 
-    async def _connect_socket_mode(self) -> None:
-        await self._retry("Socket Mode connection", self._socket_mode.connect_async)
+    async def _connect_socket_mode(self, handler: AsyncSocketModeHandler) -> None:
+        await self._retry("Socket Mode connection", handler.connect_async)
 
     async def started(self) -> None:
         """Wait until the start-up work (auth.test, helper sync, heartbeat) is done."""
@@ -321,7 +329,8 @@ class SlackService:
         died after acknowledging them, so Slack will not send them again); returns their ids."""
         taken = await deliveries.take_unfinished_events(self.ctx.sessions, after=after)
         for event_id, event in taken:
-            handler = self.event_handlers.get(event.get("type"))
+            event_type = event.get("type")
+            handler = self.event_handlers.get(event_type) if isinstance(event_type, str) else None
             if handler is None:
                 await deliveries.finish_event(self.ctx.sessions, event_id)
                 continue

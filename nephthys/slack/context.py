@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from nephthys.config import Settings
 from nephthys.slack.client import BotIdentity, SlackClient
+from nephthys.slack.heartbeat import Heartbeat
 from nephthys.tickets.lifecycle import Sessions
 from nephthys.transcripts import Transcript
 
@@ -127,7 +128,7 @@ class SlackContext:
     questions_in_flight: QuestionsInFlight = field(default_factory=QuestionsInFlight)
     # Known once auth.test has answered (retried in the background at start-up).
     identity: BotIdentity = field(default_factory=BotIdentity)
-    heartbeat: object | None = None  # nephthys.slack.heartbeat.Heartbeat
+    heartbeat: Heartbeat | None = None
 
     def permalink(self, channel: str, ts: str, *, thread_ts: str | None = None) -> str:
         from nephthys.slack.messages import permalink

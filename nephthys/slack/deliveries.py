@@ -87,5 +87,7 @@ async def finish_event(sessions: Sessions, event_id: str) -> None:
 async def prune_events(sessions: Sessions, *, older_than: datetime) -> int:
     """Forget deliveries older than Slack's redelivery window (it gives up after about an hour)."""
     async with sessions.begin() as session:
-        result = await session.execute(delete(SlackEvent).where(SlackEvent.received_at < older_than))
+        # The session's connection: its results are cursor results, which have a rowcount.
+        connection = await session.connection()
+        result = await connection.execute(delete(SlackEvent).where(SlackEvent.received_at < older_than))
     return result.rowcount or 0

@@ -60,7 +60,7 @@ def backend_message(
         previous_tickets=str(previous_tickets),
         thread_link=thread_link,
     )
-    blocks = [
+    blocks: list[dict] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
         {
             "type": "actions",
@@ -79,7 +79,7 @@ def thread_reply(
     key = "first_ticket_created" if first_time else "ticket_created"
     welcome = transcript.text(key, user=mention(ticket.opened_by_slack_id))
     link = transcript.text("backend_link", backend_link=backend_link)
-    blocks = [
+    blocks: list[dict] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": welcome}},
         {
             "type": "actions",

@@ -47,9 +47,10 @@ async def generated_title(
     settings: Settings, question: str, *, http: httpx.AsyncClient | None = None
 ) -> str | None:
     """A title from the configured endpoint, or None if it is off, slow, or fails."""
-    if not settings.ai_enabled or not question.strip():
+    base_url = settings.ai_base_url  # set whenever ai_enabled is
+    if not settings.ai_enabled or base_url is None or not question.strip():
         return None
-    url = settings.ai_base_url.rstrip("/") + "/chat/completions"
+    url = base_url.rstrip("/") + "/chat/completions"
     body = {
         "model": settings.ai_model,
         "messages": [{"role": "system", "content": PROMPT}, {"role": "user", "content": question[:4000]}],
