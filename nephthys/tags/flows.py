@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nephthys.config import Settings
 from nephthys.database.models import Ticket, User
+from nephthys.stats import MessageLinks
 from nephthys.tags import service
 from nephthys.tags.service import TagsChanged
 from nephthys.transcripts import Transcript
@@ -29,11 +30,6 @@ class PostsMessages(Protocol):
     """What the flows need of a Slack client: posting a plain text (a DM when ``channel`` is a user)."""
 
     async def post_message(self, *, channel: str, text: str) -> str: ...
-
-
-def question_link(settings: Settings, msg_ts: str) -> str:
-    """A link to the question in the help channel (Slack's permalink shape, no API call)."""
-    return f"{settings.slack_workspace_url}/archives/{settings.slack_help_channel}/p{msg_ts.replace('.', '')}"
 
 
 async def add_tags(
@@ -97,7 +93,7 @@ async def notify_subscribers(
     if row is None:  # deleted meanwhile
         return 0
     msg_ts, title, asker_slack_id = row
-    link = question_link(settings, msg_ts)
+    link = MessageLinks(settings.slack_workspace_url, settings.slack_help_channel).question(msg_ts)
 
     async def send(notification: service.TagNotification) -> bool:
         text = transcript.text(
