@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nephthys.slack.mentions import neutralise_mentions
 from nephthys.slack.tag_blocks import backend_tag_blocks
 from nephthys.tickets.lifecycle import TicketState
 from nephthys.transcripts import Transcript
@@ -23,7 +24,7 @@ def permalink(workspace_url: str, channel: str, ts: str, *, thread_ts: str | Non
 
 
 def _quoted_question(text: str) -> str:
-    text = text.strip() or "(no text)"
+    text = neutralise_mentions(text.strip()) or "(no text)"
     if len(text) > QUESTION_MAX_CHARS:
         text = text[: QUESTION_MAX_CHARS - 1] + "…"
     return text
@@ -55,7 +56,7 @@ def backend_message(
     text = transcript.text(
         "backend_message",
         user=mention(ticket.opened_by_slack_id),
-        title=ticket.title,
+        title=neutralise_mentions(ticket.title),
         question=_quoted_question(ticket.description),
         previous_tickets=str(previous_tickets),
         thread_link=thread_link,
