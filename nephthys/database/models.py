@@ -52,11 +52,18 @@ class UserType(enum.StrEnum):
     OTHER = "OTHER"
 
 
+class FeedbackRating(enum.StrEnum):
+    NOT_GOOD = "NOT_GOOD"
+    OKAY = "OKAY"
+    GREAT = "GREAT"
+
+
 # Timestamps are UTC instants, millisecond precision as Prisma declares them.
 TIMESTAMPTZ = TIMESTAMP(timezone=True, precision=3)
 
 ticket_status_enum = Enum(TicketStatus, name="TicketStatus", create_type=False)
 user_type_enum = Enum(UserType, name="UserType", create_type=False)
+feedback_rating_enum = Enum(FeedbackRating, name="FeedbackRating", create_type=False)
 
 
 def _timestamp(**kwargs) -> Mapped:
@@ -113,6 +120,8 @@ class Ticket(Base):
     question_tag_id: Mapped[int | None] = mapped_column(
         "questionTagId", ForeignKey("QuestionTag.id", ondelete="SET NULL", onupdate="CASCADE")
     )
+    # The asker deleted the question but the ticket was kept (someone else had written; migration 0007).
+    question_deleted_at: Mapped[datetime | None] = _timestamp(name="questionDeletedAt")
     created_at: Mapped[datetime] = _created_at()
 
     opened_by: Mapped[User] = relationship(foreign_keys=[opened_by_id], lazy="raise")
@@ -230,6 +239,29 @@ class BotMessage(Base):
     )
 
 
+class Feedback(Base):
+    """The asker's rating of a resolved ticket (migration 0007); one row per ticket and asker."""
+
+    __tablename__ = "Feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(
+        "ticketId", ForeignKey("Ticket.id", ondelete="CASCADE", onupdate="CASCADE"), nullable=False
+    )
+    created_by_id: Mapped[int] = mapped_column(
+        "createdById", ForeignKey("User.id", ondelete="CASCADE", onupdate="CASCADE"), nullable=False
+    )
+    rating: Mapped[FeedbackRating] = mapped_column(feedback_rating_enum, nullable=False)
+    text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+
+    __table_args__ = (
+        UniqueConstraint("ticketId", "createdById", name="Feedback_ticketId_createdById_key"),
+        # /api/stats/feedback: feedback created in a range.
+        Index("Feedback_createdAt_idx", "createdAt"),
+    )
+
+
 class SlackEvent(Base):
     __tablename__ = "SlackEvent"
 
@@ -312,6 +344,8 @@ class UserClosedCount(Base):
 __all__ = [
     "Base",
     "BotMessage",
+    "Feedback",
+    "FeedbackRating",
     "QuestionTag",
     "SlackEvent",
     "Tag",

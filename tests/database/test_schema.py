@@ -10,16 +10,18 @@ def test_the_schema_reader_sees_every_model_and_enum():
     assert schema.enums == {
         "TicketStatus": ["OPEN", "IN_PROGRESS", "CLOSED"],
         "UserType": ["AUTHOR", "HELPER", "OTHER"],
+        "FeedbackRating": ["NOT_GOOD", "OKAY", "GREAT"],
     }
     assert {model.table for model in schema.models.values()} == {
         "User", "Ticket", "QuestionTag", "Tag", "tags_on_tickets",
         "user_tag_subscriptions", "BotMessage", "SlackEvent", "TicketTotals", "UserClosedCount",
-        "TicketTotalsPending",
+        "TicketTotalsPending", "Feedback",
     }  # fmt: skip
     ticket = schema.models["Ticket"]
     assert [f.name for f in ticket.fields if f.unique] == ["msgTs", "ticketTs"]
     assert schema.models["TagsOnTickets"].primary_key == ("ticketId", "tagId")
     assert schema.models["BotMessage"].uniques == [("ts", "channelId")]
+    assert schema.models["Feedback"].uniques == [("ticketId", "createdById")]
 
 
 async def test_a_new_database_migrates_to_the_schema_of_record(empty_database):

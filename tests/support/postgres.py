@@ -71,6 +71,7 @@ async def fetch(url: str, sql: str, *args) -> list[asyncpg.Record]:
 
 # Every table a test may write to; emptied before each test that uses the database.
 TABLES = [
+    "Feedback",
     "BotMessage",
     "tags_on_tickets",
     "user_tag_subscriptions",
