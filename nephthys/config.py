@@ -64,6 +64,9 @@ class Settings:
     ai_base_url: str | None = None
     ai_model: str = "gpt-4o-mini"
     ai_timeout_seconds: float = 3.0
+    # Closing the loop with the asker (issue 9)
+    feedback: bool = True
+    resolve_credit_hours: float = 48.0
 
     @property
     def slack_enabled(self) -> bool:
@@ -200,4 +203,8 @@ def _parse(env: Mapping[str, str]) -> dict:
         ai_base_url=url("AI_BASE_URL"),
         ai_model=get("AI_MODEL") or DEFAULTS.ai_model,
         ai_timeout_seconds=number("AI_TIMEOUT_SECONDS", DEFAULTS.ai_timeout_seconds, float, 0.1, 60),
+        feedback=boolean("FEEDBACK", DEFAULTS.feedback),
+        resolve_credit_hours=number(
+            "RESOLVE_CREDIT_HOURS", DEFAULTS.resolve_credit_hours, float, 0, 24 * 365
+        ),
     )

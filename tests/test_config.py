@@ -47,6 +47,9 @@ def test_the_slack_api_base_url_always_ends_with_a_slash():
         ({"DAILY_SUMMARY": "maybe"}, "DAILY_SUMMARY: expected true or false, got 'maybe'"),
         ({"SLACK_API_BASE_URL": "not a url"}, "SLACK_API_BASE_URL: expected a http or https URL"),
         ({"PROGRAM": "Summer Of Making"}, "PROGRAM: expected a program name"),
+        ({"FEEDBACK": "sometimes"}, "FEEDBACK: expected true or false, got 'sometimes'"),
+        ({"RESOLVE_CREDIT_HOURS": "two days"}, "RESOLVE_CREDIT_HOURS: expected a number, got 'two days'"),
+        ({"RESOLVE_CREDIT_HOURS": "-1"}, "RESOLVE_CREDIT_HOURS: expected a value from 0 to 8760"),
     ],
 )
 def test_a_malformed_value_names_the_variable(env, message):
@@ -72,3 +75,10 @@ def test_every_variable_read_is_documented_in_env_example():
     documented = {line.split("=")[0].lstrip("# ").strip() for line in example.splitlines() if "=" in line}
     read = set(re.findall(r'\w\("([A-Z][A-Z0-9_]+)"', inspect.getsource(config_module._parse)))
     assert read and read - documented == set()
+
+
+def test_feedback_and_resolve_credit_defaults():
+    defaults = settings()
+    assert defaults.feedback is True and defaults.resolve_credit_hours == 48
+    chosen = settings(FEEDBACK="false", RESOLVE_CREDIT_HOURS="2.5")
+    assert chosen.feedback is False and chosen.resolve_credit_hours == 2.5

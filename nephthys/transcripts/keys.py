@@ -68,6 +68,34 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "tag_name_empty": frozenset(),
     "tag_name_too_long": frozenset({"max_length"}),
     "tag_name_taken": frozenset({"name"}),
+    # Closing the loop with the asker: the closing message's buttons and what they answer.
+    "closing_reopen_button": frozenset(),
+    "closing_feedback_button": frozenset(),
+    "reopen_already_open": frozenset({"user"}),
+    "button_out_of_date": frozenset({"user"}),
+    "feedback_asker_only": frozenset({"user"}),
+    # The feedback modal, its errors and its thanks.
+    "feedback_modal_title": frozenset(),
+    "feedback_modal_submit": frozenset(),
+    "feedback_modal_close": frozenset(),
+    "feedback_rating_label": frozenset(),
+    "feedback_rating_not_good": frozenset(),
+    "feedback_rating_okay": frozenset(),
+    "feedback_rating_great": frozenset(),
+    "feedback_comment_label": frozenset(),
+    "feedback_comment_placeholder": frozenset(),
+    "feedback_rating_missing": frozenset(),
+    "feedback_comment_too_long": frozenset({"max_length"}),
+    "feedback_ticket_gone": frozenset(),
+    "feedback_thanks": frozenset(),
+    "feedback_thanks_not_good": frozenset(),
+    # Feedback worth the team's eye, in the team channel (the comment quoted on its own line).
+    "feedback_team_note": frozenset({"user", "rating", "closer", "thread_link"}),
+    "feedback_team_comment": frozenset({"comment"}),
+    # Told privately to a helper whose resolve credited the helper working on the thread.
+    "resolve_credited_to": frozenset({"user", "assignee"}),
+    # Under the backend message of a ticket kept after its question was deleted.
+    "backend_question_deleted": frozenset({"user"}),
 }
 
 REQUIRED_TEXT_KEYS: frozenset[str] = frozenset(TEXT_PLACEHOLDERS)
@@ -87,6 +115,17 @@ TEXT_MAX_LENGTH: dict[str, int] = {
     "create_question_tag_modal_title": 24,
     "modal_submit": 24,  # modal submit button
     "modal_name_label": 2000,  # input block label
+    "closing_reopen_button": 75,
+    "closing_feedback_button": 75,
+    "feedback_modal_title": 24,
+    "feedback_modal_submit": 24,
+    "feedback_modal_close": 24,
+    "feedback_rating_label": 2000,
+    "feedback_rating_not_good": 75,  # radio button option text
+    "feedback_rating_okay": 75,
+    "feedback_rating_great": 75,
+    "feedback_comment_label": 2000,
+    "feedback_comment_placeholder": 150,
 }
 
 # Placeholders a redirect macro's text may use.

@@ -39,6 +39,9 @@ SAMPLE_VALUES = {
     "name": "Auth",
     "max_length": "75",
     "count": "12",
+    "rating": "Not well",
+    "comment": "the link was broken",
+    "assignee": "<@UASSIGNEE>",
 }
 
 
