@@ -17,7 +17,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import ParamSpec, TypeVar
 
 from sqlalchemy import delete, func, select, text, update
@@ -72,6 +72,10 @@ class TicketState:
     opened_by_slack_id: str
     assigned_to_slack_id: str | None
     closed_by_slack_id: str | None
+    # When it was last closed (its closure: a closing message's buttons act on that closure only).
+    closed_at: datetime | None = None
+    # The asker deleted the question and the ticket was kept (someone else had written).
+    question_deleted: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,8 @@ class Outcome(enum.StrEnum):
     UNCHANGED = "unchanged"  # already in the wanted state: nothing to post
     NOT_ALLOWED = "not_allowed"
     NOT_FOUND = "not_found"
+    # A closing message's button for an earlier closure than the ticket's current one.
+    OUT_OF_DATE = "out_of_date"
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,8 @@ class Change:
     ticket: TicketState | None = None
     # A reopen clears the backend message; this is the one it replaced.
     previous_ticket_ts: str | None = None
+    # Whether the person acting is a helper (a resolve that credits someone else tells them).
+    actor_is_helper: bool = False
 
     @property
     def changed(self) -> bool:
@@ -125,6 +133,25 @@ class PostedMessage:
 class DeletedTicket:
     ticket_id: int
     bot_messages: list[PostedMessage]
+
+
+@dataclass(frozen=True)
+class KeptTicket:
+    """The question was deleted but its ticket stays (someone else wrote in it, or a helper has it)."""
+
+    ticket: TicketState
+    newly_marked: bool  # False: this deletion was already recorded (a redelivery)
+
+
+# A resolve credits the assignee while the thread's last message is younger than this
+# (RESOLVE_CREDIT_HOURS); callers pass the setting.
+DEFAULT_CREDIT_WINDOW = timedelta(hours=48)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def closure_key(closed_at: datetime) -> int:
+    """A closure's identity for a button value: its ``closedAt`` in whole milliseconds (as stored)."""
+    return (closed_at - _EPOCH) // timedelta(milliseconds=1)
 
 
 # ---------------------------------------------------------------- users
@@ -370,62 +397,129 @@ async def record_reply(sessions: Sessions, *, thread_ts: str, author_slack_id: s
     return ReplyRecorded(ticket=ticket, by=by, assigned=assigned)
 
 
+@dataclass(frozen=True)
+class _Locked:
+    """A ticket's row, locked, and who is acting on it."""
+
+    status: TicketStatus
+    assigned_to_id: int | None
+    ticket_ts: str | None
+    closed_at: datetime | None
+    # The thread's last message is younger than the credit window asked for.
+    recently_active: bool
+    actor_id: int
+    actor_is_asker: bool
+    actor_is_helper: bool
+
+
+async def _lock_and_authorise(
+    session: AsyncSession, *, ticket_id: int, actor_slack_id: str, credit_window: timedelta
+) -> _Locked | Change:
+    """The shared opening of resolve and reopen: lock the row, load it, check the actor.
+
+    Returns the locked row, or the Change to answer with: NOT_FOUND, or NOT_ALLOWED when
+    the actor is neither the ticket's asker nor a helper.
+    """
+    row = (
+        await session.execute(
+            select(
+                Ticket.status,
+                Ticket.opened_by_id,
+                Ticket.assigned_to_id,
+                Ticket.ticket_ts,
+                Ticket.closed_at,
+                Ticket.last_msg_at,
+                func.now(),
+            )
+            .where(Ticket.id == ticket_id)
+            .with_for_update(of=Ticket)
+        )
+    ).one_or_none()
+    if row is None:
+        return Change(Outcome.NOT_FOUND)
+    status, opened_by_id, assigned_to_id, ticket_ts, closed_at, last_msg_at, now = row
+    actor = (
+        await session.execute(select(User.id, User.helper).where(User.slack_id == actor_slack_id))
+    ).one_or_none()
+    is_asker = actor is not None and actor.id == opened_by_id
+    if actor is None or not (is_asker or actor.helper):
+        return Change(Outcome.NOT_ALLOWED, await _state(session, Ticket.id == ticket_id))
+    return _Locked(
+        status=status,
+        assigned_to_id=assigned_to_id,
+        ticket_ts=ticket_ts,
+        closed_at=closed_at,
+        recently_active=last_msg_at is not None and now - last_msg_at < credit_window,
+        actor_id=actor.id,
+        actor_is_asker=is_asker,
+        actor_is_helper=bool(actor.helper),
+    )
+
+
 @retried_on_conflict
-async def resolve_ticket(sessions: Sessions, *, ticket_id: int, resolver_slack_id: str) -> Change:
+async def resolve_ticket(
+    sessions: Sessions,
+    *,
+    ticket_id: int,
+    resolver_slack_id: str,
+    credit_window: timedelta = DEFAULT_CREDIT_WINDOW,
+) -> Change:
     """Close the ticket, if the resolver is its asker or a helper and it is not closed yet.
 
-    ``closedBy`` is the resolving helper; when the asker resolves a ticket a helper
-    was working on, it is that helper (who did the work).
+    Credit (``closedBy``): the assigned helper when the thread's last message is younger
+    than ``credit_window`` (a colleague closing an active thread does not take its
+    credit), or when the asker resolves; otherwise the resolving helper.
     """
     async with sessions.begin() as session:
-        row = (
-            await session.execute(
-                select(Ticket.status, Ticket.opened_by_id, Ticket.assigned_to_id)
-                .where(Ticket.id == ticket_id)
-                .with_for_update()
+        locked = await _lock_and_authorise(
+            session, ticket_id=ticket_id, actor_slack_id=resolver_slack_id, credit_window=credit_window
+        )
+        if isinstance(locked, Change):
+            return locked
+        if locked.status is TicketStatus.CLOSED:
+            return Change(
+                Outcome.UNCHANGED,
+                await _state(session, Ticket.id == ticket_id),
+                actor_is_helper=locked.actor_is_helper,
             )
-        ).one_or_none()
-        if row is None:
-            return Change(Outcome.NOT_FOUND)
-        status, opened_by_id, assigned_to_id = row
-        resolver = (
-            await session.execute(select(User.id, User.helper).where(User.slack_id == resolver_slack_id))
-        ).one_or_none()
-        is_asker = resolver is not None and resolver.id == opened_by_id
-        if resolver is None or not (is_asker or resolver.helper):
-            return Change(Outcome.NOT_ALLOWED, await _state(session, Ticket.id == ticket_id))
-        if status is TicketStatus.CLOSED:
-            return Change(Outcome.UNCHANGED, await _state(session, Ticket.id == ticket_id))
-        closer_id = assigned_to_id if is_asker and assigned_to_id is not None else resolver.id
+        assignee_earns_it = locked.assigned_to_id is not None and (
+            locked.recently_active or locked.actor_is_asker
+        )
+        closer_id = locked.assigned_to_id if assignee_earns_it else locked.actor_id
         await session.execute(
             update(Ticket)
             .where(Ticket.id == ticket_id)
             .values(status=TicketStatus.CLOSED, closed_by_id=closer_id, closed_at=func.clock_timestamp())
         )
-        return Change(Outcome.CHANGED, await _state(session, Ticket.id == ticket_id))
+        return Change(
+            Outcome.CHANGED,
+            await _state(session, Ticket.id == ticket_id),
+            actor_is_helper=locked.actor_is_helper,
+        )
 
 
 @retried_on_conflict
-async def reopen_ticket(sessions: Sessions, *, ticket_id: int, reopener_slack_id: str) -> Change:
-    """Reopen a closed ticket (its asker or a helper): open again, with a new backend message to come."""
+async def reopen_ticket(
+    sessions: Sessions, *, ticket_id: int, reopener_slack_id: str, closure: int | None = None
+) -> Change:
+    """Reopen a closed ticket (its asker or a helper): open again, with a new backend message to come.
+
+    ``closure`` (a closing message's button): act only if the ticket is still closed by
+    that closure (:func:`closure_key` of its ``closedAt``); a later one is OUT_OF_DATE.
+    """
     async with sessions.begin() as session:
-        row = (
-            await session.execute(
-                select(Ticket.status, Ticket.opened_by_id, Ticket.ticket_ts)
-                .where(Ticket.id == ticket_id)
-                .with_for_update()
-            )
-        ).one_or_none()
-        if row is None:
-            return Change(Outcome.NOT_FOUND)
-        status, opened_by_id, previous_ticket_ts = row
-        reopener = (
-            await session.execute(select(User.id, User.helper).where(User.slack_id == reopener_slack_id))
-        ).one_or_none()
-        if reopener is None or not (reopener.id == opened_by_id or reopener.helper):
-            return Change(Outcome.NOT_ALLOWED, await _state(session, Ticket.id == ticket_id))
-        if status is not TicketStatus.CLOSED:
+        locked = await _lock_and_authorise(
+            session,
+            ticket_id=ticket_id,
+            actor_slack_id=reopener_slack_id,
+            credit_window=DEFAULT_CREDIT_WINDOW,
+        )
+        if isinstance(locked, Change):
+            return locked
+        if locked.status is not TicketStatus.CLOSED:
             return Change(Outcome.UNCHANGED, await _state(session, Ticket.id == ticket_id))
+        if closure is not None and (locked.closed_at is None or closure_key(locked.closed_at) != closure):
+            return Change(Outcome.OUT_OF_DATE, await _state(session, Ticket.id == ticket_id))
         await session.execute(
             update(Ticket)
             .where(Ticket.id == ticket_id)
@@ -433,7 +527,7 @@ async def reopen_ticket(sessions: Sessions, *, ticket_id: int, reopener_slack_id
                 status=TicketStatus.OPEN,
                 closed_by_id=None,
                 closed_at=None,
-                reopened_by_id=reopener.id,
+                reopened_by_id=locked.actor_id,
                 reopened_at=func.clock_timestamp(),
                 # The old backend message was removed when the ticket closed; the
                 # new one's ts is set when it is posted (the repair job sees the gap).
@@ -441,7 +535,7 @@ async def reopen_ticket(sessions: Sessions, *, ticket_id: int, reopener_slack_id
             )
         )
         ticket = await _state(session, Ticket.id == ticket_id)
-    return Change(Outcome.CHANGED, ticket, previous_ticket_ts=previous_ticket_ts)
+    return Change(Outcome.CHANGED, ticket, previous_ticket_ts=locked.ticket_ts)
 
 
 @retried_on_conflict
@@ -459,6 +553,52 @@ async def delete_ticket(sessions: Sessions, *, msg_ts: str) -> DeletedTicket | N
             )
         ).all()
         # BotMessage and tag rows cascade with the ticket.
+        await session.execute(delete(Ticket).where(Ticket.id == ticket_id))
+    return DeletedTicket(
+        ticket_id=ticket_id, bot_messages=[PostedMessage(channel_id=r.channel_id, ts=r.ts) for r in rows]
+    )
+
+
+@retried_on_conflict
+async def question_deleted(
+    sessions: Sessions, *, msg_ts: str, others_wrote: bool
+) -> DeletedTicket | KeptTicket | None:
+    """The asker deleted the question: the ticket goes, unless its thread holds someone's work.
+
+    Kept when ``others_wrote`` (someone besides the asker and the bot wrote in the thread,
+    as Slack shows it), when a helper is assigned, or when the ticket's last message was
+    someone else's: its status, assignee and credit stay, and ``questionDeletedAt`` is set
+    once. Otherwise deleted as :func:`delete_ticket`. None when there is no such ticket.
+    The row lock orders this against a reply being recorded: whichever commits first is
+    seen by the other.
+    """
+    async with sessions.begin() as session:
+        row = (
+            await session.execute(
+                select(Ticket.id, Ticket.assigned_to_id, Ticket.last_msg_by, Ticket.question_deleted_at)
+                .where(Ticket.msg_ts == msg_ts)
+                .with_for_update()
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        ticket_id, assigned_to_id, last_msg_by, deleted_at = row
+        keep = others_wrote or assigned_to_id is not None or last_msg_by in (UserType.HELPER, UserType.OTHER)
+        if keep:
+            if deleted_at is None:
+                await session.execute(
+                    update(Ticket).where(Ticket.id == ticket_id).values(question_deleted_at=func.now())
+                )
+            return KeptTicket(
+                ticket=await _state(session, Ticket.id == ticket_id), newly_marked=deleted_at is None
+            )
+        rows = (
+            await session.execute(
+                select(BotMessage.channel_id, BotMessage.ts)
+                .where(BotMessage.ticket_id == ticket_id)
+                .order_by(BotMessage.id)
+            )
+        ).all()
         await session.execute(delete(Ticket).where(Ticket.id == ticket_id))
     return DeletedTicket(
         ticket_id=ticket_id, bot_messages=[PostedMessage(channel_id=r.channel_id, ts=r.ts) for r in rows]
@@ -641,6 +781,8 @@ async def _find_state(session: AsyncSession, where) -> TicketState | None:
                 opener.c.slackId,
                 assignee.c.slackId,
                 closer.c.slackId,
+                Ticket.closed_at,
+                Ticket.question_deleted_at,
             )
             .join(opener, opener.c.id == Ticket.opened_by_id)
             .outerjoin(assignee, assignee.c.id == Ticket.assigned_to_id)
@@ -660,4 +802,6 @@ async def _find_state(session: AsyncSession, where) -> TicketState | None:
         opened_by_slack_id=row[6],
         assigned_to_slack_id=row[7],
         closed_by_slack_id=row[8],
+        closed_at=row[9],
+        question_deleted=row[10] is not None,
     )
