@@ -42,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from nephthys.config import ConfigError, Settings
-from nephthys.slack import actions, deliveries, events, flows, helpers, tags
+from nephthys.slack import actions, closing, deliveries, events, flows, helpers, tags
 from nephthys.slack.client import SlackClient
 from nephthys.slack.context import Channels, SlackContext
 from nephthys.slack.heartbeat import Heartbeat
@@ -181,6 +181,7 @@ class SlackService:
             app.event(event_type)(self._on_event(handler, on_ack=on_ack))
         app.action(RESOLVE_ACTION)(resolve_clicked)
         tags.register(app, ctx, self.after_ack)  # team tags and question tags: selects, App Home, modals
+        closing.register(app, ctx, self.after_ack)  # the closing message: Re-open, Give feedback, its modal
         app.error(on_error)
         return app
 

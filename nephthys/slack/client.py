@@ -6,6 +6,7 @@ rate limits, and treats "already done" answers (``already_reacted``, ``no_reacti
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,10 +67,33 @@ def web_client(
     )
 
 
+def _worth_retrying(error: SlackApiError) -> bool:
+    """Slack was overloaded or failing (the retry handlers already waited): not a refusal."""
+    status = error.response.status_code if error.response is not None else 200
+    return status == 429 or status >= 500 or error_code(error) in _PASSING_ERRORS
+
+
+_PASSING_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+
+
 def error_code(error: SlackApiError) -> str | None:
     response = error.response
     data = response.data if response is not None else None
     return data.get("error") if isinstance(data, dict) else None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How a person appears in Slack: the name and avatar a message posted for them borrows."""
+
+    name: str | None
+    avatar_url: str | None
+
+
+# users.info answers are reused this long: a ticket's backend message and the username
+# remembered for it come from one call.
+PROFILE_TTL_SECONDS = 600
+PROFILES_KEPT = 2000
 
 
 @dataclass(frozen=True)
@@ -88,6 +112,7 @@ class SlackClient:
         self.user_web = (
             web_client(settings.slack_user_token, settings, session) if settings.slack_user_token else None
         )
+        self._profiles: dict[str, tuple[float, Profile | None]] = {}
 
     async def identity(self) -> BotIdentity:
         response = await self.web.auth_test()
@@ -103,8 +128,13 @@ class SlackClient:
         blocks: list[dict] | None = None,
         thread_ts: str | None = None,
         unfurl: bool = False,
+        speaking_as: Profile | None = None,
     ) -> str:
-        """Post and return the new message's ts."""
+        """Post and return the new message's ts.
+
+        ``speaking_as``: post with that person's name and avatar (``chat:write.customize``);
+        if Slack refuses them for good, the message is posted as the bot itself.
+        """
         kwargs: dict[str, Any] = {
             "channel": channel,
             "text": text,
@@ -115,6 +145,21 @@ class SlackClient:
             kwargs["blocks"] = blocks
         if thread_ts is not None:
             kwargs["thread_ts"] = thread_ts
+        identity: dict[str, Any] = {}
+        if speaking_as is not None and speaking_as.name:
+            identity["username"] = speaking_as.name
+            if speaking_as.avatar_url:
+                identity["icon_url"] = speaking_as.avatar_url
+        if identity:
+            try:
+                response = await self.web.chat_postMessage(**kwargs, **identity)
+                return response["ts"]
+            except SlackApiError as error:
+                if _worth_retrying(error):
+                    raise
+                log.warning(
+                    "message posted as the bot: Slack refused the asker's identity (%s)", error_code(error)
+                )
         response = await self.web.chat_postMessage(**kwargs)
         return response["ts"]
 
@@ -167,19 +212,47 @@ class SlackClient:
 
     async def username(self, user_id: str) -> str | None:
         """The user's display name (falling back to the real name), or None if Slack won't say."""
+        profile = await self.profile(user_id)
+        return profile.name if profile is not None else None
+
+    async def profile(self, user_id: str) -> Profile | None:
+        """The user's name and avatar (users.info, reused for a while), or None if Slack won't say."""
+        now = time.monotonic()
+        cached = self._profiles.get(user_id)
+        if cached is not None and now - cached[0] < PROFILE_TTL_SECONDS:
+            return cached[1]
         try:
             response = await self.web.users_info(user=user_id)
         except SlackApiError as error:
             log.warning("users.info %s failed: %s", user_id, error_code(error))
             return None
         user = response.get("user") or {}
-        profile = user.get("profile") or {}
-        return (
-            profile.get("display_name")
-            or profile.get("real_name")
+        details = user.get("profile") or {}
+        found = Profile(
+            name=details.get("display_name")
+            or details.get("real_name")
             or user.get("real_name")
-            or user.get("name")
+            or user.get("name"),
+            avatar_url=details.get("image_192") or details.get("image_72") or details.get("image_48"),
         )
+        if len(self._profiles) >= PROFILES_KEPT:
+            self._profiles.clear()
+        self._profiles[user_id] = (now, found)
+        return found
+
+    async def thread_messages(self, channel: str, thread_ts: str) -> list[dict]:
+        """Every message of a thread, its parent first (conversations.replies, all pages)."""
+        found: list[dict] = []
+        cursor: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"channel": channel, "ts": thread_ts, "limit": 200}
+            if cursor:
+                kwargs["cursor"] = cursor
+            response = await self.web.conversations_replies(**kwargs)
+            found.extend(response.get("messages") or [])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return found
 
     async def channel_members(self, channel: str) -> set[str]:
         """Every member of a channel (conversations.members, all pages)."""

@@ -84,7 +84,7 @@ async def on_message_changed(ctx: SlackContext, event: dict) -> None:
         return
     if changed.get("subtype") == "tombstone":
         # A question with replies that is deleted stays as a "This message was deleted." tombstone.
-        await flows.question_deleted(ctx, msg_ts=changed["ts"])
+        await flows.question_deleted(ctx, msg_ts=changed["ts"], tombstone=True)
         return
     previous = event.get("previous_message") or {}
     if changed.get("text") is not None and changed.get("text") != previous.get("text"):

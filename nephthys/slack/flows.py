@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import timedelta
 
 from slack_sdk.errors import SlackApiError
 
 from nephthys.database.models import TicketStatus, UserType
 from nephthys.slack import messages, tag_blocks
-from nephthys.slack.client import error_code
+from nephthys.slack.client import Profile, error_code
 from nephthys.slack.context import SlackContext
 from nephthys.slack.titles import first_words_title, generated_title
 from nephthys.tickets import lifecycle
@@ -117,7 +118,9 @@ async def _finish_ticket(
             previous = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket.id)
         # A new ticket has no tags; a reopened or repaired one shows the ones it has.
         text, blocks = await _backend_message(ctx, ticket, previous_tickets=previous, with_tags=not fresh)
-        ts = await ctx.client.post_message(channel=tickets_channel, text=text, blocks=blocks)
+        ts = await ctx.client.post_message(
+            channel=tickets_channel, text=text, blocks=blocks, speaking_as=await _asker(ctx, ticket)
+        )
         if await lifecycle.record_backend_message(
             ctx.sessions, ticket_id=ticket.id, channel_id=tickets_channel, ts=ts
         ):
@@ -150,6 +153,15 @@ async def _finish_ticket(
         ctx.sessions, ticket_id=ticket.id, channel_id=help_channel, ts=ts
     ):
         await ctx.client.delete_message(channel=help_channel, ts=ts)
+
+
+async def _asker(ctx: SlackContext, ticket: TicketState) -> Profile | None:
+    """The asker's name and avatar for their backend message; None (the bot speaks) if Slack won't say."""
+    try:
+        return await ctx.client.profile(ticket.opened_by_slack_id)
+    except Exception as error:
+        log.warning("the asker's profile is unknown, the bot speaks: %s", describe(error))
+        return None
 
 
 async def _backend_message(
@@ -204,19 +216,52 @@ async def question_edited(ctx: SlackContext, *, msg_ts: str, text: str) -> None:
     await refresh_backend_message(ctx, ticket)
 
 
-async def question_deleted(ctx: SlackContext, *, msg_ts: str) -> None:
-    """The question was deleted: the ticket goes, with its thread replies and backend message."""
-    deleted = await lifecycle.delete_ticket(ctx.sessions, msg_ts=msg_ts)
-    if deleted is None:
+async def question_deleted(ctx: SlackContext, *, msg_ts: str, tombstone: bool = False) -> None:
+    """The asker deleted the question: the ticket goes, unless someone's work is in its thread.
+
+    ``tombstone``: the question had replies (Slack keeps it as "This message was deleted."),
+    so the thread is read to see who wrote in it. A kept ticket keeps its status, assignee
+    and credit, and its backend message says the question was deleted.
+    """
+    ticket = await lifecycle.ticket_by_msg_ts(ctx.sessions, msg_ts)
+    if ticket is None:
         return
-    for posted in deleted.bot_messages:
+    others_wrote = await _others_wrote(ctx, ticket) if tombstone else False
+    result = await lifecycle.question_deleted(ctx.sessions, msg_ts=msg_ts, others_wrote=others_wrote)
+    if isinstance(result, lifecycle.KeptTicket):
+        if result.newly_marked:
+            async with ctx.ticket_locks.hold(result.ticket.id):
+                await refresh_backend_message(ctx, result.ticket)
+        return
+    if result is None:
+        return
+    for posted in result.bot_messages:
         try:
             await ctx.client.delete_message(channel=posted.channel_id, ts=posted.ts)
         except Exception as error:
             await ctx.alert(
-                f":warning: Ticket #{deleted.ticket_id} was deleted but its message {posted.ts} in "
+                f":warning: Ticket #{result.ticket_id} was deleted but its message {posted.ts} in "
                 f"<#{posted.channel_id}> was not ({describe(error)})."
             )
+
+
+async def _others_wrote(ctx: SlackContext, ticket: TicketState) -> bool:
+    """Whether anyone but the asker and bots wrote in the question's thread, as Slack shows it.
+
+    If the thread cannot be read, the answer is yes: keeping a ticket loses nothing.
+    """
+    try:
+        thread = await ctx.client.thread_messages(ctx.channels.help, ticket.msg_ts)
+    except Exception as error:
+        log.warning("thread of %s unreadable (%s); its ticket is kept", ticket.msg_ts, describe(error))
+        return True
+    return any(
+        message.get("user") not in (None, ticket.opened_by_slack_id, ctx.identity.user_id)
+        and not message.get("bot_id")
+        and message.get("subtype") != "tombstone"
+        for message in thread
+        if message.get("ts") != ticket.msg_ts
+    )
 
 
 # ---------------------------------------------------------------- replies
@@ -269,31 +314,67 @@ async def resolve(
     """Close a ticket (button, macro or backend message); a closed ticket stays as it is, silently.
 
     ``announce=False`` skips the closing message (a macro whose own reply closes the thread).
+    A helper whose resolve credits someone else (the assignee of an active thread) is told whom.
     """
-    change = await lifecycle.resolve_ticket(ctx.sessions, ticket_id=ticket_id, resolver_slack_id=resolver)
+    change = await lifecycle.resolve_ticket(
+        ctx.sessions,
+        ticket_id=ticket_id,
+        resolver_slack_id=resolver,
+        credit_window=timedelta(hours=ctx.settings.resolve_credit_hours),
+    )
+    channel = reply_channel or ctx.channels.help
+    thread_ts = reply_thread_ts if reply_channel else (change.ticket.msg_ts if change.ticket else None)
     if change.outcome is Outcome.NOT_ALLOWED:
         await tell(
             ctx,
             user=resolver,
-            channel=reply_channel or ctx.channels.help,
-            thread_ts=reply_thread_ts if reply_channel else change.found_ticket.msg_ts,
+            channel=channel,
+            thread_ts=thread_ts,
             text=ctx.transcript.text("not_allowed_to_resolve", user=messages.mention(resolver)),
         )
     if change.changed:
+        ticket = change.found_ticket
         async with ctx.ticket_locks.hold(ticket_id):
-            await after_resolve(ctx, change.found_ticket, resolver=resolver, announce=announce)
+            await after_resolve(ctx, ticket, resolver=resolver, announce=announce)
+        if change.actor_is_helper and ticket.closed_by_slack_id not in (None, resolver):
+            await tell(
+                ctx,
+                user=resolver,
+                channel=channel,
+                thread_ts=thread_ts,
+                text=ctx.transcript.text(
+                    "resolve_credited_to",
+                    user=messages.mention(resolver),
+                    assignee=messages.mention(ticket.closed_by_slack_id),
+                ),
+            )
     return change
 
 
 async def after_resolve(
-    ctx: SlackContext, ticket: TicketState, *, resolver: str, announce: bool = True
+    ctx: SlackContext,
+    ticket: TicketState,
+    *,
+    resolver: str | None,
+    announce: bool = True,
+    text_key: str = "resolved",
 ) -> None:
-    """The closed ticket's Slack side: backend message removed, closing message, ✅ for 🤔."""
+    """The closed ticket's Slack side: backend message removed, closing message, ✅ for 🤔.
+
+    ``text_key``: the closing text (``resolved`` names the resolver; a scheduled close passes
+    ``resolved_stale``). The closing message carries Re-open and, with FEEDBACK on, Give
+    feedback, both bound to this closure. Call it with the ticket's lock held, after the
+    lifecycle's resolve committed; ``ticket`` is the state that resolve returned.
+    """
     # What is not removed now, the repair job removes later.
     problems = await remove_bot_messages(ctx, ticket.id, channel_id=ctx.channels.tickets)
     try:
         if announce:
-            await reply_in_thread(ctx, ticket, messages.resolved(ctx.transcript, ticket, resolver=resolver))
+            text = messages.closing_text(ctx.transcript, ticket, text_key, resolver=resolver)
+            text, blocks = messages.closing_message(
+                ctx.transcript, ticket, text=text, feedback=ctx.settings.feedback
+            )
+            await reply_in_thread(ctx, ticket, text, blocks=blocks)
     except Exception as error:
         problems.append(f"closing message not posted ({describe(error)})")
     try:
@@ -321,23 +402,59 @@ async def remove_bot_messages(
     return problems
 
 
-async def reopen(ctx: SlackContext, *, ticket_id: int, reopener: str) -> Change:
-    """Reopen a closed ticket: open again, a message in the thread, a new backend message, 🤔 again."""
+async def reopen(
+    ctx: SlackContext,
+    *,
+    ticket_id: int,
+    reopener: str,
+    closure: int | None = None,
+    reply_channel: str | None = None,
+    reply_thread_ts: str | None = None,
+) -> Change:
+    """Reopen a closed ticket: open again, a message in the thread, a new backend message, 🤔 again.
+
+    ``closure``: from a closing message's Re-open button, which acts only on the closure it
+    was posted for (otherwise OUT_OF_DATE; the caller answers UNCHANGED and OUT_OF_DATE).
+    """
     # The ticket's lock is taken before the reopen commits, so a resolve that follows it
     # does its Slack side after this one (else this one could take its ✅ away).
     async with ctx.ticket_locks.hold(ticket_id):
-        change = await lifecycle.reopen_ticket(ctx.sessions, ticket_id=ticket_id, reopener_slack_id=reopener)
+        change = await lifecycle.reopen_ticket(
+            ctx.sessions, ticket_id=ticket_id, reopener_slack_id=reopener, closure=closure
+        )
         if change.changed:
             await _after_reopen(ctx, change.found_ticket, reopener=reopener)
     if change.outcome is Outcome.NOT_ALLOWED:
         await tell(
             ctx,
             user=reopener,
-            channel=ctx.channels.help,
-            thread_ts=change.found_ticket.msg_ts,
+            channel=reply_channel or ctx.channels.help,
+            thread_ts=reply_thread_ts if reply_channel else change.found_ticket.msg_ts,
             text=ctx.transcript.text("asker_or_helpers_only", user=messages.mention(reopener)),
         )
     return change
+
+
+async def retire_closing_buttons(ctx: SlackContext, ticket: TicketState) -> int:
+    """Take the Re-open / Give feedback buttons off the thread's closing messages (chat.update).
+
+    Run once the ticket is reopened, so the thread never offers a Re-open that does nothing.
+    Returns how many messages were updated; safe to repeat (a message without buttons is left).
+    """
+    updated = 0
+    for message in await ctx.client.thread_messages(ctx.channels.help, ticket.msg_ts):
+        if not message.get("bot_id") or not messages.has_closing_buttons(message):
+            continue
+        if ctx.identity.bot_id is not None and message.get("bot_id") != ctx.identity.bot_id:
+            continue
+        await ctx.client.update_message(
+            channel=ctx.channels.help,
+            ts=message["ts"],
+            text=message.get("text") or "",
+            blocks=messages.without_closing_buttons(message),
+        )
+        updated += 1
+    return updated
 
 
 async def _after_reopen(ctx: SlackContext, ticket: TicketState, *, reopener: str) -> None:
@@ -354,6 +471,10 @@ async def _after_reopen(ctx: SlackContext, ticket: TicketState, *, reopener: str
     except Exception as error:
         problems.append(f"reaction not changed ({describe(error)})")
     try:
+        await retire_closing_buttons(ctx, ticket)
+    except Exception as error:
+        problems.append(f"the closing message's buttons not removed ({describe(error)})")
+    try:
         await _finish_ticket(ctx, ticket.id)
     except Exception as error:
         problems.append(f"Slack side unfinished ({describe(error)}); the repair job will finish it")
@@ -361,9 +482,13 @@ async def _after_reopen(ctx: SlackContext, ticket: TicketState, *, reopener: str
         await ctx.alert(f":warning: Ticket #{ticket.id} was reopened, but: " + "; ".join(problems))
 
 
-async def reply_in_thread(ctx: SlackContext, ticket: TicketState, text: str) -> str:
+async def reply_in_thread(
+    ctx: SlackContext, ticket: TicketState, text: str, *, blocks: list[dict] | None = None
+) -> str:
     """Post ``text`` in the question's thread; recorded so ``?thread`` or a deletion removes it."""
-    ts = await ctx.client.post_message(channel=ctx.channels.help, text=text, thread_ts=ticket.msg_ts)
+    ts = await ctx.client.post_message(
+        channel=ctx.channels.help, text=text, blocks=blocks, thread_ts=ticket.msg_ts
+    )
     await lifecycle.record_bot_message(ctx.sessions, ticket_id=ticket.id, channel_id=ctx.channels.help, ts=ts)
     return ts
 

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import re
+
+from nephthys.database.models import FeedbackRating
 from nephthys.slack.mentions import neutralise_mentions
 from nephthys.slack.tag_blocks import backend_tag_blocks
-from nephthys.tickets.lifecycle import TicketState
+from nephthys.tickets.feedback import COMMENT_MAX_CHARS
+from nephthys.tickets.lifecycle import TicketState, closure_key
 from nephthys.transcripts import Transcript
+from nephthys.transcripts.keys import TEXT_PLACEHOLDERS
 
 RESOLVE_ACTION = "resolve_ticket"
+# The closing message's buttons and the feedback modal.
+REOPEN_ACTION = "closing_reopen"
+FEEDBACK_ACTION = "closing_feedback"
+FEEDBACK_MODAL = "feedback_modal"
+FEEDBACK_RATING_BLOCK = "feedback_rating"
+FEEDBACK_RATING_INPUT = "rating"
+FEEDBACK_COMMENT_BLOCK = "feedback_comment"
+FEEDBACK_COMMENT_INPUT = "comment"
+CLOSING_ACTIONS_BLOCK = "closing-actions"
+RATING_TEXT_KEYS = {
+    FeedbackRating.NOT_GOOD: "feedback_rating_not_good",
+    FeedbackRating.OKAY: "feedback_rating_okay",
+    FeedbackRating.GREAT: "feedback_rating_great",
+}
+_CLOSING_VALUE = re.compile(r"^(\d{1,10}):(\d{1,16})$")
 QUESTION_MAX_CHARS = 2500  # a section's text may hold 3,000 characters
 
 
@@ -70,6 +90,9 @@ def backend_message(
         },
         *(tag_blocks if tag_blocks is not None else backend_tag_blocks(transcript, ticket_id=ticket.id)),
     ]
+    if ticket.question_deleted:
+        deleted = transcript.text("backend_question_deleted", user=mention(ticket.opened_by_slack_id))
+        blocks.insert(1, {"type": "context", "elements": [{"type": "mrkdwn", "text": deleted}]})
     return text, blocks
 
 
@@ -94,6 +117,153 @@ def thread_reply(
 
 def resolved(transcript: Transcript, ticket: TicketState, *, resolver: str) -> str:
     return transcript.text("resolved", user=mention(ticket.opened_by_slack_id), closer=mention(resolver))
+
+
+def closing_text(transcript: Transcript, ticket: TicketState, key: str, *, resolver: str | None) -> str:
+    """The closing text ``key`` (``resolved``, ``resolved_stale``…) with whichever of the
+    asker (``{user}``) and the resolver (``{closer}``) it takes."""
+    known = {"user": mention(ticket.opened_by_slack_id), "closer": mention(resolver)}
+    return transcript.text(key, **{name: known[name] for name in TEXT_PLACEHOLDERS[key] if name in known})
+
+
+def closing_button_value(ticket: TicketState) -> str:
+    """``<ticket id>:<closure>``: a closing message's buttons act on the closure they were posted for."""
+    if ticket.closed_at is None:
+        raise ValueError(f"ticket {ticket.id} is not closed")
+    return f"{ticket.id}:{closure_key(ticket.closed_at)}"
+
+
+def parse_closing_button_value(value: object) -> tuple[int, int] | None:
+    """(ticket id, closure) from a closing button's value; None when it is not one of ours."""
+    match = _CLOSING_VALUE.match(value) if isinstance(value, str) else None
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def closing_message(
+    transcript: Transcript, ticket: TicketState, *, text: str, feedback: bool = True
+) -> tuple[str, list[dict]]:
+    """The closing note in the thread: ``text``, then Re-open and (when ``feedback``) Give feedback."""
+    value = closing_button_value(ticket)
+    buttons: list[dict] = [
+        {
+            "type": "button",
+            "action_id": REOPEN_ACTION,
+            "text": {"type": "plain_text", "text": transcript.text("closing_reopen_button"), "emoji": True},
+            "value": value,
+        }
+    ]
+    if feedback:
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": FEEDBACK_ACTION,
+                "text": {
+                    "type": "plain_text",
+                    "text": transcript.text("closing_feedback_button"),
+                    "emoji": True,
+                },
+                "value": value,
+            }
+        )
+    blocks: list[dict] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "actions", "block_id": CLOSING_ACTIONS_BLOCK, "elements": buttons},
+    ]
+    return text, blocks
+
+
+def has_closing_buttons(message: dict) -> bool:
+    """Whether a message (as Slack returns it) still carries a closing message's buttons."""
+    return any(
+        element.get("action_id") in (REOPEN_ACTION, FEEDBACK_ACTION)
+        for block in message.get("blocks") or []
+        if block.get("type") == "actions"
+        for element in block.get("elements") or []
+    )
+
+
+def without_closing_buttons(message: dict) -> list[dict]:
+    """A closing message's blocks with its buttons taken off (once the ticket is reopened)."""
+    return [
+        block
+        for block in message.get("blocks") or []
+        if not (block.get("type") == "actions" and has_closing_buttons({"blocks": [block]}))
+    ]
+
+
+def _plain(text: str) -> dict:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def feedback_modal(transcript: Transcript, ticket_id: int) -> dict:
+    """The feedback modal: a required rating of three, an optional comment (at most 2,000 characters)."""
+    options = [
+        {"text": _plain(transcript.text(key)), "value": rating.value}
+        for rating, key in RATING_TEXT_KEYS.items()
+    ]
+    return {
+        "type": "modal",
+        "callback_id": FEEDBACK_MODAL,
+        "private_metadata": str(ticket_id),
+        "title": _plain(transcript.text("feedback_modal_title")),
+        "submit": _plain(transcript.text("feedback_modal_submit")),
+        "close": _plain(transcript.text("feedback_modal_close")),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": FEEDBACK_RATING_BLOCK,
+                "label": _plain(transcript.text("feedback_rating_label")),
+                "element": {"type": "radio_buttons", "action_id": FEEDBACK_RATING_INPUT, "options": options},
+            },
+            {
+                "type": "input",
+                "block_id": FEEDBACK_COMMENT_BLOCK,
+                "optional": True,
+                "label": _plain(transcript.text("feedback_comment_label")),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": FEEDBACK_COMMENT_INPUT,
+                    "multiline": True,
+                    "max_length": COMMENT_MAX_CHARS,
+                    "placeholder": _plain(transcript.text("feedback_comment_placeholder")),
+                },
+            },
+        ],
+    }
+
+
+def feedback_thanks_view(transcript: Transcript, rating: FeedbackRating) -> dict:
+    """What the modal becomes once submitted; a NOT_GOOD rating also says the thread can be reopened."""
+    key = "feedback_thanks_not_good" if rating is FeedbackRating.NOT_GOOD else "feedback_thanks"
+    return {
+        "type": "modal",
+        "callback_id": FEEDBACK_MODAL,
+        "title": _plain(transcript.text("feedback_modal_title")),
+        "close": _plain(transcript.text("feedback_modal_close")),
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": transcript.text(key)}}],
+    }
+
+
+def feedback_team_note(
+    transcript: Transcript,
+    ticket: TicketState,
+    *,
+    rating: FeedbackRating,
+    comment: str | None,
+    thread_link: str,
+) -> str:
+    """The team channel's note about feedback worth learning from: rating, comment, thread."""
+    note = transcript.text(
+        "feedback_team_note",
+        user=mention(ticket.opened_by_slack_id),
+        rating=transcript.text(RATING_TEXT_KEYS[rating]),
+        closer=mention(ticket.closed_by_slack_id),
+        thread_link=thread_link,
+    )
+    if comment:
+        quoted = neutralise_mentions(comment).replace("\n", "\n>")
+        note += "\n" + transcript.text("feedback_team_comment", comment=quoted)
+    return note
 
 
 def reopened(transcript: Transcript, ticket: TicketState, *, reopener: str) -> str:

@@ -1,4 +1,4 @@
-"""``?resolve``: close the ticket, as the Resolve button does (a closed ticket stays as it is, silently)."""
+"""``?resolve`` (``?close``): close the ticket, as the Resolve button does (a closed ticket stays as it is, silently)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ async def run(call: MacroCall) -> None:
 
 MACRO = Macro(
     name="resolve",
+    aliases=("close",),
     run=run,
     who=Who.ASKER_OR_HELPERS,
     # On a closed ticket it changes nothing and posts nothing, rather than complaining.

@@ -6,6 +6,7 @@ Works on closed tickets too, to clean up after one.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from nephthys.slack import flows
 from nephthys.slack.macros.base import Macro, MacroCall
@@ -17,7 +18,10 @@ log = logging.getLogger(__name__)
 async def run(call: MacroCall) -> None:
     ctx = call.ctx
     change = await lifecycle.resolve_ticket(
-        ctx.sessions, ticket_id=call.ticket.id, resolver_slack_id=call.user
+        ctx.sessions,
+        ticket_id=call.ticket.id,
+        resolver_slack_id=call.user,
+        credit_window=timedelta(hours=ctx.settings.resolve_credit_hours),
     )
     if not (change.changed or change.outcome is lifecycle.Outcome.UNCHANGED):
         return  # gone, or (cannot happen for a helper) not allowed
