@@ -18,7 +18,13 @@ What it copies from Slack, because the code under test depends on it:
   an unknown one, ``token_revoked`` for a revoked one;
 - message ``ts`` values are unique, increasing strings like ``1700000000.000100``;
 - the error codes of the real methods (``message_not_found``, ``cant_delete_message``,
-  ``already_reacted``, ``no_reaction``, ``user_not_found``, ``channel_not_found``, ``invalid_cursor``, …).
+  ``already_reacted``, ``no_reaction``, ``user_not_found``, ``channel_not_found``, ``invalid_cursor``, …);
+- a click's ``trigger_id`` opens one view, within 3 seconds of the click (``views.open`` answers
+  ``expired_trigger_id`` after that and ``exchanged_trigger_id`` for a second use) when the click
+  was delivered through ``SlackDelivery(fake=...)``, which tells the fake when it was issued;
+- ``chat.postMessage`` with ``username``/``icon_url`` needs the ``chat:write.customize`` scope
+  (``missing_scope`` without it: see :meth:`FakeSlack.remove_scope`);
+- a deleted thread parent with replies stays as a ``tombstone`` (:meth:`FakeSlack.tombstone_message`).
 
 What it keeps simple on purpose: one workspace; channels exist when first used (unless
 ``strict_channels``); deleting a thread parent leaves its replies; no events are sent back to the app.
@@ -54,6 +60,8 @@ Answer = dict[str, Any]
 _JSON_ARGUMENTS = {"blocks", "attachments", "view", "metadata"}
 _REACTION_NAME = re.compile(r"^[a-z0-9_+'\-]+(::skin-tone-[2-6])?$")
 _MAX_TEXT = 40_000
+# How long a click's trigger_id can open a view.
+TRIGGER_TTL_SECONDS = 3.0
 
 # The workspace a FakeSlack is by default; tests/support/slack.py builds payloads for the same one.
 TEAM_ID = "T0FAKE0001"
@@ -234,6 +242,10 @@ class FakeSlack:
         self._views: dict[str, dict] = {}
         self._failures: list[InjectedFailure] = []
         self._delays: dict[str, float] = {}
+        # trigger_id -> when the click that carries it was delivered (time.monotonic()).
+        self._triggers: dict[str, float] = {}
+        self._exchanged_triggers: set[str] = set()
+        self._removed_scopes: set[str] = set()
 
         self.calls: list[RecordedCall] = []
         self.ephemerals: list[dict] = []
@@ -486,6 +498,45 @@ class FakeSlack:
                 return None
             self._delete_message(channel, ts)
             return copy.deepcopy(message)
+
+    def tombstone_message(self, channel: str, ts: str) -> dict | None:
+        """Delete a thread parent that has replies, as Slack does: it stays as a ``tombstone``.
+
+        Returns the tombstone (the ``message`` of the ``message_changed`` event Slack sends).
+        """
+        with self._lock:
+            message = self._messages.get(channel, {}).get(ts)
+            if message is None:
+                return None
+            kept = {k: message[k] for k in ("thread_ts", "reply_count", "reply_users", "reply_users_count",
+                                            "latest_reply") if k in message}  # fmt: skip
+            message.clear()
+            message.update(
+                type="message",
+                subtype="tombstone",
+                text="This message was deleted.",
+                user="USLACKBOT",
+                hidden=True,
+                ts=ts,
+                **kept,
+            )
+            self._reactions.pop((channel, ts), None)
+            return copy.deepcopy(message)
+
+    def issue_trigger(self, trigger_id: str, *, seconds_ago: float = 0.0) -> None:
+        """A click carrying ``trigger_id`` was delivered (``seconds_ago``): it may open one view
+        within 3 seconds of that."""
+        with self._lock:
+            self._triggers[trigger_id] = time.monotonic() - seconds_ago
+
+    def remove_scope(self, scope: str) -> None:
+        """The app no longer has ``scope`` (e.g. ``chat:write.customize``): calls needing it fail."""
+        with self._lock:
+            self._removed_scopes.add(scope)
+
+    def grant_scope(self, scope: str) -> None:
+        with self._lock:
+            self._removed_scopes.discard(scope)
 
     # ------------------------------------------------------ failure injection
 
@@ -793,6 +844,22 @@ class FakeSlack:
         self._ever_deleted.add((channel, ts))
         return message
 
+    def _require_scope(self, caller: Caller, scope: str) -> None:
+        if caller.is_bot and scope in self._removed_scopes:
+            provided = "channels:history,chat:write,reactions:write,users:read"
+            raise SlackError("missing_scope", needed=scope, provided=provided)
+
+    def _exchange_trigger(self, trigger_id: str) -> None:
+        """A trigger opens one view, within 3 seconds of its click (when the fake saw it issued)."""
+        issued = self._triggers.get(trigger_id)
+        if issued is None:
+            return
+        if trigger_id in self._exchanged_triggers:
+            raise SlackError("exchanged_trigger_id")
+        if time.monotonic() - issued > TRIGGER_TTL_SECONDS:
+            raise SlackError("expired_trigger_id")
+        self._exchanged_triggers.add(trigger_id)
+
     def _bot_profile(self) -> dict:
         return {
             "id": self.bot_id,
@@ -864,6 +931,14 @@ class FakeSlack:
         }
         if caller.is_bot:
             message.update(bot_id=caller.bot_id, app_id=self.app_id, bot_profile=self._bot_profile())
+        if args.get("username") or args.get("icon_url") or args.get("icon_emoji"):
+            self._require_scope(caller, "chat:write.customize")
+            if args.get("username"):
+                message["username"] = args["username"]
+            if args.get("icon_url"):
+                message["icons"] = {"image_48": args["icon_url"]}
+            elif args.get("icon_emoji"):
+                message["icons"] = {"emoji": args["icon_emoji"]}
         for name in ("blocks", "attachments", "metadata"):
             if args.get(name) is not None:
                 message[name] = args[name]
@@ -1119,6 +1194,7 @@ class FakeSlack:
 
     def _views_open(self, caller: Caller, args: Args) -> Answer:
         _required(args, "trigger_id", "view")
+        self._exchange_trigger(args["trigger_id"])
         view = self._view(args)
         self.views_opened.append({"trigger_id": args["trigger_id"], "view": view})
         return {"view": copy.deepcopy(view)}
@@ -1151,10 +1227,14 @@ REMOTE_CONTROLS = {
     "clear_failures",
     "delay",
     "fail",
+    "grant_scope",
+    "issue_trigger",
+    "remove_scope",
     "reset_calls",
     "revoke_token",
     "set_members",
     "set_usergroup",
+    "tombstone_message",
 }
 
 

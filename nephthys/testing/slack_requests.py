@@ -356,6 +356,34 @@ def message_changed(original: Event, new_text: str, *, editor: str | None = None
     }
 
 
+def message_tombstoned(original: Event) -> Event:
+    """``original`` (a question with replies) deleted: Slack keeps it as a tombstone and says so
+    with a ``message_changed`` whose ``message.subtype`` is ``tombstone``."""
+    ts = next_ts()
+    previous = _as_stored(original)
+    tombstone = {
+        "type": "message",
+        "subtype": "tombstone",
+        "text": "This message was deleted.",
+        "user": "USLACKBOT",
+        "hidden": True,
+        "ts": original["ts"],
+        "thread_ts": original["ts"],
+        "reply_count": max(1, int(original.get("reply_count") or 1)),
+    }
+    return {
+        "type": "message",
+        "subtype": "message_changed",
+        "message": tombstone,
+        "previous_message": previous,
+        "channel": original["channel"],
+        "hidden": True,
+        "ts": ts,
+        "event_ts": ts,
+        "channel_type": original.get("channel_type", "channel"),
+    }
+
+
 def message_deleted(original: Event) -> Event:
     """``original`` (a message event) deleted (subtype ``message_deleted``, ``deleted_ts``)."""
     ts = next_ts()
@@ -529,6 +557,8 @@ def view_submission(
     }
     if view:
         submitted.update(view)
+        if values is not None:  # an opened view's (empty) state gives way to what was entered
+            submitted["state"] = {"values": values}
     return {
         "type": "view_submission",
         "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
@@ -541,6 +571,17 @@ def view_submission(
         "is_enterprise_install": False,
         "enterprise": None,
     }
+
+
+def radio_buttons_value(value: str | None, *, text: str = "Option") -> dict:
+    """An input block's state for a ``radio_buttons`` element (``selected_option`` null when none)."""
+    option = {"text": {"type": "plain_text", "text": text, "emoji": True}, "value": value}
+    return {"type": "radio_buttons", "selected_option": option if value is not None else None}
+
+
+def plain_text_value(value: str | None) -> dict:
+    """An input block's state for a ``plain_text_input`` (``value`` null when left empty)."""
+    return {"type": "plain_text_input", "value": value}
 
 
 def block_suggestion(
@@ -590,7 +631,9 @@ def _mirror(fake: FakeSlack, event: Event) -> None:
     if event.get("type") != "message" or "channel" not in event:
         return
     channel, subtype = event["channel"], event.get("subtype")
-    if subtype == "message_changed":
+    if subtype == "message_changed" and event["message"].get("subtype") == "tombstone":
+        fake.tombstone_message(channel, event["message"]["ts"])
+    elif subtype == "message_changed":
         changed = event["message"]
         if fake.message(channel, changed["ts"]) is not None:
             fake.edit_message(channel, changed["ts"], text=changed.get("text", ""), user=changed.get("user"))
@@ -678,6 +721,8 @@ class SlackDelivery:
 
     async def action(self, payload: Mapping[str, Any], *, timestamp: int | None = None) -> httpx.Response:
         """Deliver an interactivity payload (``block_actions``, ``view_submission``, ``block_suggestion``)."""
+        if self.fake is not None and payload.get("trigger_id"):
+            self.fake.issue_trigger(payload["trigger_id"])
         return await self.post(
             form_body(payload),
             content_type="application/x-www-form-urlencoded",
@@ -755,9 +800,12 @@ __all__ = [
     "message",
     "message_changed",
     "message_deleted",
+    "message_tombstoned",
     "new_event_id",
     "next_ts",
+    "plain_text_value",
     "question",
+    "radio_buttons_value",
     "rich_text",
     "signature",
     "signed_headers",

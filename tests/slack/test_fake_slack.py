@@ -376,6 +376,47 @@ async def test_views_open_needs_a_trigger(slack: FakeSlack, bot: AsyncWebClient)
     assert missing.response["error"] == "invalid_arguments"
 
 
+async def test_a_trigger_opens_one_view_within_three_seconds(slack: FakeSlack, bot: AsyncWebClient) -> None:
+    modal = {
+        "type": "modal",
+        "callback_id": "feedback",
+        "title": {"type": "plain_text", "text": "F"},
+        "blocks": [],
+    }
+    slack.issue_trigger("111.222.fresh")
+    await bot.views_open(trigger_id="111.222.fresh", view=modal)
+    again = await slack_error(bot.views_open(trigger_id="111.222.fresh", view=modal))
+    assert again.response["error"] == "exchanged_trigger_id"
+    slack.issue_trigger("111.222.stale", seconds_ago=3.5)
+    stale = await slack_error(bot.views_open(trigger_id="111.222.stale", view=modal))
+    assert stale.response["error"] == "expired_trigger_id"
+    assert [v["trigger_id"] for v in slack.views_opened] == ["111.222.fresh"]
+
+
+async def test_a_custom_username_needs_chat_write_customize(slack: FakeSlack, bot: AsyncWebClient) -> None:
+    posted = await bot.chat_postMessage(
+        channel=TICKETS, text="as alice", username="ali", icon_url="https://img.invalid/a.png"
+    )
+    message = slack.message(TICKETS, posted["ts"])
+    assert message["username"] == "ali" and message["icons"] == {"image_48": "https://img.invalid/a.png"}
+    slack.remove_scope("chat:write.customize")
+    refused = await slack_error(bot.chat_postMessage(channel=TICKETS, text="as alice", username="ali"))
+    assert refused.response["error"] == "missing_scope"
+    assert refused.response["needed"] == "chat:write.customize"
+    plain = await bot.chat_postMessage(channel=TICKETS, text="as the bot")
+    assert "username" not in slack.message(TICKETS, plain["ts"])
+
+
+async def test_a_parent_with_replies_becomes_a_tombstone(slack: FakeSlack, bot: AsyncWebClient) -> None:
+    asked = slack.add_message(HELP, user="U0ALICE001", text="question")
+    await bot.chat_postMessage(channel=HELP, text="welcome", thread_ts=asked["ts"])
+    tombstone = slack.tombstone_message(HELP, asked["ts"])
+    assert tombstone is not None and tombstone["subtype"] == "tombstone"
+    assert tombstone["text"] == "This message was deleted." and tombstone["reply_count"] == 1
+    thread = (await bot.conversations_replies(channel=HELP, ts=asked["ts"])).data["messages"]
+    assert [m.get("subtype") for m in thread] == ["tombstone", None]
+
+
 async def test_conversations_open_gives_a_stable_dm_channel(slack: FakeSlack, bot: AsyncWebClient) -> None:
     first = (await bot.conversations_open(users="U0ALICE001")).data
     again = (await bot.conversations_open(users=["U0ALICE001"])).data
