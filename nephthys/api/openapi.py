@@ -237,6 +237,39 @@ PATHS = {
             },
         }
     },
+    "/api/stats/feedback": {
+        "get": {
+            "summary": "Askers' feedback created in [since, until): per rating, response rate, per helper "
+                       "(comments are never included)",
+            "parameters": [
+                _query("since", "Feedback created at or after", DATE),
+                _query("after", "Same as since (since wins when both are given)", DATE),
+                _query("until", "Feedback created before", DATE),
+                _query("before", "Same as until (until wins when both are given)", DATE),
+            ],
+            "responses": {
+                "200": _json(
+                    _object({
+                        "total": COUNT,
+                        "ratings": _object({
+                            name: _object({"count": COUNT, "share": NUMBER_OR_NULL})
+                            for name in ("not_good", "okay", "great")
+                        }),
+                        "closed_tickets": COUNT,
+                        "closed_tickets_with_feedback": COUNT,
+                        "response_rate": NUMBER_OR_NULL,
+                        "helpers": {"type": "array", "items": _object({
+                            "id": {"type": "integer"}, "slack_id": {"type": "string"}, "total": COUNT,
+                            "not_good": COUNT, "okay": COUNT, "great": COUNT,
+                        })},
+                    }),
+                    "The feedback figures",
+                ),
+                "400": _error("A malformed date, or since after until"),
+                **COMMON_ERRORS,
+            },
+        }
+    },
     "/health": {
         "get": {
             "summary": "Whether the service can do its work",

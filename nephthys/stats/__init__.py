@@ -5,6 +5,7 @@ Each function takes an ``AsyncSession`` or ``AsyncConnection`` and the instant
 definitions are in ``nephthys.stats.overview`` and docs/api.md.
 """
 
+from nephthys.stats.feedback import FeedbackStats, feedback_stats
 from nephthys.stats.overview import (
     MessageLinks,
     helpers_leaderboard,
@@ -16,6 +17,8 @@ from nephthys.stats.overview import (
 )
 
 __all__ = [
+    "FeedbackStats",
+    "feedback_stats",
     "MessageLinks",
     "helpers_leaderboard",
     "legacy_stats",

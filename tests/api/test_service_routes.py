@@ -97,7 +97,7 @@ async def test_openapi_describes_every_route(serve):
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) >= {
         "/api/stats_v2", "/api/stats", "/api/tickets", "/api/ticket", "/api/user", "/api/stats/question_tags",
-        "/health", "/metrics", "/openapi.json",
+        "/api/stats/feedback", "/health", "/metrics", "/openapi.json",
     }  # fmt: skip
     parameters = {p["name"] for p in document["paths"]["/api/tickets"]["get"]["parameters"]}
     assert parameters == {"status", "since", "after", "until", "before", "limit", "cursor"}

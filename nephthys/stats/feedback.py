@@ -1,0 +1,110 @@
+"""What askers said about their resolved questions: ratings, response rate, per helper.
+
+Definitions (docs/api.md says the same in prose):
+
+- Feedback in a range: ``Feedback`` rows whose ``createdAt`` is in ``[since, until)``
+  (a bound left out is open). One row per ticket and asker; a later submission replaces
+  the earlier one and takes its own ``createdAt``.
+- ``ratings``: the count of each rating, and its share of all feedback in the range
+  (``None`` when there is none).
+- ``response_rate``: tickets now closed whose ``closedAt`` is in the range and that have
+  feedback, divided by all tickets now closed whose ``closedAt`` is in the range
+  (``None`` when none closed).
+- ``helpers``: feedback in the range counted per rating by the ticket's ``closedById``
+  (the credited helper), most feedback first, ties by user id; feedback on a ticket that
+  is not closed now (reopened) counts for nobody.
+- Comments are never part of a statistic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from nephthys.database.models import FeedbackRating
+
+Executor = AsyncSession | AsyncConnection
+
+
+@dataclass(frozen=True)
+class HelperFeedback:
+    id: int
+    slack_id: str
+    counts: dict[FeedbackRating, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class FeedbackStats:
+    counts: dict[FeedbackRating, int]
+    closed_tickets: int
+    closed_tickets_with_feedback: int
+    helpers: list[HelperFeedback]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def share(self, rating: FeedbackRating) -> float | None:
+        return self.counts[rating] / self.total if self.total else None
+
+    @property
+    def response_rate(self) -> float | None:
+        return self.closed_tickets_with_feedback / self.closed_tickets if self.closed_tickets else None
+
+
+_IN_RANGE = """(CAST(:since AS timestamptz) IS NULL OR {column} >= :since)
+               AND (CAST(:until AS timestamptz) IS NULL OR {column} < :until)"""
+
+_RATINGS = text(
+    f"""SELECT f.rating, count(*) AS n FROM "Feedback" f
+        WHERE {_IN_RANGE.format(column='f."createdAt"')}
+        GROUP BY f.rating"""
+)
+_RESPONSE = text(
+    f"""SELECT count(*) AS closed,
+               count(*) FILTER (WHERE EXISTS (SELECT 1 FROM "Feedback" f WHERE f."ticketId" = t.id)) AS answered
+        FROM "Ticket" t
+        WHERE t.status = 'CLOSED' AND {_IN_RANGE.format(column='t."closedAt"')}"""
+)
+_PER_HELPER = text(
+    f"""SELECT u.id, u."slackId" AS slack_id, f.rating, count(*) AS n
+        FROM "Feedback" f
+        JOIN "Ticket" t ON t.id = f."ticketId"
+        JOIN "User" u ON u.id = t."closedById"
+        WHERE t.status = 'CLOSED' AND {_IN_RANGE.format(column='f."createdAt"')}
+        GROUP BY u.id, u."slackId", f.rating"""
+)
+
+
+def _no_counts() -> dict[FeedbackRating, int]:
+    return {rating: 0 for rating in FeedbackRating}
+
+
+async def feedback_stats(
+    executor: Executor, *, since: datetime | None = None, until: datetime | None = None
+) -> FeedbackStats:
+    """Feedback created in ``[since, until)`` (open bounds when None); see the module's definitions."""
+    bounds = {"since": since, "until": until}
+    counts = _no_counts()
+    for row in await executor.execute(_RATINGS, bounds):
+        counts[FeedbackRating(row.rating)] = row.n
+    response = (await executor.execute(_RESPONSE, bounds)).one()
+    helpers: dict[int, HelperFeedback] = {}
+    for row in await executor.execute(_PER_HELPER, bounds):
+        helper = helpers.setdefault(
+            row.id, HelperFeedback(id=row.id, slack_id=row.slack_id, counts=_no_counts())
+        )
+        helper.counts[FeedbackRating(row.rating)] = row.n
+    return FeedbackStats(
+        counts=counts,
+        closed_tickets=response.closed,
+        closed_tickets_with_feedback=response.answered,
+        helpers=sorted(helpers.values(), key=lambda h: (-h.total, h.id)),
+    )
