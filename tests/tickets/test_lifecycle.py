@@ -265,3 +265,124 @@ async def test_resolve_while_a_helper_replies_ends_closed(sessions, db_url):
         replied_first = row["assignedToId"] is not None
         assert await slack_id_of(db_url, row["closedById"]) == ("UHELPER02" if replied_first else "UHELPER01")
         assert row["closedAt"] is not None
+
+
+# ---------------------------------------------------------------- issue 9: credit, closures, deletions, feedback
+
+
+async def test_credit_goes_to_the_assignee_of_an_active_thread_and_to_the_resolver_otherwise(
+    sessions, db_url
+):
+    from datetime import timedelta
+
+    await lifecycle.set_helper(sessions, slack_id="UHELPER01", helper=True)
+    await lifecycle.set_helper(sessions, slack_id="UHELPER02", helper=True)
+    active = await open_question(sessions, "1700000000.000100")
+    await lifecycle.record_reply(sessions, thread_ts=active.ticket.msg_ts, author_slack_id="UHELPER01")
+    change = await lifecycle.resolve_ticket(
+        sessions, ticket_id=active.ticket.id, resolver_slack_id="UHELPER02"
+    )
+    assert change.changed and change.actor_is_helper
+    assert change.found_ticket.closed_by_slack_id == "UHELPER01"
+
+    quiet = await open_question(sessions, "1700000000.000200")
+    await lifecycle.record_reply(sessions, thread_ts=quiet.ticket.msg_ts, author_slack_id="UHELPER01")
+    change = await lifecycle.resolve_ticket(
+        sessions, ticket_id=quiet.ticket.id, resolver_slack_id="UHELPER02", credit_window=timedelta(0)
+    )
+    assert change.found_ticket.closed_by_slack_id == "UHELPER02"
+
+
+async def test_reopen_acts_only_on_the_closure_it_names(sessions):
+    await lifecycle.set_helper(sessions, slack_id="UHELPER01", helper=True)
+    opened = await open_question(sessions)
+    first = await lifecycle.resolve_ticket(
+        sessions, ticket_id=opened.ticket.id, resolver_slack_id="UHELPER01"
+    )
+    first_closure = lifecycle.closure_key(first.found_ticket.closed_at)
+    await lifecycle.reopen_ticket(sessions, ticket_id=opened.ticket.id, reopener_slack_id="UASKER001")
+    second = await lifecycle.resolve_ticket(
+        sessions, ticket_id=opened.ticket.id, resolver_slack_id="UHELPER01"
+    )
+
+    stale = await lifecycle.reopen_ticket(
+        sessions, ticket_id=opened.ticket.id, reopener_slack_id="UASKER001", closure=first_closure
+    )
+    assert stale.outcome is Outcome.OUT_OF_DATE and stale.found_ticket.status is TicketStatus.CLOSED
+    current = await lifecycle.reopen_ticket(
+        sessions,
+        ticket_id=opened.ticket.id,
+        reopener_slack_id="UASKER001",
+        closure=lifecycle.closure_key(second.found_ticket.closed_at),
+    )
+    assert current.changed
+
+
+async def test_a_deleted_question_keeps_its_ticket_only_when_someone_else_wrote(sessions, db_url):
+    await lifecycle.set_helper(sessions, slack_id="UHELPER01", helper=True)
+    lonely = await open_question(sessions, "1700000000.000100")
+    gone = await lifecycle.question_deleted(sessions, msg_ts=lonely.ticket.msg_ts, others_wrote=False)
+    assert isinstance(gone, lifecycle.DeletedTicket) and await ticket_row(db_url, lonely.ticket.id) is None
+
+    answered = await open_question(sessions, "1700000000.000200")
+    await lifecycle.record_reply(sessions, thread_ts=answered.ticket.msg_ts, author_slack_id="UHELPER01")
+    kept = await lifecycle.question_deleted(sessions, msg_ts=answered.ticket.msg_ts, others_wrote=False)
+    assert isinstance(kept, lifecycle.KeptTicket) and kept.newly_marked and kept.ticket.question_deleted
+    again = await lifecycle.question_deleted(sessions, msg_ts=answered.ticket.msg_ts, others_wrote=False)
+    assert isinstance(again, lifecycle.KeptTicket) and not again.newly_marked
+
+    witnessed = await open_question(sessions, "1700000000.000300")
+    kept = await lifecycle.question_deleted(sessions, msg_ts=witnessed.ticket.msg_ts, others_wrote=True)
+    assert isinstance(kept, lifecycle.KeptTicket)
+    row = await ticket_row(db_url, witnessed.ticket.id)
+    assert row["status"] == "OPEN" and row["questionDeletedAt"] is not None
+
+
+async def test_feedback_is_one_row_per_ticket_and_asker_and_goes_with_the_ticket(sessions, db_url):
+    from nephthys.database.models import FeedbackRating
+    from nephthys.tickets import feedback
+
+    opened = await open_question(sessions)
+    stored = await feedback.record_feedback(
+        sessions,
+        ticket_id=opened.ticket.id,
+        asker_slack_id="UASKER001",
+        rating=FeedbackRating.OKAY,
+        comment=" ",
+    )
+    assert stored.outcome is Outcome.CHANGED
+    await feedback.record_feedback(
+        sessions,
+        ticket_id=opened.ticket.id,
+        asker_slack_id="UASKER001",
+        rating=FeedbackRating.GREAT,
+        comment="ok",
+    )
+    rows = await fetch(db_url, 'SELECT rating, text FROM "Feedback"')
+    assert [(r["rating"], r["text"]) for r in rows] == [("GREAT", "ok")]
+    someone = await feedback.record_feedback(
+        sessions,
+        ticket_id=opened.ticket.id,
+        asker_slack_id="UOTHER001",
+        rating=FeedbackRating.GREAT,
+        comment=None,
+    )
+    assert someone.outcome is Outcome.NOT_ALLOWED
+    with pytest.raises(ValueError):
+        await feedback.record_feedback(
+            sessions,
+            ticket_id=opened.ticket.id,
+            asker_slack_id="UASKER001",
+            rating=FeedbackRating.GREAT,
+            comment="x" * (feedback.COMMENT_MAX_CHARS + 1),
+        )
+    await lifecycle.delete_ticket(sessions, msg_ts=opened.ticket.msg_ts)
+    assert await fetch(db_url, 'SELECT * FROM "Feedback"') == []
+    missing = await feedback.record_feedback(
+        sessions,
+        ticket_id=opened.ticket.id,
+        asker_slack_id="UASKER001",
+        rating=FeedbackRating.GREAT,
+        comment=None,
+    )
+    assert missing.outcome is Outcome.NOT_FOUND
