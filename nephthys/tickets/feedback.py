@@ -25,6 +25,8 @@ class FeedbackProblem(enum.StrEnum):
 
 def parse_rating(value: object) -> FeedbackRating | None:
     """The rating a submitted value names, or None (missing or forged)."""
+    if not isinstance(value, str):
+        return None
     try:
         return FeedbackRating(value)
     except ValueError:

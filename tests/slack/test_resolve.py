@@ -118,7 +118,9 @@ async def test_reopen_with_each_alias_posts_a_new_backend_message(desk, team):
             assert api["status"] == "open" and api["reopened_by"]["slack_id"] == who
         # The welcome reply with its Resolve button was posted once.
         welcomes = [
-            c for c in d.posts(HELP_CHANNEL, thread_ts=asked["ts"]) if "resolve_ticket" in str(c.args.get("blocks"))
+            c
+            for c in d.posts(HELP_CHANNEL, thread_ts=asked["ts"])
+            if "resolve_ticket" in str(c.args.get("blocks"))
         ]
         assert len(welcomes) == 1
 
