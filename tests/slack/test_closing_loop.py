@@ -495,3 +495,30 @@ async def test_an_unknown_asker_is_posted_as_the_bot(desk, team):
         asked, ticket = await d.ask(user="U0NOBODY01")
         backend = d.slack.message(TICKET_CHANNEL, ticket["ticketTs"])
         assert backend is not None and "username" not in backend
+
+
+async def test_a_scheduled_close_uses_the_same_after_resolve_with_its_own_text(desk, team):
+    """The stale-ticket job's path: the lifecycle's resolve, then flows.after_resolve with its text key."""
+    from nephthys.slack import flows
+    from nephthys.tickets import lifecycle
+
+    async with desk() as d:
+        asked, ticket = await d.ask()
+        ctx = d.service.ctx
+        change = await lifecycle.resolve_ticket(
+            ctx.sessions, ticket_id=ticket["id"], resolver_slack_id=HELPER
+        )
+        async with ctx.ticket_locks.hold(ticket["id"]):
+            await flows.after_resolve(ctx, change.found_ticket, resolver=None, text_key="resolved_stale")
+        await d.settle()
+
+        [closing] = [
+            m
+            for m in d.slack.messages(HELP_CHANNEL, thread_ts=asked["ts"])
+            if messages.REOPEN_ACTION in buttons_of(m)
+        ]
+        assert closing["text"] == ctx.transcript.text("resolved_stale", user=f"<@{ASKER}>")
+        assert d.slack.reactions(HELP_CHANNEL, asked["ts"]) == {"white_check_mark"}
+        await click(d, ASKER, closing, messages.REOPEN_ACTION)
+        assert (await d.ticket(asked["ts"]))["status"] == "OPEN"
+        assert buttons_of(d.slack.message(HELP_CHANNEL, closing["ts"])) == {}
