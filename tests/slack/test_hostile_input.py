@@ -10,7 +10,6 @@ import logging
 import pytest
 
 from nephthys.utils.body_limit import MAX_BODY_BYTES
-
 from tests.slack.conftest import ASKER, HEARTBEAT_CHANNEL, HELP_CHANNEL, TICKET_CHANNEL
 from tests.support.slack import event_callback, question, signed_headers
 
