@@ -42,13 +42,12 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from nephthys.config import ConfigError, Settings
+from nephthys.database.outage import DATABASE_RETRY_DELAYS, database_unavailable, refused_for_content
 from nephthys.slack import actions, deliveries, events, flows, helpers, inbound, tags
 from nephthys.slack.client import SlackClient
 from nephthys.slack.context import Channels, SlackContext
@@ -70,31 +69,6 @@ REPLAY_EVERY_SECONDS = 30
 PRUNE_EVENTS_EVERY_SECONDS = 3600
 EVENTS_KEPT = timedelta(days=2)
 HELPER_SYNC_EVERY_SECONDS = 6 * 3600
-# Seconds between attempts at an acknowledged event while the database is unreachable (~1 minute).
-DATABASE_RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15, 30)
-
-
-def database_unavailable(error: BaseException) -> bool:
-    """The database could not be reached or dropped the connection (worth trying again)."""
-    if isinstance(error, IntegrityError | DataError):
-        return False
-    if isinstance(error, OperationalError | InterfaceError | PoolTimeout):
-        return True
-    if isinstance(error, DBAPIError):
-        return error.connection_invalidated or getattr(error.orig, "sqlstate", "") in CONNECTION_SQLSTATES
-    return isinstance(error, OSError | TimeoutError)
-
-
-def refused_for_content(error: BaseException) -> bool:
-    """The database refused what it was given (a data exception, a constraint, text it cannot
-    encode): sending the same thing again would be refused again."""
-    if isinstance(error, DataError | IntegrityError | UnicodeError):
-        return True
-    original = getattr(error, "orig", None)
-    if isinstance(original, UnicodeError):
-        return True
-    # SQLSTATE class 22: data exception (e.g. 22P05, a NUL in jsonb; 22021, bytes not in the encoding).
-    return str(getattr(original, "sqlstate", "") or "").startswith("22")
 
 
 def may_pass(error: BaseException) -> bool:
@@ -102,11 +76,6 @@ def may_pass(error: BaseException) -> bool:
     if isinstance(error, SlackApiError):
         return flows.is_transient(error)
     return database_unavailable(error) or isinstance(error, aiohttp.ClientError)
-
-
-# Class 08 (connection exception), 57P01-57P03 (admin shutdown, crash shutdown, cannot connect
-# now), 55000 (e.g. "database is not currently accepting connections").
-CONNECTION_SQLSTATES = {"08000", "08003", "08006", "08001", "08004", "57P01", "57P02", "57P03", "55000"}
 
 
 def channels_for(settings: Settings, transcript) -> Channels:
