@@ -52,6 +52,7 @@ from nephthys.slack import actions, deliveries, events, flows, helpers, inbound,
 from nephthys.slack.client import SlackClient
 from nephthys.slack.context import Channels, SlackContext
 from nephthys.slack.heartbeat import Heartbeat
+from nephthys.slack.mentions import neutralise_mentions
 from nephthys.slack.messages import RESOLVE_ACTION
 from nephthys.slack.repair import REPAIR_GRACE, RepairReport, repair_tickets
 from nephthys.tasks.scheduler import Job, Scheduler
@@ -213,7 +214,7 @@ class SlackService:
             if refused_for_content(error) and not database_unavailable(error):
                 # The database refused the event itself: a redelivery would be refused too.
                 self._tell_refused(
-                    f"Slack event {event_id} was refused (400): the database would not store it "
+                    f"Slack event {neutralise_mentions(event_id)} was refused (400): the database would not store it "
                     f"({type(error).__name__})"
                 )
                 return BoltResponse(status=400, body="")
