@@ -216,7 +216,9 @@ class SlackClient:
                     match=lambda payload: payload.get("post_id") == post_id,
                 )
             except Exception as error:
-                log.warning("post in %s: answer lost and could not be looked for (%s)", channel, error)
+                log.warning(
+                    "post in %s: answer lost (%s) and not looked for (%s)", channel, _lost(lost), _lost(error)
+                )
                 raise lost from error
             if found:
                 log.warning(
@@ -348,3 +350,10 @@ def _ts_order(ts: str) -> tuple[int, int]:
     """Slack ts strings in time order, without going through floats."""
     seconds, _, sequence = ts.partition(".")
     return int(seconds), int(sequence or 0)
+
+
+def _lost(error: BaseException) -> str:
+    """One short line for the log (slack_sdk's messages run over several)."""
+    if isinstance(error, SlackApiError) and error.response is not None:
+        return f"HTTP {error.response.status_code} {error_code(error)!r}"
+    return type(error).__name__
