@@ -115,3 +115,20 @@ async def test_a_streamed_body_over_the_limit_gets_413_from_slack_events(desk, t
         response = await d.client.post("/slack/events", content=streamed())
         assert response.status_code == 413
         assert await d.fetch('SELECT * FROM "SlackEvent"') == []
+
+
+async def test_an_event_the_database_refuses_for_its_content_is_a_4xx_told_once_not_a_503(desk, team, caplog):
+    async with desk() as d:
+        # JSON's NaN parses in Python but jsonb refuses it: no cleaning makes this storable.
+        envelope = event_callback(question(HELP_CHANNEL, ASKER, "not a number"), event_id="Ev0NOTANUM1")
+        raw = json.dumps(envelope).replace('"type": "message"', '"type": "message", "score": NaN', 1)
+        assert "NaN" in raw
+        response = await d.deliver.post(raw.encode(), content_type="application/json")
+        assert 400 <= response.status_code < 500
+        await d.settle()
+        assert await d.fetch('SELECT * FROM "SlackEvent"') == []
+        assert await d.fetch('SELECT * FROM "Ticket"') == []
+        [told] = [c for c in d.posts(HEARTBEAT_CHANNEL) if "Ev0NOTANUM1" in c.args["text"]]
+        assert "refused" in told.args["text"]
+        assert len([r for r in caplog.records if "Ev0NOTANUM1" in r.getMessage()]) == 1
+        assert no_traceback(caplog)
