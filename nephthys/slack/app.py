@@ -134,7 +134,15 @@ class SlackService:
             await request.body(), request.headers, self.ctx.settings.slack_signing_secret or ""
         )
         if refusal is None:
-            return await self._handler.handle(request)
+            try:
+                return await self._handler.handle(request)
+            except Exception as error:
+                # Listener failures are answered by ``on_error``; what escapes is Bolt reading the
+                # payload's fields before any listener runs (a "user" that is a number, a null
+                # "view"). Slack sends no such payload: refused, and told once, like one not JSON.
+                refusal = inbound.Refusal(
+                    400, f"signed, but Bolt could not read it ({type(error).__name__}: {error})", signed=True
+                )
         if refusal.signed:
             self._tell_refused(f"a Slack request was refused ({refusal.status}): {refusal.reason}")
         else:

@@ -132,3 +132,26 @@ async def test_an_event_the_database_refuses_for_its_content_is_a_4xx_told_once_
         assert "refused" in told.args["text"]
         assert len([r for r in caplog.records if "Ev0NOTANUM1" in r.getMessage()]) == 1
         assert no_traceback(caplog)
+
+
+ODD_SIGNED_BODIES = [
+    b"",
+    b"{}",
+    b'{"type": 5}',
+    b'{"type": "block_actions"}',
+    b'{"type": "block_actions", "actions": "x", "user": 3}',
+    b'{"type": "view_submission", "view": null}',
+    b'{"type": "event_callback", "event": {}, "event_id": "Ev0ODD00001"}',
+    b'{"type": "event_callback", "event": {"type": "message"}, "event_id": "Ev0ODD00002"}',
+    b'{"type": "event_callback", "event": {"type": "message", "channel": "C0HELP0001", "user": 7, "ts": 1},'
+    b' "event_id": "Ev0ODD00003"}',
+]
+
+
+@pytest.mark.parametrize("body", ODD_SIGNED_BODIES)
+async def test_a_signed_body_of_an_odd_shape_is_never_a_500(desk, team, caplog, body):
+    async with desk() as d:
+        response = await d.deliver.post(body, content_type="application/json")
+        assert response.status_code < 500, response.text
+        await d.settle()
+        assert await d.fetch('SELECT * FROM "Ticket"') == []
