@@ -147,8 +147,8 @@ class SlackService:
             self._tell_refused(f"a Slack request was refused ({refusal.status}): {refusal.reason}")
         else:
             log.warning("Slack request refused (%s): %s", refusal.status, refusal.reason)
-        error = "invalid_signature" if refusal.status == 401 else "bad_request"
-        return JSONResponse({"error": error}, status_code=refusal.status)
+        code = "invalid_signature" if refusal.status == 401 else "bad_request"
+        return JSONResponse({"error": code}, status_code=refusal.status)
 
     def _tell_refused(self, what: str) -> None:
         """Log a refused signed request once and tell the heartbeat channel, without delaying the answer."""
