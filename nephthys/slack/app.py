@@ -2,10 +2,16 @@
 
 How a request is handled, in order:
 
-1. Bolt checks the signature (v0, 5-minute window): forged or stale requests get 401.
-2. ``claim_delivery`` (a global middleware) records the event's ``event_id`` in
-   PostgreSQL, a fast insert: a redelivery already taken is answered 200 and
-   dropped; an unreachable database is answered 503, so Slack redelivers later.
+1. ``inbound.check_request`` checks the signature over the raw bytes (v0, 5-minute window)
+   before anything parses them: unsigned, forged or stale requests get 401, whatever the
+   body; a signed body Bolt could not read, or an event envelope without its event or a
+   string ``event_id``, gets 400 (logged once, told to the heartbeat channel). Bolt checks
+   the signature again.
+2. ``claim_delivery`` (a global middleware) cleans what PostgreSQL would refuse (NUL
+   characters, lone surrogates), then records the event's ``event_id`` in PostgreSQL, a
+   fast insert: a redelivery already taken is answered 200 and dropped; an unreachable
+   database is answered 503, so Slack redelivers later; anything else the database refuses
+   is answered 400 (so Slack stops retrying) and told to the heartbeat channel.
 3. The listener hands the slow work to a background task and returns, so Slack gets
    its acknowledgement at once (``process_before_response=True``: Bolt answers when
    the listener returns; actions call ``ack()`` first).
@@ -36,16 +42,17 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from nephthys.config import ConfigError, Settings
-from nephthys.slack import actions, closing, deliveries, events, flows, helpers, tags
+from nephthys.database.outage import DATABASE_RETRY_DELAYS, database_unavailable, refused_for_content
+from nephthys.slack import actions, closing, deliveries, events, flows, helpers, inbound, tags
 from nephthys.slack.client import SlackClient
 from nephthys.slack.context import Channels, SlackContext
 from nephthys.slack.heartbeat import Heartbeat
+from nephthys.slack.mentions import neutralise_mentions
 from nephthys.slack.messages import RESOLVE_ACTION
 from nephthys.slack.repair import REPAIR_GRACE, RepairReport, repair_tickets
 from nephthys.tasks.scheduler import Job, Scheduler
@@ -63,19 +70,6 @@ REPLAY_EVERY_SECONDS = 30
 PRUNE_EVENTS_EVERY_SECONDS = 3600
 EVENTS_KEPT = timedelta(days=2)
 HELPER_SYNC_EVERY_SECONDS = 6 * 3600
-# Seconds between attempts at an acknowledged event while the database is unreachable (~1 minute).
-DATABASE_RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15, 30)
-
-
-def database_unavailable(error: BaseException) -> bool:
-    """The database could not be reached or dropped the connection (worth trying again)."""
-    if isinstance(error, IntegrityError | DataError):
-        return False
-    if isinstance(error, OperationalError | InterfaceError):
-        return True
-    if isinstance(error, DBAPIError):
-        return error.connection_invalidated or getattr(error.orig, "sqlstate", "") in CONNECTION_SQLSTATES
-    return isinstance(error, OSError | TimeoutError)
 
 
 def may_pass(error: BaseException) -> bool:
@@ -83,11 +77,6 @@ def may_pass(error: BaseException) -> bool:
     if isinstance(error, SlackApiError):
         return flows.is_transient(error)
     return database_unavailable(error) or isinstance(error, aiohttp.ClientError)
-
-
-# Class 08 (connection exception), 57P01-57P03 (admin shutdown, crash shutdown, cannot connect
-# now), 55000 (e.g. "database is not currently accepting connections").
-CONNECTION_SQLSTATES = {"08000", "08003", "08006", "08001", "08004", "57P01", "57P02", "57P03", "55000"}
 
 
 def channels_for(settings: Settings, transcript) -> Channels:
@@ -140,7 +129,30 @@ class SlackService:
     # ------------------------------------------------------------ the HTTP side
 
     async def handle(self, request: Request) -> Response:
-        return await self._handler.handle(request)
+        # Starlette keeps the body it read, so Bolt reads the same bytes again for free.
+        refusal = inbound.check_request(
+            await request.body(), request.headers, self.ctx.settings.slack_signing_secret or ""
+        )
+        if refusal is None:
+            try:
+                return await self._handler.handle(request)
+            except Exception as error:
+                # Listener failures are answered by ``on_error``; what escapes is Bolt reading the
+                # payload's fields before any listener runs (a "user" that is a number, a null
+                # "view"). Slack sends no such payload: refused, and told once, like one not JSON.
+                refusal = inbound.Refusal(
+                    400, f"signed, but Bolt could not read it ({type(error).__name__}: {error})", signed=True
+                )
+        if refusal.signed:
+            self._tell_refused(f"a Slack request was refused ({refusal.status}): {refusal.reason}")
+        else:
+            log.warning("Slack request refused (%s): %s", refusal.status, refusal.reason)
+        code = "invalid_signature" if refusal.status == 401 else "bad_request"
+        return JSONResponse({"error": code}, status_code=refusal.status)
+
+    def _tell_refused(self, what: str) -> None:
+        """Log a refused signed request once and tell the heartbeat channel, without delaying the answer."""
+        self.ctx.background.spawn(self.ctx.alert(f":warning: {what}"), name="refusal alert")
 
     @property
     def healthy(self) -> bool:
@@ -198,12 +210,26 @@ class SlackService:
 
     async def _claim_delivery(self, body: dict, context, next):
         """Take the event's ``event_id`` before acknowledging it (see the module docstring)."""
+        # PostgreSQL refuses NUL characters and UTF-8 has no lone surrogates: cleaned, the
+        # question still becomes a ticket. In place, so the listeners get the cleaned event.
+        if cleaned := inbound.clean_payload(body):
+            log.warning("%d string(s) of a Slack request held NULs or lone surrogates; cleaned", cleaned)
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if not event_id:
             return await next()
         try:
             claimed = await deliveries.claim_event(self.ctx.sessions, event_id, body.get("event"))
         except Exception as error:
+            if refused_for_content(error) and not database_unavailable(error):
+                # The database refused the event itself: a redelivery would be refused too.
+                self._tell_refused(
+                    f"Slack event {neutralise_mentions(event_id)} was refused (400): the database would not store it "
+                    f"({type(error).__name__})"
+                )
+                return BoltResponse(status=400, body="")
+            if not database_unavailable(error):
+                log.exception("event %s not taken", event_id)
+                return BoltResponse(status=500, body="")
             log.error(
                 "event %s not taken, the database is unreachable (%s); Slack will redeliver", event_id, error
             )

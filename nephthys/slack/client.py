@@ -1,12 +1,22 @@
 """The Slack Web API as Nephthys uses it: one client that knows the base URL, retries and
 rate limits, and treats "already done" answers (``already_reacted``, ``no_reaction``,
 ``message_not_found``) as success, so every step can be repeated safely.
+
+Posting is the one call Slack cannot make idempotent (chat.postMessage has no idempotency
+key), so every post carries message metadata (a :class:`PostTag`: what the post is for, its
+ticket, and an id of its own). When a post's answer is lost (a 5xx, a dropped connection, a
+timeout) the client reads the channel or thread back (``include_all_metadata``) and adopts
+its post if Slack did make it, rather than posting again; and the repair job looks for a
+ticket's tagged messages before it posts anything (``tagged_messages``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,15 +65,30 @@ def retry_handlers() -> list[AsyncRetryHandler]:
     ]
 
 
+def posting_retry_handlers() -> list[AsyncRetryHandler]:
+    """Only the retries that cannot post twice: a 429 (Slack did nothing) and a connection that
+    was never made. A 5xx or a dropped connection may come after Slack posted: ``post_message``
+    looks before it posts again."""
+    return [
+        AsyncConnectionErrorRetryHandler(
+            max_retry_count=3, interval_calculator=_BACKOFF, error_types=[aiohttp.ClientConnectorError]
+        ),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+    ]
+
+
 def web_client(
-    token: str | None, settings: Settings, session: aiohttp.ClientSession | None
+    token: str | None,
+    settings: Settings,
+    session: aiohttp.ClientSession | None,
+    handlers: list[AsyncRetryHandler] | None = None,
 ) -> AsyncWebClient:
     return AsyncWebClient(
         token=token,
         base_url=settings.slack_api_base_url,
         session=session,
         timeout=REQUEST_TIMEOUT_SECONDS,
-        retry_handlers=retry_handlers(),
+        retry_handlers=retry_handlers() if handlers is None else handlers,
     )
 
 
@@ -74,6 +99,56 @@ def _worth_retrying(error: SlackApiError) -> bool:
 
 
 _PASSING_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+
+
+# The metadata event type of every bot post (Slack: letters, digits, underscores).
+POST_EVENT_TYPE = "nephthys_post"
+# Attempts at one post whose answers are lost, each after looking for it (backoff between).
+POST_ATTEMPTS = 4
+POST_RETRY_SECONDS = (0.2, 0.5, 1.0)
+# How far back a post is looked for when its answer was lost (clocks differ; posts are slow).
+LOST_POST_LOOKBACK_SECONDS = 600
+# Pages of 200 messages read back at most when looking for a tagged message.
+LOOKUP_PAGES = 5
+LOOKUP_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class PostTag:
+    """What a bot post is for, carried as its Slack message metadata.
+
+    ``role``: "backend" (a ticket's message in the tickets channel), "thread_reply" (the first
+    reply in the question's thread), "note" (other messages in a ticket's thread), "heartbeat",
+    "tag_notification"… ``ticket_id`` when the post belongs to a ticket.
+    """
+
+    role: str
+    ticket_id: int | None = None
+
+    def metadata(self, post_id: str) -> dict[str, Any]:
+        payload: dict[str, Any] = {"role": self.role, "post_id": post_id}
+        if self.ticket_id is not None:
+            payload["ticket_id"] = self.ticket_id
+        return {"event_type": POST_EVENT_TYPE, "event_payload": payload}
+
+
+def post_payload(message: dict) -> dict[str, Any] | None:
+    """The event payload of one of our tagged posts, or None for any other message."""
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != POST_EVENT_TYPE:
+        return None
+    payload = metadata.get("event_payload")
+    return payload if isinstance(payload, dict) and message.get("bot_id") else None
+
+
+def answer_lost(error: BaseException) -> bool:
+    """The request may have been carried out although no success came back."""
+    if isinstance(error, SlackApiError):
+        status = error.response.status_code if error.response is not None else 200
+        return status >= 500
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return False  # never connected: nothing was sent
+    return isinstance(error, aiohttp.ClientError | TimeoutError)
 
 
 def error_code(error: SlackApiError) -> str | None:
@@ -108,6 +183,7 @@ class SlackClient:
 
     def __init__(self, settings: Settings, session: aiohttp.ClientSession | None = None) -> None:
         self.web = web_client(settings.slack_bot_token, settings, session)
+        self.posting_web = web_client(settings.slack_bot_token, settings, session, posting_retry_handlers())
         # Only a user token may delete other people's messages (broadcast replies).
         self.user_web = (
             web_client(settings.slack_user_token, settings, session) if settings.slack_user_token else None
@@ -129,17 +205,22 @@ class SlackClient:
         thread_ts: str | None = None,
         unfurl: bool = False,
         speaking_as: Profile | None = None,
+        tag: PostTag | None = None,
     ) -> str:
-        """Post and return the new message's ts.
+        """Post and return the new message's ts; posted once even when Slack's answer is lost.
 
+        The post carries ``tag`` (default: a plain "message") as metadata with an id of its own;
+        a lost answer is followed by a look for that id before the next attempt.
         ``speaking_as``: post with that person's name and avatar (``chat:write.customize``);
         if Slack refuses them for good, the message is posted as the bot itself.
         """
+        post_id = uuid.uuid4().hex
         kwargs: dict[str, Any] = {
             "channel": channel,
             "text": text,
             "unfurl_links": unfurl,
             "unfurl_media": unfurl,
+            "metadata": (tag or PostTag("message")).metadata(post_id),
         }
         if blocks is not None:
             kwargs["blocks"] = blocks
@@ -152,16 +233,87 @@ class SlackClient:
                 identity["icon_url"] = speaking_as.avatar_url
         if identity:
             try:
-                response = await self.web.chat_postMessage(**kwargs, **identity)
-                return response["ts"]
+                return await self._post_once(kwargs | identity, post_id=post_id)
             except SlackApiError as error:
                 if _worth_retrying(error):
                     raise
                 log.warning(
                     "message posted as the bot: Slack refused the asker's identity (%s)", error_code(error)
                 )
-        response = await self.web.chat_postMessage(**kwargs)
-        return response["ts"]
+        return await self._post_once(kwargs, post_id=post_id)
+
+    async def _post_once(self, kwargs: dict[str, Any], *, post_id: str) -> str:
+        """chat.postMessage, looked for by its ``post_id`` after each lost answer before trying again."""
+        channel: str = kwargs["channel"]
+        thread_ts: str | None = kwargs.get("thread_ts")
+        since = time.time() - LOST_POST_LOOKBACK_SECONDS
+        for attempt in range(POST_ATTEMPTS):
+            try:
+                response = await self.posting_web.chat_postMessage(**kwargs)
+                return response["ts"]
+            except Exception as error:
+                if not answer_lost(error) or attempt == POST_ATTEMPTS - 1:
+                    raise
+                lost = error
+            try:
+                found = await self.tagged_messages(
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    oldest=since,
+                    match=lambda payload: payload.get("post_id") == post_id,
+                )
+            except Exception as error:
+                log.warning(
+                    "post in %s: answer lost (%s) and not looked for (%s)", channel, _lost(lost), _lost(error)
+                )
+                raise lost from error
+            if found:
+                log.warning(
+                    "post in %s: answer lost (%s), but Slack has it: %s adopted", channel, lost, found[0]
+                )
+                return found[0]
+            await asyncio.sleep(POST_RETRY_SECONDS[min(attempt, len(POST_RETRY_SECONDS) - 1)])
+        raise AssertionError("unreachable")
+
+    async def tagged_messages(
+        self,
+        *,
+        channel: str,
+        thread_ts: str | None = None,
+        oldest: float | str | None = None,
+        match: Callable[[dict[str, Any]], bool],
+    ) -> list[str]:
+        """The ts of our tagged posts whose payload ``match`` accepts, newest first.
+
+        In a thread (conversations.replies) when ``thread_ts`` is given, else at the channel's top
+        level (conversations.history, from ``oldest``); at most LOOKUP_PAGES pages are read.
+        """
+        found: list[str] = []
+        cursor: str | None = None
+        for _ in range(LOOKUP_PAGES):
+            kwargs: dict[str, Any] = {
+                "channel": channel,
+                "include_all_metadata": True,
+                "limit": LOOKUP_PAGE_SIZE,
+            }
+            if cursor:
+                kwargs["cursor"] = cursor
+            if thread_ts is not None:
+                response = await self.web.conversations_replies(ts=thread_ts, **kwargs)
+            else:
+                if oldest is not None:
+                    kwargs["oldest"] = oldest if isinstance(oldest, str) else f"{oldest:.6f}"
+                response = await self.web.conversations_history(**kwargs)
+            for message in response.get("messages") or []:
+                payload = post_payload(message)
+                if payload is not None and match(payload):
+                    found.append(message["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        else:
+            log.warning("looked through %d pages of %s without reaching the end", LOOKUP_PAGES, channel)
+        return sorted(found, key=_ts_order, reverse=True)
 
     async def update_message(
         self, *, channel: str, ts: str, text: str, blocks: list[dict] | None = None
@@ -267,3 +419,16 @@ class SlackClient:
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return members
+
+
+def _ts_order(ts: str) -> tuple[int, int]:
+    """Slack ts strings in time order, without going through floats."""
+    seconds, _, sequence = ts.partition(".")
+    return int(seconds), int(sequence or 0)
+
+
+def _lost(error: BaseException) -> str:
+    """One short line for the log (slack_sdk's messages run over several)."""
+    if isinstance(error, SlackApiError) and error.response is not None:
+        return f"HTTP {error.response.status_code} {error_code(error)!r}"
+    return type(error).__name__

@@ -6,7 +6,12 @@ click or the repair job can run them again and nothing is posted twice:
 
 - the backend message becomes ``ticketTs`` only if none is set (a surplus one is deleted);
 - a thread reply is posted only if the ticket has no bot message in the help channel yet;
-- reactions tolerate ``already_reacted`` / ``no_reaction``; deletes tolerate ``message_not_found``.
+- reactions tolerate ``already_reacted`` / ``no_reaction``; deletes tolerate ``message_not_found``;
+- every post is tagged (Slack message metadata: the ticket and the post's role), so when a
+  post's answer was lost, a second pass (a redelivery, a reopen, the repair job) finds the
+  message in Slack and adopts it instead of posting it again;
+- a post is recorded with the retry the rest of the work gets while the database is away
+  (``retry_while_unavailable``), so a post whose record failed is not left to a second post.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from datetime import timedelta
 from slack_sdk.errors import SlackApiError
 
 from nephthys.database.models import TicketStatus, UserType
+from nephthys.database.outage import retry_while_unavailable
 from nephthys.slack import messages, tag_blocks
-from nephthys.slack.client import Profile, error_code
+from nephthys.slack.client import PostTag, Profile, error_code
 from nephthys.slack.context import SlackContext
 from nephthys.slack.titles import first_words_title, generated_title
 from nephthys.tickets import lifecycle
@@ -114,15 +120,26 @@ async def _finish_ticket(
     help_channel, tickets_channel = ctx.channels.help, ctx.channels.tickets
     backend_ts = ticket.ticket_ts
     if backend_ts is None:
-        if previous is None:
-            previous = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket.id)
-        # A new ticket has no tags; a reopened or repaired one shows the ones it has.
-        text, blocks = await _backend_message(ctx, ticket, previous_tickets=previous, with_tags=not fresh)
-        ts = await ctx.client.post_message(
-            channel=tickets_channel, text=text, blocks=blocks, speaking_as=await _asker(ctx, ticket)
-        )
-        if await lifecycle.record_backend_message(
-            ctx.sessions, ticket_id=ticket.id, channel_id=tickets_channel, ts=ts
+        # A second pass: a backend message whose answer (or record) was lost may be in Slack already.
+        ts = None if fresh else await _posted_before(ctx, ticket, channel=tickets_channel, role=BACKEND)
+        if ts is None:
+            if previous is None:
+                previous = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket.id)
+            # A new ticket has no tags; a reopened or repaired one shows the ones it has.
+            text, blocks = await _backend_message(ctx, ticket, previous_tickets=previous, with_tags=not fresh)
+            ts = await ctx.client.post_message(
+                channel=tickets_channel,
+                text=text,
+                blocks=blocks,
+                tag=PostTag(BACKEND, ticket.id),
+                speaking_as=await _asker(ctx, ticket),
+            )
+        if await _record(
+            ctx,
+            "backend message",
+            lambda: lifecycle.record_backend_message(
+                ctx.sessions, ticket_id=ticket.id, channel_id=tickets_channel, ts=ts
+            ),
         ):
             backend_ts = ts
         else:
@@ -138,19 +155,29 @@ async def _finish_ticket(
 
     if not fresh and await lifecycle.bot_messages(ctx.sessions, ticket_id=ticket.id, channel_id=help_channel):
         return
-    if previous is None:
-        previous = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket.id)
-    text, blocks = messages.thread_reply(
-        ctx.transcript,
-        ticket,
-        first_time=previous == 0,
-        backend_link=ctx.permalink(tickets_channel, backend_ts),
-    )
-    ts = await ctx.client.post_message(
-        channel=help_channel, text=text, blocks=blocks, thread_ts=ticket.msg_ts
-    )
-    if not await lifecycle.record_bot_message(
-        ctx.sessions, ticket_id=ticket.id, channel_id=help_channel, ts=ts
+    ts = None if fresh else await _posted_before(ctx, ticket, channel=help_channel, role=THREAD_REPLY)
+    if ts is None:
+        if previous is None:
+            previous = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket.id)
+        text, blocks = messages.thread_reply(
+            ctx.transcript,
+            ticket,
+            first_time=previous == 0,
+            backend_link=ctx.permalink(tickets_channel, backend_ts),
+        )
+        ts = await ctx.client.post_message(
+            channel=help_channel,
+            text=text,
+            blocks=blocks,
+            thread_ts=ticket.msg_ts,
+            tag=PostTag(THREAD_REPLY, ticket.id),
+        )
+    if not await _record(
+        ctx,
+        "thread reply",
+        lambda: lifecycle.record_bot_message(
+            ctx.sessions, ticket_id=ticket.id, channel_id=help_channel, ts=ts
+        ),
     ):
         await ctx.client.delete_message(channel=help_channel, ts=ts)
 
@@ -162,6 +189,40 @@ async def _asker(ctx: SlackContext, ticket: TicketState) -> Profile | None:
     except Exception as error:
         log.warning("the asker's profile is unknown, the bot speaks: %s", describe(error))
         return None
+
+
+# The roles of a ticket's tagged posts (its Slack message metadata).
+BACKEND = "backend"
+THREAD_REPLY = "thread_reply"
+NOTE = "note"
+
+
+async def _record(ctx: SlackContext, what: str, record) -> bool:
+    """Record a post, tried again while the database is away: the post is made, and a record
+    given up on too soon would leave it to a second post."""
+    return await retry_while_unavailable(f"recording a {what}", record)
+
+
+async def _posted_before(ctx: SlackContext, ticket: TicketState, *, channel: str, role: str) -> str | None:
+    """A message of ``role`` for ``ticket`` that Slack has but the database does not know: one
+    posted by an earlier pass whose answer, or record, was lost. Newest first; None if none."""
+    known = {posted.ts for posted in await lifecycle.bot_messages(ctx.sessions, ticket_id=ticket.id)}
+    found = await ctx.client.tagged_messages(
+        channel=channel,
+        # The backend message is top level in the tickets channel, posted after the question.
+        thread_ts=ticket.msg_ts if channel == ctx.channels.help else None,
+        oldest=ticket.msg_ts,
+        match=lambda payload: payload.get("ticket_id") == ticket.id and payload.get("role") == role,
+    )
+    adoptable = [ts for ts in found if ts not in known]
+    if adoptable:
+        log.warning(
+            "ticket #%s: its %s %s is already in Slack; adopted, not posted again",
+            ticket.id,
+            role,
+            adoptable[0],
+        )
+    return adoptable[0] if adoptable else None
 
 
 async def _backend_message(
@@ -487,9 +548,19 @@ async def reply_in_thread(
 ) -> str:
     """Post ``text`` in the question's thread; recorded so ``?thread`` or a deletion removes it."""
     ts = await ctx.client.post_message(
-        channel=ctx.channels.help, text=text, blocks=blocks, thread_ts=ticket.msg_ts
+        channel=ctx.channels.help,
+        text=text,
+        blocks=blocks,
+        thread_ts=ticket.msg_ts,
+        tag=PostTag(NOTE, ticket.id),
     )
-    await lifecycle.record_bot_message(ctx.sessions, ticket_id=ticket.id, channel_id=ctx.channels.help, ts=ts)
+    await _record(
+        ctx,
+        "thread message",
+        lambda: lifecycle.record_bot_message(
+            ctx.sessions, ticket_id=ticket.id, channel_id=ctx.channels.help, ts=ts
+        ),
+    )
     return ts
 
 

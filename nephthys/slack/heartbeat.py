@@ -6,7 +6,9 @@ import asyncio
 import logging
 import time
 
-from nephthys.slack.client import SlackClient
+from nephthys.slack.client import PostTag, SlackClient
+
+HEARTBEAT = PostTag("heartbeat")
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ class Heartbeat:
                 return False
             self._last_posted[text] = now
         try:
-            await self.client.post_message(channel=self.channel, text=text)
+            await self.client.post_message(channel=self.channel, text=text, tag=HEARTBEAT)
         except Exception as error:  # Slack down: the log has it
             log.warning("heartbeat not posted (%s): %s", type(error).__name__, text)
             async with self._lock:
@@ -45,5 +47,7 @@ class Heartbeat:
         if self.channel is None:
             return
         await self.client.post_message(
-            channel=self.channel, text=f":large_green_circle: Nephthys started ({program}, {environment})."
+            channel=self.channel,
+            text=f":large_green_circle: Nephthys started ({program}, {environment}).",
+            tag=HEARTBEAT,
         )

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nephthys.slack.mentions import neutralise_mentions
 from nephthys.tags import service
 from nephthys.tags.service import MAX_NAME_LENGTH, MAX_OPTIONS, NameProblem, NameRejected, TagView
 from nephthys.transcripts import Transcript
@@ -76,7 +77,7 @@ def backend_tag_blocks(
         question_select["initial_option"] = option(question_tag)
     blocks: list[dict] = []
     if ticket_tags:
-        names = ", ".join(f"*{tag.name}*" for tag in ticket_tags)
+        names = ", ".join(f"*{neutralise_mentions(tag.name)}*" for tag in ticket_tags)
         label = transcript.text("backend_team_tags_label")
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"{label}: {names}"}]})
     blocks.append(
@@ -141,7 +142,10 @@ def team_tags_home_blocks(
             {
                 "type": "section",
                 "block_id": f"team_tag:{tag.id}",
-                "text": {"type": "mrkdwn", "text": f"*{tag.name}*" + ("  :bell:" if subscribed else "")},
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"*{neutralise_mentions(tag.name)}*" + ("  :bell:" if subscribed else ""),
+                },
                 "accessory": {
                     "type": "button",
                     "action_id": UNSUBSCRIBE_BUTTON if subscribed else SUBSCRIBE_BUTTON,

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nephthys.config import Settings
 from nephthys.database.models import Ticket, User
+from nephthys.slack.mentions import neutralise_mentions
 from nephthys.stats import MessageLinks
 from nephthys.tags import service
 from nephthys.tags.service import TagsChanged
@@ -98,9 +99,10 @@ async def notify_subscribers(
     async def send(notification: service.TagNotification) -> bool:
         text = transcript.text(
             "tag_notification",
-            tag=notification.tag.name,
+            # The title is the asker's words and a tag name a helper's: quoted, they must ping no one.
+            tag=neutralise_mentions(notification.tag.name),
             question_link=link,
-            title=title,
+            title=neutralise_mentions(title),
             user=f"<@{asker_slack_id}>",
             tagger=f"<@{by_slack_id}>",
         )

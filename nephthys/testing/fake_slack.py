@@ -17,6 +17,11 @@ What it copies from Slack, because the code under test depends on it:
   ``Authorization: Bearer`` or a ``token`` argument; ``not_authed`` without one, ``invalid_auth`` for
   an unknown one, ``token_revoked`` for a revoked one;
 - message ``ts`` values are unique, increasing strings like ``1700000000.000100``;
+- message metadata (``metadata`` on chat.postMessage, ``invalid_metadata_format`` when it is not
+  ``{"event_type": str, "event_payload": object}``) is stored and shown by conversations.history
+  and conversations.replies only with ``include_all_metadata``; history honours ``oldest``/``latest``;
+- ``fail(..., applied=True)``: the call takes effect but answers the error (a 500 or a timeout
+  after Slack did the work), the fault that makes a blind retry post twice;
 - the error codes of the real methods (``message_not_found``, ``cant_delete_message``,
   ``already_reacted``, ``no_reaction``, ``user_not_found``, ``channel_not_found``, ``invalid_cursor``, …);
 - a click's ``trigger_id`` opens one view, within 3 seconds of the click (``views.open`` answers
@@ -882,6 +887,20 @@ class FakeSlack:
         if isinstance(text, str) and len(text) > _MAX_TEXT:
             raise SlackError("msg_too_long")
 
+    @staticmethod
+    def _check_metadata(args: Args) -> None:
+        """Message metadata as Slack takes it: ``{"event_type": str, "event_payload": object}``."""
+        metadata = args.get("metadata")
+        if metadata is None or metadata == "":
+            return
+        if (
+            not isinstance(metadata, dict)
+            or not isinstance(metadata.get("event_type"), str)
+            or not metadata["event_type"]
+            or not isinstance(metadata.get("event_payload"), dict)
+        ):
+            raise SlackError("invalid_metadata_format")
+
     # ------------------------------------------------------------ the methods
 
     def _api_test(self, caller: Caller, args: Args) -> Answer:
@@ -922,6 +941,7 @@ class FakeSlack:
     def _chat_post_message(self, caller: Caller, args: Args) -> Answer:
         channel = self._channel(args.get("channel"))
         self._check_content(args)
+        self._check_metadata(args)
         message: dict[str, Any] = {
             "user": caller.user_id,
             "type": "message",
@@ -1063,9 +1083,25 @@ class FakeSlack:
         top_level = [
             m
             for m in self.messages(channel)
-            if m.get("thread_ts") in (None, m["ts"]) or m.get("subtype") == "thread_broadcast"
+            if (m.get("thread_ts") in (None, m["ts"]) or m.get("subtype") == "thread_broadcast")
+            and self._within(m["ts"], args)
         ]
         return self._messages_page(list(reversed(top_level)), args)
+
+    @staticmethod
+    def _within(ts: str, args: Args) -> bool:
+        """Slack's ``oldest``/``latest`` bounds of conversations.history, exclusive unless ``inclusive``."""
+        inclusive = _truthy(args.get("inclusive"))
+        try:
+            oldest, latest = (
+                ts_key(str(args[name])) if args.get(name) else None for name in ("oldest", "latest")
+            )
+        except ValueError:
+            raise SlackError("invalid_ts_oldest" if args.get("oldest") else "invalid_ts_latest") from None
+        key = ts_key(ts)
+        if oldest is not None and (key < oldest or (key == oldest and not inclusive)):
+            return False
+        return latest is None or key < latest or (key == latest and inclusive)
 
     def _conversations_replies(self, caller: Caller, args: Args) -> Answer:
         channel = self._channel(args.get("channel"))
@@ -1076,8 +1112,12 @@ class FakeSlack:
         return self._messages_page([m for m in thread if m], args)
 
     def _messages_page(self, messages: list[dict], args: Args) -> Answer:
-        """A page of ``messages`` as conversations.history and .replies answer (no ``channel`` field)."""
-        cleaned = [{k: v for k, v in m.items() if k != "channel"} for m in messages]
+        """A page of ``messages`` as conversations.history and .replies answer (no ``channel`` field).
+
+        Message metadata is only shown with ``include_all_metadata``, as Slack does.
+        """
+        hidden = {"channel"} if _truthy(args.get("include_all_metadata")) else {"channel", "metadata"}
+        cleaned = [{k: v for k, v in m.items() if k not in hidden} for m in messages]
         page, next_cursor = self._paged(cleaned, args)
         return {
             "messages": page,

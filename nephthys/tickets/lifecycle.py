@@ -611,11 +611,11 @@ async def question_deleted(
 _CLAIM_BACKEND_MESSAGE = text(
     """WITH claimed AS (
            UPDATE "Ticket" SET "ticketTs" = :ts
-           WHERE id = :ticket_id AND "ticketTs" IS NULL AND status <> 'CLOSED'
+           WHERE id = :ticket_id AND ("ticketTs" IS NULL OR "ticketTs" = :ts) AND status <> 'CLOSED'
            RETURNING id)
        INSERT INTO "BotMessage" (ts, "channelId", "ticketId")
        SELECT :ts, :channel_id, id FROM claimed
-       ON CONFLICT (ts, "channelId") DO NOTHING
+       ON CONFLICT (ts, "channelId") DO UPDATE SET ts = EXCLUDED.ts
        RETURNING "ticketId" """
 )
 _RECORD_BOT_MESSAGE = text(
@@ -632,7 +632,9 @@ async def record_backend_message(sessions: Sessions, *, ticket_id: int, channel_
 
     False means the caller's message is surplus (posted twice by racing workers,
     or for a ticket that closed or vanished meanwhile) and should be deleted.
-    One statement: the ticket's ``ticketTs`` and its BotMessage row, together.
+    One statement: the ticket's ``ticketTs`` and its BotMessage row, together. Recording the
+    same ``ts`` again is True: a retry whose first attempt committed but lost its answer (the
+    database dropped the connection) must not take its own message for a surplus one.
     """
     async with autocommit(sessions) as connection:
         result = await connection.execute(

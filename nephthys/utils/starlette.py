@@ -6,6 +6,7 @@ import contextlib
 import logging
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -16,6 +17,7 @@ from nephthys.api.routes import api_routes
 from nephthys.config import Settings
 from nephthys.database.engine import create_engine, session_factory
 from nephthys.slack.app import start_slack
+from nephthys.utils.body_limit import BodySizeLimitMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -53,4 +55,6 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         Route("/slack/events", slack_events, methods=["POST"]),
         *api_routes(),
     ]
-    return Starlette(routes=routes, middleware=api_middleware(settings), lifespan=lifespan)
+    # The body limit is innermost, so its refusal is counted by the metrics like any answer.
+    middleware = [*api_middleware(settings), Middleware(BodySizeLimitMiddleware)]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

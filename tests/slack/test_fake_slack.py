@@ -887,3 +887,46 @@ async def test_python_dash_m_serves_a_fake_until_interrupted() -> None:
     finally:
         process.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(process.wait(), 30) == 0
+
+
+async def test_message_metadata_is_stored_and_shown_only_with_include_all_metadata(
+    slack: FakeSlack, bot: AsyncWebClient
+) -> None:
+    metadata = {"event_type": "ticket_posted", "event_payload": {"ticket_id": 7, "role": "backend"}}
+    posted = await bot.chat_postMessage(channel=TICKETS, text="tagged", metadata=metadata)
+    reply = await bot.chat_postMessage(
+        channel=TICKETS, text="in thread", thread_ts=posted["ts"], metadata=metadata
+    )
+    plain = await bot.conversations_history(channel=TICKETS)
+    assert [m.get("metadata") for m in plain["messages"]] == [None]
+    shown = await bot.conversations_history(channel=TICKETS, include_all_metadata=True)
+    assert [m["metadata"] for m in shown["messages"]] == [metadata]
+    thread = await bot.conversations_replies(channel=TICKETS, ts=posted["ts"], include_all_metadata=True)
+    assert [(m["ts"], m["metadata"]) for m in thread["messages"]] == [
+        (posted["ts"], metadata),
+        (reply["ts"], metadata),
+    ]
+    thread = await bot.conversations_replies(channel=TICKETS, ts=posted["ts"])
+    assert all("metadata" not in m for m in thread["messages"])
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{"event_type": "x"}, {"event_payload": {}}, {"event_type": "", "event_payload": {}}, ["x"], "not json"],
+)
+async def test_malformed_metadata_is_refused_like_slack(
+    slack: FakeSlack, bot: AsyncWebClient, metadata
+) -> None:
+    error = await slack_error(
+        bot.api_call("chat.postMessage", json={"channel": HELP, "text": "x", "metadata": metadata})
+    )
+    assert error.response["error"] == "invalid_metadata_format"
+    assert slack.messages(HELP) == []
+
+
+async def test_history_honours_oldest_and_latest(slack: FakeSlack, bot: AsyncWebClient) -> None:
+    first, second, third = [(await bot.chat_postMessage(channel=HELP, text=t))["ts"] for t in "abc"]
+    after_first = await bot.conversations_history(channel=HELP, oldest=first)
+    assert [m["ts"] for m in after_first["messages"]] == [third, second]
+    inclusive = await bot.conversations_history(channel=HELP, oldest=first, latest=second, inclusive=True)
+    assert [m["ts"] for m in inclusive["messages"]] == [second, first]

@@ -141,6 +141,17 @@ async def test_backend_message_is_set_once(sessions, db_url):
     assert (await ticket_row(db_url, opened.ticket.id))["ticketTs"] == "1700000001.000100"
 
 
+async def test_recording_the_same_backend_message_again_is_not_a_surplus(sessions, db_url):
+    """A record retried after its first attempt committed (the answer lost with the connection)."""
+    opened = await open_question(sessions)
+    args = {"ticket_id": opened.ticket.id, "channel_id": "C0TICKETS1", "ts": "1700000001.000100"}
+    assert await lifecycle.record_backend_message(sessions, **args)
+    assert await lifecycle.record_backend_message(sessions, **args)
+    assert (await ticket_row(db_url, opened.ticket.id))["ticketTs"] == "1700000001.000100"
+    rows = await fetch(db_url, 'SELECT ts FROM "BotMessage" WHERE "ticketId" = $1', opened.ticket.id)
+    assert [row["ts"] for row in rows] == ["1700000001.000100"]
+
+
 async def test_delete_ticket_returns_its_bot_messages(sessions, db_url):
     opened = await open_question(sessions)
     await lifecycle.record_backend_message(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from nephthys.slack import flows
 from nephthys.slack.macros.base import Macro, MacroCall
+from nephthys.slack.mentions import neutralise_mentions
 from nephthys.slack.tags import refresh_backend_message
 from nephthys.tags import flows as tag_flows
 from nephthys.tags import service
@@ -33,7 +34,8 @@ def requested_names(args: str, known: list[str]) -> tuple[list[str], list[str]]:
 
 
 def listed(names) -> str:
-    return ", ".join(f"*{name}*" for name in names) or "–"
+    # Tag names, and the unknown ones as typed: someone's words, which must ping no one.
+    return ", ".join(f"*{neutralise_mentions(name)}*" for name in names) or "–"
 
 
 async def run(call: MacroCall) -> None:
