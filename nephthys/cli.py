@@ -13,6 +13,7 @@ from nephthys.config import ConfigError, Settings
 from nephthys.database import embedded, migrate
 from nephthys.database.engine import redacted
 from nephthys.testing.demo import add_demo_command
+from nephthys.utils import stopping
 
 log = logging.getLogger("nephthys")
 
@@ -51,24 +52,37 @@ def _run_db(coroutine_factory, url: str):
 
 
 @contextmanager
-def database_url_for(settings: Settings, *, allow_embedded: bool) -> Iterator[str]:
-    """The database to use: DATABASE_URL, or a private embedded PostgreSQL."""
-    if settings.database_url:
+def database_url_for(settings: Settings, *, allow_embedded: bool, throwaway: bool = False) -> Iterator[str]:
+    """The database to use: DATABASE_URL, or a private embedded PostgreSQL.
+
+    ``throwaway`` (the demo): always a new embedded PostgreSQL in a temporary folder, deleted on
+    exit, whatever DATABASE_URL says, so fake tickets never mix with real ones.
+    """
+    if settings.database_url and not throwaway:
         log.info("using the database at %s", redacted(settings.database_url))
         yield settings.database_url
         return
     if not allow_embedded:
         raise StartupError("DATABASE_URL: not set (this command needs a database to work on)")
     try:
-        server = embedded.start(settings.embedded_pgdata)
+        server = embedded.start_throwaway() if throwaway else embedded.start(settings.embedded_pgdata)
     except embedded.EmbeddedDatabaseError as error:
         raise StartupError(str(error)) from error
-    log.info("DATABASE_URL is not set; using %s", server.description)
+    if throwaway:
+        log.info(
+            "using %s%s", server.description, "; DATABASE_URL is left alone" * bool(settings.database_url)
+        )
+    else:
+        log.info("DATABASE_URL is not set; using %s", server.description)
     try:
         yield server.url
     finally:
-        server.stop()
-        log.info("stopped the embedded PostgreSQL")
+        with stopping.stop_signals_ignored():
+            left_for = server.stop()
+        if left_for:
+            log.info("left the embedded PostgreSQL running for the other processes using it: %s", left_for)
+        else:
+            log.info("stopped the embedded PostgreSQL")
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -76,14 +90,21 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from nephthys.utils.starlette import create_app
 
-    with database_url_for(settings, allow_embedded=True) as url:
+    # SIGTERM, SIGINT and SIGHUP, whenever they come, end with the embedded PostgreSQL stopped:
+    # during start-up they unwind this block; while serving, uvicorn shuts down and returns.
+    with stopping.unwinding_on_stop_signals(), database_url_for(settings, allow_embedded=True) as url:
         if not args.no_migrate:
             _run_db(lambda: migrate.upgrade(url), url)
         host = args.host or settings.host or "127.0.0.1"
         port = args.port or settings.port
         app = create_app(settings, database_url=url)
         log.info("serving %s on http://%s:%s", settings.app_title, host, port)
-        uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+        server = stopping.Server(
+            uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+        )
+        server.run()
+        if not server.started and server.stop_signal is None:
+            raise StartupError(f"could not serve on {host}:{port} (the log above says why)")
     return 0
 
 
@@ -145,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except stopping.Stopped as stopped:
+        # Stopped before serving began (start-up, migrations): what a shell reports for the signal.
+        log.info("stopped by %s before serving", stopped)
+        return 128 + stopped.signum
 
 
 if __name__ == "__main__":
