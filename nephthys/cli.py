@@ -90,9 +90,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from nephthys.utils.starlette import create_app
 
-    # SIGTERM, SIGINT and SIGHUP, whenever they come, end with the embedded PostgreSQL stopped:
-    # during start-up they unwind this block; while serving, uvicorn shuts down and returns.
-    with stopping.unwinding_on_stop_signals(), database_url_for(settings, allow_embedded=True) as url:
+    # SIGTERM, SIGINT and SIGHUP end with the embedded PostgreSQL stopped: during start-up they
+    # unwind this block (main's handlers); while serving, uvicorn shuts down and returns.
+    with database_url_for(settings, allow_embedded=True) as url:
         if not args.no_migrate:
             _run_db(lambda: migrate.upgrade(url), url)
         host = args.host or settings.host or "127.0.0.1"
@@ -160,15 +160,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _configure_logging(settings.log_level)
     try:
-        return args.handler(settings, args)
+        # Every command may have started an embedded PostgreSQL: a stop signal unwinds to stop it.
+        with stopping.unwinding_on_stop_signals():
+            return args.handler(settings, args)
     except StartupError as error:
         print(f"nephthys: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
     except stopping.Stopped as stopped:
-        # Stopped before serving began (start-up, migrations): what a shell reports for the signal.
-        log.info("stopped by %s before serving", stopped)
+        # Stopped outside a server's run (start-up, migrations, a db command): the shell's status.
+        log.info("stopped by %s", stopped)
         return 128 + stopped.signum
 
 
