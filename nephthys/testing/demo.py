@@ -308,7 +308,9 @@ def _how_to_explore(fake: FakeSlack, service_url: str) -> str:
 
 def add_demo_command(commands: argparse._SubParsersAction) -> None:
     """Register ``nephthys demo`` on the CLI's subcommands (``build_parser`` calls this)."""
-    demo = commands.add_parser("demo", help="run the service against a fake Slack, with a walk-through")
+    demo = commands.add_parser(
+        "demo", help="run the service against a fake Slack and a throw-away database, with a walk-through"
+    )
     demo.add_argument("--port", type=int, help="the service's port (PORT; default 3000)")
     demo.add_argument("--slack-port", type=int, help="the fake Slack's port (default: the service's + 1)")
     demo.add_argument(
