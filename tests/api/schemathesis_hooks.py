@@ -13,6 +13,8 @@ cases are dropped here. Negative cases (schema-invalid on purpose) are all kept.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import schemathesis
 
 from nephthys.api.params import BadParameter
@@ -45,7 +47,6 @@ def breaks_a_rule_across_parameters(path: str, query: dict) -> bool:
     if path == "/api/stats/question_tags":
         since, until = _given(query, "since", "after"), _given(query, "until", "before")
         if since is not None and until is not None:
-            from datetime import UTC, datetime
 
             def instant(value: str) -> datetime:
                 parsed = datetime.fromisoformat(value)
