@@ -13,6 +13,7 @@ from nephthys.config import ConfigError, Settings
 from nephthys.database import embedded, migrate
 from nephthys.database.engine import redacted
 from nephthys.testing.demo import add_demo_command
+from nephthys.utils import stopping
 
 log = logging.getLogger("nephthys")
 
@@ -51,24 +52,37 @@ def _run_db(coroutine_factory, url: str):
 
 
 @contextmanager
-def database_url_for(settings: Settings, *, allow_embedded: bool) -> Iterator[str]:
-    """The database to use: DATABASE_URL, or a private embedded PostgreSQL."""
-    if settings.database_url:
+def database_url_for(settings: Settings, *, allow_embedded: bool, throwaway: bool = False) -> Iterator[str]:
+    """The database to use: DATABASE_URL, or a private embedded PostgreSQL.
+
+    ``throwaway`` (the demo): always a new embedded PostgreSQL in a temporary folder, deleted on
+    exit, whatever DATABASE_URL says, so fake tickets never mix with real ones.
+    """
+    if settings.database_url and not throwaway:
         log.info("using the database at %s", redacted(settings.database_url))
         yield settings.database_url
         return
     if not allow_embedded:
         raise StartupError("DATABASE_URL: not set (this command needs a database to work on)")
     try:
-        server = embedded.start(settings.embedded_pgdata)
+        server = embedded.start_throwaway() if throwaway else embedded.start(settings.embedded_pgdata)
     except embedded.EmbeddedDatabaseError as error:
         raise StartupError(str(error)) from error
-    log.info("DATABASE_URL is not set; using %s", server.description)
+    if throwaway:
+        log.info(
+            "using %s%s", server.description, "; DATABASE_URL is left alone" * bool(settings.database_url)
+        )
+    else:
+        log.info("DATABASE_URL is not set; using %s", server.description)
     try:
         yield server.url
     finally:
-        server.stop()
-        log.info("stopped the embedded PostgreSQL")
+        with stopping.stop_signals_ignored():
+            left_for = server.stop()
+        if left_for:
+            log.info("left the embedded PostgreSQL running for the other processes using it: %s", left_for)
+        else:
+            log.info("stopped the embedded PostgreSQL")
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -76,6 +90,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from nephthys.utils.starlette import create_app
 
+    # SIGTERM, SIGINT and SIGHUP end with the embedded PostgreSQL stopped: during start-up they
+    # unwind this block (main's handlers); while serving, uvicorn shuts down and returns.
     with database_url_for(settings, allow_embedded=True) as url:
         if not args.no_migrate:
             _run_db(lambda: migrate.upgrade(url), url)
@@ -83,7 +99,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         port = args.port or settings.port
         app = create_app(settings, database_url=url)
         log.info("serving %s on http://%s:%s", settings.app_title, host, port)
-        uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+        server = stopping.Server(
+            uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+        )
+        server.run()
+        if not server.started and server.stop_signal is None:
+            raise StartupError(f"could not serve on {host}:{port} (the log above says why)")
     return 0
 
 
@@ -139,12 +160,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _configure_logging(settings.log_level)
     try:
-        return args.handler(settings, args)
+        # Every command may have started an embedded PostgreSQL: a stop signal unwinds to stop it.
+        with stopping.unwinding_on_stop_signals():
+            return args.handler(settings, args)
     except StartupError as error:
         print(f"nephthys: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except stopping.Stopped as stopped:
+        # Stopped outside a server's run (start-up, migrations, a db command): the shell's status.
+        log.info("stopped by %s", stopped)
+        return 128 + stopped.signum
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ SLACK_DEFAULT_API_BASE_URL = "https://slack.com/api/"
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_USER_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 
 Number = TypeVar("Number", int, float)
 
@@ -45,7 +44,6 @@ class Settings:
     slack_ticket_channel: str | None = None
     slack_bts_channel: str | None = None
     slack_heartbeat_channel: str | None = None
-    slack_user_group: str | None = None
     slack_maintainer_id: str | None = None
     # Service
     database_url: str | None = None
@@ -170,11 +168,22 @@ def _parse(env: Mapping[str, str]) -> dict:
     if not re.match(r"^[a-z0-9_-]+$", program):
         raise ConfigError(f"PROGRAM: expected a program name like 'default', got {program!r}")
     program_channels = _program_channels(program)
+    environment = (get("ENVIRONMENT") or DEFAULTS.environment).lower()
+    if environment not in {"development", "production"}:
+        raise ConfigError(f"ENVIRONMENT: expected development or production, got {environment!r}")
+    # Slack needs both; one without the other is a mistake, not a wish to run without Slack.
+    slack_bot_token, slack_signing_secret = prefixed("SLACK_BOT_TOKEN", "xoxb-"), get("SLACK_SIGNING_SECRET")
+    if (slack_bot_token is None) != (slack_signing_secret is None):
+        given, missing = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")[:: 1 if slack_bot_token else -1]
+        raise ConfigError(
+            f"{missing}: not set, but {given} is (Slack needs both: set {missing}, "
+            f"or unset {given} to run without Slack)"
+        )
 
     return dict(
-        slack_bot_token=prefixed("SLACK_BOT_TOKEN", "xoxb-"),
+        slack_bot_token=slack_bot_token,
         slack_user_token=prefixed("SLACK_USER_TOKEN", "xoxp-"),
-        slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+        slack_signing_secret=slack_signing_secret,
         slack_app_token=prefixed("SLACK_APP_TOKEN", "xapp-"),
         slack_api_base_url=api_base,
         slack_workspace_url=(url("SLACK_WORKSPACE_URL") or DEFAULTS.slack_workspace_url).rstrip("/"),
@@ -184,15 +193,12 @@ def _parse(env: Mapping[str, str]) -> dict:
         slack_bts_channel=matching("SLACK_BTS_CHANNEL", _CHANNEL_ID, channel) or program_channels.bts,
         slack_heartbeat_channel=matching("SLACK_HEARTBEAT_CHANNEL", _CHANNEL_ID, channel)
         or program_channels.heartbeat,
-        slack_user_group=matching(
-            "SLACK_USER_GROUP", _USER_GROUP_ID, "a Slack user group id like S0123456789"
-        ),
         slack_maintainer_id=matching("SLACK_MAINTAINER_ID", _USER_ID, "a Slack user id like U0123456789"),
         database_url=database_url,
         embedded_pgdata=Path(get("NEPHTHYS_PGDATA") or DEFAULTS.embedded_pgdata),
         host=get("HOST"),
         port=number("PORT", DEFAULTS.port, int, 1, 65535),
-        environment=get("ENVIRONMENT") or DEFAULTS.environment,
+        environment=environment,
         program=program,
         app_title=get("APP_TITLE") or DEFAULTS.app_title,
         base_url=url("BASE_URL"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -143,3 +144,131 @@ def test_serve_without_database_url_runs_an_embedded_postgresql_and_reuses_its_d
             assert "database schema upgraded from nothing to" in stderr
         else:
             assert "database schema is up to date" in stderr
+
+
+# ---------------------------------------------------------------- stopping the embedded PostgreSQL
+
+needs_embedded = pytest.mark.skipif(
+    os.geteuid() == 0 and importlib.util.find_spec("pgserver") is None,
+    reason="initdb refuses to run as root; the embedded default needs pgserver there",
+)
+
+
+def postmaster_pid(pgdata: Path) -> int | None:
+    """The pid of the PostgreSQL running on ``pgdata``, or None when none is."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    return pid
+
+
+def stop_leftover_postgresql(pgdata: Path) -> None:
+    """Clean up after a failing test: stop the PostgreSQL it left (fast shutdown: SIGINT to it)."""
+    pid = postmaster_pid(pgdata)
+    if pid is not None:
+        os.kill(pid, signal.SIGINT)
+        deadline = time.monotonic() + 30
+        while postmaster_pid(pgdata) is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+def serve_on_embedded(pgdata: Path, cwd: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    process = start_serving(env={"PORT": str(port), "NEPHTHYS_PGDATA": str(pgdata)}, cwd=cwd)
+    assert wait_for_health(port, process).json()["database"] is True
+    assert postmaster_pid(pgdata) is not None
+    return process, port
+
+
+def stop_with(process: subprocess.Popen, signum: int) -> str:
+    process.send_signal(signum)
+    try:
+        _, stderr = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, stderr = process.communicate()
+    return stderr
+
+
+@needs_embedded
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
+def test_serve_stops_its_embedded_postgresql_on_each_stop_signal(tmp_path, signum):
+    pgdata = tmp_path / "pgdata"
+    try:
+        process, _ = serve_on_embedded(pgdata, tmp_path)
+        stderr = stop_with(process, signum)
+        assert process.returncode == 0, stderr
+        assert "stopped the embedded PostgreSQL" in stderr
+        assert "Traceback" not in stderr
+        assert postmaster_pid(pgdata) is None, f"PostgreSQL still runs after {signum.name}:\n{stderr}"
+        assert json.loads((pgdata / ".handle_pids.json").read_text()) == []
+    finally:
+        stop_leftover_postgresql(pgdata)
+
+
+@needs_embedded
+def test_serve_recovers_from_a_stale_handle_file_and_a_server_left_running(tmp_path):
+    """A killed serve leaves its PostgreSQL running and its pid in pgserver's handle file; the next
+    serve adopts that server and, when stopped, stops it (before, every later exit left it running)."""
+    pgdata = tmp_path / "pgdata"
+    try:
+        killed, _ = serve_on_embedded(pgdata, tmp_path)
+        killed.kill()  # SIGKILL: no handler, no clean-up
+        killed.communicate()
+        left_running = postmaster_pid(pgdata)
+        assert left_running is not None
+        assert json.loads((pgdata / ".handle_pids.json").read_text()) == [killed.pid]
+
+        process, port = serve_on_embedded(pgdata, tmp_path)
+        assert postmaster_pid(pgdata) == left_running  # adopted, not a second server
+        stderr = stop_with(process, signal.SIGTERM)
+        assert process.returncode == 0, stderr
+        assert "forgot stale embedded PostgreSQL handles" in stderr
+        assert "stopped the embedded PostgreSQL" in stderr
+        assert postmaster_pid(pgdata) is None, stderr
+    finally:
+        stop_leftover_postgresql(pgdata)
+
+
+@needs_embedded
+async def test_demo_uses_a_throw_away_database_never_the_served_one(tmp_path, empty_database):
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nephthys",
+            "demo",
+            "--no-walkthrough",
+            "--port",
+            str(port),
+            "--slack-port",
+            "0",
+        ],
+        # DATABASE_URL set, and the working folder where serve keeps ./.nephthys/pgdata: neither is used.
+        env={"PATH": os.environ["PATH"], "DATABASE_URL": empty_database},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for_health(port, process).json()["database"] is True
+    finally:
+        stderr = stop_with(process, signal.SIGTERM)
+    assert process.returncode == 0, stderr
+    [used] = [line for line in stderr.splitlines() if "throw-away embedded PostgreSQL" in line]
+    pgdata = Path(used.split(" in ", 1)[1].split(", deleted on exit")[0])
+    assert "DATABASE_URL is left alone" in used
+    assert not (tmp_path / ".nephthys").exists()
+    assert not pgdata.exists() and not pgdata.parent.exists(), "the throw-away folder outlived the demo"
+    assert "stopped the embedded PostgreSQL" in stderr
+    tables = await postgres.fetch(
+        empty_database, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+    )
+    assert tables == [], "the demo wrote into DATABASE_URL"

@@ -82,3 +82,38 @@ def test_feedback_and_resolve_credit_defaults():
     assert defaults.feedback is True and defaults.resolve_credit_hours == 48
     chosen = settings(FEEDBACK="false", RESOLVE_CREDIT_HOURS="2.5")
     assert chosen.feedback is False and chosen.resolve_credit_hours == 2.5
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1"},
+            "SLACK_SIGNING_SECRET: not set, but SLACK_BOT_TOKEN is (Slack needs both: set "
+            "SLACK_SIGNING_SECRET, or unset SLACK_BOT_TOKEN to run without Slack)",
+        ),
+        (
+            {"SLACK_SIGNING_SECRET": "secret", "SLACK_BOT_TOKEN": " "},
+            "SLACK_BOT_TOKEN: not set, but SLACK_SIGNING_SECRET is (Slack needs both: set "
+            "SLACK_BOT_TOKEN, or unset SLACK_SIGNING_SECRET to run without Slack)",
+        ),
+    ],
+)
+def test_a_half_set_slack_configuration_names_what_is_missing(env, message):
+    with pytest.raises(ConfigError) as raised:
+        settings(**env)
+    assert str(raised.value) == message
+
+
+def test_environment_is_development_or_production_and_nothing_else():
+    assert settings().environment == "development"
+    assert settings(ENVIRONMENT="Production").environment == "production"
+    with pytest.raises(ConfigError) as raised:
+        settings(ENVIRONMENT="prod")
+    assert str(raised.value) == "ENVIRONMENT: expected development or production, got 'prod'"
+
+
+def test_env_example_promises_nothing_about_environment_that_the_code_does_not_do():
+    example = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
+    [described] = [line for line in example.splitlines() if line.startswith("# development or production")]
+    assert "logging" not in described  # production changes no logging

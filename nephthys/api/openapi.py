@@ -41,7 +41,53 @@ def _query(name: str, description: str, schema: dict, required: bool = False) ->
     return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
 
 
-DATE = {"type": "string", "examples": ["2026-01-31", "2026-01-31T12:00:00Z"]}
+# What the query parameters enforce (nephthys/api/params.py), written as JSON Schema so that a client,
+# and a schema-driven test, knows which values are answered and which are a 400. Rules across
+# parameters (a filter too broad, `since` after `until`) cannot be stated per parameter: the 400
+# answers and the operations' descriptions say them.
+_NO_CONTROL = "[^\\x00-\\x1f\\x7f]"
+# Values are trimmed of whitespace (but a control character, tab and newline among them, is a 400),
+# and a blank value counts as not given.
+_SPACE = "[^\\S\\x00-\\x1f\\x7f]*"
+
+
+def _blank_or(pattern: str) -> str:
+    return f"^{_SPACE}({pattern})?{_SPACE}$"
+
+
+_YEAR = "[12][0-9]{3}"  # 1000-2999: no instant near the ends of Python's range, which would overflow
+# Every day of every month but 29 February, so that any date the pattern allows exists.
+_MONTH_DAY = "(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31"
+_TIME = "T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?"
+_OFFSET = "Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]"
+DATE = {
+    "type": "string",
+    "pattern": _blank_or(f"{_YEAR}-({_MONTH_DAY})({_TIME}({_OFFSET})?)?"),
+    "examples": ["2026-01-31", "2026-01-31T12:00:00Z"],
+}
+INT32 = {"type": "integer", "format": "int32", "minimum": -(2**31), "maximum": 2**31 - 1}
+# Any case; blank (`?status=`) means not given, like every blank parameter.
+TICKET_STATUS = {
+    "type": "string",
+    "pattern": _blank_or(
+        "[oO][pP][eE][nN]|[cC][lL][oO][sS][eE][dD]|[iI][nN]_[pP][rR][oO][gG][rR][eE][sS][sS]"
+    ),
+    "examples": ["open", "in_progress", "closed"],
+}
+# Blank counts as not given (`missing_user_id`); control characters and over 200 characters are a 400.
+SLACK_USER_ID = {
+    "type": "string",
+    "maxLength": 200,
+    "pattern": f"^{_NO_CONTROL}*[^\\s\\x00-\\x1f\\x7f]{_NO_CONTROL}*$",
+    "examples": ["U0123456789"],
+}
+CURSOR = {"type": "string", "maxLength": 200, "pattern": _blank_or("[A-Za-z0-9_-]+")}
+PAGE_SIZE = {
+    "anyOf": [
+        {"type": "integer", "minimum": 1, "maximum": 1000},
+        {"type": "string", "pattern": _blank_or("")},
+    ]
+}
 LEGACY_TOP_3 = {"type": "array", "maxItems": 3, "items": _ref("LegacyLeaderboardEntry")}
 
 COMPONENTS = {
@@ -172,15 +218,19 @@ PATHS = {
     "/api/tickets": {
         "get": {
             "summary": "Tickets oldest first, streamed; or one page with ?limit=",
+            "description": "Needs at least one of: status=open or status=in_progress, a date bound "
+                           "(since, after, until, before), or limit; otherwise the whole table would be "
+                           "asked for, and the answer is a 400. A cursor is only ever one that a Link "
+                           "header gave out.",
             "parameters": [
-                _query("status", "open, closed or in_progress (any case)", {"type": "string"}),
+                _query("status", "open, closed or in_progress (any case; blank means not given)", TICKET_STATUS),
                 _query("since", "Created at or after (ISO 8601; no zone means UTC)", DATE),
                 _query("after", "Same as since (since wins when both are given)", DATE),
                 _query("until", "Created at or before (ISO 8601; no zone means UTC)", DATE),
                 _query("before", "Same as until (until wins when both are given)", DATE),
                 _query("limit", "Page size; answers at most this many with a Link to the next page",
-                       {"type": "integer", "minimum": 1, "maximum": 1000}),
-                _query("cursor", "Opaque cursor from a Link header's next URL", {"type": "string"}),
+                       PAGE_SIZE),
+                _query("cursor", "Opaque cursor from a Link header's next URL (any other value is a 400)", CURSOR),
             ],
             "responses": {
                 "200": _json(
@@ -198,7 +248,7 @@ PATHS = {
     "/api/ticket": {
         "get": {
             "summary": "One ticket",
-            "parameters": [_query("id", "The ticket's id", {"type": "integer"}, required=True)],
+            "parameters": [_query("id", "The ticket's id (a 32-bit integer)", INT32, required=True)],
             "responses": {
                 "200": _json(_ref("Ticket"), "The ticket"),
                 "400": _error("`missing_ticket_id` or `invalid_ticket_id`"),
@@ -210,7 +260,8 @@ PATHS = {
     "/api/user": {
         "get": {
             "summary": "Tickets a Slack user opened and closed (not counting their own), and whether they help",
-            "parameters": [_query("id", "The user's Slack id (U…)", {"type": "string"}, required=True)],
+            "parameters": [_query("id", "The user's Slack id (U…); blank is `missing_user_id`", SLACK_USER_ID,
+                              required=True)],
             "responses": {
                 "200": _json(_ref("UserSummary"), "The user's figures"),
                 "400": _error("`missing_user_id` or `invalid_user_id`"),
@@ -222,9 +273,12 @@ PATHS = {
     "/api/stats/question_tags": {
         "get": {
             "summary": "Each question tag's count of tickets created in [since, until), most first",
+            "description": "`since` (or `after`) after `until` (or `before`) is a 400.",
             "parameters": [
                 _query("since", "Created at or after", DATE),
+                _query("after", "Same as since (since wins when both are given)", DATE),
                 _query("until", "Created before", DATE),
+                _query("before", "Same as until (until wins when both are given)", DATE),
             ],
             "responses": {
                 "200": _json(
@@ -232,7 +286,7 @@ PATHS = {
                         {"id": {"type": "integer"}, "label": {"type": "string"}, "count": COUNT})},
                     "The counts",
                 ),
-                "400": _error("A malformed date"),
+                "400": _error("A malformed date, or `since` after `until`"),
                 **COMMON_ERRORS,
             },
         }

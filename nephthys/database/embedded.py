@@ -8,11 +8,13 @@ folder is kept, so a second start reuses it.
 from __future__ import annotations
 
 import glob
+import json
 import logging
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +30,55 @@ class EmbeddedDatabaseError(RuntimeError):
 class EmbeddedDatabase:
     url: str
     description: str
-    _stop: Callable[[], None]
+    # Stops the server; returns the ids of other live processes still using it (then it keeps running).
+    _stop: Callable[[], list[int]]
 
-    def stop(self) -> None:
-        self._stop()
+    def stop(self) -> list[int]:
+        """Stop the server, unless other processes use it too: their ids, or [] once it is stopped."""
+        return self._stop()
+
+
+# pgserver's record of the processes using the server in a data folder; it stops the server when
+# the last of them exits.
+HANDLE_FILE = ".handle_pids.json"
+
+
+def _live_pids(pids: object, *, keep_own: bool = False) -> list[int]:
+    import psutil  # installed with pgserver
+
+    if not isinstance(pids, list):
+        return []
+    return [
+        pid
+        for pid in pids
+        if isinstance(pid, int) and (pid != os.getpid() or keep_own) and psutil.pid_exists(pid)
+    ]
+
+
+def _forget_stale_handles(pgdata: Path) -> None:
+    """Drop the handles of processes that are gone from pgserver's handle file.
+
+    A process that ends without its exit handlers (SIGKILL, a crash, or SIGTERM before Nephthys
+    handled it) stays listed, and from then on no exit stops the server: each one believes
+    another process still uses it. Our own pid is dropped too: a process before us may have had
+    it (pid 1 in every container).
+    """
+    from pgserver.postgres_server import PostgresServer  # type: ignore[import-untyped]
+
+    path = pgdata / HANDLE_FILE
+    # pgserver's own inter-process lock guards the file (it reads and writes it under that lock).
+    with PostgresServer._lock:
+        try:
+            recorded = json.loads(path.read_text())
+        except FileNotFoundError:
+            return
+        except ValueError:
+            recorded = None
+        # This process's own handle is real when it already uses this server (get_server again).
+        live = _live_pids(recorded, keep_own=pgdata in PostgresServer._instances)
+        if live != recorded:
+            path.write_text(json.dumps(live))
+            log.info("forgot stale embedded PostgreSQL handles in %s (kept %s)", path, live or "none")
 
 
 def _find_pg_bin() -> Path | None:
@@ -51,13 +98,23 @@ def _free_port() -> int:
 def _start_with_pgserver(pgdata: Path) -> EmbeddedDatabase:
     import pgserver  # type: ignore[import-untyped]
 
+    pgdata.mkdir(exist_ok=True)
+    _forget_stale_handles(pgdata)
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
     # pgserver gives a libpq URL on a unix socket: postgresql://postgres:@/postgres?host=DIR
     url = server.get_uri()
+
+    def stop() -> list[int]:
+        server.cleanup()
+        try:
+            return _live_pids(json.loads((pgdata / HANDLE_FILE).read_text()))
+        except (FileNotFoundError, ValueError):
+            return []
+
     return EmbeddedDatabase(
         url=url,
         description=f"embedded PostgreSQL (pgserver) in {pgdata}",
-        _stop=server.cleanup,
+        _stop=stop,
     )
 
 
@@ -82,12 +139,13 @@ def _start_with_pg_ctl(pgdata: Path, bin_dir: Path) -> EmbeddedDatabase:
         capture_output=True,
     )  # fmt: skip
 
-    def stop() -> None:
+    def stop() -> list[int]:
         subprocess.run(
             [bin_dir / "pg_ctl", "-D", pgdata, "-m", "fast", "-w", "stop"],
             check=False,
             capture_output=True,
         )
+        return []
 
     return EmbeddedDatabase(
         url=f"postgresql://postgres@127.0.0.1:{port}/postgres",
@@ -111,3 +169,25 @@ def start(pgdata: Path) -> EmbeddedDatabase:
             ) from None
         return _start_with_pg_ctl(pgdata, bin_dir)
     return _start_with_pgserver(pgdata)
+
+
+def start_throwaway() -> EmbeddedDatabase:
+    """A private PostgreSQL in a new temporary folder, deleted when it stops (``nephthys demo``'s)."""
+    folder = Path(tempfile.mkdtemp(prefix="nephthys-throwaway-"))
+    try:
+        server = start(folder / "pgdata")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+    def stop() -> list[int]:
+        still_used_by = server.stop()
+        if not still_used_by:
+            shutil.rmtree(folder, ignore_errors=True)
+        return still_used_by
+
+    return EmbeddedDatabase(
+        url=server.url,
+        description=f"a throw-away {server.description}, deleted on exit",
+        _stop=stop,
+    )

@@ -10,7 +10,8 @@ helper, resolved with the button. Then it keeps both running so you can look aro
   posts a message in the help channel as that user (the service receives the signed event)
 - the service's own API on ``http://HOST:PORT``
 
-Nothing here ever reaches the real Slack: tokens, secret and channels are the demo's own.
+Nothing here ever reaches the real Slack or a real database: tokens, secret and channels are the
+demo's own, and so is its PostgreSQL (a throw-away one in a temporary folder, deleted on exit).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from nephthys.testing.slack_requests import (
     question,
     thread_reply,
 )
+from nephthys.utils import stopping
 
 log = logging.getLogger("nephthys.demo")
 
@@ -89,7 +91,10 @@ def run_demo(
     """Run the demo until interrupted; the exit status for the CLI."""
     from nephthys.cli import database_url_for  # the CLI imports this module lazily; no cycle
 
-    with database_url_for(settings, allow_embedded=True) as database_url:
+    # Its own throw-away database: the demo's fake users and tickets never reach ./.nephthys/pgdata
+    # or DATABASE_URL, where its repair job would act on real tickets. SIGTERM, SIGINT and SIGHUP
+    # stop it like `nephthys serve`, database included (stopping.Server below, the CLI's handlers).
+    with database_url_for(settings, allow_embedded=True, throwaway=True) as database_url:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(
                 _demo(settings, database_url, port=port, slack_port=slack_port, walkthrough=walkthrough)
@@ -110,7 +115,7 @@ async def _demo(
         populate(fake)
         configured = demo_settings(settings, fake, database_url)
         service_url = f"http://{host}:{port}"
-        server = uvicorn.Server(
+        server = stopping.Server(
             uvicorn.Config(
                 create_app(configured, database_url=database_url),
                 host=host,
@@ -303,7 +308,9 @@ def _how_to_explore(fake: FakeSlack, service_url: str) -> str:
 
 def add_demo_command(commands: argparse._SubParsersAction) -> None:
     """Register ``nephthys demo`` on the CLI's subcommands (``build_parser`` calls this)."""
-    demo = commands.add_parser("demo", help="run the service against a fake Slack, with a walk-through")
+    demo = commands.add_parser(
+        "demo", help="run the service against a fake Slack and a throw-away database, with a walk-through"
+    )
     demo.add_argument("--port", type=int, help="the service's port (PORT; default 3000)")
     demo.add_argument("--slack-port", type=int, help="the fake Slack's port (default: the service's + 1)")
     demo.add_argument(
