@@ -4,7 +4,8 @@ OpenAPI describes each query parameter on its own; two of the API's rules span p
 document says them in the operation's description and its 400 answer:
 
 - ``/api/tickets`` needs status=open or in_progress, a date bound, or ``limit`` (else "too broad");
-- ``/api/stats/question_tags`` refuses ``since`` after ``until``;
+- every other route with a period (``/api/stats/question_tags``, ``/api/stats/feedback``, …) refuses
+  ``since`` after ``until``;
 
 and a ``cursor`` is only ever one a Link header gave out. A *schema-valid* case that breaks one
 of them is a request the document says is refused, so it is not a "valid request rejected": such
@@ -44,7 +45,7 @@ def breaks_a_rule_across_parameters(path: str, query: dict) -> bool:
             or _given(query, "since", "after", "until", "before", "limit") is not None
         )
         return not narrowed
-    if path == "/api/stats/question_tags":
+    if path.startswith("/api/stats/"):
         since, until = _given(query, "since", "after"), _given(query, "until", "before")
         if since is not None and until is not None:
 
