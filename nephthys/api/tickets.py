@@ -53,6 +53,8 @@ class TicketFilter:
     # keyset: tickets strictly after (created_at, id)
     after: tuple[datetime, int] | None = None
     limit: int | None = None
+    # False: leave each ticket's description out (API_DESCRIPTIONS=keys and no key given).
+    descriptions: bool = True
 
     def too_broad(self) -> bool:
         """No status narrower than closed, no date bound, no page size: the whole table."""
@@ -89,7 +91,7 @@ class TicketFilter:
         limit = f"LIMIT {arg(self.limit + 1)}" if self.limit is not None else ""
         # Pages also need each row's keyset position, for the next page's cursor.
         keyset = ', t."createdAt" AS keyset_at, t.id AS keyset_id' if self.limit is not None else ""
-        sql = f"""SELECT {self.encoding.columns}{keyset} FROM "Ticket" t {where}
+        sql = f"""SELECT {self.encoding.columns(descriptions=self.descriptions)}{keyset} FROM "Ticket" t {where}
             ORDER BY t."createdAt", t.id {limit}"""
         return sql, args
 
