@@ -288,3 +288,19 @@ async def test_every_way_of_reading_a_ticket_writes_the_same_object(serve, db_ur
     for answer in answers:
         assert answer == expected
         assert list(answer) == list(expected)
+
+
+async def test_the_next_page_link_never_comes_from_the_host_header(serve, db_url):
+    author = await add_user(db_url, "UAUTHOR")
+    for i in range(3):
+        await add_ticket(db_url, opened_by=author, created_at=JAN + i * MS)
+    query = "/api/tickets?status=open&limit=1"
+    async with serve() as client:
+        relative = next_link(await client.get(query, headers={"Host": "evil.example"}))
+    async with serve(base_url="https://desk.example.org/nephthys/") as client:
+        based = next_link(await client.get(query, headers={"Host": "evil.example"}))
+        followed = await client.get(based.removeprefix("https://desk.example.org/nephthys"))
+    assert relative.startswith("/api/tickets?status=open&limit=1&cursor=")
+    assert based.startswith("https://desk.example.org/nephthys/api/tickets?status=open&limit=1&cursor=")
+    assert "evil.example" not in relative + based
+    assert followed.status_code == 200 and len(followed.json()) == 1
