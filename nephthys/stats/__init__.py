@@ -5,6 +5,8 @@ Each function takes an ``AsyncSession`` or ``AsyncConnection`` and the instant
 definitions are in ``nephthys.stats.overview`` and docs/api.md.
 """
 
+from nephthys.stats.daily import daily_stats, local_day_edges
+from nephthys.stats.distribution import duration_distribution
 from nephthys.stats.overview import (
     MessageLinks,
     helpers_leaderboard,
@@ -17,6 +19,9 @@ from nephthys.stats.overview import (
 
 __all__ = [
     "MessageLinks",
+    "daily_stats",
+    "duration_distribution",
+    "local_day_edges",
     "helpers_leaderboard",
     "legacy_stats",
     "oldest_unanswered_ticket",
