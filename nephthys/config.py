@@ -65,6 +65,12 @@ class Settings:
     # Closing the loop with the asker (issue 9)
     feedback: bool = True
     resolve_credit_hours: float = 48.0
+    # IANA time zone of the help desk's calendar days (/api/stats/daily's default).
+    timezone: str = "UTC"
+    # Who may read /api/*: "open" (anyone) or "keys" (an API key or API_TOKEN).
+    api_access: str = "open"
+    # Ticket descriptions: "public" (to every reader) or "keys" (only to requests with a valid key).
+    api_descriptions: str = "public"
 
     @property
     def slack_enabled(self) -> bool:
@@ -107,6 +113,18 @@ def _program_channels(program: str) -> ProgramChannels:
         raise ConfigError(str(error)) from None
 
 
+def _timezone(value: str | None) -> str:
+    """TIMEZONE: an IANA name zoneinfo knows (UTC when unset)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = value or DEFAULTS.timezone
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(f"TIMEZONE: expected an IANA time zone like Europe/Berlin, got {name!r}") from None
+    return name
+
+
 def _parse(env: Mapping[str, str]) -> dict:
     def get(name: str) -> str | None:
         return _blank_to_none(env.get(name))
@@ -139,6 +157,12 @@ def _parse(env: Mapping[str, str]) -> dict:
         if lowered in {"0", "false", "no", "off"}:
             return False
         raise ConfigError(f"{name}: expected true or false, got {value!r}")
+
+    def choice(name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = (get(name) or default).lower()
+        if value not in allowed:
+            raise ConfigError(f"{name}: expected {' or '.join(allowed)}, got {value!r}")
+        return value
 
     def number(
         name: str, default: Number, kind: Callable[[str], Number], low: Number, high: Number
@@ -213,4 +237,7 @@ def _parse(env: Mapping[str, str]) -> dict:
         resolve_credit_hours=number(
             "RESOLVE_CREDIT_HOURS", DEFAULTS.resolve_credit_hours, float, 0, 24 * 365
         ),
+        timezone=_timezone(get("TIMEZONE")),
+        api_access=choice("API_ACCESS", ("open", "keys"), DEFAULTS.api_access),
+        api_descriptions=choice("API_DESCRIPTIONS", ("public", "keys"), DEFAULTS.api_descriptions),
     )

@@ -50,6 +50,10 @@ def test_the_slack_api_base_url_always_ends_with_a_slash():
         ({"FEEDBACK": "sometimes"}, "FEEDBACK: expected true or false, got 'sometimes'"),
         ({"RESOLVE_CREDIT_HOURS": "two days"}, "RESOLVE_CREDIT_HOURS: expected a number, got 'two days'"),
         ({"RESOLVE_CREDIT_HOURS": "-1"}, "RESOLVE_CREDIT_HOURS: expected a value from 0 to 8760"),
+        ({"TIMEZONE": "Mars/Olympus_Mons"}, "TIMEZONE: expected an IANA time zone like Europe/Berlin"),
+        ({"TIMEZONE": "../../etc/passwd"}, "TIMEZONE: expected an IANA time zone"),
+        ({"API_ACCESS": "closed"}, "API_ACCESS: expected open or keys, got 'closed'"),
+        ({"API_DESCRIPTIONS": "private"}, "API_DESCRIPTIONS: expected public or keys, got 'private'"),
     ],
 )
 def test_a_malformed_value_names_the_variable(env, message):
@@ -57,6 +61,16 @@ def test_a_malformed_value_names_the_variable(env, message):
         settings(**env)
     assert str(raised.value).startswith(message)
     assert "\n" not in str(raised.value)
+
+
+def test_timezone_is_an_iana_name_and_utc_by_default():
+    assert settings().timezone == "UTC"
+    assert settings(TIMEZONE="America/New_York").timezone == "America/New_York"
+
+
+def test_api_access_and_descriptions_default_to_what_the_contract_shows():
+    assert (settings().api_access, settings().api_descriptions) == ("open", "public")
+    assert settings(API_ACCESS="Keys", API_DESCRIPTIONS="KEYS").api_access == "keys"
 
 
 def test_blank_values_count_as_unset():

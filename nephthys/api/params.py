@@ -50,11 +50,21 @@ def first(request: Request, *names: str) -> tuple[str, str] | None:
 
 
 def instant(request: Request, *names: str) -> datetime | None:
-    """An ISO 8601 date or date-time (UTC when it has no offset), from the first of ``names`` given."""
-    found = first(request, *names)
-    if found is None:
-        return None
-    name, value = found
+    """An ISO 8601 date or date-time (UTC when it has no offset), from the first of ``names`` given.
+
+    Every alias given must be well-formed, though only the first counts: ``?until=…&before=junk``
+    is refused rather than answered as if ``before`` were not there.
+    """
+    chosen: datetime | None = None
+    for name in names:
+        found = first(request, name)
+        if found is not None:
+            parsed = _instant(*found)
+            chosen = parsed if chosen is None else chosen
+    return chosen
+
+
+def _instant(name: str, value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:

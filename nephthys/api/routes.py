@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from nephthys.api import feedback, metrics, openapi, question_tags, stats, stats_v2, ticket, tickets, user
+from nephthys.api import (
+    aggregates,
+    feedback,
+    metrics,
+    openapi,
+    question_tags,
+    stats,
+    stats_v2,
+    ticket,
+    tickets,
+    user,
+)
 
 
 def api_routes() -> list[BaseRoute]:
@@ -16,6 +27,7 @@ def api_routes() -> list[BaseRoute]:
         user.route,
         question_tags.route,
         feedback.route,
+        *aggregates.routes,
         metrics.route,
         openapi.route,
     ]

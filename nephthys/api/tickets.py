@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from nephthys.api.access import shows_descriptions
 from nephthys.api.params import BadParameter, first, instant, shown, whole_number
 from nephthys.api.responses import JSON, error_response
 from nephthys.api.ticket_json import Encoding, TicketRenderer
@@ -53,6 +54,8 @@ class TicketFilter:
     # keyset: tickets strictly after (created_at, id)
     after: tuple[datetime, int] | None = None
     limit: int | None = None
+    # False: leave each ticket's description out (API_DESCRIPTIONS=keys and no key given).
+    descriptions: bool = True
 
     def too_broad(self) -> bool:
         """No status narrower than closed, no date bound, no page size: the whole table."""
@@ -89,7 +92,7 @@ class TicketFilter:
         limit = f"LIMIT {arg(self.limit + 1)}" if self.limit is not None else ""
         # Pages also need each row's keyset position, for the next page's cursor.
         keyset = ', t."createdAt" AS keyset_at, t.id AS keyset_id' if self.limit is not None else ""
-        sql = f"""SELECT {self.encoding.columns}{keyset} FROM "Ticket" t {where}
+        sql = f"""SELECT {self.encoding.columns(descriptions=self.descriptions)}{keyset} FROM "Ticket" t {where}
             ORDER BY t."createdAt", t.id {limit}"""
         return sql, args
 
@@ -124,6 +127,7 @@ def read_filter(request: Request) -> TicketFilter:
             raise BadParameter(f"status: expected open, closed or in_progress, got {shown(found[1])}")
     cursor = first(request, "cursor")
     return TicketFilter(
+        descriptions=shows_descriptions(request),
         status=status,
         since=instant(request, "since", "after"),
         until=instant(request, "until", "before"),
@@ -152,15 +156,29 @@ async def _page(request: Request, query: TicketFilter, limit: int) -> Response:
             await driver.execute(STREAMING_PLAN)
             rows = await driver.fetch(sql, *args)
             page = rows[:limit]
-            body = b"[" + await TicketRenderer(driver, query.encoding).render(page) + b"]"
+            body = (
+                b"["
+                + await TicketRenderer(driver, query.encoding, descriptions=query.descriptions).render(page)
+                + b"]"
+            )
     headers = {}
     if len(rows) > limit:
         last = page[-1]
-        next_url = request.url.include_query_params(
-            cursor=encode_cursor(last["keyset_at"], last["keyset_id"])
-        )
-        headers["Link"] = f'<{next_url}>; rel="next"'
+        cursor = encode_cursor(last["keyset_at"], last["keyset_id"])
+        headers["Link"] = f'<{next_page_url(request, cursor)}>; rel="next"'
     return Response(body, media_type=JSON, headers=headers)
+
+
+def next_page_url(request: Request, cursor: str) -> str:
+    """This request's URL with ``cursor``: under BASE_URL when set, else a relative reference.
+
+    Never from the request's Host header, which the client chooses (a forged one
+    would put someone else's host in the link a dashboard follows).
+    """
+    url = request.url.include_query_params(cursor=cursor)
+    relative = f"{url.path}?{url.query}"
+    base_url = request.app.state.settings.base_url
+    return f"{base_url.rstrip('/')}{relative}" if base_url else relative
 
 
 class _ClosingStreamingResponse(StreamingResponse):
@@ -197,7 +215,7 @@ async def _stream(request: Request, query: TicketFilter) -> Response:
         await resources.aclose()
         raise
 
-    renderer = TicketRenderer(driver, query.encoding)
+    renderer = TicketRenderer(driver, query.encoding, descriptions=query.descriptions)
 
     async def body() -> AsyncGenerator[bytes, None]:
         nonlocal batch

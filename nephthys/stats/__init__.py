@@ -5,6 +5,8 @@ Each function takes an ``AsyncSession`` or ``AsyncConnection`` and the instant
 definitions are in ``nephthys.stats.overview`` and docs/api.md.
 """
 
+from nephthys.stats.daily import daily_stats, local_day_edges
+from nephthys.stats.distribution import duration_distribution
 from nephthys.stats.feedback import FeedbackStats, feedback_stats
 from nephthys.stats.overview import (
     MessageLinks,
@@ -20,6 +22,9 @@ __all__ = [
     "FeedbackStats",
     "feedback_stats",
     "MessageLinks",
+    "daily_stats",
+    "duration_distribution",
+    "local_day_edges",
     "helpers_leaderboard",
     "legacy_stats",
     "oldest_unanswered_ticket",

@@ -6,6 +6,7 @@ document says them in the operation's description and its 400 answer:
 - ``/api/tickets`` needs status=open or in_progress, a date bound, or ``limit`` (else "too broad");
 - every other route with a period (``/api/stats/question_tags``, ``/api/stats/feedback``, …) refuses
   ``since`` after ``until``;
+- ``/api/stats/daily`` covers at most 366 days (``until`` defaults to today);
 
 and a ``cursor`` is only ever one a Link header gave out. A *schema-valid* case that breaks one
 of them is a request the document says is refused, so it is not a "valid request rejected": such
@@ -14,10 +15,11 @@ cases are dropped here. Negative cases (schema-invalid on purpose) are all kept.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import schemathesis
 
+from nephthys.api.aggregates import MAX_DAYS
 from nephthys.api.params import BadParameter
 from nephthys.api.tickets import decode_cursor
 
@@ -45,6 +47,17 @@ def breaks_a_rule_across_parameters(path: str, query: dict) -> bool:
             or _given(query, "since", "after", "until", "before", "limit") is not None
         )
         return not narrowed
+    if path == "/api/stats/daily":
+        first_day, last_day = _given(query, "since"), _given(query, "until")
+        if first_day is not None:
+            start = date.fromisoformat(first_day)
+            if last_day is not None:
+                earliest_end = latest_end = date.fromisoformat(last_day)
+            else:  # today in ``tz``, which is within a day of UTC's today
+                today = datetime.now(UTC).date()
+                earliest_end, latest_end = today - timedelta(days=1), today + timedelta(days=1)
+            if start > earliest_end or (latest_end - start).days >= MAX_DAYS:
+                return True
     if path.startswith("/api/stats/"):
         since, until = _given(query, "since", "after"), _given(query, "until", "before")
         if since is not None and until is not None:

@@ -80,6 +80,7 @@ TABLES = [
     "Tag",
     "User",
     "SlackEvent",
+    "ApiKey",
 ]
 
 
