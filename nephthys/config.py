@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -29,6 +31,15 @@ Number = TypeVar("Number", int, float)
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class SupportHours:
+    """When the team answers, e.g. ``Mon-Fri 09:00-18:00`` in TIMEZONE (weekdays 0 = Monday)."""
+
+    days: frozenset[int]
+    start: time
+    end: time
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,14 @@ class Settings:
     ai_base_url: str | None = None
     ai_model: str = "gpt-4o-mini"
     ai_timeout_seconds: float = 3.0
+    # Scheduled jobs (nephthys/tasks, docs/jobs.md)
+    timezone: str = "UTC"  # IANA name; jobs run at local times of day in it
+    job_catch_up_hours: float = 6.0
+    daily_summary_time: time = time(0, 0)
+    summary_waiting_days: int = 5
+    stale_ticket_days: int = 0  # 0: stale tickets are not closed
+    unanswered_alert_minutes: int | None = None  # None: no unanswered alerts
+    support_hours: SupportHours | None = None  # None: every minute counts
 
     @property
     def slack_enabled(self) -> bool:
@@ -200,4 +219,36 @@ def _parse(env: Mapping[str, str]) -> dict:
         ai_base_url=url("AI_BASE_URL"),
         ai_model=get("AI_MODEL") or DEFAULTS.ai_model,
         ai_timeout_seconds=number("AI_TIMEOUT_SECONDS", DEFAULTS.ai_timeout_seconds, float, 0.1, 60),
+        **_job_settings(get, number),
+    )
+
+
+def _job_settings(get: Callable[[str], str | None], number: Callable) -> dict:
+    """The scheduled jobs' settings (docs/jobs.md)."""
+    from nephthys.tasks.schedule import ScheduleError, parse_clock, parse_support_hours
+
+    timezone = get("TIMEZONE") or DEFAULTS.timezone
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"TIMEZONE: expected an IANA time zone like Europe/London, got {timezone!r}") from None
+
+    def parsed(name: str, parse: Callable, default):
+        value = get(name)
+        if value is None:
+            return default
+        try:
+            return parse(value)
+        except ScheduleError as error:
+            raise ConfigError(f"{name}: {error}") from None
+
+    alert_minutes = number("UNANSWERED_ALERT_MINUTES", 0, int, 0, 100_000)
+    return dict(
+        timezone=timezone,
+        job_catch_up_hours=number("JOB_CATCH_UP_HOURS", DEFAULTS.job_catch_up_hours, float, 0, 24 * 7),
+        daily_summary_time=parsed("DAILY_SUMMARY_TIME", parse_clock, DEFAULTS.daily_summary_time),
+        summary_waiting_days=number("SUMMARY_WAITING_DAYS", DEFAULTS.summary_waiting_days, int, 0, 3650),
+        stale_ticket_days=number("STALE_TICKET_DAYS", DEFAULTS.stale_ticket_days, int, 0, 3650),
+        unanswered_alert_minutes=alert_minutes or None,
+        support_hours=parsed("SUPPORT_HOURS", parse_support_hours, None),
     )
