@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from nephthys.config import ConfigError, Settings
 from nephthys.database import embedded, migrate
 from nephthys.database.engine import redacted
+from nephthys.tasks.cli import add_job_commands
 from nephthys.testing.demo import add_demo_command
 
 log = logging.getLogger("nephthys")
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
 
     add_demo_command(commands)
+    add_job_commands(commands)
     return parser
 
 

@@ -231,7 +231,9 @@ def _job_settings(get: Callable[[str], str | None], number: Callable) -> dict:
     try:
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"TIMEZONE: expected an IANA time zone like Europe/London, got {timezone!r}") from None
+        raise ConfigError(
+            f"TIMEZONE: expected an IANA time zone like Europe/London, got {timezone!r}"
+        ) from None
 
     def parsed(name: str, parse: Callable, default):
         value = get(name)

@@ -286,14 +286,27 @@ async def resolve(
 
 
 async def after_resolve(
-    ctx: SlackContext, ticket: TicketState, *, resolver: str, announce: bool = True
+    ctx: SlackContext,
+    ticket: TicketState,
+    *,
+    resolver: str | None,
+    announce: bool = True,
+    text_key: str = "resolved",
 ) -> None:
-    """The closed ticket's Slack side: backend message removed, closing message, ✅ for 🤔."""
+    """The closed ticket's Slack side: backend message removed, closing message, ✅ for 🤔.
+
+    ``text_key``: the closing note's transcript text (``resolved_stale`` for the stale-tickets
+    job, whose ``resolver`` is the credited assignee or None).
+    """
     # What is not removed now, the repair job removes later.
     problems = await remove_bot_messages(ctx, ticket.id, channel_id=ctx.channels.tickets)
     try:
         if announce:
-            await reply_in_thread(ctx, ticket, messages.resolved(ctx.transcript, ticket, resolver=resolver))
+            if text_key == "resolved" and resolver is not None:
+                note = messages.resolved(ctx.transcript, ticket, resolver=resolver)
+            else:
+                note = ctx.transcript.text(text_key, user=messages.mention(ticket.opened_by_slack_id))
+            await reply_in_thread(ctx, ticket, note)
     except Exception as error:
         problems.append(f"closing message not posted ({describe(error)})")
     try:
