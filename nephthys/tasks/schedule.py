@@ -1,9 +1,9 @@
 """When jobs run: local times of day in TIMEZONE, hours, and the team's support hours.
 
 Pure functions on timezone-aware instants (``zoneinfo``), so daylight-saving changes
-are handled by the time-zone database: a local 02:30 that does not exist (spring
-forward) runs at the instant the wall clock jumps to, a local 01:30 that happens
-twice (fall back) runs at its first occurrence.
+are handled by the time-zone database: a local 01:30 that does not exist (spring
+forward, London) runs at 02:30 BST, as long after the jump as 01:30 is after 01:00;
+a local 01:30 that happens twice (fall back) runs at its first occurrence.
 """
 
 from __future__ import annotations
@@ -81,12 +81,9 @@ def parse_support_hours(value: str) -> SupportHours:
 
 def local_instant(day: date, at: time, tz: ZoneInfo) -> datetime:
     """The UTC instant when the wall clock in ``tz`` reads ``at`` on ``day`` (see the module docstring)."""
-    naive = datetime.combine(day, at)
-    first = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    # In a spring-forward gap the round trip lands elsewhere: run when the clock jumps.
-    if first.astimezone(tz).replace(tzinfo=None) != naive:
-        return naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
-    return first
+    # fold=0: a repeated time is its first occurrence; a time in a gap is read with the offset
+    # before the jump, so it falls just after the jump (PEP 495).
+    return datetime.combine(day, at).replace(tzinfo=tz, fold=0).astimezone(UTC)
 
 
 @dataclass(frozen=True)
