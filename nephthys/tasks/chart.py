@@ -25,6 +25,8 @@ def draw_chart(series: Sequence[DayCounts], *, title: str, new: str, closed: str
 
     with _DRAWING:
         figure = Figure(figsize=(8, 3.2), dpi=100)
+        # Fixed margins, not tight_layout (which measures every label and costs more than the drawing).
+        figure.subplots_adjust(left=0.06, right=0.99, top=0.88, bottom=0.2)
         axes = figure.add_subplot()
         positions = list(range(len(series)))
         width = 0.4
@@ -40,10 +42,10 @@ def draw_chart(series: Sequence[DayCounts], *, title: str, new: str, closed: str
         )
         axes.plot(positions, [d.open_at_end for d in series], label=open_at_end, color="#e15759", marker="o")
         axes.set_xticks(positions, [f"{d.day:%d %b}" for d in series], fontsize=7, rotation=45)
-        axes.set_title(title, fontsize=10)
-        axes.legend(fontsize=8, loc="upper left")
+        axes.set_title(title, fontsize=10, loc="left")
+        # Above the plot, beside the title, so it never hides a bar or the line.
+        axes.legend(fontsize=8, loc="lower right", bbox_to_anchor=(1, 1), ncols=3, frameon=False)
         axes.grid(axis="y", alpha=0.3)
-        figure.tight_layout()
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")
     return buffer.getvalue()
