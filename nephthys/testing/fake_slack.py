@@ -1145,7 +1145,6 @@ class FakeSlack:
         view = self._view(args, view_id=view_id)
         return {"view": copy.deepcopy(view)}
 
-
     # ------------------------------------------------- files (external upload flow)
 
     def _files_get_upload_url_external(self, caller: Caller, args: Args) -> Answer:
