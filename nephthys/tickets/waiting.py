@@ -37,7 +37,7 @@ _LAST_ACTIVITY = """greatest(
 _QUIET = text(
     f"""SELECT id, "msgTs", quiet_since FROM (
             SELECT t.id, t."msgTs", {_LAST_ACTIVITY} AS quiet_since
-            FROM "Ticket" t WHERE t.status <> 'CLOSED'
+            FROM "Ticket" t WHERE t.status IN ('OPEN', 'IN_PROGRESS')
               AND coalesce(t."lastMsgAt", t."createdAt") < CAST(:quiet_before AS timestamptz)) q
         WHERE quiet_since < CAST(:quiet_before AS timestamptz)
         ORDER BY quiet_since, id LIMIT CAST(:limit AS int)"""
