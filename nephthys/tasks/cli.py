@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from nephthys.config import Settings
+from nephthys.config import ConfigError, Settings
 
 OK_STATUSES = {"done", "already done", "dry run"}
 
@@ -188,8 +188,13 @@ def _database(settings: Settings):
 
 def cmd_jobs_list(settings: Settings, args: argparse.Namespace) -> int:
     with _database(settings) as url:
-        for line in asyncio.run(list_jobs(settings, url)):
-            print(line)
+        try:
+            lines = asyncio.run(list_jobs(settings, url))
+        except ConfigError as error:  # e.g. no help channel: the jobs cannot even be built
+            print(f"nephthys: configuration error: {error}", file=sys.stderr)
+            return 2
+    for line in lines:
+        print(line)
     return 0
 
 
@@ -202,9 +207,12 @@ def cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int:
             print(f"nephthys jobs run: --date: expected YYYY-MM-DD, got {args.date!r}", file=sys.stderr)
             return 2
     with _database(settings) as url:
-        code, lines = asyncio.run(
-            run_job(settings, url, name=args.name, day=day, dry_run=args.dry_run, force=args.force)
-        )
+        try:
+            code, lines = asyncio.run(
+                run_job(settings, url, name=args.name, day=day, dry_run=args.dry_run, force=args.force)
+            )
+        except ConfigError as error:
+            code, lines = 2, [f"nephthys: configuration error: {error}"]
     for line in lines:
         print(line, file=sys.stdout if code == 0 else sys.stderr)
     return code
