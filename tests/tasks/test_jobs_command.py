@@ -80,3 +80,20 @@ async def test_jobs_list_and_run_with_dry_run_force_and_a_done_period(db_url, fa
     assert code == 1 and "STALE_TICKET_DAYS" in err
     code, out, err = await nephthys("jobs", "run", "slack-repair", env=env, cwd=tmp_path)
     assert code == 0 and "slack-repair: done" in out
+
+
+async def test_tags_digest_sets_and_clears_a_tags_digest(db_url, tmp_path):
+    env = {"DATABASE_URL": db_url}
+    await postgres.execute(db_url, """INSERT INTO "Tag" (name) VALUES ('billing')""")
+    code, out, err = await nephthys(
+        "tags", "digest", "billing", "--at", "14:00", "--days", "mon-fri", env=env, cwd=tmp_path
+    )
+    assert code == 0 and "billing: digest mon-fri at 14:00" in out, err
+    [tag] = await postgres.fetch(db_url, """SELECT * FROM "Tag" WHERE name = 'billing'""")
+    assert (tag["digestTime"], tag["digestDays"]) == ("14:00", "mon-fri")
+    code, out, err = await nephthys("tags", "digest", "billing", "--off", env=env, cwd=tmp_path)
+    assert code == 0
+    [tag] = await postgres.fetch(db_url, """SELECT * FROM "Tag" WHERE name = 'billing'""")
+    assert tag["digestTime"] is None and tag["digestDays"] is None
+    code, out, err = await nephthys("tags", "digest", "nobody", "--at", "9:00", env=env, cwd=tmp_path)
+    assert code == 1 and "no team tag called 'nobody'" in err
