@@ -4,7 +4,7 @@
     python bench/summary.py --tickets 1000000 --reuse    # measure the database already generated
 
 Target (2 cores, 1M tickets): the median build ≤ 300 ms. A build is what the
-``daily-summary`` job does before it posts: ``nephthys.stats.daily.daily_summary``
+``daily-summary`` job does before it posts: ``nephthys.stats.summary.daily_summary``
 (one statement), ``summary_blocks`` and ``draw_chart`` (matplotlib, Agg, PNG). One
 warm-up build first (matplotlib's import and font cache, PostgreSQL's buffers), then
 ``--runs`` builds; the median, the 90th percentile and each part's median are printed
@@ -33,7 +33,7 @@ from bench import generate  # noqa: E402
 from nephthys.database import migrate  # noqa: E402
 from nephthys.database.engine import create_engine, session_factory  # noqa: E402
 from nephthys.stats import MessageLinks  # noqa: E402
-from nephthys.stats.daily import CHART_DAYS, daily_summary  # noqa: E402
+from nephthys.stats.summary import CHART_DAYS, daily_summary  # noqa: E402
 from nephthys.tasks.chart import draw_chart  # noqa: E402
 from nephthys.tasks.summary import summary_blocks  # noqa: E402
 from nephthys.transcripts import load_transcript  # noqa: E402

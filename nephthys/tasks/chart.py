@@ -10,7 +10,7 @@ import io
 import threading
 from collections.abc import Sequence
 
-from nephthys.stats.daily import DayCounts
+from nephthys.stats.summary import DayCounts
 
 # pyplot keeps global state; one chart at a time per process.
 _DRAWING = threading.Lock()

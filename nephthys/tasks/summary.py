@@ -18,7 +18,7 @@ from nephthys.slack.context import SlackContext
 from nephthys.slack.flows import describe
 from nephthys.slack.mentions import neutralise_mentions
 from nephthys.stats import MessageLinks
-from nephthys.stats.daily import CHART_DAYS, DailySummary, daily_summary
+from nephthys.stats.summary import CHART_DAYS, DailySummary, daily_summary
 from nephthys.tasks.chart import draw_chart
 from nephthys.tasks.runner import Occurrence, PeriodicJob
 from nephthys.tasks.schedule import DailyAt

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from nephthys.database.engine import create_engine, session_factory
-from nephthys.stats.daily import daily_summary
+from nephthys.stats.summary import daily_summary
 from nephthys.tasks.runner import RunStatus, run_period
 from nephthys.tasks.scheduler import Scheduler
 from nephthys.tasks.summary import DailySummaryJob
