@@ -15,6 +15,7 @@ import asyncpg
 from nephthys.config import ConfigError, Settings
 from nephthys.database import embedded, migrate
 from nephthys.database.engine import redacted
+from nephthys.tasks.cli import add_job_commands
 from nephthys.testing.demo import add_demo_command
 from nephthys.utils import stopping
 
@@ -215,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=cmd_api_keys)
 
     add_demo_command(commands)
+    add_job_commands(commands)
     return parser
 
 

@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -28,6 +29,15 @@ Number = TypeVar("Number", int, float)
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class SupportHours:
+    """When the team answers, e.g. ``Mon-Fri 09:00-18:00`` in TIMEZONE (weekdays 0 = Monday)."""
+
+    days: frozenset[int]
+    start: time
+    end: time
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,13 @@ class Settings:
     api_access: str = "open"
     # Ticket descriptions: "public" (to every reader) or "keys" (only to requests with a valid key).
     api_descriptions: str = "public"
+    # Scheduled jobs (nephthys/tasks, docs/jobs.md)
+    job_catch_up_hours: float = 6.0
+    daily_summary_time: time = time(0, 0)
+    summary_waiting_days: int = 5
+    stale_ticket_days: int = 0  # 0: stale tickets are not closed
+    unanswered_alert_minutes: int | None = None  # None: no unanswered alerts
+    support_hours: SupportHours | None = None  # None: every minute counts
 
     @property
     def slack_enabled(self) -> bool:
@@ -240,4 +257,29 @@ def _parse(env: Mapping[str, str]) -> dict:
         timezone=_timezone(get("TIMEZONE")),
         api_access=choice("API_ACCESS", ("open", "keys"), DEFAULTS.api_access),
         api_descriptions=choice("API_DESCRIPTIONS", ("public", "keys"), DEFAULTS.api_descriptions),
+        **_job_settings(get, number),
+    )
+
+
+def _job_settings(get: Callable[[str], str | None], number: Callable) -> dict:
+    """The scheduled jobs' settings (docs/jobs.md)."""
+    from nephthys.tasks.schedule import ScheduleError, parse_clock, parse_support_hours
+
+    def parsed(name: str, parse: Callable, default):
+        value = get(name)
+        if value is None:
+            return default
+        try:
+            return parse(value)
+        except ScheduleError as error:
+            raise ConfigError(f"{name}: {error}") from None
+
+    alert_minutes = number("UNANSWERED_ALERT_MINUTES", 0, int, 0, 100_000)
+    return dict(
+        job_catch_up_hours=number("JOB_CATCH_UP_HOURS", DEFAULTS.job_catch_up_hours, float, 0, 24 * 7),
+        daily_summary_time=parsed("DAILY_SUMMARY_TIME", parse_clock, DEFAULTS.daily_summary_time),
+        summary_waiting_days=number("SUMMARY_WAITING_DAYS", DEFAULTS.summary_waiting_days, int, 0, 3650),
+        stale_ticket_days=number("STALE_TICKET_DAYS", DEFAULTS.stale_ticket_days, int, 0, 3650),
+        unanswered_alert_minutes=alert_minutes or None,
+        support_hours=parsed("SUPPORT_HOURS", parse_support_hours, None),
     )

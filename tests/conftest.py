@@ -50,6 +50,8 @@ async def empty_database(pg_server: str) -> AsyncIterator[str]:
 def make_settings(**overrides) -> Settings:
     """Settings as a test wants them: nothing read from the machine's environment or .env."""
     base = Settings.from_env({}, dotenv_path=None)
+    # The daily summary stays off unless a test turns it on: it would post at start-up.
+    overrides.setdefault("daily_summary", False)
     return dataclasses.replace(base, **overrides)
 
 

@@ -100,7 +100,7 @@ def _example_variables() -> list[str]:
 # Settings whose use other branches bring (the daily summary job, the App Home, the API's Link
 # header, the maintainer mention); merged without them, this list would hide an unused setting.
 # The lead removes this allow-list at merge.
-USED_ON_OTHER_BRANCHES = {"DAILY_SUMMARY", "APP_TITLE", "SLACK_MAINTAINER_ID"}
+USED_ON_OTHER_BRANCHES = {"APP_TITLE", "SLACK_MAINTAINER_ID"}
 # Where a variable's setting is not named after it.
 FIELD_FOR = {"NEPHTHYS_PGDATA": "embedded_pgdata"}
 

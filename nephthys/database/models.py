@@ -182,6 +182,9 @@ class Tag(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
     created_at: Mapped[datetime] = _created_at()
+    # The tag's digest to its subscribers (migration 0008): local "HH:MM" and days like "mon-fri".
+    digest_time: Mapped[str | None] = mapped_column("digestTime", Text)
+    digest_days: Mapped[str | None] = mapped_column("digestDays", Text)
 
 
 class TagOnTicket(Base):
@@ -284,6 +287,29 @@ class SlackEvent(Base):
     )
 
 
+class JobRun(Base):
+    """One period of a scheduled job (nephthys/tasks/runner.py): claimed, then finished with its outcome."""
+
+    __tablename__ = "JobRun"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(Text, nullable=False)
+    period: Mapped[str] = mapped_column(Text, nullable=False)
+    started_at: Mapped[datetime] = mapped_column(
+        "startedAt", TIMESTAMPTZ, nullable=False, server_default=func.now()
+    )
+    finished_at: Mapped[datetime | None] = _timestamp(name="finishedAt")
+    # done, failed or skipped; NULL while running (or when the run died halfway).
+    outcome: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("job", "period", name="JobRun_job_period_key"),
+        # `nephthys jobs list`: a job's last run.
+        Index("JobRun_job_startedAt_idx", "job", "startedAt"),
+    )
+
+
 def _counter(name: str | None = None) -> Mapped[int]:
     return mapped_column(name, BigInteger, nullable=False, server_default=text("0"))
 
@@ -347,6 +373,7 @@ __all__ = [
     "BotMessage",
     "Feedback",
     "FeedbackRating",
+    "JobRun",
     "QuestionTag",
     "SlackEvent",
     "Tag",

@@ -55,6 +55,7 @@ from nephthys.slack.heartbeat import Heartbeat
 from nephthys.slack.mentions import neutralise_mentions
 from nephthys.slack.messages import RESOLVE_ACTION
 from nephthys.slack.repair import REPAIR_GRACE, RepairReport, repair_tickets
+from nephthys.tasks.registry import add_scheduled_jobs
 from nephthys.tasks.scheduler import Job, Scheduler
 from nephthys.transcripts import load_transcript
 
@@ -125,6 +126,8 @@ class SlackService:
                 Job("slack-helper-sync", HELPER_SYNC_EVERY_SECONDS, lambda: helpers.sync_helpers(ctx)),
             ],
         )
+        # The daily summary, stale tickets, unanswered alerts and tag digests (docs/jobs.md).
+        add_scheduled_jobs(self)
 
     # ------------------------------------------------------------ the HTTP side
 

@@ -420,6 +420,37 @@ class SlackClient:
             if not cursor:
                 return members
 
+    # ------------------------------------------------------------ scheduled jobs
+
+    async def upload_file(
+        self, *, channel: str, thread_ts: str | None, filename: str, content: bytes, title: str
+    ) -> str | None:
+        """Upload a file into a channel (or thread) by Slack's external upload flow; returns its id.
+
+        slack_sdk's ``files_upload_v2``: files.getUploadURLExternal, the upload, files.completeUploadExternal.
+        """
+        response = await self.web.files_upload_v2(
+            channel=channel, thread_ts=thread_ts, filename=filename, content=content, title=title
+        )
+        file = response.get("file") or {}
+        return file.get("id")
+
+    async def thread_last_activity(self, *, channel: str, ts: str) -> str | None:
+        """The ts of the thread's latest message (the parent's, or its ``latest_reply``); None when
+        the thread no longer exists (conversations.replies, one call)."""
+        try:
+            response = await self.web.conversations_replies(channel=channel, ts=ts, limit=1)
+        except SlackApiError as error:
+            if error_code(error) in {"thread_not_found", "message_not_found"}:
+                return None
+            raise
+        messages = response.get("messages") or []
+        if not messages:
+            return None
+        parent = messages[0]
+        latest = parent.get("latest_reply") or parent.get("ts")
+        return max((parent.get("ts") or "0", latest or "0"), key=_ts_order)
+
 
 def _ts_order(ts: str) -> tuple[int, int]:
     """Slack ts strings in time order, without going through floats."""

@@ -422,8 +422,8 @@ async def after_resolve(
 ) -> None:
     """The closed ticket's Slack side: backend message removed, closing message, ✅ for 🤔.
 
-    ``text_key``: the closing text (``resolved`` names the resolver; a scheduled close passes
-    ``resolved_stale``). The closing message carries Re-open and, with FEEDBACK on, Give
+    ``text_key``: the closing text (``resolved`` names the resolver; the stale-tickets job passes
+    ``resolved_stale``, with the credited assignee or None as ``resolver``). The closing message carries Re-open and, with FEEDBACK on, Give
     feedback, both bound to this closure. Call it with the ticket's lock held, after the
     lifecycle's resolve committed; ``ticket`` is the state that resolve returned.
     """

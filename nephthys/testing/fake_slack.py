@@ -282,12 +282,17 @@ class FakeSlack:
             "views.publish": self._views_publish,
             "views.push": self._views_push,
             "views.update": self._views_update,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
         }
+        # Files of the external upload flow, by file id: uploads waiting to be completed, then shared.
+        self.files: dict[str, dict] = {}
         self.app = Starlette(
             routes=[
                 Route("/api/{method}", self._endpoint, methods=["GET", "POST"]),
                 Route("/_fake/state", self._state_endpoint, methods=["GET"]),
                 Route("/_fake/control", self._control_endpoint, methods=["POST"]),
+                Route("/upload/v1/{file_id}", self._upload_endpoint, methods=["POST"]),
             ]
         )
         self._server: uvicorn.Server | None = None
@@ -1255,6 +1260,99 @@ class FakeSlack:
             raise SlackError("hash_conflict")
         view = self._view(args, view_id=view_id)
         return {"view": copy.deepcopy(view)}
+
+    # ------------------------------------------------- files (external upload flow)
+
+    def _files_get_upload_url_external(self, caller: Caller, args: Args) -> Answer:
+        _required(args, "filename", "length")
+        try:
+            length = int(args["length"])
+        except (TypeError, ValueError):
+            raise SlackError("invalid_arguments") from None
+        file_id = "F" + hashlib.sha1(next_ts().encode()).hexdigest()[:10].upper()
+        self.files[file_id] = {
+            "id": file_id,
+            "name": args["filename"],
+            "length": length,
+            "user": caller.user_id,
+            "content": None,
+            "shared": False,
+        }
+        upload_url = f"http://{self.host}:{self.port}/upload/v1/{file_id}"
+        return {"upload_url": upload_url, "file_id": file_id}
+
+    async def _upload_endpoint(self, request: Request):
+        """The upload URL: takes the file's bytes (raw body or a multipart ``file`` field), answers 200."""
+        from starlette.responses import PlainTextResponse
+
+        file_id = request.path_params["file_id"]
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("multipart/form-data"):
+            form = await request.form()
+            upload = form.get("file")
+            body = await upload.read() if upload is not None and not isinstance(upload, str) else b""
+        else:
+            body = await request.body()
+        with self._lock:
+            file = self.files.get(file_id)
+            if file is None or file["shared"]:
+                return PlainTextResponse("Not Found", status_code=404)
+            file["content"] = body
+        return PlainTextResponse(f"OK - {len(body)}")
+
+    def _files_complete_upload_external(self, caller: Caller, args: Args) -> Answer:
+        _required(args, "files")
+        listed = args["files"]
+        if isinstance(listed, str):
+            try:
+                listed = json.loads(listed)
+            except ValueError:
+                raise SlackError("invalid_arguments") from None
+        if not isinstance(listed, list) or not listed:
+            raise SlackError("invalid_arguments")
+        channel = args.get("channel_id") or None
+        if channel is not None:
+            channel = self._channel(channel)
+        thread_ts = args.get("thread_ts") or None
+        if thread_ts is not None:
+            if channel is None:
+                raise SlackError("invalid_arguments")
+            self._find_message(channel, thread_ts)  # message_not_found when the thread is gone
+        shared = []
+        for item in listed:
+            file = self.files.get(str(item.get("id"))) if isinstance(item, dict) else None
+            if file is None or file["content"] is None:
+                raise SlackError("file_not_found")
+            if file["length"] != len(file["content"]):
+                raise SlackError("file_upload_size_mismatch")
+            file["title"] = item.get("title") or file["name"]
+            file["shared"] = True
+            file["channels"] = [channel] if channel else []
+            file["thread_ts"] = thread_ts
+            shared.append(
+                {
+                    "id": file["id"],
+                    "name": file["name"],
+                    "title": file["title"],
+                    "size": file["length"],
+                    "user": file["user"],
+                    "mimetype": "image/png" if file["name"].endswith(".png") else "application/octet-stream",
+                }
+            )
+        if channel is not None:
+            message: dict[str, Any] = {
+                "user": caller.user_id,
+                "type": "message",
+                "ts": next_ts(),
+                "text": args.get("initial_comment") or "",
+                "files": copy.deepcopy(shared),
+                "upload": True,
+                "team": self.team_id,
+            }
+            if caller.is_bot:
+                message.update(bot_id=caller.bot_id, app_id=self.app_id)
+            self._store_message(channel, message, thread_ts=thread_ts)
+        return {"files": shared}
 
 
 # The set-up methods ``POST /_fake/control`` may call (``fail`` without ``when``: JSON has no callables).

@@ -539,6 +539,46 @@ async def reopen_ticket(
 
 
 @retried_on_conflict
+async def close_quiet_ticket(sessions: Sessions, *, ticket_id: int, quiet_since: datetime) -> Change:
+    """Close a ticket nobody wrote in since ``quiet_since`` (the stale-tickets job).
+
+    Credited to its assignee when it has one, to nobody otherwise. UNCHANGED when it
+    is closed already, or saw a message (``lastMsgAt``) or a reopen since then.
+    """
+    async with sessions.begin() as session:
+        row = (
+            await session.execute(
+                select(Ticket.status, Ticket.assigned_to_id, Ticket.last_msg_at, Ticket.reopened_at)
+                .where(Ticket.id == ticket_id)
+                .with_for_update()
+            )
+        ).one_or_none()
+        if row is None:
+            return Change(Outcome.NOT_FOUND)
+        status, assigned_to_id, last_msg_at, reopened_at = row
+        heard_since = any(at is not None and at >= quiet_since for at in (last_msg_at, reopened_at))
+        if status is TicketStatus.CLOSED or heard_since:
+            return Change(Outcome.UNCHANGED, await _state(session, Ticket.id == ticket_id))
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket_id)
+            .values(status=TicketStatus.CLOSED, closed_by_id=assigned_to_id, closed_at=func.clock_timestamp())
+        )
+        return Change(Outcome.CHANGED, await _state(session, Ticket.id == ticket_id))
+
+
+@retried_on_conflict
+async def note_thread_activity(sessions: Sessions, *, ticket_id: int, at: datetime) -> None:
+    """The thread saw a message at ``at`` that the service missed: it is not quiet (who spoke is unknown)."""
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket_id, (Ticket.last_msg_at.is_(None)) | (Ticket.last_msg_at < at))
+            .values(last_msg_at=at)
+        )
+
+
+@retried_on_conflict
 async def delete_ticket(sessions: Sessions, *, msg_ts: str) -> DeletedTicket | None:
     """The question was deleted: the ticket goes; returns the bot messages to remove from Slack."""
     async with sessions.begin() as session:

@@ -96,6 +96,30 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "resolve_credited_to": frozenset({"user", "assignee"}),
     # Under the backend message of a ticket kept after its question was deleted.
     "backend_question_deleted": frozenset({"user"}),
+    # Scheduled jobs (docs/jobs.md). The daily summary in the team channel:
+    "summary_header": frozenset({"date"}),
+    "summary_new_tickets": frozenset({"count", "change", "closed", "in_progress", "still_open"}),
+    "summary_closed": frozenset({"count", "change"}),
+    "summary_assigned": frozenset({"count", "change"}),
+    "summary_hang_time": frozenset({"duration", "change"}),
+    "summary_resolution_time": frozenset({"duration", "change"}),
+    "summary_no_value": frozenset(),
+    "summary_top_helpers": frozenset({"helpers"}),
+    "summary_no_helpers": frozenset(),
+    "summary_worth_a_look": frozenset({"days"}),
+    "summary_worth_a_look_item": frozenset({"link", "title", "tags", "created", "last_reply"}),
+    "summary_worth_a_look_more": frozenset({"count"}),
+    "summary_nothing_waiting": frozenset({"days"}),
+    "summary_chart_title": frozenset({"days"}),
+    "summary_chart_new": frozenset(),
+    "summary_chart_closed": frozenset(),
+    "summary_chart_open": frozenset(),
+    # A question waiting too long for a helper, in the team channel.
+    "unanswered_alert": frozenset({"link", "title", "user", "waited", "subscribers"}),
+    # A team tag's digest, one DM to each subscriber.
+    "tag_digest": frozenset({"tag", "count"}),
+    "tag_digest_item": frozenset({"link", "title", "created"}),
+    "tag_digest_more": frozenset({"count"}),
 }
 
 REQUIRED_TEXT_KEYS: frozenset[str] = frozenset(TEXT_PLACEHOLDERS)
@@ -126,6 +150,10 @@ TEXT_MAX_LENGTH: dict[str, int] = {
     "feedback_rating_great": 75,
     "feedback_comment_label": 2000,
     "feedback_comment_placeholder": 150,
+    "summary_no_value": 150,
+    "summary_chart_new": 150,  # chart legend
+    "summary_chart_closed": 150,
+    "summary_chart_open": 150,
 }
 
 # Placeholders a redirect macro's text may use.

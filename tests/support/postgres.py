@@ -81,6 +81,7 @@ TABLES = [
     "User",
     "SlackEvent",
     "ApiKey",
+    "JobRun",
 ]
 
 

@@ -42,6 +42,20 @@ SAMPLE_VALUES = {
     "rating": "Not well",
     "comment": "the link was broken",
     "assignee": "<@UASSIGNEE>",
+    # the scheduled jobs' texts
+    "date": "2026-10-25",
+    "change": "(+3)",
+    "closed": "4",
+    "in_progress": "2",
+    "still_open": "1",
+    "duration": "1h 05m",
+    "helpers": "<@UHELPER> (3)",
+    "days": "5",
+    "link": "https://slack.example/archives/CHELP/p4",
+    "created": "2026-10-25",
+    "last_reply": "2026-10-26",
+    "waited": "45m",
+    "subscribers": "<@USUB>",
 }
 
 

@@ -1,13 +1,13 @@
 """API keys for /api/*: only a SHA-256 hash of each key is stored (`nephthys api-keys`).
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 """
 
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

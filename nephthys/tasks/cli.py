@@ -1,0 +1,255 @@
+"""`nephthys jobs list|run` and `nephthys tags digest`: the scheduled jobs, by hand, with the service's settings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import functools
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from nephthys.config import ConfigError, Settings
+
+OK_STATUSES = {"done", "already done", "dry run"}
+
+
+@asynccontextmanager
+async def _service(settings: Settings, url: str) -> AsyncIterator:
+    """A Slack service built as `serve` builds it, never started: its jobs and their context."""
+    import aiohttp
+
+    from nephthys.database.engine import create_engine, session_factory
+    from nephthys.slack.app import SlackService, channels_for
+    from nephthys.slack.client import SlackClient
+    from nephthys.slack.context import SlackContext
+    from nephthys.slack.heartbeat import Heartbeat
+    from nephthys.transcripts import load_transcript
+
+    if not settings.slack_signing_secret:
+        # Only to build Bolt's app object; this process never receives a request.
+        settings = dataclasses.replace(settings, slack_signing_secret="unused-by-the-jobs-command")
+    engine = create_engine(url)
+    http = aiohttp.ClientSession()
+    try:
+        transcript = load_transcript(settings.program)
+        channels = channels_for(settings, transcript)
+        client = SlackClient(settings, http)
+        ctx = SlackContext(
+            settings=settings,
+            sessions=session_factory(engine),
+            client=client,
+            transcript=transcript,
+            channels=channels,
+            heartbeat=Heartbeat(client, channels.heartbeat),
+        )
+        yield SlackService(ctx, http)
+    finally:
+        await http.close()
+        await engine.dispose()
+
+
+def _local(instant: datetime | None, tz: ZoneInfo) -> str:
+    return "-" if instant is None else instant.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+async def list_jobs(settings: Settings, url: str, *, now: datetime | None = None) -> list[str]:
+    """One line per job: on or off (and why), schedule, last run, next run."""
+    from nephthys.tasks.runner import last_run
+
+    now = now or datetime.now(UTC)
+    tz = ZoneInfo(settings.timezone)
+    slack_off = None if settings.slack_enabled else "Slack is off (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET)"
+    lines = []
+    async with _service(settings, url) as service:
+        sessions = service.ctx.sessions
+        scheduler = service.scheduler
+        for periodic in scheduler.periodic:
+            off = slack_off or periodic.off_reason
+            last = await last_run(sessions, periodic.name)
+            last_text = (
+                "never"
+                if last is None
+                else f"{_local(last.started_at, tz)} {last.outcome or 'unfinished'} ({last.period})"
+            )
+            next_text = "-" if off else _local(await periodic.next_due(now), tz)
+            lines.append(
+                f"{periodic.name}: {'off (' + off + ')' if off else 'on'}; {periodic.schedule}; "
+                f"last run: {last_text}; next run: {next_text}"
+            )
+        for job in scheduler.jobs:
+            off = slack_off or job.off_reason
+            schedule = job.schedule or f"every {job.every_seconds:g} s"
+            last = await last_run(sessions, job.name)
+            last_text = (
+                "not recorded (interval job)"
+                if last is None
+                else f"{_local(last.started_at, tz)} {last.outcome or 'unfinished'} ({last.period})"
+            )
+            lines.append(
+                f"{job.name}: {'off (' + off + ')' if off else 'on'}; {schedule}; last run: {last_text}; "
+                f"next run: {'-' if off else f'within {job.every_seconds:g} s of start-up, then every {job.every_seconds:g} s'}"
+            )
+    return lines
+
+
+async def run_job(
+    settings: Settings, url: str, *, name: str, day: date | None, dry_run: bool, force: bool
+) -> tuple[int, list[str]]:
+    """Run one job now, in the foreground; (exit code, lines to print)."""
+    from nephthys.tasks.runner import run_period
+    from nephthys.tasks.scheduler import run_exclusively
+
+    if not settings.slack_enabled:
+        return 1, ["Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to run jobs"]
+    now = datetime.now(UTC)
+    async with _service(settings, url) as service:
+        scheduler = service.scheduler
+        periodic = {job.name: job for job in scheduler.periodic}
+        interval = {job.name: job for job in scheduler.jobs}
+        known = sorted([*periodic, *interval])
+        if name in periodic:
+            job = periodic[name]
+            if job.off_reason is not None:
+                return 1, [f"{name} is off: {job.off_reason}"]
+            periods = await job.periods_for(day, now)
+            if not periods:
+                return 0, [f"{name}: nothing to do for {day or 'now'}"]
+            lines, code = [], 0
+            for period in periods:
+                if dry_run:
+                    lines.append(f"{name} {period} (dry run, nothing posted):\n{await job.run(period, True)}")
+                    continue
+                result = await run_period(
+                    service.ctx.sessions,
+                    name,
+                    period,
+                    functools.partial(job.run, period, False),
+                    force=force,
+                )
+                if result.status.value == "already done":
+                    lines.append(f"{name} {period}: already done (--force does it again)")
+                else:
+                    lines.append(
+                        f"{name} {period}: {result.status.value}"
+                        + (f": {result.detail}" if result.detail else "")
+                    )
+                if result.status.value not in OK_STATUSES:
+                    code = 1
+            return code, lines
+        if name in interval:
+            job = interval[name]
+            if day is not None:
+                return 2, [f"--date applies to daily jobs ({', '.join(sorted(periodic))}), not {name}"]
+            if job.off_reason is not None:
+                return 1, [f"{name} is off: {job.off_reason}"]
+            if dry_run:
+                if job.dry_run is None:
+                    return 2, [f"{name} has no dry run"]
+                return 0, [f"{name} (dry run, nothing posted):\n{await job.dry_run()}"]
+            ran = await run_exclusively(service.ctx.sessions, job)
+            return (0, [f"{name}: done"]) if ran else (1, [f"{name}: another instance is running it"])
+        return 2, [f"no job called {name!r}; jobs: {', '.join(known)}"]
+
+
+async def set_tag_digest(
+    url: str, *, name: str, at: str | None, days: str | None, off: bool
+) -> tuple[int, str]:
+    from nephthys.database.engine import create_engine, session_factory
+    from nephthys.tags.digests import set_digest
+    from nephthys.tasks.schedule import ScheduleError, describe_days, parse_clock, parse_days
+
+    try:
+        clock = None if off else parse_clock(at or "")
+        weekdays = None if off else parse_days(days or "daily")
+    except ScheduleError as error:
+        return 2, f"nephthys tags digest: {error}"
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine).begin() as session:
+            found = await set_digest(session, name=name, at=clock, days=weekdays)
+    finally:
+        await engine.dispose()
+    if not found:
+        return 1, f"no team tag called {name!r}"
+    if clock is None or weekdays is None:
+        return 0, f"{name}: no digest"
+    return 0, f"{name}: digest {describe_days(weekdays)} at {clock:%H:%M}"
+
+
+def _database(settings: Settings):
+    from nephthys.cli import database_url_for
+
+    return database_url_for(settings, allow_embedded=True)
+
+
+def cmd_jobs_list(settings: Settings, args: argparse.Namespace) -> int:
+    with _database(settings) as url:
+        try:
+            lines = asyncio.run(list_jobs(settings, url))
+        except ConfigError as error:  # e.g. no help channel: the jobs cannot even be built
+            print(f"nephthys: configuration error: {error}", file=sys.stderr)
+            return 2
+    for line in lines:
+        print(line)
+    return 0
+
+
+def cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int:
+    day = None
+    if args.date:
+        try:
+            day = date.fromisoformat(args.date)
+        except ValueError:
+            print(f"nephthys jobs run: --date: expected YYYY-MM-DD, got {args.date!r}", file=sys.stderr)
+            return 2
+    with _database(settings) as url:
+        try:
+            code, lines = asyncio.run(
+                run_job(settings, url, name=args.name, day=day, dry_run=args.dry_run, force=args.force)
+            )
+        except ConfigError as error:
+            code, lines = 2, [f"nephthys: configuration error: {error}"]
+    for line in lines:
+        print(line, file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
+def cmd_tags_digest(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.off and not args.at:
+        print("nephthys tags digest: give --at HH:MM (and --days), or --off", file=sys.stderr)
+        return 2
+    with _database(settings) as url:
+        code, line = asyncio.run(
+            set_tag_digest(url, name=args.name, at=args.at, days=args.days, off=args.off)
+        )
+    print(line, file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
+def add_job_commands(commands) -> None:
+    """`jobs list`, `jobs run NAME [--date] [--dry-run] [--force]`, `tags digest NAME --at --days | --off`."""
+    jobs = commands.add_parser("jobs", help="the scheduled jobs: list them, run one now")
+    job_commands = jobs.add_subparsers(dest="jobs_command", required=True)
+    listing = job_commands.add_parser("list", help="each job: on or off, schedule, last and next run")
+    listing.set_defaults(handler=cmd_jobs_list)
+    run = job_commands.add_parser("run", help="run one job now, in the foreground")
+    run.add_argument(
+        "name", help="daily-summary, stale-tickets, tag-digests, unanswered-alerts, slack-repair, …"
+    )
+    run.add_argument("--date", help="the local day a daily job covers (YYYY-MM-DD; default: as if run now)")
+    run.add_argument("--dry-run", action="store_true", help="print what it would post; post nothing")
+    run.add_argument("--force", action="store_true", help="do it again even if that period is done")
+    run.set_defaults(handler=cmd_jobs_run)
+
+    tags = commands.add_parser("tags", help="team tags")
+    tag_commands = tags.add_subparsers(dest="tags_command", required=True)
+    digest = tag_commands.add_parser("digest", help="a tag's daily digest of open tickets to its subscribers")
+    digest.add_argument("name", help="the team tag's name")
+    digest.add_argument("--at", help="local time of day in TIMEZONE, HH:MM")
+    digest.add_argument("--days", default="daily", help="days like mon-fri or mon,wed,fri (default: daily)")
+    digest.add_argument("--off", action="store_true", help="no digest for this tag")
+    digest.set_defaults(handler=cmd_tags_digest)

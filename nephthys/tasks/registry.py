@@ -1,0 +1,40 @@
+"""Every scheduled job of a Slack service, wired in one place (the scheduler and `nephthys jobs` share it)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from nephthys.tasks.digests import TagDigestsJob
+from nephthys.tasks.scheduler import Job
+from nephthys.tasks.stale import StaleTicketsJob
+from nephthys.tasks.summary import DailySummaryJob
+from nephthys.tasks.unanswered import EVERY_SECONDS as ALERTS_EVERY_SECONDS
+from nephthys.tasks.unanswered import NAME as ALERTS_NAME
+from nephthys.tasks.unanswered import UnansweredAlerts
+
+if TYPE_CHECKING:
+    from nephthys.slack.app import SlackService
+
+
+def add_scheduled_jobs(service: SlackService) -> None:
+    """Add the unanswered alerts (an interval job) and the periodic jobs to the service's scheduler."""
+    ctx, scheduler = service.ctx, service.scheduler
+    scheduler.catch_up = timedelta(hours=ctx.settings.job_catch_up_hours)
+    heartbeat = ctx.heartbeat
+    if heartbeat is not None:
+        scheduler.notify = heartbeat.post
+    alerts = UnansweredAlerts(ctx)
+    scheduler.jobs.append(
+        Job(
+            ALERTS_NAME,
+            ALERTS_EVERY_SECONDS,
+            alerts.run,
+            off_reason=alerts.off_reason(),
+            schedule=alerts.schedule(),
+            dry_run=lambda: alerts.run(dry_run=True),
+        )
+    )
+    scheduler.periodic.extend(
+        [DailySummaryJob(ctx).job(), StaleTicketsJob(ctx).job(), TagDigestsJob(ctx).job()]
+    )

@@ -1,0 +1,129 @@
+"""Stale tickets (``stale-tickets``): close, kindly, tickets whose thread went quiet.
+
+Hourly (period: the UTC hour) and at start-up (the current hour, when not done yet).
+A ticket not closed whose thread has seen nothing for STALE_TICKET_DAYS days, by the
+database (``lastMsgAt``, reopens, the bot's own messages), is confirmed with
+``conversations.replies`` (the thread may have seen activity the service missed):
+
+- activity since the threshold: the ticket is left open and the activity noted;
+- the thread is gone: the ticket closes without a post;
+- quiet: closed through the lifecycle (credited to its assignee, or nobody), then the
+  usual after-resolve Slack side with the transcript's ``resolved_stale`` note.
+
+``conversations.replies`` is Tier 3 (about 50 a minute): calls are spaced and a 429
+is waited out by slack_sdk's rate-limit retry handler (the client's). A run looks at
+``PER_RUN`` tickets at most; the rest wait for the next hour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from nephthys.slack import flows
+from nephthys.slack.context import SlackContext
+from nephthys.tasks.runner import Occurrence, PeriodicJob
+from nephthys.tickets import lifecycle, waiting
+
+NAME = "stale-tickets"
+PER_RUN = 40
+# Tier 3 allows 50+ calls a minute; one every 1.3 s stays under it with room for other work.
+REPLIES_INTERVAL_SECONDS = 1.3
+
+
+def hour_of(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _ts_instant(ts: str) -> datetime:
+    seconds, _, micros = ts.partition(".")
+    return datetime.fromtimestamp(int(seconds), UTC) + timedelta(
+        microseconds=int((micros or "0")[:6].ljust(6, "0"))
+    )
+
+
+@dataclass
+class StaleTicketsJob:
+    ctx: SlackContext
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    per_run: int = PER_RUN
+    interval_seconds: float = REPLIES_INTERVAL_SECONDS
+
+    def off_reason(self) -> str | None:
+        if not self.ctx.settings.stale_ticket_days:
+            return "STALE_TICKET_DAYS is unset or 0"
+        return None
+
+    async def occurrences(self, now: datetime) -> list[Occurrence]:
+        hour = hour_of(now)
+        return [Occurrence(period=f"{hour:%Y-%m-%dT%H:00Z}", due=hour)]
+
+    async def next_due(self, now: datetime) -> datetime | None:
+        return hour_of(now) + timedelta(hours=1)
+
+    async def periods_for(self, day: date | None, now: datetime) -> list[str]:
+        return [occurrence.period for occurrence in await self.occurrences(now)]
+
+    async def run(self, period: str, dry_run: bool) -> str:
+        ctx, days = self.ctx, self.ctx.settings.stale_ticket_days
+        now = self.clock()
+        quiet_since = now - timedelta(days=days)
+        candidates = await waiting.quiet_tickets(ctx.sessions, quiet_before=quiet_since, limit=self.per_run)
+        closed, refuted, gone, would_close = 0, 0, 0, []
+        for index, candidate in enumerate(candidates):
+            if index and self.interval_seconds:
+                await asyncio.sleep(self.interval_seconds)
+            latest_ts = await ctx.client.thread_last_activity(channel=ctx.channels.help, ts=candidate.msg_ts)
+            if latest_ts is not None:
+                latest = _ts_instant(latest_ts)
+                if latest >= quiet_since:
+                    refuted += 1
+                    if not dry_run:
+                        await lifecycle.note_thread_activity(ctx.sessions, ticket_id=candidate.id, at=latest)
+                    continue
+            if dry_run:
+                would_close.append(
+                    f"#{candidate.id} (quiet since {candidate.quiet_since:%Y-%m-%d %H:%M} UTC)"
+                )
+                continue
+            change = await lifecycle.close_quiet_ticket(
+                ctx.sessions, ticket_id=candidate.id, quiet_since=quiet_since
+            )
+            if not change.changed:
+                continue
+            closed += 1
+            ticket = change.found_ticket
+            if latest_ts is None:
+                gone += 1
+            async with ctx.ticket_locks.hold(ticket.id):
+                await flows.after_resolve(
+                    ctx,
+                    ticket,
+                    resolver=ticket.closed_by_slack_id,
+                    announce=latest_ts is not None,  # a thread that is gone gets no post
+                    text_key="resolved_stale",
+                )
+        if dry_run:
+            listed = "\n".join(would_close) or "nothing"
+            return f"would close {len(would_close)} tickets quiet for {days} days ({refuted} refuted by Slack):\n{listed}"
+        if closed and ctx.heartbeat is not None:
+            await ctx.heartbeat.post(
+                f":broom: Closed {closed} stale tickets (no message for {days} days"
+                + (f"; {gone} whose thread was gone" if gone else "")
+                + ")."
+            )
+        more = " (more wait for the next hour)" if len(candidates) >= self.per_run else ""
+        return f"closed {closed}, left {refuted} that Slack showed active{more}"
+
+    def job(self) -> PeriodicJob:
+        return PeriodicJob(
+            name=NAME,
+            schedule="hourly, and at start-up",
+            occurrences=self.occurrences,
+            next_due=self.next_due,
+            periods_for=self.periods_for,
+            run=self.run,
+            off_reason=self.off_reason(),
+        )

@@ -1,0 +1,113 @@
+"""Local times across daylight-saving changes, support hours, and the job settings."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import nephthys.config as config_module
+from nephthys.config import ConfigError, Settings
+from nephthys.tasks.schedule import (
+    DailyAt,
+    ScheduleError,
+    describe_days,
+    local_day,
+    local_instant,
+    parse_days,
+    parse_support_hours,
+    support_minutes,
+)
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_local_days_are_23_or_25_hours_across_dst():
+    assert local_day(date(2026, 3, 29), LONDON) == (at("2026-03-29T00:00"), at("2026-03-29T23:00"))
+    assert local_day(date(2026, 10, 25), LONDON) == (at("2026-10-24T23:00"), at("2026-10-26T00:00"))
+
+
+def test_a_time_in_the_spring_gap_runs_when_the_clock_jumps_and_a_repeated_one_runs_once():
+    # 01:30 does not exist in London on 2026-03-29 (01:00 GMT -> 02:00 BST).
+    assert local_instant(date(2026, 3, 29), time(1, 30), LONDON) == at("2026-03-29T01:30")
+    # 01:30 happens twice on 2026-10-25: the first (BST) one.
+    assert local_instant(date(2026, 10, 25), time(1, 30), LONDON) == at("2026-10-25T00:30")
+    daily = DailyAt(time(1, 30), LONDON)
+    assert daily.latest(at("2026-10-25T01:00")) == (date(2026, 10, 25), at("2026-10-25T00:30"))
+    assert daily.next(at("2026-10-25T00:30")) == at("2026-10-26T01:30")
+
+
+def test_weekday_schedules_skip_the_weekend():
+    weekdays = DailyAt(time(14, 0), LONDON, parse_days("mon-fri"))
+    # Saturday 28 November 2026: the latest is Friday's, the next Monday's.
+    assert weekdays.latest(at("2026-11-28T12:00")) == (date(2026, 11, 27), at("2026-11-27T14:00"))
+    assert weekdays.next(at("2026-11-28T12:00")) == at("2026-11-30T14:00")
+
+
+def test_days_and_support_hours_are_read_and_refused_with_a_reason():
+    assert parse_days("mon-fri") == frozenset(range(5))
+    assert parse_days("Sat,sun") == frozenset({5, 6})
+    assert parse_days("fri-mon") == frozenset({4, 5, 6, 0})
+    assert describe_days(parse_days("mon-fri")) == "mon-fri" and describe_days(parse_days("daily")) == "daily"
+    hours = parse_support_hours("Mon-Fri 09:00-18:00")
+    assert hours.days == frozenset(range(5)) and (hours.start, hours.end) == (time(9), time(18))
+    for bad in ("weekdays", "Mon-Fri 18:00-09:00", "Mon-Fri", "Mon-Fri 9-18"):
+        with pytest.raises(ScheduleError):
+            parse_support_hours(bad)
+
+
+def test_support_minutes_count_only_open_hours_and_follow_dst():
+    hours = parse_support_hours("Mon-Fri 09:00-18:00")
+    # Friday 17:50 to Monday 09:25 (GMT): 10 + 25 minutes.
+    assert support_minutes(at("2026-11-20T17:50"), at("2026-11-23T09:25"), hours, LONDON) == 35
+    # Friday 23 October 2026 (BST: 09:00 local is 08:00Z) to Monday 26th (GMT: 09:00 local is 09:00Z).
+    assert support_minutes(at("2026-10-23T08:00"), at("2026-10-26T09:30"), hours, LONDON) == 9 * 60 + 30
+    assert support_minutes(at("2026-11-20T10:00"), at("2026-11-20T11:00"), None, LONDON) == 60
+
+
+def job_settings(**env) -> Settings:
+    return Settings.from_env(env, dotenv_path=None)
+
+
+def test_the_job_settings_are_read_and_a_malformed_one_names_its_variable():
+    s = job_settings(
+        TIMEZONE="Europe/London",
+        DAILY_SUMMARY_TIME="07:30",
+        STALE_TICKET_DAYS="14",
+        UNANSWERED_ALERT_MINUTES="45",
+        SUPPORT_HOURS="Mon-Fri 09:00-18:00",
+        JOB_CATCH_UP_HOURS="2",
+    )
+    assert (s.timezone, s.daily_summary_time, s.stale_ticket_days) == ("Europe/London", time(7, 30), 14)
+    assert s.unanswered_alert_minutes == 45 and s.support_hours is not None and s.job_catch_up_hours == 2
+    defaults = job_settings()
+    assert (defaults.timezone, defaults.job_catch_up_hours, defaults.summary_waiting_days) == ("UTC", 6, 5)
+    assert defaults.stale_ticket_days == 0 and defaults.unanswered_alert_minutes is None
+    for env, message in [
+        ({"TIMEZONE": "Mars/Olympus"}, "TIMEZONE: expected an IANA time zone"),
+        ({"TIMEZONE": "../etc"}, "TIMEZONE: expected an IANA time zone"),
+        ({"DAILY_SUMMARY_TIME": "24:00"}, "DAILY_SUMMARY_TIME: expected a time of day"),
+        ({"STALE_TICKET_DAYS": "two weeks"}, "STALE_TICKET_DAYS: expected a whole number"),
+        ({"UNANSWERED_ALERT_MINUTES": "-5"}, "UNANSWERED_ALERT_MINUTES: expected a value from 0"),
+        ({"SUPPORT_HOURS": "always"}, "SUPPORT_HOURS: expected days and hours"),
+        ({"JOB_CATCH_UP_HOURS": "soon"}, "JOB_CATCH_UP_HOURS: expected a number"),
+    ]:
+        with pytest.raises(ConfigError) as raised:
+            job_settings(**env)
+        assert str(raised.value).startswith(message) and "\n" not in str(raised.value)
+
+
+def test_every_job_setting_is_documented_in_env_example():
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    documented = {line.split("=")[0].lstrip("# ").strip() for line in example.splitlines() if "=" in line}
+    read = set(re.findall(r'"([A-Z][A-Z0-9_]+)"', inspect.getsource(config_module._job_settings)))
+    # TIMEZONE is read by _parse itself (the API uses it too); tests/test_config.py checks it is documented.
+    assert {"STALE_TICKET_DAYS", "SUPPORT_HOURS"} <= read and read - documented == set()
