@@ -264,6 +264,34 @@ PATHS = {
     },
 }  # fmt: skip
 
+# The dashboard's queue (issue 13), its own block so it merges beside the other routes' additions.
+UNANSWERED_TICKET = _object(
+    {
+        "id": {"type": "integer"},
+        "title": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "last_message_at": {"type": ["string", "null"], "format": "date-time"},
+        "waiting_minutes": NUMBER_OR_NULL,
+        "link": {"type": "string"},
+    }
+)
+# Not required: left out for readers who may not see question text.
+UNANSWERED_TICKET["properties"] = {**UNANSWERED_TICKET["properties"], "description": {"type": "string"}}
+PATHS["/api/unanswered"] = {
+    "get": {
+        "summary": "Open tickets whose last message is not a helper's, longest-waiting first (by lastMsgAt)",
+        "parameters": [_query("limit", "How many to list (default 50)", {"type": "integer", "minimum": 1, "maximum": 500})],
+        "responses": {
+            "200": _json(
+                _object({"total": COUNT, "tickets": {"type": "array", "items": UNANSWERED_TICKET}}),
+                "How many wait (`total`) and the first `limit` of them",
+            ),
+            "400": _error("`invalid_limit`"),
+            **COMMON_ERRORS,
+        },
+    }
+}  # fmt: skip
+
 DOCUMENT = {
     "openapi": "3.1.0",
     "info": {

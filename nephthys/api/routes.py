@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from nephthys.api import metrics, openapi, question_tags, stats, stats_v2, ticket, tickets, user
+from nephthys.api import metrics, openapi, question_tags, stats, stats_v2, ticket, tickets, unanswered, user
 
 
 def api_routes() -> list[BaseRoute]:
@@ -17,4 +17,5 @@ def api_routes() -> list[BaseRoute]:
         question_tags.route,
         metrics.route,
         openapi.route,
+        unanswered.route,
     ]

@@ -14,6 +14,7 @@ from nephthys.api.health import health
 from nephthys.api.middleware import api_middleware
 from nephthys.api.routes import api_routes
 from nephthys.config import Settings
+from nephthys.dashboard import dashboard_routes
 from nephthys.database.engine import create_engine, session_factory
 from nephthys.slack.app import start_slack
 
@@ -52,5 +53,6 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/slack/events", slack_events, methods=["POST"]),
         *api_routes(),
+        *dashboard_routes(),
     ]
     return Starlette(routes=routes, middleware=api_middleware(settings), lifespan=lifespan)
