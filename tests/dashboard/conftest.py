@@ -44,7 +44,7 @@ def chromium_executable() -> str:
     if found is None:
         pytest.skip(
             "the dashboard's browser tests need Debian's chromium, which is not installed "
-            "(./scripts/test installs it with apt-get when run as root; see its message for why it could not)"
+            "(./scripts/test installs it with apt-get when run as root; .nephthys/chromium-install.log says why it could not)"
         )
     return found
 
