@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from nephthys.api import metrics, openapi, question_tags, stats, stats_v2, ticket, tickets, unanswered, user
+from nephthys.api import (
+    aggregates,
+    metrics,
+    openapi,
+    question_tags,
+    stats,
+    stats_v2,
+    ticket,
+    tickets,
+    unanswered,
+    user,
+)
 
 
 def api_routes() -> list[BaseRoute]:
@@ -15,6 +26,7 @@ def api_routes() -> list[BaseRoute]:
         ticket.route,
         user.route,
         question_tags.route,
+        *aggregates.routes,
         metrics.route,
         openapi.route,
         unanswered.route,

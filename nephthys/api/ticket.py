@@ -13,7 +13,10 @@ from nephthys.api.params import INT32_MAX
 from nephthys.api.responses import JSON, error_response
 from nephthys.api.ticket_json import Encoding, TicketRenderer
 
-ONE_TICKET = f'SELECT {Encoding.DATABASE.columns} FROM "Ticket" t WHERE t.id = $1'
+ONE_TICKET = f'SELECT {Encoding.DATABASE.columns()} FROM "Ticket" t WHERE t.id = $1'
+ONE_TICKET_WITHOUT_DESCRIPTION = (
+    f'SELECT {Encoding.DATABASE.columns(descriptions=False)} FROM "Ticket" t WHERE t.id = $1'
+)
 
 
 def _ticket_id(request: Request) -> int | str:

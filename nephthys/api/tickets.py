@@ -53,6 +53,8 @@ class TicketFilter:
     # keyset: tickets strictly after (created_at, id)
     after: tuple[datetime, int] | None = None
     limit: int | None = None
+    # False: leave each ticket's description out (API_DESCRIPTIONS=keys and no key given).
+    descriptions: bool = True
 
     def too_broad(self) -> bool:
         """No status narrower than closed, no date bound, no page size: the whole table."""
@@ -89,7 +91,7 @@ class TicketFilter:
         limit = f"LIMIT {arg(self.limit + 1)}" if self.limit is not None else ""
         # Pages also need each row's keyset position, for the next page's cursor.
         keyset = ', t."createdAt" AS keyset_at, t.id AS keyset_id' if self.limit is not None else ""
-        sql = f"""SELECT {self.encoding.columns}{keyset} FROM "Ticket" t {where}
+        sql = f"""SELECT {self.encoding.columns(descriptions=self.descriptions)}{keyset} FROM "Ticket" t {where}
             ORDER BY t."createdAt", t.id {limit}"""
         return sql, args
 
@@ -156,11 +158,21 @@ async def _page(request: Request, query: TicketFilter, limit: int) -> Response:
     headers = {}
     if len(rows) > limit:
         last = page[-1]
-        next_url = request.url.include_query_params(
-            cursor=encode_cursor(last["keyset_at"], last["keyset_id"])
-        )
-        headers["Link"] = f'<{next_url}>; rel="next"'
+        cursor = encode_cursor(last["keyset_at"], last["keyset_id"])
+        headers["Link"] = f'<{next_page_url(request, cursor)}>; rel="next"'
     return Response(body, media_type=JSON, headers=headers)
+
+
+def next_page_url(request: Request, cursor: str) -> str:
+    """This request's URL with ``cursor``: under BASE_URL when set, else a relative reference.
+
+    Never from the request's Host header, which the client chooses (a forged one
+    would put someone else's host in the link a dashboard follows).
+    """
+    url = request.url.include_query_params(cursor=cursor)
+    relative = f"{url.path}?{url.query}"
+    base_url = request.app.state.settings.base_url
+    return f"{base_url.rstrip('/')}{relative}" if base_url else relative
 
 
 class _ClosingStreamingResponse(StreamingResponse):
