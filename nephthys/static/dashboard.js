@@ -213,7 +213,7 @@ function dailyChart(container) {
     stroke: cssColour(colour),
     width: 2,
     dash,
-    points: { show: true, size: 4 },
+    points: { show: true, size: 5, fill: cssColour(colour) },
     value: (u, v) => formatCount(v),
   });
   return new uPlot(
