@@ -8,22 +8,25 @@ database's clock. Definitions: docs/api.md and the modules in nephthys/stats/.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from nephthys.api.etag import entity_tag, matches, not_modified
 from nephthys.api.params import BadParameter, first, instant, shown
-from nephthys.api.responses import error_response, json_response
+from nephthys.api.responses import JSON, error_response
 from nephthys.stats.daily import MAX_DAYS, daily_stats
 from nephthys.stats.distribution import METRICS, duration_distribution
+from nephthys.stats.memo import AnswerMemo, RememberedAnswer
 from nephthys.stats.overview import iso, window_stats
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -125,19 +128,44 @@ class DistributionQuery:
 # ---------------------------------------------------------------- the routes
 
 Compute = Callable[[AsyncConnection, datetime], Awaitable[Any]]
+Key = Callable[[datetime], Hashable | None]
+
+# Read first in the answer's snapshot: the data version the memo compares, and the clock.
+VERSION_AND_NOW = text('SELECT (SELECT "version" FROM "TicketTotals" WHERE id = 1) AS version, now() AS now')
 
 
-async def _answer(request: Request, compute: Compute) -> Response:
-    """Runs ``compute(connection, now)`` in one read-only snapshot, on the database's clock."""
+def _memo(request: Request) -> AnswerMemo:
+    state = request.app.state
+    if not hasattr(state, "aggregate_memo"):
+        state.aggregate_memo = AnswerMemo()
+    return state.aggregate_memo
+
+
+async def _answer(request: Request, key: Key, compute: Compute) -> Response:
+    """``compute(connection, now)`` in one read-only snapshot on the database's clock, with an ETag.
+
+    ``key(now)`` names the answer by its resolved parameters (None: not to be
+    remembered, e.g. a range ending at "now"). An answer remembered under the
+    same key and data version is the exact answer, served again without a query.
+    """
+    memo = _memo(request)
     async with request.app.state.engine.connect() as connection:
         connection = await connection.execution_options(isolation_level="REPEATABLE READ")
         async with connection.begin():
-            now = (await connection.execute(text("SELECT now()"))).scalar_one()
+            version, now = (await connection.execute(VERSION_AND_NOW)).one()
             try:
-                document = await compute(connection, now)
+                name = key(now)
+                answer = memo.lookup(name, version) if name is not None else None
+                if answer is None:
+                    body = orjson.dumps(await compute(connection, now))
+                    answer = RememberedAnswer(version, body, entity_tag(body))
+                    if name is not None and version is not None:
+                        memo.remember(name, answer)
             except BadParameter as error:  # a default that only the clock could tell was too wide
                 return error_response(400, str(error))
-    return json_response(document)
+    if matches(request, answer.etag):
+        return not_modified(answer.etag)
+    return Response(answer.body, media_type=JSON, headers={"ETag": answer.etag})
 
 
 async def stats_range(request: Request) -> Response:
@@ -145,6 +173,10 @@ async def stats_range(request: Request) -> Response:
         query = RangeQuery.read(request)
     except BadParameter as error:
         return error_response(400, str(error))
+
+    def key(now: datetime) -> Hashable | None:
+        # Ending at "now" is a new question each time: not remembered.
+        return ("range", query.since, query.until) if query.until is not None else None
 
     async def compute(connection: AsyncConnection, now: datetime) -> dict:
         since = query.since or EPOCH
@@ -155,7 +187,7 @@ async def stats_range(request: Request) -> Response:
             "until": iso(until),
         }
 
-    return await _answer(request, compute)
+    return await _answer(request, key, compute)
 
 
 async def stats_daily(request: Request) -> Response:
@@ -164,11 +196,14 @@ async def stats_daily(request: Request) -> Response:
     except BadParameter as error:
         return error_response(400, str(error))
 
+    def key(now: datetime) -> Hashable:
+        return ("daily", query.zone.key, *query.days(now))
+
     async def compute(connection: AsyncConnection, now: datetime) -> dict:
         start, last = query.days(now)
         return {"tz": query.zone.key, "days": await daily_stats(connection, start, last, query.zone)}
 
-    return await _answer(request, compute)
+    return await _answer(request, key, compute)
 
 
 async def stats_distribution(request: Request) -> Response:
@@ -177,10 +212,13 @@ async def stats_distribution(request: Request) -> Response:
     except BadParameter as error:
         return error_response(400, str(error))
 
+    def key(now: datetime) -> Hashable:
+        return ("distribution", query.metric, query.since, query.until)
+
     async def compute(connection: AsyncConnection, now: datetime) -> dict:
         return await duration_distribution(connection, query.metric, query.since, query.until)  # type: ignore[arg-type]
 
-    return await _answer(request, compute)
+    return await _answer(request, key, compute)
 
 
 routes = [
