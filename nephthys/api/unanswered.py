@@ -1,15 +1,20 @@
 """GET /api/unanswered?limit=: the queue of questions waiting for a helper, longest-waiting first.
 
 The dashboard's queue reads it; the definition is ``nephthys.stats.unanswered``'s.
+Its weak ETag covers everything but ``waiting_minutes`` (which grows with the
+clock), as /api/stats_v2's leaves out ``age_minutes``: a poller gets a 304 until
+the queue itself changes.
 """
 
 from __future__ import annotations
 
+import orjson
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from nephthys.api.etag import entity_tag, matches, not_modified
 from nephthys.api.params import BadParameter, whole_number
 from nephthys.api.responses import error_response, json_response
 from nephthys.api.stats_v2 import links_for
@@ -29,7 +34,11 @@ async def unanswered(request: Request) -> Response:
         queue = await unanswered_queue(
             connection, now, links_for(request), limit=limit, with_descriptions=True
         )
-    return json_response(queue)
+    unchanging = [{k: v for k, v in ticket.items() if k != "waiting_minutes"} for ticket in queue["tickets"]]
+    etag = entity_tag(orjson.dumps({"total": queue["total"], "tickets": unchanging}), weak=True)
+    if matches(request, etag):
+        return not_modified(etag)
+    return json_response(queue, headers={"ETag": etag})
 
 
 route = Route("/api/unanswered", unanswered, methods=["GET"])

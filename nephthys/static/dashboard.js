@@ -106,6 +106,24 @@ const sections = [
   { id: "queue", url: () => "/api/unanswered?limit=50", render: renderQueue },
 ];
 
+// "waiting 3.2 h": the API's age when it answered, kept growing by the browser's clock between
+// answers (a 304 carries no new age, and the ETags leave ages out so that polling stays cheap).
+function ageText(minutes) {
+  const shown = element("span", {}, `waiting ${formatDuration(minutes)}`);
+  if (minutes != null) {
+    shown.dataset.ageMinutes = String(minutes);
+    shown.dataset.ageSince = String(Date.now());
+  }
+  return shown;
+}
+
+function tickAges() {
+  for (const shown of document.querySelectorAll("[data-age-minutes]")) {
+    const elapsed = (Date.now() - Number(shown.dataset.ageSince)) / 60000;
+    shown.textContent = `waiting ${formatDuration(Number(shown.dataset.ageMinutes) + elapsed)}`;
+  }
+}
+
 function renderStats(stats) {
   for (const shown of document.querySelectorAll("[data-field]")) {
     const value = field(stats, shown.dataset.field);
@@ -120,7 +138,7 @@ function renderStats(stats) {
   const oldestShown = $("#oldest");
   if (oldest) {
     const link = element("a", { href: oldest.link, target: "_blank", rel: "noopener" }, `Ticket #${oldest.id}`);
-    oldestShown.replaceChildren(link, `, waiting ${formatDuration(oldest.age_minutes)}`);
+    oldestShown.replaceChildren(link, ", ", ageText(oldest.age_minutes));
   } else {
     oldestShown.textContent = "Nobody is waiting.";
   }
@@ -163,7 +181,7 @@ function renderQueue(queue) {
         {},
         element("a", { href: ticket.link, target: "_blank", rel: "noopener" }, ticket.title || `Ticket #${ticket.id}`),
         " ",
-        element("span", { className: "waiting" }, `waiting ${formatDuration(ticket.waiting_minutes)}`),
+        element("span", { className: "waiting" }, ageText(ticket.waiting_minutes)),
       );
       // Present only when the reader may see question text (API_DESCRIPTIONS).
       if (typeof ticket.description === "string" && ticket.description) {
@@ -394,6 +412,7 @@ async function refresh() {
     if (keyNeeded) showKeyPrompt(Boolean(storedKey()));
     else $("#key-form").hidden = true;
     if (!unreachable && !keyNeeded) lastGood = new Date();
+    tickAges();
     showStatus(unreachable);
   } finally {
     refreshing = false;

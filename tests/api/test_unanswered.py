@@ -80,3 +80,21 @@ async def test_a_bad_limit_is_a_400_naming_it(serve, db_url, limit):
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_limit"
     assert response.json()["detail"].startswith("limit:")
+
+
+async def test_the_etag_holds_while_only_the_clock_moves_and_changes_with_the_queue(serve, db_url):
+    ids = await seed(db_url)
+    async with serve() as client:
+        first = await client.get("/api/unanswered")
+        etag = first.headers["etag"]
+        again = await client.get("/api/unanswered", headers={"If-None-Match": etag})
+        # waiting_minutes has grown meanwhile; the tag leaves it out.
+        await postgres.execute(
+            db_url, 'UPDATE "Ticket" SET "lastMsgBy" = \'HELPER\' WHERE id = $1', ids["other"]
+        )
+        changed = await client.get("/api/unanswered", headers={"If-None-Match": etag})
+    assert etag.startswith('W/"')
+    assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag)
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag
+    assert ids["other"] not in [ticket["id"] for ticket in changed.json()["tickets"]]
