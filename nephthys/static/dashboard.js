@@ -8,6 +8,8 @@ const NOT_MODIFIED = Symbol("not modified");
 // /api/stats/distribution's bucket edges in minutes; the last bucket has no upper edge.
 const BUCKET_EDGES = [5, 15, 30, 60, 120, 240, 480, 1440, 2880, 10080];
 const BUCKET_LABELS = ["≤5m", "≤15m", "≤30m", "≤1h", "≤2h", "≤4h", "≤8h", "≤1d", "≤2d", "≤7d", ">7d"];
+// Tick steps for counts of tickets: whole numbers only.
+const COUNT_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
 
 class KeyNeeded extends Error {}
 class Unreachable extends Error {}
@@ -240,7 +242,11 @@ function dailyChart(container) {
       height: 260,
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
       scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
-      axes: [axis(), axis({ label: "per day", size: 40 }), axis({ scale: "backlog", side: 1, label: "backlog", grid: { show: false } })],
+      axes: [
+        axis(),
+        axis({ label: "per day", size: 40, incrs: COUNT_STEPS }),
+        axis({ scale: "backlog", side: 1, label: "backlog", grid: { show: false }, incrs: COUNT_STEPS }),
+      ],
       series: [
         { label: "Day", value: (u, ts) => (ts == null ? "–" : new Date(ts * 1000).toISOString().slice(0, 10)) },
         series("New", "--new", []),
@@ -311,11 +317,11 @@ function histogramChart(container) {
         y: { range: (u, min, max) => [0, Math.max(1, max * 1.25)] },
       },
       axes: [
-        axis({ values: (u, splits) => splits.map((v) => (Number.isInteger(v) ? (BUCKET_LABELS[v] ?? "") : "")) }),
-        axis({ label: "tickets", size: 40 }),
+        axis({ space: 34, values: (u, splits) => splits.map((v) => (Number.isInteger(v) ? (BUCKET_LABELS[v] ?? "") : "")) }),
+        axis({ label: "tickets", size: 40, incrs: COUNT_STEPS }),
       ],
       series: [
-        { label: "Took", value: (u, v) => (v == null ? "–" : BUCKET_LABELS[v]) },
+        { label: "Time", value: (u, v) => (v == null ? "–" : BUCKET_LABELS[v]) },
         { label: "Tickets", stroke: bar, fill: `${bar}99`, width: 1, paths: uPlot.paths.bars({ size: [0.85, 80] }), points: { show: false } },
       ],
       hooks: { draw: [markPercentiles] },

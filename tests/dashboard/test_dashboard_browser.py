@@ -114,9 +114,11 @@ class Watched:
 @contextlib.asynccontextmanager
 async def dashboard(
     browser, base_url: str, *, width: int = 1280, height: int = 900, fake_clock: bool = False,
-    storage: dict[str, str] | None = None,
+    storage: dict[str, str] | None = None, color_scheme: str = "light",
 ) -> AsyncIterator[Watched]:  # fmt: skip
-    context = await browser.new_context(viewport={"width": width, "height": height}, color_scheme="light")
+    context = await browser.new_context(
+        viewport={"width": width, "height": height}, color_scheme=color_scheme
+    )
     page = await context.new_page()
     watched = Watched(page, base_url)
 
@@ -282,9 +284,11 @@ async def test_the_dashboard_shows_the_apis_figures_and_fits_a_phone(serve, db_u
             if target := os.environ.get("NEPHTHYS_DASHBOARD_SCREENSHOT"):
                 await page.screenshot(path=str(Path(target)), full_page=True)
 
-        # A phone's width: no sideways scrolling, and the charts still drew, inside the screen.
-        async with dashboard(browser, base_url, width=375, height=812) as phone:
+        # A phone's width, in dark mode: no sideways scrolling, and the charts still drew, inside the screen.
+        async with dashboard(browser, base_url, width=375, height=812, color_scheme="dark") as phone:
             await loaded(phone)
+            background = await phone.page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+            assert background == "rgb(20, 23, 28)", background  # --bg of prefers-color-scheme: dark
             widths = await phone.page.evaluate(
                 "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
             )
@@ -294,6 +298,10 @@ async def test_the_dashboard_shows_the_apis_figures_and_fits_a_phone(serve, db_u
                 assert 200 <= drawn["width"] <= 375 and drawn["height"] >= 150, (chart_id, drawn)
                 assert drawn["alphas"] and all(alpha > 0 for alpha in drawn["alphas"])
             assert phone.console_errors == []
+            if target := os.environ.get("NEPHTHYS_DASHBOARD_SCREENSHOT"):
+                await phone.page.screenshot(
+                    path=str(Path(target).with_name("dashboard-phone-dark.png")), full_page=True
+                )
 
 
 async def test_a_refresh_with_nothing_new_redraws_nothing_and_a_lost_service_keeps_the_figures(
