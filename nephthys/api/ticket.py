@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from nephthys.api.access import shows_descriptions
 from nephthys.api.params import INT32_MAX
 from nephthys.api.responses import JSON, error_response
 from nephthys.api.ticket_json import Encoding, TicketRenderer
@@ -37,10 +38,11 @@ async def ticket(request: Request) -> Response:
         return error_response(400, ticket_id)
     async with request.app.state.engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
-        rows = await driver.fetch(ONE_TICKET, ticket_id)
+        descriptions = shows_descriptions(request)
+        rows = await driver.fetch(ONE_TICKET if descriptions else ONE_TICKET_WITHOUT_DESCRIPTION, ticket_id)
         if not rows:
             return error_response(404, "ticket_not_found")
-        body = await TicketRenderer(driver).render(rows)
+        body = await TicketRenderer(driver, descriptions=descriptions).render(rows)
     return Response(body, media_type=JSON)
 
 

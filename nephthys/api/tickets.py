@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from nephthys.api.access import shows_descriptions
 from nephthys.api.params import BadParameter, first, instant, shown, whole_number
 from nephthys.api.responses import JSON, error_response
 from nephthys.api.ticket_json import Encoding, TicketRenderer
@@ -126,6 +127,7 @@ def read_filter(request: Request) -> TicketFilter:
             raise BadParameter(f"status: expected open, closed or in_progress, got {shown(found[1])}")
     cursor = first(request, "cursor")
     return TicketFilter(
+        descriptions=shows_descriptions(request),
         status=status,
         since=instant(request, "since", "after"),
         until=instant(request, "until", "before"),
@@ -154,7 +156,11 @@ async def _page(request: Request, query: TicketFilter, limit: int) -> Response:
             await driver.execute(STREAMING_PLAN)
             rows = await driver.fetch(sql, *args)
             page = rows[:limit]
-            body = b"[" + await TicketRenderer(driver, query.encoding).render(page) + b"]"
+            body = (
+                b"["
+                + await TicketRenderer(driver, query.encoding, descriptions=query.descriptions).render(page)
+                + b"]"
+            )
     headers = {}
     if len(rows) > limit:
         last = page[-1]
@@ -209,7 +215,7 @@ async def _stream(request: Request, query: TicketFilter) -> Response:
         await resources.aclose()
         raise
 
-    renderer = TicketRenderer(driver, query.encoding)
+    renderer = TicketRenderer(driver, query.encoding, descriptions=query.descriptions)
 
     async def body() -> AsyncGenerator[bytes, None]:
         nonlocal batch
