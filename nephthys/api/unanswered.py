@@ -1,6 +1,8 @@
 """GET /api/unanswered?limit=: the queue of questions waiting for a helper, longest-waiting first.
 
 The dashboard's queue reads it; the definition is ``nephthys.stats.unanswered``'s.
+Each ticket's ``description`` follows API_DESCRIPTIONS, as ticket objects do:
+left out for a request without a valid key when it is ``keys``.
 Its weak ETag covers everything but ``waiting_minutes`` (which grows with the
 clock), as /api/stats_v2's leaves out ``age_minutes``: a poller gets a 304 until
 the queue itself changes.
@@ -14,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from nephthys.api.access import shows_descriptions
 from nephthys.api.etag import entity_tag, matches, not_modified
 from nephthys.api.params import BadParameter, whole_number
 from nephthys.api.responses import error_response, json_response
@@ -32,7 +35,7 @@ async def unanswered(request: Request) -> Response:
     async with request.app.state.engine.connect() as connection:
         now = (await connection.execute(text("SELECT now()"))).scalar_one()
         queue = await unanswered_queue(
-            connection, now, links_for(request), limit=limit, with_descriptions=True
+            connection, now, links_for(request), limit=limit, with_descriptions=shows_descriptions(request)
         )
     unchanging = [{k: v for k, v in ticket.items() if k != "waiting_minutes"} for ticket in queue["tickets"]]
     etag = entity_tag(orjson.dumps({"total": queue["total"], "tickets": unchanging}), weak=True)

@@ -19,6 +19,7 @@ const etags = new Map();
 const charts = new Map();
 let lastGood = null;
 let refreshing = false;
+let keyFormWanted = false; // the viewer opened the key form: it stays until a key is given
 
 // ---------------------------------------------------------------- formatting
 
@@ -176,6 +177,8 @@ function renderQueue(queue) {
     queue.total === 0
       ? "Nobody is waiting."
       : `${queue.total} waiting, longest first${queue.total > waiting ? ` (the first ${waiting} shown)` : ""}.`;
+  // The API leaves out question text for readers without a key (API_DESCRIPTIONS=keys): offer to give one.
+  $("#queue-key").hidden = queue.tickets.every((ticket) => "description" in ticket);
   $("#queue-list").replaceChildren(
     ...queue.tickets.map((ticket) => {
       const item = element(
@@ -369,10 +372,8 @@ function remakeCharts() {
 
 // ---------------------------------------------------------------- refresh, status and the key
 
-function showKeyPrompt(refused) {
-  $("#key-message").textContent = refused
-    ? "The saved API key was refused. Enter another to see the figures."
-    : "This service needs an API key to show its figures.";
+function showKeyPrompt(refused, message = "This service needs an API key to show its figures.") {
+  $("#key-message").textContent = refused ? "The saved API key was refused. Enter another to see the figures." : message;
   $("#key-form").hidden = false;
 }
 
@@ -416,7 +417,7 @@ async function refresh() {
       shown.dataset.renders = String(Number(shown.dataset.renders || 0) + 1);
     });
     if (keyNeeded) showKeyPrompt(Boolean(storedKey()));
-    else $("#key-form").hidden = true;
+    else if (!keyFormWanted) $("#key-form").hidden = true;
     if (!unreachable && !keyNeeded) lastGood = new Date();
     tickAges();
     showStatus(unreachable);
@@ -428,10 +429,16 @@ async function refresh() {
 function start() {
   $("#key-form").addEventListener("submit", (event) => {
     event.preventDefault();
+    keyFormWanted = false;
     localStorage.setItem(KEY_STORAGE, $("#key-input").value.trim());
     $("#key-input").value = "";
     etags.clear(); // another key may see more (question text)
     refresh();
+  });
+  $("#queue-key").addEventListener("click", () => {
+    keyFormWanted = true;
+    showKeyPrompt(false, "An API key shows the questions' text too.");
+    $("#key-input").focus();
   });
   $("#forget-key").addEventListener("click", () => {
     localStorage.removeItem(KEY_STORAGE);

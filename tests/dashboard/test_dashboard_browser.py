@@ -10,14 +10,18 @@ Set NEPHTHYS_DASHBOARD_SCREENSHOT=docs/dashboard.png to (re)take the screenshot 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import os
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from nephthys.utils.starlette import create_app
 from tests.api.data import add_ticket, add_user, database_now
@@ -350,10 +354,28 @@ async def test_a_refresh_with_nothing_new_redraws_nothing_and_a_lost_service_kee
             await service.__aexit__(None, None, None)
 
 
-async def test_the_page_asks_for_a_key_keeps_it_and_forgets_it(serve, db_url, browser):
+async def created_key(db_url: str, name: str) -> str:
+    """``nephthys api-keys create NAME``, as an operator runs it: its last line is the key."""
+    command = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "nephthys", "api-keys", "create", name,
+        env={"PATH": os.environ["PATH"], "DATABASE_URL": db_url},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    output, errors = await command.communicate()
+    assert command.returncode == 0, errors.decode()
+    return output.decode().strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("required_by", ["API_ACCESS=keys", "API_TOKEN"])
+async def test_the_page_asks_for_a_key_keeps_it_and_forgets_it(serve, db_url, browser, required_by):
     await seed(db_url)
-    key = "the-right-key-0123456789"
-    async with serve(slack_help_channel=HELP_CHANNEL, api_token=key) as client:
+    if required_by == "API_ACCESS=keys":
+        key = await created_key(db_url, "dashboard")
+        settings: dict[str, Any] = {"api_access": "keys"}
+    else:
+        key = "the-right-token-0123456789"
+        settings = {"api_token": key}
+    async with serve(slack_help_channel=HELP_CHANNEL, **settings) as client:
         base_url = str(client.base_url).rstrip("/")
         async with dashboard(browser, base_url) as watched:
             page = watched.page
@@ -362,7 +384,7 @@ async def test_the_page_asks_for_a_key_keeps_it_and_forgets_it(serve, db_url, br
             assert "needs an API key" in await page.inner_text("#key-form")
             assert await page.inner_text('[data-field="all_time.tickets_total"]') == "–"
 
-            await page.fill("#key-input", "a-wrong-key")
+            await page.fill("#key-input", "nph_a-wrong-key")
             await page.click("#key-form button[type=submit]")
             await page.wait_for_function(
                 "() => document.querySelector('#key-message').textContent.includes('refused')"
@@ -387,6 +409,31 @@ async def test_the_page_asks_for_a_key_keeps_it_and_forgets_it(serve, db_url, br
             assert await page.evaluate("() => localStorage.getItem('nephthys-dashboard-api-key')") is None
             assert "needs an API key" in await page.inner_text("#key-form")
             assert watched.blocked == []
+
+
+async def test_question_text_shows_only_with_a_key_when_api_descriptions_is_keys(serve, db_url, browser):
+    seeded = await seed(db_url)
+    key = await created_key(db_url, "lead")
+    async with serve(slack_help_channel=HELP_CHANNEL, api_descriptions="keys") as client:
+        base_url = str(client.base_url).rstrip("/")
+        async with dashboard(browser, base_url) as watched:
+            page = watched.page
+            await loaded(watched)
+            titles = [ticket["title"] for ticket in seeded["queue"]]
+            descriptions = [ticket["description"] for ticket in seeded["queue"]]
+            queue_text = await page.inner_text("#queue-list")
+            assert all(title in queue_text for title in titles)
+            assert not any(description in queue_text for description in descriptions)
+            assert await page.is_hidden("#key-form")  # the figures need no key
+
+            await page.click("#queue-key")
+            await page.fill("#key-input", key)
+            await page.click("#key-form button[type=submit]")
+            await page.wait_for_function("() => document.querySelector('#queue-list .description')")
+            queue_text = await page.inner_text("#queue-list")
+            assert all(description in queue_text for description in descriptions)
+            assert await page.is_hidden("#queue-key") and await page.is_hidden("#key-form")
+            assert watched.console_errors == [] and watched.blocked == []
 
 
 async def test_the_page_and_its_files_are_compressed_and_cached(serve):
