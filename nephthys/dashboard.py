@@ -30,6 +30,11 @@ INDEX = "index.html"
 
 REVALIDATE = "no-cache"
 IMMUTABLE = "public, max-age=31536000, immutable"
+# The page may load and fetch from this service only: a second guard, in the browser, on "nothing from outside".
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
 
 
 class DashboardFiles(StaticFiles):
@@ -45,6 +50,8 @@ class DashboardFiles(StaticFiles):
         response = super().file_response(full_path, stat_result, scope, status_code)
         relative = Path(full_path).relative_to(STATIC_DIRECTORY.resolve())
         response.headers["cache-control"] = IMMUTABLE if relative.parts[0] == "vendor" else REVALIDATE
+        if relative.suffix == ".html":
+            response.headers["content-security-policy"] = CONTENT_SECURITY_POLICY
         return response
 
 
