@@ -19,6 +19,7 @@ const etags = new Map();
 const charts = new Map();
 let lastGood = null;
 let refreshing = false;
+let refreshAgain = false;
 let keyFormWanted = false; // the viewer opened the key form: it stays until a key is given
 
 // ---------------------------------------------------------------- formatting
@@ -393,8 +394,27 @@ function showStatus(failure) {
   }
 }
 
+// A part the API would not answer (a 4xx other than 401) says so in place, keeping what it showed.
+function showProblem(shown, message) {
+  let problem = shown.querySelector(".problem");
+  if (!message) {
+    problem?.remove();
+    return;
+  }
+  if (!problem) {
+    problem = element("p", { className: "problem", role: "status" });
+    const heading = shown.querySelector(":scope > h2");
+    if (heading) heading.after(problem);
+    else shown.prepend(problem);
+  }
+  problem.textContent = `Not shown: ${message}.`;
+}
+
 async function refresh() {
-  if (refreshing) return;
+  if (refreshing) {
+    refreshAgain = true; // e.g. a key given while a round was on its way: run once more with it
+    return;
+  }
   refreshing = true;
   try {
     const results = await Promise.allSettled(sections.map((section) => getJSON(section.url())));
@@ -407,11 +427,11 @@ async function refresh() {
         unreachable ||= result.reason instanceof Unreachable;
         keyNeeded ||= result.reason instanceof KeyNeeded;
         if (!(result.reason instanceof Unreachable || result.reason instanceof KeyNeeded)) {
-          shown.dataset.error = result.reason.message;
+          showProblem(shown, result.reason.message);
         }
         return;
       }
-      delete shown.dataset.error;
+      showProblem(shown, null);
       if (result.value === NOT_MODIFIED) return;
       section.render(result.value);
       shown.dataset.renders = String(Number(shown.dataset.renders || 0) + 1);
@@ -423,6 +443,10 @@ async function refresh() {
     showStatus(unreachable);
   } finally {
     refreshing = false;
+  }
+  if (refreshAgain) {
+    refreshAgain = false;
+    refresh();
   }
 }
 
@@ -442,6 +466,8 @@ function start() {
   });
   $("#forget-key").addEventListener("click", () => {
     localStorage.removeItem(KEY_STORAGE);
+    // What only the key could read goes with it, even if the next answer is a 401.
+    document.querySelectorAll("#queue-list .description").forEach((text) => text.remove());
     etags.clear();
     refresh();
   });

@@ -434,6 +434,12 @@ async def test_question_text_shows_only_with_a_key_when_api_descriptions_is_keys
             queue_text = await page.inner_text("#queue-list")
             assert all(description in queue_text for description in descriptions)
             assert await page.is_hidden("#queue-key") and await page.is_hidden("#key-form")
+
+            await page.click("#forget-key")
+            await page.wait_for_selector("#queue-key:not([hidden])")
+            queue_text = await page.inner_text("#queue-list")
+            assert not any(description in queue_text for description in descriptions)
+            assert all(title in queue_text for title in titles)
             assert watched.console_errors == [] and watched.blocked == []
 
 
