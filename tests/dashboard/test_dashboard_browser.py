@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +143,8 @@ async def dashboard(
             "".join(f"localStorage.setItem({key!r}, {value!r});" for key, value in storage.items())
         )
     if fake_clock:
-        await page.clock.install()
+        # Noon UTC today: the page's 30-day window (dates in its URLs) cannot roll over midnight mid-test.
+        await page.clock.install(time=datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0))
     try:
         yield watched
     finally:
