@@ -162,10 +162,15 @@ async def _answer(request: Request, key: Key, compute: Compute) -> Response:
                 name = key(now)
                 answer = memo.lookup(name, version) if name is not None else None
                 if answer is None:
-                    body = orjson.dumps(await compute(connection, now))
-                    answer = RememberedAnswer(version, body, entity_tag(body))
-                    if name is not None and version is not None:
-                        memo.remember(name, answer)
+                    # One recomputation at a time (each reads up to every ticket): a poll burst after a
+                    # ticket change waits for the first and reuses its answer when it is for this version.
+                    async with memo.computing:
+                        answer = memo.lookup(name, version) if name is not None else None
+                        if answer is None:
+                            body = orjson.dumps(await compute(connection, now))
+                            answer = RememberedAnswer(version, body, entity_tag(body))
+                            if name is not None and version is not None:
+                                memo.remember(name, answer)
             except BadParameter as error:  # a default that only the clock could tell was too wide
                 return error_response(400, str(error))
     if matches(request, answer.etag):

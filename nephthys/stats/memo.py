@@ -104,6 +104,7 @@ class AnswerMemo:
     def __init__(self, size: int = 64) -> None:
         self._size = size
         self._answers: OrderedDict[Hashable, RememberedAnswer] = OrderedDict()
+        self.computing = asyncio.Lock()
 
     def lookup(self, key: Hashable, version: int | None) -> RememberedAnswer | None:
         answer = self._answers.get(key)
