@@ -494,6 +494,40 @@ PATHS = {
     },
 }  # fmt: skip
 
+# The dashboard's queue (issue 13), its own block so it merges beside the other routes' additions.
+UNANSWERED_TICKET = _object(
+    {
+        "id": {"type": "integer"},
+        "title": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "last_message_at": {"type": ["string", "null"], "format": "date-time"},
+        "waiting_minutes": NUMBER_OR_NULL,
+        "link": {"type": "string"},
+    }
+)
+# Not required: left out for readers who may not see question text.
+UNANSWERED_TICKET["properties"] = {**UNANSWERED_TICKET["properties"], "description": {"type": "string"}}
+UNANSWERED_RESPONSES: dict[str, Any] = {
+    "200": _json(
+        _object({"total": COUNT, "tickets": {"type": "array", "items": UNANSWERED_TICKET}}),
+        "How many wait (`total`) and the first `limit` of them; the weak ETag leaves out `waiting_minutes`",
+        ETAG,
+    ),
+    **NOT_MODIFIED,
+    "400": _error("`invalid_limit`"),
+    **COMMON_ERRORS,
+}
+PATHS["/api/unanswered"] = {
+    "get": {
+        "summary": "Open tickets whose last message is not a helper's, longest-waiting first (by lastMsgAt)",
+        "parameters": [
+            _query("limit", "How many to list (default 50)", {"type": "integer", "minimum": 1, "maximum": 500}),
+            IF_NONE_MATCH,
+        ],
+        "responses": UNANSWERED_RESPONSES,
+    }
+}  # fmt: skip
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {

@@ -14,6 +14,7 @@ from nephthys.api import (
     stats_v2,
     ticket,
     tickets,
+    unanswered,
     user,
 )
 
@@ -28,6 +29,7 @@ def api_routes() -> list[BaseRoute]:
         question_tags.route,
         feedback.route,
         *aggregates.routes,
+        unanswered.route,
         metrics.route,
         openapi.route,
     ]

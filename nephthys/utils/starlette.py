@@ -15,6 +15,7 @@ from nephthys.api.health import health
 from nephthys.api.middleware import api_middleware
 from nephthys.api.routes import api_routes
 from nephthys.config import Settings
+from nephthys.dashboard import dashboard_routes
 from nephthys.database.engine import create_engine, session_factory
 from nephthys.slack.app import start_slack
 from nephthys.utils.body_limit import BodySizeLimitMiddleware
@@ -54,6 +55,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/slack/events", slack_events, methods=["POST"]),
         *api_routes(),
+        *dashboard_routes(),
     ]
     # The body limit is innermost, so its refusal is counted by the metrics like any answer.
     middleware = [*api_middleware(settings), Middleware(BodySizeLimitMiddleware)]

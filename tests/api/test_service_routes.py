@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 API_ROUTES = ["/api/stats_v2", "/api/stats", "/api/tickets?status=open", "/api/ticket?id=1", "/api/user?id=U1",
-              "/api/stats/question_tags"]  # fmt: skip
+              "/api/stats/question_tags", "/api/unanswered"]  # fmt: skip
 
 
 @pytest.mark.parametrize("path", API_ROUTES)
