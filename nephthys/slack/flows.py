@@ -233,6 +233,8 @@ async def thread_reply(
     recorded = await lifecycle.record_reply(ctx.sessions, thread_ts=thread_ts, author_slack_id=user)
     if recorded is None:
         return None
+    if recorded.assigned or recorded.by is UserType.AUTHOR:
+        ctx.ticket_changed(recorded.ticket.assigned_to_slack_id)  # a new assignment, or the asker spoke
     if broadcast and recorded.by is not UserType.HELPER:
         await remove_broadcast(ctx, ts=ts, thread_ts=thread_ts, user=user)
     return recorded
@@ -271,6 +273,8 @@ async def resolve(
     ``announce=False`` skips the closing message (a macro whose own reply closes the thread).
     """
     change = await lifecycle.resolve_ticket(ctx.sessions, ticket_id=ticket_id, resolver_slack_id=resolver)
+    if change.changed:
+        ctx.ticket_changed(change.found_ticket.assigned_to_slack_id)  # the App Home's live refresh
     if change.outcome is Outcome.NOT_ALLOWED:
         await tell(
             ctx,
@@ -327,6 +331,8 @@ async def reopen(ctx: SlackContext, *, ticket_id: int, reopener: str) -> Change:
     # does its Slack side after this one (else this one could take its ✅ away).
     async with ctx.ticket_locks.hold(ticket_id):
         change = await lifecycle.reopen_ticket(ctx.sessions, ticket_id=ticket_id, reopener_slack_id=reopener)
+        if change.changed:
+            ctx.ticket_changed(change.found_ticket.assigned_to_slack_id)  # the App Home's live refresh
         if change.changed:
             await _after_reopen(ctx, change.found_ticket, reopener=reopener)
     if change.outcome is Outcome.NOT_ALLOWED:
