@@ -143,3 +143,21 @@ def test_serve_without_database_url_runs_an_embedded_postgresql_and_reuses_its_d
             assert "database schema upgraded from nothing to" in stderr
         else:
             assert "database schema is up to date" in stderr
+
+
+async def test_users_admin_grants_and_removes_admin_rights(empty_database, tmp_path):
+    env = {"DATABASE_URL": empty_database}
+    assert nephthys("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    granted = nephthys("users", "admin", "U0ADMIN001", env=env, cwd=tmp_path)
+    assert granted.returncode == 0, granted.stderr
+    assert granted.stdout.strip() == "U0ADMIN001 is now an admin"
+    again = nephthys("users", "admin", "U0ADMIN001", env=env, cwd=tmp_path)
+    assert again.stdout.strip() == "U0ADMIN001 is already an admin"
+    rows = await postgres.fetch(empty_database, 'SELECT admin FROM "User" WHERE "slackId" = $1', "U0ADMIN001")
+    assert [row["admin"] for row in rows] == [True]
+    removed = nephthys("users", "admin", "U0ADMIN001", "--remove", env=env, cwd=tmp_path)
+    assert removed.stdout.strip() == "U0ADMIN001 is now not an admin"
+    rows = await postgres.fetch(empty_database, 'SELECT admin FROM "User" WHERE "slackId" = $1', "U0ADMIN001")
+    assert [row["admin"] for row in rows] == [False]
+    bad = nephthys("users", "admin", "not-a-user", env=env, cwd=tmp_path)
+    assert bad.returncode == 2 and "SLACK_ID: expected a Slack user id" in bad.stderr
