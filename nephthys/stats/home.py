@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nephthys.stats.memo import StatsV2Memo, current_stats_v2
 from nephthys.stats.overview import (
-    DAY,
     HANG_MS,
     WEEK,
     MessageLinks,
@@ -242,7 +241,6 @@ async def question_tag_figures(connection: AsyncConnection, *, now: datetime) ->
 
 
 __all__ = [
-    "DAY",
     "DashboardFigures",
     "HelperFigures",
     "Leaderboard",

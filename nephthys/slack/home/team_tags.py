@@ -12,7 +12,6 @@ from nephthys.slack.home.common import (
     Page,
     View,
     button,
-    context,
     header,
     mention,
     mrkdwn_section,
@@ -119,6 +118,3 @@ def rename_modal(transcript: Transcript, *, tag_id: int, name: str) -> dict:
             }
         ],
     }
-
-
-__all__ = ["PAGE_SIZE", "View", "blocks", "context", "rename_modal"]
