@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -35,6 +36,52 @@ from nephthys.stats.overview import (
 
 MONTH = timedelta(days=30)
 DASHBOARD_TOP = 10
+
+
+@dataclass(frozen=True)
+class _Remembered:
+    version: int | None
+    fingerprint: object
+    now: datetime
+    valid_until: datetime | None
+    value: Any
+
+
+class HomeFiguresMemo:
+    """The Home's own figures reused exactly, on the terms of stats_v2's memo (nephthys.stats.memo).
+
+    A remembered figure is reused for a request only when the data is provably the same:
+    the same ``TicketTotals.version`` (every transaction that changes a ticket or a helper
+    takes a new one), the same ``fingerprint`` of what else it reads (the question tags'
+    ids and labels), and the request's clock ``n`` with ``now <= n < valid_until`` (no
+    ticket timestamp crosses the edge of one of its windows in between). Not a cache with
+    a time to live: a change or a crossing computes afresh.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[object, _Remembered] = {}
+
+    def lookup(
+        self, key: object, *, version: int | None, fingerprint: object, now: datetime
+    ) -> _Remembered | None:
+        entry = self._entries.get(key)
+        if entry is None or version is None or entry.version != version or entry.fingerprint != fingerprint:
+            return None
+        if now < entry.now or (entry.valid_until is not None and now >= entry.valid_until):
+            return None
+        return entry
+
+    def remember(
+        self,
+        key: object,
+        *,
+        version: int | None,
+        fingerprint: object,
+        now: datetime,
+        valid_until: datetime | None,
+        value: Any,
+    ) -> None:
+        self._entries[key] = _Remembered(version, fingerprint, now, valid_until, value)
 
 
 @dataclass(frozen=True)
@@ -182,23 +229,65 @@ _OWN_TICKETS_SQL = text(
 )
 
 
+# The first instant the 30-day board [now - 30d, now) changes with the clock alone: a
+# closing leaves it 30 days after closedAt, and one stamped at or after now enters at closedAt.
+_MONTH_VALID_UNTIL_SQL = text(
+    """SELECT least(
+           (SELECT min("closedAt") FROM "Ticket" WHERE "closedAt" >= CAST(:start AS timestamptz))
+               + make_interval(days => 30),
+           (SELECT min("closedAt") FROM "Ticket" WHERE "closedAt" >= CAST(:now AS timestamptz)))"""
+)
+
+
+async def month_leaderboard(
+    connection: AsyncConnection, figures_memo: HomeFiguresMemo, *, version: int | None, now: datetime
+) -> list[dict]:
+    """``helpers_leaderboard`` over ``[now - 30d, now)``, reused exactly while provably the same."""
+    remembered = figures_memo.lookup("month_board", version=version, fingerprint=None, now=now)
+    if remembered is not None:
+        return remembered.value
+    start = now - MONTH
+    board = await helpers_leaderboard(connection, start=start, end=now)
+    valid_until = (
+        await connection.execute(_MONTH_VALID_UNTIL_SQL, {"start": start, "now": now})
+    ).scalar_one()
+    figures_memo.remember(
+        "month_board", version=version, fingerprint=None, now=now, valid_until=valid_until, value=board
+    )
+    return board
+
+
 async def helper_figures(
-    connection: AsyncConnection, memo: StatsV2Memo, links: MessageLinks, *, slack_id: str
+    connection: AsyncConnection,
+    memo: StatsV2Memo,
+    links: MessageLinks,
+    *,
+    slack_id: str,
+    figures_memo: HomeFiguresMemo | None = None,
 ) -> HelperFigures:
     """The viewer's closed tickets and ranks (24 h, 7 d, 30 d, all time), first-response mean, work in hand."""
+    figures_memo = figures_memo or HomeFiguresMemo()
     rendered, now = await current_stats_v2(connection, memo, links)
-    document = rendered.raw.document
-    month = await helpers_leaderboard(connection, start=now - MONTH, end=now)
-    own = (await connection.execute(_OWN_TICKETS_SQL, {"slack_id": slack_id})).one()
+    version, document = rendered.raw.version, rendered.raw.document
+    month = await month_leaderboard(connection, figures_memo, version=version, now=now)
+    key = ("own", slack_id)
+    remembered = figures_memo.lookup(key, version=version, fingerprint=None, now=now)
+    if remembered is not None:
+        own = remembered.value
+    else:
+        row = (await connection.execute(_OWN_TICKETS_SQL, {"slack_id": slack_id})).one()
+        own = (
+            float(row.mean_first_response) if row.mean_first_response is not None else None,
+            row.in_progress,
+        )
+        figures_memo.remember(key, version=version, fingerprint=None, now=now, valid_until=None, value=own)
     return HelperFigures(
         day=_place(document["past_24h"]["helpers_leaderboard"], slack_id),
         week=_place(document["past_7d"]["helpers_leaderboard"], slack_id),
         month=_place(month, slack_id),
         all_time=_place(document["all_time"]["helpers_leaderboard"], slack_id),
-        mean_first_response_minutes=(
-            float(own.mean_first_response) if own.mean_first_response is not None else None
-        ),
-        in_progress=own.in_progress,
+        mean_first_response_minutes=own[0],
+        in_progress=own[1],
     )
 
 
@@ -240,8 +329,58 @@ async def question_tag_figures(connection: AsyncConnection, *, now: datetime) ->
     ]
 
 
+# The data version, the clock, and what else the counts read: the question tags themselves
+# (creating or renaming one changes no ticket, so no version).
+_QUESTION_TAGS_CHECK_SQL = text(
+    """SELECT (SELECT "version" FROM "TicketTotals" WHERE id = 1) AS version, now() AS now,
+              (SELECT md5(coalesce(string_agg(id::text || ':' || label, E'\\n' ORDER BY id), ''))
+               FROM "QuestionTag") AS fingerprint"""
+)
+# When the counts change with the clock alone: a tagged ticket leaves the 7-day (30-day)
+# window 7 (30) days after its creation, and one created at or after now enters at creation.
+_QUESTION_TAGS_VALID_UNTIL_SQL = text(
+    """SELECT least(
+           (SELECT min("createdAt") FROM "Ticket" WHERE "createdAt" >= CAST(:week_start AS timestamptz)
+                AND "questionTagId" IS NOT NULL) + make_interval(days => 7),
+           (SELECT min("createdAt") FROM "Ticket" WHERE "createdAt" >= CAST(:month_start AS timestamptz)
+                AND "questionTagId" IS NOT NULL) + make_interval(days => 30),
+           (SELECT min("createdAt") FROM "Ticket" WHERE "createdAt" >= CAST(:now AS timestamptz)
+                AND "questionTagId" IS NOT NULL))"""
+)
+
+
+async def current_question_tag_figures(
+    connection: AsyncConnection, figures_memo: HomeFiguresMemo
+) -> list[QuestionTagFigures]:
+    """``question_tag_figures`` at the database's now, reused exactly while provably the same."""
+    check = (await connection.execute(_QUESTION_TAGS_CHECK_SQL)).one()
+    remembered = figures_memo.lookup(
+        "question_tags", version=check.version, fingerprint=check.fingerprint, now=check.now
+    )
+    if remembered is not None:
+        return remembered.value
+    now = check.now
+    counted = await question_tag_figures(connection, now=now)
+    valid_until = (
+        await connection.execute(
+            _QUESTION_TAGS_VALID_UNTIL_SQL, {"now": now, "week_start": now - WEEK, "month_start": now - MONTH}
+        )
+    ).scalar_one()
+    figures_memo.remember(
+        "question_tags",
+        version=check.version,
+        fingerprint=check.fingerprint,
+        now=now,
+        valid_until=valid_until,
+        value=counted,
+    )
+    return counted
+
+
 __all__ = [
     "DashboardFigures",
+    "HomeFiguresMemo",
+    "current_question_tag_figures",
     "HelperFigures",
     "Leaderboard",
     "QuestionTagFigures",

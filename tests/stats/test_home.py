@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from nephthys.stats.home import (
+    HomeFiguresMemo,
+    current_question_tag_figures,
     dashboard_figures,
     dashboard_from_stats_v2,
     helper_figures,
@@ -104,3 +106,44 @@ async def test_question_tags_over_7_and_30_days_and_all_time(db_url, connection)
         ("Payout", 2, 3, 4),
         ("Never asked", 0, 0, 0),
     ]
+
+
+async def test_question_tag_counts_are_reused_exactly_and_only_while_nothing_changed(db_url, connection):
+    author = await add_user(db_url, "UAUTHOR")
+    [payout] = await postgres.fetch(
+        db_url, 'INSERT INTO "QuestionTag" (label) VALUES ($1) RETURNING id', "Payout"
+    )
+    ticket = await add_ticket(db_url, opened_by=author, created_at=ago(days=2))
+    await postgres.fetch(
+        db_url, 'UPDATE "Ticket" SET "questionTagId" = $1 WHERE id = $2', payout["id"], ticket
+    )
+    memo = HomeFiguresMemo()
+    first = await current_question_tag_figures(connection, memo)
+    assert [(t.label, t.week, t.all_time) for t in first] == [("Payout", 1, 1)]
+    assert await current_question_tag_figures(connection, memo) is first  # nothing changed: reused
+    # A new question tag changes no ticket (no new version): the fingerprint sees it.
+    await postgres.fetch(db_url, 'INSERT INTO "QuestionTag" (label) VALUES ($1)', "Brand new")
+    second = await current_question_tag_figures(connection, memo)
+    assert [t.label for t in second] == ["Payout", "Brand new"]
+    # A ticket change is a new version: computed afresh.
+    await postgres.fetch(db_url, 'UPDATE "Ticket" SET "questionTagId" = NULL WHERE id = $1', ticket)
+    third = await current_question_tag_figures(connection, memo)
+    assert [(t.label, t.all_time) for t in third] == [("Brand new", 0), ("Payout", 0)]
+
+
+async def test_the_30_day_board_is_reused_until_a_closing_leaves_the_window(db_url, connection):
+    await build(db_url)
+    memo, figures_memo = StatsV2Memo(), HomeFiguresMemo()
+    await helper_figures(connection, memo, LINKS, slack_id="UHELPER1", figures_memo=figures_memo)
+    remembered = figures_memo.lookup(
+        "month_board", version=memo._last.raw.version, fingerprint=None, now=memo._last.raw.now
+    )
+    assert remembered is not None
+    # Valid until the oldest closing in the window (H1's, 19 days ago) is 30 days old.
+    assert abs((remembered.valid_until - (ago(days=19) + timedelta(days=30))).total_seconds()) < 60
+    assert (
+        figures_memo.lookup(
+            "month_board", version=memo._last.raw.version, fingerprint=None, now=remembered.valid_until
+        )
+        is None
+    )

@@ -71,6 +71,7 @@ class HomePublisher:
     def __init__(self, ctx: SlackContext, *, stats_v2_memo: StatsV2Memo | None = None) -> None:
         self.ctx = ctx
         self.stats_v2_memo = stats_v2_memo or StatsV2Memo()
+        self.figures_memo = home_stats.HomeFiguresMemo()
         self.loading_after = LOADING_AFTER_SECONDS
         self.coalesce_seconds = COALESCE_SECONDS
         self.live_every = LIVE_EVERY_SECONDS
@@ -242,7 +243,7 @@ class HomePublisher:
             )
         if view is View.QUESTION_TAGS:
             async with engine.connect() as connection:
-                counted = await home_stats.question_tag_figures(connection, now=datetime.now(UTC))
+                counted = await home_stats.current_question_tag_figures(connection, self.figures_memo)
             shown_page = page_of(page, total=len(counted), size=question_tags.PAGE_SIZE)
             return (
                 question_tags.blocks(
@@ -253,7 +254,11 @@ class HomePublisher:
         if view is View.MY_STATS:
             async with engine.connect() as connection:
                 own = await home_stats.helper_figures(
-                    connection, self.stats_v2_memo, self._links(), slack_id=viewer.slack_id
+                    connection,
+                    self.stats_v2_memo,
+                    self._links(),
+                    slack_id=viewer.slack_id,
+                    figures_memo=self.figures_memo,
                 )
             return my_stats.blocks(transcript, own), 1
         asked = await lifecycle.tickets_asked_by(
