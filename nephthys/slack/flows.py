@@ -235,6 +235,7 @@ async def thread_reply(
         return None
     if recorded.assigned or recorded.by is UserType.AUTHOR:
         ctx.ticket_changed(recorded.ticket.assigned_to_slack_id)  # a new assignment, or the asker spoke
+    ctx.ticket_changed(recorded.previous_assignee_slack_id)  # taken over from another helper
     if broadcast and recorded.by is not UserType.HELPER:
         await remove_broadcast(ctx, ts=ts, thread_ts=thread_ts, user=user)
     return recorded

@@ -87,6 +87,8 @@ class ReplyRecorded:
     ticket: TicketState
     by: UserType
     assigned: bool  # this reply (a helper's) assigned the ticket
+    # Who held the ticket before this reply took it (their App Home loses it); None if nobody else.
+    previous_assignee_slack_id: str | None = None
 
 
 class Outcome(enum.StrEnum):
@@ -335,15 +337,16 @@ async def record_reply(sessions: Sessions, *, thread_ts: str, author_slack_id: s
     async with sessions.begin() as session:
         row = (
             await session.execute(
-                select(Ticket.id, Ticket.status, Ticket.assigned_at, User.slack_id)
+                select(Ticket.id, Ticket.status, Ticket.assigned_at, User.slack_id, _ASSIGNEE.c.slackId)
                 .join(User, User.id == Ticket.opened_by_id)
+                .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == Ticket.assigned_to_id)
                 .where(Ticket.msg_ts == thread_ts)
                 .with_for_update(of=Ticket)
             )
         ).one_or_none()
         if row is None:
             return None
-        ticket_id, status, assigned_at, opener_slack_id = row
+        ticket_id, status, assigned_at, opener_slack_id, previous_assignee = row
         author = (
             await session.execute(select(User.id, User.helper).where(User.slack_id == author_slack_id))
         ).one_or_none()
@@ -367,7 +370,8 @@ async def record_reply(sessions: Sessions, *, thread_ts: str, author_slack_id: s
             assigned = True
         await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(**values))
         ticket = await _state(session, Ticket.id == ticket_id)
-    return ReplyRecorded(ticket=ticket, by=by, assigned=assigned)
+    moved_from = previous_assignee if assigned and previous_assignee != ticket.assigned_to_slack_id else None
+    return ReplyRecorded(ticket=ticket, by=by, assigned=assigned, previous_assignee_slack_id=moved_from)
 
 
 @retried_on_conflict

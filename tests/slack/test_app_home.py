@@ -567,3 +567,17 @@ def _reply(asked: dict, user: str, text: str) -> dict:
     from tests.support.slack import thread_reply
 
     return thread_reply(HELP_CHANNEL, user, text, thread_ts=asked["ts"], parent_user_id=asked["user"])
+
+
+async def test_a_ticket_taken_over_leaves_the_previous_helpers_home(desk, team):
+    async with desk() as d:
+        await switch(d, HELPER, View.ASSIGNED)
+        await switch(d, HELPER_2, View.ASSIGNED)
+        asked, ticket = await d.ask("Who takes it?")
+        await d.reply(asked, HELPER, "Me first")
+        assert any(b.get("block_id") == f"assigned:{ticket['id']}" for b in home_of(d, HELPER))
+
+        await d.reply(asked, HELPER_2, "I'll take it from here")
+        assert await d.slack_id((await d.ticket(asked["ts"]))["assignedToId"]) == HELPER_2
+        assert DEFAULT.text("app_home_assigned_empty") in texts(home_of(d, HELPER))
+        assert any(b.get("block_id") == f"assigned:{ticket['id']}" for b in home_of(d, HELPER_2))
