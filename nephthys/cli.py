@@ -1,4 +1,4 @@
-"""The `nephthys` command: serve the app, manage the database schema."""
+"""The `nephthys` command: serve the app, manage the database schema and people's rights."""
 
 from __future__ import annotations
 
@@ -143,6 +143,17 @@ async def _api_keys(url: str, args: argparse.Namespace) -> int:
         await engine.dispose()
 
 
+async def _set_admin(url: str, slack_id: str, admin: bool) -> bool:
+    from nephthys.database.engine import create_engine, session_factory
+    from nephthys.tickets import lifecycle
+
+    engine = create_engine(url, pool_size=1)
+    try:
+        return await lifecycle.set_admin(session_factory(engine), slack_id=slack_id, admin=admin)
+    finally:
+        await engine.dispose()
+
+
 async def _api_keys_on(connection: asyncpg.Connection, args: argparse.Namespace) -> int:
     from nephthys.api import keys
 
@@ -176,6 +187,25 @@ def _utc(instant: datetime) -> str:
 def cmd_api_keys(settings: Settings, args: argparse.Namespace) -> int:
     with database_url_for(settings, allow_embedded=args.embedded) as url:
         return _run_db(lambda: _api_keys(url, args), url)
+
+
+def cmd_users_admin(settings: Settings, args: argparse.Namespace) -> int:
+    """Grant (or with --remove, take away) admin rights: the App Home's tag administration."""
+    from nephthys.config import _USER_ID
+
+    slack_id = args.slack_id.strip()
+    if not _USER_ID.match(slack_id):
+        print(
+            f"nephthys: SLACK_ID: expected a Slack user id like U0123456789, got {slack_id!r}",
+            file=sys.stderr,
+        )
+        return 2
+    admin = not args.remove
+    with database_url_for(settings, allow_embedded=args.embedded) as url:
+        changed = _run_db(lambda: _set_admin(url, slack_id, admin), url)
+    state = "an admin" if admin else "not an admin"
+    print(f"{slack_id} is {'now' if changed else 'already'} {state}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,6 +244,18 @@ def build_parser() -> argparse.ArgumentParser:
             "--embedded", action="store_true", help="work on the embedded database when DATABASE_URL is unset"
         )
         sub.set_defaults(handler=cmd_api_keys)
+
+    users = commands.add_parser("users", help="manage people's rights")
+    users_commands = users.add_subparsers(dest="users_command", required=True)
+    admin = users_commands.add_parser(
+        "admin", help="make a Slack user an admin (App Home tag administration), or --remove it"
+    )
+    admin.add_argument("slack_id", metavar="SLACK_ID", help="the user's Slack id, like U0123456789")
+    admin.add_argument("--remove", action="store_true", help="take admin rights away instead")
+    admin.add_argument(
+        "--embedded", action="store_true", help="work on the embedded database when DATABASE_URL is unset"
+    )
+    admin.set_defaults(handler=cmd_users_admin)
 
     add_demo_command(commands)
     add_job_commands(commands)

@@ -272,3 +272,21 @@ async def test_demo_uses_a_throw_away_database_never_the_served_one(tmp_path, em
         empty_database, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
     )
     assert tables == [], "the demo wrote into DATABASE_URL"
+
+
+async def test_users_admin_grants_and_removes_admin_rights(empty_database, tmp_path):
+    env = {"DATABASE_URL": empty_database}
+    assert nephthys("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    granted = nephthys("users", "admin", "U0ADMIN001", env=env, cwd=tmp_path)
+    assert granted.returncode == 0, granted.stderr
+    assert granted.stdout.strip() == "U0ADMIN001 is now an admin"
+    again = nephthys("users", "admin", "U0ADMIN001", env=env, cwd=tmp_path)
+    assert again.stdout.strip() == "U0ADMIN001 is already an admin"
+    rows = await postgres.fetch(empty_database, 'SELECT admin FROM "User" WHERE "slackId" = $1', "U0ADMIN001")
+    assert [row["admin"] for row in rows] == [True]
+    removed = nephthys("users", "admin", "U0ADMIN001", "--remove", env=env, cwd=tmp_path)
+    assert removed.stdout.strip() == "U0ADMIN001 is now not an admin"
+    rows = await postgres.fetch(empty_database, 'SELECT admin FROM "User" WHERE "slackId" = $1', "U0ADMIN001")
+    assert [row["admin"] for row in rows] == [False]
+    bad = nephthys("users", "admin", "not-a-user", env=env, cwd=tmp_path)
+    assert bad.returncode == 2 and "SLACK_ID: expected a Slack user id" in bad.stderr

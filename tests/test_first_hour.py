@@ -97,10 +97,6 @@ def _example_variables() -> list[str]:
     return re.findall(r"^([A-Z][A-Z0-9_]*)=", text, flags=re.MULTILINE)
 
 
-# Settings whose use other branches bring (the daily summary job, the App Home, the API's Link
-# header, the maintainer mention); merged without them, this list would hide an unused setting.
-# The lead removes this allow-list at merge.
-USED_ON_OTHER_BRANCHES = {"APP_TITLE", "SLACK_MAINTAINER_ID"}
 # Where a variable's setting is not named after it.
 FIELD_FOR = {"NEPHTHYS_PGDATA": "embedded_pgdata"}
 
@@ -120,7 +116,7 @@ def test_every_variable_in_env_example_is_used_by_the_code():
     for variable in variables:
         field = FIELD_FOR.get(variable, variable.lower())
         assert field in fields, f"{variable} is in .env.example but config.py does not read it"
-        if variable not in USED_ON_OTHER_BRANCHES and not re.search(rf"\.{field}\b", code):
+        if not re.search(rf"\.{field}\b", code):
             unused.append(variable)
     assert unused == [], f"read by config.py but used nowhere: {unused}"
 

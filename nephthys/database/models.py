@@ -83,6 +83,8 @@ class User(Base):
     admin: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     helper: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     created_at: Mapped[datetime] = _created_at()
+    # The App Home view this person last chose (nephthys/slack/home); NULL: their default.
+    app_home_last_view: Mapped[str | None] = mapped_column("appHomeLastView", Text)
 
 
 class Ticket(Base):
@@ -145,6 +147,14 @@ class Ticket(Base):
         Index("Ticket_closedById_idx", "closedById"),
         # App Home: tickets assigned to a helper.
         Index("Ticket_assignedToId_idx", "assignedToId"),
+        # App Home "Assigned to me": a helper's unclosed tickets, oldest first (migration 0010).
+        Index(
+            "Ticket_assigned_unclosed_idx",
+            "assignedToId",
+            "createdAt",
+            "id",
+            postgresql_where=text("status <> 'CLOSED'"),
+        ),
         # /api/stats/question_tags counts per question tag.
         Index("Ticket_questionTagId_idx", "questionTagId"),
         # oldest unanswered ticket: open tickets whose last word was not a helper's.

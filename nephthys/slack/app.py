@@ -52,9 +52,12 @@ from nephthys.slack import actions, closing, deliveries, events, flows, helpers,
 from nephthys.slack.client import SlackClient
 from nephthys.slack.context import Channels, SlackContext
 from nephthys.slack.heartbeat import Heartbeat
+from nephthys.slack.home import listeners as home
+from nephthys.slack.home.publisher import HomePublisher
 from nephthys.slack.mentions import neutralise_mentions
 from nephthys.slack.messages import RESOLVE_ACTION
 from nephthys.slack.repair import REPAIR_GRACE, RepairReport, repair_tickets
+from nephthys.stats.memo import StatsV2Memo
 from nephthys.tasks.registry import add_scheduled_jobs
 from nephthys.tasks.scheduler import Job, Scheduler
 from nephthys.transcripts import load_transcript
@@ -108,12 +111,14 @@ class SlackService:
         self._socket_mode: AsyncSocketModeHandler | None = None
         self._socket_mode_connecting: asyncio.Task | None = None
         self._event_slots = asyncio.Semaphore(CONCURRENT_EVENTS)
+        if ctx.home is None:
+            ctx.home = HomePublisher(ctx)
         # What each Events API event type does; the replay job uses the same table.
         self.event_handlers = {
             "message": events.on_message,
             "member_joined_channel": events.on_member_joined,
             "member_left_channel": events.on_member_left,
-            "app_home_opened": tags.on_app_home_opened,
+            "app_home_opened": home.on_app_home_opened,
         }
         self.bolt = self._build_bolt_app()
         self._handler = AsyncSlackRequestHandler(self.bolt)
@@ -197,6 +202,7 @@ class SlackService:
         app.action(RESOLVE_ACTION)(resolve_clicked)
         tags.register(app, ctx, self.after_ack)  # team tags and question tags: selects, App Home, modals
         closing.register(app, ctx, self.after_ack)  # the closing message: Re-open, Give feedback, its modal
+        home.register(app, ctx, self.after_ack)  # the App Home's views, paging, Resolve, tag administration
         app.error(on_error)
         return app
 
@@ -397,8 +403,16 @@ class SlackService:
         await self._http.close()
 
 
-async def start_slack(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> SlackService:
-    """Start the Slack integration; returns at once (Slack start-up work goes on in the background)."""
+async def start_slack(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    stats_v2_memo: StatsV2Memo | None = None,
+) -> SlackService:
+    """Start the Slack integration; returns at once (Slack start-up work goes on in the background).
+
+    ``stats_v2_memo``: the one /api/stats_v2 uses, so the App Home shows the same computation.
+    """
     transcript = load_transcript(settings.program)
     channels = channels_for(settings, transcript)
     http = aiohttp.ClientSession()
@@ -411,6 +425,7 @@ async def start_slack(settings: Settings, sessions: async_sessionmaker[AsyncSess
         channels=channels,
         heartbeat=Heartbeat(client, channels.heartbeat),
     )
+    ctx.home = HomePublisher(ctx, stats_v2_memo=stats_v2_memo)
     service = SlackService(ctx, http)
     service.start()
     return service

@@ -7,12 +7,16 @@ import contextlib
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from nephthys.config import Settings
 from nephthys.slack.client import BotIdentity, SlackClient
 from nephthys.slack.heartbeat import Heartbeat
 from nephthys.tickets.lifecycle import Sessions
 from nephthys.transcripts import Transcript
+
+if TYPE_CHECKING:
+    from nephthys.slack.home.publisher import HomePublisher
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +133,13 @@ class SlackContext:
     # Known once auth.test has answered (retried in the background at start-up).
     identity: BotIdentity = field(default_factory=BotIdentity)
     heartbeat: Heartbeat | None = None
+    # The App Home's publisher (nephthys/slack/home); set when the Slack service starts.
+    home: HomePublisher | None = None
+
+    def ticket_changed(self, helper_slack_id: str | None) -> None:
+        """A ticket assigned to this helper changed: their App Home may need a refresh (live, debounced)."""
+        if self.home is not None:
+            self.home.ticket_changed(helper_slack_id)
 
     def permalink(self, channel: str, ts: str, *, thread_ts: str | None = None) -> str:
         from nephthys.slack.messages import permalink

@@ -339,6 +339,9 @@ async def thread_reply(
     recorded = await lifecycle.record_reply(ctx.sessions, thread_ts=thread_ts, author_slack_id=user)
     if recorded is None:
         return None
+    if recorded.assigned or recorded.by is UserType.AUTHOR:
+        ctx.ticket_changed(recorded.ticket.assigned_to_slack_id)  # a new assignment, or the asker spoke
+    ctx.ticket_changed(recorded.previous_assignee_slack_id)  # taken over from another helper
     if broadcast and recorded.by is not UserType.HELPER:
         await remove_broadcast(ctx, ts=ts, thread_ts=thread_ts, user=user)
     return recorded
@@ -385,6 +388,8 @@ async def resolve(
     )
     channel = reply_channel or ctx.channels.help
     thread_ts = reply_thread_ts if reply_channel else (change.ticket.msg_ts if change.ticket else None)
+    if change.changed:
+        ctx.ticket_changed(change.found_ticket.assigned_to_slack_id)  # the App Home's live refresh
     if change.outcome is Outcome.NOT_ALLOWED:
         await tell(
             ctx,
@@ -483,6 +488,8 @@ async def reopen(
         change = await lifecycle.reopen_ticket(
             ctx.sessions, ticket_id=ticket_id, reopener_slack_id=reopener, closure=closure
         )
+        if change.changed:
+            ctx.ticket_changed(change.found_ticket.assigned_to_slack_id)  # the App Home's live refresh
         if change.changed:
             await _after_reopen(ctx, change.found_ticket, reopener=reopener)
     if change.outcome is Outcome.NOT_ALLOWED:

@@ -1,11 +1,12 @@
 """Slack surfaces for team tags and question tags: thin adapters (parse, authorise, call, reply).
 
 - the backend message's team-tags multi-select and question-tag select, with their options;
-- the App Home "Team tags" view (``views.publish``): subscribe / unsubscribe, create buttons;
+- the App Home's subscribe / unsubscribe and create buttons (the views are nephthys/slack/home);
 - the create modals (``views.open``), whose submission shows a bad name as an error in the modal.
 
-Only helpers change tags or create them; anyone else gets an ephemeral explanation and
-nothing changes. ``register(app, ctx)`` attaches every listener to the Bolt app.
+Only helpers change a ticket's tags, subscribe, or create question tags; only admins create
+team tags. Anyone else is told so (an ephemeral, a notice on their Home, an error in the
+modal) and nothing changes. ``register(app, ctx)`` attaches every listener to the Bolt app.
 Clicks are acknowledged first and their work runs in the background (like the
 Resolve button); options and modal submissions answer in the acknowledgement itself.
 """
@@ -16,9 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
-from sqlalchemy import select
 
-from nephthys.database.models import User
 from nephthys.slack import flows, messages, tag_blocks
 from nephthys.slack.context import SlackContext
 from nephthys.tags import flows as tag_flows
@@ -40,31 +39,18 @@ async def refresh_backend_message(ctx: SlackContext, ticket_id: int) -> None:
     await flows.refresh_backend_message(ctx, await lifecycle.ticket_by_id(ctx.sessions, ticket_id))
 
 
-async def home_blocks(ctx: SlackContext, user_id: str) -> list[dict]:
-    """The "Team tags" section of ``user_id``'s App Home."""
-    async with ctx.sessions() as session:
-        tags = await service.list_tags(session)
-        user_row = await session.scalar(select(User.id).where(User.slack_id == user_id))
-        subscribed = (
-            await service.subscribed_tag_ids(session, user_id=user_row) if user_row is not None else set()
-        )
-    is_helper = await lifecycle.is_helper(ctx.sessions, slack_id=user_id)
-    return tag_blocks.team_tags_home_blocks(
-        ctx.transcript, tags=tags, subscribed_ids=subscribed, is_helper=is_helper
+async def publish_home(ctx: SlackContext, user_id: str, *, notice: str | None = None) -> None:
+    """Publish ``user_id``'s App Home (the view they are on; see nephthys/slack/home)."""
+    if ctx.home is not None:
+        await ctx.home.show(user_id, notice=notice)
+
+
+async def is_admin(ctx: SlackContext, user_id: str) -> bool:
+    """``User.admin``, or the maintainer (SLACK_MAINTAINER_ID)."""
+    viewer = await lifecycle.viewer(
+        ctx.sessions, slack_id=user_id, maintainer_id=ctx.settings.slack_maintainer_id
     )
-
-
-async def publish_home(ctx: SlackContext, user_id: str) -> None:
-    """Publish ``user_id``'s App Home (the Team tags view)."""
-    await ctx.client.web.views_publish(
-        user_id=user_id, view={"type": "home", "blocks": await home_blocks(ctx, user_id)}
-    )
-
-
-async def on_app_home_opened(ctx: SlackContext, event: dict) -> None:
-    """The Events API listener for ``app_home_opened`` (Home tab only)."""
-    if event.get("tab", "home") == "home" and event.get("user"):
-        await publish_home(ctx, event["user"])
+    return viewer.admin
 
 
 # ---------------------------------------------------------------- click handling (after the ack)
@@ -134,9 +120,22 @@ async def question_tag_selected(ctx: SlackContext, body: dict) -> None:
         await refresh_backend_message(ctx, ticket_id)
 
 
+async def may_create(ctx: SlackContext, user_id: str, *, question_tag: bool) -> bool:
+    """Helpers (and admins) create question tags; team tags are for admins."""
+    if await is_admin(ctx, user_id):
+        return True
+    return question_tag and await lifecycle.is_helper(ctx.sessions, slack_id=user_id)
+
+
+def refusal(ctx: SlackContext, *, question_tag: bool) -> str:
+    return ctx.transcript.text("app_home_helpers_only" if question_tag else "app_home_admins_only")
+
+
 async def create_clicked(ctx: SlackContext, body: dict, *, question_tag: bool) -> None:
-    """An App Home create button: open the modal (helpers only; the Home shows it to them only)."""
-    if not await lifecycle.is_helper(ctx.sessions, slack_id=body["user"]["id"]):
+    """An App Home create button: open the modal (the Home shows it only to those who may create)."""
+    user_id = body["user"]["id"]
+    if not await may_create(ctx, user_id, question_tag=question_tag):
+        await publish_home(ctx, user_id, notice=refusal(ctx, question_tag=question_tag))
         return
     await ctx.client.web.views_open(
         trigger_id=body["trigger_id"], view=tag_blocks.create_modal(ctx.transcript, question_tag=question_tag)
@@ -146,7 +145,12 @@ async def create_clicked(ctx: SlackContext, body: dict, *, question_tag: bool) -
 async def subscription_clicked(ctx: SlackContext, body: dict, *, subscribe: bool) -> None:
     user_id = body["user"]["id"]
     value = str(body["actions"][0].get("value") or "")
-    if not value.isdigit():
+    if not value.isdigit() or len(value) > 9:
+        await publish_home(ctx, user_id)
+        return
+    # Team tags are for the support team (the existing Nephthys' maintainers' rule).
+    if not await lifecycle.is_helper(ctx.sessions, slack_id=user_id):
+        await publish_home(ctx, user_id, notice=ctx.transcript.text("app_home_helpers_only"))
         return
     user_row = await lifecycle.upsert_user(ctx.sessions, slack_id=user_id)
     async with ctx.sessions.begin() as session:
@@ -162,8 +166,8 @@ async def name_submitted(ctx: SlackContext, body: dict, *, question_tag: bool) -
     user_id = body["user"]["id"]
     values = ((body.get("view") or {}).get("state") or {}).get("values") or {}
     name = ((values.get(tag_blocks.NAME_BLOCK) or {}).get(tag_blocks.NAME_INPUT) or {}).get("value")
-    if not await lifecycle.is_helper(ctx.sessions, slack_id=user_id):
-        return {tag_blocks.NAME_BLOCK: ctx.transcript.text("helpers_only", user=messages.mention(user_id))}
+    if not await may_create(ctx, user_id, question_tag=question_tag):
+        return {tag_blocks.NAME_BLOCK: refusal(ctx, question_tag=question_tag)}
     async with ctx.sessions.begin() as session:
         if question_tag:
             result = await service.create_question_tag(session, label=name)

@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nephthys.stats.overview import MessageLinks, StatsV2Raw, age_minutes, stats_v2_view
+from nephthys.stats.overview import MessageLinks, StatsV2Raw, age_minutes, stats_v2_raw, stats_v2_view
 
 # Stands for age_minutes in a pre-rendered document; random, so no data can contain it.
 _AGE_PLACEHOLDER = f"age-minutes-{uuid.uuid4().hex}"
@@ -118,3 +120,34 @@ class AnswerMemo:
         self._answers.move_to_end(key)
         while len(self._answers) > self._size:
             self._answers.popitem(last=False)
+
+
+# The clock is the database's: windows end at the now() of the first statement, whose
+# snapshot also gives the data version.
+NO_JIT = text("SET LOCAL jit = off")
+VERSION_AND_NOW = 'SELECT (SELECT "version" FROM "TicketTotals" WHERE id = 1) AS version, now() AS now'
+
+
+async def current_stats_v2(
+    connection: AsyncConnection, memo: StatsV2Memo, links: MessageLinks
+) -> tuple[RenderedStatsV2, datetime]:
+    """stats_v2 as it is now, and that now: the remembered result when it is exactly right, else computed.
+
+    /api/stats_v2 and the App Home both call this with the service's one memo, so they
+    show the same figures from the same computation.
+    """
+    # The driver directly: no BEGIN/ROLLBACK around a single-row read.
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    check = await driver.fetchrow(VERSION_AND_NOW)
+    version, now = check["version"], check["now"]
+    rendered = memo.lookup(version, now)
+    if rendered is None:
+        async with memo.computing:
+            rendered = memo.lookup(version, now)
+            if rendered is None:
+                # One statement of many small index scans: compiling it costs more than it saves.
+                await connection.execute(NO_JIT)
+                rendered = RenderedStatsV2.of(await stats_v2_raw(connection, now), links)
+                memo.remember(rendered)
+    return rendered, now

@@ -359,3 +359,85 @@ async def question_tag_of_ticket(session: AsyncSession, *, ticket_id: int) -> Ta
         .where(Ticket.id == ticket_id)
     )
     return None if row is None else TagView(id=row.id, name=row.label)
+
+
+# --- the App Home's tag administration (admins) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class TagWithSubscribers:
+    tag: TagView
+    subscriber_slack_ids: tuple[str, ...]
+
+
+async def tags_with_subscribers(session: AsyncSession) -> list[TagWithSubscribers]:
+    """Every team tag by name, each with its subscribers' Slack ids (in the order they subscribed)."""
+    rows = await session.execute(
+        select(Tag.id, Tag.name, User.slack_id)
+        .outerjoin(UserTagSubscription, UserTagSubscription.tag_id == Tag.id)
+        .outerjoin(User, User.id == UserTagSubscription.user_id)
+        .order_by(func.lower(Tag.name), Tag.id, UserTagSubscription.subscribed_at, User.id)
+    )
+    found: dict[int, tuple[TagView, list[str]]] = {}
+    for tag_id, name, slack_id in rows:
+        _, subscribers = found.setdefault(tag_id, (TagView(id=tag_id, name=name), []))
+        if slack_id is not None:
+            subscribers.append(slack_id)
+    return [TagWithSubscribers(tag=tag, subscriber_slack_ids=tuple(ids)) for tag, ids in found.values()]
+
+
+async def rename_tag(
+    session: AsyncSession, *, tag_id: int, name: str | None
+) -> TagView | NameRejected | None:
+    """Rename a team tag (the same name rules as creating one); None when the tag is gone."""
+    cleaned = clean_name(name)
+    if isinstance(cleaned, NameRejected):
+        return cleaned
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _TAG_NAMES_LOCK})
+    clash = await session.scalar(select(Tag).where(func.lower(Tag.name) == cleaned.lower(), Tag.id != tag_id))
+    if clash is not None:
+        return NameRejected(NameProblem.TAKEN, clash.name)
+    renamed = await session.scalar(update(Tag).where(Tag.id == tag_id).values(name=cleaned).returning(Tag.id))
+    return None if renamed is None else TagView(id=tag_id, name=cleaned)
+
+
+async def delete_tag(session: AsyncSession, *, tag_id: int) -> bool:
+    """Delete a team tag (its ticket links and subscriptions go with it); False when already gone."""
+    return await session.scalar(delete(Tag).where(Tag.id == tag_id).returning(Tag.id)) is not None
+
+
+async def delete_question_tag(session: AsyncSession, *, question_tag_id: int) -> bool:
+    """Delete a question tag (its tickets keep no question tag); False when already gone."""
+    deleted = await session.scalar(
+        delete(QuestionTag).where(QuestionTag.id == question_tag_id).returning(QuestionTag.id)
+    )
+    return deleted is not None
+
+
+async def merge_question_tags(session: AsyncSession, *, source_id: int, target_id: int) -> bool:
+    """Fold question tag ``source_id`` into ``target_id``: its tickets move over, then it goes.
+
+    False (and nothing changes) when the two are the same or either is gone.
+    """
+    if source_id == target_id:
+        return False
+    found = set(
+        await session.scalars(
+            select(QuestionTag.id).where(QuestionTag.id.in_([source_id, target_id])).with_for_update()
+        )
+    )
+    if found != {source_id, target_id}:
+        return False
+    await session.execute(
+        update(Ticket).where(Ticket.question_tag_id == source_id).values(question_tag_id=target_id)
+    )
+    await session.execute(delete(QuestionTag).where(QuestionTag.id == source_id))
+    return True
+
+
+async def question_tag_label(session: AsyncSession, *, question_tag_id: int) -> str | None:
+    return await session.scalar(select(QuestionTag.label).where(QuestionTag.id == question_tag_id))
+
+
+async def tag_name(session: AsyncSession, *, tag_id: int) -> str | None:
+    return await session.scalar(select(Tag.name).where(Tag.id == tag_id))

@@ -95,6 +95,7 @@ class StaleTicketsJob:
                 continue
             closed += 1
             ticket = change.found_ticket
+            ctx.ticket_changed(ticket.assigned_to_slack_id)  # the App Home's live refresh
             if latest_ts is None:
                 gone += 1
             async with ctx.ticket_locks.hold(ticket.id):

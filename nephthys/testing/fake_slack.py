@@ -64,6 +64,7 @@ Answer = dict[str, Any]
 # Arguments that slack_sdk (or a hand-written form post) sends as JSON text inside a form body.
 _JSON_ARGUMENTS = {"blocks", "attachments", "view", "metadata"}
 _REACTION_NAME = re.compile(r"^[a-z0-9_+'\-]+(::skin-tone-[2-6])?$")
+_MAX_VIEW_BLOCKS = 100
 _MAX_TEXT = 40_000
 # How long a click's trigger_id can open a view.
 TRIGGER_TTL_SECONDS = 3.0
@@ -1200,6 +1201,14 @@ class FakeSlack:
             raise SlackError("invalid_arguments")
         if view_type is not None and view["type"] != view_type:
             raise SlackError("invalid_arguments")
+        # Slack refuses a view of more than 100 blocks (a modal's or a Home's alike).
+        if len(view.get("blocks") or []) > _MAX_VIEW_BLOCKS:
+            raise SlackError(
+                "invalid_arguments",
+                response_metadata={
+                    "messages": ["[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]"]
+                },
+            )
         view_id = view_id or "V" + hashlib.sha1(next_ts().encode()).hexdigest()[:10].upper()
         stored = {
             "id": view_id,

@@ -91,6 +91,8 @@ class ReplyRecorded:
     ticket: TicketState
     by: UserType
     assigned: bool  # this reply (a helper's) assigned the ticket
+    # Who held the ticket before this reply took it (their App Home loses it); None if nobody else.
+    previous_assignee_slack_id: str | None = None
 
 
 class Outcome(enum.StrEnum):
@@ -362,15 +364,16 @@ async def record_reply(sessions: Sessions, *, thread_ts: str, author_slack_id: s
     async with sessions.begin() as session:
         row = (
             await session.execute(
-                select(Ticket.id, Ticket.status, Ticket.assigned_at, User.slack_id)
+                select(Ticket.id, Ticket.status, Ticket.assigned_at, User.slack_id, _ASSIGNEE.c.slackId)
                 .join(User, User.id == Ticket.opened_by_id)
+                .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == Ticket.assigned_to_id)
                 .where(Ticket.msg_ts == thread_ts)
                 .with_for_update(of=Ticket)
             )
         ).one_or_none()
         if row is None:
             return None
-        ticket_id, status, assigned_at, opener_slack_id = row
+        ticket_id, status, assigned_at, opener_slack_id, previous_assignee = row
         author = (
             await session.execute(select(User.id, User.helper).where(User.slack_id == author_slack_id))
         ).one_or_none()
@@ -394,7 +397,8 @@ async def record_reply(sessions: Sessions, *, thread_ts: str, author_slack_id: s
             assigned = True
         await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(**values))
         ticket = await _state(session, Ticket.id == ticket_id)
-    return ReplyRecorded(ticket=ticket, by=by, assigned=assigned)
+    moved_from = previous_assignee if assigned and previous_assignee != ticket.assigned_to_slack_id else None
+    return ReplyRecorded(ticket=ticket, by=by, assigned=assigned, previous_assignee_slack_id=moved_from)
 
 
 @dataclass(frozen=True)
@@ -847,3 +851,177 @@ async def _find_state(session: AsyncSession, where) -> TicketState | None:
         closed_at=row[9],
         question_deleted=row[10] is not None,
     )
+
+
+# ---------------------------------------------------------------- the App Home's reads
+
+
+@dataclass(frozen=True)
+class AssignedTicket:
+    """An unclosed ticket on a helper's desk, as the App Home lists it."""
+
+    id: int
+    title: str
+    msg_ts: str
+    status: TicketStatus
+    asker_slack_id: str
+    created_at: datetime
+    last_msg_by: UserType | None
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AssignedPage:
+    tickets: list[AssignedTicket]
+    total: int  # every unclosed ticket assigned to the helper, not only this page's
+
+
+@dataclass(frozen=True)
+class AskedTicket:
+    """One of an asker's tickets, as their App Home lists it."""
+
+    id: int
+    title: str
+    msg_ts: str
+    status: TicketStatus
+    helper_slack_id: str | None  # who is helping (the assignee), or who closed it
+    created_at: datetime
+
+
+# One statement: the page of tickets, its tags and the total, served by the partial index
+# "Ticket_assigned_unclosed_idx" (migration 0010).
+_ASSIGNED_PAGE = text(
+    """WITH mine AS (
+           SELECT t.id, t.title, t."msgTs", t.status, t."openedById", t."createdAt", t."lastMsgBy"
+           FROM "Ticket" t JOIN "User" me ON me.id = t."assignedToId"
+           WHERE me."slackId" = :slack_id AND t.status <> 'CLOSED')
+       SELECT p.id, p.title, p."msgTs" AS msg_ts, p.status, asker."slackId" AS asker_slack_id,
+              p."createdAt" AS created_at, p."lastMsgBy" AS last_msg_by,
+              coalesce((SELECT array_agg(g.name ORDER BY lower(g.name), g.id)
+                        FROM tags_on_tickets tt JOIN "Tag" g ON g.id = tt."tagId"
+                        WHERE tt."ticketId" = p.id), '{}') AS tags,
+              (SELECT count(*) FROM mine) AS total
+       FROM (SELECT * FROM mine ORDER BY "createdAt", id LIMIT :limit OFFSET :offset) p
+       JOIN "User" asker ON asker.id = p."openedById"
+       ORDER BY p."createdAt", p.id"""
+)
+_ASSIGNED_TOTAL = text(
+    """SELECT count(*) FROM "Ticket" t JOIN "User" me ON me.id = t."assignedToId"
+       WHERE me."slackId" = :slack_id AND t.status <> 'CLOSED'"""
+)
+
+
+async def assigned_tickets(
+    sessions: Sessions, *, helper_slack_id: str, offset: int, limit: int
+) -> AssignedPage:
+    """The helper's open and in-progress tickets, oldest first: ``limit`` of them from ``offset``, and how many."""
+    async with autocommit(sessions) as connection:
+        rows = (
+            await connection.execute(
+                _ASSIGNED_PAGE, {"slack_id": helper_slack_id, "limit": limit, "offset": max(offset, 0)}
+            )
+        ).all()
+        if rows:
+            total = rows[0].total
+        else:  # past the last page (or none at all): the count alone
+            total = (await connection.execute(_ASSIGNED_TOTAL, {"slack_id": helper_slack_id})).scalar_one()
+    tickets = [
+        AssignedTicket(
+            id=row.id,
+            title=row.title,
+            msg_ts=row.msg_ts,
+            status=TicketStatus(row.status),
+            asker_slack_id=row.asker_slack_id,
+            created_at=row.created_at,
+            last_msg_by=UserType(row.last_msg_by) if row.last_msg_by is not None else None,
+            tags=tuple(row.tags),
+        )
+        for row in rows
+    ]
+    return AssignedPage(tickets=tickets, total=total)
+
+
+_ASKED = text(
+    """SELECT t.id, t.title, t."msgTs" AS msg_ts, t.status, t."createdAt" AS created_at,
+              coalesce(assignee."slackId", closer."slackId") AS helper_slack_id
+       FROM "Ticket" t
+       JOIN "User" asker ON asker.id = t."openedById"
+       LEFT JOIN "User" assignee ON assignee.id = t."assignedToId"
+       LEFT JOIN "User" closer ON closer.id = t."closedById"
+       WHERE asker."slackId" = :slack_id
+       ORDER BY t."createdAt" DESC, t.id DESC
+       LIMIT :limit"""
+)
+
+
+async def tickets_asked_by(sessions: Sessions, *, slack_id: str, limit: int) -> list[AskedTicket]:
+    """The asker's latest ``limit`` tickets, newest first."""
+    async with autocommit(sessions) as connection:
+        rows = (await connection.execute(_ASKED, {"slack_id": slack_id, "limit": limit})).all()
+    return [
+        AskedTicket(
+            id=row.id,
+            title=row.title,
+            msg_ts=row.msg_ts,
+            status=TicketStatus(row.status),
+            helper_slack_id=row.helper_slack_id,
+            created_at=row.created_at,
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking at the App Home: what they may see and do, and the view they last chose."""
+
+    slack_id: str
+    helper: bool
+    admin: bool
+    last_view: str | None
+
+
+async def viewer(sessions: Sessions, *, slack_id: str, maintainer_id: str | None) -> Viewer:
+    """The person's roles and remembered view (a stranger: neither helper nor admin, no view).
+
+    Admins are users with ``User.admin``, and always the maintainer (SLACK_MAINTAINER_ID).
+    """
+    async with sessions() as session:
+        row = (
+            await session.execute(
+                select(User.helper, User.admin, User.app_home_last_view).where(User.slack_id == slack_id)
+            )
+        ).one_or_none()
+    is_maintainer = maintainer_id is not None and slack_id == maintainer_id
+    if row is None:
+        return Viewer(slack_id=slack_id, helper=False, admin=is_maintainer, last_view=None)
+    return Viewer(
+        slack_id=slack_id,
+        helper=bool(row.helper),
+        admin=bool(row.admin) or is_maintainer,
+        last_view=row.app_home_last_view,
+    )
+
+
+async def remember_home_view(sessions: Sessions, *, slack_id: str, view: str) -> None:
+    """Remember the App Home view the person chose (their row is created if needed)."""
+    async with autocommit(sessions) as connection:
+        await connection.execute(
+            text(
+                """INSERT INTO "User" ("slackId", "appHomeLastView") VALUES (:slack_id, :view)
+                   ON CONFLICT ("slackId") DO UPDATE SET "appHomeLastView" = EXCLUDED."appHomeLastView"
+                   WHERE "User"."appHomeLastView" IS DISTINCT FROM EXCLUDED."appHomeLastView" """
+            ),
+            {"slack_id": slack_id, "view": view},
+        )
+
+
+@retried_on_conflict
+async def set_admin(sessions: Sessions, *, slack_id: str, admin: bool) -> bool:
+    """Grant or remove admin rights (``nephthys users admin``); True when that changed something."""
+    async with sessions.begin() as session:
+        user_id = await _upsert_user(session, slack_id=slack_id)
+        result = await session.execute(
+            update(User).where(User.id == user_id, User.admin.is_distinct_from(admin)).values(admin=admin)
+        )
+        return bool(getattr(result, "rowcount", 0))

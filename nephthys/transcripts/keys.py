@@ -122,6 +122,82 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "tag_digest_more": frozenset({"count"}),
 }
 
+# The App Home (nephthys/slack/home): its header, its six views, and the admin modals.
+TEXT_PLACEHOLDERS.update(
+    {
+        "app_home_view_dashboard": frozenset(),
+        "app_home_view_assigned": frozenset(),
+        "app_home_view_team_tags": frozenset(),
+        "app_home_view_question_tags": frozenset(),
+        "app_home_view_my_stats": frozenset(),
+        "app_home_view_my_questions": frozenset(),
+        "app_home_how_to_ask": frozenset({"channel"}),
+        "app_home_loading": frozenset(),
+        "app_home_error": frozenset(),
+        "app_home_retry_button": frozenset(),
+        "app_home_admins_only": frozenset(),
+        "app_home_helpers_only": frozenset(),
+        "app_home_page": frozenset({"page", "pages"}),
+        "app_home_previous_button": frozenset(),
+        "app_home_next_button": frozenset(),
+        # Dashboard.
+        "app_home_dashboard_totals": frozenset({"total", "open", "in_progress", "closed"}),
+        "app_home_dashboard_day": frozenset({"new", "new_change", "closed", "closed_change"}),
+        "app_home_dashboard_week": frozenset({"new", "new_change", "closed", "closed_change"}),
+        "app_home_dashboard_means": frozenset({"hang", "resolution"}),
+        "app_home_dashboard_oldest": frozenset({"link", "age"}),
+        "app_home_dashboard_no_oldest": frozenset(),
+        "app_home_leaderboard_all_time": frozenset(),
+        "app_home_leaderboard_week": frozenset(),
+        "app_home_leaderboard_row": frozenset({"rank", "user", "count"}),
+        "app_home_leaderboard_you": frozenset({"rank", "count"}),
+        "app_home_leaderboard_empty": frozenset(),
+        # Assigned to me.
+        "app_home_assigned_title": frozenset({"count"}),
+        "app_home_assigned_ticket": frozenset({"link", "title", "asker", "age", "last_spoke"}),
+        "app_home_last_spoke_asker": frozenset(),
+        "app_home_last_spoke_helper": frozenset(),
+        "app_home_last_spoke_other": frozenset(),
+        "app_home_assigned_tags": frozenset({"tags"}),
+        "app_home_assigned_empty": frozenset(),
+        # Team tags and question tags.
+        "app_home_tag_subscribers": frozenset({"users"}),
+        "app_home_tag_no_subscribers": frozenset(),
+        "app_home_rename_button": frozenset(),
+        "app_home_delete_button": frozenset(),
+        "app_home_merge_button": frozenset(),
+        "app_home_delete_confirm": frozenset({"name"}),
+        "app_home_confirm_title": frozenset(),
+        "app_home_confirm_yes": frozenset(),
+        "app_home_confirm_no": frozenset(),
+        "app_home_question_tags_title": frozenset(),
+        "app_home_question_tag_row": frozenset({"label", "week", "month", "all_time"}),
+        "app_home_no_question_tags": frozenset(),
+        "rename_tag_modal_title": frozenset(),
+        "rename_modal_submit": frozenset(),
+        "merge_question_tag_modal_title": frozenset(),
+        "merge_modal_submit": frozenset(),
+        "merge_modal_label": frozenset({"label"}),
+        "merge_modal_same_tag": frozenset(),
+        # My stats.
+        "app_home_my_stats_title": frozenset(),
+        "app_home_my_stats_closed": frozenset({"day", "week", "month", "all_time"}),
+        "app_home_my_stats_ranks": frozenset({"day", "week", "month", "all_time"}),
+        "app_home_my_stats_first_response": frozenset({"minutes"}),
+        "app_home_my_stats_in_progress": frozenset({"count"}),
+        "app_home_unranked": frozenset(),
+        # My questions.
+        "app_home_my_questions_title": frozenset(),
+        "app_home_my_questions_empty": frozenset({"channel"}),
+        "app_home_my_question_row": frozenset({"link", "title", "status", "helper"}),
+        "app_home_status_open": frozenset(),
+        "app_home_status_in_progress": frozenset(),
+        "app_home_status_closed": frozenset(),
+        "app_home_nobody_yet": frozenset(),
+        "app_home_reopen_hint": frozenset(),
+    }
+)
+
 REQUIRED_TEXT_KEYS: frozenset[str] = frozenset(TEXT_PLACEHOLDERS)
 
 # Texts Slack shows in plain_text fields with a length limit (Block Kit reference); they
@@ -155,6 +231,36 @@ TEXT_MAX_LENGTH: dict[str, int] = {
     "summary_chart_closed": 150,
     "summary_chart_open": 150,
 }
+
+# The App Home's plain_text fields (buttons 75, headers 150, modal titles and submits 24).
+TEXT_MAX_LENGTH.update(
+    {
+        "app_home_view_dashboard": 75,
+        "app_home_view_assigned": 75,
+        "app_home_view_team_tags": 75,
+        "app_home_view_question_tags": 75,
+        "app_home_view_my_stats": 75,
+        "app_home_view_my_questions": 75,
+        "app_home_retry_button": 75,
+        "app_home_previous_button": 75,
+        "app_home_next_button": 75,
+        "app_home_rename_button": 75,
+        "app_home_delete_button": 75,
+        "app_home_merge_button": 75,
+        "app_home_confirm_title": 100,
+        "app_home_confirm_yes": 30,
+        "app_home_confirm_no": 30,
+        "app_home_leaderboard_all_time": 150,
+        "app_home_leaderboard_week": 150,
+        "app_home_question_tags_title": 150,
+        "app_home_my_stats_title": 150,
+        "app_home_my_questions_title": 150,
+        "rename_tag_modal_title": 24,
+        "rename_modal_submit": 24,
+        "merge_question_tag_modal_title": 24,
+        "merge_modal_submit": 24,
+    }
+)
 
 # Placeholders a redirect macro's text may use.
 REDIRECT_MACRO_PLACEHOLDERS: frozenset[str] = frozenset({"user"})

@@ -18,6 +18,7 @@ from nephthys.config import Settings
 from nephthys.dashboard import dashboard_routes
 from nephthys.database.engine import create_engine, session_factory
 from nephthys.slack.app import start_slack
+from nephthys.stats.memo import StatsV2Memo
 from nephthys.utils.body_limit import BodySizeLimitMiddleware
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,12 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         app.state.engine = create_engine(database_url)
         app.state.sessions = session_factory(app.state.engine)
         app.state.slack = None
+        # One memo for /api/stats_v2 and the App Home, so both show the same computation.
+        app.state.stats_v2_memo = StatsV2Memo()
         if settings.slack_enabled:
-            app.state.slack = await start_slack(settings, app.state.sessions)
+            app.state.slack = await start_slack(
+                settings, app.state.sessions, stats_v2_memo=app.state.stats_v2_memo
+            )
         else:
             log.warning(
                 "Slack is off: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not both set; "

@@ -11,7 +11,7 @@ from nephthys.slack.messages import permalink
 from nephthys.transcripts import Transcript, load_transcript
 from tests.slack.conftest import ASKER, HELP_CHANNEL, HELPER, HELPER_2, STRANGER, TICKET_CHANNEL
 from tests.support import postgres
-from tests.support.slack import app_home_opened, thread_broadcast
+from tests.support.slack import app_home_opened, block_actions, thread_broadcast
 
 
 def last_ephemeral(d, user: str) -> str:
@@ -115,7 +115,16 @@ async def story(d, transcript: Transcript) -> dict[str, str]:
     await d.deliver.event(app_home_opened(HELPER))
     await d.settle()
     home = d.slack.views_published[HELPER]["blocks"]
-    seen["app_home_team_tags_title"] = home[0]["text"]["text"]
+    header = next(b for b in home if b.get("block_id") == "home_header")
+    seen["app_home_view_dashboard"] = header["elements"][0]["text"]["text"]
+    assert seen["app_home_view_dashboard"] == transcript.text("app_home_view_dashboard")
+    team_tags = next(e for e in header["elements"] if e["value"] == "team_tags")
+    assert (await d.deliver.action(block_actions(HELPER, team_tags, view={"id": "V1"}))).status_code == 200
+    await d.settle()
+    home = d.slack.views_published[HELPER]["blocks"]
+    seen["app_home_team_tags_title"] = next(b for b in home if b["type"] == "header" and b is not home[0])[
+        "text"
+    ]["text"]
     assert seen["app_home_team_tags_title"] == transcript.text("app_home_team_tags_title")
     return seen
 

@@ -57,6 +57,36 @@ SAMPLE_VALUES = {
     "waited": "45m",
     "subscribers": "<@USUB>",
 }
+# The App Home's placeholders.
+SAMPLE_VALUES.update(
+    {
+        "channel": "CHELP",
+        "page": "2",
+        "pages": "5",
+        "total": "1,024",
+        "open": "31",
+        "in_progress": "52",
+        "closed": "941",
+        "new": "40",
+        "new_change": "+3",
+        "closed_change": "−2",
+        "hang": "25m",
+        "resolution": "2h 5m",
+        "link": "https://slack.example/archives/CHELP/p4",
+        "age": "3h 20m",
+        "rank": "4",
+        "asker": "<@UASKER>",
+        "last_spoke": "the asker spoke last",
+        "users": "<@UHELPER>, <@UOTHER>",
+        "label": "Payout range",
+        "week": "3",
+        "month": "11",
+        "all_time": "120",
+        "day": "1",
+        "minutes": "25m",
+        "status": "Open",
+    }
+)
 
 
 def render_all(program: str) -> dict[str, str]:

@@ -25,6 +25,8 @@ async def run(call: MacroCall) -> None:
     )
     if not (change.changed or change.outcome is lifecycle.Outcome.UNCHANGED):
         return  # gone, or (cannot happen for a helper) not allowed
+    if change.changed:
+        ctx.ticket_changed(change.found_ticket.assigned_to_slack_id)  # the App Home's live refresh
     async with ctx.ticket_locks.hold(call.ticket.id):
         # Every message the bot posted for the ticket: thread replies and the backend message.
         problems = await flows.remove_bot_messages(ctx, call.ticket.id)

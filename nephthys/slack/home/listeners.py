@@ -1,0 +1,243 @@
+"""The App Home's Bolt wiring: parse the click, authorise it, call the lifecycle or the tag service, publish.
+
+Every click is acknowledged first and its work runs after the ack (``after_ack``), like the
+thread's Resolve button. Admin-only buttons are not shown to others; a forged one (a
+payload built by hand) is refused here, nothing changes and the Home says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+
+from slack_bolt.async_app import AsyncApp
+
+from nephthys.slack import flows, tag_blocks
+from nephthys.slack.context import SlackContext
+from nephthys.slack.home import question_tags, team_tags
+from nephthys.slack.home.common import (
+    PAGE_BUTTON,
+    RESOLVE_BUTTON,
+    RETRY_BUTTON,
+    VIEW_BUTTON,
+    View,
+    parse_view_and_page,
+    view_named,
+)
+from nephthys.slack.home.publisher import HomePublisher
+from nephthys.slack.tags import AfterAck, is_admin
+from nephthys.tags import service
+from nephthys.tags.service import NameRejected
+
+log = logging.getLogger(__name__)
+
+
+def publisher(ctx: SlackContext) -> HomePublisher:
+    if ctx.home is None:
+        raise RuntimeError("the App Home publisher is not set up")
+    return ctx.home
+
+
+async def on_app_home_opened(ctx: SlackContext, event: dict) -> None:
+    """The Events API listener for ``app_home_opened`` (the Home tab only, not Messages)."""
+    if event.get("tab", "home") == "home" and event.get("user"):
+        await publisher(ctx).opened(event["user"], event.get("view"))
+
+
+def _clicked(body: dict) -> tuple[str, str]:
+    """The clicker's id and the clicked element's value."""
+    action = (body.get("actions") or [{}])[0]
+    return body["user"]["id"], str(action.get("value") or "")
+
+
+def _id_from(value: str) -> int | None:
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+# ---------------------------------------------------------------- navigation
+
+
+async def view_clicked(ctx: SlackContext, body: dict) -> None:
+    user_id, value = _clicked(body)
+    home = publisher(ctx)
+    home.saw_view(user_id, body.get("view"))
+    view = view_named(value)
+    if view is None:  # forged: no such view
+        await home.show(user_id, notice=ctx.transcript.text("app_home_helpers_only"))
+        return
+    await home.show(user_id, view=view, page=1, remember=True)
+
+
+async def page_clicked(ctx: SlackContext, body: dict) -> None:
+    """Previous/next, and the error view's retry: ``"<view>:<page>"``."""
+    user_id, value = _clicked(body)
+    home = publisher(ctx)
+    home.saw_view(user_id, body.get("view"))
+    view, page = parse_view_and_page(value)
+    await home.show(user_id, view=view, page=page)
+
+
+async def resolve_clicked(ctx: SlackContext, body: dict) -> None:
+    """Resolve on an assigned ticket: the lifecycle's resolve, as the thread's button does it."""
+    user_id, value = _clicked(body)
+    home = publisher(ctx)
+    home.saw_view(user_id, body.get("view"))
+    ticket_id = _id_from(value)
+    if ticket_id is None:
+        await home.show(user_id)
+        return
+    change = await flows.resolve(ctx, ticket_id=ticket_id, resolver=user_id)
+    if not change.changed or change.found_ticket.assigned_to_slack_id != user_id:
+        # Otherwise the live refresh republishes the assignee's Home (the clicker's).
+        await home.show(user_id)
+
+
+# ---------------------------------------------------------------- admin: team tags and question tags
+
+
+async def _admin_or_refuse(ctx: SlackContext, user_id: str, view: View) -> bool:
+    if await is_admin(ctx, user_id):
+        return True
+    log.warning("%s is not an admin; an admin-only App Home action was refused", user_id)
+    await publisher(ctx).show(user_id, view=view, notice=ctx.transcript.text("app_home_admins_only"))
+    return False
+
+
+async def rename_tag_clicked(ctx: SlackContext, body: dict) -> None:
+    user_id, value = _clicked(body)
+    if not await _admin_or_refuse(ctx, user_id, View.TEAM_TAGS):
+        return
+    tag_id = _id_from(value)
+    async with ctx.sessions() as session:
+        name = await service.tag_name(session, tag_id=tag_id) if tag_id is not None else None
+    if tag_id is None or name is None:
+        await publisher(ctx).show(user_id, view=View.TEAM_TAGS)
+        return
+    await ctx.client.web.views_open(
+        trigger_id=body["trigger_id"], view=team_tags.rename_modal(ctx.transcript, tag_id=tag_id, name=name)
+    )
+
+
+async def delete_tag_clicked(ctx: SlackContext, body: dict) -> None:
+    user_id, value = _clicked(body)
+    if not await _admin_or_refuse(ctx, user_id, View.TEAM_TAGS):
+        return
+    tag_id = _id_from(value)
+    if tag_id is not None:
+        async with ctx.sessions.begin() as session:
+            await service.delete_tag(session, tag_id=tag_id)
+    await publisher(ctx).show(user_id, view=View.TEAM_TAGS)
+
+
+async def merge_question_tag_clicked(ctx: SlackContext, body: dict) -> None:
+    user_id, value = _clicked(body)
+    if not await _admin_or_refuse(ctx, user_id, View.QUESTION_TAGS):
+        return
+    tag_id = _id_from(value)
+    async with ctx.sessions() as session:
+        label = (
+            await service.question_tag_label(session, question_tag_id=tag_id) if tag_id is not None else None
+        )
+    if tag_id is None or label is None:
+        await publisher(ctx).show(user_id, view=View.QUESTION_TAGS)
+        return
+    await ctx.client.web.views_open(
+        trigger_id=body["trigger_id"],
+        view=question_tags.merge_modal(ctx.transcript, source_id=tag_id, label=label),
+    )
+
+
+async def delete_question_tag_clicked(ctx: SlackContext, body: dict) -> None:
+    user_id, value = _clicked(body)
+    if not await _admin_or_refuse(ctx, user_id, View.QUESTION_TAGS):
+        return
+    tag_id = _id_from(value)
+    if tag_id is not None:
+        async with ctx.sessions.begin() as session:
+            await service.delete_question_tag(session, question_tag_id=tag_id)
+    await publisher(ctx).show(user_id, view=View.QUESTION_TAGS)
+
+
+def _submitted_values(body: dict) -> dict:
+    return ((body.get("view") or {}).get("state") or {}).get("values") or {}
+
+
+async def rename_submitted(ctx: SlackContext, body: dict) -> dict | None:
+    """The rename modal: None when renamed (or the tag is gone), else the modal's ``errors``."""
+    user_id = body["user"]["id"]
+    if not await is_admin(ctx, user_id):
+        return {tag_blocks.NAME_BLOCK: ctx.transcript.text("app_home_admins_only")}
+    tag_id = _id_from(str((body.get("view") or {}).get("private_metadata") or ""))
+    values = _submitted_values(body)
+    name = ((values.get(tag_blocks.NAME_BLOCK) or {}).get(tag_blocks.NAME_INPUT) or {}).get("value")
+    if tag_id is None:
+        return None
+    async with ctx.sessions.begin() as session:
+        result = await service.rename_tag(session, tag_id=tag_id, name=name)
+    if isinstance(result, NameRejected):
+        return {tag_blocks.NAME_BLOCK: tag_blocks.name_error(ctx.transcript, result)}
+    return None
+
+
+async def merge_submitted(ctx: SlackContext, body: dict) -> dict | None:
+    """The merge modal: None when merged (or a tag is gone), else the modal's ``errors``."""
+    user_id = body["user"]["id"]
+    if not await is_admin(ctx, user_id):
+        return {question_tags.MERGE_BLOCK: ctx.transcript.text("app_home_admins_only")}
+    source_id = _id_from(str((body.get("view") or {}).get("private_metadata") or ""))
+    chosen = (_submitted_values(body).get(question_tags.MERGE_BLOCK) or {}).get(
+        tag_blocks.QUESTION_TAG_SELECT
+    ) or {}
+    target_id = _id_from(str((chosen.get("selected_option") or {}).get("value") or ""))
+    if source_id is None or target_id is None:
+        return None
+    if source_id == target_id:
+        return {question_tags.MERGE_BLOCK: ctx.transcript.text("merge_modal_same_tag")}
+    async with ctx.sessions.begin() as session:
+        await service.merge_question_tags(session, source_id=source_id, target_id=target_id)
+    return None
+
+
+# ---------------------------------------------------------------- Bolt wiring
+
+
+def register(app: AsyncApp, ctx: SlackContext, after_ack: AfterAck) -> None:
+    """Attach the App Home's listeners to the Bolt app; ``after_ack(kind, work)`` runs a click's work."""
+
+    def in_background(kind: str, work: Callable[[SlackContext, dict], Awaitable[None]]):
+        async def listener(ack, body: dict) -> None:
+            await ack()
+            after_ack(kind, lambda: work(ctx, body))
+
+        return listener
+
+    app.action(re.compile(f"^{VIEW_BUTTON}:"))(in_background("An App Home view button", view_clicked))
+    app.action(re.compile(f"^{PAGE_BUTTON}:"))(in_background("An App Home page button", page_clicked))
+    app.action(RETRY_BUTTON)(in_background("An App Home retry button", page_clicked))
+    app.action(RESOLVE_BUTTON)(in_background("An App Home Resolve click", resolve_clicked))
+    app.action(team_tags.RENAME_BUTTON)(in_background("A rename tag button", rename_tag_clicked))
+    app.action(team_tags.DELETE_BUTTON)(in_background("A delete tag button", delete_tag_clicked))
+    app.action(question_tags.MERGE_BUTTON)(
+        in_background("A merge question tag button", merge_question_tag_clicked)
+    )
+    app.action(question_tags.DELETE_BUTTON)(
+        in_background("A delete question tag button", delete_question_tag_clicked)
+    )
+
+    def modal(
+        submitted: Callable[[SlackContext, dict], Awaitable[dict | None]], view: View
+    ) -> Callable[..., Awaitable[None]]:
+        async def listener(ack, body: dict) -> None:
+            errors = await submitted(ctx, body)
+            if errors:
+                await ack(response_action="errors", errors=errors)
+                return
+            await ack()
+            user_id = body["user"]["id"]
+            after_ack("An App Home refresh", lambda: publisher(ctx).show(user_id, view=view))
+
+        return listener
+
+    app.view(team_tags.RENAME_MODAL)(modal(rename_submitted, View.TEAM_TAGS))
+    app.view(question_tags.MERGE_MODAL)(modal(merge_submitted, View.QUESTION_TAGS))

@@ -1,0 +1,120 @@
+"""The "Team tags" view: each tag with its subscribers; helpers subscribe, admins create, rename, delete.
+
+Buttons a person may not use are not shown (the listeners refuse them anyway when forged).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from nephthys.slack import tag_blocks
+from nephthys.slack.home.common import (
+    Page,
+    View,
+    button,
+    header,
+    mention,
+    mrkdwn_section,
+    pager_blocks,
+    plain,
+    quoted,
+)
+from nephthys.tags.service import MAX_NAME_LENGTH, TagWithSubscribers
+from nephthys.transcripts import Transcript
+
+# Two blocks a tag (its line, and an admin's buttons): 20 a page stays far inside 100 blocks.
+PAGE_SIZE = 20
+RENAME_BUTTON = "team_tag_rename"
+DELETE_BUTTON = "team_tag_delete"
+RENAME_MODAL = "team_tag_rename_modal"
+SUBSCRIBERS_SHOWN = 15
+
+
+def confirm(transcript: Transcript, name: str) -> dict:
+    return {
+        "title": plain(transcript.text("app_home_confirm_title")),
+        "text": {"type": "mrkdwn", "text": transcript.text("app_home_delete_confirm", name=quoted(name, 75))},
+        "confirm": plain(transcript.text("app_home_confirm_yes")),
+        "deny": plain(transcript.text("app_home_confirm_no")),
+        "style": "danger",
+    }
+
+
+def _subscribers(transcript: Transcript, slack_ids: Sequence[str]) -> str:
+    if not slack_ids:
+        return transcript.text("app_home_tag_no_subscribers")
+    shown = ", ".join(mention(slack_id) for slack_id in slack_ids[:SUBSCRIBERS_SHOWN])
+    hidden = len(slack_ids) - SUBSCRIBERS_SHOWN
+    return transcript.text("app_home_tag_subscribers", users=shown + (f" +{hidden}" if hidden > 0 else ""))
+
+
+def blocks(
+    transcript: Transcript,
+    tags: Sequence[TagWithSubscribers],
+    *,
+    viewer_slack_id: str,
+    helper: bool,
+    admin: bool,
+    page: Page,
+) -> list[dict]:
+    shown: list[dict] = [header(transcript.text("app_home_team_tags_title"))]
+    if admin:
+        create = button(
+            transcript.text("app_home_create_tag_button"), tag_blocks.CREATE_TAG_BUTTON, style="primary"
+        )
+        shown.append({"type": "actions", "block_id": "team_tags_create", "elements": [create]})
+    if not tags:
+        return [*shown, mrkdwn_section(transcript.text("app_home_no_team_tags"))]
+    for entry in tags[page.offset : page.offset + page.size]:
+        tag, subscribers = entry.tag, entry.subscriber_slack_ids
+        subscribed = viewer_slack_id in subscribers
+        text = f"*{quoted(tag.name, MAX_NAME_LENGTH)}*" + ("  :bell:" if subscribed else "")
+        text += "\n" + _subscribers(transcript, subscribers)
+        accessory = None
+        if helper:
+            accessory = button(
+                transcript.text("app_home_unsubscribe_button" if subscribed else "app_home_subscribe_button"),
+                tag_blocks.UNSUBSCRIBE_BUTTON if subscribed else tag_blocks.SUBSCRIBE_BUTTON,
+                value=str(tag.id),
+            )
+        shown.append(mrkdwn_section(text, block_id=f"team_tag:{tag.id}", accessory=accessory))
+        if admin:
+            delete = button(
+                transcript.text("app_home_delete_button"), DELETE_BUTTON, value=str(tag.id), style="danger"
+            )
+            delete["confirm"] = confirm(transcript, tag.name)
+            shown.append(
+                {
+                    "type": "actions",
+                    "block_id": f"team_tag_admin:{tag.id}",
+                    "elements": [
+                        button(transcript.text("app_home_rename_button"), RENAME_BUTTON, value=str(tag.id)),
+                        delete,
+                    ],
+                }
+            )
+    return [*shown, *pager_blocks(transcript, View.TEAM_TAGS, page)]
+
+
+def rename_modal(transcript: Transcript, *, tag_id: int, name: str) -> dict:
+    """The modal that renames team tag ``tag_id`` (its id rides in private_metadata)."""
+    return {
+        "type": "modal",
+        "callback_id": RENAME_MODAL,
+        "private_metadata": str(tag_id),
+        "title": plain(transcript.text("rename_tag_modal_title")),
+        "submit": plain(transcript.text("rename_modal_submit")),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": tag_blocks.NAME_BLOCK,
+                "label": plain(transcript.text("modal_name_label")),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": tag_blocks.NAME_INPUT,
+                    "max_length": MAX_NAME_LENGTH,
+                    "initial_value": name,
+                },
+            }
+        ],
+    }
