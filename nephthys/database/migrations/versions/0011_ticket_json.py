@@ -1,0 +1,235 @@
+"""Each ticket's API JSON, rendered once and kept up to date by triggers (issue 14).
+
+Reading tickets used to build every ticket's JSON on every request, and the open
+ones lay scattered over the whole "Ticket" table. A ticket's JSON changes only
+when the ticket, its tags or one of its people changes, which is rare next to
+how often it is read, so it is now rendered in the transaction that changes it:
+
+- "ActiveTicketJson" holds the open and in-progress tickets: a few tens of
+  thousands of rows in a small, dense table, so ``status=open`` reads a few
+  megabytes instead of ~20,000 scattered heap pages;
+- "ClosedTicketJson" holds the closed ones. A ticket is written there when it
+  closes, in closing order, which is nearly creation order: the export reads
+  it almost sequentially and streams the stored text as it is.
+
+A ticket is in exactly one of them. Each row keeps where the description sits
+in the text ("descriptionAt", "descriptionLength", in characters) so a client
+that may not see descriptions gets the object without that key, cut out in SQL.
+
+Triggers keep them exact in the same transaction as the change: a ticket's own
+columns (not ``lastMsgAt``/``lastMsgBy``, which every Slack message touches and
+the JSON does not show), its tag links, a user's Slack id, a tag's name. A
+render takes FOR SHARE locks on the ticket's users and tags, and a tag link
+change locks its ticket, so a rename or a concurrent change always re-renders
+after the other commits instead of overwriting it with an older view.
+
+``ticket_json_rebuild()`` renders everything again, for a database loaded with
+these triggers disabled (``nephthys db rebuild-ticket-json``); the upgrade runs
+it, so an adopted database is complete at once.
+
+Revision ID: 0011
+Revises: 0006
+"""
+
+from alembic import op
+
+revision = "0011"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+# The Ticket columns the JSON shows: an update touching none of them renders nothing.
+SHOWN_COLUMNS = [
+    "id", "title", "description", "status", "openedById", "closedById", "assignedToId",
+    "reopenedById", "createdAt", "msgTs",
+]  # fmt: skip
+USER_COLUMNS = ["openedById", "closedById", "assignedToId", "reopenedById"]
+
+
+def _user_object(column: str) -> str:
+    """A user object as the API writes it (orjson's compact form), or null."""
+    return f"""coalesce((SELECT '{{"id":' || u.id || ',"slack_id":' || to_json(u."slackId")::text || '}}'
+                 FROM "User" u WHERE u.id = t."{column}"), 'null')"""
+
+
+# Tag names sorted by code point (as Python's sorted does): COLLATE "C" orders UTF-8 bytes so.
+_TAG_NAMES = """coalesce((SELECT '[' || string_agg(to_json(g.name)::text, ',' ORDER BY g.name COLLATE "C") || ']'
+                 FROM tags_on_tickets l JOIN "Tag" g ON g.id = l."tagId" WHERE l."ticketId" = t.id), '[]')"""
+
+# One row per ticket of "Ticket" t: the same bytes nephthys.api.ticket_json wrote for it.
+RENDER = f"""SELECT t.id, t.status, t."createdAt",
+       part.head || part.description || part.tail AS json,
+       length(part.head) AS description_at, length(part.description) AS description_length
+FROM "Ticket" t
+CROSS JOIN LATERAL (SELECT
+    '{{"id":' || t.id || ',"title":' || to_json(t.title)::text AS head,
+    ',"description":' || to_json(t.description)::text AS description,
+    ',"status":"' || lower(t.status::text) || '"'
+    || ',"opened_by":' || {_user_object("openedById")}
+    || ',"closed_by":' || {_user_object("closedById")}
+    || ',"assigned_to":' || {_user_object("assignedToId")}
+    || ',"reopened_by":' || {_user_object("reopenedById")}
+    || ',"tags":' || {_TAG_NAMES}
+    || ',"created_at":"'
+    || to_char(t."createdAt" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"+00:00"')
+    || '","message_ts":' || to_json(t."msgTs")::text || '}}' AS tail) part"""
+
+_UPSERT_SET = """SET "createdAt" = EXCLUDED."createdAt", "json" = EXCLUDED."json",
+        "descriptionAt" = EXCLUDED."descriptionAt", "descriptionLength" = EXCLUDED."descriptionLength\""""
+
+REFRESH_FUNCTION = f"""CREATE FUNCTION "ticket_json_refresh"(ids integer[]) RETURNS void
+LANGUAGE plpgsql AS $body$
+BEGIN
+    -- A rename waits for renders that read the old name, and a render waits for a rename
+    -- in flight; each statement below then reads what has committed (READ COMMITTED).
+    PERFORM 1 FROM "User" u
+    WHERE u.id IN (SELECT unnest(ARRAY[{", ".join(f't."{c}"' for c in USER_COLUMNS)}])
+                   FROM "Ticket" t WHERE t.id = ANY(ids))
+    ORDER BY u.id FOR SHARE;
+    PERFORM 1 FROM "Tag" g
+    WHERE g.id IN (SELECT l."tagId" FROM tags_on_tickets l WHERE l."ticketId" = ANY(ids))
+    ORDER BY g.id FOR SHARE;
+
+    INSERT INTO "ActiveTicketJson" ("ticketId", "status", "createdAt", "json", "descriptionAt", "descriptionLength")
+    SELECT * FROM ({RENDER} WHERE t.id = ANY(ids) AND t.status <> 'CLOSED') rendered
+    ON CONFLICT ("ticketId") DO UPDATE {_UPSERT_SET}, "status" = EXCLUDED."status";
+    INSERT INTO "ClosedTicketJson" ("ticketId", "createdAt", "json", "descriptionAt", "descriptionLength")
+    SELECT id, "createdAt", json, description_at, description_length
+    FROM ({RENDER} WHERE t.id = ANY(ids) AND t.status = 'CLOSED') rendered
+    ON CONFLICT ("ticketId") DO UPDATE {_UPSERT_SET};
+
+    DELETE FROM "ActiveTicketJson" a WHERE a."ticketId" = ANY(ids)
+        AND NOT EXISTS (SELECT 1 FROM "Ticket" t WHERE t.id = a."ticketId" AND t.status <> 'CLOSED');
+    DELETE FROM "ClosedTicketJson" c WHERE c."ticketId" = ANY(ids)
+        AND NOT EXISTS (SELECT 1 FROM "Ticket" t WHERE t.id = c."ticketId" AND t.status = 'CLOSED');
+END
+$body$"""
+
+REBUILD_FUNCTION = f"""CREATE FUNCTION "ticket_json_rebuild"() RETURNS void LANGUAGE plpgsql AS $body$
+BEGIN
+    -- Nothing the JSON shows may change while it is rendered again.
+    LOCK TABLE "Ticket", tags_on_tickets, "User", "Tag" IN SHARE MODE;
+    TRUNCATE "ActiveTicketJson", "ClosedTicketJson";
+    -- In creation order, the order the export reads them in.
+    INSERT INTO "ActiveTicketJson" ("ticketId", "status", "createdAt", "json", "descriptionAt", "descriptionLength")
+    SELECT * FROM ({RENDER} WHERE t.status <> 'CLOSED') rendered ORDER BY "createdAt", id;
+    INSERT INTO "ClosedTicketJson" ("ticketId", "createdAt", "json", "descriptionAt", "descriptionLength")
+    SELECT id, "createdAt", json, description_at, description_length
+    FROM ({RENDER} WHERE t.status = 'CLOSED') rendered ORDER BY "createdAt", id;
+END
+$body$"""
+
+TRIGGER_FUNCTIONS = {
+    "ticket_json_on_ticket": """BEGIN
+    PERFORM "ticket_json_refresh"(ARRAY[NEW.id]);
+    RETURN NULL;
+END""",
+    "ticket_json_on_ticket_delete": """BEGIN
+    DELETE FROM "ActiveTicketJson" WHERE "ticketId" = OLD.id;
+    DELETE FROM "ClosedTicketJson" WHERE "ticketId" = OLD.id;
+    RETURN NULL;
+END""",
+    "ticket_json_on_ticket_truncate": """BEGIN
+    TRUNCATE "ActiveTicketJson", "ClosedTicketJson";
+    RETURN NULL;
+END""",
+    # The ticket's row lock orders this against a concurrent change of the ticket itself.
+    "ticket_json_on_tag_link": """DECLARE
+    ids integer[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        ids := ARRAY[NEW."ticketId"];
+    ELSIF TG_OP = 'DELETE' THEN
+        ids := ARRAY[OLD."ticketId"];
+    ELSE
+        ids := ARRAY[OLD."ticketId", NEW."ticketId"];
+    END IF;
+    PERFORM 1 FROM "Ticket" WHERE id = ANY(ids) ORDER BY id FOR NO KEY UPDATE;
+    PERFORM "ticket_json_refresh"(ids);
+    RETURN NULL;
+END""",
+    "ticket_json_on_user": f"""BEGIN
+    PERFORM "ticket_json_refresh"(ARRAY(
+        {" UNION ".join(f'SELECT id FROM "Ticket" WHERE "{c}" = NEW.id' for c in USER_COLUMNS)}));
+    RETURN NULL;
+END""",
+    "ticket_json_on_tag": """BEGIN
+    PERFORM "ticket_json_refresh"(ARRAY(SELECT "ticketId" FROM tags_on_tickets WHERE "tagId" = NEW.id));
+    RETURN NULL;
+END""",
+}
+
+_CHANGED = " OR ".join(f'OLD."{c}" IS DISTINCT FROM NEW."{c}"' for c in SHOWN_COLUMNS)
+_SHOWN = ", ".join(f'"{c}"' for c in SHOWN_COLUMNS)
+TRIGGERS = [
+    ("ticket_json_insert", '"Ticket"', "AFTER INSERT", "FOR EACH ROW", "ticket_json_on_ticket"),
+    (
+        "ticket_json_update",
+        '"Ticket"',
+        f"AFTER UPDATE OF {_SHOWN}",
+        f"FOR EACH ROW WHEN ({_CHANGED})",
+        "ticket_json_on_ticket",
+    ),
+    ("ticket_json_delete", '"Ticket"', "AFTER DELETE", "FOR EACH ROW", "ticket_json_on_ticket_delete"),
+    ("ticket_json_truncate", '"Ticket"', "AFTER TRUNCATE", "FOR EACH STATEMENT", "ticket_json_on_ticket_truncate"),
+    ("ticket_json_tag_link", "tags_on_tickets", "AFTER INSERT OR UPDATE OR DELETE", "FOR EACH ROW",
+     "ticket_json_on_tag_link"),
+    ("ticket_json_user", '"User"', 'AFTER UPDATE OF "slackId"',
+     'FOR EACH ROW WHEN (OLD."slackId" IS DISTINCT FROM NEW."slackId")', "ticket_json_on_user"),
+    ("ticket_json_tag", '"Tag"', "AFTER UPDATE OF name", "FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name)",
+     "ticket_json_on_tag"),
+]  # fmt: skip
+
+# Rows up to a page stay inline and uncompressed: no TOAST lookups or decompression when streaming.
+_STORAGE = "WITH (toast_tuple_target = 8160)"
+
+
+def upgrade() -> None:
+    op.execute(
+        f"""CREATE TABLE "ActiveTicketJson" (
+            "ticketId" INTEGER NOT NULL,
+            "status" "TicketStatus" NOT NULL,
+            "createdAt" TIMESTAMPTZ(3) NOT NULL,
+            "json" TEXT NOT NULL,
+            "descriptionAt" INTEGER NOT NULL,
+            "descriptionLength" INTEGER NOT NULL,
+            CONSTRAINT "ActiveTicketJson_pkey" PRIMARY KEY ("ticketId")) {_STORAGE}"""
+    )
+    op.execute(
+        'CREATE INDEX "ActiveTicketJson_status_createdAt_ticketId_idx" '
+        'ON "ActiveTicketJson" ("status", "createdAt", "ticketId")'
+    )
+    op.execute(
+        f"""CREATE TABLE "ClosedTicketJson" (
+            "ticketId" INTEGER NOT NULL,
+            "createdAt" TIMESTAMPTZ(3) NOT NULL,
+            "json" TEXT NOT NULL,
+            "descriptionAt" INTEGER NOT NULL,
+            "descriptionLength" INTEGER NOT NULL,
+            CONSTRAINT "ClosedTicketJson_pkey" PRIMARY KEY ("ticketId")) {_STORAGE}"""
+    )
+    op.execute(
+        'CREATE INDEX "ClosedTicketJson_createdAt_ticketId_idx" ON "ClosedTicketJson" ("createdAt", "ticketId")'
+    )
+    # A user's tickets are found on each of their columns when they are renamed.
+    op.execute('CREATE INDEX "Ticket_reopenedById_idx" ON "Ticket" ("reopenedById")')
+    op.execute(REFRESH_FUNCTION)
+    op.execute(REBUILD_FUNCTION)
+    for name, body in TRIGGER_FUNCTIONS.items():
+        op.execute(f'CREATE FUNCTION "{name}"() RETURNS trigger LANGUAGE plpgsql AS $body$\n{body}\n$body$')
+    for name, table, event, each, function in TRIGGERS:
+        op.execute(f'CREATE TRIGGER "{name}" {event} ON {table} {each} EXECUTE FUNCTION "{function}"()')
+    # An adopted database already has tickets.
+    op.execute('SELECT "ticket_json_rebuild"()')
+
+
+def downgrade() -> None:
+    for name, table, *_ in TRIGGERS:
+        op.execute(f'DROP TRIGGER "{name}" ON {table}')
+    for name in TRIGGER_FUNCTIONS:
+        op.execute(f'DROP FUNCTION "{name}"()')
+    op.execute('DROP FUNCTION "ticket_json_rebuild"()')
+    op.execute('DROP FUNCTION "ticket_json_refresh"(integer[])')
+    op.execute('DROP INDEX "Ticket_reopenedById_idx"')
+    op.execute('DROP TABLE "ClosedTicketJson"')
+    op.execute('DROP TABLE "ActiveTicketJson"')
