@@ -54,7 +54,9 @@ def one_ticket_sql(descriptions: bool = True) -> str:
     )
 
 
-async def stream_copy(driver: asyncpg.Connection, select_json: str, args: list) -> AsyncIterator[bytes | memoryview]:
+async def stream_copy(
+    driver: asyncpg.Connection, select_json: str, args: list
+) -> AsyncIterator[bytes | memoryview]:
     """The JSON array of the objects ``select_json`` returns (one text column ``json``, in order), streamed.
 
     The first chunk (or the query's error) is awaited before this returns, so a
