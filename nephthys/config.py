@@ -64,6 +64,8 @@ class Settings:
     ai_base_url: str | None = None
     ai_model: str = "gpt-4o-mini"
     ai_timeout_seconds: float = 3.0
+    # IANA time zone of the help desk's calendar days (/api/stats/daily's default).
+    timezone: str = "UTC"
 
     @property
     def slack_enabled(self) -> bool:
@@ -104,6 +106,18 @@ def _program_channels(program: str) -> ProgramChannels:
         return load_transcript(program).channels
     except TranscriptError as error:
         raise ConfigError(str(error)) from None
+
+
+def _timezone(value: str | None) -> str:
+    """TIMEZONE: an IANA name zoneinfo knows (UTC when unset)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = value or DEFAULTS.timezone
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(f"TIMEZONE: expected an IANA time zone like Europe/Berlin, got {name!r}") from None
+    return name
 
 
 def _parse(env: Mapping[str, str]) -> dict:
@@ -200,4 +214,5 @@ def _parse(env: Mapping[str, str]) -> dict:
         ai_base_url=url("AI_BASE_URL"),
         ai_model=get("AI_MODEL") or DEFAULTS.ai_model,
         ai_timeout_seconds=number("AI_TIMEOUT_SECONDS", DEFAULTS.ai_timeout_seconds, float, 0.1, 60),
+        timezone=_timezone(get("TIMEZONE")),
     )

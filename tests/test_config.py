@@ -47,6 +47,8 @@ def test_the_slack_api_base_url_always_ends_with_a_slash():
         ({"DAILY_SUMMARY": "maybe"}, "DAILY_SUMMARY: expected true or false, got 'maybe'"),
         ({"SLACK_API_BASE_URL": "not a url"}, "SLACK_API_BASE_URL: expected a http or https URL"),
         ({"PROGRAM": "Summer Of Making"}, "PROGRAM: expected a program name"),
+        ({"TIMEZONE": "Mars/Olympus_Mons"}, "TIMEZONE: expected an IANA time zone like Europe/Berlin"),
+        ({"TIMEZONE": "../../etc/passwd"}, "TIMEZONE: expected an IANA time zone"),
     ],
 )
 def test_a_malformed_value_names_the_variable(env, message):
@@ -54,6 +56,11 @@ def test_a_malformed_value_names_the_variable(env, message):
         settings(**env)
     assert str(raised.value).startswith(message)
     assert "\n" not in str(raised.value)
+
+
+def test_timezone_is_an_iana_name_and_utc_by_default():
+    assert settings().timezone == "UTC"
+    assert settings(TIMEZONE="America/New_York").timezone == "America/New_York"
 
 
 def test_blank_values_count_as_unset():

@@ -103,7 +103,13 @@ COMPONENTS = {
                 "past_7d_previous": _ref("TimeBoundStats"),
             }
         ),
-        "User": _object({"id": {"type": "integer"}, "slack_id": {"type": "string"}}),
+        "User": _object(
+            {
+                "id": {"type": "integer"},
+                "slack_id": {"type": "string"},
+                "username": {"type": ["string", "null"], "description": "Slack name, when known"},
+            }
+        ),
         "Ticket": _object(
             {
                 "id": {"type": "integer"},
@@ -115,7 +121,17 @@ COMPONENTS = {
                 "assigned_to": _ref_or_null("User"),
                 "reopened_by": _ref_or_null("User"),
                 "tags": {"type": "array", "items": {"type": "string"}},
+                "team_tags": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "The same list as tags, under the name newer clients read",
+                },
                 "created_at": {"type": "string", "format": "date-time"},
+                "closed_at": {
+                    "type": ["string", "null"],
+                    "format": "date-time",
+                    "description": "When it was closed; null when it is not",
+                },
                 "message_ts": {"type": "string"},
             }
         ),

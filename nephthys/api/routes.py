@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from nephthys.api import metrics, openapi, question_tags, stats, stats_v2, ticket, tickets, user
+from nephthys.api import aggregates, metrics, openapi, question_tags, stats, stats_v2, ticket, tickets, user
 
 
 def api_routes() -> list[BaseRoute]:
@@ -15,6 +15,7 @@ def api_routes() -> list[BaseRoute]:
         ticket.route,
         user.route,
         question_tags.route,
+        *aggregates.routes,
         metrics.route,
         openapi.route,
     ]

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from nephthys.api.etag import matches, not_modified
 from nephthys.api.responses import JSON
 from nephthys.stats.memo import RenderedStatsV2, StatsV2Memo
 from nephthys.stats.overview import MessageLinks, stats_v2_raw
@@ -45,7 +46,11 @@ async def stats_v2(request: Request) -> Response:
                     await connection.execute(NO_JIT)
                     rendered = RenderedStatsV2.of(await stats_v2_raw(connection, now), links_for(request))
                     memo.remember(rendered)
-    return Response(rendered.at(now), media_type=JSON)
+    # Weak: age_minutes moves with the clock; every other figure is what the tag names.
+    etag = f'W/"{rendered.fingerprint}"'
+    if matches(request, etag):
+        return not_modified(etag)
+    return Response(rendered.at(now), media_type=JSON, headers={"ETag": etag})
 
 
 route = Route("/api/stats_v2", stats_v2, methods=["GET"])

@@ -14,6 +14,7 @@ from nephthys.api.params import INT32_MAX
 from nephthys.api.responses import JSON, error_response
 
 ONE_TICKET = stored_tickets.one_ticket_sql()
+ONE_TICKET_WITHOUT_DESCRIPTION = stored_tickets.one_ticket_sql(descriptions=False)
 
 
 def _ticket_id(request: Request) -> int | str:

@@ -32,22 +32,43 @@ class Encoding(enum.Enum):
     DATABASE = "database"
     PYTHON = "python"
 
-    @property
-    def columns(self) -> str:
-        """What a ticket query selects first, in the order ``TicketRenderer.encode`` reads."""
-        return _DATABASE_COLUMNS if self is Encoding.DATABASE else _PYTHON_COLUMNS
+    def columns(self, *, descriptions: bool = True) -> str:
+        """What a ticket query selects first, in the order ``TicketRenderer.encode`` reads.
+
+        ``descriptions=False`` leaves each ticket's ``description`` out (API_DESCRIPTIONS=keys,
+        a request without a key); the renderer must be told the same.
+        """
+        if self is Encoding.DATABASE:
+            return _database_columns(descriptions)
+        return _python_columns(descriptions)
 
 
-# created_at: ISO 8601 with milliseconds and the UTC offset, the API's one timestamp format.
-_CREATED_AT = """to_char(t."createdAt" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"+00:00"')"""
-_DATABASE_COLUMNS = f"""convert_to('{{"id":' || t.id || ',"title":' || to_json(t.title)::text
-        || ',"description":' || to_json(t.description)::text
+# created_at and closed_at: ISO 8601 with milliseconds and the UTC offset, the API's one timestamp format.
+def _iso(column: str) -> str:
+    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"+00:00"')"""
+
+
+_CREATED_AT = _iso('t."createdAt"')
+_CLOSED_AT = _iso('t."closedAt"')  # null when not closed
+_DESCRIPTION_JSON = """ || ',"description":' || to_json(t.description)::text"""
+
+
+def _database_columns(descriptions: bool) -> str:
+    description = _DESCRIPTION_JSON if descriptions else ""
+    return f"""convert_to('{{"id":' || t.id || ',"title":' || to_json(t.title)::text{description}
         || ',"status":"' || lower(t.status::text) || '"', 'UTF8') AS head,
     {_USER_IDS}, {_TAG_IDS},
     convert_to(',"created_at":"' || {_CREATED_AT}
-        || '","message_ts":' || to_json(t."msgTs")::text || '}}', 'UTF8') AS tail"""
-_PYTHON_COLUMNS = f"""t.id, t.title, t.description, lower(t.status::text) AS status,
-    {_USER_IDS}, {_TAG_IDS}, {_CREATED_AT} AS created_at, t."msgTs\""""
+        || '","closed_at":' || coalesce('"' || {_CLOSED_AT} || '"', 'null')
+        || ',"message_ts":' || to_json(t."msgTs")::text || '}}', 'UTF8') AS tail"""
+
+
+def _python_columns(descriptions: bool) -> str:
+    # Without descriptions the column stays (the row's layout is one), empty.
+    description = "t.description" if descriptions else "NULL::text AS description"
+    return f"""t.id, t.title, {description}, lower(t.status::text) AS status,
+    {_USER_IDS}, {_TAG_IDS}, {_CREATED_AT} AS created_at, {_CLOSED_AT} AS closed_at, t."msgTs\""""
+
 
 # Where the user ids and tag ids sit in the row, for each encoding.
 _USERS_AT = {Encoding.DATABASE: slice(1, 5), Encoding.PYTHON: slice(4, 8)}
@@ -55,15 +76,24 @@ _TAGS_AT = {Encoding.DATABASE: 5, Encoding.PYTHON: 8}
 
 _NULL = b"null"
 _OPENED_BY, _CLOSED_BY, _ASSIGNED_TO = b',"opened_by":', b',"closed_by":', b',"assigned_to":'
-_REOPENED_BY, _TAGS = b',"reopened_by":', b',"tags":'
+_REOPENED_BY, _TAGS, _TEAM_TAGS = b',"reopened_by":', b',"tags":', b',"team_tags":'
+_NO_TAGS = b"[]"
 
 
 class TicketRenderer:
     """Turns ticket rows into JSON, remembering the users and tags it has looked up (one request's worth)."""
 
-    def __init__(self, connection: asyncpg.Connection, encoding: Encoding = Encoding.DATABASE) -> None:
+    def __init__(
+        self,
+        connection: asyncpg.Connection,
+        encoding: Encoding = Encoding.DATABASE,
+        *,
+        descriptions: bool = True,
+    ) -> None:
         self._connection = connection
         self.encoding = encoding
+        # Must match the ``descriptions`` the rows were selected with (``Encoding.columns``).
+        self.descriptions = descriptions
         self._users: dict[int, bytes] = {}
         self._user_fragments: dict[int, orjson.Fragment] = {}
         self._tags: dict[int, str | None] | None = None
@@ -76,9 +106,14 @@ class TicketRenderer:
         missing = {user for row in rows for user in row[users_at] if user is not None and user not in known}
         if missing:
             found = await self._connection.fetch(
-                'SELECT id, "slackId" FROM "User" WHERE id = ANY($1::int[])', list(missing)
+                'SELECT id, "slackId", username FROM "User" WHERE id = ANY($1::int[])', list(missing)
             )
-            known.update({row[0]: orjson.dumps({"id": row[0], "slack_id": row[1]}) for row in found})
+            known.update(
+                {
+                    row[0]: orjson.dumps({"id": row[0], "slack_id": row[1], "username": row[2]})
+                    for row in found
+                }
+            )
             # A user deleted since the ticket was read (outside a snapshot) shows as null.
             known.update({user_id: _NULL for user_id in missing if user_id not in known})
             self._user_fragments.update({user_id: orjson.Fragment(known[user_id]) for user_id in missing})
@@ -129,8 +164,11 @@ class TicketRenderer:
             add(users[assigned_to] if assigned_to is not None else _NULL)
             add(_REOPENED_BY)
             add(users[reopened_by] if reopened_by is not None else _NULL)
+            names = orjson.dumps(_tag_names(tags, tag_ids)) if tag_ids else _NO_TAGS
             add(_TAGS)
-            add(orjson.dumps(_tag_names(tags, tag_ids)) if tag_ids else b"[]")
+            add(names)
+            add(_TEAM_TAGS)  # the same list, under the name newer clients read
+            add(names)
             add(tail)
             add(b",")
         return b"".join(parts)[:-1]  # no comma after the last object
@@ -147,15 +185,20 @@ class TicketRenderer:
                 "closed_by": users[closed_by] if closed_by is not None else None,
                 "assigned_to": users[assigned_to] if assigned_to is not None else None,
                 "reopened_by": users[reopened_by] if reopened_by is not None else None,
-                "tags": _tag_names(tags, tag_ids) if tag_ids else [],
+                "tags": (names := _tag_names(tags, tag_ids) if tag_ids else []),
+                "team_tags": names,  # the same list, under the name newer clients read
                 "created_at": created_at,
+                "closed_at": closed_at,
                 "message_ts": message_ts,
             }
             for (
                 ticket_id, title, description, status, opened_by, closed_by, assigned_to, reopened_by,
-                tag_ids, created_at, message_ts,
-            ) in (row[:11] for row in rows)
+                tag_ids, created_at, closed_at, message_ts,
+            ) in (row[:12] for row in rows)
         ]  # fmt: skip
+        if not self.descriptions:
+            for ticket in tickets:
+                del ticket["description"]
         return orjson.dumps(tickets)[1:-1]
 
 

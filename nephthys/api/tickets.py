@@ -44,6 +44,8 @@ class TicketFilter:
     # keyset: tickets strictly after (created_at, id)
     after: tuple[datetime, int] | None = None
     limit: int | None = None
+    # False: leave each ticket's description out (API_DESCRIPTIONS=keys and no key given).
+    descriptions: bool = True
 
     def too_broad(self) -> bool:
         """No status narrower than closed, no date bound, no page size: the whole table."""
@@ -54,7 +56,7 @@ class TicketFilter:
             and self.limit is None
         )
 
-    def sql(self, descriptions: bool = True) -> tuple[str, list]:
+    def sql(self) -> tuple[str, list]:
         """The stored objects (``json``) with their keyset position, oldest first."""
         conditions, args = [], []
 
@@ -80,7 +82,7 @@ class TicketFilter:
         for table in stored_tickets.sources(self.status):
             where = " AND ".join((status if table == stored_tickets.ACTIVE else []) + conditions)
             arms.append(
-                f"""SELECT {stored_tickets.json_column(descriptions)} AS json,
+                f"""SELECT {stored_tickets.json_column(self.descriptions)} AS json,
                     j."createdAt" AS keyset_at, j."ticketId" AS keyset_id
                 FROM {table} j {f"WHERE {where}" if where else ""}"""
             )
@@ -154,11 +156,21 @@ async def _page(request: Request, query: TicketFilter, limit: int) -> Response:
     headers = {}
     if len(rows) > limit:
         last = page[-1]
-        next_url = request.url.include_query_params(
-            cursor=encode_cursor(last["keyset_at"], last["keyset_id"])
-        )
-        headers["Link"] = f'<{next_url}>; rel="next"'
+        cursor = encode_cursor(last["keyset_at"], last["keyset_id"])
+        headers["Link"] = f'<{next_page_url(request, cursor)}>; rel="next"'
     return Response(body, media_type=JSON, headers=headers)
+
+
+def next_page_url(request: Request, cursor: str) -> str:
+    """This request's URL with ``cursor``: under BASE_URL when set, else a relative reference.
+
+    Never from the request's Host header, which the client chooses (a forged one
+    would put someone else's host in the link a dashboard follows).
+    """
+    url = request.url.include_query_params(cursor=cursor)
+    relative = f"{url.path}?{url.query}"
+    base_url = request.app.state.settings.base_url
+    return f"{base_url.rstrip('/')}{relative}" if base_url else relative
 
 
 class _ClosingStreamingResponse(StreamingResponse):

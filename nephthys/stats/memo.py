@@ -18,8 +18,11 @@ crossing recomputes everything in one statement, one request at a time.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
@@ -37,6 +40,14 @@ class RenderedStatsV2:
     raw: StatsV2Raw
     before_age: bytes
     after_age: bytes | None  # None: no oldest unanswered ticket, nothing to fill in
+    # A hash of the document but for age_minutes (which moves with the clock): the API's weak ETag.
+    fingerprint: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        everything_but_age = self.before_age + b"\x00" + (self.after_age or b"")
+        object.__setattr__(
+            self, "fingerprint", hashlib.blake2b(everything_but_age, digest_size=16).hexdigest()
+        )
 
     @classmethod
     def of(cls, raw: StatsV2Raw, links: MessageLinks) -> RenderedStatsV2:
@@ -72,3 +83,37 @@ class StatsV2Memo:
 
     def remember(self, rendered: RenderedStatsV2) -> None:
         self._last = rendered
+
+
+@dataclass(frozen=True)
+class RememberedAnswer:
+    version: int
+    body: bytes
+    etag: str
+
+
+class AnswerMemo:
+    """The last answers of the aggregate routes, each reused only while the data version is the same.
+
+    Keyed by the route and its resolved parameters (absolute instants and
+    dates, never "now"), so an answer is a function of the key and the data
+    alone: the same ``TicketTotals.version`` means the same answer. Bounded:
+    the least recently used answer goes first.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._answers: OrderedDict[Hashable, RememberedAnswer] = OrderedDict()
+
+    def lookup(self, key: Hashable, version: int | None) -> RememberedAnswer | None:
+        answer = self._answers.get(key)
+        if answer is None or version is None or answer.version != version:
+            return None
+        self._answers.move_to_end(key)
+        return answer
+
+    def remember(self, key: Hashable, answer: RememberedAnswer) -> None:
+        self._answers[key] = answer
+        self._answers.move_to_end(key)
+        while len(self._answers) > self._size:
+            self._answers.popitem(last=False)

@@ -10,9 +10,13 @@ from tests.support import postgres
 _message_ts = itertools.count(1)
 
 
-async def add_user(url: str, slack_id: str, *, helper: bool = False) -> int:
+async def add_user(url: str, slack_id: str, *, helper: bool = False, username: str | None = None) -> int:
     rows = await postgres.fetch(
-        url, 'INSERT INTO "User" ("slackId", helper) VALUES ($1, $2) RETURNING id', slack_id, helper
+        url,
+        'INSERT INTO "User" ("slackId", helper, username) VALUES ($1, $2, $3) RETURNING id',
+        slack_id,
+        helper,
+        username,
     )
     return rows[0]["id"]
 

@@ -15,7 +15,7 @@ MS = timedelta(milliseconds=1)
 
 
 async def test_a_ticket_is_the_contracts_object(serve, db_url):
-    author = await add_user(db_url, "UAUTHOR")
+    author = await add_user(db_url, "UAUTHOR", username="Author Person")
     helper = await add_user(db_url, "UHELPER", helper=True)
     closer = await add_user(db_url, "UCLOSER", helper=True)
     ticket_id = await add_ticket(
@@ -32,12 +32,14 @@ async def test_a_ticket_is_the_contracts_object(serve, db_url):
         "title": 'Quotes " and \\ backslashes',
         "description": "Line one\nline two ✓",
         "status": "closed",
-        "opened_by": {"id": author, "slack_id": "UAUTHOR"},
-        "closed_by": {"id": closer, "slack_id": "UCLOSER"},
-        "assigned_to": {"id": helper, "slack_id": "UHELPER"},
-        "reopened_by": {"id": author, "slack_id": "UAUTHOR"},
+        "opened_by": {"id": author, "slack_id": "UAUTHOR", "username": "Author Person"},
+        "closed_by": {"id": closer, "slack_id": "UCLOSER", "username": None},
+        "assigned_to": {"id": helper, "slack_id": "UHELPER", "username": None},
+        "reopened_by": {"id": author, "slack_id": "UAUTHOR", "username": "Author Person"},
         "tags": ["alpha", "zeta"],
+        "team_tags": ["alpha", "zeta"],
         "created_at": "2026-01-10T12:00:00.007+00:00",
+        "closed_at": "2026-01-10T13:00:00.000+00:00",
         "message_ts": "1768046400.000100",
     }
     async with serve() as client:
@@ -51,8 +53,9 @@ async def test_a_ticket_is_the_contracts_object(serve, db_url):
     assert other.json()["closed_by"] is None and other.json()["assigned_to"] is None
     assert (
         other.json()["reopened_by"] is None
-        and other.json()["tags"] == []
+        and other.json()["tags"] == other.json()["team_tags"] == []
         and other.json()["status"] == "open"
+        and other.json()["closed_at"] is None
     )
 
 
@@ -256,12 +259,13 @@ async def test_a_page_size_that_divides_the_tickets_ends_with_an_empty_page_or_n
 
 async def test_every_way_of_reading_a_ticket_writes_the_same_object(serve, db_url):
     """Open tickets are written by orjson, long exports partly by PostgreSQL: the JSON must not tell."""
-    author = await add_user(db_url, 'U"QUOTED\\')
+    author = await add_user(db_url, 'U"QUOTED\\', username='Name "with" \\ ✓')
     helper = await add_user(db_url, "UHELPER", helper=True)
     tricky = 'tab\t nl\n cr\r nul-free \x01\x1f del\x7f quote" slash/ back\\ é ✓ 🎉 \u2028'
     ticket_id = await add_ticket(db_url, opened_by=author, created_at=JAN, status="IN_PROGRESS",
                                  assigned_to=helper, assigned_at=JAN + MS, title=tricky, description=tricky * 3,
-                                 msg_ts="1768046400.000001")  # fmt: skip
+                                 msg_ts="1768046400.000001",
+                                 closed_at=JAN + timedelta(days=400, milliseconds=5))  # fmt: skip
     await add_tag(db_url, "Ünïcode tag", ticket_id)
     await add_tag(db_url, 'tag "two"', ticket_id)
     async with serve() as client:
@@ -274,11 +278,28 @@ async def test_every_way_of_reading_a_ticket_writes_the_same_object(serve, db_ur
         ]
     expected = {
         "id": ticket_id, "title": tricky, "description": tricky * 3, "status": "in_progress",
-        "opened_by": {"id": author, "slack_id": 'U"QUOTED\\'}, "closed_by": None,
-        "assigned_to": {"id": helper, "slack_id": "UHELPER"}, "reopened_by": None,
-        "tags": sorted(["Ünïcode tag", 'tag "two"']), "created_at": "2026-01-10T12:00:00.000+00:00",
-        "message_ts": "1768046400.000001",
+        "opened_by": {"id": author, "slack_id": 'U"QUOTED\\', "username": 'Name "with" \\ ✓'},
+        "closed_by": None, "assigned_to": {"id": helper, "slack_id": "UHELPER", "username": None},
+        "reopened_by": None, "tags": sorted(["Ünïcode tag", 'tag "two"']),
+        "team_tags": sorted(["Ünïcode tag", 'tag "two"']), "created_at": "2026-01-10T12:00:00.000+00:00",
+        "closed_at": "2027-02-14T12:00:00.005+00:00", "message_ts": "1768046400.000001",
     }  # fmt: skip
     for answer in answers:
         assert answer == expected
         assert list(answer) == list(expected)
+
+
+async def test_the_next_page_link_never_comes_from_the_host_header(serve, db_url):
+    author = await add_user(db_url, "UAUTHOR")
+    for i in range(3):
+        await add_ticket(db_url, opened_by=author, created_at=JAN + i * MS)
+    query = "/api/tickets?status=open&limit=1"
+    async with serve() as client:
+        relative = next_link(await client.get(query, headers={"Host": "evil.example"}))
+    async with serve(base_url="https://desk.example.org/nephthys/") as client:
+        based = next_link(await client.get(query, headers={"Host": "evil.example"}))
+        followed = await client.get(based.removeprefix("https://desk.example.org/nephthys"))
+    assert relative.startswith("/api/tickets?status=open&limit=1&cursor=")
+    assert based.startswith("https://desk.example.org/nephthys/api/tickets?status=open&limit=1&cursor=")
+    assert "evil.example" not in relative + based
+    assert followed.status_code == 200 and len(followed.json()) == 1

@@ -55,7 +55,7 @@ async def test_a_question_opens_a_ticket_with_backend_message_thread_reply_and_r
 
         api = await d.api_ticket(ticket["id"])
         assert api["status"] == "open" and api["message_ts"] == asked["ts"]
-        assert api["opened_by"] == {"id": ticket["openedById"], "slack_id": ASKER}
+        assert api["opened_by"] == {"id": ticket["openedById"], "slack_id": ASKER, "username": "Asker"}
         assert api["closed_by"] is None and api["assigned_to"] is None
 
 

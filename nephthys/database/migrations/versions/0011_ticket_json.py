@@ -18,7 +18,7 @@ that may not see descriptions gets the object without that key, cut out in SQL.
 
 Triggers keep them exact in the same transaction as the change: a ticket's own
 columns (not ``lastMsgAt``/``lastMsgBy``, which every Slack message touches and
-the JSON does not show), its tag links, a user's Slack id, a tag's name. A
+the JSON does not show), its tag links, a user's Slack id or username, a tag's name. A
 render takes FOR SHARE locks on the ticket's users and tags, and a tag link
 change locks its ticket, so a rename or a concurrent change always re-renders
 after the other commits instead of overwriting it with an older view.
@@ -41,26 +41,34 @@ depends_on = None
 # The Ticket columns the JSON shows: an update touching none of them renders nothing.
 SHOWN_COLUMNS = [
     "id", "title", "description", "status", "openedById", "closedById", "assignedToId",
-    "reopenedById", "createdAt", "msgTs",
+    "reopenedById", "createdAt", "closedAt", "msgTs",
 ]  # fmt: skip
 USER_COLUMNS = ["openedById", "closedById", "assignedToId", "reopenedById"]
 
 
 def _user_object(column: str) -> str:
     """A user object as the API writes it (orjson's compact form), or null."""
-    return f"""coalesce((SELECT '{{"id":' || u.id || ',"slack_id":' || to_json(u."slackId")::text || '}}'
+    return f"""coalesce((SELECT '{{"id":' || u.id || ',"slack_id":' || to_json(u."slackId")::text
+                         || ',"username":' || coalesce(to_json(u.username)::text, 'null') || '}}'
                  FROM "User" u WHERE u.id = t."{column}"), 'null')"""
 
 
 # Tag names sorted by code point (as Python's sorted does): COLLATE "C" orders UTF-8 bytes so.
-_TAG_NAMES = """coalesce((SELECT '[' || string_agg(to_json(g.name)::text, ',' ORDER BY g.name COLLATE "C") || ']'
-                 FROM tags_on_tickets l JOIN "Tag" g ON g.id = l."tagId" WHERE l."ticketId" = t.id), '[]')"""
+_TAG_NAMES = """(SELECT coalesce((SELECT '[' || string_agg(to_json(g.name)::text, ',' ORDER BY g.name COLLATE "C") || ']'
+                 FROM tags_on_tickets l JOIN "Tag" g ON g.id = l."tagId" WHERE l."ticketId" = t.id), '[]') AS names)"""
+
+
+def _iso(column: str) -> str:
+    """ISO 8601 with milliseconds and the UTC offset, the API's one timestamp format."""
+    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"+00:00"')"""
+
 
 # One row per ticket of "Ticket" t: the same bytes nephthys.api.ticket_json wrote for it.
 RENDER = f"""SELECT t.id, t.status, t."createdAt",
        part.head || part.description || part.tail AS json,
        length(part.head) AS description_at, length(part.description) AS description_length
 FROM "Ticket" t
+CROSS JOIN LATERAL {_TAG_NAMES} tag
 CROSS JOIN LATERAL (SELECT
     '{{"id":' || t.id || ',"title":' || to_json(t.title)::text AS head,
     ',"description":' || to_json(t.description)::text AS description,
@@ -69,10 +77,10 @@ CROSS JOIN LATERAL (SELECT
     || ',"closed_by":' || {_user_object("closedById")}
     || ',"assigned_to":' || {_user_object("assignedToId")}
     || ',"reopened_by":' || {_user_object("reopenedById")}
-    || ',"tags":' || {_TAG_NAMES}
-    || ',"created_at":"'
-    || to_char(t."createdAt" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"+00:00"')
-    || '","message_ts":' || to_json(t."msgTs")::text || '}}' AS tail) part"""
+    || ',"tags":' || tag.names || ',"team_tags":' || tag.names
+    || ',"created_at":"' || {_iso('t."createdAt"')}
+    || '","closed_at":' || coalesce('"' || {_iso('t."closedAt"')} || '"', 'null')
+    || ',"message_ts":' || to_json(t."msgTs")::text || '}}' AS tail) part"""
 
 _UPSERT_SET = """SET "createdAt" = EXCLUDED."createdAt", "json" = EXCLUDED."json",
         "descriptionAt" = EXCLUDED."descriptionAt", "descriptionLength" = EXCLUDED."descriptionLength\""""
@@ -174,8 +182,9 @@ TRIGGERS = [
     ("ticket_json_truncate", '"Ticket"', "AFTER TRUNCATE", "FOR EACH STATEMENT", "ticket_json_on_ticket_truncate"),
     ("ticket_json_tag_link", "tags_on_tickets", "AFTER INSERT OR UPDATE OR DELETE", "FOR EACH ROW",
      "ticket_json_on_tag_link"),
-    ("ticket_json_user", '"User"', 'AFTER UPDATE OF "slackId"',
-     'FOR EACH ROW WHEN (OLD."slackId" IS DISTINCT FROM NEW."slackId")', "ticket_json_on_user"),
+    ("ticket_json_user", '"User"', 'AFTER UPDATE OF "slackId", username',
+     'FOR EACH ROW WHEN (OLD."slackId" IS DISTINCT FROM NEW."slackId" OR OLD.username IS DISTINCT FROM NEW.username)',
+     "ticket_json_on_user"),
     ("ticket_json_tag", '"Tag"', "AFTER UPDATE OF name", "FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name)",
      "ticket_json_on_tag"),
 ]  # fmt: skip

@@ -1,0 +1,228 @@
+"""The aggregates dashboards used to build by hand: /api/stats/range, /api/stats/daily, /api/stats/distribution.
+
+Each handler parses its parameters once (same date rules as /api/tickets,
+``nephthys.api.params``), then reads the figures from ``nephthys.stats`` on the
+database's clock. Definitions: docs/api.md and the modules in nephthys/stats/.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from nephthys.api.etag import entity_tag, matches, not_modified
+from nephthys.api.params import BadParameter, first, instant, shown
+from nephthys.api.responses import JSON, error_response
+from nephthys.stats.daily import MAX_DAYS, daily_stats
+from nephthys.stats.distribution import METRICS, duration_distribution
+from nephthys.stats.memo import AnswerMemo, RememberedAnswer
+from nephthys.stats.overview import iso, window_stats
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DEFAULT_DAYS = 30
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+# ---------------------------------------------------------------- parameters
+
+
+def zone_parameter(request: Request, default: str) -> ZoneInfo:
+    """``tz``: an IANA zone name like Europe/Berlin; the TIMEZONE setting when not given."""
+    found = first(request, "tz")
+    name = found[1] if found else default
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # ValueError: a path-like key (../, absolute); OSError: a folder of the zone database.
+        raise BadParameter(f"tz: expected an IANA time zone like Europe/Berlin, got {shown(name)}") from None
+
+
+def date_parameter(request: Request, name: str) -> date | None:
+    found = first(request, name)
+    if found is None:
+        return None
+    value = found[1]
+    try:
+        if not _DATE.fullmatch(value):
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadParameter(f"{name}: expected a date like 2026-01-31, got {shown(value)}") from None
+
+
+def not_after(since: Any, until: Any) -> None:
+    if since > until:
+        raise BadParameter(f"since: {since.isoformat()} is after until ({until.isoformat()})")
+
+
+@dataclass(frozen=True)
+class RangeQuery:
+    since: datetime | None
+    until: datetime | None
+
+    @classmethod
+    def read(cls, request: Request) -> RangeQuery:
+        query = cls(instant(request, "since", "after"), instant(request, "until", "before"))
+        if query.since is not None and query.until is not None:
+            not_after(query.since, query.until)
+        return query
+
+
+@dataclass(frozen=True)
+class DailyQuery:
+    since: date | None
+    until: date | None
+    zone: ZoneInfo
+
+    @classmethod
+    def read(cls, request: Request) -> DailyQuery:
+        query = cls(
+            date_parameter(request, "since"),
+            date_parameter(request, "until"),
+            zone_parameter(request, request.app.state.settings.timezone),
+        )
+        if query.since is not None and query.until is not None:
+            not_after(query.since, query.until)
+        return query
+
+    def days(self, now: datetime) -> tuple[date, date]:
+        """``(first, last)``: ``until`` defaults to today (in the zone), ``since`` to 29 days before ``until``."""
+        last = self.until or now.astimezone(self.zone).date()
+        start = self.since or last - timedelta(days=DEFAULT_DAYS - 1)
+        not_after(start, last)
+        if (last - start).days + 1 > MAX_DAYS:
+            raise BadParameter(
+                f"since: at most {MAX_DAYS} days at once, got {(last - start).days + 1} "
+                f"({start.isoformat()} to {last.isoformat()})"
+            )
+        return start, last
+
+
+@dataclass(frozen=True)
+class DistributionQuery:
+    metric: str
+    since: datetime | None
+    until: datetime | None
+
+    @classmethod
+    def read(cls, request: Request) -> DistributionQuery:
+        found = first(request, "metric")
+        if found is None or found[1] not in METRICS:
+            got = shown(found[1]) if found else "nothing"
+            raise BadParameter(f"metric: expected hang or resolution, got {got}")
+        bounds = RangeQuery.read(request)
+        return cls(found[1], bounds.since, bounds.until)
+
+
+# ---------------------------------------------------------------- the routes
+
+Compute = Callable[[AsyncConnection, datetime], Awaitable[Any]]
+Key = Callable[[datetime], Hashable | None]
+
+# Read first in the answer's snapshot: the data version the memo compares, and the clock.
+VERSION_AND_NOW = text('SELECT (SELECT "version" FROM "TicketTotals" WHERE id = 1) AS version, now() AS now')
+
+
+def _memo(request: Request) -> AnswerMemo:
+    state = request.app.state
+    if not hasattr(state, "aggregate_memo"):
+        state.aggregate_memo = AnswerMemo()
+    return state.aggregate_memo
+
+
+async def _answer(request: Request, key: Key, compute: Compute) -> Response:
+    """``compute(connection, now)`` in one read-only snapshot on the database's clock, with an ETag.
+
+    ``key(now)`` names the answer by its resolved parameters (None: not to be
+    remembered, e.g. a range ending at "now"). An answer remembered under the
+    same key and data version is the exact answer, served again without a query.
+    """
+    memo = _memo(request)
+    async with request.app.state.engine.connect() as connection:
+        connection = await connection.execution_options(isolation_level="REPEATABLE READ")
+        async with connection.begin():
+            version, now = (await connection.execute(VERSION_AND_NOW)).one()
+            try:
+                name = key(now)
+                answer = memo.lookup(name, version) if name is not None else None
+                if answer is None:
+                    body = orjson.dumps(await compute(connection, now))
+                    answer = RememberedAnswer(version, body, entity_tag(body))
+                    if name is not None and version is not None:
+                        memo.remember(name, answer)
+            except BadParameter as error:  # a default that only the clock could tell was too wide
+                return error_response(400, str(error))
+    if matches(request, answer.etag):
+        return not_modified(answer.etag)
+    return Response(answer.body, media_type=JSON, headers={"ETag": answer.etag})
+
+
+async def stats_range(request: Request) -> Response:
+    try:
+        query = RangeQuery.read(request)
+    except BadParameter as error:
+        return error_response(400, str(error))
+
+    def key(now: datetime) -> Hashable | None:
+        # Ending at "now" is a new question each time: not remembered.
+        return ("range", query.since, query.until) if query.until is not None else None
+
+    async def compute(connection: AsyncConnection, now: datetime) -> dict:
+        since = query.since or EPOCH
+        until = query.until or max(now, since)
+        return {
+            "stats": await window_stats(connection, since, until),
+            "since": iso(since),
+            "until": iso(until),
+        }
+
+    return await _answer(request, key, compute)
+
+
+async def stats_daily(request: Request) -> Response:
+    try:
+        query = DailyQuery.read(request)
+    except BadParameter as error:
+        return error_response(400, str(error))
+
+    def key(now: datetime) -> Hashable:
+        return ("daily", query.zone.key, *query.days(now))
+
+    async def compute(connection: AsyncConnection, now: datetime) -> dict:
+        start, last = query.days(now)
+        return {"tz": query.zone.key, "days": await daily_stats(connection, start, last, query.zone)}
+
+    return await _answer(request, key, compute)
+
+
+async def stats_distribution(request: Request) -> Response:
+    try:
+        query = DistributionQuery.read(request)
+    except BadParameter as error:
+        return error_response(400, str(error))
+
+    def key(now: datetime) -> Hashable:
+        return ("distribution", query.metric, query.since, query.until)
+
+    async def compute(connection: AsyncConnection, now: datetime) -> dict:
+        return await duration_distribution(connection, query.metric, query.since, query.until)  # type: ignore[arg-type]
+
+    return await _answer(request, key, compute)
+
+
+routes = [
+    Route("/api/stats/range", stats_range, methods=["GET"]),
+    Route("/api/stats/daily", stats_daily, methods=["GET"]),
+    Route("/api/stats/distribution", stats_distribution, methods=["GET"]),
+]

@@ -1,0 +1,147 @@
+"""The daily series and the distributions, worked out by hand on hand-built tickets."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from nephthys.stats.daily import daily_stats, local_day_edges
+from nephthys.stats.distribution import BUCKET_EDGES_MINUTES, duration_distribution
+from tests.api.data import add_ticket, add_user
+
+NEW_YORK = ZoneInfo("America/New_York")
+MS = timedelta(milliseconds=1)
+MIN = timedelta(minutes=1)
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+def test_local_days_are_23_and_25_hours_long_when_the_clocks_change():
+    spring = local_day_edges(date(2026, 3, 7), date(2026, 3, 9), NEW_YORK)
+    assert spring == [utc(2026, 3, 7, 5), utc(2026, 3, 8, 5), utc(2026, 3, 9, 4), utc(2026, 3, 10, 4)]
+    autumn = local_day_edges(date(2026, 11, 1), date(2026, 11, 1), NEW_YORK)
+    assert autumn == [utc(2026, 11, 1, 4), utc(2026, 11, 2, 5)]
+    # Santiago skips midnight on 2026-09-06 (00:00 -> 01:00): the day starts at the first instant that exists.
+    [start, end] = local_day_edges(date(2026, 9, 6), date(2026, 9, 6), ZoneInfo("America/Santiago"))
+    assert start == utc(2026, 9, 6, 4) and end - start == timedelta(hours=23)
+
+
+async def test_day_edges_in_a_zone_with_a_daylight_saving_change(connection, db_url):
+    author = await add_user(db_url, "UAUTHOR")
+    t = lambda at, **kw: add_ticket(db_url, opened_by=author, created_at=at, **kw)  # noqa: E731
+    # Local 2026-03-07 23:59:59.999 EST, then the first instant of the 23-hour 2026-03-08.
+    await t(utc(2026, 3, 8, 4, 59, 59, 999000), status="CLOSED", closed_at=utc(2026, 3, 9, 4))
+    await t(utc(2026, 3, 8, 5))
+    # Local 2026-03-08 23:59:59.999 EDT: still the 8th, though five hours behind UTC it would be the 9th.
+    await t(utc(2026, 3, 9, 3, 59, 59, 999000), status="CLOSED", closed_at=utc(2026, 3, 9, 3, 59, 59, 999000))
+    await t(utc(2026, 3, 9, 4))  # local midnight of the 9th
+    await t(utc(2026, 3, 10, 4))  # the first instant after the series
+    days = await daily_stats(connection, date(2026, 3, 7), date(2026, 3, 9), NEW_YORK)
+    assert [d["date"] for d in days] == ["2026-03-07", "2026-03-08", "2026-03-09"]
+    assert [d["new_tickets"] for d in days] == [1, 2, 1]
+    # The first closure is at the 9th's first instant; the other at the 8th's last.
+    assert [d["closed_tickets"] for d in days] == [0, 1, 1]
+    # End of the 7th: the first ticket (closed later). End of the 8th: it (closed exactly at that end,
+    # so not before it) and the 8th's first; the 8th's last was closed before the end.
+    assert [d["unresolved_at_end"] for d in days] == [1, 2, 2]
+
+
+async def test_empty_days_have_zeros_and_null_percentiles(connection, db_url):
+    author = await add_user(db_url, "UAUTHOR")
+    await add_ticket(db_url, opened_by=author, created_at=utc(2026, 1, 1, 12))
+    days = await daily_stats(connection, date(2026, 1, 2), date(2026, 1, 4), ZoneInfo("UTC"))
+    empty = {"p50": None, "p90": None, "p95": None}
+    assert days == [
+        {"date": f"2026-01-0{n}", "new_tickets": 0, "closed_tickets": 0, "unresolved_at_end": 1,
+         "hang_time_minutes": empty, "resolution_time_minutes": empty}
+        for n in (2, 3, 4)
+    ]  # fmt: skip
+    # Nothing at all before the first ticket.
+    [before] = await daily_stats(connection, date(2025, 12, 31), date(2025, 12, 31), ZoneInfo("UTC"))
+    assert (before["new_tickets"], before["unresolved_at_end"]) == (0, 0)
+
+
+async def test_percentiles_interpolate_between_the_closest_ranks(connection, db_url):
+    author = await add_user(db_url, "UAUTHOR")
+    helper = await add_user(db_url, "UHELPER", helper=True)
+    day = utc(2026, 2, 2, 9)
+    for hang in (40, 10, 30, 20):  # minutes; unsorted on purpose
+        await add_ticket(db_url, opened_by=author, created_at=day, status="IN_PROGRESS", assigned_to=helper,
+                         assigned_at=day + hang * MIN)  # fmt: skip
+    for resolution in (60, 120):
+        await add_ticket(db_url, opened_by=author, created_at=day, status="CLOSED", closed_by=helper,
+                         closed_at=day + resolution * MIN)  # fmt: skip
+    await add_ticket(db_url, opened_by=author, created_at=day)  # neither: counts as new only
+    [entry] = await daily_stats(connection, date(2026, 2, 2), date(2026, 2, 2), ZoneInfo("UTC"))
+    assert entry["new_tickets"] == 7 and entry["closed_tickets"] == 2 and entry["unresolved_at_end"] == 5
+    # Hang times 10, 20, 30, 40: rank 0.5·3 = 1.5 → 25; 0.9·3 = 2.7 → 30 + 0.7·10; 0.95·3 = 2.85 → 38.5.
+    assert entry["hang_time_minutes"] == pytest.approx({"p50": 25.0, "p90": 37.0, "p95": 38.5}, abs=1e-9)
+    # Resolution times 60, 120: 90, 60 + 0.9·60 = 114, 117.
+    assert entry["resolution_time_minutes"] == pytest.approx(
+        {"p50": 90.0, "p90": 114.0, "p95": 117.0}, abs=1e-9
+    )
+    assert all(isinstance(v, float) for v in entry["hang_time_minutes"].values())
+
+
+async def test_reopened_tickets_count_by_their_closedAt_now(connection, db_url):
+    author = await add_user(db_url, "UAUTHOR")
+    helper = await add_user(db_url, "UHELPER", helper=True)
+    d1, d2, d3 = utc(2026, 4, 1), utc(2026, 4, 2), utc(2026, 4, 3)
+    # Closed on day 2, then reopened: reopening clears closedAt, so it was never closed, as far as figures go.
+    await add_ticket(db_url, opened_by=author, created_at=d1 + 3 * MIN, status="OPEN", reopened_by=author)
+    # Reopened and closed again on day 3: closed on day 3 only.
+    await add_ticket(db_url, opened_by=author, created_at=d1 + 5 * MIN, status="CLOSED", reopened_by=author,
+                     closed_by=helper, closed_at=d3 + 7 * MIN)  # fmt: skip
+    # Before the series: one still open, one closed before the series began, one closed in it.
+    await add_ticket(db_url, opened_by=author, created_at=d1 - timedelta(days=9))
+    await add_ticket(db_url, opened_by=author, created_at=d1 - timedelta(days=9), status="CLOSED",
+                     closed_by=helper, closed_at=d1 - timedelta(days=8))  # fmt: skip
+    await add_ticket(db_url, opened_by=author, created_at=d1 - timedelta(days=9), status="CLOSED",
+                     closed_by=helper, closed_at=d2 - MS)  # fmt: skip
+    # Created exactly at the end of day 2: day 3's.
+    await add_ticket(db_url, opened_by=author, created_at=d3)
+    days = await daily_stats(connection, date(2026, 4, 1), date(2026, 4, 3), ZoneInfo("UTC"))
+    assert [d["new_tickets"] for d in days] == [2, 0, 1]
+    assert [d["closed_tickets"] for d in days] == [1, 0, 1]
+    assert [d["unresolved_at_end"] for d in days] == [3, 3, 3]
+    assert days[0]["resolution_time_minutes"]["p50"] == pytest.approx(2 * 24 * 60 + 2)
+
+
+async def test_distribution_buckets_take_their_edge_and_percentiles_interpolate(connection, db_url):
+    author = await add_user(db_url, "UAUTHOR")
+    helper = await add_user(db_url, "UHELPER", helper=True)
+    start = utc(2026, 5, 1)
+    hangs = [timedelta(0), 5 * MIN, 5 * MIN + MS, 15 * MIN, 10080 * MIN, 10080 * MIN + MS, 20000 * MIN]
+    for index, hang in enumerate(hangs):
+        created = start + index * timedelta(hours=1)
+        await add_ticket(db_url, opened_by=author, created_at=created, status="IN_PROGRESS",
+                         assigned_to=helper, assigned_at=created + hang)  # fmt: skip
+    await add_ticket(db_url, opened_by=author, created_at=start)  # not assigned: not counted
+    result = await duration_distribution(connection, "hang")
+    assert result["metric"] == "hang" and result["count"] == 7
+    counts = {bucket["up_to_minutes"]: bucket["count"] for bucket in result["buckets"]}
+    assert [bucket["up_to_minutes"] for bucket in result["buckets"]] == [*BUCKET_EDGES_MINUTES, None]
+    assert counts == {5: 2, 15: 2, 30: 0, 60: 0, 120: 0, 240: 0, 480: 0, 1440: 0, 2880: 0, 10080: 1, None: 2}
+    # Sorted minutes: 0, 5, 5.0000167, 15, 10080, 10080.0000167, 20000. p50 is rank 3 → 15;
+    # p75 rank 4.5 → 10080 + 0.5·(1/60000); p90 rank 5.4 → 10080.0000167 + 0.4·(20000 − 10080.0000167).
+    tiny = 1 / 60000
+    assert result["percentiles"] == pytest.approx(
+        {
+            "p50": 15.0,
+            "p75": 10080 + 0.5 * tiny,
+            "p90": 10080 + tiny + 0.4 * (20000 - 10080 - tiny),
+            "p95": 10080 + tiny + 0.7 * (20000 - 10080 - tiny),
+            "p99": 10080 + tiny + 0.94 * (20000 - 10080 - tiny),
+        },
+        abs=1e-6,
+    )
+    # [since, until): the first three tickets only (created at 0h, 1h, 2h; until is the 3h ticket's instant).
+    window = await duration_distribution(connection, "hang", start, start + timedelta(hours=3))
+    assert window["count"] == 3 and window["percentiles"]["p50"] == pytest.approx(5.0)
+    nothing = await duration_distribution(connection, "resolution")
+    assert nothing["count"] == 0 and set(nothing["percentiles"].values()) == {None}
+    assert {bucket["count"] for bucket in nothing["buckets"]} == {0}
