@@ -19,7 +19,7 @@ that may not see descriptions gets the object without that key, cut out in SQL.
 Triggers keep them exact in the same transaction as the change: a ticket's own
 columns (not ``lastMsgAt``/``lastMsgBy``, which every Slack message touches and
 the JSON does not show), its tag links, a user's Slack id or username, a tag's name. A
-render takes FOR SHARE locks on the ticket's users and tags, and a tag link
+render takes shared advisory locks on the ticket's users and tags (a rename the exclusive one), and a tag link
 change locks its ticket, so a rename or a concurrent change always re-renders
 after the other commits instead of overwriting it with an older view.
 
@@ -85,19 +85,14 @@ CROSS JOIN LATERAL (SELECT
 _UPSERT_SET = """SET "createdAt" = EXCLUDED."createdAt", "json" = EXCLUDED."json",
         "descriptionAt" = EXCLUDED."descriptionAt", "descriptionLength" = EXCLUDED."descriptionLength\""""
 
+# Advisory lock classes: a user's or a tag's rendered name (two-integer keys, one class each).
+USER_LOCK, TAG_LOCK = 14001, 14002
+
+# Renders the tickets ``ids`` into the table their status belongs in, and out of the other.
+# Takes no locks: its callers order it against concurrent changes (see the triggers).
 REFRESH_FUNCTION = f"""CREATE FUNCTION "ticket_json_refresh"(ids integer[]) RETURNS void
 LANGUAGE plpgsql AS $body$
 BEGIN
-    -- A rename waits for renders that read the old name, and a render waits for a rename
-    -- in flight; each statement below then reads what has committed (READ COMMITTED).
-    PERFORM 1 FROM "User" u
-    WHERE u.id IN (SELECT unnest(ARRAY[{", ".join(f't."{c}"' for c in USER_COLUMNS)}])
-                   FROM "Ticket" t WHERE t.id = ANY(ids))
-    ORDER BY u.id FOR SHARE;
-    PERFORM 1 FROM "Tag" g
-    WHERE g.id IN (SELECT l."tagId" FROM tags_on_tickets l WHERE l."ticketId" = ANY(ids))
-    ORDER BY g.id FOR SHARE;
-
     INSERT INTO "ActiveTicketJson" ("ticketId", "status", "createdAt", "json", "descriptionAt", "descriptionLength")
     SELECT * FROM ({RENDER} WHERE t.id = ANY(ids) AND t.status <> 'CLOSED') rendered
     ON CONFLICT ("ticketId") DO UPDATE {_UPSERT_SET}, "status" = EXCLUDED."status";
@@ -110,6 +105,43 @@ BEGIN
         AND NOT EXISTS (SELECT 1 FROM "Ticket" t WHERE t.id = a."ticketId" AND t.status <> 'CLOSED');
     DELETE FROM "ClosedTicketJson" c WHERE c."ticketId" = ANY(ids)
         AND NOT EXISTS (SELECT 1 FROM "Ticket" t WHERE t.id = c."ticketId" AND t.status = 'CLOSED');
+END
+$body$"""
+
+# A render holds shared advisory locks on its ticket's users and tags until its transaction
+# ends; a rename takes the exclusive one. So a rename waits for renders that read the old
+# name to commit, and a render waits for a rename in flight; each statement after the lock
+# then reads what has committed (READ COMMITTED). No row is written to take them.
+_LOCK_TAGS = f"""PERFORM pg_advisory_xact_lock_shared({TAG_LOCK}, l."tagId")
+        FROM tags_on_tickets l WHERE l."ticketId" = ticket ORDER BY l."tagId";"""
+
+# One ticket changed: the common case, kept to a few index lookups and one write.
+ON_TICKET_FUNCTION = f"""CREATE FUNCTION "ticket_json_on_ticket"() RETURNS trigger LANGUAGE plpgsql AS $body$
+DECLARE
+    ticket integer := NEW.id;
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared({USER_LOCK}, person)
+        FROM unnest(ARRAY[{", ".join(f'NEW."{c}"' for c in USER_COLUMNS)}]) AS person
+        WHERE person IS NOT NULL ORDER BY person;
+    IF TG_OP = 'UPDATE' THEN
+        {_LOCK_TAGS}
+    END IF;
+    IF NEW.status = 'CLOSED' THEN
+        INSERT INTO "ClosedTicketJson" ("ticketId", "createdAt", "json", "descriptionAt", "descriptionLength")
+        SELECT id, "createdAt", json, description_at, description_length FROM ({RENDER} WHERE t.id = ticket) rendered
+        ON CONFLICT ("ticketId") DO UPDATE {_UPSERT_SET};
+        IF TG_OP = 'UPDATE' AND OLD.status <> 'CLOSED' THEN
+            DELETE FROM "ActiveTicketJson" WHERE "ticketId" = ticket;
+        END IF;
+    ELSE
+        INSERT INTO "ActiveTicketJson" ("ticketId", "status", "createdAt", "json", "descriptionAt", "descriptionLength")
+        SELECT * FROM ({RENDER} WHERE t.id = ticket) rendered
+        ON CONFLICT ("ticketId") DO UPDATE {_UPSERT_SET}, "status" = EXCLUDED."status";
+        IF TG_OP = 'UPDATE' AND OLD.status = 'CLOSED' THEN
+            DELETE FROM "ClosedTicketJson" WHERE "ticketId" = ticket;
+        END IF;
+    END IF;
+    RETURN NULL;
 END
 $body$"""
 
@@ -128,10 +160,6 @@ END
 $body$"""
 
 TRIGGER_FUNCTIONS = {
-    "ticket_json_on_ticket": """BEGIN
-    PERFORM "ticket_json_refresh"(ARRAY[NEW.id]);
-    RETURN NULL;
-END""",
     "ticket_json_on_ticket_delete": """BEGIN
     DELETE FROM "ActiveTicketJson" WHERE "ticketId" = OLD.id;
     DELETE FROM "ClosedTicketJson" WHERE "ticketId" = OLD.id;
@@ -142,26 +170,30 @@ END""",
     RETURN NULL;
 END""",
     # The ticket's row lock orders this against a concurrent change of the ticket itself.
-    "ticket_json_on_tag_link": """DECLARE
-    ids integer[];
+    "ticket_json_on_tag_link": f"""DECLARE
+    ticket integer;
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        ids := ARRAY[NEW."ticketId"];
-    ELSIF TG_OP = 'DELETE' THEN
-        ids := ARRAY[OLD."ticketId"];
-    ELSE
-        ids := ARRAY[OLD."ticketId", NEW."ticketId"];
-    END IF;
-    PERFORM 1 FROM "Ticket" WHERE id = ANY(ids) ORDER BY id FOR NO KEY UPDATE;
-    PERFORM "ticket_json_refresh"(ids);
+    FOR ticket IN SELECT DISTINCT unnest(ARRAY[
+            CASE WHEN TG_OP <> 'INSERT' THEN OLD."ticketId" END,
+            CASE WHEN TG_OP <> 'DELETE' THEN NEW."ticketId" END]) ORDER BY 1 LOOP
+        CONTINUE WHEN ticket IS NULL;
+        PERFORM 1 FROM "Ticket" WHERE id = ticket FOR NO KEY UPDATE;
+        PERFORM pg_advisory_xact_lock_shared({USER_LOCK}, person)
+            FROM "Ticket" t, unnest(ARRAY[{", ".join(f't."{c}"' for c in USER_COLUMNS)}]) AS person
+            WHERE t.id = ticket AND person IS NOT NULL ORDER BY person;
+        {_LOCK_TAGS}
+        PERFORM "ticket_json_refresh"(ARRAY[ticket]);
+    END LOOP;
     RETURN NULL;
 END""",
     "ticket_json_on_user": f"""BEGIN
+    PERFORM pg_advisory_xact_lock({USER_LOCK}, NEW.id);
     PERFORM "ticket_json_refresh"(ARRAY(
         {" UNION ".join(f'SELECT id FROM "Ticket" WHERE "{c}" = NEW.id' for c in USER_COLUMNS)}));
     RETURN NULL;
 END""",
-    "ticket_json_on_tag": """BEGIN
+    "ticket_json_on_tag": f"""BEGIN
+    PERFORM pg_advisory_xact_lock({TAG_LOCK}, NEW.id);
     PERFORM "ticket_json_refresh"(ARRAY(SELECT "ticketId" FROM tags_on_tickets WHERE "tagId" = NEW.id));
     RETURN NULL;
 END""",
@@ -193,6 +225,31 @@ TRIGGERS = [
 _STORAGE = "WITH (toast_tuple_target = 8160)"
 
 
+def create_functions_and_triggers() -> list[str]:
+    return [
+        REFRESH_FUNCTION,
+        REBUILD_FUNCTION,
+        ON_TICKET_FUNCTION,
+        *(
+            f'CREATE FUNCTION "{name}"() RETURNS trigger LANGUAGE plpgsql AS $body$\n{body}\n$body$'
+            for name, body in TRIGGER_FUNCTIONS.items()
+        ),
+        *(
+            f'CREATE TRIGGER "{name}" {event} ON {table} {each} EXECUTE FUNCTION "{function}"()'
+            for name, table, event, each, function in TRIGGERS
+        ),
+    ]
+
+
+def drop_functions_and_triggers() -> list[str]:
+    return [
+        *(f'DROP TRIGGER IF EXISTS "{name}" ON {table}' for name, table, *_ in TRIGGERS),
+        *(f'DROP FUNCTION IF EXISTS "{name}"()' for name in [*TRIGGER_FUNCTIONS, "ticket_json_on_ticket"]),
+        'DROP FUNCTION IF EXISTS "ticket_json_rebuild"()',
+        'DROP FUNCTION IF EXISTS "ticket_json_refresh"(integer[])',
+    ]
+
+
 def upgrade() -> None:
     op.execute(
         f"""CREATE TABLE "ActiveTicketJson" (
@@ -222,23 +279,15 @@ def upgrade() -> None:
     )
     # A user's tickets are found on each of their columns when they are renamed.
     op.execute('CREATE INDEX "Ticket_reopenedById_idx" ON "Ticket" ("reopenedById")')
-    op.execute(REFRESH_FUNCTION)
-    op.execute(REBUILD_FUNCTION)
-    for name, body in TRIGGER_FUNCTIONS.items():
-        op.execute(f'CREATE FUNCTION "{name}"() RETURNS trigger LANGUAGE plpgsql AS $body$\n{body}\n$body$')
-    for name, table, event, each, function in TRIGGERS:
-        op.execute(f'CREATE TRIGGER "{name}" {event} ON {table} {each} EXECUTE FUNCTION "{function}"()')
+    for statement in create_functions_and_triggers():
+        op.execute(statement)
     # An adopted database already has tickets.
     op.execute('SELECT "ticket_json_rebuild"()')
 
 
 def downgrade() -> None:
-    for name, table, *_ in TRIGGERS:
-        op.execute(f'DROP TRIGGER "{name}" ON {table}')
-    for name in TRIGGER_FUNCTIONS:
-        op.execute(f'DROP FUNCTION "{name}"()')
-    op.execute('DROP FUNCTION "ticket_json_rebuild"()')
-    op.execute('DROP FUNCTION "ticket_json_refresh"(integer[])')
+    for statement in drop_functions_and_triggers():
+        op.execute(statement)
     op.execute('DROP INDEX "Ticket_reopenedById_idx"')
     op.execute('DROP TABLE "ClosedTicketJson"')
     op.execute('DROP TABLE "ActiveTicketJson"')
