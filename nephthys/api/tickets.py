@@ -64,31 +64,26 @@ class TicketFilter:
             args.append(value)
             return f"${len(args)}"
 
+        # On the merged rows, not in each source: only so does the planner merge the sources' index order.
         if self.since is not None:
-            conditions.append(f'j."createdAt" >= {arg(self.since)}::timestamptz')
+            conditions.append(f"keyset_at >= {arg(self.since)}::timestamptz")
         if self.until is not None:
-            conditions.append(f'j."createdAt" <= {arg(self.until)}::timestamptz')
+            conditions.append(f"keyset_at <= {arg(self.until)}::timestamptz")
         if self.after is not None:
             at, ticket_id = self.after
-            conditions.append(
-                f'(j."createdAt", j."ticketId") > ({arg(at)}::timestamptz, {arg(ticket_id)}::integer)'
-            )
-        status = (
-            [f'j.status = {arg(self.status)}::"TicketStatus"']
-            if self.status in ("OPEN", "IN_PROGRESS")
-            else []
-        )
+            conditions.append(f"(keyset_at, keyset_id) > ({arg(at)}::timestamptz, {arg(ticket_id)}::integer)")
         arms = []
-        for table in stored_tickets.sources(self.status):
-            where = " AND ".join((status if table == stored_tickets.ACTIVE else []) + conditions)
+        for table, status in stored_tickets.sources(self.status):
+            where = f'WHERE j.status = {arg(status)}::"TicketStatus"' if status else ""
             arms.append(
                 f"""SELECT {stored_tickets.json_column(self.descriptions)} AS json,
                     j."createdAt" AS keyset_at, j."ticketId" AS keyset_id
-                FROM {table} j {f"WHERE {where}" if where else ""}"""
+                FROM {table} j {where}"""
             )
         limit = f"LIMIT {arg(self.limit + 1)}" if self.limit is not None else ""
-        # Both tables are read in index order and merged (no sort): see READ_SETTINGS.
-        sql = f"""SELECT json, keyset_at, keyset_id FROM ({" UNION ALL ".join(arms)}) tickets
+        # Every source is read in index order and merged (no sort): see READ_SETTINGS.
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        sql = f"""SELECT json, keyset_at, keyset_id FROM ({" UNION ALL ".join(arms)}) tickets {where}
             ORDER BY keyset_at, keyset_id {limit}"""
         return sql, args
 

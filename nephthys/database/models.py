@@ -313,7 +313,7 @@ class ActiveTicketJson(Base):
     """An open or in-progress ticket's API JSON, kept by triggers (migration 0011)."""
 
     __tablename__ = "ActiveTicketJson"
-    __table_args__ = (Index(None, "status", "createdAt", "ticketId"),)
+    __table_args__ = (Index(None, "status", "createdAt", "ticketId"), Index(None, "createdAt", "ticketId"))
 
     ticket_id: Mapped[int] = mapped_column("ticketId", Integer, primary_key=True, autoincrement=False)
     status: Mapped[TicketStatus] = mapped_column(ticket_status_enum, nullable=False)

@@ -265,6 +265,10 @@ def upgrade() -> None:
         'CREATE INDEX "ActiveTicketJson_status_createdAt_ticketId_idx" '
         'ON "ActiveTicketJson" ("status", "createdAt", "ticketId")'
     )
+    # Every status, merged with the closed ones (the planner does not merge the status index's order).
+    op.execute(
+        'CREATE INDEX "ActiveTicketJson_createdAt_ticketId_idx" ON "ActiveTicketJson" ("createdAt", "ticketId")'
+    )
     op.execute(
         f"""CREATE TABLE "ClosedTicketJson" (
             "ticketId" INTEGER NOT NULL,
