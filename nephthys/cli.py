@@ -8,6 +8,9 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import asyncpg
 
 from nephthys.config import ConfigError, Settings
 from nephthys.database import embedded, migrate
@@ -111,6 +114,58 @@ def cmd_db_rebuild_ticket_json(settings: Settings, args: argparse.Namespace) -> 
     return 0
 
 
+async def _api_keys(url: str, args: argparse.Namespace) -> int:
+    from nephthys.api import keys
+    from nephthys.database.engine import create_engine
+
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as pooled:
+            connection = (await pooled.get_raw_connection()).driver_connection
+            return await _api_keys_on(connection, args)
+    except keys.ApiKeyError as error:
+        raise StartupError(str(error)) from None
+    except asyncpg.UndefinedTableError:
+        raise StartupError("the database has no ApiKey table yet: run 'nephthys db upgrade' first") from None
+    finally:
+        await engine.dispose()
+
+
+async def _api_keys_on(connection: asyncpg.Connection, args: argparse.Namespace) -> int:
+    from nephthys.api import keys
+
+    if args.keys_command == "create":
+        key = await keys.create_key(connection, name=args.name)
+        print(
+            f"Created the API key {args.name!r}. It is shown only now: store it where its user keeps secrets."
+        )
+        print("Send it as 'Authorization: Bearer <key>'. The key:")
+        print(key)  # the last line is the key alone, for scripts
+    elif args.keys_command == "list":
+        stored = await keys.list_keys(connection)
+        if not stored:
+            print("no API keys")
+            return 0
+        width = max(len("NAME"), *(len(k.name) for k in stored))
+        print(f"{'NAME':<{width}}  {'CREATED (UTC)':<19}  LAST USED (UTC, to the minute)")
+        for k in stored:
+            last = _utc(k.last_used_at) if k.last_used_at else "never"
+            print(f"{k.name:<{width}}  {_utc(k.created_at)}  {last}")
+    else:
+        await keys.revoke_key(connection, name=args.name)
+        print(f"Revoked the API key {args.name!r}: it is refused from now on.")
+    return 0
+
+
+def _utc(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def cmd_api_keys(settings: Settings, args: argparse.Namespace) -> int:
+    with database_url_for(settings, allow_embedded=args.embedded) as url:
+        return _run_db(lambda: _api_keys(url, args), url)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nephthys", description="Nephthys: a Slack help desk.")
     commands = parser.add_subparsers(dest="command")
@@ -137,6 +192,21 @@ def build_parser() -> argparse.ArgumentParser:
             "--embedded", action="store_true", help="work on the embedded database when DATABASE_URL is unset"
         )
         sub.set_defaults(handler=handler)
+
+    api_keys = commands.add_parser("api-keys", help="make, list and revoke keys for the HTTP API")
+    keys_commands = api_keys.add_subparsers(dest="keys_command", required=True)
+    for name, text in [
+        ("create", "make a key named NAME and print it (once: only its hash is stored)"),
+        ("list", "names, when each key was made and last used (never the keys)"),
+        ("revoke", "delete the key named NAME: it is refused at once"),
+    ]:
+        sub = keys_commands.add_parser(name, help=text)
+        if name != "list":
+            sub.add_argument("name", metavar="NAME")
+        sub.add_argument(
+            "--embedded", action="store_true", help="work on the embedded database when DATABASE_URL is unset"
+        )
+        sub.set_defaults(handler=cmd_api_keys)
 
     add_demo_command(commands)
     return parser

@@ -66,6 +66,10 @@ class Settings:
     ai_timeout_seconds: float = 3.0
     # IANA time zone of the help desk's calendar days (/api/stats/daily's default).
     timezone: str = "UTC"
+    # Who may read /api/*: "open" (anyone) or "keys" (an API key or API_TOKEN).
+    api_access: str = "open"
+    # Ticket descriptions: "public" (to every reader) or "keys" (only to requests with a valid key).
+    api_descriptions: str = "public"
 
     @property
     def slack_enabled(self) -> bool:
@@ -153,6 +157,12 @@ def _parse(env: Mapping[str, str]) -> dict:
             return False
         raise ConfigError(f"{name}: expected true or false, got {value!r}")
 
+    def choice(name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = (get(name) or default).lower()
+        if value not in allowed:
+            raise ConfigError(f"{name}: expected {' or '.join(allowed)}, got {value!r}")
+        return value
+
     def number(
         name: str, default: Number, kind: Callable[[str], Number], low: Number, high: Number
     ) -> Number:
@@ -215,4 +225,6 @@ def _parse(env: Mapping[str, str]) -> dict:
         ai_model=get("AI_MODEL") or DEFAULTS.ai_model,
         ai_timeout_seconds=number("AI_TIMEOUT_SECONDS", DEFAULTS.ai_timeout_seconds, float, 0.1, 60),
         timezone=_timezone(get("TIMEZONE")),
+        api_access=choice("API_ACCESS", ("open", "keys"), DEFAULTS.api_access),
+        api_descriptions=choice("API_DESCRIPTIONS", ("public", "keys"), DEFAULTS.api_descriptions),
     )

@@ -49,6 +49,8 @@ def test_the_slack_api_base_url_always_ends_with_a_slash():
         ({"PROGRAM": "Summer Of Making"}, "PROGRAM: expected a program name"),
         ({"TIMEZONE": "Mars/Olympus_Mons"}, "TIMEZONE: expected an IANA time zone like Europe/Berlin"),
         ({"TIMEZONE": "../../etc/passwd"}, "TIMEZONE: expected an IANA time zone"),
+        ({"API_ACCESS": "closed"}, "API_ACCESS: expected open or keys, got 'closed'"),
+        ({"API_DESCRIPTIONS": "private"}, "API_DESCRIPTIONS: expected public or keys, got 'private'"),
     ],
 )
 def test_a_malformed_value_names_the_variable(env, message):
@@ -61,6 +63,11 @@ def test_a_malformed_value_names_the_variable(env, message):
 def test_timezone_is_an_iana_name_and_utc_by_default():
     assert settings().timezone == "UTC"
     assert settings(TIMEZONE="America/New_York").timezone == "America/New_York"
+
+
+def test_api_access_and_descriptions_default_to_what_the_contract_shows():
+    assert (settings().api_access, settings().api_descriptions) == ("open", "public")
+    assert settings(API_ACCESS="Keys", API_DESCRIPTIONS="KEYS").api_access == "keys"
 
 
 def test_blank_values_count_as_unset():

@@ -32,6 +32,7 @@ from nephthys.stats.overview import iso, window_stats
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_DAYS = 30
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+FIRST_DATE, LAST_DATE = date(1000, 1, 1), date(9000, 12, 31)
 
 
 # ---------------------------------------------------------------- parameters
@@ -56,9 +57,13 @@ def date_parameter(request: Request, name: str) -> date | None:
     try:
         if not _DATE.fullmatch(value):
             raise ValueError
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         raise BadParameter(f"{name}: expected a date like 2026-01-31, got {shown(value)}") from None
+    # A day's edges reach a day beyond it and a zone's offset beyond that: keep clear of year 1 and 9999.
+    if not FIRST_DATE <= parsed <= LAST_DATE:
+        raise BadParameter(f"{name}: out of range ({FIRST_DATE} to {LAST_DATE}), got {shown(value)}")
+    return parsed
 
 
 def not_after(since: Any, until: Any) -> None:

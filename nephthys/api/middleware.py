@@ -1,4 +1,4 @@
-"""Middleware for the HTTP app: metrics, JSON errors, the optional API token.
+"""Middleware for the HTTP app: metrics, JSON errors, API access (keys and the optional API token).
 
 All three are plain ASGI (no BaseHTTPMiddleware), so streamed bodies pass
 through untouched and a request costs a few microseconds more, not a task.
@@ -14,6 +14,7 @@ import orjson
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from nephthys.api.keys import KEY_PREFIX, KeyChecker
 from nephthys.api.metrics import Metrics, MetricsMiddleware
 from nephthys.config import Settings
 
@@ -95,33 +96,72 @@ class JsonErrorsMiddleware:
                 await _send_json(send, 500, {"error": "internal_error"})
 
 
-class ApiTokenMiddleware:
-    """With API_TOKEN set, every /api/* request needs ``Authorization: Bearer <token>``."""
+def bearer_credentials(scope: Scope) -> str | None:
+    """The credentials of an ``Authorization: Bearer <credentials>`` header; the scheme in any case (RFC 7235)."""
+    header = next((value for name, value in scope.get("headers", []) if name == b"authorization"), None)
+    if header is None:
+        return None
+    scheme, _, credentials = header.decode("latin-1").strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() != "bearer" or not credentials:
+        return None
+    return credentials
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+
+# Set in the scope of a request that presented a valid key or API_TOKEN (nephthys.api.access reads it).
+KEY_HOLDER = "nephthys.key_holder"
+
+
+class ApiAccessMiddleware:
+    """Who may read /api/*, and whether they hold a key.
+
+    - ``API_ACCESS=keys`` (or ``API_TOKEN`` set, as before): every /api/* request
+      needs ``Authorization: Bearer <key>``, an API key or API_TOKEN; else 401.
+    - ``API_ACCESS=open``: anyone may read; a key is only looked at when
+      ``API_DESCRIPTIONS=keys`` makes it matter (a wrong one counts as none).
+
+    API_TOKEN is compared in constant time; keys by their hash (nephthys.api.keys).
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        self.expected = f"Bearer {token}".encode()
+        self.required = settings.api_access == "keys" or bool(settings.api_token)
+        self.consulted = self.required or settings.api_descriptions == "keys"
+        self.token = settings.api_token.encode() if settings.api_token else None
+        self.checker = KeyChecker()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("path", "").startswith(API_PREFIX):
-            given = next((value for name, value in scope.get("headers", []) if name == b"authorization"), b"")
-            # compare_digest takes the same time wherever the first difference is.
-            if not hmac.compare_digest(given, self.expected):
-                await _send_json(
-                    send,
-                    401,
-                    {
-                        "error": "unauthorized",
-                        "detail": "send the API token as 'Authorization: Bearer <token>'",
-                    },
-                    [(b"www-authenticate", b'Bearer realm="nephthys"')],
-                )
-                return
+        if not (self.consulted and scope["type"] == "http" and scope.get("path", "").startswith(API_PREFIX)):
+            await self.app(scope, receive, send)
+            return
+        credentials = bearer_credentials(scope)
+        valid = credentials is not None and await self._is_valid(scope, credentials)
+        if valid:
+            scope[KEY_HOLDER] = True
+        elif self.required:
+            await _send_json(
+                send,
+                401,
+                {"error": "unauthorized", "detail": "send an API key as 'Authorization: Bearer <key>'"},
+                [(b"www-authenticate", b'Bearer realm="nephthys"')],
+            )
+            return
         await self.app(scope, receive, send)
+
+    async def _is_valid(self, scope: Scope, credentials: str) -> bool:
+        # compare_digest takes the same time wherever the first difference is.
+        if self.token is not None and hmac.compare_digest(credentials.encode(), self.token):
+            return True
+        if not credentials.startswith(KEY_PREFIX):
+            return False  # not one of ours: no database read
+        async with scope["app"].state.engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            return await self.checker.is_valid(driver, credentials)
 
 
 def api_middleware(settings: Settings) -> list[Middleware]:
-    middleware = [Middleware(MetricsMiddleware, metrics=Metrics()), Middleware(JsonErrorsMiddleware)]
-    if settings.api_token:
-        middleware.append(Middleware(ApiTokenMiddleware, token=settings.api_token))
-    return middleware
+    return [
+        Middleware(MetricsMiddleware, metrics=Metrics()),
+        Middleware(JsonErrorsMiddleware),
+        Middleware(ApiAccessMiddleware, settings=settings),
+    ]

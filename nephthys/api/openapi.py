@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Any
 
 from starlette.requests import Request
@@ -159,24 +161,149 @@ COMPONENTS = {
         "UserSummary": _object(
             {"tickets_opened": COUNT, "tickets_closed": COUNT, "helper": {"type": "boolean"}}
         ),
+        "RangeStats": _object(
+            {
+                "stats": _ref("TimeBoundStats"),
+                "since": {"type": "string", "format": "date-time"},
+                "until": {"type": "string", "format": "date-time"},
+            },
+            description="A stats_v2 window over [since, until)",
+        ),
+        "DailyPercentiles": _object({"p50": NUMBER_OR_NULL, "p90": NUMBER_OR_NULL, "p95": NUMBER_OR_NULL}),
+        "Day": _object(
+            {
+                "date": {"type": "string", "format": "date"},
+                "new_tickets": COUNT,
+                "closed_tickets": COUNT,
+                "unresolved_at_end": COUNT,
+                "hang_time_minutes": _ref("DailyPercentiles"),
+                "resolution_time_minutes": _ref("DailyPercentiles"),
+            },
+            description="One local calendar day [midnight, next midnight); see docs/api.md",
+        ),
+        "DailyStats": _object(
+            {"tz": {"type": "string"}, "days": {"type": "array", "maxItems": 366, "items": _ref("Day")}}
+        ),
+        "Distribution": _object(
+            {
+                "metric": {"enum": ["hang", "resolution"]},
+                "count": COUNT,
+                "percentiles": _object({key: NUMBER_OR_NULL for key in ("p50", "p75", "p90", "p95", "p99")}),
+                "buckets": {
+                    "type": "array",
+                    "minItems": 11,
+                    "maxItems": 11,
+                    "items": _object(
+                        {
+                            "up_to_minutes": {
+                                "type": ["integer", "null"],
+                                "description": "The bucket holds durations d with previous edge < d <= this "
+                                "edge (minutes); null: longer than every edge",
+                            },
+                            "count": COUNT,
+                        }
+                    ),
+                },
+            }
+        ),
         "Health": _object(
             {"healthy": {"type": "boolean"}, "slack": {"type": "boolean"}, "database": {"type": "boolean"}}
         ),
     },
-    "securitySchemes": {"apiToken": {"type": "http", "scheme": "bearer"}},
+    "securitySchemes": {
+        "apiToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key (nephthys api-keys create) or API_TOKEN",
+        }
+    },
 }
 
 COMMON_ERRORS = {
-    "401": _error("API_TOKEN is set and the request lacks `Authorization: Bearer <token>`"),
+    "401": _error(
+        "API_ACCESS=keys (or API_TOKEN is set) and the request lacks `Authorization: Bearer <key>` "
+        "with a valid API key or API_TOKEN"
+    ),
     "503": _error("The database is unreachable (`database_unavailable`)"),
 }
+
+ETAG = {
+    "ETag": {
+        "description": "Send it back as If-None-Match to get an empty 304 while nothing changed",
+        "schema": {"type": "string"},
+    }
+}
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "ETags of the copies the client holds (or *); a match answers an empty 304",
+}
+NOT_MODIFIED = {
+    "304": {"description": "Not modified: the copy named by If-None-Match is current", "headers": ETAG}
+}
+SINCE_UNTIL_ERRORS = _error("A malformed parameter, or since after until (the error names the parameter)")
 
 PATHS = {
     "/api/stats_v2": {
         "get": {
             "summary": "Statistics: all time, the last 24 hours and 7 days, and the periods before them",
-            "description": "Exact at the request's database clock. Windows are half-open [start, end).",
-            "responses": {"200": _json(_ref("StatsV2"), "The statistics"), **COMMON_ERRORS},
+            "description": "Exact at the request's database clock. Windows are half-open [start, end). "
+                           "The ETag is weak: age_minutes moves with the clock and does not change it.",
+            "parameters": [IF_NONE_MATCH],
+            "responses": {"200": _json(_ref("StatsV2"), "The statistics", ETAG), **NOT_MODIFIED,
+                          **COMMON_ERRORS},
+        }
+    },
+    "/api/stats/range": {
+        "get": {
+            "summary": "The stats_v2 window figures over [since, until)",
+            "parameters": [
+                _query("since", "Start, inclusive (ISO 8601; no zone means UTC; default the epoch)", DATE),
+                _query("after", "Same as since (since wins when both are given)", DATE),
+                _query("until", "End, exclusive (ISO 8601; no zone means UTC; default now)", DATE),
+                _query("before", "Same as until (until wins when both are given)", DATE),
+                IF_NONE_MATCH,
+            ],
+            "responses": {"200": _json(_ref("RangeStats"), "The figures", ETAG), **NOT_MODIFIED,
+                          "400": SINCE_UNTIL_ERRORS, **COMMON_ERRORS},
+        }
+    },
+    "/api/stats/daily": {
+        "get": {
+            "summary": "One entry per local calendar day: new, closed, unresolved at the end, percentiles",
+            "parameters": [
+                _query("since", "First day (YYYY-MM-DD; default 29 days before until)",
+                       {"type": "string", "format": "date"}),
+                _query("until", "Last day, inclusive (YYYY-MM-DD; default today in tz)",
+                       {"type": "string", "format": "date"}),
+                _query("tz", "IANA time zone of the days (default the TIMEZONE setting, else UTC)",
+                       {"type": "string", "examples": ["Europe/Berlin"]}),
+                IF_NONE_MATCH,
+            ],
+            "responses": {"200": _json(_ref("DailyStats"), "The days, oldest first", ETAG), **NOT_MODIFIED,
+                          "400": _error("A malformed date, an unknown zone, since after until, or more than "
+                                        "366 days (the error names the parameter)"),
+                          **COMMON_ERRORS},
+        }
+    },
+    "/api/stats/distribution": {
+        "get": {
+            "summary": "Percentiles and a histogram of hang or resolution times of tickets created in "
+                       "[since, until)",
+            "parameters": [
+                _query("metric", "hang or resolution", {"enum": ["hang", "resolution"]}, required=True),
+                _query("since", "Created at or after (ISO 8601; default: no bound)", DATE),
+                _query("after", "Same as since (since wins when both are given)", DATE),
+                _query("until", "Created before (ISO 8601; default: no bound)", DATE),
+                _query("before", "Same as until (until wins when both are given)", DATE),
+                IF_NONE_MATCH,
+            ],
+            "responses": {"200": _json(_ref("Distribution"), "The distribution", ETAG), **NOT_MODIFIED,
+                          "400": _error("metric missing or not hang or resolution, a malformed date, or since "
+                                        "after until (the error names the parameter)"),
+                          **COMMON_ERRORS},
         }
     },
     "/api/stats": {
@@ -280,7 +407,7 @@ PATHS = {
     },
 }  # fmt: skip
 
-DOCUMENT = {
+DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
         "title": "Nephthys API",
@@ -293,8 +420,24 @@ DOCUMENT = {
 }
 
 
+@functools.cache
+def document(*, descriptions_public: bool) -> dict:
+    """The document as this service is configured: with API_DESCRIPTIONS=keys a ticket may lack ``description``."""
+    if descriptions_public:
+        return DOCUMENT
+    described = copy.deepcopy(DOCUMENT)
+    ticket = described["components"]["schemas"]["Ticket"]
+    ticket["required"] = [key for key in ticket["required"] if key != "description"]
+    ticket["properties"]["description"]["description"] = (
+        "Only to requests with a valid key (API_DESCRIPTIONS=keys)"
+    )
+    return described
+
+
 async def openapi(request: Request) -> Response:
-    return json_response(DOCUMENT)
+    return json_response(
+        document(descriptions_public=request.app.state.settings.api_descriptions == "public")
+    )
 
 
 route = Route("/openapi.json", openapi, methods=["GET"])

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from nephthys.api import stored_tickets
+from nephthys.api.access import shows_descriptions
 from nephthys.api.params import INT32_MAX
 from nephthys.api.responses import JSON, error_response
 
@@ -35,7 +36,10 @@ async def ticket(request: Request) -> Response:
         return error_response(400, ticket_id)
     async with request.app.state.engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
-        body = await driver.fetchval(ONE_TICKET, ticket_id)
+        descriptions = shows_descriptions(request)
+        body = await driver.fetchval(
+            ONE_TICKET if descriptions else ONE_TICKET_WITHOUT_DESCRIPTION, ticket_id
+        )
     if body is None:
         return error_response(404, "ticket_not_found")
     return Response(body.encode(), media_type=JSON)

@@ -23,6 +23,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from nephthys.api import stored_tickets
+from nephthys.api.access import shows_descriptions
 from nephthys.api.params import BadParameter, first, instant, shown, whole_number
 from nephthys.api.responses import JSON, error_response
 
@@ -118,6 +119,7 @@ def read_filter(request: Request) -> TicketFilter:
             raise BadParameter(f"status: expected open, closed or in_progress, got {shown(found[1])}")
     cursor = first(request, "cursor")
     return TicketFilter(
+        descriptions=shows_descriptions(request),
         status=status,
         since=instant(request, "since", "after"),
         until=instant(request, "until", "before"),

@@ -339,6 +339,7 @@ class ClosedTicketJson(Base):
 __all__ = [
     "ActiveTicketJson",
     "ClosedTicketJson",
+    "ApiKey",
     "Base",
     "BotMessage",
     "QuestionTag",
@@ -354,3 +355,15 @@ __all__ = [
     "UserTagSubscription",
     "UserType",
 ]
+
+
+class ApiKey(Base):
+    """A key for /api/*; only its SHA-256 hash is stored (nephthys.api.keys)."""
+
+    __tablename__ = "ApiKey"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    key_hash: Mapped[str] = mapped_column("keyHash", Text, nullable=False, unique=True)
+    created_at: Mapped[datetime] = _created_at()
+    last_used_at: Mapped[datetime | None] = _timestamp(name="lastUsedAt")

@@ -140,7 +140,9 @@ async def test_distribution_over_the_api(serve, db_url):
         ("/api/stats/daily?tz=America", ["tz"]),  # a folder of the zone database
         ("/api/stats/daily?since=2026-02-01&until=2026-01-01", ["since", "after until"]),
         ("/api/stats/daily?since=2000-01-01", ["since", "366"]),  # to today: far too long
-        ("/api/stats/daily?since=9999-12-31", ["since", "after until"]),  # after today
+        ("/api/stats/daily?since=8999-12-31", ["since", "after until"]),  # after today
+        ("/api/stats/daily?since=0001-01-01&until=0001-01-02&tz=Europe/Berlin", ["since", "out of range"]),
+        ("/api/stats/daily?since=9999-12-30&until=9999-12-31", ["since", "out of range"]),
         ("/api/stats/distribution", ["metric", "nothing"]),
         ("/api/stats/distribution?metric=wait", ["metric", "'wait'"]),
         ("/api/stats/distribution?metric=HANG", ["metric", "'HANG'"]),

@@ -97,13 +97,22 @@ async def test_openapi_describes_every_route(serve):
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) >= {
         "/api/stats_v2", "/api/stats", "/api/tickets", "/api/ticket", "/api/user", "/api/stats/question_tags",
-        "/health", "/metrics", "/openapi.json",
+        "/api/stats/range", "/api/stats/daily", "/api/stats/distribution", "/health", "/metrics", "/openapi.json",
     }  # fmt: skip
     parameters = {p["name"] for p in document["paths"]["/api/tickets"]["get"]["parameters"]}
     assert parameters == {"status", "since", "after", "until", "before", "limit", "cursor"}
     ticket = document["components"]["schemas"]["Ticket"]
     assert ticket["required"] == ["id", "title", "description", "status", "opened_by", "closed_by",
-                                  "assigned_to", "reopened_by", "tags", "created_at", "message_ts"]  # fmt: skip
+                                  "assigned_to", "reopened_by", "tags", "team_tags", "created_at", "closed_at",
+                                  "message_ts"]  # fmt: skip
+    assert document["components"]["schemas"]["User"]["required"] == ["id", "slack_id", "username"]
+
+
+async def test_with_descriptions_for_key_holders_the_document_says_a_ticket_may_lack_one(serve):
+    async with serve(api_descriptions="keys") as client:
+        document = (await client.get("/openapi.json")).json()
+    assert "description" not in document["components"]["schemas"]["Ticket"]["required"]
+    assert "description" in document["components"]["schemas"]["Ticket"]["properties"]
 
 
 async def test_the_description_is_valid_openapi_and_answers_match_its_schemas(serve, db_url):
@@ -137,6 +146,16 @@ async def test_the_description_is_valid_openapi_and_answers_match_its_schemas(se
         )
         check((await client.get(f"/api/ticket?id={ticket_id}")).json(), ref("Ticket"))
         check((await client.get("/api/user?id=UHELPER")).json(), ref("UserSummary"))
+        check((await client.get("/api/stats/range?since=2000-01-01")).json(), ref("RangeStats"))
+        check((await client.get("/api/stats/range")).json(), ref("RangeStats"))
+        check((await client.get("/api/stats/daily")).json(), ref("DailyStats"))
+        check((await client.get("/api/stats/daily?tz=Asia/Kathmandu")).json(), ref("DailyStats"))
+        for metric in ("hang", "resolution"):
+            check((await client.get(f"/api/stats/distribution?metric={metric}")).json(), ref("Distribution"))
+            check(
+                (await client.get(f"/api/stats/distribution?metric={metric}&until=2000-01-01")).json(),
+                ref("Distribution"),
+            )
         check((await client.get("/health")).json(), ref("Health"))
         for error in ["/api/ticket", "/api/ticket?id=x", "/api/ticket?id=999", "/api/tickets", "/api/user"]:
             check((await client.get(error)).json(), ref("Error"))

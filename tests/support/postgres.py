@@ -79,6 +79,7 @@ TABLES = [
     "Tag",
     "User",
     "SlackEvent",
+    "ApiKey",
 ]
 
 

@@ -28,13 +28,13 @@ these triggers disabled (``nephthys db rebuild-ticket-json``); the upgrade runs
 it, so an adopted database is complete at once.
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0009
 """
 
 from alembic import op
 
 revision = "0011"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,183 @@
+"""API keys: the command, API_ACCESS, API_DESCRIPTIONS, the API_TOKEN that still works, every key path."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from nephthys.api import keys
+from tests.api.data import add_ticket, add_user
+from tests.support import postgres
+
+JAN = datetime(2026, 1, 10, 12, tzinfo=UTC)
+ROUTES = [
+    "/api/stats_v2", "/api/stats", "/api/tickets?status=open", "/api/ticket?id=1", "/api/user?id=UAUTHOR",
+    "/api/stats/question_tags", "/api/stats/range", "/api/stats/daily", "/api/stats/distribution?metric=hang",
+]  # fmt: skip
+
+
+def api_keys(*args: str, db_url: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "nephthys", "api-keys", *args],
+        env={"PATH": os.environ["PATH"], "DATABASE_URL": db_url},
+        cwd=cwd,  # no .env here
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def make_key(url: str, name: str) -> str:
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        return await keys.create_key(connection, name=name)
+    finally:
+        await connection.close()
+
+
+async def seed(url: str) -> int:
+    author = await add_user(url, "UAUTHOR")
+    return await add_ticket(url, opened_by=author, created_at=JAN, description="Private details")
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def test_the_command_creates_lists_and_revokes_keys_and_a_revoked_key_stops_at_once(
+    serve, db_url, tmp_path
+):
+    await seed(db_url)
+    created = api_keys("create", "dashboard", db_url=db_url, cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip().splitlines()[-1]  # the last line is the key alone
+    assert key.startswith("nph_") and len(key) > 40
+    # Only a hash is stored, nowhere the key.
+    [row] = await postgres.fetch(db_url, 'SELECT * FROM "ApiKey"')
+    assert row["keyHash"] == hashlib.sha256(key.encode()).hexdigest() and key not in str(dict(row))
+    listed = api_keys("list", db_url=db_url, cwd=tmp_path)
+    assert listed.returncode == 0 and "dashboard" in listed.stdout and "never" in listed.stdout
+    assert key not in listed.stdout and row["keyHash"] not in listed.stdout
+
+    twice = api_keys("create", "dashboard", db_url=db_url, cwd=tmp_path)
+    assert twice.returncode == 1 and "a key named 'dashboard' exists" in twice.stderr
+    bad_name = api_keys("create", "has space", db_url=db_url, cwd=tmp_path)
+    assert bad_name.returncode == 1 and "key name" in bad_name.stderr
+
+    async with serve(api_access="keys") as client:
+        assert (await client.get("/api/stats_v2", headers=bearer(key))).status_code == 200
+        used = api_keys("list", db_url=db_url, cwd=tmp_path)
+        assert "never" not in used.stdout and str(datetime.now(UTC).year) in used.stdout.splitlines()[1]
+
+        revoked = api_keys("revoke", "dashboard", db_url=db_url, cwd=tmp_path)
+        assert revoked.returncode == 0, revoked.stderr
+        # The same server, no restart: refused from the next request on.
+        after = await client.get("/api/stats_v2", headers=bearer(key))
+        assert after.status_code == 401 and after.json()["error"] == "unauthorized"
+    assert api_keys("list", db_url=db_url, cwd=tmp_path).stdout.strip() == "no API keys"
+    unknown = api_keys("revoke", "dashboard", db_url=db_url, cwd=tmp_path)
+    assert unknown.returncode == 1 and "no key named 'dashboard'" in unknown.stderr
+
+
+async def test_the_command_says_when_the_database_is_not_migrated(empty_database, tmp_path):
+    result = api_keys("list", db_url=empty_database, cwd=tmp_path)
+    assert result.returncode == 1 and "nephthys db upgrade" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Bearer", "Bearer nph_not-a-key", "Bearer not-even-the-prefix", "Basic Zm9vOmJhcg==", "nph_x"],
+)
+async def test_with_api_access_keys_every_route_needs_a_valid_key(serve, db_url, authorization):
+    await seed(db_url)
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    async with serve(api_access="keys") as client:
+        for route in ROUTES:
+            response = await client.get(route, headers=headers)
+            assert response.status_code == 401, route
+            assert response.json()["error"] == "unauthorized"
+            assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_key_opens_every_route_and_service_routes_stay_open(serve, db_url):
+    await seed(db_url)
+    key = await make_key(db_url, "reader")
+    async with serve(api_access="keys") as client:
+        for route in ROUTES:
+            assert (await client.get(route, headers=bearer(key))).status_code == 200, route
+        # RFC 7235: the scheme is case-insensitive.
+        for scheme in ("bearer", "BEARER", "BeArEr"):
+            response = await client.get("/api/stats_v2", headers={"Authorization": f"{scheme} {key}"})
+            assert response.status_code == 200, scheme
+        for route in ("/health", "/metrics", "/openapi.json"):
+            assert (await client.get(route)).status_code == 200, route
+
+
+async def test_api_token_still_works_in_any_case_and_beside_keys(serve, db_url):
+    await seed(db_url)
+    key = await make_key(db_url, "reader")
+    async with serve(api_token="s3cret-token") as client:
+        for authorization in (
+            "Bearer s3cret-token",
+            "bearer s3cret-token",
+            "BEARER  s3cret-token",
+            f"Bearer {key}",
+        ):
+            response = await client.get("/api/stats_v2", headers={"Authorization": authorization})
+            assert response.status_code == 200, authorization
+        for authorization in (
+            "Bearer s3cret-tokenx",
+            "Bearer S3CRET-TOKEN",
+            "s3cret-token",
+            "Token s3cret-token",
+        ):
+            response = await client.get("/api/stats_v2", headers={"Authorization": authorization})
+            assert response.status_code == 401, authorization
+
+
+READS = [
+    "/api/ticket?id={id}",
+    "/api/tickets?status=open",  # orjson writes these
+    "/api/tickets?since=2026-01-01",  # PostgreSQL writes these
+    "/api/tickets?status=open&limit=5",
+    "/api/tickets?since=2026-01-01&limit=5",
+]
+
+
+def first_ticket(body) -> dict:
+    return body[0] if isinstance(body, list) else body
+
+
+async def test_api_descriptions_keys_hides_descriptions_from_requests_without_a_valid_key(serve, db_url):
+    ticket_id = await seed(db_url)
+    key = await make_key(db_url, "reader")
+    revoked = await make_key(db_url, "gone")
+    await postgres.execute(db_url, """DELETE FROM "ApiKey" WHERE name = 'gone'""")
+    async with serve(api_descriptions="keys") as client:
+        for read in READS:
+            path = read.format(id=ticket_id)
+            for headers in ({}, bearer("nph_wrong"), bearer(revoked), {"Authorization": "Basic x"}):
+                response = await client.get(path, headers=headers)
+                assert response.status_code == 200, (path, headers)  # access stays open
+                ticket = first_ticket(response.json())
+                assert "description" not in ticket, (path, headers)
+                assert ticket["id"] == ticket_id and ticket["title"] == "A question" and "closed_at" in ticket
+            shown = first_ticket((await client.get(path, headers=bearer(key))).json())
+            assert shown["description"] == "Private details", path
+            assert list(shown)[:4] == ["id", "title", "description", "status"]
+
+
+async def test_descriptions_are_public_by_default(serve, db_url):
+    ticket_id = await seed(db_url)
+    async with serve() as client:
+        for read in READS:
+            ticket = first_ticket((await client.get(read.format(id=ticket_id))).json())
+            assert ticket["description"] == "Private details"
