@@ -48,6 +48,8 @@ def sources(status: str | None) -> list[tuple[str, str | None]]:
     if status == "CLOSED":
         return [(CLOSED, None)]
     if status is not None:
+        if status not in ("OPEN", "IN_PROGRESS"):
+            raise ValueError(f"not a ticket status: {status!r}")  # it is written into the SQL
         return [(ACTIVE, status)]
     return [(ACTIVE, None), (CLOSED, None)]
 

@@ -75,7 +75,8 @@ class TicketFilter:
             conditions.append(f"(keyset_at, keyset_id) > ({arg(at)}::timestamptz, {arg(ticket_id)}::integer)")
         arms = []
         for table, status in stored_tickets.sources(self.status):
-            where = f'WHERE j.status = {arg(status)}::"TicketStatus"' if status else ""
+            # A literal (one of STATUSES' values), so the planner picks that status's partial index.
+            where = f"WHERE j.status = '{status}'" if status else ""
             arms.append(
                 f"""SELECT {stored_tickets.json_column(self.descriptions)} AS json,
                     j."createdAt" AS keyset_at, j."ticketId" AS keyset_id

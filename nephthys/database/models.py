@@ -313,7 +313,18 @@ class ActiveTicketJson(Base):
     """An open or in-progress ticket's API JSON, kept by triggers (migration 0011)."""
 
     __tablename__ = "ActiveTicketJson"
-    __table_args__ = (Index(None, "status", "createdAt", "ticketId"), Index(None, "createdAt", "ticketId"))
+    __table_args__ = (
+        Index(None, "createdAt", "ticketId"),
+        *(
+            Index(
+                f"ActiveTicketJson_{status.lower()}_createdAt_ticketId_idx",
+                "createdAt",
+                "ticketId",
+                postgresql_where=text(f"status = '{status}'"),
+            )
+            for status in ("OPEN", "IN_PROGRESS")
+        ),
+    )
 
     ticket_id: Mapped[int] = mapped_column("ticketId", Integer, primary_key=True, autoincrement=False)
     status: Mapped[TicketStatus] = mapped_column(ticket_status_enum, nullable=False)

@@ -43,6 +43,7 @@ SHOWN_COLUMNS = [
     "id", "title", "description", "status", "openedById", "closedById", "assignedToId",
     "reopenedById", "createdAt", "closedAt", "msgTs",
 ]  # fmt: skip
+ACTIVE_STATUSES = ["OPEN", "IN_PROGRESS"]
 USER_COLUMNS = ["openedById", "closedById", "assignedToId", "reopenedById"]
 
 
@@ -261,10 +262,12 @@ def upgrade() -> None:
             "descriptionLength" INTEGER NOT NULL,
             CONSTRAINT "ActiveTicketJson_pkey" PRIMARY KEY ("ticketId")) {_STORAGE}"""
     )
-    op.execute(
-        'CREATE INDEX "ActiveTicketJson_status_createdAt_ticketId_idx" '
-        'ON "ActiveTicketJson" ("status", "createdAt", "ticketId")'
-    )
+    # One small index per active status: status=open reads only its own entries, in order.
+    for status in ACTIVE_STATUSES:
+        op.execute(
+            f'CREATE INDEX "ActiveTicketJson_{status.lower()}_createdAt_ticketId_idx" '
+            f'ON "ActiveTicketJson" ("createdAt", "ticketId") WHERE status = \'{status}\''
+        )
     # Every status, merged with the closed ones (the planner does not merge the status index's order).
     op.execute(
         'CREATE INDEX "ActiveTicketJson_createdAt_ticketId_idx" ON "ActiveTicketJson" ("createdAt", "ticketId")'
