@@ -30,8 +30,9 @@ _WITHOUT_DESCRIPTION = """overlay(j.json PLACING '' FROM j."descriptionAt" + 1 F
 # CSV with a delimiter and a quote that JSON text never holds (every control character is
 # escaped in it): each value is written as it is, unquoted and unescaped.
 _COPY_OPTIONS = {"format": "csv", "delimiter": "\x01", "quote": "\x02"}
-# Chunks in flight between the database and the client: bounds the server's memory.
+# Blocks in flight between the database and the client: bounds the server's memory.
 _CHUNKS_AHEAD = 4
+_BLOCK = 256 * 1024
 
 
 def json_column(descriptions: bool) -> str:
@@ -62,24 +63,40 @@ def one_ticket_sql(descriptions: bool = True) -> str:
     )
 
 
-async def stream_copy(
-    driver: asyncpg.Connection, select_json: str, args: list
-) -> AsyncIterator[bytes | memoryview]:
+async def stream_copy(driver: asyncpg.Connection, select_json: str, args: list) -> AsyncIterator[bytes]:
     """The JSON array of the objects ``select_json`` returns (one text column ``json``, in order), streamed.
 
     The first chunk (or the query's error) is awaited before this returns, so a
     failing database still gets a JSON error rather than a broken stream.
     """
-    chunks: asyncio.Queue[bytearray | Exception | None] = asyncio.Queue(_CHUNKS_AHEAD)
+    chunks: asyncio.Queue[bytes | Exception | None] = asyncio.Queue(_CHUNKS_AHEAD)
+
+    # asyncpg hands over what each socket read brought (~14 kB); every piece sent on costs a
+    # trip through the queue, Starlette and uvicorn, so they are gathered into blocks first.
+    gathered: list[bytes] = []
+    size = 0
+
+    async def gather(chunk: bytes) -> None:
+        nonlocal size
+        gathered.append(chunk)
+        size += len(chunk)
+        if size >= _BLOCK:
+            await flush()
+
+    async def flush() -> None:
+        nonlocal size
+        if gathered:
+            block = b"".join(gathered)
+            gathered.clear()
+            size = 0
+            await chunks.put(block)
 
     async def copy() -> None:
         try:
             await driver.copy_from_query(
-                f"SELECT ',' || json FROM ({select_json}) copied",
-                *args,
-                output=chunks.put,
-                **_COPY_OPTIONS,
+                f"SELECT ',' || json FROM ({select_json}) copied", *args, output=gather, **_COPY_OPTIONS
             )
+            await flush()
         except Exception as error:  # handed to the reader, which raises it
             await chunks.put(error)
             return
@@ -94,7 +111,7 @@ async def stream_copy(
     return _array(chunks, copying, first)
 
 
-async def _next(chunks: asyncio.Queue[bytearray | Exception | None]) -> bytearray | None:
+async def _next(chunks: asyncio.Queue[bytes | Exception | None]) -> bytes | None:
     """The next chunk; None once the copy has ended."""
     chunk = await chunks.get()
     if isinstance(chunk, Exception):
@@ -110,15 +127,15 @@ async def _stop(copying: asyncio.Future) -> None:
 
 
 async def _array(
-    chunks: asyncio.Queue[bytearray | Exception | None], copying: asyncio.Future, first: bytearray | None
-) -> AsyncIterator[bytes | memoryview]:
+    chunks: asyncio.Queue[bytes | Exception | None], copying: asyncio.Future, first: bytes | None
+) -> AsyncIterator[bytes]:
     try:
         if first is None:
             yield b"[]"
             return
         yield b"[" + first[1:]  # the first object's leading comma
         while (chunk := await _next(chunks)) is not None:
-            yield memoryview(chunk)  # asyncpg hands over a fresh bytearray: sent without a copy
+            yield chunk
         yield b"]"
     finally:
         await _stop(copying)
