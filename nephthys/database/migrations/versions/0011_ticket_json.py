@@ -54,6 +54,12 @@ def _user_object(column: str) -> str:
                  FROM "User" u WHERE u.id = t."{column}"), 'null')"""
 
 
+def _user_text(row: str) -> str:
+    """The user object of a "User" row variable (OLD, NEW) in a trigger, as _user_object writes it."""
+    return f"""'{{"id":' || {row}.id || ',"slack_id":' || to_json({row}."slackId")::text
+        || ',"username":' || coalesce(to_json({row}.username)::text, 'null') || '}}'"""
+
+
 # Tag names sorted by code point (as Python's sorted does): COLLATE "C" orders UTF-8 bytes so.
 _TAG_NAMES = """(SELECT coalesce((SELECT '[' || string_agg(to_json(g.name)::text, ',' ORDER BY g.name COLLATE "C") || ']'
                  FROM tags_on_tickets l JOIN "Tag" g ON g.id = l."tagId" WHERE l."ticketId" = t.id), '[]') AS names)"""
@@ -187,10 +193,17 @@ BEGIN
     END LOOP;
     RETURN NULL;
 END""",
-    "ticket_json_on_user": f"""BEGIN
+    # A user object's text is unique in a ticket's JSON (inside a string its quotes would be
+    # escaped) and comes after the description, so a rename is a text replacement: no render.
+    "ticket_json_on_user": f"""DECLARE
+    was text := {_user_text("OLD")};
+    now_is text := {_user_text("NEW")};
+    ids integer[];
+BEGIN
     PERFORM pg_advisory_xact_lock({USER_LOCK}, NEW.id);
-    PERFORM "ticket_json_refresh"(ARRAY(
-        {" UNION ".join(f'SELECT id FROM "Ticket" WHERE "{c}" = NEW.id' for c in USER_COLUMNS)}));
+    ids := ARRAY({" UNION ".join(f'SELECT id FROM "Ticket" WHERE "{c}" = NEW.id' for c in USER_COLUMNS)});
+    UPDATE "ActiveTicketJson" SET json = replace(json, was, now_is) WHERE "ticketId" = ANY(ids);
+    UPDATE "ClosedTicketJson" SET json = replace(json, was, now_is) WHERE "ticketId" = ANY(ids);
     RETURN NULL;
 END""",
     "ticket_json_on_tag": f"""BEGIN
