@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import asyncpg
 
@@ -63,7 +63,9 @@ def one_ticket_sql(descriptions: bool = True) -> str:
     )
 
 
-async def stream_copy(driver: asyncpg.Connection, select_json: str, args: list) -> AsyncIterator[bytes]:
+async def stream_copy(
+    driver: asyncpg.Connection, select_json: str, args: list
+) -> AsyncGenerator[bytes, None]:
     """The JSON array of the objects ``select_json`` returns (one text column ``json``, in order), streamed.
 
     The first chunk (or the query's error) is awaited before this returns, so a
@@ -128,7 +130,7 @@ async def _stop(copying: asyncio.Future) -> None:
 
 async def _array(
     chunks: asyncio.Queue[bytes | Exception | None], copying: asyncio.Future, first: bytes | None
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     try:
         if first is None:
             yield b"[]"
