@@ -154,9 +154,10 @@ async def test_live_data_holds_a_live_tables_history_and_pasted_text(generated) 
     if live:
         assert lengths[0][0] < 40 and lengths[0][1] > 600  # a few words to a few paragraphs
         assert await scalar(url, """SELECT count(*) FROM "Ticket" WHERE position('\\' in description) > 0""")
-        assert moved > 0  # updated rows left their insertion page: the heap is not in id order
+        # Updated rows left their insertion page: the heap is far from id order (~35% here).
+        assert moved > 0.1 * SHAPE.tickets
     else:
-        assert moved == 0
+        assert moved < 0.02 * SHAPE.tickets  # rows written in their final state, in id order
     # The stored JSON (migration 0011) covers every ticket, whichever way it was written.
     stored = await scalar(
         url, 'SELECT (SELECT count(*) FROM "ActiveTicketJson") + (SELECT count(*) FROM "ClosedTicketJson")'
