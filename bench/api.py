@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import http.client
+import importlib
 import itertools
 import json
 import math
@@ -64,16 +65,20 @@ RESULTS = ROOT / "bench" / "results"
 WORKSPACE_URL = "https://hackclub.slack.com"
 EXPORT_PATH = "/api/tickets?since=2000-01-01"
 OPEN_PATH = "/api/tickets?status=open"
+IN_PROGRESS_PATH = "/api/tickets?status=in_progress"
 STATS_PATH = "/api/stats_v2"
 TICKET_MARKER = b'"message_ts"'  # once per ticket object in both services' output
 
 TARGETS = {
     "stats_median_ms": ("≤ 25 ms", lambda v: v <= 25),
     "stats_rps": ("≥ 1,000 req/s", lambda v: v >= 1000),
-    "open_median_ms": ("≤ 150 ms", lambda v: v <= 150),
-    "export_tickets_per_s": ("≥ 250,000 /s", lambda v: v >= 250_000),
+    "open_median_ms": ("≤ 50 ms", lambda v: v <= 50),
+    "in_progress_median_ms": ("≤ 50 ms", lambda v: v <= 50),
+    "export_tickets_per_s": ("≥ 1,000,000 /s", lambda v: v >= 1_000_000),
     "export_rss_growth_mb": ("≤ 150 MB", lambda v: v <= 150),
 }
+# The code before issue 14 (tickets rendered at request time), run beside this tree's.
+TODAY_REF = "b82c1ec"
 
 
 def log(message: str) -> None:
@@ -118,7 +123,9 @@ def start_server(name: str, command: list[str], env: dict[str, str], port: int, 
     return Server(name, process, f"http://127.0.0.1:{port}", log_path)
 
 
-def start_nephthys(database_url: str, port: int, log_dir: Path) -> Server:
+def start_nephthys(
+    database_url: str, port: int, log_dir: Path, *, name: str = "nephthys", pythonpath: Path | None = None
+) -> Server:
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", "/tmp"),
@@ -127,8 +134,31 @@ def start_nephthys(database_url: str, port: int, log_dir: Path) -> Server:
         "SLACK_WORKSPACE_URL": WORKSPACE_URL,
         "SLACK_HELP_CHANNEL": generate.HELP_CHANNEL,
     }
+    if pythonpath is not None:  # found before the editable install of this tree
+        env["PYTHONPATH"] = str(pythonpath)
     command = [sys.executable, "-m", "nephthys", "serve", "--no-migrate", "--host", "127.0.0.1"]
-    return start_server("nephthys", [*command, "--port", str(port)], env, port, log_dir)
+    return start_server(name, [*command, "--port", str(port)], env, port, log_dir)
+
+
+def start_today(database_url: str, port: int, log_dir: Path, source: Path) -> Server:
+    """Today's code (``--today-ref``, unpacked at ``source``) as its own service on the same database."""
+    server = start_nephthys(database_url, port, log_dir, name="today", pythonpath=source)
+    return server
+
+
+def unpack_ref(ref: str) -> Path:
+    """The ``nephthys`` package at git ``ref``, unpacked under bench/results (no checkout is touched)."""
+    sha = git("rev-parse", "--short", ref)
+    if not sha:
+        raise SystemExit(f"--today-ref: {ref!r} is not a commit here")
+    target = RESULTS / f"code-{sha}"
+    if not (target / "nephthys").is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", sha, "nephthys"], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
 
 
 def start_baseline(database_url: str, port: int, log_dir: Path) -> Server:
@@ -358,6 +388,82 @@ async def stats_after_writes(server: Server, database_url: str, count: int, requ
     return summarise(timings)
 
 
+JSON_TRIGGERS = ["ticket_json_insert", "ticket_json_update", "ticket_json_delete"]
+# Tickets changed in a row with the triggers on (then off, and so on).
+CHANGE_ROUND = 10
+
+
+async def change_cost(server: Server, database_url: str, count: int) -> dict:
+    """What a ticket change costs with the stored-JSON triggers on and off (today), and whether the
+    next request sees it.
+
+    Each change is one transaction, as the lifecycle's: an open ticket is assigned to a helper
+    (status in_progress) and then put back (two changes, each timed to its commit). Rounds of
+    CHANGE_ROUND tickets with the triggers on and off alternate, so the machine's load weighs on
+    both alike. After every change with
+    the triggers on, /api/ticket?id= must already show it.
+    """
+    connection = await asyncpg.connect(generate._dsn(database_url))
+    times: dict[str, list[float]] = {"on": [], "off": []}
+    stale = 0
+    try:
+        ticket_ids = [
+            row["id"]
+            for row in await connection.fetch(
+                """SELECT id FROM "Ticket" WHERE status = 'OPEN' AND "assignedToId" IS NULL ORDER BY id LIMIT $1""",
+                count,
+            )
+        ]
+        helper = await connection.fetchval('SELECT id FROM "User" WHERE helper ORDER BY id LIMIT 1')
+        async with httpx.AsyncClient(timeout=60) as client:
+            for number, ticket_id in enumerate(ticket_ids):
+                triggers = "on" if (number // CHANGE_ROUND) % 2 == 0 else "off"
+                # Switching the triggers invalidates cached plans: the first ticket of a round warms up.
+                warming = number % CHANGE_ROUND == 0
+                if warming:
+                    for trigger in JSON_TRIGGERS:
+                        await connection.execute(
+                            f'ALTER TABLE "Ticket" {"ENABLE" if triggers == "on" else "DISABLE"} TRIGGER "{trigger}"'
+                        )
+                for status, assigned in (("IN_PROGRESS", helper), ("OPEN", None)):
+                    started = time.perf_counter()
+                    async with connection.transaction():
+                        await connection.execute(
+                            """UPDATE "Ticket" SET status = $2::"TicketStatus", "assignedToId" = $3,
+                                   "assignedAt" = CASE WHEN $3::int IS NULL THEN NULL ELSE now() END
+                               WHERE id = $1""",
+                            ticket_id,
+                            status,
+                            assigned,
+                        )
+                    if not warming:
+                        times[triggers].append(time.perf_counter() - started)
+                    if triggers == "on":
+                        seen = (await client.get(server.url(f"/api/ticket?id={ticket_id}"))).json()
+                        stale += seen.get("status") != status.lower()
+    finally:
+        for trigger in JSON_TRIGGERS:
+            await connection.execute(f'ALTER TABLE "Ticket" ENABLE TRIGGER "{trigger}"')
+        # Tickets changed with the triggers off have stale JSON until rendered again.
+        await connection.execute('SELECT "ticket_json_refresh"($1::integer[])', ticket_ids)
+        await connection.close()
+
+    def percentile(values: list[float], share: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)] * 1000
+
+    return {
+        "changes": {key: len(values) for key, values in times.items()},
+        "on_p50_ms": percentile(times["on"], 0.5),
+        "on_p95_ms": percentile(times["on"], 0.95),
+        "off_p50_ms": percentile(times["off"], 0.5),
+        "off_p95_ms": percentile(times["off"], 0.95),
+        "added_p95_ms": percentile(times["on"], 0.95) - percentile(times["off"], 0.95),
+        "stale_reads": stale,
+        "requests": 0,
+    }
+
+
 @contextlib.contextmanager
 def body_stream(url: str, timeout: float):
     """(chunks of the response body, a dict filled with status and seconds at the end).
@@ -559,11 +665,18 @@ def phase(
     return result
 
 
-def measure(server: Server, plan: Plan, facts: dict, database_url: str, *, is_baseline: bool) -> dict:
-    fewer = is_baseline
+def measure(
+    server: Server,
+    plan: Plan,
+    facts: dict,
+    database_url: str,
+    *,
+    is_baseline: bool,
+    exports: int | None = None,
+) -> dict:
     out: dict = {}
     out["export"] = []
-    for _ in range(1 if fewer else plan.exports):
+    for _ in range(1 if is_baseline else exports or plan.exports):
         out["export"].append(
             phase("full export", server, database_url, lambda: export(server, facts["tickets"], timeout=1800))
         )
@@ -572,6 +685,12 @@ def measure(server: Server, plan: Plan, facts: dict, database_url: str, *, is_ba
         server,
         database_url,
         lambda: sequential(server.url(OPEN_PATH), plan.open_requests, plan.budget, timeout=600),
+    )
+    out["in_progress"] = phase(
+        "tickets?status=in_progress",
+        server,
+        database_url,
+        lambda: sequential(server.url(IN_PROGRESS_PATH), plan.open_requests, plan.budget, timeout=600),
     )
     out["stats"] = phase(
         "stats_v2 sequential",
@@ -606,8 +725,19 @@ def measure(server: Server, plan: Plan, facts: dict, database_url: str, *, is_ba
 
 
 async def bring_up_to_date(database_url: str) -> None:
-    """A reused database gets the migrations added since it was generated (they must handle existing rows)."""
+    """A reused database gets the migrations added since it was generated (they must handle existing rows),
+    and the stored-JSON trigger functions of this tree (code, which may have changed under the same revision)."""
     before, after = await migrate.upgrade(database_url)
+    stored_json = importlib.import_module("nephthys.database.migrations.versions.0011_ticket_json")
+    connection = await asyncpg.connect(generate._dsn(database_url))
+    try:
+        async with connection.transaction():
+            for statement in (
+                stored_json.drop_functions_and_triggers() + stored_json.create_functions_and_triggers()
+            ):
+                await connection.execute(statement)
+    finally:
+        await connection.close()
     if before != after:
         log(f"  migrated the reused database from {before} to {after}; VACUUM ANALYZE …")
         connection = await asyncpg.connect(generate._dsn(database_url))
@@ -660,7 +790,7 @@ def check_answers(servers: dict[str, Server], facts: dict) -> dict:
             "all_open": all(ticket.get("status") == "open" for ticket in body),
             "ordered": all(creation_key(a) <= creation_key(b) for a, b in itertools.pairwise(body)),
         }
-    if len(stats) == 2:
+    if "nephthys" in stats and "baseline" in stats:
         ours, theirs = stats["nephthys"].get("all_time", {}), stats["baseline"].get("all_time", {})
         differences = {}
         for key in sorted(set(ours) | set(theirs)):
@@ -686,7 +816,13 @@ def run(args: argparse.Namespace) -> dict:
         log(f"generating {args.tickets:,} tickets into {args.database} …")
         asyncio.run(
             generate.generate(
-                generate.Shape(tickets=args.tickets, users=args.users, helpers=args.helpers, tags=args.tags),
+                generate.Shape(
+                    tickets=args.tickets,
+                    users=args.users,
+                    helpers=args.helpers,
+                    tags=args.tags,
+                    live=args.data == "live",
+                ),
                 server_url=args.server_url,
                 database=args.database,
                 log=log,
@@ -722,6 +858,8 @@ def run(args: argparse.Namespace) -> dict:
     results: dict = {}
     try:
         servers["nephthys"] = start_nephthys(database_url, args.nephthys_port or free_port(), log_dir)
+        if not args.skip_today:
+            servers["today"] = start_today(database_url, free_port(), log_dir, unpack_ref(args.today_ref))
         if not args.skip_baseline:
             servers["baseline"] = start_baseline(database_url, args.baseline_port or free_port(), log_dir)
         for server in servers.values():
@@ -731,7 +869,19 @@ def run(args: argparse.Namespace) -> dict:
         # Ours first, then the baseline: each measured while the other is idle.
         log("measuring nephthys …")
         results["nephthys"] = measure(servers["nephthys"], plan, facts, database_url, is_baseline=False)
+        results["change"] = phase(
+            "ticket changes, stored-JSON triggers on and off",
+            servers["nephthys"],
+            database_url,
+            lambda: asyncio.run(change_cost(servers["nephthys"], database_url, args.change_requests)),
+        )
         stop_server(servers["nephthys"])
+        if "today" in servers:
+            log(f"measuring today's code ({args.today_ref}) …")
+            results["today"] = measure(
+                servers["today"], plan, facts, database_url, is_baseline=False, exports=args.today_exports
+            )
+            stop_server(servers["today"])
         if "baseline" in servers:
             log("measuring the baseline (fewer repetitions: each request reads every ticket) …")
             results["baseline"] = measure(servers["baseline"], plan, facts, database_url, is_baseline=True)
@@ -745,7 +895,10 @@ def run(args: argparse.Namespace) -> dict:
         # The service runs from the working tree: say when it differs from the commit.
         "uncommitted_changes": git("status", "--porcelain", "--untracked-files=no", "nephthys").splitlines(),
         "machine": {"cpus": os.cpu_count(), "load_at_end": os.getloadavg()},
-        "database": {"name": args.database, **facts},
+        "database": {"name": args.database, "data": "reused" if args.reuse else args.data, **facts},
+        "today_ref": None
+        if args.skip_today
+        else f"{args.today_ref} ({git('rev-parse', '--short', args.today_ref)})",
         "load_generator": describe_tool(tool),
         "plan": {k: v for k, v in vars(plan).items() if k != "results"},
         "checks": checks,
@@ -775,6 +928,7 @@ def headline(side: dict) -> dict:
         "stats_median_ms": side["stats"]["median_ms"],
         "stats_rps": side["throughput"]["requests_per_s"],
         "open_median_ms": side["open"]["median_ms"],
+        "in_progress_median_ms": side.get("in_progress", {}).get("median_ms"),
         "export_tickets_per_s": statistics.median(e["tickets_per_s"] for e in exports),
         "export_rss_growth_mb": max(e["rss_growth_mb"] for e in exports),
         "stats_after_write_ms": side.get("stats_after_write", {}).get("median_ms"),
@@ -802,6 +956,7 @@ ROWS = [
     ("stats_median_ms", "/api/stats_v2 median latency", "ms", False),
     ("stats_rps", "/api/stats_v2 throughput, 32 clients", "req/s", True),
     ("open_median_ms", "/api/tickets?status=open median", "ms", False),
+    ("in_progress_median_ms", "/api/tickets?status=in_progress median", "ms", False),
     ("export_tickets_per_s", "full export rate", "tickets/s", True),
     ("export_rss_growth_mb", "full export: server peak RSS growth", "MB", False),
     ("stats_after_write_ms", "/api/stats_v2 median, ticket changed first", "ms", False),
@@ -812,19 +967,55 @@ def report(outcome: dict) -> str:
     ours = headline(outcome["results"]["nephthys"])
     base_side = outcome["results"].get("baseline")
     theirs = headline(base_side) if base_side else {}
+    today_side = outcome["results"].get("today")
+    today = headline(today_side) if today_side else {}
     if base_side:
         # The baseline has no cache: every request is a full recount, as after a change.
         theirs["stats_after_write_ms"] = theirs["stats_median_ms"]
     lines = [
-        f"{'metric':<44} | {'target':<14} | {'nephthys':<20} | {'baseline':<18} | ratio",
-        "-" * 118,
+        f"{'metric':<44} | {'target':<14} | {'nephthys':<20} | {'today':<12} | {'baseline':<12} | "
+        "vs today | vs baseline",
+        "-" * 140,
     ]
     for key, label, unit, higher in ROWS:
         target, meets = TARGETS.get(key, ("(info)", None))
-        mark = "" if meets is None else (" ✓" if meets(ours[key]) else " ✗")
+        value = ours[key]
+        mark = "" if meets is None or value is None else (" ✓" if meets(value) else " ✗")
         lines.append(
-            f"{label:<44} | {target:<14} | {fmt(ours[key], unit) + mark:<20} | "
-            f"{fmt(theirs.get(key), unit):<18} | {ratio(ours[key], theirs.get(key), higher)}"
+            f"{label:<44} | {target:<14} | {fmt(value, unit) + mark:<20} | {fmt(today.get(key), unit):<12} | "
+            f"{fmt(theirs.get(key), unit):<12} | {ratio(value, today.get(key), higher)} | "
+            f"{ratio(value, theirs.get(key), higher)}"
+        )
+    change = outcome["results"].get("change")
+    if change:
+        mark = " ✓" if change["added_p95_ms"] <= 1 else " ✗"
+        lines.append(
+            f"{'ticket change, p95 (triggers on vs off)':<44} | {'≤ +1 ms':<14} | "
+            f"{fmt(change['on_p95_ms'], 'ms') + mark:<20} | {fmt(change['off_p95_ms'], 'ms'):<12} | "
+            f"{'—':<12} | {change['added_p95_ms']:+.2f} ms | —"
+        )
+        lines.append(
+            f"ticket changes: {change['changes']['on']} with the triggers on, {change['changes']['off']} off; "
+            f"p50 {change['on_p50_ms']:.2f} vs {change['off_p50_ms']:.2f} ms; "
+            f"reads that missed a committed change: {change['stale_reads']}; load before {change['load_before']:.2f}"
+        )
+    loads = {
+        name: side
+        for name, side in (
+            ("nephthys", outcome["results"]["nephthys"]),
+            ("today", today_side),
+            ("baseline", base_side),
+        )
+        if side
+    }
+    for name, side in loads.items():
+        phases = [("export", side["export"][0]), ("open", side["open"])]
+        if "in_progress" in side:
+            phases.append(("in_progress", side["in_progress"]))
+        phases += [("stats_v2", side["stats"]), ("throughput", side["throughput"])]
+        lines.append(
+            f"load average before each phase, {name}: "
+            + ", ".join(f"{label} {result['load_before']:.2f}" for label, result in phases)
         )
     lines.append("")
     n, b = outcome["results"]["nephthys"], base_side or {}
@@ -873,11 +1064,11 @@ def report(outcome: dict) -> str:
             f"baseline throughput: {bt['requests']} requests in {outcome['plan']['baseline_duration']:g} s "
             f"(non-2xx {bt['non_2xx']}, errors {bt['socket_errors']})"
         )
-    for name, side in (("nephthys", n), ("baseline", b)):
+    for name, side in (("nephthys", n), ("today", today_side or {}), ("baseline", b)):
         if side:
             lines.append(f"CPU per request, {name} (server + PostgreSQL): {cpu_summary(side)}")
     checks = outcome["checks"]
-    for name in ("nephthys", "baseline"):
+    for name in ("nephthys", "today", "baseline"):
         check = checks.get(f"{name}_open_tickets")
         if check:
             lines.append(
@@ -905,7 +1096,10 @@ def report(outcome: dict) -> str:
 
 def cpu_summary(side: dict) -> str:
     parts = []
-    labelled = [("export", side["export"][0]), ("open", side["open"]), ("stats_v2", side["stats"])]
+    labelled = [("export", side["export"][0]), ("open", side["open"])]
+    if "in_progress" in side:
+        labelled.append(("in_progress", side["in_progress"]))
+    labelled.append(("stats_v2", side["stats"]))
     if "stats_after_write" in side:
         labelled.append(("stats_v2 after a change", side["stats_after_write"]))
     labelled.append(("stats_v2 under load", side["throughput"]))
@@ -944,6 +1138,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--load-generator", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--skip-today", action="store_true", help="do not measure today's code beside this tree"
+    )
+    parser.add_argument("--today-ref", default=TODAY_REF, help="git ref of today's code (before issue 14)")
+    parser.add_argument("--today-exports", type=int, default=1, help="full exports of today's code")
+    parser.add_argument("--change-requests", type=int, default=200, help="tickets changed to time a change")
+    parser.add_argument(
+        "--data",
+        choices=["live", "compact"],
+        default="live",
+        help="when generating: a live-shaped table (default) or today's compact data",
+    )
     parser.add_argument("--nephthys-port", type=int, default=0, help="0: any free port")
     parser.add_argument("--baseline-port", type=int, default=0, help="0: any free port")
     return parser

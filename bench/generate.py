@@ -38,7 +38,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -89,6 +89,9 @@ class Shape:
     days: int = 365
     bot_messages: bool = False
     seed: float = 0.42
+    # A live table's history (inserts, then updates, vacuumed as autovacuum would) and pasted text;
+    # False: today's data (every row in its final state, then VACUUM ANALYZE).
+    live: bool = True
 
     def check(self) -> None:
         if self.tickets < 0:
@@ -147,7 +150,69 @@ FROM generate_series(1, $1) AS i
 
 # One pass: draw every random number per ticket, order by creation time so ids
 # follow it, then derive each column from the ticket's status and story.
-TICKETS_SQL = """
+# Titles and descriptions. Today's data: a small English vocabulary, ~150 characters.
+TITLES = [
+    "How do I link Hackatime to my account?", "When will my payout arrive?",
+    "Why was my project rejected?", "My shop order is stuck on pending",
+    "Verification keeps failing", "Hours not showing up on my dashboard",
+    "Can I resubmit a project after review?", "Where do I find my API key?",
+    "Devlog not saving", "Grant card declined at checkout", "How do I change my email?",
+    "Is the deadline extended?", "Stickers never arrived", "GitHub repo not detected",
+    "Deployment link returns 404", "Question about the payout range",
+]  # fmt: skip
+SENTENCES = [
+    "Hi! I submitted my project last week and it still shows as pending.",
+    "I followed the guide in the docs but the command fails with an error about permissions.",
+    "My hours are not showing up even though the extension says it is connected.",
+    "Could someone take a look when you have a moment? Thanks a lot!",
+    "I tried logging out and back in, clearing the cache and using another browser.",
+    "The page says something went wrong and asks me to contact support.",
+    "Here is the link to my repository and a screenshot of what I see.",
+    "Is this expected, or did I miss a step somewhere?",
+]  # fmt: skip
+# Live data adds what people paste: quotes, backslashes, JSON, tabs, emoji and other scripts.
+LIVE_TITLES = TITLES + [
+    'Payout "pending" for 3 weeks 😭', "Ошибка при входе в аккаунт", "C:\\Users path not found",
+    "提交后项目消失了", "help 🙏", "Why does it say \"invalid_token\"?",
+]  # fmt: skip
+LIVE_SENTENCES = SENTENCES + [
+    "help pls 🙏",
+    'I ran `npm run build` and got: Error: Cannot find module "./config"',
+    'The path is C:\\Users\\me\\projects\\hackatime\\config.json and it says "access denied".',
+    'It answers {"error": "invalid_token", "detail": "expired"} when I log in.',
+    "The regex I used is ^\\d{3}-\\w+$ \u2014 does that look right?",
+    "My friend said \"just wait\" but it's been 3 weeks 😅",
+    "🚀🔥 shipped it! but the payout page shows 0 🤔",
+    "こんにちは、プロジェクトの審査状況を教えてください。",
+    "Здравствуйте! Мой заказ всё ещё не отправлен.",
+    "مرحبا، لم أتلقَّ المنحة بعد.",
+    "नमस्ते, मेरे घंटे डैशबोर्ड पर नहीं दिख रहे हैं।",
+    "你好，我的贴纸还没有到。",
+    "Output:\tstatus=failed\tcode=137",
+]  # fmt: skip
+
+
+def _text_expressions(live: bool) -> tuple[str, str]:
+    """The SQL for a ticket's title and description in the plan (columns of ``drawn``)."""
+    if not live:
+        title = f"({_text_array(TITLES)})[1 + text_draw % {len(TITLES)}]"
+        description = f"""array_to_string(({_text_array(SENTENCES)})
+            [1 + text_draw % {len(SENTENCES)} : 1 + text_draw % {len(SENTENCES)} + sentences], ' ')"""
+        return title, description
+    title = f"({_text_array(LIVE_TITLES)})[1 + (text_draw * 7) % {len(LIVE_TITLES)}]"
+    # Sentences picked along the ticket's own stride; a paragraph break every few.
+    description = f"""(SELECT string_agg(({_text_array(LIVE_SENTENCES)})
+                                  [1 + (text_draw + k * (1 + text_draw % 7)) % {len(LIVE_SENTENCES)}],
+                              CASE WHEN k % 5 = 0 THEN E'\\n\\n' ELSE ' ' END ORDER BY k)
+            FROM generate_series(1, live_sentences) AS k)"""
+    return title, description
+
+
+PLAN_SQL = """
+INSERT INTO planned_ticket (
+    id, title, description, status, "msgTs", "ticketTs", "lastMsgAt", "lastMsgBy",
+    "openedById", "reopenedById", "reopenedAt", "closedById", "closedAt",
+    "assignedToId", "assignedAt", "questionTagId", "createdAt")
 WITH drawn AS (
     SELECT $3::timestamptz - make_interval(days => $4) * random() AS created,
            random() AS status_draw,
@@ -163,6 +228,8 @@ WITH drawn AS (
            random() AS reopener_draw,
            floor(random() * 1000)::int AS text_draw,
            floor(random() * 4)::int AS sentences,
+           -- live data: from a few words to a few paragraphs (1–29 sentences, most of them short)
+           floor(exp(power(random(), 1.5) * ln(30)))::int AS live_sentences,
            -- log-normal minutes via Box–Muller (PostgreSQL 15 has no random_normal)
            exp(ln(25) + 1.3 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())) AS hang_minutes,
            exp(ln(120) + 1.5 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())) AS work_minutes,
@@ -219,67 +286,49 @@ closed AS (
            END AS closed_at
     FROM assigned
 )
-INSERT INTO "Ticket" (
-    id, title, description, status, "msgTs", "ticketTs", "lastMsgAt", "lastMsgBy",
-    "openedById", "reopenedById", "reopenedAt", "closedById", "closedAt",
-    "assignedToId", "assignedAt", "questionTagId", "createdAt")
 SELECT id,
-       (ARRAY['How do I link Hackatime to my account?', 'When will my payout arrive?',
-              'Why was my project rejected?', 'My shop order is stuck on pending',
-              'Verification keeps failing', 'Hours not showing up on my dashboard',
-              'Can I resubmit a project after review?', 'Where do I find my API key?',
-              'Devlog not saving', 'Grant card declined at checkout', 'How do I change my email?',
-              'Is the deadline extended?', 'Stickers never arrived', 'GitHub repo not detected',
-              'Deployment link returns 404', 'Question about the payout range'])[1 + text_draw % 16],
-       array_to_string((ARRAY[
-           'Hi! I submitted my project last week and it still shows as pending.',
-           'I followed the guide in the docs but the command fails with an error about permissions.',
-           'My hours are not showing up even though the extension says it is connected.',
-           'Could someone take a look when you have a moment? Thanks a lot!',
-           'I tried logging out and back in, clearing the cache and using another browser.',
-           'The page says something went wrong and asks me to contact support.',
-           'Here is the link to my repository and a screenshot of what I see.',
-           'Is this expected, or did I miss a step somewhere?'])[1 + text_draw % 8 : 1 + text_draw % 8 + sentences],
-           ' '),
-       status::"TicketStatus",
+       {title} AS title,
+       {description} AS description,
+       status::"TicketStatus" AS status,
        -- Slack ts: the creation second and a per-ticket fraction, unique
-       floor(extract(epoch FROM created))::bigint || '.' || lpad((id % 1000000)::text, 6, '0'),
+       floor(extract(epoch FROM created))::bigint || '.' || lpad((id % 1000000)::text, 6, '0') AS "msgTs",
        CASE WHEN ticket_ts_draw >= 0.0005
             THEN floor(extract(epoch FROM created))::bigint + 1 || '.' || lpad((id % 1000000)::text, 6, '0')
-       END,
+       END AS "ticketTs",
        CASE status
            WHEN 'OPEN' THEN least(cycle_start + make_interval(mins => 30) * last_at_draw, $3)
            WHEN 'IN_PROGRESS' THEN work_start + (($3::timestamptz - work_start) * last_at_draw * 0.1)
            ELSE closed_at - ((closed_at - work_start) * last_at_draw * 0.5)
-       END,
+       END AS "lastMsgAt",
        (CASE
            WHEN status = 'OPEN' THEN
                CASE WHEN last_by_draw < 0.85 THEN 'AUTHOR' WHEN last_by_draw < 0.95 THEN 'OTHER' ELSE 'HELPER' END
            WHEN status = 'IN_PROGRESS' THEN CASE WHEN last_by_draw < 0.6 THEN 'HELPER' ELSE 'AUTHOR' END
            ELSE CASE WHEN last_by_draw < 0.8 THEN 'HELPER' ELSE 'AUTHOR' END
-       END)::"UserType",
-       author_id,
-       CASE WHEN reopened THEN CASE WHEN reopener_draw < 0.8 THEN author_id ELSE other_helper_id END END,
-       reopened_at,
-       CASE WHEN status = 'CLOSED' THEN closer_id END,
-       closed_at,
+       END)::"UserType" AS "lastMsgBy",
+       author_id AS "openedById",
+       CASE WHEN reopened THEN CASE WHEN reopener_draw < 0.8 THEN author_id ELSE other_helper_id END END
+           AS "reopenedById",
+       reopened_at AS "reopenedAt",
+       CASE WHEN status = 'CLOSED' THEN closer_id END AS "closedById",
+       closed_at AS "closedAt",
        CASE WHEN assigned_at IS NOT NULL
             THEN CASE WHEN status = 'IN_PROGRESS' OR helper_draw < 0.85 THEN closer_id ELSE other_helper_id END
-       END,
-       assigned_at,
-       CASE WHEN question_draw < 0.2 THEN 1 + floor(question_draw * 5 * $6)::int END,
-       created
+       END AS "assignedToId",
+       assigned_at AS "assignedAt",
+       CASE WHEN question_draw < 0.2 THEN 1 + floor(question_draw * 5 * $6)::int END AS "questionTagId",
+       created AS "createdAt"
 FROM closed
 ORDER BY id
 """
 
-TAGS_ON_TICKETS_SQL = """
-INSERT INTO tags_on_tickets ("ticketId", "tagId", "assignedAt")
-SELECT id, tag_id, least("createdAt" + make_interval(mins => 10) * delay, $2)
+PLAN_TAGS_SQL = """
+CREATE TEMPORARY TABLE planned_tag AS
+SELECT id AS "ticketId", tag_id AS "tagId", least("createdAt" + make_interval(mins => 10) * delay, $2) AS "assignedAt"
 FROM (
     SELECT id, "createdAt", random() AS share, random() AS delay,
            floor(random() * $1::int)::int AS first_tag, 1 + floor(random() * ($1::int - 1))::int AS step
-    FROM "Ticket"
+    FROM planned_ticket ORDER BY id
 ) AS drawn
 CROSS JOIN LATERAL (VALUES (1, 1 + first_tag), (2, 1 + (first_tag + step) % $1::int)) AS pick(nth, tag_id)
 WHERE (nth = 1 AND share < 0.45) OR (nth = 2 AND share < 0.10 AND $1::int > 1)
@@ -310,10 +359,164 @@ async def _timed(connection: asyncpg.Connection, label: str, sql: str, *args, lo
     log(f"  {label:<24} {rows:>10} rows  {time.perf_counter() - started:7.1f} s")
 
 
+TICKET_COLUMNS = [
+    "id", "title", "description", "status", "msgTs", "ticketTs", "lastMsgAt", "lastMsgBy",
+    "openedById", "reopenedById", "reopenedAt", "closedById", "closedAt",
+    "assignedToId", "assignedAt", "questionTagId", "createdAt",
+]  # fmt: skip
+_COLUMNS = ", ".join(f'"{column}"' for column in TICKET_COLUMNS)
+# The stored ticket JSON (migration 0011) is written set by set during the load, not row by row.
+JSON_TRIGGERS = {
+    '"Ticket"': ["ticket_json_insert", "ticket_json_update", "ticket_json_delete"],
+    "tags_on_tickets": ["ticket_json_tag_link"],
+}
+
+# Live history, one window of time after another: what happened in [$1, $2).
+LIVE_EVENTS = {
+    "created": f"""INSERT INTO "Ticket" ({_COLUMNS})
+        SELECT id, title, description, 'OPEN', "msgTs", "ticketTs",
+               CASE WHEN status = 'OPEN' AND "reopenedAt" IS NULL THEN "lastMsgAt" ELSE "createdAt" END,
+               CASE WHEN status = 'OPEN' AND "reopenedAt" IS NULL THEN "lastMsgBy" ELSE 'AUTHOR' END,
+               "openedById", NULL, NULL, NULL, NULL, NULL, NULL, "questionTagId", "createdAt"
+        FROM planned_ticket WHERE "createdAt" >= $1 AND "createdAt" < $2 ORDER BY id
+        RETURNING id""",
+    "assigned": """UPDATE "Ticket" t SET status = 'IN_PROGRESS', "assignedToId" = p."assignedToId",
+               "assignedAt" = p."assignedAt",
+               "lastMsgAt" = CASE WHEN p.status = 'IN_PROGRESS' THEN p."lastMsgAt" ELSE p."assignedAt" END,
+               "lastMsgBy" = CASE WHEN p.status = 'IN_PROGRESS' THEN p."lastMsgBy" ELSE 'HELPER' END
+        FROM planned_ticket p
+        WHERE p.id = t.id AND p."assignedAt" >= $1 AND p."assignedAt" < $2 RETURNING t.id""",
+    # A reopened ticket was closed once, then reopened (as the lifecycle does it: closure cleared).
+    "closed once": """UPDATE "Ticket" t SET status = 'CLOSED', "closedById" = coalesce(p."assignedToId", 1),
+               "closedAt" = p."reopenedAt"
+        FROM planned_ticket p
+        WHERE p.id = t.id AND p."reopenedAt" >= $1 AND p."reopenedAt" < $2 RETURNING t.id""",
+    "reopened": """UPDATE "Ticket" t SET status = 'OPEN', "closedById" = NULL, "closedAt" = NULL,
+               "reopenedById" = p."reopenedById", "reopenedAt" = p."reopenedAt"
+        FROM planned_ticket p
+        WHERE p.id = t.id AND p."reopenedAt" >= $1 AND p."reopenedAt" < $2 RETURNING t.id""",
+    "closed": """UPDATE "Ticket" t SET status = 'CLOSED', "closedById" = p."closedById", "closedAt" = p."closedAt",
+               "lastMsgAt" = p."lastMsgAt", "lastMsgBy" = p."lastMsgBy"
+        FROM planned_ticket p
+        WHERE p.id = t.id AND p."closedAt" >= $1 AND p."closedAt" < $2 RETURNING t.id""",
+    "tagged": """INSERT INTO tags_on_tickets ("ticketId", "tagId", "assignedAt")
+        SELECT "ticketId", "tagId", "assignedAt" FROM planned_tag
+        WHERE "assignedAt" >= $1 AND "assignedAt" < $2 ORDER BY "assignedAt"
+        RETURNING "ticketId\"""",
+}
+# Whatever the windows' events left different from the plan (a reopened ticket's last cycle).
+SETTLE_SQL = f"""UPDATE "Ticket" t SET ({_COLUMNS}) = (SELECT {", ".join(f'p."{c}"' for c in TICKET_COLUMNS)})
+    FROM planned_ticket p
+    WHERE p.id = t.id AND ({", ".join(f't."{c}"' for c in TICKET_COLUMNS)})
+                          IS DISTINCT FROM ({", ".join(f'p."{c}"' for c in TICKET_COLUMNS)})
+    RETURNING t.id"""
+
+
+class _Autovacuum:
+    """Vacuums a table when autovacuum would (PostgreSQL 15's default thresholds): the live steady state."""
+
+    TABLES = ['"Ticket"', '"ActiveTicketJson"', '"ClosedTicketJson"', "tags_on_tickets"]
+
+    def __init__(self) -> None:
+        self.live = dict.fromkeys(self.TABLES, 0)
+        self.dead = dict.fromkeys(self.TABLES, 0)
+        self.inserted = dict.fromkeys(self.TABLES, 0)
+        self.runs = 0
+
+    def note(self, table: str, *, inserted: int = 0, updated: int = 0, deleted: int = 0) -> None:
+        self.live[table] += inserted - deleted
+        self.dead[table] += updated + deleted
+        self.inserted[table] += inserted
+
+    async def run_due(self, connection: asyncpg.Connection) -> None:
+        for table in self.TABLES:
+            # autovacuum_vacuum_threshold 50 + scale 0.2; insert threshold 1000 + scale 0.2
+            if self.dead[table] > 50 + 0.2 * self.live[table] or (
+                self.inserted[table] > 1000 + 0.2 * self.live[table]
+            ):
+                await connection.execute(f"VACUUM {table}")
+                self.dead[table] = self.inserted[table] = 0
+                self.runs += 1
+
+
+async def _load_live(connection: asyncpg.Connection, shape: Shape, now: datetime, log) -> None:
+    """Tickets arrive in creation order and change as they are assigned, reopened and closed, window
+    by window, each window its own transaction, with vacuums where autovacuum would run them."""
+    started = time.perf_counter()
+    first = await connection.fetchval('SELECT min("createdAt") FROM planned_ticket')
+    vacuum = _Autovacuum()
+    counts: dict[str, int] = dict.fromkeys(LIVE_EVENTS, 0)
+    window = timedelta(hours=LIVE_WINDOW_HOURS)
+    low = first if first is not None else now
+    while low <= now:
+        high = low + window
+        async with connection.transaction():
+            touched: set[int] = set()
+            for event, sql in LIVE_EVENTS.items():
+                ids = [row[0] for row in await connection.fetch(sql, low, high)]
+                counts[event] += len(ids)
+                touched.update(ids)
+                if event == "created":
+                    vacuum.note('"Ticket"', inserted=len(ids))
+                elif event == "tagged":
+                    vacuum.note("tags_on_tickets", inserted=len(ids))
+                else:
+                    vacuum.note('"Ticket"', updated=len(ids))
+            await _refresh_json(connection, touched, vacuum)
+        await vacuum.run_due(connection)
+        low = high
+    async with connection.transaction():
+        settled = [row[0] for row in await connection.fetch(SETTLE_SQL)]
+        vacuum.note('"Ticket"', updated=len(settled))
+        await _refresh_json(connection, set(settled), vacuum)
+    await vacuum.run_due(connection)
+    summary = ", ".join(f"{count:,} {event}" for event, count in counts.items())
+    log(
+        f"  {'live history':<24} {summary}, {len(settled):,} settled, {vacuum.runs} vacuums"
+        f"  {time.perf_counter() - started:7.1f} s"
+    )
+
+
+async def _refresh_json(connection: asyncpg.Connection, ids: set[int], vacuum: _Autovacuum) -> None:
+    """What the triggers would have written for these tickets, in one statement."""
+    if not ids:
+        return
+    before = await connection.fetchrow(JSON_COUNTS_SQL, list(ids))
+    await connection.execute('SELECT "ticket_json_refresh"($1::integer[])', sorted(ids))
+    after = await connection.fetchrow(JSON_COUNTS_SQL, list(ids))
+    for table, was, now_in in (
+        ('"ActiveTicketJson"', before[0], after[0]),
+        ('"ClosedTicketJson"', before[1], after[1]),
+    ):
+        # rows kept were updated; rows new were inserted; rows gone were deleted
+        kept = min(was, now_in)
+        vacuum.note(table, inserted=max(now_in - was, 0), updated=kept, deleted=max(was - now_in, 0))
+
+
+JSON_COUNTS_SQL = """SELECT (SELECT count(*) FROM "ActiveTicketJson" WHERE "ticketId" = ANY($1::integer[])),
+                            (SELECT count(*) FROM "ClosedTicketJson" WHERE "ticketId" = ANY($1::integer[]))"""
+# Events are applied a few hours of history at a time.
+LIVE_WINDOW_HOURS = 24
+
+
+async def _set_json_triggers(connection: asyncpg.Connection, enabled: bool) -> None:
+    for table, triggers in JSON_TRIGGERS.items():
+        for trigger in triggers:
+            await connection.execute(
+                f'ALTER TABLE {table} {"ENABLE" if enabled else "DISABLE"} TRIGGER "{trigger}"'
+            )
+
+
 async def fill(url: str, shape: Shape, *, now: datetime, log=print) -> None:
-    """Insert the data into the migrated database at ``url``, in one transaction."""
+    """Insert the data into the migrated database at ``url``.
+
+    Today's data (``shape.live`` false): every row inserted in its final state in
+    one transaction, then VACUUM ANALYZE. Live data: the same tickets, written as
+    their history happened (see ``_load_live``), then ANALYZE.
+    """
     connection = await asyncpg.connect(_dsn(url), server_settings={"timezone": "UTC"})
     try:
+        await _set_json_triggers(connection, enabled=False)
         async with connection.transaction():
             await connection.execute("SELECT setseed($1)", shape.seed)
             await _timed(connection, "User", USERS_SQL, shape.users, shape.helpers, now, shape.days, log=log)
@@ -348,10 +551,13 @@ async def fill(url: str, shape: Shape, *, now: datetime, log=print) -> None:
                 now,
                 log=log,
             )
+            # The plan has the table's own types (milliseconds, enums), so it compares equal to the rows.
+            await connection.execute('CREATE TEMPORARY TABLE planned_ticket (LIKE "Ticket")')
+            title, description = _text_expressions(shape.live)
             await _timed(
                 connection,
-                "Ticket",
-                TICKETS_SQL,
+                "planned tickets",
+                PLAN_SQL.replace("{title}", title).replace("{description}", description),
                 shape.tickets,
                 shape.helpers,
                 now,
@@ -363,7 +569,30 @@ async def fill(url: str, shape: Shape, *, now: datetime, log=print) -> None:
                 REOPENED_SHARE,
                 log=log,
             )
-            await _timed(connection, "tags_on_tickets", TAGS_ON_TICKETS_SQL, shape.tags, now, log=log)
+            await _timed(connection, "planned tags", PLAN_TAGS_SQL, shape.tags, now, log=log)
+            for column in ["createdAt", "assignedAt", "reopenedAt", "closedAt"]:
+                await connection.execute(f'CREATE INDEX ON planned_ticket ("{column}")')
+            await connection.execute("CREATE INDEX ON planned_ticket (id)")
+            await connection.execute('CREATE INDEX ON planned_tag ("assignedAt")')
+            await connection.execute("ANALYZE planned_ticket")
+            await connection.execute("ANALYZE planned_tag")
+            if not shape.live:
+                await _timed(
+                    connection,
+                    "Ticket",
+                    f'INSERT INTO "Ticket" ({_COLUMNS}) SELECT {_COLUMNS} FROM planned_ticket ORDER BY id',
+                    log=log,
+                )
+                await _timed(
+                    connection,
+                    "tags_on_tickets",
+                    'INSERT INTO tags_on_tickets SELECT * FROM planned_tag ORDER BY "ticketId", "tagId"',
+                    log=log,
+                )
+                await _timed(connection, "stored ticket JSON", 'SELECT "ticket_json_rebuild"()', log=log)
+        if shape.live:
+            await _load_live(connection, shape, now, log)
+        async with connection.transaction():
             if shape.bot_messages:
                 await _timed(connection, "BotMessage", BOT_MESSAGES_SQL, log=log)
             # Explicit ids were inserted: move each serial past them.
@@ -372,9 +601,12 @@ async def fill(url: str, shape: Shape, *, now: datetime, log=print) -> None:
                     f"""SELECT setval(pg_get_serial_sequence('"{table}"', 'id'),
                                       coalesce((SELECT max(id) FROM "{table}"), 0) + 1, false)"""
                 )
+        await _set_json_triggers(connection, enabled=True)
         started = time.perf_counter()
-        await connection.execute("VACUUM ANALYZE")
-        log(f"  {'VACUUM ANALYZE':<24} {'':>10}       {time.perf_counter() - started:7.1f} s")
+        # Live: autovacuum's steady state (vacuumed as it went), with statistics; today's: all vacuumed.
+        await connection.execute("ANALYZE" if shape.live else "VACUUM ANALYZE")
+        label = "ANALYZE" if shape.live else "VACUUM ANALYZE"
+        log(f"  {label:<24} {'':>10}       {time.perf_counter() - started:7.1f} s")
     finally:
         await connection.close()
 
@@ -412,6 +644,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--days", type=int, default=defaults.days, help="tickets spread over this many days")
     parser.add_argument("--bot-messages", action="store_true", help="also two BotMessage rows per ticket")
     parser.add_argument("--seed", type=float, default=defaults.seed, help="PostgreSQL setseed, -1..1")
+    parser.add_argument(
+        "--compact",
+        action="store_true",
+        help="today's data: rows in their final state, short English texts, VACUUM ANALYZE (default: live)",
+    )
     parser.add_argument("--server-url", default=DEFAULT_SERVER_URL, help="any database on the server")
     parser.add_argument("--database", default=DEFAULT_DATABASE, help="dropped and created again")
     return parser
@@ -427,6 +664,7 @@ def shape_from_args(args: argparse.Namespace) -> Shape:
         days=args.days,
         bot_messages=args.bot_messages,
         seed=args.seed,
+        live=not args.compact,
     )
 
 

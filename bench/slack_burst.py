@@ -408,6 +408,15 @@ async def main_async(args: argparse.Namespace) -> int:
     finally:
         await admin.close()
     await migrate.upgrade(database_url)
+    if args.without_ticket_json:  # the path as it was before issue 14: no stored JSON to keep
+        connection = await asyncpg.connect(_dsn(database_url))
+        for table, trigger in [
+            ('"Ticket"', "ticket_json_insert"), ('"Ticket"', "ticket_json_update"),
+            ('"Ticket"', "ticket_json_delete"), ("tags_on_tickets", "ticket_json_tag_link"),
+            ('"User"', "ticket_json_user"), ('"Tag"', "ticket_json_tag"),
+        ]:  # fmt: skip
+            await connection.execute(f'ALTER TABLE {table} DISABLE TRIGGER "{trigger}"')
+        await connection.close()
     if os.environ.get("BENCH_DISABLE_TRIGGERS"):
         connection = await asyncpg.connect(_dsn(database_url))
         await connection.execute(
@@ -534,6 +543,11 @@ def main() -> int:
     parser.add_argument("--server-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--database", default="nephthys_bench_slack")
     parser.add_argument("--profile", action="store_true", help="run the service under cProfile (slower)")
+    parser.add_argument(
+        "--without-ticket-json",
+        action="store_true",
+        help="disable the stored-JSON triggers (migration 0011), to compare with the path before them",
+    )
     args = parser.parse_args()
     return asyncio.run(main_async(args))
 

@@ -126,6 +126,16 @@ def cmd_db_status(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if state.behind else 0
 
 
+def cmd_db_rebuild_ticket_json(settings: Settings, args: argparse.Namespace) -> int:
+    with database_url_for(settings, allow_embedded=args.embedded) as url:
+        state = _run_db(lambda: migrate.status(url), url)
+        if state.behind:
+            raise StartupError(f"the database is {state.describe()}; run `nephthys db upgrade` first")
+        count = _run_db(lambda: migrate.rebuild_ticket_json(url), url)
+        print(f"rendered the stored JSON of {count} tickets")
+    return 0
+
+
 async def _api_keys(url: str, args: argparse.Namespace) -> int:
     from nephthys.api import keys
     from nephthys.database.engine import create_engine
@@ -223,6 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, handler, text in [
         ("upgrade", cmd_db_upgrade, "bring the database to the newest schema (adopting a Prisma one)"),
         ("status", cmd_db_status, "say which revision the database is at; exit 1 when behind"),
+        (
+            "rebuild-ticket-json",
+            cmd_db_rebuild_ticket_json,
+            "render every ticket's stored API JSON again (after a load with triggers disabled)",
+        ),
     ]:
         sub = db_commands.add_parser(name, help=text)
         sub.add_argument(

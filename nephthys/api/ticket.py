@@ -1,6 +1,6 @@
 """GET /api/ticket?id=N: one ticket, shaped as the contract's Ticket object.
 
-The same renderer writes /api/tickets, so both write byte-for-byte the same objects.
+The object is the one stored for /api/tickets (migration 0011), so both write byte-for-byte the same.
 """
 
 from __future__ import annotations
@@ -9,15 +9,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from nephthys.api import stored_tickets
 from nephthys.api.access import shows_descriptions
 from nephthys.api.params import INT32_MAX
 from nephthys.api.responses import JSON, error_response
-from nephthys.api.ticket_json import Encoding, TicketRenderer
 
-ONE_TICKET = f'SELECT {Encoding.DATABASE.columns()} FROM "Ticket" t WHERE t.id = $1'
-ONE_TICKET_WITHOUT_DESCRIPTION = (
-    f'SELECT {Encoding.DATABASE.columns(descriptions=False)} FROM "Ticket" t WHERE t.id = $1'
-)
+ONE_TICKET = stored_tickets.one_ticket_sql()
+ONE_TICKET_WITHOUT_DESCRIPTION = stored_tickets.one_ticket_sql(descriptions=False)
 
 
 def _ticket_id(request: Request) -> int | str:
@@ -39,11 +37,12 @@ async def ticket(request: Request) -> Response:
     async with request.app.state.engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
         descriptions = shows_descriptions(request)
-        rows = await driver.fetch(ONE_TICKET if descriptions else ONE_TICKET_WITHOUT_DESCRIPTION, ticket_id)
-        if not rows:
-            return error_response(404, "ticket_not_found")
-        body = await TicketRenderer(driver, descriptions=descriptions).render(rows)
-    return Response(body, media_type=JSON)
+        body = await driver.fetchval(
+            ONE_TICKET if descriptions else ONE_TICKET_WITHOUT_DESCRIPTION, ticket_id
+        )
+    if body is None:
+        return error_response(404, "ticket_not_found")
+    return Response(body.encode(), media_type=JSON)
 
 
 route = Route("/api/ticket", ticket, methods=["GET"])

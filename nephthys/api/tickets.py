@@ -1,7 +1,8 @@
 """GET /api/tickets: tickets by status and creation time, oldest first.
 
-Without ``limit`` the body is one JSON array, streamed from a server-side
-cursor in batches inside one read-only REPEATABLE READ transaction: one
+Each ticket's object is stored, rendered, in the database (migration 0011;
+nephthys/api/stored_tickets.py). Without ``limit`` the body is one JSON array,
+streamed with COPY inside one read-only REPEATABLE READ transaction: one
 consistent snapshot, constant memory however many tickets match. With
 ``limit`` (1–1000) it is one page, and an RFC 8288 ``Link: <…>; rel="next"``
 header carries an opaque cursor (keyset on createdAt and id) to the next page.
@@ -9,7 +10,6 @@ header carries an opaque cursor (keyset on createdAt and id) to the next page.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import contextlib
@@ -22,28 +22,19 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from nephthys.api import stored_tickets
 from nephthys.api.access import shows_descriptions
 from nephthys.api.params import BadParameter, first, instant, shown, whole_number
 from nephthys.api.responses import JSON, error_response
-from nephthys.api.ticket_json import Encoding, TicketRenderer
 
 STATUSES = {"open": "OPEN", "in_progress": "IN_PROGRESS", "closed": "CLOSED"}
 MAX_PAGE = 1000
-# Rows per fetch from the server-side cursor (and per chunk written).
-STREAM_BATCH = 2000
 TOO_BROAD = {
     "error": "Provided filters are too broad",
     "tip": "Filter by ?status=open or ?status=in_progress, give a date range with ?since= and ?until=, "
     "or page through with ?limit=",
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# For this transaction only: read tickets in index order rather than sorting them
-# (an index on createdAt, id — with status in front for a status filter — gives
-# every filter its order), so the first batch leaves at once, Python writes it
-# while PostgreSQL reads on, and nothing spills to disk. Without it the planner
-# prefers a bitmap scan and a sort for ~30k open tickets (~215 ms against ~165 ms
-# serial, and nothing can be sent until the sort ends).
-STREAMING_PLAN = "SET LOCAL enable_sort = off"
 
 
 @dataclass(frozen=True)
@@ -66,34 +57,36 @@ class TicketFilter:
             and self.limit is None
         )
 
-    @property
-    def encoding(self) -> Encoding:
-        """Open and in-progress tickets lie scattered over the table: reading them is the database's
-        larger cost, so Python writes their JSON. Long exports share the work (see ticket_json)."""
-        return Encoding.PYTHON if self.status in ("OPEN", "IN_PROGRESS") else Encoding.DATABASE
-
     def sql(self) -> tuple[str, list]:
+        """The stored objects (``json``) with their keyset position, oldest first."""
         conditions, args = [], []
 
         def arg(value) -> str:
             args.append(value)
             return f"${len(args)}"
 
-        if self.status is not None:
-            conditions.append(f't.status = {arg(self.status)}::"TicketStatus"')
+        # On the merged rows, not in each source: only so does the planner merge the sources' index order.
         if self.since is not None:
-            conditions.append(f't."createdAt" >= {arg(self.since)}::timestamptz')
+            conditions.append(f"keyset_at >= {arg(self.since)}::timestamptz")
         if self.until is not None:
-            conditions.append(f't."createdAt" <= {arg(self.until)}::timestamptz')
+            conditions.append(f"keyset_at <= {arg(self.until)}::timestamptz")
         if self.after is not None:
             at, ticket_id = self.after
-            conditions.append(f'(t."createdAt", t.id) > ({arg(at)}::timestamptz, {arg(ticket_id)}::integer)')
-        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+            conditions.append(f"(keyset_at, keyset_id) > ({arg(at)}::timestamptz, {arg(ticket_id)}::integer)")
+        arms = []
+        for table, status in stored_tickets.sources(self.status):
+            # A literal (one of STATUSES' values), so the planner picks that status's partial index.
+            where = f"WHERE j.status = '{status}'" if status else ""
+            arms.append(
+                f"""SELECT {stored_tickets.json_column(self.descriptions)} AS json,
+                    j."createdAt" AS keyset_at, j."ticketId" AS keyset_id
+                FROM {table} j {where}"""
+            )
         limit = f"LIMIT {arg(self.limit + 1)}" if self.limit is not None else ""
-        # Pages also need each row's keyset position, for the next page's cursor.
-        keyset = ', t."createdAt" AS keyset_at, t.id AS keyset_id' if self.limit is not None else ""
-        sql = f"""SELECT {self.encoding.columns(descriptions=self.descriptions)}{keyset} FROM "Ticket" t {where}
-            ORDER BY t."createdAt", t.id {limit}"""
+        # Every source is read in index order and merged (no sort): see READ_SETTINGS.
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        sql = f"""SELECT json, keyset_at, keyset_id FROM ({" UNION ALL ".join(arms)}) tickets {where}
+            ORDER BY keyset_at, keyset_id {limit}"""
         return sql, args
 
 
@@ -153,14 +146,11 @@ async def _page(request: Request, query: TicketFilter, limit: int) -> Response:
     async with request.app.state.engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
         async with driver.transaction(isolation="repeatable_read", readonly=True):
-            await driver.execute(STREAMING_PLAN)
+            for setting in stored_tickets.READ_SETTINGS:
+                await driver.execute(setting)
             rows = await driver.fetch(sql, *args)
-            page = rows[:limit]
-            body = (
-                b"["
-                + await TicketRenderer(driver, query.encoding, descriptions=query.descriptions).render(page)
-                + b"]"
-            )
+    page = rows[:limit]
+    body = b"[" + ",".join(row["json"] for row in page).encode() + b"]"
     headers = {}
     if len(rows) > limit:
         last = page[-1]
@@ -207,51 +197,13 @@ async def _stream(request: Request, query: TicketFilter) -> Response:
         transaction = driver.transaction(isolation="repeatable_read", readonly=True)
         await transaction.start()
         resources.push_async_callback(_quietly, transaction.rollback)
-        await driver.execute(STREAMING_PLAN)
-        cursor = await driver.cursor(sql, *args)
-        # The first batch is read before answering, so a failing database still gets a JSON error.
-        batch = await cursor.fetch(STREAM_BATCH)
+        for setting in stored_tickets.READ_SETTINGS:
+            await driver.execute(setting)
+        body = await stored_tickets.stream_copy(driver, sql, args)
     except BaseException:
         await resources.aclose()
         raise
-
-    renderer = TicketRenderer(driver, query.encoding, descriptions=query.descriptions)
-
-    async def body() -> AsyncGenerator[bytes, None]:
-        nonlocal batch
-        separator = b"["
-        # Look users up before encoding while batches keep bringing new ones (open tickets: mostly
-        # different askers); once one brings none, encode first and look up only on a miss.
-        look_first = True
-        while batch:
-            if look_first:
-                look_first = await renderer.prepare(batch)
-            # The database reads the next batch while this one is written out.
-            upcoming = (
-                asyncio.ensure_future(cursor.fetch(STREAM_BATCH)) if len(batch) == STREAM_BATCH else None
-            )
-            following: list | None = None
-            try:
-                await asyncio.sleep(0)
-                try:
-                    encoded = renderer.encode(batch)
-                except KeyError:
-                    # Users or tags not looked up yet: the connection first finishes reading ahead.
-                    following = await upcoming if upcoming is not None else []
-                    encoded = await renderer.render(batch)
-                    look_first = True
-                yield separator + encoded
-                separator = b","
-                if following is None:
-                    following = await upcoming if upcoming is not None else []
-            except BaseException:
-                if upcoming is not None:
-                    upcoming.cancel()
-                raise
-            batch = following
-        yield b"[]" if separator == b"[" else b"]"
-
-    return _ClosingStreamingResponse(body(), resources.aclose)
+    return _ClosingStreamingResponse(body, resources.aclose)
 
 
 async def _quietly(close: Callable[[], Awaitable[None]]) -> None:

@@ -137,3 +137,22 @@ async def status(database_url: str) -> SchemaStatus:
     finally:
         await engine.dispose()
     return SchemaStatus(current=current, head=head_revision(), adoptable=adoptable)
+
+
+async def rebuild_ticket_json(database_url: str) -> int:
+    """Render every ticket's stored API JSON again (migration 0011); returns how many tickets.
+
+    For a database loaded with the triggers that keep it disabled (a bulk load, a
+    restore with ``session_replication_role = replica``); the tickets are locked
+    against changes while it runs, reads go on.
+    """
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql('SELECT "ticket_json_rebuild"()')
+            result = await connection.exec_driver_sql(
+                'SELECT (SELECT count(*) FROM "ActiveTicketJson") + (SELECT count(*) FROM "ClosedTicketJson")'
+            )
+            return int(result.scalar_one())
+    finally:
+        await engine.dispose()

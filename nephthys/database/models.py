@@ -377,7 +377,47 @@ class UserClosedCount(Base):
     count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
 
 
+class ActiveTicketJson(Base):
+    """An open or in-progress ticket's API JSON, kept by triggers (migration 0011)."""
+
+    __tablename__ = "ActiveTicketJson"
+    __table_args__ = (
+        Index(None, "createdAt", "ticketId"),
+        *(
+            Index(
+                f"ActiveTicketJson_{status.lower()}_createdAt_ticketId_idx",
+                "createdAt",
+                "ticketId",
+                postgresql_where=text(f"status = '{status}'"),
+            )
+            for status in ("OPEN", "IN_PROGRESS")
+        ),
+    )
+
+    ticket_id: Mapped[int] = mapped_column("ticketId", Integer, primary_key=True, autoincrement=False)
+    status: Mapped[TicketStatus] = mapped_column(ticket_status_enum, nullable=False)
+    created_at: Mapped[datetime] = mapped_column("createdAt", TIMESTAMPTZ, nullable=False)
+    json: Mapped[str] = mapped_column(Text, nullable=False)
+    description_at: Mapped[int] = mapped_column("descriptionAt", Integer, nullable=False)
+    description_length: Mapped[int] = mapped_column("descriptionLength", Integer, nullable=False)
+
+
+class ClosedTicketJson(Base):
+    """A closed ticket's API JSON, kept by triggers (migration 0011)."""
+
+    __tablename__ = "ClosedTicketJson"
+    __table_args__ = (Index(None, "createdAt", "ticketId"),)
+
+    ticket_id: Mapped[int] = mapped_column("ticketId", Integer, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime] = mapped_column("createdAt", TIMESTAMPTZ, nullable=False)
+    json: Mapped[str] = mapped_column(Text, nullable=False)
+    description_at: Mapped[int] = mapped_column("descriptionAt", Integer, nullable=False)
+    description_length: Mapped[int] = mapped_column("descriptionLength", Integer, nullable=False)
+
+
 __all__ = [
+    "ActiveTicketJson",
+    "ClosedTicketJson",
     "ApiKey",
     "Base",
     "BotMessage",

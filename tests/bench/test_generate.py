@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import uuid
@@ -43,11 +44,13 @@ VIOLATIONS = {
 }
 
 
-@pytest.fixture(scope="module")
-async def generated(pg_server: str):
+@pytest.fixture(scope="module", params=["live", "compact"])
+async def generated(pg_server: str, request):
+    """The same story written both ways: as a live table's history, and as final rows (today's data)."""
+    shape = dataclasses.replace(SHAPE, live=request.param == "live")
     now = datetime.now(UTC)
     name = f"nephthys_bench_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    url = await generate(SHAPE, server_url=pg_server, database=name, now=now, log=lambda *_: None)
+    url = await generate(shape, server_url=pg_server, database=name, now=now, log=lambda *_: None)
     yield url, now
     await postgres.drop_database(pg_server, url)
 
@@ -133,3 +136,30 @@ async def test_derived_tables_the_migrations_keep_are_exact(generated) -> None:
     await postgres.execute(url, 'SELECT "ticket_totals_rebuild"()')
     assert [json.loads(await scalar(url, sql)) for sql in (totals_sql, closers_sql)] == loaded
     assert loaded[0]["closed"] > 0 and loaded[1]
+
+
+async def test_live_data_holds_a_live_tables_history_and_pasted_text(generated) -> None:
+    """Rows were updated after their insertion (dead or moved row versions) and descriptions vary."""
+    url, _ = generated
+    live = await scalar(url, """SELECT count(*) FROM "Ticket" WHERE description ~ '[😅🙏]'""") > 0
+    lengths = await postgres.fetch(
+        url, 'SELECT min(length(description)), max(length(description)) FROM "Ticket"'
+    )
+    moved = await scalar(
+        url,
+        """SELECT count(*) FROM (SELECT id, (ctid::text::point)[0] AS page,
+                                        lag((ctid::text::point)[0]) OVER (ORDER BY id) AS previous
+                                 FROM "Ticket") pages WHERE page < previous""",
+    )
+    if live:
+        assert lengths[0][0] < 40 and lengths[0][1] > 600  # a few words to a few paragraphs
+        assert await scalar(url, """SELECT count(*) FROM "Ticket" WHERE position('\\' in description) > 0""")
+        # Updated rows left their insertion page: the heap is far from id order (~35% here).
+        assert moved > 0.1 * SHAPE.tickets
+    else:
+        assert moved < 0.02 * SHAPE.tickets  # rows written in their final state, in id order
+    # The stored JSON (migration 0011) covers every ticket, whichever way it was written.
+    stored = await scalar(
+        url, 'SELECT (SELECT count(*) FROM "ActiveTicketJson") + (SELECT count(*) FROM "ClosedTicketJson")'
+    )
+    assert stored == SHAPE.tickets

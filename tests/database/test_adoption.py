@@ -56,6 +56,15 @@ async def test_a_prisma_database_is_adopted_with_every_row_kept(prisma_database)
     [link] = await postgres.fetch(prisma_database, 'SELECT * FROM "tags_on_tickets"')
     assert link["assignedAt"] == datetime(2025, 3, 1, 10, 45, tzinfo=UTC)
 
+    # The stored API JSON (migration 0011) is built for the adopted tickets.
+    stored = await postgres.fetch(
+        prisma_database,
+        'SELECT "ticketId" FROM "ActiveTicketJson" UNION ALL SELECT "ticketId" FROM "ClosedTicketJson"',
+    )
+    assert sorted(row["ticketId"] for row in stored) == [
+        row["id"] for row in await postgres.fetch(prisma_database, 'SELECT id FROM "Ticket" ORDER BY id')
+    ]
+
     # Managed by migrations from now on: a second upgrade is a no-op.
     assert await migrate.upgrade(prisma_database) == (migrate.head_revision(), migrate.head_revision())
     # New rows get their ids after the adopted ones.

@@ -1,0 +1,201 @@
+"""The stored ticket JSON (migration 0011) is byte for byte what the request-time renderer writes.
+
+The reference is nephthys.api.ticket_json (both of its encodings, with and
+without descriptions), run over the benchmark's live-shaped data (pasted text:
+quotes, backslashes, tabs, emoji, other scripts; every status; reopened
+tickets), then again after each kind of change the triggers must follow: users
+and tags renamed, every status change, tags added, removed and deleted,
+tickets edited, created and deleted. A database whose triggers were off during
+a change is made whole by `nephthys db rebuild-ticket-json`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from bench.generate import Shape, generate
+from nephthys.api import stored_tickets
+from nephthys.api.ticket_json import Encoding, TicketRenderer
+from tests.support import postgres
+
+SHAPE = Shape(tickets=1200, users=150, helpers=12, tags=6, question_tags=4, days=120, live=True)
+
+STORED_SQL = f"""SELECT j."ticketId", {{column}} AS json FROM (
+    SELECT "ticketId", json, "descriptionAt", "descriptionLength" FROM {stored_tickets.ACTIVE}
+    UNION ALL
+    SELECT "ticketId", json, "descriptionAt", "descriptionLength" FROM {stored_tickets.CLOSED}) j"""
+
+
+@pytest.fixture
+async def generated(pg_server: str):
+    name = f"nephthys_json_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    url = await generate(
+        SHAPE, server_url=pg_server, database=name, now=datetime.now(UTC), log=lambda *_: None
+    )
+    yield url
+    await postgres.drop_database(pg_server, url)
+
+
+async def reference(
+    connection: asyncpg.Connection, encoding: Encoding, descriptions: bool
+) -> dict[int, bytes]:
+    """Every ticket as the request-time renderer writes it."""
+    rows = await connection.fetch(
+        f'SELECT {encoding.columns(descriptions=descriptions)}, t.id AS ticket_id FROM "Ticket" t ORDER BY t.id'
+    )
+    renderer = TicketRenderer(connection, encoding, descriptions=descriptions)
+    return {row["ticket_id"]: await renderer.render([row]) for row in rows}
+
+
+async def stored(connection: asyncpg.Connection, descriptions: bool) -> dict[int, bytes]:
+    rows = await connection.fetch(STORED_SQL.format(column=stored_tickets.json_column(descriptions)))
+    assert len({row["ticketId"] for row in rows}) == len(rows), "a ticket stored twice"
+    return {row["ticketId"]: row["json"].encode() for row in rows}
+
+
+async def assert_stored_equals_rendered(url: str) -> int:
+    connection = await asyncpg.connect(url)
+    try:
+        statuses = dict(await connection.fetch('SELECT "ticketId", status::text FROM "ActiveTicketJson"'))
+        expected_statuses = dict(
+            await connection.fetch("""SELECT id, status::text FROM "Ticket" WHERE status <> 'CLOSED'""")
+        )
+        assert statuses == expected_statuses  # the active table holds exactly the active tickets
+        for descriptions in (True, False):
+            kept = await stored(connection, descriptions)
+            for encoding in Encoding:
+                rendered = await reference(connection, encoding, descriptions)
+                assert kept.keys() == rendered.keys()
+                different = [ticket for ticket in rendered if kept[ticket] != rendered[ticket]]
+                assert not different, (encoding, descriptions, kept[different[0]], rendered[different[0]])
+        return len(kept)
+    finally:
+        await connection.close()
+
+
+async def one(url: str, sql: str, *args):
+    return (await postgres.fetch(url, sql, *args))[0][0]
+
+
+async def test_stored_json_follows_every_change(generated):
+    url = generated
+    assert await assert_stored_equals_rendered(url) == SHAPE.tickets
+    # The data has what makes escaping hard, in every status, and reopened tickets.
+    assert await one(
+        url, """SELECT count(*) FROM "Ticket" WHERE position('\\' in description) > 0 AND description ~ '"'"""
+    )
+    assert await one(url, """SELECT count(*) FROM "Ticket" WHERE description ~ '[😅🙏]'""")
+    assert await one(url, 'SELECT count(DISTINCT status) FROM "Ticket"') == 3
+    assert await one(url, 'SELECT count(*) FROM "Ticket" WHERE "reopenedAt" IS NOT NULL')
+
+    # Renames: Slack ids and usernames (to odd text and to null) of helpers and askers; tags.
+    await postgres.execute(
+        url,
+        """UPDATE "User" SET "slackId" = "slackId" || 'X',
+                             username = CASE WHEN id % 2 = 0 THEN E'Zoë "z" \\\\ 🚀\\t' END
+           WHERE id IN (1, 2, 3, (SELECT "openedById" FROM "Ticket" ORDER BY id LIMIT 1))""",
+    )
+    await postgres.execute(url, """UPDATE "Tag" SET name = name || E' «ü» "q"\\\\' WHERE id IN (1, 2)""")
+    assert await assert_stored_equals_rendered(url) == SHAPE.tickets
+
+    # Every status change, and the columns that go with it.
+    picks = [
+        row["id"] for row in await postgres.fetch(url, """SELECT id FROM "Ticket" ORDER BY id LIMIT 6""")
+    ]
+    transitions = [
+        ("IN_PROGRESS", """"assignedToId" = 4, "assignedAt" = "createdAt" + interval '1 minute'"""),
+        ("CLOSED", """"closedById" = 5, "closedAt" = "createdAt" + interval '2 hours'"""),
+        (
+            "OPEN",
+            """"closedById" = NULL, "closedAt" = NULL, "reopenedById" = "openedById",
+                    "reopenedAt" = "createdAt" + interval '3 hours'""",
+        ),
+        ("CLOSED", """"closedById" = 6, "closedAt" = "createdAt" + interval '4 hours'"""),
+        ("IN_PROGRESS", """"closedById" = NULL, "closedAt" = NULL"""),
+        ("OPEN", """"assignedToId" = NULL, "assignedAt" = NULL"""),
+    ]
+    for ticket in picks:
+        for status, columns in transitions:
+            await postgres.execute(
+                url, f"""UPDATE "Ticket" SET status = '{status}', {columns} WHERE id = $1""", ticket
+            )
+            await assert_one_ticket_matches(url, ticket)
+    # Tags added, removed, and a tag deleted (its links go with it).
+    await postgres.execute(
+        url,
+        """INSERT INTO tags_on_tickets ("ticketId", "tagId") SELECT $1, id FROM "Tag" ON CONFLICT DO NOTHING""",
+        picks[0],
+    )
+    await postgres.execute(url, 'DELETE FROM tags_on_tickets WHERE "ticketId" = $1 AND "tagId" = 3', picks[0])
+    await postgres.execute(url, 'DELETE FROM "Tag" WHERE id = 4')
+    # Edits with control characters; a new ticket; a deleted one.
+    await postgres.execute(
+        url,
+        """UPDATE "Ticket" SET title = E'T\\u0001\\u0007\\u2028 "x"', description = E'a\\rb\\u001fc\\\\'
+           WHERE id = $1""",
+        picks[1],
+    )
+    await postgres.execute(
+        url,
+        """INSERT INTO "Ticket" (title, description, "msgTs", "openedById") VALUES ('New', E'\\\\n', '9.000001', 7)""",
+    )
+    await postgres.execute(url, 'DELETE FROM "BotMessage" WHERE "ticketId" = $1', picks[2])
+    await postgres.execute(url, 'DELETE FROM tags_on_tickets WHERE "ticketId" = $1', picks[2])
+    await postgres.execute(url, 'DELETE FROM "Ticket" WHERE id = $1', picks[2])
+    assert await assert_stored_equals_rendered(url) == SHAPE.tickets
+
+    # What the JSON does not show is not rendered again (every Slack message moves lastMsgAt).
+    before = await one(url, 'SELECT xmin::text FROM "ActiveTicketJson" ORDER BY "ticketId" LIMIT 1')
+    await postgres.execute(
+        url,
+        """UPDATE "Ticket" SET "lastMsgAt" = now(), "lastMsgBy" = 'HELPER'
+           WHERE id = (SELECT "ticketId" FROM "ActiveTicketJson" ORDER BY "ticketId" LIMIT 1)""",
+    )
+    assert await one(url, 'SELECT xmin::text FROM "ActiveTicketJson" ORDER BY "ticketId" LIMIT 1') == before
+
+
+async def assert_one_ticket_matches(url: str, ticket: int) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        kept = (await stored(connection, True))[ticket]
+        rows = await connection.fetch(
+            f'SELECT {Encoding.PYTHON.columns()} FROM "Ticket" t WHERE t.id = $1', ticket
+        )
+        assert kept == await TicketRenderer(connection, Encoding.PYTHON).render(rows)
+    finally:
+        await connection.close()
+
+
+async def test_the_rebuild_command_mends_a_database_changed_with_triggers_off(generated, tmp_path):
+    url = generated
+    # A load or restore with triggers off (as pg_restore --disable-triggers, or replica mode).
+    await postgres.execute(
+        url,
+        """SET session_replication_role = replica;
+           UPDATE "Ticket" SET status = 'CLOSED', "closedById" = 1, "closedAt" = "createdAt" + interval '1 day'
+           WHERE status = 'OPEN';
+           UPDATE "User" SET username = 'renamed ' || id;
+           INSERT INTO "Ticket" (title, description, "msgTs", "openedById") VALUES ('Loaded', 'd', '8.000001', 7);""",
+    )
+    with pytest.raises(AssertionError):
+        await assert_stored_equals_rendered(url)
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "nephthys", "db", "rebuild-ticket-json"],
+        env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), "DATABASE_URL": url},
+        cwd=tmp_path,  # no developer .env
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"rendered the stored JSON of {SHAPE.tickets + 1} tickets" in result.stdout
+    assert await assert_stored_equals_rendered(url) == SHAPE.tickets + 1
