@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from nephthys.api.params import BadParameter, instant
+from nephthys.api.params import BadParameter, period
 from nephthys.api.responses import error_response, json_response
 from nephthys.database.models import FeedbackRating
 from nephthys.stats.feedback import feedback_stats
@@ -26,12 +26,9 @@ def _share(value: float | None) -> float | None:
 async def feedback(request: Request) -> Response:
     """Feedback created in [since, until): counts and shares per rating, response rate, per helper."""
     try:
-        since = instant(request, "since", "after")
-        until = instant(request, "until", "before")
+        since, until = period(request)
     except BadParameter as error:
         return error_response(400, str(error))
-    if since is not None and until is not None and since > until:
-        return error_response(400, "since: must not be after until")
     async with request.app.state.sessions() as session:
         stats = await feedback_stats(session, since=since, until=until)
     return json_response(

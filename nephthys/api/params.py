@@ -64,6 +64,14 @@ def instant(request: Request, *names: str) -> datetime | None:
     return chosen
 
 
+def period(request: Request) -> tuple[datetime | None, datetime | None]:
+    """``(since, until)`` from ``since``/``after`` and ``until``/``before``; since after until is refused."""
+    since, until = instant(request, "since", "after"), instant(request, "until", "before")
+    if since is not None and until is not None and since > until:
+        raise BadParameter("since: must not be after until")
+    return since, until
+
+
 def _instant(name: str, value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)

@@ -589,15 +589,20 @@ async def delete_ticket(sessions: Sessions, *, msg_ts: str) -> DeletedTicket | N
         ticket_id = await session.scalar(select(Ticket.id).where(Ticket.msg_ts == msg_ts).with_for_update())
         if ticket_id is None:
             return None
-        rows = (
-            await session.execute(
-                select(BotMessage.channel_id, BotMessage.ts)
-                .where(BotMessage.ticket_id == ticket_id)
-                .order_by(BotMessage.id)
-            )
-        ).all()
-        # BotMessage and tag rows cascade with the ticket.
-        await session.execute(delete(Ticket).where(Ticket.id == ticket_id))
+        return await _delete_locked_ticket(session, ticket_id)
+
+
+async def _delete_locked_ticket(session: AsyncSession, ticket_id: int) -> DeletedTicket:
+    """Delete a ticket whose row this transaction holds; returns the bot messages to remove from Slack."""
+    rows = (
+        await session.execute(
+            select(BotMessage.channel_id, BotMessage.ts)
+            .where(BotMessage.ticket_id == ticket_id)
+            .order_by(BotMessage.id)
+        )
+    ).all()
+    # BotMessage, tag and feedback rows cascade with the ticket.
+    await session.execute(delete(Ticket).where(Ticket.id == ticket_id))
     return DeletedTicket(
         ticket_id=ticket_id, bot_messages=[PostedMessage(channel_id=r.channel_id, ts=r.ts) for r in rows]
     )
@@ -636,17 +641,7 @@ async def question_deleted(
             return KeptTicket(
                 ticket=await _state(session, Ticket.id == ticket_id), newly_marked=deleted_at is None
             )
-        rows = (
-            await session.execute(
-                select(BotMessage.channel_id, BotMessage.ts)
-                .where(BotMessage.ticket_id == ticket_id)
-                .order_by(BotMessage.id)
-            )
-        ).all()
-        await session.execute(delete(Ticket).where(Ticket.id == ticket_id))
-    return DeletedTicket(
-        ticket_id=ticket_id, bot_messages=[PostedMessage(channel_id=r.channel_id, ts=r.ts) for r in rows]
-    )
+        return await _delete_locked_ticket(session, ticket_id)
 
 
 # ---------------------------------------------------------------- bot messages
