@@ -385,6 +385,18 @@ async def test_my_stats_shows_the_ratings_of_the_viewers_closed_tickets(desk, te
         ]
 
 
+async def test_with_feedback_off_my_stats_shows_only_ratings_given_before(desk, team):
+    async with desk(feedback=False) as d:
+        blocks = await switch(d, HELPER, View.MY_STATS)
+        assert not any(b.get("block_id") == my_stats.RATINGS_BLOCK for b in blocks)
+        assert DEFAULT.text("app_home_my_stats_no_ratings") not in texts(blocks)
+        await seed_feedback(d)
+        blocks = await switch(d, HELPER, View.MY_STATS)
+        assert ratings_of(blocks).splitlines()[0] == ratings_line(
+            "app_home_my_stats_ratings_all_time", great=2, okay=1, not_good=1
+        )
+
+
 async def test_my_stats_ratings_agree_with_the_feedback_api(desk, team):
     async with desk() as d:
         await seed_feedback(d)

@@ -222,6 +222,20 @@ def test_my_stats_shows_the_viewers_ratings_or_a_friendly_line(transcript):
     assert all(line != transcript.text("app_home_my_stats_no_ratings") for line in lines)
 
 
+def test_with_feedback_off_my_stats_promises_no_ratings_but_keeps_those_given():
+    transcript = load_transcript("default")
+    off = my_stats.blocks(transcript, my_stats_with(NO_RATINGS), feedback_offered=False)
+    assert [b.get("block_id") for b in off[1:]] == ["my_stats"]
+    rated = HelperRatings(
+        all_time={FeedbackRating.GREAT: 1, FeedbackRating.OKAY: 0, FeedbackRating.NOT_GOOD: 0},
+        month=NO_RATINGS.month,
+    )
+    kept = my_stats.blocks(transcript, my_stats_with(rated), feedback_offered=False)
+    assert kept[-1]["text"]["text"].splitlines()[0] == transcript.text(
+        "app_home_my_stats_ratings_all_time", great="1", okay="0", not_good="0", total="1"
+    )
+
+
 def test_durations_and_changes_as_people_say_them():
     assert [common.duration(m) for m in (None, 0.4, 59.6, 61, 60 * 24 * 3 + 125)] == [
         "–",

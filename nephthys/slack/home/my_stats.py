@@ -35,7 +35,9 @@ def ratings_text(transcript: Transcript, ratings: HelperRatings) -> str:
     )
 
 
-def blocks(transcript: Transcript, figures: HelperFigures) -> list[dict]:
+def blocks(transcript: Transcript, figures: HelperFigures, *, feedback_offered: bool = True) -> list[dict]:
+    """The view; with ``FEEDBACK`` off (``feedback_offered`` False) ratings from before still show,
+    but nobody is promised any while none exist."""
     places = {"day": figures.day, "week": figures.week, "month": figures.month, "all_time": figures.all_time}
     lines = [
         transcript.text("app_home_my_stats_closed", **{k: count(p.closed) for k, p in places.items()}),
@@ -45,8 +47,10 @@ def blocks(transcript: Transcript, figures: HelperFigures) -> list[dict]:
         ),
         transcript.text("app_home_my_stats_in_progress", count=count(figures.in_progress)),
     ]
-    return [
+    shown = [
         header(transcript.text("app_home_my_stats_title")),
         mrkdwn_section("\n".join(lines), block_id="my_stats"),
-        mrkdwn_section(ratings_text(transcript, figures.ratings), block_id=RATINGS_BLOCK),
     ]
+    if feedback_offered or figures.ratings.total:
+        shown.append(mrkdwn_section(ratings_text(transcript, figures.ratings), block_id=RATINGS_BLOCK))
+    return shown
