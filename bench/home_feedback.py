@@ -84,8 +84,10 @@ async def measure(server_url: str, args: argparse.Namespace) -> None:
         async with engine.connect() as connection:
             now = datetime.now(UTC)
 
-            async def my_stats_ratings():
+            async def all_time():
                 await helper_ratings(connection, slack_id=busiest["slack_id"])
+
+            async def month():
                 await helper_ratings(
                     connection, slack_id=busiest["slack_id"], since=now - timedelta(days=30), until=now
                 )
@@ -94,7 +96,8 @@ async def measure(server_url: str, args: argparse.Namespace) -> None:
                 await feedback_stats(connection)
 
             for label, call in [
-                ("My stats ratings (all time + 30 d)", my_stats_ratings),
+                ("My stats ratings, all time", all_time),
+                ("My stats ratings, last 30 days", month),
                 ("/api/stats/feedback (all time)", api_feedback),
             ]:
                 median, p95 = await timed(args.runs, call)

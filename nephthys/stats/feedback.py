@@ -77,17 +77,21 @@ _RESPONSE = text(
         FROM "Ticket" t
         WHERE t.status = 'CLOSED' AND {_IN_RANGE.format(column='t."closedAt"')}"""
 )
-# The one definition of a helper's feedback: every helper's (``:slack_id`` NULL, the API's
-# ``helpers``) or one helper's (the App Home), so the two can never count differently.
+# The one definition of a helper's feedback: every helper's (``:closed_by`` NULL, the API's
+# ``helpers``) or one helper's (the App Home), so the two can never count differently. One
+# helper is named by user id, a value the planner can weigh (a busy helper closed many
+# tickets, so their recent feedback is best found through "Feedback"."createdAt").
 _PER_HELPER = text(
     f"""SELECT u.id, u."slackId" AS slack_id, f.rating, count(*) AS n
         FROM "Feedback" f
         JOIN "Ticket" t ON t.id = f."ticketId"
         JOIN "User" u ON u.id = t."closedById"
         WHERE t.status = 'CLOSED' AND {_IN_RANGE.format(column='f."createdAt"')}
-          AND (CAST(:slack_id AS text) IS NULL OR u."slackId" = :slack_id)
+          AND (CAST(:closed_by AS integer) IS NULL OR t."closedById" = :closed_by)
         GROUP BY u.id, u."slackId", f.rating"""
 )
+
+_USER_ID = text('SELECT id FROM "User" WHERE "slackId" = :slack_id')
 
 
 def _no_counts() -> dict[FeedbackRating, int]:
@@ -104,7 +108,7 @@ async def feedback_stats(
         counts[FeedbackRating(row.rating)] = row.n
     response = (await executor.execute(_RESPONSE, bounds)).one()
     helpers: dict[int, HelperFeedback] = {}
-    for row in await executor.execute(_PER_HELPER, {**bounds, "slack_id": None}):
+    for row in await executor.execute(_PER_HELPER, {**bounds, "closed_by": None}):
         helper = helpers.setdefault(
             row.id, HelperFeedback(id=row.id, slack_id=row.slack_id, counts=_no_counts())
         )
@@ -122,7 +126,10 @@ async def helper_ratings(
 ) -> dict[FeedbackRating, int]:
     """One helper's feedback in ``[since, until)`` per rating: their entry in ``feedback_stats().helpers``."""
     counts = _no_counts()
-    bounds = {"since": since, "until": until, "slack_id": slack_id}
+    user_id = (await executor.execute(_USER_ID, {"slack_id": slack_id})).scalar_one_or_none()
+    if user_id is None:
+        return counts
+    bounds = {"since": since, "until": until, "closed_by": user_id}
     for row in await executor.execute(_PER_HELPER, bounds):
         counts[FeedbackRating(row.rating)] = row.n
     return counts
