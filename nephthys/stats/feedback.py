@@ -13,6 +13,10 @@ Definitions (docs/api.md says the same in prose):
 - ``helpers``: feedback in the range counted per rating by the ticket's ``closedById``
   (the credited helper), most feedback first, ties by user id; feedback on a ticket that
   is not closed now (reopened) counts for nobody.
+- One helper's ratings (``helper_ratings``, the App Home's My stats): their entry in
+  ``helpers``, from the same statement narrowed to their Slack id (all zeros when they
+  have none). There is no per-helper response rate: ``response_rate`` is defined over
+  all closed tickets only.
 - Comments are never part of a statistic.
 """
 
@@ -73,14 +77,21 @@ _RESPONSE = text(
         FROM "Ticket" t
         WHERE t.status = 'CLOSED' AND {_IN_RANGE.format(column='t."closedAt"')}"""
 )
+# The one definition of a helper's feedback: every helper's (``:closed_by`` NULL, the API's
+# ``helpers``) or one helper's (the App Home), so the two can never count differently. One
+# helper is named by user id, a value the planner can weigh (a busy helper closed many
+# tickets, so their recent feedback is best found through "Feedback"."createdAt").
 _PER_HELPER = text(
     f"""SELECT u.id, u."slackId" AS slack_id, f.rating, count(*) AS n
         FROM "Feedback" f
         JOIN "Ticket" t ON t.id = f."ticketId"
         JOIN "User" u ON u.id = t."closedById"
         WHERE t.status = 'CLOSED' AND {_IN_RANGE.format(column='f."createdAt"')}
+          AND (CAST(:closed_by AS integer) IS NULL OR t."closedById" = :closed_by)
         GROUP BY u.id, u."slackId", f.rating"""
 )
+
+_USER_ID = text('SELECT id FROM "User" WHERE "slackId" = :slack_id')
 
 
 def _no_counts() -> dict[FeedbackRating, int]:
@@ -97,7 +108,7 @@ async def feedback_stats(
         counts[FeedbackRating(row.rating)] = row.n
     response = (await executor.execute(_RESPONSE, bounds)).one()
     helpers: dict[int, HelperFeedback] = {}
-    for row in await executor.execute(_PER_HELPER, bounds):
+    for row in await executor.execute(_PER_HELPER, {**bounds, "closed_by": None}):
         helper = helpers.setdefault(
             row.id, HelperFeedback(id=row.id, slack_id=row.slack_id, counts=_no_counts())
         )
@@ -108,3 +119,17 @@ async def feedback_stats(
         closed_tickets_with_feedback=response.answered,
         helpers=sorted(helpers.values(), key=lambda h: (-h.total, h.id)),
     )
+
+
+async def helper_ratings(
+    executor: Executor, *, slack_id: str, since: datetime | None = None, until: datetime | None = None
+) -> dict[FeedbackRating, int]:
+    """One helper's feedback in ``[since, until)`` per rating: their entry in ``feedback_stats().helpers``."""
+    counts = _no_counts()
+    user_id = (await executor.execute(_USER_ID, {"slack_id": slack_id})).scalar_one_or_none()
+    if user_id is None:
+        return counts
+    bounds = {"since": since, "until": until, "closed_by": user_id}
+    for row in await executor.execute(_PER_HELPER, bounds):
+        counts[FeedbackRating(row.rating)] = row.n
+    return counts

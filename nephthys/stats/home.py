@@ -11,6 +11,11 @@ The definitions are ``nephthys.stats.overview``'s (its docstring, docs/api.md):
   stats_v2's own; the 30-day board is ``helpers_leaderboard`` over ``[now - 30d, now)``.
 - Mean time to first response of a helper: the mean hang time (``assignedAt -
   createdAt``, exact milliseconds) over tickets assigned to them, in minutes.
+- A helper's ratings: the feedback their closed tickets received, counted exactly as
+  /api/stats/feedback counts their entry in ``helpers`` (``nephthys.stats.feedback``,
+  the same statement): all time is the API with no bounds, the last 30 days is
+  feedback created in ``[now - 30d, now)``. Feedback changes no ticket, so these are
+  read afresh on every render, never memoised on the ticket data's version.
 - Question tags over a window: tickets created in ``[now - window, now)`` carrying the
   tag, as /api/stats/question_tags counts them.
 """
@@ -24,6 +29,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from nephthys.database.models import FeedbackRating
+from nephthys.stats.feedback import helper_ratings
 from nephthys.stats.memo import StatsV2Memo, current_stats_v2
 from nephthys.stats.overview import (
     HANG_MS,
@@ -203,6 +210,18 @@ class BoardPlace:
 
 
 @dataclass(frozen=True)
+class HelperRatings:
+    """The feedback a helper's closed tickets received, per rating, all time and in the last 30 days."""
+
+    all_time: dict[FeedbackRating, int]
+    month: dict[FeedbackRating, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.all_time.values())
+
+
+@dataclass(frozen=True)
 class HelperFigures:
     day: BoardPlace
     week: BoardPlace
@@ -210,6 +229,7 @@ class HelperFigures:
     all_time: BoardPlace
     mean_first_response_minutes: float | None
     in_progress: int
+    ratings: HelperRatings
 
 
 def _place(entries: list[dict], slack_id: str) -> BoardPlace:
@@ -265,7 +285,8 @@ async def helper_figures(
     slack_id: str,
     figures_memo: HomeFiguresMemo | None = None,
 ) -> HelperFigures:
-    """The viewer's closed tickets and ranks (24 h, 7 d, 30 d, all time), first-response mean, work in hand."""
+    """The viewer's closed tickets and ranks (24 h, 7 d, 30 d, all time), first-response mean, work in
+    hand, and the ratings their closed tickets received (all time, 30 days)."""
     figures_memo = figures_memo or HomeFiguresMemo()
     rendered, now = await current_stats_v2(connection, memo, links)
     version, document = rendered.raw.version, rendered.raw.document
@@ -281,6 +302,10 @@ async def helper_figures(
             row.in_progress,
         )
         figures_memo.remember(key, version=version, fingerprint=None, now=now, valid_until=None, value=own)
+    ratings = HelperRatings(
+        all_time=await helper_ratings(connection, slack_id=slack_id),
+        month=await helper_ratings(connection, slack_id=slack_id, since=now - MONTH, until=now),
+    )
     return HelperFigures(
         day=_place(document["past_24h"]["helpers_leaderboard"], slack_id),
         week=_place(document["past_7d"]["helpers_leaderboard"], slack_id),
@@ -288,6 +313,7 @@ async def helper_figures(
         all_time=_place(document["all_time"]["helpers_leaderboard"], slack_id),
         mean_first_response_minutes=own[0],
         in_progress=own[1],
+        ratings=ratings,
     )
 
 
@@ -382,6 +408,7 @@ __all__ = [
     "HomeFiguresMemo",
     "current_question_tag_figures",
     "HelperFigures",
+    "HelperRatings",
     "Leaderboard",
     "QuestionTagFigures",
     "dashboard_figures",

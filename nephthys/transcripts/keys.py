@@ -186,6 +186,10 @@ TEXT_PLACEHOLDERS.update(
         "app_home_my_stats_first_response": frozenset({"minutes"}),
         "app_home_my_stats_in_progress": frozenset({"count"}),
         "app_home_unranked": frozenset(),
+        # My stats: the ratings the viewer's closed tickets received (nephthys.stats.feedback).
+        "app_home_my_stats_ratings_all_time": frozenset({"great", "okay", "not_good", "total"}),
+        "app_home_my_stats_ratings_month": frozenset({"great", "okay", "not_good", "total"}),
+        "app_home_my_stats_no_ratings": frozenset(),
         # My questions.
         "app_home_my_questions_title": frozenset(),
         "app_home_my_questions_empty": frozenset({"channel"}),

@@ -156,6 +156,10 @@ async def test_too_broad_filters_are_refused(serve, query):
         ("?status=open&cursor=WzEsMiwzXQ", ["cursor"]),  # valid base64 of [1,2,3]
         ("?status=" + "x" * 5000, ["status", "too long"]),
         ("?status=open&since=2026%00", ["since", "control"]),
+        # A malformed alias is refused even when the other alias, given and well-formed, wins.
+        ("?status=open&until=2026-01-01&before=junk", ["before", "'junk'"]),
+        ("?status=open&since=2026-01-01&after=junk", ["after", "'junk'"]),
+        ("?status=open&before=2026-01-01&until=junk", ["until", "'junk'"]),
     ],
 )
 async def test_malformed_parameters_are_named_in_a_400(serve, query, names):

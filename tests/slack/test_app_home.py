@@ -7,14 +7,16 @@ the loading and error views, every permission refusal and the live refresh.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from nephthys.slack.home import common
+from nephthys.slack.home import common, my_stats
 from nephthys.slack.home.common import View
 from nephthys.stats import home as home_stats
 from nephthys.transcripts import load_transcript
+from tests.api.data import add_ticket
 from tests.slack.conftest import ASKER, HELP_CHANNEL, HELPER, HELPER_2, STRANGER, eventually
 from tests.support.slack import BOT_TOKEN, app_home_opened, block_actions, button, view_submission
 
@@ -287,6 +289,143 @@ async def test_team_tags_question_tags_and_my_stats(desk, team):
         assert DEFAULT.text(
             "app_home_my_stats_ranks", day=unranked, week=unranked, month=unranked, all_time=unranked
         ) in texts(helper_2)
+
+
+async def seed_feedback(d) -> None:
+    """Hand-built closed tickets and the askers' ratings of them, days away from every window's edge."""
+    [asker] = await d.fetch(
+        """INSERT INTO "User" ("slackId") VALUES ($1)
+           ON CONFLICT ("slackId") DO UPDATE SET "slackId" = EXCLUDED."slackId" RETURNING id""",
+        ASKER,
+    )
+    helper, helper_2 = [
+        (await d.fetch('SELECT id FROM "User" WHERE "slackId" = $1', slack_id))[0]["id"]
+        for slack_id in (HELPER, HELPER_2)
+    ]
+    now = datetime.now(UTC)
+
+    def ago(days: int) -> datetime:
+        return now - timedelta(days=days)
+
+    # (status, assigned to, closed by, rating, rated days ago)
+    rows = [
+        ("CLOSED", helper, helper, "GREAT", 2),  # HELPER: great, in the last 30 days
+        ("CLOSED", helper, helper, "GREAT", 40),  # HELPER: great, older
+        ("CLOSED", helper, helper, "NOT_GOOD", 5),  # HELPER: not good, in the last 30 days
+        ("CLOSED", helper, helper, "OKAY", 60),  # HELPER: okay, older
+        ("CLOSED", helper, helper, None, 0),  # HELPER: closed, never rated
+        ("CLOSED", helper, helper_2, "OKAY", 3),  # taken by HELPER, closed (credited) by HELPER_2
+        ("CLOSED", helper_2, helper_2, "NOT_GOOD", 50),  # HELPER_2's own
+        ("OPEN", helper, helper, "GREAT", 1),  # rated, then reopened: counts for nobody
+    ]
+    for i, (status, assigned, closed_by, rating, days) in enumerate(rows):
+        ticket = await add_ticket(
+            d.db_url,
+            opened_by=asker["id"],
+            status=status,
+            created_at=ago(days + 1),
+            assigned_to=assigned,
+            assigned_at=ago(days + 1),
+            closed_by=closed_by,
+            closed_at=ago(days) if status == "CLOSED" else None,
+            msg_ts=f"1690000000.{i:06d}",
+        )
+        if rating is not None:
+            await d.fetch(
+                """INSERT INTO "Feedback" ("ticketId", "createdById", rating, "createdAt")
+                   VALUES ($1, $2, $3::"FeedbackRating", $4)""",
+                ticket,
+                asker["id"],
+                rating,
+                ago(days),
+            )
+
+
+def ratings_line(key: str, *, great: int, okay: int, not_good: int) -> str:
+    return DEFAULT.text(
+        key, great=str(great), okay=str(okay), not_good=str(not_good), total=str(great + okay + not_good)
+    )
+
+
+def ratings_of(blocks: list[dict]) -> str:
+    return next(b for b in blocks if b.get("block_id") == my_stats.RATINGS_BLOCK)["text"]["text"]
+
+
+async def test_my_stats_shows_the_ratings_of_the_viewers_closed_tickets(desk, team):
+    async with desk() as d:
+        before = await switch(d, HELPER, View.MY_STATS)
+        assert ratings_of(before) == DEFAULT.text("app_home_my_stats_no_ratings")
+
+        await seed_feedback(d)
+        # HELPER closed rows 1-5: great 2 (2 and 40 days ago), not good 1 (5 days), okay 1 (60 days), one
+        # unrated; the okay on the ticket HELPER_2 closed is HELPER_2's; the reopened ticket's is nobody's.
+        blocks = await switch(d, HELPER, View.MY_STATS)
+        assert ratings_of(blocks).splitlines() == [
+            ratings_line("app_home_my_stats_ratings_all_time", great=2, okay=1, not_good=1),
+            ratings_line("app_home_my_stats_ratings_month", great=1, okay=0, not_good=1),
+        ]
+        # HELPER_2: okay 3 days ago (credited for closing), not good 50 days ago.
+        blocks = await switch(d, HELPER_2, View.MY_STATS)
+        assert ratings_of(blocks).splitlines() == [
+            ratings_line("app_home_my_stats_ratings_all_time", great=0, okay=1, not_good=1),
+            ratings_line("app_home_my_stats_ratings_month", great=0, okay=1, not_good=0),
+        ]
+
+        # A rating changes no ticket (nothing memoised on the tickets' version may hide it): the
+        # unrated ticket HELPER closed is rated great now, and the next render counts it.
+        await d.fetch(
+            """INSERT INTO "Feedback" ("ticketId", "createdById", rating)
+               SELECT t.id, t."openedById", 'GREAT' FROM "Ticket" t
+               WHERE t."msgTs" = '1690000000.000004'"""
+        )
+        blocks = await switch(d, HELPER, View.MY_STATS)
+        assert ratings_of(blocks).splitlines() == [
+            ratings_line("app_home_my_stats_ratings_all_time", great=3, okay=1, not_good=1),
+            ratings_line("app_home_my_stats_ratings_month", great=2, okay=0, not_good=1),
+        ]
+
+
+async def test_with_feedback_off_my_stats_shows_only_ratings_given_before(desk, team):
+    async with desk(feedback=False) as d:
+        blocks = await switch(d, HELPER, View.MY_STATS)
+        assert not any(b.get("block_id") == my_stats.RATINGS_BLOCK for b in blocks)
+        assert DEFAULT.text("app_home_my_stats_no_ratings") not in texts(blocks)
+        await seed_feedback(d)
+        blocks = await switch(d, HELPER, View.MY_STATS)
+        assert ratings_of(blocks).splitlines()[0] == ratings_line(
+            "app_home_my_stats_ratings_all_time", great=2, okay=1, not_good=1
+        )
+
+
+async def test_my_stats_ratings_agree_with_the_feedback_api(desk, team):
+    async with desk() as d:
+        await seed_feedback(d)
+        since = (datetime.now(UTC) - timedelta(days=30)).isoformat()
+        everything = (await d.client.get("/api/stats/feedback")).json()
+        month = (await d.client.get("/api/stats/feedback", params={"since": since})).json()
+        assert {h["slack_id"] for h in everything["helpers"]} == {HELPER, HELPER_2}
+
+        for viewer in (HELPER, HELPER_2):
+            all_time_entry = next(h for h in everything["helpers"] if h["slack_id"] == viewer)
+            month_entry = next(
+                (h for h in month["helpers"] if h["slack_id"] == viewer),
+                {"great": 0, "okay": 0, "not_good": 0},
+            )
+            blocks = await switch(d, viewer, View.MY_STATS)
+            assert ratings_of(blocks).splitlines() == [
+                ratings_line(
+                    "app_home_my_stats_ratings_all_time",
+                    great=all_time_entry["great"],
+                    okay=all_time_entry["okay"],
+                    not_good=all_time_entry["not_good"],
+                ),
+                ratings_line(
+                    "app_home_my_stats_ratings_month",
+                    great=month_entry["great"],
+                    okay=month_entry["okay"],
+                    not_good=month_entry["not_good"],
+                ),
+            ]
 
 
 # ---------------------------------------------------------------- remembering, coalescing, ordering

@@ -6,13 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nephthys.database.models import TicketStatus, UserType
+from nephthys.database.models import FeedbackRating, TicketStatus, UserType
 from nephthys.slack.home import assigned, common, dashboard, my_questions, my_stats, question_tags, team_tags
 from nephthys.slack.home.common import View, page_of
 from nephthys.stats.home import (
     BoardPlace,
     DashboardFigures,
     HelperFigures,
+    HelperRatings,
     QuestionTagFigures,
     WindowFigures,
     leaderboard,
@@ -163,6 +164,7 @@ def test_dashboard_and_my_stats_read_like_a_report():
         all_time=BoardPlace(40, None),
         mean_first_response_minutes=135,
         in_progress=2,
+        ratings=NO_RATINGS,
     )
     lines = my_stats.blocks(transcript, own)[1]["text"]["text"].splitlines()
     assert lines[1] == transcript.text(
@@ -173,6 +175,65 @@ def test_dashboard_and_my_stats_read_like_a_report():
         all_time=transcript.text("app_home_unranked"),
     )
     assert lines[2] == transcript.text("app_home_my_stats_first_response", minutes="2h 15m")
+
+
+NO_RATINGS = HelperRatings(
+    all_time={rating: 0 for rating in FeedbackRating}, month={rating: 0 for rating in FeedbackRating}
+)
+
+
+def my_stats_with(ratings: HelperRatings) -> HelperFigures:
+    nowhere = BoardPlace(0, None)
+    return HelperFigures(
+        day=nowhere,
+        week=nowhere,
+        month=nowhere,
+        all_time=nowhere,
+        mean_first_response_minutes=None,
+        in_progress=0,
+        ratings=ratings,
+    )
+
+
+@pytest.mark.parametrize("transcript", all_programs(), ids=lambda t: t.program_name)
+def test_my_stats_shows_the_viewers_ratings_or_a_friendly_line(transcript):
+    blocks = my_stats.blocks(transcript, my_stats_with(NO_RATINGS))
+    assert blocks[-1]["block_id"] == my_stats.RATINGS_BLOCK
+    assert blocks[-1]["text"]["text"] == transcript.text("app_home_my_stats_no_ratings")
+
+    # All time: 1,200 great + 30 okay + 4 not good = 1,234; the last 30 days: 7 + 0 + 1 = 8.
+    ratings = HelperRatings(
+        all_time={FeedbackRating.GREAT: 1200, FeedbackRating.OKAY: 30, FeedbackRating.NOT_GOOD: 4},
+        month={FeedbackRating.GREAT: 7, FeedbackRating.OKAY: 0, FeedbackRating.NOT_GOOD: 1},
+    )
+    lines = my_stats.blocks(transcript, my_stats_with(ratings))[-1]["text"]["text"].splitlines()
+    assert lines == [
+        transcript.text(
+            "app_home_my_stats_ratings_all_time", great="1,200", okay="30", not_good="4", total="1,234"
+        ),
+        transcript.text("app_home_my_stats_ratings_month", great="7", okay="0", not_good="1", total="8"),
+    ]
+    # Rated long ago, nothing in the last 30 days: still the figures, not the friendly line.
+    old_only = HelperRatings(all_time=ratings.all_time, month=NO_RATINGS.month)
+    lines = my_stats.blocks(transcript, my_stats_with(old_only))[-1]["text"]["text"].splitlines()
+    assert lines[1] == transcript.text(
+        "app_home_my_stats_ratings_month", great="0", okay="0", not_good="0", total="0"
+    )
+    assert all(line != transcript.text("app_home_my_stats_no_ratings") for line in lines)
+
+
+def test_with_feedback_off_my_stats_promises_no_ratings_but_keeps_those_given():
+    transcript = load_transcript("default")
+    off = my_stats.blocks(transcript, my_stats_with(NO_RATINGS), feedback_offered=False)
+    assert [b.get("block_id") for b in off[1:]] == ["my_stats"]
+    rated = HelperRatings(
+        all_time={FeedbackRating.GREAT: 1, FeedbackRating.OKAY: 0, FeedbackRating.NOT_GOOD: 0},
+        month=NO_RATINGS.month,
+    )
+    kept = my_stats.blocks(transcript, my_stats_with(rated), feedback_offered=False)
+    assert kept[-1]["text"]["text"].splitlines()[0] == transcript.text(
+        "app_home_my_stats_ratings_all_time", great="1", okay="0", not_good="0", total="1"
+    )
 
 
 def test_durations_and_changes_as_people_say_them():

@@ -87,6 +87,8 @@ SAMPLE_VALUES.update(
         "status": "Open",
     }
 )
+# My stats' ratings.
+SAMPLE_VALUES.update({"great": "12", "okay": "3", "not_good": "1"})
 
 
 def render_all(program: str) -> dict[str, str]:

@@ -260,7 +260,7 @@ class HomePublisher:
                     slack_id=viewer.slack_id,
                     figures_memo=self.figures_memo,
                 )
-            return my_stats.blocks(transcript, own), 1
+            return my_stats.blocks(transcript, own, feedback_offered=self.ctx.settings.feedback), 1
         asked = await lifecycle.tickets_asked_by(
             self.ctx.sessions, slack_id=viewer.slack_id, limit=my_questions.SHOWN
         )
