@@ -25,8 +25,6 @@ CREATE_TAG_MODAL = "team_tag_create_modal"
 CREATE_QUESTION_TAG_MODAL = "question_tag_create_modal"
 NAME_BLOCK = "name"
 NAME_INPUT = "name_input"
-# Tags listed on the App Home (a view holds at most 100 blocks; a few are headers and buttons).
-MAX_HOME_TAGS = 90
 
 
 def _plain(text: str) -> dict:
@@ -100,68 +98,6 @@ async def backend_tag_blocks_for_ticket(
         ticket_tags=await service.tags_on_ticket(session, ticket_id=ticket_id),
         question_tag=await service.question_tag_of_ticket(session, ticket_id=ticket_id),
     )
-
-
-def team_tags_home_blocks(
-    transcript: Transcript, *, tags: Sequence[TagView], subscribed_ids: set[int], is_helper: bool
-) -> list[dict]:
-    """The App Home "Team tags" section: each tag with subscribe/unsubscribe, and the create buttons."""
-    blocks: list[dict] = [{"type": "header", "text": _plain(transcript.text("app_home_team_tags_title"))}]
-    if is_helper:
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": "team_tags_create",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": CREATE_TAG_BUTTON,
-                        "text": _plain(transcript.text("app_home_create_tag_button")),
-                        "style": "primary",
-                    },
-                    {
-                        "type": "button",
-                        "action_id": CREATE_QUESTION_TAG_BUTTON,
-                        "text": _plain(transcript.text("app_home_create_question_tag_button")),
-                    },
-                ],
-            }
-        )
-    if not tags:
-        blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": transcript.text("app_home_no_team_tags")}}
-        )
-        return blocks
-    # A Home view holds at most 100 blocks: the user's own tags first, then the rest.
-    ordered = [tag for tag in tags if tag.id in subscribed_ids]
-    ordered += [tag for tag in tags if tag.id not in subscribed_ids]
-    shown, hidden = ordered[:MAX_HOME_TAGS], len(ordered) - MAX_HOME_TAGS
-    for tag in shown:
-        subscribed = tag.id in subscribed_ids
-        blocks.append(
-            {
-                "type": "section",
-                "block_id": f"team_tag:{tag.id}",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": f"*{neutralise_mentions(tag.name)}*" + ("  :bell:" if subscribed else ""),
-                },
-                "accessory": {
-                    "type": "button",
-                    "action_id": UNSUBSCRIBE_BUTTON if subscribed else SUBSCRIBE_BUTTON,
-                    "value": str(tag.id),
-                    "text": _plain(
-                        transcript.text(
-                            "app_home_unsubscribe_button" if subscribed else "app_home_subscribe_button"
-                        )
-                    ),
-                },
-            }
-        )
-    if hidden > 0:
-        more = transcript.text("app_home_more_team_tags", count=str(hidden))
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more}]})
-    return blocks
 
 
 def create_modal(transcript: Transcript, *, question_tag: bool) -> dict:

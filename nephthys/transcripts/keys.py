@@ -56,7 +56,6 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     # App Home "Team tags" view and the create-tag / create-question-tag modals.
     "app_home_team_tags_title": frozenset(),
     "app_home_no_team_tags": frozenset(),
-    "app_home_more_team_tags": frozenset({"count"}),
     "app_home_subscribe_button": frozenset(),
     "app_home_unsubscribe_button": frozenset(),
     "app_home_create_tag_button": frozenset(),

@@ -38,24 +38,6 @@ def test_block_ids_that_are_not_ours_give_no_ticket():
         assert tag_blocks.ticket_id_from_block_id(block_id) is None
 
 
-def test_home_section_shows_subscriptions_and_create_buttons_for_helpers_only():
-    transcript = load_transcript("identity")
-    tags = [TagView(id=1, name="Auth"), TagView(id=2, name="Billing")]
-    helper = tag_blocks.team_tags_home_blocks(transcript, tags=tags, subscribed_ids={2}, is_helper=True)
-    buttons = {b["accessory"]["value"]: b["accessory"] for b in helper if b.get("accessory")}
-    assert (
-        buttons["1"]["action_id"] == tag_blocks.SUBSCRIBE_BUTTON and buttons["1"]["text"]["text"] == "Follow"
-    )
-    assert (
-        buttons["2"]["action_id"] == tag_blocks.UNSUBSCRIBE_BUTTON
-        and buttons["2"]["text"]["text"] == "Unfollow"
-    )
-    assert any(b.get("block_id") == "team_tags_create" for b in helper)
-    other = tag_blocks.team_tags_home_blocks(transcript, tags=[], subscribed_ids=set(), is_helper=False)
-    assert not any(b.get("block_id") == "team_tags_create" for b in other)
-    assert other[-1]["text"]["text"] == transcript.text("app_home_no_team_tags")
-
-
 def test_modal_and_its_errors_come_from_the_transcript():
     transcript = load_transcript("flavortown")
     modal = tag_blocks.create_modal(transcript, question_tag=False)
@@ -64,15 +46,3 @@ def test_modal_and_its_errors_come_from_the_transcript():
     taken = tag_blocks.name_error(transcript, NameRejected(NameProblem.TAKEN, "Grill"))
     assert taken == "The station “Grill” is already open."
     assert "75" in tag_blocks.name_error(transcript, NameRejected(NameProblem.TOO_LONG, "x" * 80))
-
-
-def test_the_home_stays_within_slacks_100_blocks_with_the_users_tags_first():
-    transcript = load_transcript("default")
-    tags = [TagView(id=n, name=f"Tag {n:03d}") for n in range(1, 151)]
-    blocks = tag_blocks.team_tags_home_blocks(
-        transcript, tags=tags, subscribed_ids={150, 149}, is_helper=True
-    )
-    assert len(blocks) <= 100
-    listed = [b["accessory"]["value"] for b in blocks if b.get("accessory")]
-    assert listed[:2] == ["149", "150"] and len(listed) == tag_blocks.MAX_HOME_TAGS
-    assert blocks[-1]["elements"][0]["text"] == transcript.text("app_home_more_team_tags", count="60")
