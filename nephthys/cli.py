@@ -92,6 +92,7 @@ def database_url_for(settings: Settings, *, allow_embedded: bool, throwaway: boo
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from nephthys.utils.keep_alive import KEEP_ALIVE_SECONDS
     from nephthys.utils.starlette import create_app
 
     # SIGTERM, SIGINT and SIGHUP end with the embedded PostgreSQL stopped: during start-up they
@@ -104,7 +105,14 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         app = create_app(settings, database_url=url)
         log.info("serving %s on http://%s:%s", settings.app_title, host, port)
         server = stopping.Server(
-            uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level=settings.log_level.lower(),
+                access_log=False,
+                timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            )
         )
         server.run()
         if not server.started and server.stop_signal is None:

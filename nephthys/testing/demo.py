@@ -106,6 +106,7 @@ async def _demo(
     settings: Settings, database_url: str, *, port: int | None, slack_port: int | None, walkthrough: bool
 ) -> None:
     from nephthys.database import migrate
+    from nephthys.utils.keep_alive import KEEP_ALIVE_SECONDS
     from nephthys.utils.starlette import create_app
 
     await migrate.upgrade(database_url)
@@ -122,6 +123,7 @@ async def _demo(
                 port=port,
                 log_level=settings.log_level.lower(),
                 access_log=False,
+                timeout_keep_alive=KEEP_ALIVE_SECONDS,
             )
         )
         serving = asyncio.create_task(server.serve())

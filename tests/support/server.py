@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 
 import uvicorn
 
+from nephthys.utils.keep_alive import KEEP_ALIVE_SECONDS
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -17,10 +19,20 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def running(app, *, port: int | None = None) -> AsyncIterator[str]:
-    """Serve ``app`` over HTTP until the block ends; yields its base URL."""
+async def serving(app, *, port: int | None = None) -> AsyncIterator[tuple[uvicorn.Server, str]]:
+    """Serve ``app`` over HTTP until the block ends; yields the server and its base URL."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # The service's keep-alive (nephthys/utils/keep_alive.py): with uvicorn's 5 s, equal to
+    # httpx's, a test whose next request comes 5 s after its last (a debounced App Home
+    # refresh it waits for) raced the server closing that connection.
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -29,7 +41,14 @@ async def running(app, *, port: int | None = None) -> AsyncIterator[str]:
             raise RuntimeError("uvicorn stopped before it started")
         await asyncio.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield server, f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await task
+
+
+@contextlib.asynccontextmanager
+async def running(app, *, port: int | None = None) -> AsyncIterator[str]:
+    """Serve ``app`` over HTTP until the block ends; yields its base URL."""
+    async with serving(app, port=port) as (_, base_url):
+        yield base_url
