@@ -29,15 +29,26 @@ import asyncpg
 READ_SETTINGS = ["SET LOCAL jit = off", "SET LOCAL enable_sort = off"]
 
 ACTIVE, CLOSED = '"ActiveTicketJson"', '"ClosedTicketJson"'
-_WITHOUT_DESCRIPTION = """overlay(j.json PLACING '' FROM j."descriptionAt" + 1 FOR j."descriptionLength")"""
+# The stored text's bytes (a UTF-8 database: textsend is the text as stored), and the same without
+# the description member, cut at the octet offsets stored beside it (migration 0013): a bytea
+# overlay, which does not count characters as a text overlay would.
+_BYTES = "textsend(j.json)"
+_BYTES_WITHOUT_DESCRIPTION = (
+    """overlay(textsend(j.json) PLACING ''::bytea FROM j."descriptionAt" + 1 FOR j."descriptionLength")"""
+)
 # Rows fetched per round trip: ~800 kB of objects; with _BATCHES_AHEAD, bounds the server's memory.
 _BATCH_ROWS = 1000
 _BATCHES_AHEAD = 4
 
 
+def json_bytes(descriptions: bool) -> str:
+    """The stored object of row ``j`` as bytea (asyncpg hands it over as bytes), with or without its description."""
+    return _BYTES if descriptions else _BYTES_WITHOUT_DESCRIPTION
+
+
 def json_column(descriptions: bool) -> str:
-    """The stored object of row ``j``, with or without its description."""
-    return "j.json" if descriptions else _WITHOUT_DESCRIPTION
+    """The stored object of row ``j`` as text, with or without its description."""
+    return "j.json" if descriptions else f"convert_from({_BYTES_WITHOUT_DESCRIPTION}, 'UTF8')"
 
 
 def sources(status: str | None) -> list[tuple[str, str | None]]:
@@ -53,11 +64,6 @@ def sources(status: str | None) -> list[tuple[str, str | None]]:
             raise ValueError(f"not a ticket status: {status!r}")  # it is written into the SQL
         return [(ACTIVE, status)]
     return [(ACTIVE, None), (CLOSED, None)]
-
-
-def as_bytes(column: str) -> str:
-    """``column``'s text as bytea: asyncpg hands it over as bytes, never decoding it to a str."""
-    return f"textsend({column})"
 
 
 def one_ticket_sql(descriptions: bool = True) -> str:

@@ -78,7 +78,7 @@ class TicketFilter:
             # A literal (one of STATUSES' values), so the planner picks that status's partial index.
             where = f"WHERE j.status = '{status}'" if status else ""
             arms.append(
-                f"""SELECT {stored_tickets.as_bytes(stored_tickets.json_column(self.descriptions))} AS json,
+                f"""SELECT {stored_tickets.json_bytes(self.descriptions)} AS json,
                     j."createdAt" AS keyset_at, j."ticketId" AS keyset_id
                 FROM {table} j {where}"""
             )
