@@ -45,8 +45,13 @@ def _functions(in_octets: bool) -> list[str]:
     return [function.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1) for function in functions]
 
 
+def render_functions() -> list[str]:
+    """The render functions as of this revision (bench/api.py re-creates them on a reused database)."""
+    return _functions(in_octets=True)
+
+
 def upgrade() -> None:
-    for function in _functions(in_octets=True):
+    for function in render_functions():
         op.execute(function)
     for table in _TABLES:
         op.execute(
