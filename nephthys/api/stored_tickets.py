@@ -4,17 +4,19 @@ Every ticket's object is stored as text, up to date in the transaction that
 changed it: the open and in-progress ones in "ActiveTicketJson" (small and
 dense), the closed ones in "ClosedTicketJson". Reading tickets is reading those
 bytes; nothing is built per request. Without descriptions (a client that may
-not see them) the ``,"description":…`` member is cut out in SQL at the offsets
-stored beside the text.
+not see them) the ``,"description":…`` member is cut out of those bytes in SQL
+at the octet offsets stored beside the text (migration 0013).
 
 A long answer is streamed from a cursor in the binary protocol: each object
 arrives as ``bytea`` (``textsend``, the text's UTF-8 bytes as stored), a batch
 of rows at a time, and the server joins each batch with commas and passes it
-on. No Python object but the row is made per ticket, and PostgreSQL writes the
-bytes as they are. (COPY in CSV, the first pass, made PostgreSQL scan every byte
-for quoting: ~40% more of its CPU. Aggregating batches in SQL with
-``string_agg`` cost PostgreSQL more still. bench/README.md, "Issue 14, second
-pass", has the measurements.)
+on. PostgreSQL writes the bytes as they are. Measured against the first pass's
+COPY in CSV (which makes PostgreSQL scan every byte for quoting), this costs
+PostgreSQL ~30% less CPU and the service about as much more (asyncpg makes one
+row object per ticket): CPU moves from the shared database to the service.
+Aggregating batches in SQL (``string_agg``) would spare the service that but
+cost PostgreSQL more than it saves. bench/README.md, "Issue 14, second pass",
+has the measurements.
 """
 
 from __future__ import annotations
