@@ -729,11 +729,17 @@ async def bring_up_to_date(database_url: str) -> None:
     and the stored-JSON trigger functions of this tree (code, which may have changed under the same revision)."""
     before, after = await migrate.upgrade(database_url)
     stored_json = importlib.import_module("nephthys.database.migrations.versions.0011_ticket_json")
+    # 0013 replaces 0011's render functions (description offsets in octets): applied after them.
+    byte_offsets = importlib.import_module(
+        "nephthys.database.migrations.versions.0013_ticket_json_byte_offsets"
+    )
     connection = await asyncpg.connect(generate._dsn(database_url))
     try:
         async with connection.transaction():
             for statement in (
-                stored_json.drop_functions_and_triggers() + stored_json.create_functions_and_triggers()
+                stored_json.drop_functions_and_triggers()
+                + stored_json.create_functions_and_triggers()
+                + byte_offsets.render_functions()
             ):
                 await connection.execute(statement)
     finally:

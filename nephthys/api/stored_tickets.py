@@ -4,14 +4,19 @@ Every ticket's object is stored as text, up to date in the transaction that
 changed it: the open and in-progress ones in "ActiveTicketJson" (small and
 dense), the closed ones in "ClosedTicketJson". Reading tickets is reading those
 bytes; nothing is built per request. Without descriptions (a client that may
-not see them) the ``,"description":…`` member is cut out in SQL at the offsets
-stored beside the text.
+not see them) the ``,"description":…`` member is cut out of those bytes in SQL
+at the octet offsets stored beside the text (migration 0013).
 
-A long answer is streamed with COPY: PostgreSQL writes each object as it is
-stored, preceded by a comma and followed by a newline, and the server passes
-the chunks on untouched (only the first loses its comma to ``[``). The array
-is valid JSON (a newline between elements is whitespace) and no Python object
-is made per ticket.
+A long answer is streamed from a cursor in the binary protocol: each object
+arrives as ``bytea`` (``textsend``, the text's UTF-8 bytes as stored), a batch
+of rows at a time, and the server joins each batch with commas and passes it
+on. PostgreSQL writes the bytes as they are. Measured against the first pass's
+COPY in CSV (which makes PostgreSQL scan every byte for quoting), this costs
+PostgreSQL ~30% less CPU and the service about as much more (asyncpg makes one
+row object per ticket): CPU moves from the shared database to the service.
+Aggregating batches in SQL (``string_agg``) would spare the service that but
+cost PostgreSQL more than it saves. bench/README.md, "Issue 14, second pass",
+has the measurements.
 """
 
 from __future__ import annotations
@@ -26,18 +31,26 @@ import asyncpg
 READ_SETTINGS = ["SET LOCAL jit = off", "SET LOCAL enable_sort = off"]
 
 ACTIVE, CLOSED = '"ActiveTicketJson"', '"ClosedTicketJson"'
-_WITHOUT_DESCRIPTION = """overlay(j.json PLACING '' FROM j."descriptionAt" + 1 FOR j."descriptionLength")"""
-# CSV with a delimiter and a quote that JSON text never holds (every control character is
-# escaped in it): each value is written as it is, unquoted and unescaped.
-_COPY_OPTIONS = {"format": "csv", "delimiter": "\x01", "quote": "\x02"}
-# Blocks in flight between the database and the client: bounds the server's memory.
-_CHUNKS_AHEAD = 4
-_BLOCK = 256 * 1024
+# The stored text's bytes (a UTF-8 database: textsend is the text as stored), and the same without
+# the description member, cut at the octet offsets stored beside it (migration 0013): a bytea
+# overlay, which does not count characters as a text overlay would.
+_BYTES = "textsend(j.json)"
+_BYTES_WITHOUT_DESCRIPTION = (
+    """overlay(textsend(j.json) PLACING ''::bytea FROM j."descriptionAt" + 1 FOR j."descriptionLength")"""
+)
+# Rows fetched per round trip: ~800 kB of objects; with _BATCHES_AHEAD, bounds the server's memory.
+_BATCH_ROWS = 1000
+_BATCHES_AHEAD = 4
+
+
+def json_bytes(descriptions: bool) -> str:
+    """The stored object of row ``j`` as bytea (asyncpg hands it over as bytes), with or without its description."""
+    return _BYTES if descriptions else _BYTES_WITHOUT_DESCRIPTION
 
 
 def json_column(descriptions: bool) -> str:
-    """The stored object of row ``j``, with or without its description."""
-    return "j.json" if descriptions else _WITHOUT_DESCRIPTION
+    """The stored object of row ``j`` as text, with or without its description."""
+    return "j.json" if descriptions else f"convert_from({_BYTES_WITHOUT_DESCRIPTION}, 'UTF8')"
 
 
 def sources(status: str | None) -> list[tuple[str, str | None]]:
@@ -63,81 +76,62 @@ def one_ticket_sql(descriptions: bool = True) -> str:
     )
 
 
-async def stream_copy(
+async def stream_rows(
     driver: asyncpg.Connection, select_json: str, args: list
 ) -> AsyncGenerator[bytes, None]:
-    """The JSON array of the objects ``select_json`` returns (one text column ``json``, in order), streamed.
+    """The JSON array of the objects ``select_json`` returns (a bytea column ``json``, in order), streamed.
 
-    The first chunk (or the query's error) is awaited before this returns, so a
-    failing database still gets a JSON error rather than a broken stream.
+    Runs inside the caller's transaction (a cursor needs one). The first batch
+    (or the query's error) is awaited before this returns, so a failing database
+    still gets a JSON error rather than a broken stream. The next batches are
+    fetched while the last is being sent.
     """
-    chunks: asyncio.Queue[bytes | Exception | None] = asyncio.Queue(_CHUNKS_AHEAD)
+    batches: asyncio.Queue[bytes | Exception | None] = asyncio.Queue(_BATCHES_AHEAD)
 
-    # asyncpg hands over what each socket read brought (~14 kB); every piece sent on costs a
-    # trip through the queue, Starlette and uvicorn, so they are gathered into blocks first.
-    gathered: list[bytes] = []
-    size = 0
-
-    async def gather(chunk: bytes) -> None:
-        nonlocal size
-        gathered.append(chunk)
-        size += len(chunk)
-        if size >= _BLOCK:
-            await flush()
-
-    async def flush() -> None:
-        nonlocal size
-        if gathered:
-            block = b"".join(gathered)
-            gathered.clear()
-            size = 0
-            await chunks.put(block)
-
-    async def copy() -> None:
+    async def fetch() -> None:
         try:
-            await driver.copy_from_query(
-                f"SELECT ',' || json FROM ({select_json}) copied", *args, output=gather, **_COPY_OPTIONS
-            )
-            await flush()
+            cursor = await driver.cursor(select_json, *args)
+            while rows := await cursor.fetch(_BATCH_ROWS):
+                await batches.put(b",".join([row[0] for row in rows]))
         except Exception as error:  # handed to the reader, which raises it
-            await chunks.put(error)
+            await batches.put(error)
             return
-        await chunks.put(None)
+        await batches.put(None)
 
-    copying = asyncio.ensure_future(copy())
+    fetching = asyncio.ensure_future(fetch())
     try:
-        first = await _next(chunks)
+        first = await _next(batches)
     except BaseException:
-        await _stop(copying)
+        await _stop(fetching)
         raise
-    return _array(chunks, copying, first)
+    return _array(batches, fetching, first)
 
 
-async def _next(chunks: asyncio.Queue[bytes | Exception | None]) -> bytes | None:
-    """The next chunk; None once the copy has ended."""
-    chunk = await chunks.get()
-    if isinstance(chunk, Exception):
-        raise chunk
-    return chunk
+async def _next(batches: asyncio.Queue[bytes | Exception | None]) -> bytes | None:
+    """The next batch; None once the rows have ended."""
+    batch = await batches.get()
+    if isinstance(batch, Exception):
+        raise batch
+    return batch
 
 
-async def _stop(copying: asyncio.Future) -> None:
-    if not copying.done():
-        copying.cancel()
+async def _stop(fetching: asyncio.Future) -> None:
+    if not fetching.done():
+        fetching.cancel()
     with contextlib.suppress(BaseException):
-        await copying
+        await fetching
 
 
 async def _array(
-    chunks: asyncio.Queue[bytes | Exception | None], copying: asyncio.Future, first: bytes | None
+    batches: asyncio.Queue[bytes | Exception | None], fetching: asyncio.Future, first: bytes | None
 ) -> AsyncGenerator[bytes, None]:
     try:
         if first is None:
             yield b"[]"
             return
-        yield b"[" + first[1:]  # the first object's leading comma
-        while (chunk := await _next(chunks)) is not None:
-            yield chunk
+        yield b"[" + first
+        while (batch := await _next(batches)) is not None:
+            yield b"," + batch
         yield b"]"
     finally:
-        await _stop(copying)
+        await _stop(fetching)

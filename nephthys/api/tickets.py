@@ -2,7 +2,7 @@
 
 Each ticket's object is stored, rendered, in the database (migration 0011;
 nephthys/api/stored_tickets.py). Without ``limit`` the body is one JSON array,
-streamed with COPY inside one read-only REPEATABLE READ transaction: one
+streamed from a cursor inside one read-only REPEATABLE READ transaction: one
 consistent snapshot, constant memory however many tickets match. With
 ``limit`` (1–1000) it is one page, and an RFC 8288 ``Link: <…>; rel="next"``
 header carries an opaque cursor (keyset on createdAt and id) to the next page.
@@ -78,7 +78,7 @@ class TicketFilter:
             # A literal (one of STATUSES' values), so the planner picks that status's partial index.
             where = f"WHERE j.status = '{status}'" if status else ""
             arms.append(
-                f"""SELECT {stored_tickets.json_column(self.descriptions)} AS json,
+                f"""SELECT {stored_tickets.json_bytes(self.descriptions)} AS json,
                     j."createdAt" AS keyset_at, j."ticketId" AS keyset_id
                 FROM {table} j {where}"""
             )
@@ -150,7 +150,7 @@ async def _page(request: Request, query: TicketFilter, limit: int) -> Response:
                 await driver.execute(setting)
             rows = await driver.fetch(sql, *args)
     page = rows[:limit]
-    body = b"[" + ",".join(row["json"] for row in page).encode() + b"]"
+    body = b"[" + b",".join([row["json"] for row in page]) + b"]"
     headers = {}
     if len(rows) > limit:
         last = page[-1]
@@ -199,7 +199,7 @@ async def _stream(request: Request, query: TicketFilter) -> Response:
         resources.push_async_callback(_quietly, transaction.rollback)
         for setting in stored_tickets.READ_SETTINGS:
             await driver.execute(setting)
-        body = await stored_tickets.stream_copy(driver, sql, args)
+        body = await stored_tickets.stream_rows(driver, sql, args)
     except BaseException:
         await resources.aclose()
         raise

@@ -1,4 +1,4 @@
-"""The stored ticket JSON (migration 0011) is byte for byte what the request-time renderer writes.
+"""The stored ticket JSON (migrations 0011, 0013) is byte for byte what the request-time renderer writes.
 
 The reference is nephthys.api.ticket_json (both of its encodings, with and
 without descriptions), run over the benchmark's live-shaped data (pasted text:
@@ -20,10 +20,13 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
+from alembic import command
 
 from bench.generate import Shape, generate
 from nephthys.api import stored_tickets
 from nephthys.api.ticket_json import Encoding, TicketRenderer
+from nephthys.database import migrate
+from nephthys.database.engine import create_engine
 from tests.support import postgres
 
 SHAPE = Shape(tickets=1200, users=150, helpers=12, tags=6, question_tags=4, days=120, live=True)
@@ -56,9 +59,9 @@ async def reference(
 
 
 async def stored(connection: asyncpg.Connection, descriptions: bool) -> dict[int, bytes]:
-    rows = await connection.fetch(STORED_SQL.format(column=stored_tickets.json_column(descriptions)))
+    rows = await connection.fetch(STORED_SQL.format(column=stored_tickets.json_bytes(descriptions)))
     assert len({row["ticketId"] for row in rows}) == len(rows), "a ticket stored twice"
-    return {row["ticketId"]: row["json"].encode() for row in rows}
+    return {row["ticketId"]: row["json"] for row in rows}
 
 
 async def assert_stored_equals_rendered(url: str) -> int:
@@ -199,3 +202,47 @@ async def test_the_rebuild_command_mends_a_database_changed_with_triggers_off(ge
     assert result.returncode == 0, result.stderr
     assert f"rendered the stored JSON of {SHAPE.tickets + 1} tickets" in result.stdout
     assert await assert_stored_equals_rendered(url) == SHAPE.tickets + 1
+
+
+async def _migrate(url: str, revision: str, *, down: bool) -> None:
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            move = command.downgrade if down else command.upgrade
+            await connection.run_sync(lambda sync: move(migrate.alembic_config(sync), revision))
+    finally:
+        await engine.dispose()
+
+
+async def test_description_offsets_move_between_characters_and_octets(generated):
+    """0013 turns 0011's character offsets into octets and back, on data with other scripts and emoji."""
+    url = generated
+    # Before 0013, the cut was a text overlay at character offsets.
+    await _migrate(url, "0011", down=True)
+    connection = await asyncpg.connect(url)
+    try:
+        in_characters = dict(
+            await connection.fetch(
+                STORED_SQL.format(
+                    column="""overlay(j.json PLACING '' FROM j."descriptionAt" + 1 FOR j."descriptionLength")"""
+                )
+            )
+        )
+        expected = await reference(connection, Encoding.PYTHON, descriptions=False)
+        assert {ticket: text.encode() for ticket, text in in_characters.items()} == expected
+        # The data has objects whose characters and octets differ before and within the description.
+        assert await connection.fetchval(
+            f"""SELECT count(*) FROM ({STORED_SQL.format(column="j.json")}) s
+                WHERE octet_length(json) <> length(json)"""
+        )
+    finally:
+        await connection.close()
+    await _migrate(url, "head", down=False)
+    assert await assert_stored_equals_rendered(url) == SHAPE.tickets
+    # A ticket changed after the upgrade is rendered with octet offsets too.
+    await postgres.execute(
+        url,
+        """UPDATE "Ticket" SET title = 'Überraschung 😅 ' || title, description = 'ä€😅 ' || description
+           WHERE id IN (SELECT id FROM "Ticket" ORDER BY id LIMIT 50)""",
+    )
+    assert await assert_stored_equals_rendered(url) == SHAPE.tickets
