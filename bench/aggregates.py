@@ -255,6 +255,39 @@ async def after_changes(url: str, database_url: str, count: int) -> dict:
     return summarise(timings)
 
 
+async def ticket_writes(database_url: str, count: int) -> dict:
+    """What a ticket change costs: ``count`` open tickets closed and opened again, each its own transaction.
+
+    Every write fires the triggers a lifecycle change fires (totals, duration counts); the
+    tickets end as they began. Returns the median and 95th percentile in milliseconds.
+    """
+    connection = await asyncpg.connect(generate._dsn(database_url))
+    try:
+        ids = [
+            r["id"]
+            for r in await connection.fetch(
+                "SELECT id FROM \"Ticket\" WHERE status = 'OPEN' ORDER BY id LIMIT $1", count
+            )
+        ]
+        timings = []
+        for ticket_id in ids:
+            for statement in (
+                'UPDATE "Ticket" SET status = \'CLOSED\', "closedAt" = now() WHERE id = $1',
+                'UPDATE "Ticket" SET status = \'OPEN\', "closedAt" = NULL WHERE id = $1',
+            ):
+                started = time.perf_counter()
+                await connection.execute(statement, ticket_id)
+                timings.append((time.perf_counter() - started) * 1000)
+    finally:
+        await connection.close()
+    timings.sort()
+    return {
+        "writes": len(timings),
+        "median_ms": statistics.median(timings),
+        "p95_ms": timings[max(0, math.ceil(0.95 * len(timings)) - 1)],
+    }
+
+
 def not_modified(url: str, count: int) -> dict:
     with httpx.Client(timeout=600) as client:
         etag = client.get(url).headers["etag"]

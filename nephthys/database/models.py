@@ -175,6 +175,21 @@ class Ticket(Base):
             "createdAt",
             postgresql_where=text('"ticketTs" IS NULL'),
         ),
+        # /api/stats/distribution over all time: the hang time at a rank, an index-only
+        # read from the start of its bin in "TicketDurationCount" (migration 0012).
+        Index(
+            "Ticket_hang_ms_idx",
+            text("""(round(date_part('epoch', "assignedAt" - "createdAt") * 1000)::bigint)"""),
+            postgresql_include=["assignedAt", "createdAt"],
+            postgresql_where=text('"assignedAt" IS NOT NULL'),
+        ),
+        # /api/stats/distribution over all time: the resolution time at a rank (migration 0012).
+        Index(
+            "Ticket_resolution_ms_idx",
+            text("""(round(date_part('epoch', "closedAt" - "createdAt") * 1000)::bigint)"""),
+            postgresql_include=["closedAt", "createdAt"],
+            postgresql_where=text('"closedAt" IS NOT NULL'),
+        ),
     )
 
 
@@ -377,6 +392,33 @@ class UserClosedCount(Base):
     count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
 
 
+class TicketDurationCount(Base):
+    """Tickets per duration bin of each metric, kept by triggers on "Ticket" (migration 0012).
+
+    ``metric`` is ``hang`` or ``resolution``; bin 0 holds durations <= 0 ms, bin m
+    (1..10080) durations in ((m - 1)·60000, m·60000] ms, bin 10080 + h those in
+    (604800000 + (h - 1)·3600000, 604800000 + h·3600000] ms. Read by nephthys.stats.distribution.
+    """
+
+    __tablename__ = "TicketDurationCount"
+
+    metric: Mapped[str] = mapped_column(Text, primary_key=True)
+    bin: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+
+
+class TicketDurationPending(Base):
+    """A statement's change to "TicketDurationCount", added to it when its transaction commits (migration 0012).
+
+    ``bins``: ``{"<metric>:<bin>": <change in tickets>}``.
+    """
+
+    __tablename__ = "TicketDurationPending"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    bins: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+
+
 __all__ = [
     "ApiKey",
     "Base",
@@ -389,6 +431,8 @@ __all__ = [
     "Tag",
     "TagOnTicket",
     "Ticket",
+    "TicketDurationCount",
+    "TicketDurationPending",
     "TicketStatus",
     "TicketTotals",
     "TicketTotalsPending",

@@ -145,3 +145,66 @@ async def test_distribution_buckets_take_their_edge_and_percentiles_interpolate(
     nothing = await duration_distribution(connection, "resolution")
     assert nothing["count"] == 0 and set(nothing["percentiles"].values()) == {None}
     assert {bucket["count"] for bucket in nothing["buckets"]} == {0}
+
+
+async def _all_time_and_sorted(connection, metric: str) -> tuple[dict, dict]:
+    """The all-time answer (kept counts and the ordered index) and the same tickets by sorting every duration."""
+    everything = await duration_distribution(connection, metric, utc(1970, 1, 1), utc(3000, 1, 1))
+    return await duration_distribution(connection, metric), everything
+
+
+async def test_all_time_distribution_follows_every_change_exactly(connection, db_url):
+    from tests.support import postgres
+
+    author = await add_user(db_url, "UAUTHOR")
+    helper = await add_user(db_url, "UHELPER", helper=True)
+    start = utc(2026, 5, 1)
+    durations = [-MS, timedelta(0), MS, MIN, MIN + MS, 5 * MIN, 59 * MIN + 59_999 * MS, 10080 * MIN,
+                 10080 * MIN + MS, 10080 * MIN + timedelta(hours=1), 40 * timedelta(days=1)]  # fmt: skip
+    ids = []
+    for index, duration in enumerate(durations):
+        created = start + index * timedelta(minutes=7)
+        ids.append(
+            await add_ticket(db_url, opened_by=author, created_at=created, status="CLOSED", assigned_to=helper,
+                             assigned_at=created + duration / 3, closed_by=helper, closed_at=created + duration)
+        )  # fmt: skip
+    for metric in ("hang", "resolution"):
+        fast, sorted_ = await _all_time_and_sorted(connection, metric)
+        assert fast == sorted_ and fast["count"] == len(durations)
+
+    # Reopen one, move another's closure by a millisecond across a bin edge, unassign a third,
+    # delete a fourth, and add many in one statement: the kept counts follow each.
+    await postgres.execute(
+        db_url, f'UPDATE "Ticket" SET status = \'OPEN\', "closedAt" = NULL WHERE id = {ids[3]}'
+    )
+    await postgres.execute(
+        db_url,
+        f'UPDATE "Ticket" SET "closedAt" = "closedAt" + interval \'1 millisecond\' WHERE id = {ids[6]}',
+    )
+    await postgres.execute(db_url, f'UPDATE "Ticket" SET "assignedAt" = NULL WHERE id = {ids[8]}')
+    await postgres.execute(db_url, f'DELETE FROM "Ticket" WHERE id = {ids[9]}')
+    await postgres.execute(
+        db_url,
+        f"""INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "createdAt",
+               "assignedAt", "closedAt")
+            SELECT 'q', 'd', 'CLOSED', 'bulk.' || n, {author}, timestamptz '2026-06-01' + n * interval '1 hour',
+                   timestamptz '2026-06-01' + n * interval '1 hour' + (n % 97) * interval '1 minute',
+                   timestamptz '2026-06-01' + n * interval '1 hour' + n * interval '13 minutes 7 seconds'
+            FROM generate_series(1, 400) AS n""",
+    )
+    for metric in ("hang", "resolution"):
+        fast, sorted_ = await _all_time_and_sorted(connection, metric)
+        assert fast == sorted_
+    assert (await _all_time_and_sorted(connection, "resolution"))[0]["count"] == len(durations) - 2 + 400
+
+    # A recount from the tickets finds what the triggers kept.
+    counts = 'SELECT metric, bin, "count" FROM "TicketDurationCount" WHERE "count" <> 0 ORDER BY 1, 2'
+    kept = [tuple(row) for row in await postgres.fetch(db_url, counts)]
+    await postgres.execute(db_url, "SELECT ticket_totals_rebuild()")
+    assert [tuple(row) for row in await postgres.fetch(db_url, counts)] == kept
+    assert await postgres.fetch(db_url, 'SELECT * FROM "TicketDurationPending"') == []
+
+    await connection.rollback()  # its transaction's read lock would hold the TRUNCATE back
+    await postgres.execute(db_url, 'TRUNCATE "Ticket" CASCADE')
+    fast, sorted_ = await _all_time_and_sorted(connection, "hang")
+    assert fast == sorted_ and fast["count"] == 0

@@ -1,0 +1,189 @@
+"""How many tickets have each hang and resolution time, per minute, kept by triggers; durations indexed in order.
+
+An all-time duration distribution (``/api/stats/distribution`` without
+``since``/``until``) used to sort every ticket's duration: seconds at a million
+tickets. Now it reads its figures from two structures kept exact by triggers:
+
+- "TicketDurationCount": for each metric (``hang``: ``assignedAt − createdAt``
+  where ``assignedAt`` is set; ``resolution``: ``closedAt − createdAt`` where
+  ``closedAt`` is set) and each *bin* of whole milliseconds, how many tickets
+  have a duration in it. Bin 0 holds durations ≤ 0; bin ``m`` for 1 ≤ m ≤ 10080
+  holds ``(m − 1)·60000 < d ≤ m·60000`` (one minute, so every bucket edge of
+  the distribution, all whole minutes up to 10080, is a bin edge and a
+  bucket's count is a sum of bins); beyond a week, one bin per hour:
+  bin ``10080 + h`` holds ``604800000 + (h − 1)·3600000 < d ≤ 604800000 + h·3600000``.
+- "Ticket_hang_ms_idx" and "Ticket_resolution_ms_idx": the durations
+  themselves, in order, with the two instants included so a read is index-only.
+  The k-th smallest duration is the entry at offset ``k − (tickets in earlier
+  bins)`` from the start of its bin: a short ordered index read.
+
+The counts change at commit, as the ticket totals do (migration 0005): each
+statement's trigger records its change in "TicketDurationPending" (an insert,
+which never waits), and a deferred constraint trigger adds it to the counts in
+ascending (metric, bin) order when the transaction commits, so writers hold
+the counts' row locks only for their commit and always take them in the same
+order. TRUNCATE empties the counts; ``ticket_totals_rebuild()`` recounts them too.
+
+Revision ID: 0012
+Revises: 0010
+"""
+
+import importlib
+
+from alembic import op
+
+revision = "0012"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+_0005 = importlib.import_module("nephthys.database.migrations.versions.0005_deferred_ticket_totals")
+
+
+def _ms(later: str, earlier: str) -> str:
+    # The same expression as nephthys.stats.overview's, so the planner matches the indexes.
+    return f"round(date_part('epoch', {later} - {earlier}) * 1000)::bigint"
+
+
+HANG_MS = _ms('"assignedAt"', '"createdAt"')
+RESOLUTION_MS = _ms('"closedAt"', '"createdAt"')
+MINUTE_BINS = 10080
+WEEK_MS = MINUTE_BINS * 60_000
+
+
+def bin_of(ms: str) -> str:
+    """The bin of a duration in milliseconds (see the module's description)."""
+    return (
+        f"(CASE WHEN {ms} <= 0 THEN 0 WHEN {ms} <= {WEEK_MS} THEN ({ms} + 59999) / 60000 "
+        f"ELSE {MINUTE_BINS} + ({ms} - {WEEK_MS} + 3599999) / 3600000 END)::integer"
+    )
+
+
+INDEXES = {
+    "Ticket_hang_ms_idx": f"""(({HANG_MS})) INCLUDE ("assignedAt", "createdAt") WHERE "assignedAt" IS NOT NULL""",
+    "Ticket_resolution_ms_idx": f"""(({RESOLUTION_MS})) INCLUDE ("closedAt", "createdAt") """
+    """WHERE "closedAt" IS NOT NULL""",
+}
+
+# The bins a set of rows puts in (sign 1) or takes away (sign -1), per metric.
+_BINS_OF_CHANGES = f"""
+    SELECT metric, bin, sum(sign) AS n FROM (
+        SELECT sign, 'hang' AS metric, {bin_of(HANG_MS)} AS bin FROM changes WHERE "assignedAt" IS NOT NULL
+        UNION ALL
+        SELECT sign, 'resolution', {bin_of(RESOLUTION_MS)} FROM changes WHERE "closedAt" IS NOT NULL
+    ) durations GROUP BY metric, bin HAVING sum(sign) <> 0"""
+
+_CHANGES = {
+    "insert": "SELECT 1 AS sign, * FROM new_rows",
+    "update": "SELECT -1 AS sign, * FROM old_rows UNION ALL SELECT 1, * FROM new_rows",
+    "delete": "SELECT -1 AS sign, * FROM old_rows",
+}
+_TRANSITIONS = {
+    "insert": "NEW TABLE AS new_rows",
+    "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+    "delete": "OLD TABLE AS old_rows",
+}
+
+
+def _record_function(event: str) -> str:
+    return f"""CREATE FUNCTION "ticket_durations_on_{event}"() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    -- Most updates (a message, a status) move no duration: nothing is recorded.
+    WITH changes AS ({_CHANGES[event]}), bins AS ({_BINS_OF_CHANGES})
+    INSERT INTO "TicketDurationPending" ("bins")
+    SELECT jsonb_object_agg(metric || ':' || bin, n) FROM bins HAVING count(*) > 0;
+    RETURN NULL;
+END
+$body$"""
+
+
+APPLY_FUNCTION = """CREATE FUNCTION "ticket_durations_apply_pending"() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    -- Gone already: a TRUNCATE or a rebuild in this transaction recounted everything.
+    DELETE FROM "TicketDurationPending" WHERE id = NEW.id;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO "TicketDurationCount" ("metric", "bin", "count")
+    SELECT split_part(key, ':', 1), split_part(key, ':', 2)::integer, value::bigint
+    FROM jsonb_each_text(NEW."bins") ORDER BY 1, 2
+    ON CONFLICT ("metric", "bin") DO UPDATE SET "count" = "TicketDurationCount"."count" + EXCLUDED."count";
+    RETURN NULL;
+END
+$body$"""
+
+TRUNCATE_FUNCTION = """CREATE FUNCTION "ticket_durations_on_truncate"() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    DELETE FROM "TicketDurationPending";
+    DELETE FROM "TicketDurationCount";
+    RETURN NULL;
+END
+$body$"""
+
+REBUILD_FUNCTION = f"""CREATE FUNCTION "ticket_durations_rebuild"() RETURNS void LANGUAGE plpgsql AS $body$
+BEGIN
+    -- No ticket may change while the counts are recounted.
+    LOCK TABLE "Ticket" IN SHARE MODE;
+    DELETE FROM "TicketDurationPending";
+    DELETE FROM "TicketDurationCount";
+    WITH changes AS (SELECT 1 AS sign, * FROM "Ticket"), bins AS ({_BINS_OF_CHANGES})
+    INSERT INTO "TicketDurationCount" ("metric", "bin", "count") SELECT metric, bin, n FROM bins;
+END
+$body$"""
+
+# ticket_totals_rebuild() (run after loading tickets with triggers off) recounts these too.
+_TOTALS_REBUILD = _0005.REBUILD_FUNCTION
+assert _TOTALS_REBUILD.rstrip().endswith("END\n$body$")
+TOTALS_REBUILD_WITH_DURATIONS = (
+    _TOTALS_REBUILD.rstrip()[: -len("END\n$body$")] + '    PERFORM "ticket_durations_rebuild"();\nEND\n$body$'
+)
+
+
+def upgrade() -> None:
+    op.execute(
+        """CREATE TABLE "TicketDurationCount" (
+            "metric" TEXT NOT NULL,
+            "bin" INTEGER NOT NULL,
+            "count" BIGINT NOT NULL DEFAULT 0,
+            CONSTRAINT "TicketDurationCount_pkey" PRIMARY KEY ("metric", "bin"))"""
+    )
+    op.execute(
+        """CREATE TABLE "TicketDurationPending" (
+            "id" BIGSERIAL NOT NULL,
+            "bins" JSONB NOT NULL DEFAULT '{}',
+            CONSTRAINT "TicketDurationPending_pkey" PRIMARY KEY ("id"))"""
+    )
+    for name, definition in INDEXES.items():
+        op.execute(f'CREATE INDEX "{name}" ON "Ticket" {definition}')
+    op.execute(APPLY_FUNCTION)
+    op.execute(
+        'CREATE CONSTRAINT TRIGGER "ticket_durations_apply_pending" AFTER INSERT ON "TicketDurationPending" '
+        'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "ticket_durations_apply_pending"()'
+    )
+    for event in _CHANGES:
+        op.execute(_record_function(event))
+        op.execute(
+            f'CREATE TRIGGER "ticket_durations_{event}" AFTER {event.upper()} ON "Ticket" '
+            f'REFERENCING {_TRANSITIONS[event]} FOR EACH STATEMENT EXECUTE FUNCTION "ticket_durations_on_{event}"()'
+        )
+    op.execute(TRUNCATE_FUNCTION)
+    op.execute(
+        'CREATE TRIGGER "ticket_durations_truncate" AFTER TRUNCATE ON "Ticket" '
+        'FOR EACH STATEMENT EXECUTE FUNCTION "ticket_durations_on_truncate"()'
+    )
+    op.execute(REBUILD_FUNCTION)
+    op.execute(TOTALS_REBUILD_WITH_DURATIONS.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+    op.execute('SELECT "ticket_durations_rebuild"()')
+
+
+def downgrade() -> None:
+    op.execute(_TOTALS_REBUILD.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+    for event in [*_CHANGES, "truncate"]:
+        op.execute(f'DROP TRIGGER "ticket_durations_{event}" ON "Ticket"')
+        op.execute(f'DROP FUNCTION "ticket_durations_on_{event}"()')
+    op.execute('DROP FUNCTION "ticket_durations_rebuild"()')
+    for name in INDEXES:
+        op.execute(f'DROP INDEX "{name}"')
+    op.execute('DROP TABLE "TicketDurationPending"')
+    op.execute('DROP FUNCTION "ticket_durations_apply_pending"()')
+    op.execute('DROP TABLE "TicketDurationCount"')
