@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Double,
     Enum,
     ForeignKey,
     Index,
@@ -419,10 +420,53 @@ class TicketDurationPending(Base):
     bins: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
 
 
+class DailyFigures(Base):
+    """One day of /api/stats/daily as computed, kept until a ticket change touches it (migration 0012).
+
+    The day is ``[dayStart, dayEnd)`` (a local day in some zone); the percentiles are
+    milliseconds (p50, p90, p95), NULL when no ticket qualified. Written and read by
+    nephthys.stats.daily; rows are deleted by triggers on "Ticket" at commit.
+    """
+
+    __tablename__ = "DailyFigures"
+
+    day_start: Mapped[datetime] = mapped_column(
+        "dayStart", TIMESTAMP(timezone=True, precision=3), primary_key=True
+    )
+    day_end: Mapped[datetime] = mapped_column(
+        "dayEnd", TIMESTAMP(timezone=True, precision=3), primary_key=True
+    )
+    new_tickets: Mapped[int] = mapped_column("newTickets", BigInteger, nullable=False)
+    closed_tickets: Mapped[int] = mapped_column("closedTickets", BigInteger, nullable=False)
+    unresolved_at_end: Mapped[int] = mapped_column("unresolvedAtEnd", BigInteger, nullable=False)
+    hang_p50_ms: Mapped[float | None] = mapped_column("hangP50Ms", Double)
+    hang_p90_ms: Mapped[float | None] = mapped_column("hangP90Ms", Double)
+    hang_p95_ms: Mapped[float | None] = mapped_column("hangP95Ms", Double)
+    resolution_p50_ms: Mapped[float | None] = mapped_column("resolutionP50Ms", Double)
+    resolution_p90_ms: Mapped[float | None] = mapped_column("resolutionP90Ms", Double)
+    resolution_p95_ms: Mapped[float | None] = mapped_column("resolutionP95Ms", Double)
+
+
+class DailyFiguresPending(Base):
+    """A statement's days to forget, deleted from "DailyFigures" when its transaction commits (migration 0012).
+
+    ``points``: the days holding these instants (a JSON list); ``ranges``: ``[after, until]``
+    pairs, the days ending after ``after`` and starting at or before ``until`` (null: every later day).
+    """
+
+    __tablename__ = "DailyFiguresPending"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    points: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    ranges: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+
+
 __all__ = [
     "ApiKey",
     "Base",
     "BotMessage",
+    "DailyFigures",
+    "DailyFiguresPending",
     "Feedback",
     "FeedbackRating",
     "JobRun",

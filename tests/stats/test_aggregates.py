@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from sqlalchemy import text
+
 from nephthys.stats.daily import daily_stats, local_day_edges
 from nephthys.stats.distribution import BUCKET_EDGES_MINUTES, duration_distribution
 from tests.api.data import add_ticket, add_user
@@ -208,3 +210,73 @@ async def test_all_time_distribution_follows_every_change_exactly(connection, db
     await postgres.execute(db_url, 'TRUNCATE "Ticket" CASCADE')
     fast, sorted_ = await _all_time_and_sorted(connection, "hang")
     assert fast == sorted_ and fast["count"] == 0
+
+
+async def test_kept_days_are_forgotten_exactly_when_a_ticket_change_touches_them(db_url):
+    """Each series is read through "DailyFigures" (as the API does) and must equal a fresh computation."""
+    from tests.support import postgres
+    from nephthys.database.engine import create_engine
+
+    author = await add_user(db_url, "UAUTHOR")
+    helper = await add_user(db_url, "UHELPER", helper=True)
+    first, last = date(2026, 3, 1), date(2026, 3, 20)
+    ids = []
+    for index in range(40):
+        created = datetime(2026, 3, 1, tzinfo=NEW_YORK) + index * timedelta(hours=11, minutes=7)
+        closed = created + (index % 5) * timedelta(hours=19) if index % 3 else None
+        ids.append(
+            await add_ticket(db_url, opened_by=author, created_at=created, status="CLOSED" if closed else "OPEN",
+                             assigned_to=helper, assigned_at=created + (index % 4) * 7 * MIN,
+                             closed_by=helper if closed else None, closed_at=closed)
+        )  # fmt: skip
+    engine = create_engine(db_url, pool_size=1)
+    kept_days = 'SELECT count(*) AS n FROM "DailyFigures"'
+
+    async def through_kept_days() -> list[dict]:
+        async with engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="REPEATABLE READ")
+            async with connection.begin():
+                return await daily_stats(connection, first, last, NEW_YORK, remember=True)
+
+    async def fresh() -> list[dict]:
+        async with engine.connect() as connection:
+            return await daily_stats(connection, first, last, NEW_YORK)
+
+    try:
+        assert await through_kept_days() == await fresh()
+        assert (await postgres.fetch(db_url, kept_days))[0]["n"] == 20
+        assert await through_kept_days() == await fresh()  # now read from the kept days
+        changes = [
+            f'UPDATE "Ticket" SET "lastMsgAt" = now() WHERE id = {ids[5]}',  # touches no day
+            f'UPDATE "Ticket" SET "assignedAt" = "assignedAt" + interval \'3 minutes\' WHERE id = {ids[7]}',
+            f'UPDATE "Ticket" SET status = \'OPEN\', "closedAt" = NULL WHERE id = {ids[4]}',  # reopened
+            f"UPDATE \"Ticket\" SET status = 'CLOSED', \"closedAt\" = timestamptz '2026-03-18 12:00Z' "
+            f"WHERE id = {ids[3]}",  # an old one closes
+            f'UPDATE "Ticket" SET "closedAt" = "closedAt" - interval \'2 days\' WHERE id = {ids[10]}',
+            f'UPDATE "Ticket" SET "createdAt" = "createdAt" + interval \'5 days\' WHERE id = {ids[1]}',
+            f'DELETE FROM "Ticket" WHERE id = {ids[20]}',
+        ]
+        for change in changes:
+            before = (await postgres.fetch(db_url, kept_days))[0]["n"]
+            await postgres.execute(db_url, change)
+            after = (await postgres.fetch(db_url, kept_days))[0]["n"]
+            assert await through_kept_days() == await fresh(), change
+            if change is changes[0]:
+                assert after == before == 20  # nothing to forget
+            else:
+                assert after < before, change
+        await add_ticket(db_url, opened_by=author, created_at=datetime(2026, 3, 9, 8, tzinfo=NEW_YORK))
+        assert await through_kept_days() == await fresh()
+
+        # A change that commits after a reader's snapshot: the reader's days are not kept.
+        async with engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="REPEATABLE READ")
+            async with connection.begin():
+                await postgres.execute(db_url, 'DELETE FROM "DailyFigures"')
+                await connection.execute(text('SELECT 1 FROM "Ticket" LIMIT 1'))  # the snapshot
+                await postgres.execute(db_url, f'UPDATE "Ticket" SET "closedAt" = now() WHERE id = {ids[0]}')
+                await daily_stats(connection, first, last, NEW_YORK, remember=True)
+        assert (await postgres.fetch(db_url, kept_days))[0]["n"] == 0
+        assert await through_kept_days() == await fresh()
+    finally:
+        await engine.dispose()

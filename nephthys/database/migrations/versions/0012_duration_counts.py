@@ -24,6 +24,24 @@ ascending (metric, bin) order when the transaction commits, so writers hold
 the counts' row locks only for their commit and always take them in the same
 order. TRUNCATE empties the counts; ``ticket_totals_rebuild()`` recounts them too.
 
+The daily series (``/api/stats/daily``) keeps each day it computed in
+"DailyFigures", keyed by the day's first instant and the instant it ends (so a
+local day in any zone), and recomputes only the days a ticket change touched:
+
+- the day that holds a changed ticket's ``createdAt`` (old and new), when its
+  ``createdAt``, ``assignedAt`` or ``closedAt`` changed (new tickets, percentiles);
+- when its ``createdAt`` or ``closedAt`` changed (or it was added or deleted),
+  every day from the one holding the earliest of its old and new ``closedAt``
+  (``createdAt`` too when that moved) to the one holding the latest (or every
+  later day, when either was open): closures and the tickets unresolved at
+  each day's end. A reopened old ticket so clears every day since it closed.
+
+Those days are deleted at commit by a deferred trigger, after it has locked the
+totals row; a reader stores days only while holding a share lock on that row in
+a REPEATABLE READ transaction that saw no ticket change commit since its
+snapshot (``nephthys.stats.daily``), so a stored day is never older than the
+change that should have removed it.
+
 Revision ID: 0012
 Revises: 0010
 """
@@ -126,6 +144,9 @@ BEGIN
     LOCK TABLE "Ticket" IN SHARE MODE;
     DELETE FROM "TicketDurationPending";
     DELETE FROM "TicketDurationCount";
+    -- Tickets loaded with the triggers off may fall in any stored day.
+    DELETE FROM "DailyFiguresPending";
+    DELETE FROM "DailyFigures";
     WITH changes AS (SELECT 1 AS sign, * FROM "Ticket"), bins AS ({_BINS_OF_CHANGES})
     INSERT INTO "TicketDurationCount" ("metric", "bin", "count") SELECT metric, bin, n FROM bins;
 END
@@ -137,6 +158,90 @@ assert _TOTALS_REBUILD.rstrip().endswith("END\n$body$")
 TOTALS_REBUILD_WITH_DURATIONS = (
     _TOTALS_REBUILD.rstrip()[: -len("END\n$body$")] + '    PERFORM "ticket_durations_rebuild"();\nEND\n$body$'
 )
+
+
+# One pending row per statement: the instants whose days go ("points"), and ranges of days
+# ("ranges": [after, until] pairs, the days ending after `after` and starting at or before
+# `until`; null: no end).
+# A statement changing more than _MANY tickets records one range over them all instead.
+_MANY = 1000
+_DAILY_RANGES = """
+    WITH pairs AS (
+        SELECT o.id AS old_id, n.id AS new_id,
+               o."createdAt" AS old_created, n."createdAt" AS new_created,
+               o."closedAt" AS old_closed, n."closedAt" AS new_closed,
+               o."assignedAt" AS old_assigned, n."assignedAt" AS new_assigned
+        FROM {old} o FULL JOIN {new} n ON n.id = o.id
+    ), touched AS (
+        SELECT *, (old_id IS NULL OR new_id IS NULL
+                   OR old_created IS DISTINCT FROM new_created
+                   OR old_closed IS DISTINCT FROM new_closed) AS spans_moved
+        FROM pairs
+        WHERE old_id IS NULL OR new_id IS NULL
+           OR old_created IS DISTINCT FROM new_created
+           OR old_closed IS DISTINCT FROM new_closed
+           OR old_assigned IS DISTINCT FROM new_assigned
+    ), ranges AS (
+        SELECT least(old_closed, new_closed,
+                     CASE WHEN old_id IS NULL OR new_id IS NULL OR old_created IS DISTINCT FROM new_created
+                          THEN least(old_created, new_created) END) AS after,
+               CASE WHEN (old_id IS NOT NULL AND old_closed IS NULL) OR (new_id IS NOT NULL AND new_closed IS NULL)
+                    THEN NULL ELSE greatest(old_closed, new_closed) END AS until
+        FROM touched WHERE spans_moved
+    )
+    INSERT INTO "DailyFiguresPending" ("points", "ranges")
+    SELECT CASE WHEN count(*) > {many} THEN '[]'::jsonb
+                ELSE coalesce(jsonb_agg(old_created) FILTER (WHERE old_created IS NOT NULL), '[]'::jsonb)
+                     || coalesce(jsonb_agg(new_created) FILTER (WHERE new_created IS NOT NULL), '[]'::jsonb) END,
+           CASE WHEN count(*) > {many}
+                THEN jsonb_build_array(jsonb_build_array(
+                         least(min(old_created), min(new_created), min(old_closed), min(new_closed)), NULL))
+                ELSE coalesce((SELECT jsonb_agg(jsonb_build_array(after, until)) FROM ranges), '[]'::jsonb) END
+    FROM touched HAVING count(*) > 0"""
+
+_DAILY_OLD_NEW = {
+    "insert": ('(SELECT * FROM "Ticket" WHERE false)', "new_rows"),
+    "update": ("old_rows", "new_rows"),
+    "delete": ("old_rows", '(SELECT * FROM "Ticket" WHERE false)'),
+}
+
+
+def _daily_record_function(event: str) -> str:
+    old, new = _DAILY_OLD_NEW[event]
+    return f"""CREATE FUNCTION "daily_figures_on_{event}"() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    {_DAILY_RANGES.format(old=old, new=new, many=_MANY)};
+    RETURN NULL;
+END
+$body$"""
+
+
+DAILY_APPLY_FUNCTION = """CREATE FUNCTION "daily_figures_apply_pending"() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    DELETE FROM "DailyFiguresPending" WHERE id = NEW.id;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    -- A reader storing days holds a share lock on this row: wait for it, so its days are
+    -- committed (and seen here) before these go, or it sees this change and stores nothing.
+    PERFORM 1 FROM "TicketTotals" WHERE id = 1 FOR NO KEY UPDATE;
+    DELETE FROM "DailyFigures" d
+    WHERE EXISTS (SELECT 1 FROM jsonb_array_elements_text(NEW."points") AS p(at)
+                  WHERE d."dayStart" <= p.at::timestamptz AND d."dayEnd" > p.at::timestamptz)
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(NEW."ranges") AS r(pair)
+                  WHERE d."dayEnd" > (r.pair ->> 0)::timestamptz
+                    AND (r.pair ->> 1 IS NULL OR d."dayStart" <= (r.pair ->> 1)::timestamptz));
+    RETURN NULL;
+END
+$body$"""
+
+DAILY_TRUNCATE_FUNCTION = """CREATE FUNCTION "daily_figures_on_truncate"() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    DELETE FROM "DailyFiguresPending";
+    DELETE FROM "DailyFigures";
+    RETURN NULL;
+END
+$body$"""
 
 
 def upgrade() -> None:
@@ -173,10 +278,54 @@ def upgrade() -> None:
     )
     op.execute(REBUILD_FUNCTION)
     op.execute(TOTALS_REBUILD_WITH_DURATIONS.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+    op.execute(
+        """CREATE TABLE "DailyFigures" (
+            "dayStart" TIMESTAMPTZ(3) NOT NULL,
+            "dayEnd" TIMESTAMPTZ(3) NOT NULL,
+            "newTickets" BIGINT NOT NULL,
+            "closedTickets" BIGINT NOT NULL,
+            "unresolvedAtEnd" BIGINT NOT NULL,
+            "hangP50Ms" DOUBLE PRECISION,
+            "hangP90Ms" DOUBLE PRECISION,
+            "hangP95Ms" DOUBLE PRECISION,
+            "resolutionP50Ms" DOUBLE PRECISION,
+            "resolutionP90Ms" DOUBLE PRECISION,
+            "resolutionP95Ms" DOUBLE PRECISION,
+            CONSTRAINT "DailyFigures_pkey" PRIMARY KEY ("dayStart", "dayEnd"))"""
+    )
+    op.execute(
+        """CREATE TABLE "DailyFiguresPending" (
+            "id" BIGSERIAL NOT NULL,
+            "points" JSONB NOT NULL DEFAULT '[]',
+            "ranges" JSONB NOT NULL DEFAULT '[]',
+            CONSTRAINT "DailyFiguresPending_pkey" PRIMARY KEY ("id"))"""
+    )
+    op.execute(DAILY_APPLY_FUNCTION)
+    op.execute(
+        'CREATE CONSTRAINT TRIGGER "daily_figures_apply_pending" AFTER INSERT ON "DailyFiguresPending" '
+        'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "daily_figures_apply_pending"()'
+    )
+    for event in _DAILY_OLD_NEW:
+        op.execute(_daily_record_function(event))
+        op.execute(
+            f'CREATE TRIGGER "daily_figures_{event}" AFTER {event.upper()} ON "Ticket" '
+            f'REFERENCING {_TRANSITIONS[event]} FOR EACH STATEMENT EXECUTE FUNCTION "daily_figures_on_{event}"()'
+        )
+    op.execute(DAILY_TRUNCATE_FUNCTION)
+    op.execute(
+        'CREATE TRIGGER "daily_figures_truncate" AFTER TRUNCATE ON "Ticket" '
+        'FOR EACH STATEMENT EXECUTE FUNCTION "daily_figures_on_truncate"()'
+    )
     op.execute('SELECT "ticket_durations_rebuild"()')
 
 
 def downgrade() -> None:
+    for event in [*_DAILY_OLD_NEW, "truncate"]:
+        op.execute(f'DROP TRIGGER "daily_figures_{event}" ON "Ticket"')
+        op.execute(f'DROP FUNCTION "daily_figures_on_{event}"()')
+    op.execute('DROP TABLE "DailyFiguresPending"')
+    op.execute('DROP FUNCTION "daily_figures_apply_pending"()')
+    op.execute('DROP TABLE "DailyFigures"')
     op.execute(_TOTALS_REBUILD.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
     for event in [*_CHANGES, "truncate"]:
         op.execute(f'DROP TRIGGER "ticket_durations_{event}" ON "Ticket"')
