@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from sqlalchemy import text
 
 from nephthys.stats.daily import daily_stats, local_day_edges
@@ -214,8 +213,8 @@ async def test_all_time_distribution_follows_every_change_exactly(connection, db
 
 async def test_kept_days_are_forgotten_exactly_when_a_ticket_change_touches_them(db_url):
     """Each series is read through "DailyFigures" (as the API does) and must equal a fresh computation."""
-    from tests.support import postgres
     from nephthys.database.engine import create_engine
+    from tests.support import postgres
 
     author = await add_user(db_url, "UAUTHOR")
     helper = await add_user(db_url, "UHELPER", helper=True)
