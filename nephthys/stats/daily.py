@@ -178,7 +178,7 @@ KEEP_DAYS_SQL = text(
 
 
 def _split(values: list[float | None]) -> list[float] | None:
-    return None if values[0] is None else [float(v) for v in values]
+    return None if any(v is None for v in values) else [float(v) for v in values if v is not None]
 
 
 async def _computed_days(

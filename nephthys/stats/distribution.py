@@ -112,7 +112,9 @@ def _percentile_cont(fraction: float, count: int, value_at) -> float:
 async def _all_time_distribution(
     executor: Executor, metric: Metric
 ) -> tuple[int, list[float] | None, list[int]]:
-    bins = [(row.bin, row.count) for row in await executor.execute(BINS_SQL, {"metric": metric})]
+    bins = [
+        (int(bin_number), int(n)) for bin_number, n in await executor.execute(BINS_SQL, {"metric": metric})
+    ]
     count = sum(n for _, n in bins)
     bucket_counts = [0] * (len(BUCKET_EDGES_MINUTES) + 1)
     for bin_number, n in bins:
@@ -158,7 +160,7 @@ async def duration_distribution(
             {"since": since, "until": until},
         )
         row = result.one()
-        count, percentiles_ms, bucket_counts = row.count, row.percentiles_ms, row.buckets
+        count, percentiles_ms, bucket_counts = row._mapping["count"], row.percentiles_ms, row.buckets
     percentiles = (
         {key: value / _MS_PER_MINUTE for key, value in zip(_PERCENTILE_KEYS, percentiles_ms, strict=True)}
         if percentiles_ms is not None
