@@ -266,6 +266,16 @@ async def test_kept_days_are_forgotten_exactly_when_a_ticket_change_touches_them
                 assert after < before, change
         await add_ticket(db_url, opened_by=author, created_at=datetime(2026, 3, 9, 8, tzinfo=NEW_YORK))
         assert await through_kept_days() == await fresh()
+        # A statement changing over a thousand tickets forgets every day from its earliest instant on.
+        await postgres.execute(
+            db_url,
+            f"""INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "createdAt", "closedAt")
+                SELECT 'q', 'd', 'CLOSED', 'bulk.' || n, {author},
+                       timestamptz '2026-03-12 00:00Z' + n * interval '3 minutes',
+                       timestamptz '2026-03-12 00:00Z' + n * interval '4 minutes'
+                FROM generate_series(1, 1100) AS n""",
+        )
+        assert await through_kept_days() == await fresh()
 
         # A change that commits after a reader's snapshot: the reader's days are not kept.
         async with engine.connect() as connection:

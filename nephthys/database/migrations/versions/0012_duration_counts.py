@@ -217,6 +217,10 @@ $body$"""
 
 
 DAILY_APPLY_FUNCTION = """CREATE FUNCTION "daily_figures_apply_pending"() RETURNS trigger LANGUAGE plpgsql AS $body$
+DECLARE
+    at timestamptz;
+    range_after timestamptz;
+    range_until timestamptz;
 BEGIN
     DELETE FROM "DailyFiguresPending" WHERE id = NEW.id;
     IF NOT FOUND THEN
@@ -225,12 +229,16 @@ BEGIN
     -- A reader storing days holds a share lock on this row: wait for it, so its days are
     -- committed (and seen here) before these go, or it sees this change and stores nothing.
     PERFORM 1 FROM "TicketTotals" WHERE id = 1 FOR NO KEY UPDATE;
-    DELETE FROM "DailyFigures" d
-    WHERE EXISTS (SELECT 1 FROM jsonb_array_elements_text(NEW."points") AS p(at)
-                  WHERE d."dayStart" <= p.at::timestamptz AND d."dayEnd" > p.at::timestamptz)
-       OR EXISTS (SELECT 1 FROM jsonb_array_elements(NEW."ranges") AS r(pair)
-                  WHERE d."dayEnd" > (r.pair ->> 0)::timestamptz
-                    AND (r.pair ->> 1 IS NULL OR d."dayStart" <= (r.pair ->> 1)::timestamptz));
+    -- One short range of "DailyFigures_dayEnd_idx" per instant: the days ending after it.
+    FOR at IN SELECT value::timestamptz FROM jsonb_array_elements_text(NEW."points") LOOP
+        DELETE FROM "DailyFigures" WHERE "dayEnd" > at AND "dayStart" <= at;
+    END LOOP;
+    FOR range_after, range_until IN
+        SELECT (pair ->> 0)::timestamptz, (pair ->> 1)::timestamptz FROM jsonb_array_elements(NEW."ranges") AS r(pair)
+    LOOP
+        DELETE FROM "DailyFigures"
+        WHERE "dayEnd" > range_after AND (range_until IS NULL OR "dayStart" <= range_until);
+    END LOOP;
     RETURN NULL;
 END
 $body$"""
@@ -293,6 +301,7 @@ def upgrade() -> None:
             "resolutionP95Ms" DOUBLE PRECISION,
             CONSTRAINT "DailyFigures_pkey" PRIMARY KEY ("dayStart", "dayEnd"))"""
     )
+    op.execute('CREATE INDEX "DailyFigures_dayEnd_idx" ON "DailyFigures" ("dayEnd")')
     op.execute(
         """CREATE TABLE "DailyFiguresPending" (
             "id" BIGSERIAL NOT NULL,
