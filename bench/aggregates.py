@@ -11,7 +11,11 @@ never disturbs bench/api.py's. Measured, one server at a time:
    the median of sequential requests (one keep-alive curl; the remembered answer
    at work, see docs/api.md "ETag and 304"), the median when a ticket changed
    just before each request (a no-op UPDATE: every request recomputes), and the
-   median of an ``If-None-Match`` request answered 304.
+   median of an ``If-None-Match`` request answered 304. Also the median right
+   after a real change (the newest open ticket alternately closes and opens
+   again: the kept duration counts move and the daily series recomputes the
+   days the change touched), and, for the daily series, with no kept day
+   (``DailyFigures`` emptied before each request: every day computed).
 2. The baseline a dashboard uses today: fetch the tickets and compute in the
    client. For the daily series and the hang distribution it reads each
    ticket's createdAt/assignedAt/closedAt from the database (as the separate
@@ -24,6 +28,8 @@ never disturbs bench/api.py's. Measured, one server at a time:
    whose ``nephthys/`` is extracted with ``git archive`` and run with
    PYTHONPATH): the full export's rate and ``status=open``'s median, alternating
    before/after so both see the same machine.
+4. What a ticket write costs with the triggers in place: open tickets closed and
+   opened again, each a single-statement transaction (median and p95).
 
 Every figure goes to the terminal and to bench/results/aggregates-*.json, with the
 load average before each phase.
