@@ -211,7 +211,10 @@ async def stats_daily(request: Request) -> Response:
 
     async def compute(connection: AsyncConnection, now: datetime) -> dict:
         start, last = query.days(now)
-        return {"tz": query.zone.key, "days": await daily_stats(connection, start, last, query.zone)}
+        return {
+            "tz": query.zone.key,
+            "days": await daily_stats(connection, start, last, query.zone, remember=True),
+        }
 
     return await _answer(request, key, compute)
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Double,
     Enum,
     ForeignKey,
     Index,
@@ -174,6 +175,21 @@ class Ticket(Base):
             "Ticket_missing_ticketTs_idx",
             "createdAt",
             postgresql_where=text('"ticketTs" IS NULL'),
+        ),
+        # /api/stats/distribution over all time: the hang time at a rank, an index-only
+        # read from the start of its bin in "TicketDurationCount" (migration 0012).
+        Index(
+            "Ticket_hang_ms_idx",
+            text("""(round(date_part('epoch', "assignedAt" - "createdAt") * 1000)::bigint)"""),
+            postgresql_include=["assignedAt", "createdAt"],
+            postgresql_where=text('"assignedAt" IS NOT NULL'),
+        ),
+        # /api/stats/distribution over all time: the resolution time at a rank (migration 0012).
+        Index(
+            "Ticket_resolution_ms_idx",
+            text("""(round(date_part('epoch', "closedAt" - "createdAt") * 1000)::bigint)"""),
+            postgresql_include=["closedAt", "createdAt"],
+            postgresql_where=text('"closedAt" IS NOT NULL'),
         ),
     )
 
@@ -415,12 +431,87 @@ class ClosedTicketJson(Base):
     description_length: Mapped[int] = mapped_column("descriptionLength", Integer, nullable=False)
 
 
+class TicketDurationCount(Base):
+    """Tickets per duration bin of each metric, kept by triggers on "Ticket" (migration 0012).
+
+    ``metric`` is ``hang`` or ``resolution``; bin 0 holds durations <= 0 ms, bin m
+    (1..10080) durations in ((m - 1)·60000, m·60000] ms, bin 10080 + h those in
+    (604800000 + (h - 1)·3600000, 604800000 + h·3600000] ms. Read by nephthys.stats.distribution.
+    """
+
+    __tablename__ = "TicketDurationCount"
+
+    metric: Mapped[str] = mapped_column(Text, primary_key=True)
+    bin: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+
+
+class TicketDurationPending(Base):
+    """A statement's change to "TicketDurationCount", added to it when its transaction commits (migration 0012).
+
+    ``bins``: ``{"<metric>:<bin>": <change in tickets>}``.
+    """
+
+    __tablename__ = "TicketDurationPending"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    bins: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+
+
+class DailyFigures(Base):
+    """One day of /api/stats/daily as computed, kept until a ticket change touches it (migration 0012).
+
+    The day is ``[dayStart, dayEnd)`` (a local day in some zone); the percentiles are
+    milliseconds (p50, p90, p95), NULL when no ticket qualified. Written and read by
+    nephthys.stats.daily; rows are deleted by triggers on "Ticket" at commit.
+    """
+
+    __tablename__ = "DailyFigures"
+
+    day_start: Mapped[datetime] = mapped_column(
+        "dayStart", TIMESTAMP(timezone=True, precision=3), primary_key=True
+    )
+    day_end: Mapped[datetime] = mapped_column(
+        "dayEnd", TIMESTAMP(timezone=True, precision=3), primary_key=True
+    )
+    new_tickets: Mapped[int] = mapped_column("newTickets", BigInteger, nullable=False)
+    closed_tickets: Mapped[int] = mapped_column("closedTickets", BigInteger, nullable=False)
+    unresolved_at_end: Mapped[int] = mapped_column("unresolvedAtEnd", BigInteger, nullable=False)
+    hang_p50_ms: Mapped[float | None] = mapped_column("hangP50Ms", Double)
+    hang_p90_ms: Mapped[float | None] = mapped_column("hangP90Ms", Double)
+    hang_p95_ms: Mapped[float | None] = mapped_column("hangP95Ms", Double)
+    resolution_p50_ms: Mapped[float | None] = mapped_column("resolutionP50Ms", Double)
+    resolution_p90_ms: Mapped[float | None] = mapped_column("resolutionP90Ms", Double)
+    resolution_p95_ms: Mapped[float | None] = mapped_column("resolutionP95Ms", Double)
+
+    __table_args__ = (
+        # the triggers' deletions: the days ending after a changed ticket's instant.
+        Index("DailyFigures_dayEnd_idx", "dayEnd"),
+    )
+
+
+class DailyFiguresPending(Base):
+    """A statement's days to forget, deleted from "DailyFigures" when its transaction commits (migration 0012).
+
+    ``points``: the days holding these instants (a JSON list); ``ranges``: ``[after, until]``
+    pairs, the days ending after ``after`` and starting at or before ``until`` (null: every later day).
+    """
+
+    __tablename__ = "DailyFiguresPending"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    points: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    ranges: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+
+
 __all__ = [
     "ActiveTicketJson",
     "ClosedTicketJson",
     "ApiKey",
     "Base",
     "BotMessage",
+    "DailyFigures",
+    "DailyFiguresPending",
     "Feedback",
     "FeedbackRating",
     "JobRun",
@@ -429,6 +520,8 @@ __all__ = [
     "Tag",
     "TagOnTicket",
     "Ticket",
+    "TicketDurationCount",
+    "TicketDurationPending",
     "TicketStatus",
     "TicketTotals",
     "TicketTotalsPending",

@@ -24,6 +24,17 @@ range on ``createdAt``), those closed in it (one on ``closedAt``), and for
 ``unresolved_at_end`` the tickets that could be unresolved at some day's end
 (created before the last edge, not closed before the first day's end), each
 adding +1 from the first day it is unresolved at and -1 from the first it is not.
+
+With ``remember=True`` (the API, in a REPEATABLE READ transaction) each day's
+figures are kept in "DailyFigures" under the day's two instants, and a later
+series reads the days it finds there and computes only the others, one
+statement per run of consecutive missing days. Triggers on "Ticket" delete at
+commit every day a ticket change touches (migration 0012 lists which), so a
+kept day is the day as the data stands. New days are stored only under a share
+lock on the totals row taken in the same snapshot, which fails when any ticket
+change committed since the snapshot (the days are then simply not stored) and
+holds a committing writer back until this transaction ends, so a writer's
+deletions always see the days stored before it.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from nephthys.stats.overview import HANG_MS, RESOLUTION_MS, Executor
 
@@ -99,37 +111,185 @@ ORDER BY u.day
 """
 
 
+# The same figures for a run of days that follows a day whose unresolved_at_end is known
+# (:unresolved_before): no scan of every unresolved ticket. From one day's end to the next,
+# unresolved_at_end gains the day's new tickets not closed before its end and loses the tickets
+# closed in the day that were created before it began.
+DAILY_AFTER_KNOWN_SQL = f"""
+WITH created AS (
+    SELECT r.day, count(*) AS new_tickets,
+           count(*) FILTER (WHERE r.closed IS NULL OR r.closed >= (CAST(:ends AS timestamptz[]))[r.day]) AS open_at_end,
+           percentile_cont({_FRACTIONS}) WITHIN GROUP (ORDER BY r.hang::float8) AS hang_ms,
+           percentile_cont({_FRACTIONS}) WITHIN GROUP (ORDER BY r.resolution::float8) AS resolution_ms
+    FROM (SELECT width_bucket(t."createdAt", CAST(:starts AS timestamptz[])) AS day, t."closedAt" AS closed,
+                 {HANG_MS} AS hang, {RESOLUTION_MS} AS resolution
+          FROM "Ticket" t
+          WHERE t."createdAt" >= CAST(:first AS timestamptz) AND t."createdAt" < CAST(:last AS timestamptz)) r
+    GROUP BY r.day
+), closed AS (
+    SELECT r.day, count(*) AS closed_tickets,
+           count(*) FILTER (WHERE r.created < (CAST(:starts AS timestamptz[]))[r.day]) AS closed_from_before
+    FROM (SELECT width_bucket(t."closedAt", CAST(:starts AS timestamptz[])) AS day, t."createdAt" AS created
+          FROM "Ticket" t
+          WHERE t."closedAt" >= CAST(:first AS timestamptz) AND t."closedAt" < CAST(:last AS timestamptz)) r
+    GROUP BY r.day
+)
+SELECT d.day, coalesce(n.new_tickets, 0) AS new_tickets, coalesce(c.closed_tickets, 0) AS closed_tickets,
+       CAST(:unresolved_before AS bigint)
+         + sum(coalesce(n.open_at_end, 0) - coalesce(c.closed_from_before, 0)) OVER (ORDER BY d.day)
+         AS unresolved_at_end,
+       n.hang_ms, n.resolution_ms
+FROM generate_series(1, CAST(:days AS integer)) AS d(day)
+LEFT JOIN created n ON n.day = d.day
+LEFT JOIN closed c ON c.day = d.day
+ORDER BY d.day
+"""
+
+
 def _percentiles(milliseconds: list[float] | None) -> dict[str, float | None]:
     if milliseconds is None:
         return dict.fromkeys(_PERCENTILE_KEYS)
     return {key: value / _MS_PER_MINUTE for key, value in zip(_PERCENTILE_KEYS, milliseconds, strict=True)}
 
 
-async def daily_stats(executor: Executor, first: date, last: date, zone: ZoneInfo) -> list[dict]:
-    """One entry per local day from ``first`` to ``last`` inclusive (see the module's definitions)."""
+# A day's figures: (new, closed, unresolved at end, hang percentiles ms, resolution percentiles ms).
+DayFigures = tuple[int, int, int, list[float] | None, list[float] | None]
+
+KEPT_DAYS_SQL = text(
+    """SELECT w.day, d."newTickets", d."closedTickets", d."unresolvedAtEnd",
+              d."hangP50Ms", d."hangP90Ms", d."hangP95Ms",
+              d."resolutionP50Ms", d."resolutionP90Ms", d."resolutionP95Ms"
+       FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[])) WITH ORDINALITY AS w(s, e, day)
+       JOIN "DailyFigures" d ON d."dayStart" = w.s AND d."dayEnd" = w.e"""
+)
+# Fails (could not serialize) when a ticket change committed since this snapshot; holds writers' commits back.
+KEEP_LOCK_SQL = text(
+    """SELECT current_setting('transaction_isolation') AS isolation FROM "TicketTotals" WHERE id = 1 FOR SHARE"""
+)
+KEEP_DAYS_SQL = text(
+    """INSERT INTO "DailyFigures" ("dayStart", "dayEnd", "newTickets", "closedTickets", "unresolvedAtEnd",
+           "hangP50Ms", "hangP90Ms", "hangP95Ms", "resolutionP50Ms", "resolutionP90Ms", "resolutionP95Ms")
+       SELECT * FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]),
+           CAST(:new AS bigint[]), CAST(:closed AS bigint[]), CAST(:unresolved AS bigint[]),
+           CAST(:h50 AS float8[]), CAST(:h90 AS float8[]), CAST(:h95 AS float8[]),
+           CAST(:r50 AS float8[]), CAST(:r90 AS float8[]), CAST(:r95 AS float8[]))
+       ON CONFLICT ("dayStart", "dayEnd") DO NOTHING"""
+)
+
+
+def _split(values: list[float | None]) -> list[float] | None:
+    return None if any(v is None for v in values) else [float(v) for v in values if v is not None]
+
+
+async def _computed_days(
+    executor: Executor, edges: list[datetime], unresolved_before: int | None = None
+) -> list[DayFigures]:
+    """The figures of the days between consecutive ``edges``, in one statement.
+
+    ``unresolved_before``: the tickets unresolved at ``edges[0]``, when known.
+    """
+    parameters = {
+        "starts": edges[:-1],
+        "ends": edges[1:],
+        "first": edges[0],
+        "last": edges[-1],
+        "first_end": edges[1],
+        "days": len(edges) - 1,
+    }
+    if unresolved_before is None:
+        result = await executor.execute(text(DAILY_SQL), parameters)
+    else:
+        del parameters["first_end"]
+        result = await executor.execute(
+            text(DAILY_AFTER_KNOWN_SQL), {**parameters, "unresolved_before": unresolved_before}
+        )
+    return [
+        (row.new_tickets, row.closed_tickets, int(row.unresolved_at_end), row.hang_ms, row.resolution_ms)
+        for row in result
+    ]
+
+
+async def _keep(executor: Executor, edges: list[datetime], computed: dict[int, DayFigures]) -> bool:
+    """Store the computed days if no ticket change committed since this snapshot; whether they were stored."""
+    if not computed:
+        return False
+    days = sorted(computed)
+    column = lambda index, part: [  # noqa: E731
+        None if computed[d][index] is None else computed[d][index][part]  # type: ignore[index]
+        for d in days
+    ]
+    try:
+        async with executor.begin_nested():
+            isolation = (await executor.execute(KEEP_LOCK_SQL)).scalar_one()
+            if isolation not in ("repeatable read", "serializable"):
+                return False  # a later statement could see changes this snapshot's days miss
+            await executor.execute(
+                KEEP_DAYS_SQL,
+                {
+                    "starts": [edges[d] for d in days],
+                    "ends": [edges[d + 1] for d in days],
+                    "new": [computed[d][0] for d in days],
+                    "closed": [computed[d][1] for d in days],
+                    "unresolved": [computed[d][2] for d in days],
+                    "h50": column(3, 0),
+                    "h90": column(3, 1),
+                    "h95": column(3, 2),
+                    "r50": column(4, 0),
+                    "r90": column(4, 1),
+                    "r95": column(4, 2),
+                },
+            )
+    except DBAPIError:
+        return False  # a ticket change committed since the snapshot: these days may be out of date
+    return True
+
+
+async def daily_stats(
+    executor: Executor, first: date, last: date, zone: ZoneInfo, *, remember: bool = False
+) -> list[dict]:
+    """One entry per local day from ``first`` to ``last`` inclusive (see the module's definitions).
+
+    ``remember``: read and keep days in "DailyFigures" (only in a REPEATABLE READ transaction).
+    """
     edges = local_day_edges(first, last, zone)
     days = len(edges) - 1
-    result = await executor.execute(
-        text(DAILY_SQL),
+    figures: dict[int, DayFigures] = {}
+    if remember:
+        kept = await executor.execute(KEPT_DAYS_SQL, {"starts": edges[:-1], "ends": edges[1:]})
+        for row in kept:
+            figures[row.day - 1] = (
+                row.newTickets,
+                row.closedTickets,
+                row.unresolvedAtEnd,
+                _split([row.hangP50Ms, row.hangP90Ms, row.hangP95Ms]),
+                _split([row.resolutionP50Ms, row.resolutionP90Ms, row.resolutionP95Ms]),
+            )
+    computed: dict[int, DayFigures] = {}
+    day = 0
+    while day < days:
+        if day in figures:
+            day += 1
+            continue
+        run_end = day
+        while run_end < days and run_end not in figures:
+            run_end += 1
+        # A kept day just before the run knows how many were unresolved when the run begins.
+        before = figures.get(day - 1)
+        run = await _computed_days(executor, edges[day : run_end + 1], before[2] if before else None)
+        for offset, day_figures in enumerate(run):
+            computed[day + offset] = day_figures
+        day = run_end
+    if remember:
+        await _keep(executor, edges, computed)
+    figures.update(computed)
+    return [
         {
-            "starts": edges[:-1],
-            "ends": edges[1:],
-            "first": edges[0],
-            "last": edges[-1],
-            "first_end": edges[1],
-            "days": days,
-        },
-    )
-    series = []
-    for row in result:
-        series.append(
-            {
-                "date": (first + timedelta(days=row.day - 1)).isoformat(),
-                "new_tickets": row.new_tickets,
-                "closed_tickets": row.closed_tickets,
-                "unresolved_at_end": int(row.unresolved_at_end),
-                "hang_time_minutes": _percentiles(row.hang_ms),
-                "resolution_time_minutes": _percentiles(row.resolution_ms),
-            }
-        )
-    return series
+            "date": (first + timedelta(days=index)).isoformat(),
+            "new_tickets": figures[index][0],
+            "closed_tickets": figures[index][1],
+            "unresolved_at_end": figures[index][2],
+            "hang_time_minutes": _percentiles(figures[index][3]),
+            "resolution_time_minutes": _percentiles(figures[index][4]),
+        }
+        for index in range(days)
+    ]

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCALARS = {"String", "Int", "BigInt", "Boolean", "DateTime", "Json"}
+SCALARS = {"String", "Int", "BigInt", "Boolean", "DateTime", "Json", "Float"}
 
 
 @dataclass

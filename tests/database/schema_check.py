@@ -16,6 +16,7 @@ POSTGRES_TYPES = {
     "Json": "jsonb",
     "Boolean": "boolean",
     "DateTime": "timestamp with time zone",
+    "Float": "double precision",
 }
 
 

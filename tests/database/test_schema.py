@@ -16,6 +16,7 @@ def test_the_schema_reader_sees_every_model_and_enum():
         "User", "Ticket", "QuestionTag", "Tag", "tags_on_tickets",
         "user_tag_subscriptions", "BotMessage", "SlackEvent", "TicketTotals", "UserClosedCount",
         "TicketTotalsPending", "Feedback", "ApiKey", "JobRun", "ActiveTicketJson", "ClosedTicketJson",
+        "TicketDurationCount", "TicketDurationPending", "DailyFigures", "DailyFiguresPending",
     }  # fmt: skip
     ticket = schema.models["Ticket"]
     assert [f.name for f in ticket.fields if f.unique] == ["msgTs", "ticketTs"]

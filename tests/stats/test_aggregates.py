@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 
 from nephthys.stats.daily import daily_stats, local_day_edges
 from nephthys.stats.distribution import BUCKET_EDGES_MINUTES, duration_distribution
@@ -145,3 +146,146 @@ async def test_distribution_buckets_take_their_edge_and_percentiles_interpolate(
     nothing = await duration_distribution(connection, "resolution")
     assert nothing["count"] == 0 and set(nothing["percentiles"].values()) == {None}
     assert {bucket["count"] for bucket in nothing["buckets"]} == {0}
+
+
+async def _all_time_and_sorted(connection, metric: str) -> tuple[dict, dict]:
+    """The all-time answer (kept counts and the ordered index) and the same tickets by sorting every duration."""
+    everything = await duration_distribution(connection, metric, utc(1970, 1, 1), utc(3000, 1, 1))
+    return await duration_distribution(connection, metric), everything
+
+
+async def test_all_time_distribution_follows_every_change_exactly(connection, db_url):
+    from tests.support import postgres
+
+    author = await add_user(db_url, "UAUTHOR")
+    helper = await add_user(db_url, "UHELPER", helper=True)
+    start = utc(2026, 5, 1)
+    durations = [-MS, timedelta(0), MS, MIN, MIN + MS, 5 * MIN, 59 * MIN + 59_999 * MS, 10080 * MIN,
+                 10080 * MIN + MS, 10080 * MIN + timedelta(hours=1), 40 * timedelta(days=1)]  # fmt: skip
+    ids = []
+    for index, duration in enumerate(durations):
+        created = start + index * timedelta(minutes=7)
+        ids.append(
+            await add_ticket(db_url, opened_by=author, created_at=created, status="CLOSED", assigned_to=helper,
+                             assigned_at=created + duration / 3, closed_by=helper, closed_at=created + duration)
+        )  # fmt: skip
+    for metric in ("hang", "resolution"):
+        fast, sorted_ = await _all_time_and_sorted(connection, metric)
+        assert fast == sorted_ and fast["count"] == len(durations)
+
+    # Reopen one, move another's closure by a millisecond across a bin edge, unassign a third,
+    # delete a fourth, and add many in one statement: the kept counts follow each.
+    await postgres.execute(
+        db_url, f'UPDATE "Ticket" SET status = \'OPEN\', "closedAt" = NULL WHERE id = {ids[3]}'
+    )
+    await postgres.execute(
+        db_url,
+        f'UPDATE "Ticket" SET "closedAt" = "closedAt" + interval \'1 millisecond\' WHERE id = {ids[6]}',
+    )
+    await postgres.execute(db_url, f'UPDATE "Ticket" SET "assignedAt" = NULL WHERE id = {ids[8]}')
+    await postgres.execute(db_url, f'DELETE FROM "Ticket" WHERE id = {ids[9]}')
+    await postgres.execute(
+        db_url,
+        f"""INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "createdAt",
+               "assignedAt", "closedAt")
+            SELECT 'q', 'd', 'CLOSED', 'bulk.' || n, {author}, timestamptz '2026-06-01' + n * interval '1 hour',
+                   timestamptz '2026-06-01' + n * interval '1 hour' + (n % 97) * interval '1 minute',
+                   timestamptz '2026-06-01' + n * interval '1 hour' + n * interval '13 minutes 7 seconds'
+            FROM generate_series(1, 400) AS n""",
+    )
+    for metric in ("hang", "resolution"):
+        fast, sorted_ = await _all_time_and_sorted(connection, metric)
+        assert fast == sorted_
+    assert (await _all_time_and_sorted(connection, "resolution"))[0]["count"] == len(durations) - 2 + 400
+
+    # A recount from the tickets finds what the triggers kept.
+    counts = 'SELECT metric, bin, "count" FROM "TicketDurationCount" WHERE "count" <> 0 ORDER BY 1, 2'
+    kept = [tuple(row) for row in await postgres.fetch(db_url, counts)]
+    await postgres.execute(db_url, "SELECT ticket_totals_rebuild()")
+    assert [tuple(row) for row in await postgres.fetch(db_url, counts)] == kept
+    assert await postgres.fetch(db_url, 'SELECT * FROM "TicketDurationPending"') == []
+
+    await connection.rollback()  # its transaction's read lock would hold the TRUNCATE back
+    await postgres.execute(db_url, 'TRUNCATE "Ticket" CASCADE')
+    fast, sorted_ = await _all_time_and_sorted(connection, "hang")
+    assert fast == sorted_ and fast["count"] == 0
+
+
+async def test_kept_days_are_forgotten_exactly_when_a_ticket_change_touches_them(db_url):
+    """Each series is read through "DailyFigures" (as the API does) and must equal a fresh computation."""
+    from nephthys.database.engine import create_engine
+    from tests.support import postgres
+
+    author = await add_user(db_url, "UAUTHOR")
+    helper = await add_user(db_url, "UHELPER", helper=True)
+    first, last = date(2026, 3, 1), date(2026, 3, 20)
+    ids = []
+    for index in range(40):
+        created = datetime(2026, 3, 1, tzinfo=NEW_YORK) + index * timedelta(hours=11, minutes=7)
+        closed = created + (index % 5) * timedelta(hours=19) if index % 3 else None
+        ids.append(
+            await add_ticket(db_url, opened_by=author, created_at=created, status="CLOSED" if closed else "OPEN",
+                             assigned_to=helper, assigned_at=created + (index % 4) * 7 * MIN,
+                             closed_by=helper if closed else None, closed_at=closed)
+        )  # fmt: skip
+    engine = create_engine(db_url, pool_size=1)
+    kept_days = 'SELECT count(*) AS n FROM "DailyFigures"'
+
+    async def through_kept_days() -> list[dict]:
+        async with engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="REPEATABLE READ")
+            async with connection.begin():
+                return await daily_stats(connection, first, last, NEW_YORK, remember=True)
+
+    async def fresh() -> list[dict]:
+        async with engine.connect() as connection:
+            return await daily_stats(connection, first, last, NEW_YORK)
+
+    try:
+        assert await through_kept_days() == await fresh()
+        assert (await postgres.fetch(db_url, kept_days))[0]["n"] == 20
+        assert await through_kept_days() == await fresh()  # now read from the kept days
+        changes = [
+            f'UPDATE "Ticket" SET "lastMsgAt" = now() WHERE id = {ids[5]}',  # touches no day
+            f'UPDATE "Ticket" SET "assignedAt" = "assignedAt" + interval \'3 minutes\' WHERE id = {ids[7]}',
+            f'UPDATE "Ticket" SET status = \'OPEN\', "closedAt" = NULL WHERE id = {ids[4]}',  # reopened
+            f"UPDATE \"Ticket\" SET status = 'CLOSED', \"closedAt\" = timestamptz '2026-03-18 12:00Z' "
+            f"WHERE id = {ids[3]}",  # an old one closes
+            f'UPDATE "Ticket" SET "closedAt" = "closedAt" - interval \'2 days\' WHERE id = {ids[10]}',
+            f'UPDATE "Ticket" SET "createdAt" = "createdAt" + interval \'5 days\' WHERE id = {ids[1]}',
+            f'DELETE FROM "Ticket" WHERE id = {ids[20]}',
+        ]
+        for change in changes:
+            before = (await postgres.fetch(db_url, kept_days))[0]["n"]
+            await postgres.execute(db_url, change)
+            after = (await postgres.fetch(db_url, kept_days))[0]["n"]
+            assert await through_kept_days() == await fresh(), change
+            if change is changes[0]:
+                assert after == before == 20  # nothing to forget
+            else:
+                assert after < before, change
+        await add_ticket(db_url, opened_by=author, created_at=datetime(2026, 3, 9, 8, tzinfo=NEW_YORK))
+        assert await through_kept_days() == await fresh()
+        # A statement changing over a thousand tickets forgets every day from its earliest instant on.
+        await postgres.execute(
+            db_url,
+            f"""INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "createdAt", "closedAt")
+                SELECT 'q', 'd', 'CLOSED', 'bulk.' || n, {author},
+                       timestamptz '2026-03-12 00:00Z' + n * interval '3 minutes',
+                       timestamptz '2026-03-12 00:00Z' + n * interval '4 minutes'
+                FROM generate_series(1, 1100) AS n""",
+        )
+        assert await through_kept_days() == await fresh()
+
+        # A change that commits after a reader's snapshot: the reader's days are not kept.
+        async with engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="REPEATABLE READ")
+            async with connection.begin():
+                await postgres.execute(db_url, 'DELETE FROM "DailyFigures"')
+                await connection.execute(text('SELECT 1 FROM "Ticket" LIMIT 1'))  # the snapshot
+                await postgres.execute(db_url, f'UPDATE "Ticket" SET "closedAt" = now() WHERE id = {ids[0]}')
+                await daily_stats(connection, first, last, NEW_YORK, remember=True)
+        assert (await postgres.fetch(db_url, kept_days))[0]["n"] == 0
+        assert await through_kept_days() == await fresh()
+    finally:
+        await engine.dispose()

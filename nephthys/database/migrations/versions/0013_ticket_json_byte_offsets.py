@@ -17,7 +17,7 @@ The database is UTF-8, as Nephthys creates it, so the stored text's octets are
 the bytes a client receives.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 """
 
 import importlib
@@ -25,7 +25,7 @@ import importlib
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
