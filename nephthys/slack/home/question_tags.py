@@ -16,7 +16,7 @@ from nephthys.slack.home.common import (
     plain,
     quoted,
 )
-from nephthys.slack.home.team_tags import confirm
+from nephthys.slack.home.team_tags import admin_actions
 from nephthys.stats.home import QuestionTagFigures
 from nephthys.tags.service import MAX_NAME_LENGTH
 from nephthys.transcripts import Transcript
@@ -49,19 +49,16 @@ def blocks(
         )
         shown.append(mrkdwn_section(text, block_id=f"question_tag:{tag.id}"))
         if admin:
-            delete = button(
-                transcript.text("app_home_delete_button"), DELETE_BUTTON, value=str(tag.id), style="danger"
-            )
-            delete["confirm"] = confirm(transcript, tag.label)
+            merge = button(transcript.text("app_home_merge_button"), MERGE_BUTTON, value=str(tag.id))
             shown.append(
-                {
-                    "type": "actions",
-                    "block_id": f"question_tag_admin:{tag.id}",
-                    "elements": [
-                        button(transcript.text("app_home_merge_button"), MERGE_BUTTON, value=str(tag.id)),
-                        delete,
-                    ],
-                }
+                admin_actions(
+                    transcript,
+                    block_id=f"question_tag_admin:{tag.id}",
+                    edit=merge,
+                    delete_action=DELETE_BUTTON,
+                    value=str(tag.id),
+                    name=tag.label,
+                )
             )
     return [*shown, *pager_blocks(transcript, View.QUESTION_TAGS, page)]
 

@@ -40,6 +40,15 @@ def confirm(transcript: Transcript, name: str) -> dict:
     }
 
 
+def admin_actions(
+    transcript: Transcript, *, block_id: str, edit: dict, delete_action: str, value: str, name: str
+) -> dict:
+    """An admin's row under a tag: ``edit`` (rename or merge), then Delete behind a confirmation."""
+    delete = button(transcript.text("app_home_delete_button"), delete_action, value=value, style="danger")
+    delete["confirm"] = confirm(transcript, name)
+    return {"type": "actions", "block_id": block_id, "elements": [edit, delete]}
+
+
 def _subscribers(transcript: Transcript, slack_ids: Sequence[str]) -> str:
     if not slack_ids:
         return transcript.text("app_home_tag_no_subscribers")
@@ -79,19 +88,16 @@ def blocks(
             )
         shown.append(mrkdwn_section(text, block_id=f"team_tag:{tag.id}", accessory=accessory))
         if admin:
-            delete = button(
-                transcript.text("app_home_delete_button"), DELETE_BUTTON, value=str(tag.id), style="danger"
-            )
-            delete["confirm"] = confirm(transcript, tag.name)
+            rename = button(transcript.text("app_home_rename_button"), RENAME_BUTTON, value=str(tag.id))
             shown.append(
-                {
-                    "type": "actions",
-                    "block_id": f"team_tag_admin:{tag.id}",
-                    "elements": [
-                        button(transcript.text("app_home_rename_button"), RENAME_BUTTON, value=str(tag.id)),
-                        delete,
-                    ],
-                }
+                admin_actions(
+                    transcript,
+                    block_id=f"team_tag_admin:{tag.id}",
+                    edit=rename,
+                    delete_action=DELETE_BUTTON,
+                    value=str(tag.id),
+                    name=tag.name,
+                )
             )
     return [*shown, *pager_blocks(transcript, View.TEAM_TAGS, page)]
 
