@@ -1,7 +1,9 @@
 """GET /api/tickets: tickets by status and creation time, oldest first.
 
 Each ticket's object is stored, rendered, in the database (migration 0011;
-nephthys/api/stored_tickets.py). Without ``limit`` the body is one JSON array,
+nephthys/api/stored_tickets.py). The open or in-progress tickets without ``limit``
+come from the service's copy of them, brought up to date with every request
+(nephthys/api/active_tickets.py). Otherwise, without ``limit`` the body is one JSON array,
 streamed from a cursor inside one read-only REPEATABLE READ transaction: one
 consistent snapshot, constant memory however many tickets match. With
 ``limit`` (1–1000) it is one page, and an RFC 8288 ``Link: <…>; rel="next"``
@@ -22,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from nephthys.api import stored_tickets
+from nephthys.api import active_tickets, stored_tickets
 from nephthys.api.access import shows_descriptions
 from nephthys.api.params import BadParameter, first, instant, shown, whole_number
 from nephthys.api.responses import JSON, error_response
@@ -138,7 +140,20 @@ async def tickets(request: Request) -> Response:
         return Response(orjson.dumps(TOO_BROAD), status_code=400, media_type=JSON)
     if query.limit is not None:
         return await _page(request, query, query.limit)
+    if query.status in active_tickets.ACTIVE_STATUSES and query.after is None:
+        return await _active(request, query)
     return await _stream(request, query)
+
+
+async def _active(request: Request, query: TicketFilter) -> Response:
+    """Open or in-progress tickets: from the service's copy, brought up to date (active_tickets.py)."""
+    assert query.status is not None
+    async with request.app.state.engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        body = await request.app.state.active_tickets.answer(
+            driver, query.status, descriptions=query.descriptions, since=query.since, until=query.until
+        )
+    return Response(body, media_type=JSON)
 
 
 async def _page(request: Request, query: TicketFilter, limit: int) -> Response:

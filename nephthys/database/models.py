@@ -431,6 +431,36 @@ class ClosedTicketJson(Base):
     description_length: Mapped[int] = mapped_column("descriptionLength", Integer, nullable=False)
 
 
+class TicketJsonChange(Base):
+    """A change of a stored ticket object, noted by triggers in its transaction (migration 0014).
+
+    ``xid`` is the transaction's id (xid8 as a bigint); no ticket: everything changed (a TRUNCATE).
+    """
+
+    __tablename__ = "TicketJsonChange"
+    __table_args__ = (Index(None, "xid"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    xid: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    ticket_id: Mapped[int | None] = mapped_column("ticketId", Integer)
+    created_at: Mapped[datetime | None] = mapped_column("createdAt", TIMESTAMPTZ)
+
+
+class TicketJsonChangeHorizon(Base):
+    """Notes below ``prunedBelow`` may be gone; the next prune forgets those below ``pruneNextBelow``."""
+
+    __tablename__ = "TicketJsonChangeHorizon"
+    __table_args__ = (CheckConstraint("id = 1", name="TicketJsonChangeHorizon_one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, server_default=text("1"))
+    pruned_below: Mapped[int] = mapped_column(
+        "prunedBelow", BigInteger, nullable=False, server_default=text("0")
+    )
+    prune_next_below: Mapped[int] = mapped_column(
+        "pruneNextBelow", BigInteger, nullable=False, server_default=text("0")
+    )
+
+
 class TicketDurationCount(Base):
     """Tickets per duration bin of each metric, kept by triggers on "Ticket" (migration 0012).
 
@@ -507,6 +537,8 @@ class DailyFiguresPending(Base):
 __all__ = [
     "ActiveTicketJson",
     "ClosedTicketJson",
+    "TicketJsonChange",
+    "TicketJsonChangeHorizon",
     "ApiKey",
     "Base",
     "BotMessage",

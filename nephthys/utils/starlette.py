@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from nephthys.api.active_tickets import ActiveTicketsMemo
 from nephthys.api.health import health
 from nephthys.api.middleware import api_middleware
 from nephthys.api.routes import api_routes
@@ -40,6 +41,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         app.state.slack = None
         # One memo for /api/stats_v2 and the App Home, so both show the same computation.
         app.state.stats_v2_memo = StatsV2Memo()
+        app.state.active_tickets = ActiveTicketsMemo()
         if settings.slack_enabled:
             app.state.slack = await start_slack(
                 settings, app.state.sessions, stats_v2_memo=app.state.stats_v2_memo

@@ -1,0 +1,166 @@
+"""``/api/tickets?status=open`` (or ``in_progress``) from a copy in memory, never stale.
+
+Dashboards poll the open and in-progress tickets; answering each poll by reading
+~30,000 stored objects scattered over the active table cost ~100 ms of CPU at
+1,000,000 tickets (bench/README.md, "Issue 14"). The service keeps, per active
+status, a copy of those objects (their bytes and description offsets, in
+creation order) with the PostgreSQL snapshot it was read in.
+
+Each request opens a REPEATABLE READ transaction and asks, in one statement,
+which tickets' stored objects changed between the copy's snapshot and its own:
+the notes in "TicketJsonChange" (migration 0014, written by triggers in every
+changing transaction) whose transaction its snapshot sees and the copy's did
+not. Only those tickets are read again; then the copy holds exactly what the
+request's snapshot holds, and is answered. A change committed before a request
+began is therefore always in its answer. The copy is read whole again when a
+note says everything changed (a TRUNCATE, a rebuild) or when notes it would
+need have been pruned (``prunedBelow`` beyond its snapshot).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import asyncpg
+
+from nephthys.api import stored_tickets
+
+ACTIVE_STATUSES = ("OPEN", "IN_PROGRESS")
+
+# The request's snapshot, and the tickets whose stored objects changed since the copy's ($1: its xmin,
+# $2: its snapshot; NULL when there is no copy). A NULL ticket: everything changed.
+CHANGES_SINCE = """SELECT pg_current_snapshot()::text AS snapshot,
+    pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
+    (SELECT "prunedBelow" FROM "TicketJsonChangeHorizon" WHERE id = 1) AS pruned_below,
+    CASE WHEN $1::bigint IS NOT NULL THEN ARRAY(
+        SELECT DISTINCT c."ticketId" FROM "TicketJsonChange" c
+        WHERE c.xid >= $1::bigint AND NOT pg_visible_in_snapshot(c.xid::text::xid8, $2::text::pg_snapshot)
+    ) END AS changed"""
+
+_COLUMNS = 'j."ticketId", j."createdAt", textsend(j.json) AS json, j."descriptionAt", j."descriptionLength"'
+# $1: the status. Read through its partial index, in creation order.
+EVERY_TICKET = f"""SELECT {_COLUMNS} FROM "ActiveTicketJson" j WHERE j.status = $1::"TicketStatus"
+    ORDER BY j."createdAt", j."ticketId" """
+# $1: the status, $2: the changed tickets.
+SOME_TICKETS = f"""SELECT {_COLUMNS} FROM "ActiveTicketJson" j
+    WHERE j."ticketId" = ANY($2::integer[]) AND j.status = $1::"TicketStatus" """
+
+Key = tuple[datetime, int]
+# Below and above every ticket id, to bisect on a creation time alone.
+_BEFORE_ANY_ID, _AFTER_ANY_ID = -(2**63), 2**63
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: Key  # (createdAt, ticketId): the API's order
+    json: bytes
+    description_at: int
+    description_length: int
+
+    def without_description(self) -> bytes:
+        end = self.description_at + self.description_length
+        return self.json[: self.description_at] + self.json[end:]
+
+
+@dataclass
+class ActiveCopy:
+    """One status's stored objects as of a snapshot, in creation order."""
+
+    snapshot: str
+    xmin: int
+    keys: list[Key] = field(default_factory=list)
+    objects: dict[int, StoredObject] = field(default_factory=dict)
+    # Whole arrays already joined, with and without descriptions: dropped at every patch.
+    _bodies: dict[bool, bytes] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, snapshot: str, xmin: int, rows: list[asyncpg.Record]) -> ActiveCopy:
+        copy = cls(snapshot, xmin)
+        for row in rows:  # already in order
+            stored = _stored(row)
+            copy.keys.append(stored.key)
+            copy.objects[stored.key[1]] = stored
+        return copy
+
+    def patch(self, snapshot: str, xmin: int, changed: list[int], rows: list[asyncpg.Record]) -> None:
+        """Replace the ``changed`` tickets by ``rows`` (those of them that have this status now)."""
+        for ticket_id in changed:
+            gone = self.objects.pop(ticket_id, None)
+            if gone is not None:
+                del self.keys[bisect.bisect_left(self.keys, gone.key)]
+        for row in rows:
+            stored = _stored(row)
+            bisect.insort(self.keys, stored.key)
+            self.objects[stored.key[1]] = stored
+        self.advance(snapshot, xmin)
+        self._bodies.clear()
+
+    def advance(self, snapshot: str, xmin: int) -> None:
+        self.snapshot, self.xmin = snapshot, xmin
+
+    def body(self, descriptions: bool, since: datetime | None, until: datetime | None) -> bytes:
+        """The JSON array of the tickets created in [since, until], oldest first."""
+        low = 0 if since is None else bisect.bisect_left(self.keys, (since, _BEFORE_ANY_ID))
+        high = len(self.keys) if until is None else bisect.bisect_right(self.keys, (until, _AFTER_ANY_ID))
+        whole = low == 0 and high == len(self.keys)
+        if whole and descriptions in self._bodies:
+            return self._bodies[descriptions]
+        objects = (self.objects[key[1]] for key in self.keys[low:high])
+        parts = [o.json for o in objects] if descriptions else [o.without_description() for o in objects]
+        body = b"[" + b",".join(parts) + b"]"
+        if whole:
+            self._bodies[descriptions] = body
+        return body
+
+
+def _stored(row: asyncpg.Record) -> StoredObject:
+    return StoredObject(
+        (row["createdAt"], row["ticketId"]), row["json"], row["descriptionAt"], row["descriptionLength"]
+    )
+
+
+class ActiveTicketsMemo:
+    """The service's copies, one per active status; one request at a time brings a copy up to date."""
+
+    def __init__(self) -> None:
+        self._copies: dict[str, ActiveCopy] = {}
+        self._locks = {status: asyncio.Lock() for status in ACTIVE_STATUSES}
+
+    async def answer(
+        self,
+        driver: asyncpg.Connection,
+        status: str,
+        *,
+        descriptions: bool,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> bytes:
+        """The tickets of ``status`` as a JSON array, exactly as a snapshot taken now shows them.
+
+        ``driver`` must not be in a transaction. The lock is taken before the
+        snapshot, so a copy is never newer than the request bringing it up to date.
+        """
+        async with self._locks[status]:
+            async with driver.transaction(isolation="repeatable_read", readonly=True):
+                copy = await self._up_to_date(driver, status)
+            return copy.body(descriptions, since, until)
+
+    async def _up_to_date(self, driver: asyncpg.Connection, status: str) -> ActiveCopy:
+        copy = self._copies.get(status)
+        now = await driver.fetchrow(
+            CHANGES_SINCE, copy.xmin if copy else None, copy.snapshot if copy else None
+        )
+        snapshot, xmin, changed = now["snapshot"], now["xmin"], now["changed"]
+        if copy is None or copy.xmin < now["pruned_below"] or None in changed:
+            for setting in stored_tickets.READ_SETTINGS:
+                await driver.execute(setting)
+            copy = ActiveCopy.read(snapshot, xmin, await driver.fetch(EVERY_TICKET, status))
+            self._copies[status] = copy
+        elif changed:
+            copy.patch(snapshot, xmin, changed, await driver.fetch(SOME_TICKETS, status, changed))
+        else:
+            copy.advance(snapshot, xmin)
+        return copy

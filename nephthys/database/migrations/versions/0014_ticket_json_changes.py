@@ -1,0 +1,99 @@
+"""Every change of a stored ticket object is noted with its transaction (issue 14, third pass).
+
+A service keeps the open and the in-progress tickets' objects in memory
+(nephthys/api/active_tickets.py) and must never serve them stale. Each row
+written to or deleted from "ActiveTicketJson" or "ClosedTicketJson" now adds a
+row to "TicketJsonChange" in the same transaction: the transaction's id (xid8,
+as a bigint), the ticket and its creation time. A TRUNCATE of either table notes
+one row with no ticket: everything changed.
+
+With the snapshot a service's copy was read in, the changes a later snapshot
+shows and that one did not are exactly the notes whose transaction is visible
+now and was not visible then (``pg_visible_in_snapshot``); only those tickets
+are read again. A note is an insert: it never waits on another transaction, so
+writers do not queue on it as they would on one version row.
+
+Notes are kept for a while and then forgotten ("TicketJsonChangeHorizon": notes
+of transactions below ``prunedBelow`` may be gone, so a copy read before it is
+read again whole); nephthys/tasks/ticket_json_changes.py prunes them.
+
+Revision ID: 0014
+Revises: 0013
+"""
+
+from alembic import op
+
+revision = "0014"
+down_revision = "0013"
+branch_labels = None
+depends_on = None
+
+TABLES = ['"ActiveTicketJson"', '"ClosedTicketJson"']
+
+# The current transaction's id: xid8 has no cast to bigint but through text.
+CURRENT_XID = "pg_current_xact_id()::text::bigint"
+
+NOTE_FUNCTION = f"""CREATE FUNCTION "ticket_json_note_change"() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO "TicketJsonChange" ("xid", "ticketId", "createdAt")
+        VALUES ({CURRENT_XID}, NEW."ticketId", NEW."createdAt");
+    END IF;
+    IF TG_OP = 'DELETE' OR OLD."ticketId" <> NEW."ticketId" OR OLD."createdAt" <> NEW."createdAt" THEN
+        INSERT INTO "TicketJsonChange" ("xid", "ticketId", "createdAt")
+        VALUES ({CURRENT_XID}, OLD."ticketId", OLD."createdAt");
+    END IF;
+    RETURN NULL;
+END
+$body$"""
+
+NOTE_TRUNCATE_FUNCTION = f"""CREATE FUNCTION "ticket_json_note_truncate"() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    INSERT INTO "TicketJsonChange" ("xid") VALUES ({CURRENT_XID});
+    RETURN NULL;
+END
+$body$"""
+
+
+def upgrade() -> None:
+    op.execute(
+        """CREATE TABLE "TicketJsonChange" (
+            "id" BIGSERIAL NOT NULL,
+            "xid" BIGINT NOT NULL,
+            "ticketId" INTEGER,
+            "createdAt" TIMESTAMPTZ(3),
+            CONSTRAINT "TicketJsonChange_pkey" PRIMARY KEY ("id"))"""
+    )
+    op.execute('CREATE INDEX "TicketJsonChange_xid_idx" ON "TicketJsonChange" ("xid")')
+    op.execute(
+        """CREATE TABLE "TicketJsonChangeHorizon" (
+            "id" INTEGER NOT NULL DEFAULT 1,
+            "prunedBelow" BIGINT NOT NULL DEFAULT 0,
+            "pruneNextBelow" BIGINT NOT NULL DEFAULT 0,
+            CONSTRAINT "TicketJsonChangeHorizon_pkey" PRIMARY KEY ("id"),
+            CONSTRAINT "TicketJsonChangeHorizon_one_row" CHECK (id = 1))"""
+    )
+    op.execute('INSERT INTO "TicketJsonChangeHorizon" DEFAULT VALUES')
+    op.execute(NOTE_FUNCTION)
+    op.execute(NOTE_TRUNCATE_FUNCTION)
+    for table in TABLES:
+        name = table.strip('"')
+        op.execute(
+            f'CREATE TRIGGER "{name}_note_change" AFTER INSERT OR UPDATE OR DELETE ON {table} '
+            'FOR EACH ROW EXECUTE FUNCTION "ticket_json_note_change"()'
+        )
+        op.execute(
+            f'CREATE TRIGGER "{name}_note_truncate" AFTER TRUNCATE ON {table} '
+            'FOR EACH STATEMENT EXECUTE FUNCTION "ticket_json_note_truncate"()'
+        )
+
+
+def downgrade() -> None:
+    for table in TABLES:
+        name = table.strip('"')
+        op.execute(f'DROP TRIGGER "{name}_note_change" ON {table}')
+        op.execute(f'DROP TRIGGER "{name}_note_truncate" ON {table}')
+    op.execute('DROP FUNCTION "ticket_json_note_change"()')
+    op.execute('DROP FUNCTION "ticket_json_note_truncate"()')
+    op.execute('DROP TABLE "TicketJsonChangeHorizon"')
+    op.execute('DROP TABLE "TicketJsonChange"')
