@@ -67,12 +67,19 @@ class StoredObject:
 
 @dataclass
 class ActiveCopy:
-    """One status's stored objects as of a snapshot, in creation order."""
+    """One status's stored objects as of a snapshot, in creation order.
+
+    ``keys``, ``objects`` and ``jsons`` are parallel lists in (createdAt, ticketId)
+    order; ``where`` finds a ticket's key. A patch moves list items (memmove), and a
+    whole body is one join of ``jsons``.
+    """
 
     snapshot: str
     xmin: int
     keys: list[Key] = field(default_factory=list)
-    objects: dict[int, StoredObject] = field(default_factory=dict)
+    objects: list[StoredObject] = field(default_factory=list)
+    jsons: list[bytes] = field(default_factory=list)
+    where: dict[int, Key] = field(default_factory=dict)
     # Whole arrays already joined, with and without descriptions: dropped at every patch.
     _bodies: dict[bool, bytes] = field(default_factory=dict)
 
@@ -80,23 +87,27 @@ class ActiveCopy:
     def read(cls, snapshot: str, xmin: int, rows: list[asyncpg.Record]) -> ActiveCopy:
         copy = cls(snapshot, xmin)
         for row in rows:  # already in order
-            stored = _stored(row)
-            copy.keys.append(stored.key)
-            copy.objects[stored.key[1]] = stored
+            copy._insert(len(copy.keys), _stored(row))
         return copy
 
     def patch(self, snapshot: str, xmin: int, changed: list[int], rows: list[asyncpg.Record]) -> None:
         """Replace the ``changed`` tickets by ``rows`` (those of them that have this status now)."""
         for ticket_id in changed:
-            gone = self.objects.pop(ticket_id, None)
-            if gone is not None:
-                del self.keys[bisect.bisect_left(self.keys, gone.key)]
+            key = self.where.pop(ticket_id, None)
+            if key is not None:
+                at = bisect.bisect_left(self.keys, key)
+                del self.keys[at], self.objects[at], self.jsons[at]
         for row in rows:
             stored = _stored(row)
-            bisect.insort(self.keys, stored.key)
-            self.objects[stored.key[1]] = stored
+            self._insert(bisect.bisect_left(self.keys, stored.key), stored)
         self.advance(snapshot, xmin)
         self._bodies.clear()
+
+    def _insert(self, at: int, stored: StoredObject) -> None:
+        self.keys.insert(at, stored.key)
+        self.objects.insert(at, stored)
+        self.jsons.insert(at, stored.json)
+        self.where[stored.key[1]] = stored.key
 
     def advance(self, snapshot: str, xmin: int) -> None:
         self.snapshot, self.xmin = snapshot, xmin
@@ -108,12 +119,24 @@ class ActiveCopy:
         whole = low == 0 and high == len(self.keys)
         if whole and descriptions in self._bodies:
             return self._bodies[descriptions]
-        objects = (self.objects[key[1]] for key in self.keys[low:high])
-        parts = [o.json for o in objects] if descriptions else [o.without_description() for o in objects]
-        body = b"[" + b",".join(parts) + b"]"
+        if descriptions:
+            parts = self.jsons[low:high]
+        else:
+            parts = [stored.without_description() for stored in self.objects[low:high]]
+        body = _array(parts)
         if whole:
             self._bodies[descriptions] = body
         return body
+
+
+def _array(parts: list[bytes]) -> bytes:
+    """``[`` + the parts joined by commas + ``]``, copying the parts' bytes once."""
+    if not parts:
+        return b"[]"
+    parts = list(parts)
+    parts[0] = b"[" + parts[0]
+    parts[-1] = parts[-1] + b"]"
+    return b",".join(parts)
 
 
 def _stored(row: asyncpg.Record) -> StoredObject:

@@ -447,7 +447,7 @@ class TicketJsonChange(Base):
 
 
 class TicketJsonChangeHorizon(Base):
-    """Notes below ``prunedBelow`` may be gone; the next prune forgets those below ``pruneNextBelow``."""
+    """Notes below ``prunedBelow`` may be gone; the next prune (a period after ``prunedAt``) forgets those below ``pruneNextBelow``."""
 
     __tablename__ = "TicketJsonChangeHorizon"
     __table_args__ = (CheckConstraint("id = 1", name="TicketJsonChangeHorizon_one_row"),)
@@ -458,6 +458,9 @@ class TicketJsonChangeHorizon(Base):
     )
     prune_next_below: Mapped[int] = mapped_column(
         "pruneNextBelow", BigInteger, nullable=False, server_default=text("0")
+    )
+    pruned_at: Mapped[datetime] = mapped_column(
+        "prunedAt", TIMESTAMPTZ, nullable=False, server_default=func.now()
     )
 
 

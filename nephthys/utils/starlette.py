@@ -20,6 +20,8 @@ from nephthys.dashboard import dashboard_routes
 from nephthys.database.engine import create_engine, session_factory
 from nephthys.slack.app import start_slack
 from nephthys.stats.memo import StatsV2Memo
+from nephthys.tasks import ticket_json_changes
+from nephthys.tasks.scheduler import Scheduler
 from nephthys.utils.body_limit import BodySizeLimitMiddleware
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,9 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         # One memo for /api/stats_v2 and the App Home, so both show the same computation.
         app.state.stats_v2_memo = StatsV2Memo()
         app.state.active_tickets = ActiveTicketsMemo()
+        # Jobs of the API itself, run with Slack on or off.
+        api_jobs = Scheduler(app.state.sessions, [ticket_json_changes.job(app.state.sessions)])
+        api_jobs.start()
         if settings.slack_enabled:
             app.state.slack = await start_slack(
                 settings, app.state.sessions, stats_v2_memo=app.state.stats_v2_memo
@@ -54,6 +59,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         try:
             yield
         finally:
+            await api_jobs.stop()
             if app.state.slack is not None:
                 await app.state.slack.stop()
             await app.state.engine.dispose()

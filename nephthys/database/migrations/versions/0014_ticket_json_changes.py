@@ -70,6 +70,7 @@ def upgrade() -> None:
             "id" INTEGER NOT NULL DEFAULT 1,
             "prunedBelow" BIGINT NOT NULL DEFAULT 0,
             "pruneNextBelow" BIGINT NOT NULL DEFAULT 0,
+            "prunedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
             CONSTRAINT "TicketJsonChangeHorizon_pkey" PRIMARY KEY ("id"),
             CONSTRAINT "TicketJsonChangeHorizon_one_row" CHECK (id = 1))"""
     )
