@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import asyncpg
 
@@ -38,9 +38,9 @@ _BYTES = "textsend(j.json)"
 _BYTES_WITHOUT_DESCRIPTION = (
     """overlay(textsend(j.json) PLACING ''::bytea FROM j."descriptionAt" + 1 FOR j."descriptionLength")"""
 )
-# Rows fetched per round trip: ~800 kB of objects; with _BATCHES_AHEAD, bounds the server's memory.
+# Rows fetched per round trip: ~800 kB of objects; with _PIECES_AHEAD, bounds the server's memory.
 _BATCH_ROWS = 1000
-_BATCHES_AHEAD = 4
+_PIECES_AHEAD = 4
 
 
 def json_bytes(descriptions: bool) -> str:
@@ -76,43 +76,57 @@ def one_ticket_sql(descriptions: bool = True) -> str:
     )
 
 
+# A piece of a streamed array: one or more objects, each preceded by a comma.
+Piece = bytes | memoryview
+Put = Callable[[Piece], Awaitable[None]]
+
+
 async def stream_rows(
     driver: asyncpg.Connection, select_json: str, args: list
-) -> AsyncGenerator[bytes, None]:
-    """The JSON array of the objects ``select_json`` returns (a bytea column ``json``, in order), streamed.
+) -> AsyncGenerator[bytes | memoryview, None]:
+    """The JSON array of the objects ``select_json`` returns (a bytea column ``json``, in order), streamed."""
+    return await stream_array(lambda put: put_rows(driver, select_json, args, put))
 
-    Runs inside the caller's transaction (a cursor needs one). The first batch
-    (or the query's error) is awaited before this returns, so a failing database
-    still gets a JSON error rather than a broken stream. The next batches are
-    fetched while the last is being sent.
+
+async def put_rows(driver: asyncpg.Connection, select_json: str, args: list, put: Put) -> None:
+    """Hand on the objects ``select_json`` returns, a batch of rows per piece (a cursor: in a transaction)."""
+    cursor = await driver.cursor(select_json, *args)
+    while rows := await cursor.fetch(_BATCH_ROWS):
+        await put(b",".join([b"", *[row[0] for row in rows]]))
+
+
+async def stream_array(produce: Callable[[Put], Awaitable[None]]) -> AsyncGenerator[bytes | memoryview, None]:
+    """The JSON array of the pieces ``produce`` hands on, streamed while it produces the next ones.
+
+    Runs inside the caller's transaction. The first piece (or the error) is
+    awaited before this returns, so a failing database still gets a JSON error
+    rather than a broken stream. At most ``_PIECES_AHEAD`` pieces wait to be sent.
     """
-    batches: asyncio.Queue[bytes | Exception | None] = asyncio.Queue(_BATCHES_AHEAD)
+    pieces: asyncio.Queue[Piece | Exception | None] = asyncio.Queue(_PIECES_AHEAD)
 
     async def fetch() -> None:
         try:
-            cursor = await driver.cursor(select_json, *args)
-            while rows := await cursor.fetch(_BATCH_ROWS):
-                await batches.put(b",".join([row[0] for row in rows]))
+            await produce(pieces.put)
         except Exception as error:  # handed to the reader, which raises it
-            await batches.put(error)
+            await pieces.put(error)
             return
-        await batches.put(None)
+        await pieces.put(None)
 
     fetching = asyncio.ensure_future(fetch())
     try:
-        first = await _next(batches)
+        first = await _next(pieces)
     except BaseException:
         await _stop(fetching)
         raise
-    return _array(batches, fetching, first)
+    return _array(pieces, fetching, first)
 
 
-async def _next(batches: asyncio.Queue[bytes | Exception | None]) -> bytes | None:
-    """The next batch; None once the rows have ended."""
-    batch = await batches.get()
-    if isinstance(batch, Exception):
-        raise batch
-    return batch
+async def _next(pieces: asyncio.Queue[Piece | Exception | None]) -> Piece | None:
+    """The next piece; None once they have ended."""
+    piece = await pieces.get()
+    if isinstance(piece, Exception):
+        raise piece
+    return piece
 
 
 async def _stop(fetching: asyncio.Future) -> None:
@@ -123,15 +137,18 @@ async def _stop(fetching: asyncio.Future) -> None:
 
 
 async def _array(
-    batches: asyncio.Queue[bytes | Exception | None], fetching: asyncio.Future, first: bytes | None
-) -> AsyncGenerator[bytes, None]:
+    pieces: asyncio.Queue[Piece | Exception | None], fetching: asyncio.Future, first: Piece | None
+) -> AsyncGenerator[bytes | memoryview, None]:
     try:
-        if first is None:
-            yield b"[]"
-            return
-        yield b"[" + first
-        while (batch := await _next(batches)) is not None:
-            yield b"," + batch
+        yield b"["
+        piece, leading_comma = first, True
+        while piece is not None:
+            if leading_comma and len(piece):
+                # The array's first object: its comma goes (a view, nothing is copied).
+                piece, leading_comma = memoryview(piece)[1:], False
+            if len(piece):
+                yield piece
+            piece = await _next(pieces)
         yield b"]"
     finally:
         await _stop(fetching)

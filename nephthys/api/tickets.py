@@ -24,10 +24,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from nephthys.api import active_tickets, stored_tickets
+from nephthys.api import active_tickets, stored_tickets, ticket_blocks
 from nephthys.api.access import shows_descriptions
 from nephthys.api.params import BadParameter, first, instant, shown, whole_number
 from nephthys.api.responses import JSON, error_response
+from nephthys.api.ticket_blocks import Key
 
 STATUSES = {"open": "OPEN", "in_progress": "IN_PROGRESS", "closed": "CLOSED"}
 MAX_PAGE = 1000
@@ -59,8 +60,11 @@ class TicketFilter:
             and self.limit is None
         )
 
-    def sql(self) -> tuple[str, list]:
-        """The stored objects (``json``) with their keyset position, oldest first."""
+    def sql(self, start: Key | None = None, end: Key | None = None) -> tuple[str, list]:
+        """The stored objects (``json``) with their keyset position, oldest first.
+
+        ``start`` and ``end`` narrow it to the keys in [start, end) (an export's rows between blocks).
+        """
         conditions, args = [], []
 
         def arg(value) -> str:
@@ -72,9 +76,12 @@ class TicketFilter:
             conditions.append(f"keyset_at >= {arg(self.since)}::timestamptz")
         if self.until is not None:
             conditions.append(f"keyset_at <= {arg(self.until)}::timestamptz")
-        if self.after is not None:
-            at, ticket_id = self.after
-            conditions.append(f"(keyset_at, keyset_id) > ({arg(at)}::timestamptz, {arg(ticket_id)}::integer)")
+        for key, compare in ((self.after, ">"), (start, ">="), (end, "<")):
+            if key is not None:
+                at, ticket_id = key
+                conditions.append(
+                    f"(keyset_at, keyset_id) {compare} ({arg(at)}::timestamptz, {arg(ticket_id)}::integer)"
+                )
         arms = []
         for table, status in stored_tickets.sources(self.status):
             # A literal (one of STATUSES' values), so the planner picks that status's partial index.
@@ -189,7 +196,9 @@ def next_page_url(request: Request, cursor: str) -> str:
 class _ClosingStreamingResponse(StreamingResponse):
     """Releases the database connection however the response ends (done, failed, client gone)."""
 
-    def __init__(self, content: AsyncGenerator[bytes, None], close: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self, content: AsyncGenerator[bytes | memoryview, None], close: Callable[[], Awaitable[None]]
+    ) -> None:
         super().__init__(content, media_type=JSON)
         self._content = content
         self._close = close
@@ -214,11 +223,27 @@ async def _stream(request: Request, query: TicketFilter) -> Response:
         resources.push_async_callback(_quietly, transaction.rollback)
         for setting in stored_tickets.READ_SETTINGS:
             await driver.execute(setting)
-        body = await stored_tickets.stream_rows(driver, sql, args)
+        if query.status is None and query.descriptions:
+            segments = ticket_blocks.plan(await ticket_blocks.usable_blocks(driver), query.since, query.until)
+            body = await stored_tickets.stream_array(lambda put: _put_segments(driver, query, segments, put))
+        else:
+            body = await stored_tickets.stream_rows(driver, sql, args)
     except BaseException:
         await resources.aclose()
         raise
     return _ClosingStreamingResponse(body, resources.aclose)
+
+
+async def _put_segments(
+    driver, query: TicketFilter, segments: list[ticket_blocks.Segment], put: stored_tickets.Put
+) -> None:
+    """Every ticket of an export in order: usable blocks as stored, the rows between them one by one."""
+    for segment in segments:
+        if segment.blocks is not None:
+            await ticket_blocks.put_blocks(driver, segment, put)
+        else:
+            sql, args = query.sql(segment.start, segment.end)
+            await stored_tickets.put_rows(driver, sql, args, put)
 
 
 async def _quietly(close: Callable[[], Awaitable[None]]) -> None:

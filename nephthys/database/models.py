@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     Text,
@@ -446,6 +447,26 @@ class TicketJsonChange(Base):
     created_at: Mapped[datetime | None] = mapped_column("createdAt", TIMESTAMPTZ)
 
 
+class TicketJsonBlock(Base):
+    """The stored objects of the tickets in [start, end) of (createdAt, ticketId), joined (migration 0014).
+
+    Each object is preceded by a comma; ``snapshot`` (a pg_snapshot) is the one the
+    block was read in, ``snapshotXmin`` its xmin. Blocks tile the key space. Built by
+    nephthys.tasks.ticket_json.
+    """
+
+    __tablename__ = "TicketJsonBlock"
+
+    start_at: Mapped[datetime] = mapped_column("startAt", TIMESTAMPTZ, primary_key=True)
+    start_id: Mapped[int] = mapped_column("startId", Integer, primary_key=True, autoincrement=False)
+    end_at: Mapped[datetime] = mapped_column("endAt", TIMESTAMPTZ, nullable=False)
+    end_id: Mapped[int] = mapped_column("endId", Integer, nullable=False)
+    tickets: Mapped[int] = mapped_column(Integer, nullable=False)
+    json: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    snapshot: Mapped[str] = mapped_column(Text, nullable=False)
+    snapshot_xmin: Mapped[int] = mapped_column("snapshotXmin", BigInteger, nullable=False)
+
+
 class TicketJsonChangeHorizon(Base):
     """Notes below ``prunedBelow`` may be gone; the next prune (a period after ``prunedAt``) forgets those below ``pruneNextBelow``."""
 
@@ -540,6 +561,7 @@ class DailyFiguresPending(Base):
 __all__ = [
     "ActiveTicketJson",
     "ClosedTicketJson",
+    "TicketJsonBlock",
     "TicketJsonChange",
     "TicketJsonChangeHorizon",
     "ApiKey",

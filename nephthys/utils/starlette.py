@@ -20,7 +20,7 @@ from nephthys.dashboard import dashboard_routes
 from nephthys.database.engine import create_engine, session_factory
 from nephthys.slack.app import start_slack
 from nephthys.stats.memo import StatsV2Memo
-from nephthys.tasks import ticket_json_changes
+from nephthys.tasks import ticket_json
 from nephthys.tasks.scheduler import Scheduler
 from nephthys.utils.body_limit import BodySizeLimitMiddleware
 
@@ -45,7 +45,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         app.state.stats_v2_memo = StatsV2Memo()
         app.state.active_tickets = ActiveTicketsMemo()
         # Jobs of the API itself, run with Slack on or off.
-        api_jobs = Scheduler(app.state.sessions, [ticket_json_changes.job(app.state.sessions)])
+        api_jobs = Scheduler(app.state.sessions, [ticket_json.job(app.state.sessions)])
         api_jobs.start()
         if settings.slack_enabled:
             app.state.slack = await start_slack(

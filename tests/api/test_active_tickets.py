@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from nephthys.database.engine import create_engine, session_factory
-from nephthys.tasks.ticket_json_changes import prune_ticket_json_changes
+from nephthys.tasks.ticket_json import prune_ticket_json_changes
 from tests.api.data import add_tag, add_ticket, add_user
 from tests.support import postgres
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCALARS = {"String", "Int", "BigInt", "Boolean", "DateTime", "Json", "Float"}
+SCALARS = {"String", "Int", "BigInt", "Boolean", "DateTime", "Json", "Float", "Bytes"}
 
 
 @dataclass

@@ -17,6 +17,7 @@ POSTGRES_TYPES = {
     "Boolean": "boolean",
     "DateTime": "timestamp with time zone",
     "Float": "double precision",
+    "Bytes": "bytea",
 }
 
 

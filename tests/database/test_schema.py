@@ -17,7 +17,7 @@ def test_the_schema_reader_sees_every_model_and_enum():
         "user_tag_subscriptions", "BotMessage", "SlackEvent", "TicketTotals", "UserClosedCount",
         "TicketTotalsPending", "Feedback", "ApiKey", "JobRun", "ActiveTicketJson", "ClosedTicketJson",
         "TicketDurationCount", "TicketDurationPending", "DailyFigures", "DailyFiguresPending",
-        "TicketJsonChange", "TicketJsonChangeHorizon",
+        "TicketJsonBlock", "TicketJsonChange", "TicketJsonChangeHorizon",
     }  # fmt: skip
     ticket = schema.models["Ticket"]
     assert [f.name for f in ticket.fields if f.unique] == ["msgTs", "ticketTs"]

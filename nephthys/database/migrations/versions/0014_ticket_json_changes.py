@@ -13,9 +13,17 @@ now and was not visible then (``pg_visible_in_snapshot``); only those tickets
 are read again. A note is an insert: it never waits on another transaction, so
 writers do not queue on it as they would on one version row.
 
+The full export reads most tickets from "TicketJsonBlock": the stored objects
+of consecutive tickets (in creation order) joined in one value, each object
+preceded by a comma, with the snapshot the block was read in. Blocks tile the
+key space ``(createdAt, ticketId)``: a block holds every ticket from its start
+(inclusive) to its end (exclusive), so any change of a ticket is noted inside
+exactly one block's range, and a block is used only while no note in its range
+is invisible to its snapshot. nephthys/tasks/ticket_json.py builds them.
+
 Notes are kept for a while and then forgotten ("TicketJsonChangeHorizon": notes
 of transactions below ``prunedBelow`` may be gone, so a copy read before it is
-read again whole); nephthys/tasks/ticket_json_changes.py prunes them.
+read again whole); nephthys/tasks/ticket_json.py prunes them.
 
 Revision ID: 0014
 Revises: 0013
@@ -50,6 +58,8 @@ $body$"""
 NOTE_TRUNCATE_FUNCTION = f"""CREATE FUNCTION "ticket_json_note_truncate"() RETURNS trigger LANGUAGE plpgsql AS $body$
 BEGIN
     INSERT INTO "TicketJsonChange" ("xid") VALUES ({CURRENT_XID});
+    -- Every block is stale; deleted in this transaction (no lock beyond its rows').
+    DELETE FROM "TicketJsonBlock";
     RETURN NULL;
 END
 $body$"""
@@ -75,6 +85,20 @@ def upgrade() -> None:
             CONSTRAINT "TicketJsonChangeHorizon_one_row" CHECK (id = 1))"""
     )
     op.execute('INSERT INTO "TicketJsonChangeHorizon" DEFAULT VALUES')
+    op.execute(
+        """CREATE TABLE "TicketJsonBlock" (
+            "startAt" TIMESTAMPTZ(3) NOT NULL,
+            "startId" INTEGER NOT NULL,
+            "endAt" TIMESTAMPTZ(3) NOT NULL,
+            "endId" INTEGER NOT NULL,
+            "tickets" INTEGER NOT NULL,
+            "json" BYTEA NOT NULL,
+            "snapshot" TEXT NOT NULL,
+            "snapshotXmin" BIGINT NOT NULL,
+            CONSTRAINT "TicketJsonBlock_pkey" PRIMARY KEY ("startAt", "startId"))"""
+    )
+    # Read whole by the export: uncompressed, so reading a block is copying it.
+    op.execute('ALTER TABLE "TicketJsonBlock" ALTER COLUMN "json" SET STORAGE EXTERNAL')
     op.execute(NOTE_FUNCTION)
     op.execute(NOTE_TRUNCATE_FUNCTION)
     for table in TABLES:
@@ -96,5 +120,6 @@ def downgrade() -> None:
         op.execute(f'DROP TRIGGER "{name}_note_truncate" ON {table}')
     op.execute('DROP FUNCTION "ticket_json_note_change"()')
     op.execute('DROP FUNCTION "ticket_json_note_truncate"()')
+    op.execute('DROP TABLE "TicketJsonBlock"')
     op.execute('DROP TABLE "TicketJsonChangeHorizon"')
     op.execute('DROP TABLE "TicketJsonChange"')

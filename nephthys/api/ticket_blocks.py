@@ -1,0 +1,254 @@
+"""Blocks of stored ticket objects for the full export: what is usable, what to read, how to build them.
+
+A ``?since=…`` export of 1,000,000 tickets read one stored row per ticket, and the
+service spent ~1.9 s of CPU per million just receiving rows (bench/README.md,
+"Issue 14"). "TicketJsonBlock" (migration 0014) holds the objects of
+consecutive tickets joined in one value, each preceded by a comma; the export
+copies those values through as they are and reads single rows only where no
+usable block covers the tickets (the last day's, and ranges changed since their
+block was built).
+
+A block is **usable** in a snapshot while no change note (``TicketJsonChange``)
+that this snapshot sees falls in the block's range and is invisible to the
+block's own snapshot, no note says everything changed since, and no note it
+would need has been forgotten (``prunedBelow``). Then the block holds exactly
+what the rows of its range hold in the reader's snapshot. The notes are checked
+from their side: each recent note finds its one block through the primary key.
+
+Blocks tile the key space (createdAt, ticketId): each runs from its start
+(inclusive) to its end (exclusive), the next one's start. nephthys/tasks/ticket_json.py
+drops blocks that are no longer usable and builds new ones, one statement each
+(the block's content and its snapshot come from that statement).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from nephthys.api.stored_tickets import Put
+
+Key = tuple[datetime, int]
+# Ticket ids start at 1: (t, 0) is before every ticket created at t.
+BEFORE_IDS = 0
+
+# Recent notes and the block each falls in (if any), still invisible to that block's snapshot.
+_STALE = """SELECT DISTINCT b."startAt", b."startId"
+    FROM "TicketJsonChange" c
+    CROSS JOIN LATERAL (
+        SELECT * FROM "TicketJsonBlock" b
+        WHERE (b."startAt", b."startId") <= (c."createdAt", c."ticketId")
+        ORDER BY b."startAt" DESC, b."startId" DESC LIMIT 1) b
+    WHERE c."ticketId" IS NOT NULL
+      AND c.xid >= (SELECT min("snapshotXmin") FROM "TicketJsonBlock")
+      AND (c."createdAt", c."ticketId") < (b."endAt", b."endId")
+      AND c.xid >= b."snapshotXmin"
+      AND NOT pg_visible_in_snapshot(c.xid::text::xid8, b.snapshot::pg_snapshot)"""
+
+_USABLE = """b."snapshotXmin" >= (SELECT "prunedBelow" FROM "TicketJsonChangeHorizon" WHERE id = 1)
+    AND (b."startAt", b."startId") NOT IN (SELECT "startAt", "startId" FROM stale)
+    AND NOT EXISTS (
+        SELECT 1 FROM "TicketJsonChange" c
+        WHERE c."ticketId" IS NULL AND c.xid >= b."snapshotXmin"
+          AND NOT pg_visible_in_snapshot(c.xid::text::xid8, b.snapshot::pg_snapshot))"""
+
+USABLE_BLOCKS = f"""WITH stale AS ({_STALE})
+    SELECT b."startAt", b."startId", b."endAt", b."endId" FROM "TicketJsonBlock" b
+    WHERE {_USABLE} ORDER BY b."startAt", b."startId" """
+
+DROP_UNUSABLE = f"""WITH stale AS ({_STALE})
+    DELETE FROM "TicketJsonBlock" b WHERE NOT ({_USABLE})"""
+
+# Every block still usable now takes this statement's snapshot: nothing in its range changed
+# between the two, so it holds what the new snapshot shows (done before notes are forgotten).
+RESTAMP = f"""WITH stale AS ({_STALE})
+    UPDATE "TicketJsonBlock" b SET snapshot = pg_current_snapshot()::text,
+        "snapshotXmin" = pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+    WHERE {_USABLE}"""
+
+EVERY_KEY = """SELECT "createdAt", "ticketId" FROM "ActiveTicketJson"
+    UNION ALL SELECT "createdAt", "ticketId" FROM "ClosedTicketJson" """
+
+# Where the tiling ends (the last block's end), or nothing yet.
+TILED_UNTIL = 'SELECT "endAt", "endId" FROM "TicketJsonBlock" ORDER BY "startAt" DESC, "startId" DESC LIMIT 1'
+# Every block, in order: the holes between them are built again.
+BLOCK_RANGES = (
+    'SELECT "startAt", "startId", "endAt", "endId" FROM "TicketJsonBlock" ORDER BY "startAt", "startId"'
+)
+
+# The keys of the tickets in [$1, $2) (a NULL bound: none), in order: where the new blocks start.
+KEYS_BETWEEN = f"""SELECT "createdAt", "ticketId" FROM ({EVERY_KEY}) k
+    WHERE ($1::timestamptz IS NULL OR ("createdAt", "ticketId") >= ($1::timestamptz, $2::integer))
+      AND ("createdAt", "ticketId") < ($3::timestamptz, $4::integer)
+    ORDER BY "createdAt", "ticketId" """
+
+# One block: the objects in [$1/$2, $3/$4), read in the statement that stores them with its snapshot.
+BUILD_BLOCK = """INSERT INTO "TicketJsonBlock"
+        ("startAt", "startId", "endAt", "endId", tickets, json, snapshot, "snapshotXmin")
+    SELECT $1, $2, $3, $4, count(*),
+        coalesce(string_agg(','::bytea || textsend(j.json), ''::bytea ORDER BY j."createdAt", j."ticketId"), ''),
+        pg_current_snapshot()::text, pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+    FROM (SELECT "createdAt", "ticketId", json FROM "ActiveTicketJson"
+          UNION ALL SELECT "createdAt", "ticketId", json FROM "ClosedTicketJson") j
+    WHERE (j."createdAt", j."ticketId") >= ($1::timestamptz, $2::integer)
+      AND (j."createdAt", j."ticketId") < ($3::timestamptz, $4::integer)"""
+
+TICKETS_PER_BLOCK = 1000
+# Tickets younger than this change often (assigned, closed): they are read row by row.
+SETTLED_AFTER = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Block:
+    start: Key
+    end: Key
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Part of an export: a run of consecutive usable blocks, or the single rows in [start, end)."""
+
+    blocks: tuple[Block, ...] | None
+    start: Key | None  # None: from the first ticket
+    end: Key | None  # None: to the last
+
+
+def plan(blocks: list[Block], since: datetime | None, until: datetime | None) -> list[Segment]:
+    """The export of [since, until] (creation times, inclusive) as runs of usable blocks and rows between.
+
+    A block is used only when all of it lies inside [since, until]; the rows
+    segments carry the same bounds, so together they hold each ticket once, in order.
+    """
+    inside = [
+        block
+        for block in blocks
+        if (since is None or block.start[0] >= since) and (until is None or block.end[0] <= until)
+    ]
+    segments: list[Segment] = []
+    position: Key | None = None
+    run: list[Block] = []
+    for block in inside:
+        if run and run[-1].end == block.start:
+            run.append(block)
+            continue
+        if run:
+            segments.append(Segment(tuple(run), run[0].start, run[-1].end))
+            position = run[-1].end
+        if position is None or position < block.start:
+            segments.append(Segment(None, position, block.start))
+        run = [block]
+    if run:
+        segments.append(Segment(tuple(run), run[0].start, run[-1].end))
+        position = run[-1].end
+    segments.append(Segment(None, position, None))
+    return segments
+
+
+def blocks_sql(segment: Segment) -> str:
+    """A run's block values, in order, for a COPY (which takes no parameters: the keys are written in)."""
+    assert segment.blocks is not None
+    first, last = segment.blocks[0].start, segment.blocks[-1].start
+    return f"""SELECT json FROM "TicketJsonBlock"
+        WHERE ("startAt", "startId") >= ({_literal(first)}) AND ("startAt", "startId") <= ({_literal(last)})
+        ORDER BY "startAt", "startId" """
+
+
+def _literal(key: Key) -> str:
+    at, ticket_id = key
+    # Both come from the database as a datetime and an int: no text of a client's reaches the SQL.
+    assert isinstance(at, datetime) and isinstance(ticket_id, int)
+    return f"'{at.isoformat()}'::timestamptz, {int(ticket_id)}"
+
+
+async def put_blocks(driver: asyncpg.Connection, segment: Segment, put: Put) -> None:
+    """Hand on a run's block values as they arrive: a binary COPY, its framing cut out without copying."""
+    values = BinaryCopyValues()
+
+    async def sink(chunk: bytes) -> None:
+        for value in values.feed(chunk):
+            await put(value)
+
+    await driver.copy_from_query(blocks_sql(segment), output=sink, format="binary")
+    if not values.ended:
+        raise ValueError("binary COPY: the stream ended early")
+
+
+async def usable_blocks(driver: asyncpg.Connection) -> list[Block]:
+    return [
+        Block((row["startAt"], row["startId"]), (row["endAt"], row["endId"]))
+        for row in await driver.fetch(USABLE_BLOCKS)
+    ]
+
+
+class BinaryCopyValues:
+    """The values of a one-column binary COPY stream, as the bytes between its framing.
+
+    PostgreSQL's binary COPY format: an 19-byte header, then per row a 16-bit
+    field count and a 32-bit length before the value, and a field count of -1 at
+    the end. The stream arrives in chunks that split anywhere; ``feed`` returns
+    the value bytes of a chunk as views into it (nothing is copied), values'
+    boundaries are not kept (the blocks carry their own separators).
+    """
+
+    _HEADER = 19
+
+    def __init__(self) -> None:
+        self._need = self._HEADER  # bytes of framing still to collect
+        self._framing = bytearray()
+        self._state = "header"  # header → count → length → value → count … → end
+        self._value_left = 0
+
+    def feed(self, chunk: bytes) -> list[memoryview]:
+        values: list[memoryview] = []
+        view = memoryview(chunk)
+        while view:
+            if self._state == "value":
+                taken = view[: self._value_left]
+                values.append(taken)
+                view = view[len(taken) :]
+                self._value_left -= len(taken)
+                if not self._value_left:
+                    self._expect("count", 2)
+                continue
+            if self._state == "end":
+                raise ValueError("binary COPY: data after the end marker")
+            wanted = self._need - len(self._framing)
+            self._framing += view[:wanted]
+            view = view[wanted:]
+            if len(self._framing) == self._need:
+                self._framing_done(bytes(self._framing))
+        return values
+
+    @property
+    def ended(self) -> bool:
+        return self._state == "end"
+
+    def _expect(self, state: str, size: int) -> None:
+        self._state, self._need = state, size
+        self._framing.clear()
+
+    def _framing_done(self, framing: bytes) -> None:
+        if self._state == "header":
+            if not framing.startswith(b"PGCOPY\n\xff\r\n\x00"):
+                raise ValueError("binary COPY: not a binary COPY header")
+            self._expect("count", 2)
+        elif self._state == "count":
+            (fields,) = struct.unpack("!h", framing)
+            if fields == -1:
+                self._expect("end", 0)
+            elif fields == 1:
+                self._expect("length", 4)
+            else:
+                raise ValueError(f"binary COPY: expected one column, got {fields}")
+        else:  # length
+            (length,) = struct.unpack("!i", framing)
+            if length < 0:
+                raise ValueError("binary COPY: a NULL block")
+            self._value_left = length
+            if length:
+                self._state = "value"
+            else:
+                self._expect("count", 2)
