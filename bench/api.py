@@ -405,6 +405,7 @@ async def change_cost(server: Server, database_url: str, count: int) -> dict:
     """
     connection = await asyncpg.connect(generate._dsn(database_url))
     times: dict[str, list[float]] = {"on": [], "off": []}
+    open_after: list[float] = []  # status=open right after a change (the copy patched)
     stale = 0
     try:
         ticket_ids = [
@@ -441,6 +442,12 @@ async def change_cost(server: Server, database_url: str, count: int) -> dict:
                     if triggers == "on":
                         seen = (await client.get(server.url(f"/api/ticket?id={ticket_id}"))).json()
                         stale += seen.get("status") != status.lower()
+                        # The open tickets (the service's copy, brought up to date): this one in or out.
+                        started = time.perf_counter()
+                        listed = (await client.get(server.url(OPEN_PATH))).content
+                        if not warming:
+                            open_after.append(time.perf_counter() - started)
+                        stale += (f'{{"id":{ticket_id},'.encode() in listed) != (status == "OPEN")
     finally:
         for trigger in JSON_TRIGGERS:
             await connection.execute(f'ALTER TABLE "Ticket" ENABLE TRIGGER "{trigger}"')
@@ -460,6 +467,8 @@ async def change_cost(server: Server, database_url: str, count: int) -> dict:
         "off_p95_ms": percentile(times["off"], 0.95),
         "added_p95_ms": percentile(times["on"], 0.95) - percentile(times["off"], 0.95),
         "stale_reads": stale,
+        "open_after_change_p50_ms": percentile(open_after, 0.5),
+        "open_after_change_p95_ms": percentile(open_after, 0.95),
         "requests": 0,
     }
 
@@ -753,6 +762,20 @@ async def bring_up_to_date(database_url: str) -> None:
             await connection.close()
 
 
+async def keep_export_blocks(database_url: str) -> None:
+    """What the service's upkeep job does within a minute of starting: the export's blocks, built."""
+    from nephthys.database.engine import create_engine, session_factory
+    from nephthys.tasks.ticket_json import keep_blocks
+
+    engine = create_engine(database_url)
+    try:
+        started = time.perf_counter()
+        kept = await keep_blocks(session_factory(engine))
+        log(f"  export blocks: {kept.dropped} dropped, {kept.built} built in {time.perf_counter() - started:.1f} s")
+    finally:
+        await engine.dispose()
+
+
 async def database_facts(database_url: str) -> dict:
     """What the answers should be, from the database, and a read that pulls the tables into the page cache."""
     connection = await asyncpg.connect(generate._dsn(database_url))
@@ -834,6 +857,7 @@ def run(args: argparse.Namespace) -> dict:
                 log=log,
             )
         )
+    asyncio.run(keep_export_blocks(database_url))
     facts = asyncio.run(database_facts(database_url))
     log(
         f"database: {facts['tickets']:,} tickets ({facts['open']:,} open), {facts['users']:,} users, "
@@ -1004,6 +1028,10 @@ def report(outcome: dict) -> str:
             f"ticket changes: {change['changes']['on']} with the triggers on, {change['changes']['off']} off; "
             f"p50 {change['on_p50_ms']:.2f} vs {change['off_p50_ms']:.2f} ms; "
             f"reads that missed a committed change: {change['stale_reads']}; load before {change['load_before']:.2f}"
+        )
+        lines.append(
+            f"status=open right after each change: p50 {change['open_after_change_p50_ms']:.1f} ms, "
+            f"p95 {change['open_after_change_p95_ms']:.1f} ms"
         )
     loads = {
         name: side

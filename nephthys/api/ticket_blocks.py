@@ -79,12 +79,6 @@ BLOCK_RANGES = (
     'SELECT "startAt", "startId", "endAt", "endId" FROM "TicketJsonBlock" ORDER BY "startAt", "startId"'
 )
 
-# The keys of the tickets in [$1, $2) (a NULL bound: none), in order: where the new blocks start.
-KEYS_BETWEEN = f"""SELECT "createdAt", "ticketId" FROM ({EVERY_KEY}) k
-    WHERE ($1::timestamptz IS NULL OR ("createdAt", "ticketId") >= ($1::timestamptz, $2::integer))
-      AND ("createdAt", "ticketId") < ($3::timestamptz, $4::integer)
-    ORDER BY "createdAt", "ticketId" """
-
 # One block: the objects in [$1/$2, $3/$4), read in the statement that stores them with its snapshot.
 BUILD_BLOCK = """INSERT INTO "TicketJsonBlock"
         ("startAt", "startId", "endAt", "endId", tickets, json, snapshot, "snapshotXmin")
@@ -94,7 +88,9 @@ BUILD_BLOCK = """INSERT INTO "TicketJsonBlock"
     FROM (SELECT "createdAt", "ticketId", json FROM "ActiveTicketJson"
           UNION ALL SELECT "createdAt", "ticketId", json FROM "ClosedTicketJson") j
     WHERE (j."createdAt", j."ticketId") >= ($1::timestamptz, $2::integer)
-      AND (j."createdAt", j."ticketId") < ($3::timestamptz, $4::integer)"""
+      AND (j."createdAt", j."ticketId") < ($3::timestamptz, $4::integer)
+      -- Implied by the two above; without them the planner misjudges the range and scans whole tables.
+      AND j."createdAt" >= $1::timestamptz AND j."createdAt" <= $3::timestamptz"""
 
 TICKETS_PER_BLOCK = 1000
 # Tickets younger than this change often (assigned, closed): they are read row by row.

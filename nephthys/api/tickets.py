@@ -79,9 +79,12 @@ class TicketFilter:
         for key, compare in ((self.after, ">"), (start, ">="), (end, "<")):
             if key is not None:
                 at, ticket_id = key
+                instant = arg(at)
                 conditions.append(
-                    f"(keyset_at, keyset_id) {compare} ({arg(at)}::timestamptz, {arg(ticket_id)}::integer)"
+                    f"(keyset_at, keyset_id) {compare} ({instant}::timestamptz, {arg(ticket_id)}::integer)"
                 )
+                # Implied by the row comparison; it tells the planner how narrow the range is.
+                conditions.append(f"keyset_at {compare[0]}= {instant}::timestamptz")
         arms = []
         for table, status in stored_tickets.sources(self.status):
             # A literal (one of STATUSES' values), so the planner picks that status's partial index.

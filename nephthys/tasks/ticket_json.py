@@ -64,6 +64,9 @@ BLOCK_STARTS = text(
         WHERE (CAST(:lo_at AS timestamptz) IS NULL
                OR ("createdAt", "ticketId") >= (CAST(:lo_at AS timestamptz), CAST(:lo_id AS integer)))
           AND ("createdAt", "ticketId") < (CAST(:hi_at AS timestamptz), CAST(:hi_id AS integer))
+          -- Implied by the bounds above; it lets the planner see how narrow the range is.
+          AND (CAST(:lo_at AS timestamptz) IS NULL OR "createdAt" >= CAST(:lo_at AS timestamptz))
+          AND "createdAt" <= CAST(:hi_at AS timestamptz)
         WINDOW w AS (ORDER BY "createdAt", "ticketId")) numbered
     WHERE (n - 1) % :per_block = 0 ORDER BY n"""
 )
