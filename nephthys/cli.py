@@ -141,7 +141,21 @@ def cmd_db_rebuild_ticket_json(settings: Settings, args: argparse.Namespace) -> 
             raise StartupError(f"the database is {state.describe()}; run `nephthys db upgrade` first")
         count = _run_db(lambda: migrate.rebuild_ticket_json(url), url)
         print(f"rendered the stored JSON of {count} tickets")
+        built = _run_db(lambda: _build_export_blocks(url), url)
+        print(f"built {built} export blocks")
     return 0
+
+
+async def _build_export_blocks(url: str) -> int:
+    """The export's blocks, gone with the old JSON, built now rather than by the service's next upkeep."""
+    from nephthys.database.engine import create_engine, session_factory
+    from nephthys.tasks.ticket_json import keep_blocks
+
+    engine = create_engine(url, pool_size=1)
+    try:
+        return (await keep_blocks(session_factory(engine))).built
+    finally:
+        await engine.dispose()
 
 
 async def _api_keys(url: str, args: argparse.Namespace) -> int:

@@ -201,6 +201,8 @@ async def test_the_rebuild_command_mends_a_database_changed_with_triggers_off(ge
     )
     assert result.returncode == 0, result.stderr
     assert f"rendered the stored JSON of {SHAPE.tickets + 1} tickets" in result.stdout
+    blocks = await postgres.fetch(url, 'SELECT count(*) AS n FROM "TicketJsonBlock"')
+    assert blocks[0]["n"] >= 1 and f"built {blocks[0]['n']} export blocks" in result.stdout
     assert await assert_stored_equals_rendered(url) == SHAPE.tickets + 1
 
 
