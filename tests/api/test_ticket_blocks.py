@@ -139,8 +139,20 @@ async def test_the_export_is_exact_through_blocks_changes_rebuilds_and_prunes(se
                 await assert_exports_are_exact(client)
                 await prune_ticket_json_changes(sessions, period_seconds=0)  # blocks take a new snapshot
                 await assert_exports_are_exact(client)
-            blocks = await postgres.fetch(db_url, 'SELECT tickets FROM "TicketJsonBlock"')
+            blocks = await postgres.fetch(
+                db_url,
+                """SELECT tickets, pg_column_compression(json) AS compression,
+                          (SELECT attstorage::text FROM pg_attribute WHERE attrelid = '"TicketJsonBlock"'::regclass
+                           AND attname = 'json') AS storage
+                   FROM "TicketJsonBlock" """,
+            )
             assert sum(row["tickets"] for row in blocks) >= 28
+            # lz4 where the server has it, else stored as it is (blocks this small stay inline either way).
+            assert {(row["compression"], row["storage"]) for row in blocks} <= {
+                ("lz4", "x"),
+                (None, "x"),
+                (None, "e"),
+            }
             # Everything gone (a TRUNCATE deletes the blocks too).
             await postgres.truncate_all(db_url)
             assert await postgres.fetch(db_url, 'SELECT 1 FROM "TicketJsonBlock"') == []
