@@ -17,6 +17,10 @@ row object per ticket): CPU moves from the shared database to the service.
 Aggregating batches in SQL (``string_agg``) would spare the service that but
 cost PostgreSQL more than it saves. bench/README.md, "Issue 14, second pass",
 has the measurements.
+
+A stream is a JSON array of *pieces*, each one or more objects preceded by a
+comma: a batch of rows here, or an export block (nephthys/api/ticket_blocks.py)
+passed on as stored. The array drops the first piece's comma.
 """
 
 from __future__ import annotations
@@ -79,13 +83,6 @@ def one_ticket_sql(descriptions: bool = True) -> str:
 # A piece of a streamed array: one or more objects, each preceded by a comma.
 Piece = bytes | memoryview
 Put = Callable[[Piece], Awaitable[None]]
-
-
-async def stream_rows(
-    driver: asyncpg.Connection, select_json: str, args: list
-) -> AsyncGenerator[bytes | memoryview, None]:
-    """The JSON array of the objects ``select_json`` returns (a bytea column ``json``, in order), streamed."""
-    return await stream_array(lambda put: put_rows(driver, select_json, args, put))
 
 
 async def put_rows(driver: asyncpg.Connection, select_json: str, args: list, put: Put) -> None:
