@@ -3,7 +3,8 @@
 A ``?since=…`` export of 1,000,000 tickets read one stored row per ticket, and the
 service spent ~1.9 s of CPU per million just receiving rows (bench/README.md,
 "Issue 14"). "TicketJsonBlock" (migration 0014) holds the objects of
-consecutive tickets joined in one value, each preceded by a comma; the export
+consecutive tickets joined in one value, each preceded by a comma (and once more
+without their descriptions, for a client that may not see them); the export
 copies those values through as they are and reads single rows only where no
 usable block covers the tickets (the last day's, and ranges changed since their
 block was built).
@@ -29,6 +30,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from nephthys.api import stored_tickets
 from nephthys.api.stored_tickets import Put
 
 Key = tuple[datetime, int]
@@ -79,14 +81,24 @@ BLOCK_RANGES = (
     'SELECT "startAt", "startId", "endAt", "endId" FROM "TicketJsonBlock" ORDER BY "startAt", "startId"'
 )
 
-# One block: the objects in [$1/$2, $3/$4), read in the statement that stores them with its snapshot.
-BUILD_BLOCK = """INSERT INTO "TicketJsonBlock"
-        ("startAt", "startId", "endAt", "endId", tickets, json, snapshot, "snapshotXmin")
+
+def _joined(object_bytes: str) -> str:
+    """The objects of row ``j``, each preceded by a comma, joined in creation order."""
+    return f"""coalesce(string_agg(','::bytea || {object_bytes}, ''::bytea
+        ORDER BY j."createdAt", j."ticketId"), '')"""
+
+
+# One block: the objects in [$1/$2, $3/$4), with and without descriptions, read in the statement
+# that stores them with its snapshot.
+_STORED_COLUMNS = '"createdAt", "ticketId", json, "descriptionAt", "descriptionLength"'
+BUILD_BLOCK = f"""INSERT INTO "TicketJsonBlock"
+        ("startAt", "startId", "endAt", "endId", tickets, json, "jsonWithoutDescriptions", snapshot, "snapshotXmin")
     SELECT $1, $2, $3, $4, count(*),
-        coalesce(string_agg(','::bytea || textsend(j.json), ''::bytea ORDER BY j."createdAt", j."ticketId"), ''),
+        {_joined(stored_tickets.json_bytes(descriptions=True))},
+        {_joined(stored_tickets.json_bytes(descriptions=False))},
         pg_current_snapshot()::text, pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-    FROM (SELECT "createdAt", "ticketId", json FROM "ActiveTicketJson"
-          UNION ALL SELECT "createdAt", "ticketId", json FROM "ClosedTicketJson") j
+    FROM (SELECT {_STORED_COLUMNS} FROM "ActiveTicketJson"
+          UNION ALL SELECT {_STORED_COLUMNS} FROM "ClosedTicketJson") j
     WHERE (j."createdAt", j."ticketId") >= ($1::timestamptz, $2::integer)
       AND (j."createdAt", j."ticketId") < ($3::timestamptz, $4::integer)
       -- Implied by the two above; without them the planner misjudges the range and scans whole tables.
@@ -143,11 +155,12 @@ def plan(blocks: list[Block], since: datetime | None, until: datetime | None) ->
     return segments
 
 
-def blocks_sql(segment: Segment) -> str:
+def blocks_sql(segment: Segment, descriptions: bool) -> str:
     """A run's block values, in order, for a COPY (which takes no parameters: the keys are written in)."""
     assert segment.blocks is not None
     first, last = segment.blocks[0].start, segment.blocks[-1].start
-    return f"""SELECT json FROM "TicketJsonBlock"
+    column = "json" if descriptions else '"jsonWithoutDescriptions"'
+    return f"""SELECT {column} FROM "TicketJsonBlock"
         WHERE ("startAt", "startId") >= ({_literal(first)}) AND ("startAt", "startId") <= ({_literal(last)})
         ORDER BY "startAt", "startId" """
 
@@ -159,7 +172,7 @@ def _literal(key: Key) -> str:
     return f"'{at.isoformat()}'::timestamptz, {int(ticket_id)}"
 
 
-async def put_blocks(driver: asyncpg.Connection, segment: Segment, put: Put) -> None:
+async def put_blocks(driver: asyncpg.Connection, segment: Segment, put: Put, *, descriptions: bool) -> None:
     """Hand on a run's block values as they arrive: a binary COPY, its framing cut out without copying."""
     values = BinaryCopyValues()
 
@@ -167,7 +180,7 @@ async def put_blocks(driver: asyncpg.Connection, segment: Segment, put: Put) -> 
         for value in values.feed(chunk):
             await put(value)
 
-    await driver.copy_from_query(blocks_sql(segment), output=sink, format="binary")
+    await driver.copy_from_query(blocks_sql(segment, descriptions), output=sink, format="binary")
     if not values.ended:
         raise ValueError("binary COPY: the stream ended early")
 

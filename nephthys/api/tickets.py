@@ -225,8 +225,8 @@ async def _stream(request: Request, query: TicketFilter) -> Response:
         resources.push_async_callback(_quietly, transaction.rollback)
         for setting in stored_tickets.READ_SETTINGS:
             await driver.execute(setting)
-        if query.status is None and query.descriptions:
-            # An export: blocks where they are usable (they hold every status, with descriptions).
+        if query.status is None:
+            # An export: blocks where they are usable (they hold every status, with and without descriptions).
             segments = ticket_blocks.plan(await ticket_blocks.usable_blocks(driver), query.since, query.until)
         else:
             segments = [ticket_blocks.Segment(None, None, None)]
@@ -243,7 +243,7 @@ async def _put_segments(
     """Every ticket of an export in order: usable blocks as stored, the rows between them one by one."""
     for segment in segments:
         if segment.blocks is not None:
-            await ticket_blocks.put_blocks(driver, segment, put)
+            await ticket_blocks.put_blocks(driver, segment, put, descriptions=query.descriptions)
         else:
             sql, args = query.sql(segment.start, segment.end)
             await stored_tickets.put_rows(driver, sql, args, put)

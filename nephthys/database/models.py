@@ -450,7 +450,8 @@ class TicketJsonChange(Base):
 class TicketJsonBlock(Base):
     """The stored objects of the tickets in [start, end) of (createdAt, ticketId), joined (migration 0014).
 
-    Each object is preceded by a comma; ``snapshot`` (a pg_snapshot) is the one the
+    Each object is preceded by a comma (``jsonWithoutDescriptions``: the same objects without
+    their descriptions); ``snapshot`` (a pg_snapshot) is the one the
     block was read in, ``snapshotXmin`` its xmin. Blocks tile the key space. Built by
     nephthys.tasks.ticket_json.
     """
@@ -463,6 +464,9 @@ class TicketJsonBlock(Base):
     end_id: Mapped[int] = mapped_column("endId", Integer, nullable=False)
     tickets: Mapped[int] = mapped_column(Integer, nullable=False)
     json: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    json_without_descriptions: Mapped[bytes] = mapped_column(
+        "jsonWithoutDescriptions", LargeBinary, nullable=False
+    )
     snapshot: Mapped[str] = mapped_column(Text, nullable=False)
     snapshot_xmin: Mapped[int] = mapped_column("snapshotXmin", BigInteger, nullable=False)
 

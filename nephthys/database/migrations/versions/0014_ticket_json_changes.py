@@ -15,7 +15,8 @@ writers do not queue on it as they would on one version row.
 
 The full export reads most tickets from "TicketJsonBlock": the stored objects
 of consecutive tickets (in creation order) joined in one value, each object
-preceded by a comma, with the snapshot the block was read in. Blocks tile the
+preceded by a comma (and again without their descriptions, for clients that may
+not see them), with the snapshot the block was read in. Blocks tile the
 key space ``(createdAt, ticketId)``: a block holds every ticket from its start
 (inclusive) to its end (exclusive), so any change of a ticket is noted inside
 exactly one block's range, and a block is used only while no note in its range
@@ -71,9 +72,11 @@ $body$"""
 # built without lz4 stores them uncompressed.
 BLOCK_STORAGE = """DO $$
 BEGIN
-    ALTER TABLE "TicketJsonBlock" ALTER COLUMN "json" SET COMPRESSION lz4;
+    ALTER TABLE "TicketJsonBlock" ALTER COLUMN "json" SET COMPRESSION lz4,
+        ALTER COLUMN "jsonWithoutDescriptions" SET COMPRESSION lz4;
 EXCEPTION WHEN feature_not_supported OR syntax_error THEN
-    ALTER TABLE "TicketJsonBlock" ALTER COLUMN "json" SET STORAGE EXTERNAL;
+    ALTER TABLE "TicketJsonBlock" ALTER COLUMN "json" SET STORAGE EXTERNAL,
+        ALTER COLUMN "jsonWithoutDescriptions" SET STORAGE EXTERNAL;
 END
 $$"""
 
@@ -106,6 +109,7 @@ def upgrade() -> None:
             "endId" INTEGER NOT NULL,
             "tickets" INTEGER NOT NULL,
             "json" BYTEA NOT NULL,
+            "jsonWithoutDescriptions" BYTEA NOT NULL,
             "snapshot" TEXT NOT NULL,
             "snapshotXmin" BIGINT NOT NULL,
             CONSTRAINT "TicketJsonBlock_pkey" PRIMARY KEY ("startAt", "startId"))"""
