@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from nephthys.database.engine import create_engine, session_factory
 from nephthys.tasks.ticket_json import prune_ticket_json_changes
-from tests.api.data import add_tag, add_ticket, add_user
+from tests.api.data import add_tag, add_ticket, add_user, every_page
 from tests.support import postgres
 
 JAN = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -14,15 +14,7 @@ JAN = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 
 async def from_the_database(client, status: str, **params) -> list[dict]:
     """The same tickets read by keyset pages: straight from the stored rows, no copy involved."""
-    tickets, cursor = [], None
-    while True:
-        query = {"status": status, "limit": 2, **params, **({"cursor": cursor} if cursor else {})}
-        page = await client.get("/api/tickets", params=query)
-        assert page.status_code == 200
-        tickets += page.json()
-        if "link" not in page.headers:
-            return tickets
-        cursor = page.headers["link"].split("cursor=")[1].split(">")[0].split("&")[0]
+    return await every_page(client, limit=2, status=status, **params)
 
 
 async def assert_answers_are_current(client, **params) -> None:

@@ -11,7 +11,7 @@ import pytest
 from nephthys.api.ticket_blocks import USABLE_BLOCKS, BinaryCopyValues, Block, Segment, plan
 from nephthys.database.engine import create_engine, session_factory
 from nephthys.tasks.ticket_json import keep_blocks, prune_ticket_json_changes
-from tests.api.data import add_tag, add_ticket, add_user
+from tests.api.data import add_tag, add_ticket, add_user, every_page
 from tests.support import postgres
 
 JAN = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -68,15 +68,7 @@ def test_a_plan_uses_whole_blocks_inside_the_range_and_rows_around_them():
 
 async def every_ticket_by_rows(client, **params) -> list[dict]:
     """The export read by keyset pages: straight from the stored rows, no block involved."""
-    tickets, cursor = [], None
-    while True:
-        query = {"since": "2000-01-01", "limit": 1000, **params, **({"cursor": cursor} if cursor else {})}
-        page = await client.get("/api/tickets", params=query)
-        assert page.status_code == 200
-        tickets += page.json()
-        if "link" not in page.headers:
-            return tickets
-        cursor = page.headers["link"].split("cursor=")[1].split(">")[0].split("&")[0]
+    return await every_page(client, limit=1000, **{"since": "2000-01-01", **params})
 
 
 async def usable(db_url: str) -> int:
