@@ -57,61 +57,57 @@ Key = tuple[datetime, int]
 _BEFORE_ANY_ID, _AFTER_ANY_ID = -(2**63), 2**63
 
 
-@dataclass(frozen=True)
-class StoredObject:
-    key: Key  # (createdAt, ticketId): the API's order
-    json: bytes
-    description_at: int
-    description_length: int
-
-    def without_description(self) -> bytes:
-        end = self.description_at + self.description_length
-        return self.json[: self.description_at] + self.json[end:]
-
-
 @dataclass
 class ActiveCopy:
     """One status's stored objects as of a snapshot, in creation order.
 
-    ``keys``, ``objects`` and ``jsons`` are parallel lists in (createdAt, ticketId)
-    order; ``where`` finds a ticket's key. A patch moves list items (memmove), and a
-    whole body is one join of ``jsons``.
+    ``keys`` (createdAt, ticketId), ``jsons`` (the objects' bytes) and ``cuts`` (where
+    each object's description member starts, and its length) are parallel tuples in
+    that order; ``where`` finds a ticket's key. They are tuples of tuples, bytes and
+    ints, which Python's garbage collector stops tracking, so ~80,000 kept items add
+    nothing to its full collections (lists would be walked by every one). A patch
+    builds new tuples (copying pointers); a whole body is one join of ``jsons``.
     """
 
     snapshot: str
     xmin: int
-    keys: list[Key] = field(default_factory=list)
-    objects: list[StoredObject] = field(default_factory=list)
-    jsons: list[bytes] = field(default_factory=list)
+    keys: tuple[Key, ...] = ()
+    jsons: tuple[bytes, ...] = ()
+    cuts: tuple[tuple[int, int], ...] = ()
     where: dict[int, Key] = field(default_factory=dict)
     # Whole arrays already joined, with and without descriptions: dropped at every patch.
     _bodies: dict[bool, bytes] = field(default_factory=dict)
 
     @classmethod
     def read(cls, snapshot: str, xmin: int, rows: list[asyncpg.Record]) -> ActiveCopy:
-        copy = cls(snapshot, xmin)
-        for row in rows:  # already in order
-            copy._insert(len(copy.keys), _stored(row))
-        return copy
+        keys = [_key(row) for row in rows]  # already in order
+        return cls(
+            snapshot,
+            xmin,
+            tuple(keys),
+            tuple(row["json"] for row in rows),
+            tuple((row["descriptionAt"], row["descriptionLength"]) for row in rows),
+            {key[1]: key for key in keys},
+        )
 
     def patch(self, snapshot: str, xmin: int, changed: list[int], rows: list[asyncpg.Record]) -> None:
         """Replace the ``changed`` tickets by ``rows`` (those of them that have this status now)."""
+        keys, jsons, cuts = list(self.keys), list(self.jsons), list(self.cuts)
         for ticket_id in changed:
             key = self.where.pop(ticket_id, None)
             if key is not None:
-                at = bisect.bisect_left(self.keys, key)
-                del self.keys[at], self.objects[at], self.jsons[at]
+                at = bisect.bisect_left(keys, key)
+                del keys[at], jsons[at], cuts[at]
         for row in rows:
-            stored = _stored(row)
-            self._insert(bisect.bisect_left(self.keys, stored.key), stored)
+            key = _key(row)
+            at = bisect.bisect_left(keys, key)
+            keys.insert(at, key)
+            jsons.insert(at, row["json"])
+            cuts.insert(at, (row["descriptionAt"], row["descriptionLength"]))
+            self.where[key[1]] = key
+        self.keys, self.jsons, self.cuts = tuple(keys), tuple(jsons), tuple(cuts)
         self.advance(snapshot, xmin)
         self._bodies.clear()
-
-    def _insert(self, at: int, stored: StoredObject) -> None:
-        self.keys.insert(at, stored.key)
-        self.objects.insert(at, stored)
-        self.jsons.insert(at, stored.json)
-        self.where[stored.key[1]] = stored.key
 
     def advance(self, snapshot: str, xmin: int) -> None:
         self.snapshot, self.xmin = snapshot, xmin
@@ -123,10 +119,12 @@ class ActiveCopy:
         whole = low == 0 and high == len(self.keys)
         if whole and descriptions in self._bodies:
             return self._bodies[descriptions]
-        if descriptions:
-            parts = self.jsons[low:high]
-        else:
-            parts = [stored.without_description() for stored in self.objects[low:high]]
+        parts = list(self.jsons[low:high])
+        if not descriptions:
+            parts = [
+                json[:at] + json[at + length :]
+                for json, (at, length) in zip(parts, self.cuts[low:high], strict=True)
+            ]
         body = _array(parts)
         if whole:
             self._bodies[descriptions] = body
@@ -134,19 +132,16 @@ class ActiveCopy:
 
 
 def _array(parts: list[bytes]) -> bytes:
-    """``[`` + the parts joined by commas + ``]``, copying the parts' bytes once."""
+    """``[`` + the parts joined by commas + ``]``, copying the parts' bytes once (``parts`` is changed)."""
     if not parts:
         return b"[]"
-    parts = list(parts)
     parts[0] = b"[" + parts[0]
     parts[-1] = parts[-1] + b"]"
     return b",".join(parts)
 
 
-def _stored(row: asyncpg.Record) -> StoredObject:
-    return StoredObject(
-        (row["createdAt"], row["ticketId"]), row["json"], row["descriptionAt"], row["descriptionLength"]
-    )
+def _key(row: asyncpg.Record) -> Key:
+    return (row["createdAt"], row["ticketId"])
 
 
 class ActiveTicketsMemo:
