@@ -74,8 +74,6 @@ RESTAMP = f"""WITH stale AS ({_STALE})
 EVERY_KEY = """SELECT "createdAt", "ticketId" FROM "ActiveTicketJson"
     UNION ALL SELECT "createdAt", "ticketId" FROM "ClosedTicketJson" """
 
-# Where the tiling ends (the last block's end), or nothing yet.
-TILED_UNTIL = 'SELECT "endAt", "endId" FROM "TicketJsonBlock" ORDER BY "startAt" DESC, "startId" DESC LIMIT 1'
 # Every block, in order: the holes between them are built again.
 BLOCK_RANGES = (
     'SELECT "startAt", "startId", "endAt", "endId" FROM "TicketJsonBlock" ORDER BY "startAt", "startId"'
