@@ -51,7 +51,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import baseline, generate  # noqa: E402
-from bench.slack_burst import FakeControl, free_port, percentile, start, wait_for  # noqa: E402
+from bench.slack_burst import (  # noqa: E402
+    fake_slack_ready,
+    free_port,
+    percentile,
+    start,
+    start_fake_slack,
+    wait_for,
+)
 from nephthys.config import Settings  # noqa: E402
 from nephthys.database import migrate  # noqa: E402
 from nephthys.database.engine import create_engine, session_factory  # noqa: E402
@@ -268,17 +275,10 @@ async def part_two(database_url: str, helpers: list[str], rate: float, seconds: 
     workdir = Path(tempfile.mkdtemp(prefix="nephthys-home-bench-"))
     fake_port, service_port = free_port(), free_port()
     base_env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
-    fake_process = start(
-        "fake-slack",
-        [sys.executable, "-m", "nephthys.testing.fake_slack", "--port", str(fake_port)],
-        base_env,
-        workdir,
-    )
+    fake_process = start_fake_slack(workdir, fake_port, base_env)
     processes = [fake_process]
     try:
-        fake_base = f"http://127.0.0.1:{fake_port}"
-        await wait_for(f"{fake_base}/_fake/state", fake_process, lambda r: r.status_code == 200)
-        fake = FakeControl(fake_base)
+        fake_base, fake = await fake_slack_ready(fake_process, fake_port)
         for helper in helpers:
             await fake.call("add_user", user_id=helper, name=helper.lower())
         await fake.call("set_members", channel_id=BTS, user_ids=helpers)

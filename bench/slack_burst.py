@@ -136,6 +136,19 @@ async def wait_for(url: str, process: Process, check=lambda response: response.s
 # ---------------------------------------------------------------- the fake Slack
 
 
+def start_fake_slack(workdir: Path, port: int, env: dict[str, str]) -> Process:
+    """The fake Slack Web API as its own process (add it to the processes stopped at the end)."""
+    command = [sys.executable, "-m", "nephthys.testing.fake_slack", "--port", str(port)]
+    return start("fake-slack", command, env, workdir)
+
+
+async def fake_slack_ready(process: Process, port: int) -> tuple[str, FakeControl]:
+    """Once the fake Slack answers: its base URL and its control."""
+    base = f"http://127.0.0.1:{port}"
+    await wait_for(f"{base}/_fake/state", process, lambda response: response.status_code == 200)
+    return base, FakeControl(base)
+
+
 class FakeControl:
     def __init__(self, base: str) -> None:
         self.base = base
@@ -427,17 +440,10 @@ async def main_async(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="nephthys-slack-bench-"))
     fake_port, service_port = free_port(), free_port()
     base_env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
-    fake_process = start(
-        "fake-slack",
-        [sys.executable, "-m", "nephthys.testing.fake_slack", "--port", str(fake_port)],
-        base_env,
-        workdir,
-    )
+    fake_process = start_fake_slack(workdir, fake_port, base_env)
     processes = [fake_process]
     try:
-        fake_base = f"http://127.0.0.1:{fake_port}"
-        await wait_for(f"{fake_base}/_fake/state", fake_process, lambda r: r.status_code == 200)
-        fake = FakeControl(fake_base)
+        fake_base, fake = await fake_slack_ready(fake_process, fake_port)
         helpers = [f"U0HLP{n:05d}" for n in range(HELPERS)]
         for n in range(ASKERS):
             await fake.call("add_user", user_id=f"U0ASK{n:05d}", name=f"asker{n}")
