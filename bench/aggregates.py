@@ -239,6 +239,12 @@ def same_figures(ours, theirs, path: str = "") -> list[str]:
     return [] if ours == theirs else [f"{path}: {ours!r} against {theirs!r}"]
 
 
+async def timed_get(client: httpx.AsyncClient, url: str) -> Timing:
+    started = time.perf_counter()
+    response = await client.get(url)
+    return Timing(response.status_code, time.perf_counter() - started, len(response.content))
+
+
 async def after_changes(url: str, database_url: str, count: int) -> dict:
     """Latency when a ticket changed just before each request (a no-op UPDATE: a new data version)."""
     connection = await asyncpg.connect(generate._dsn(database_url))
@@ -251,11 +257,7 @@ async def after_changes(url: str, database_url: str, count: int) -> dict:
                 await connection.execute(
                     'UPDATE "Ticket" SET "lastMsgAt" = "lastMsgAt" WHERE id = $1', ticket_id
                 )
-                started = time.perf_counter()
-                response = await client.get(url)
-                timings.append(
-                    Timing(response.status_code, time.perf_counter() - started, len(response.content))
-                )
+                timings.append(await timed_get(client, url))
     finally:
         await connection.close()
     return summarise(timings)
@@ -315,11 +317,7 @@ async def after_real_changes(url: str, database_url: str, count: int) -> dict:
                 else:
                     change = 'UPDATE "Ticket" SET status = \'OPEN\', "closedAt" = NULL WHERE id = $1'
                 await connection.execute(change, ticket_id)
-                started = time.perf_counter()
-                response = await client.get(url)
-                timings.append(
-                    Timing(response.status_code, time.perf_counter() - started, len(response.content))
-                )
+                timings.append(await timed_get(client, url))
             if count % 2:
                 await connection.execute(
                     'UPDATE "Ticket" SET status = \'OPEN\', "closedAt" = NULL WHERE id = $1', ticket_id
@@ -341,11 +339,7 @@ async def cold(url: str, database_url: str, count: int) -> dict:
                 await connection.execute(
                     'UPDATE "Ticket" SET "lastMsgAt" = "lastMsgAt" WHERE id = (SELECT min(id) FROM "Ticket")'
                 )
-                started = time.perf_counter()
-                response = await client.get(url)
-                timings.append(
-                    Timing(response.status_code, time.perf_counter() - started, len(response.content))
-                )
+                timings.append(await timed_get(client, url))
     finally:
         await connection.close()
     return summarise(timings)
