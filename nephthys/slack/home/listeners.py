@@ -12,6 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from nephthys.slack import flows, tag_blocks
 from nephthys.slack.context import SlackContext
@@ -120,14 +121,9 @@ async def rename_tag_clicked(ctx: SlackContext, body: dict) -> None:
 
 
 async def delete_tag_clicked(ctx: SlackContext, body: dict) -> None:
-    user_id, value = _clicked(body)
-    if not await _admin_or_refuse(ctx, user_id, View.TEAM_TAGS):
-        return
-    tag_id = _id_from(value)
-    if tag_id is not None:
-        async with ctx.sessions.begin() as session:
-            await service.delete_tag(session, tag_id=tag_id)
-    await publisher(ctx).show(user_id, view=View.TEAM_TAGS)
+    await _delete_clicked(
+        ctx, body, View.TEAM_TAGS, lambda session, tag_id: service.delete_tag(session, tag_id=tag_id)
+    )
 
 
 async def merge_question_tag_clicked(ctx: SlackContext, body: dict) -> None:
@@ -149,14 +145,26 @@ async def merge_question_tag_clicked(ctx: SlackContext, body: dict) -> None:
 
 
 async def delete_question_tag_clicked(ctx: SlackContext, body: dict) -> None:
+    await _delete_clicked(
+        ctx,
+        body,
+        View.QUESTION_TAGS,
+        lambda session, tag_id: service.delete_question_tag(session, question_tag_id=tag_id),
+    )
+
+
+async def _delete_clicked(
+    ctx: SlackContext, body: dict, view: View, delete: Callable[[AsyncSession, int], Awaitable[object]]
+) -> None:
+    """An admin's confirmed Delete of a tag (team or question): it goes, and the view shows again."""
     user_id, value = _clicked(body)
-    if not await _admin_or_refuse(ctx, user_id, View.QUESTION_TAGS):
+    if not await _admin_or_refuse(ctx, user_id, view):
         return
     tag_id = _id_from(value)
     if tag_id is not None:
         async with ctx.sessions.begin() as session:
-            await service.delete_question_tag(session, question_tag_id=tag_id)
-    await publisher(ctx).show(user_id, view=View.QUESTION_TAGS)
+            await delete(session, tag_id)
+    await publisher(ctx).show(user_id, view=view)
 
 
 def _submitted_values(body: dict) -> dict:
