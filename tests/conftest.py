@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from nephthys.config import Settings
 from nephthys.database import migrate
+from nephthys.utils.clock import Clock, utc_now
 from nephthys.utils.starlette import create_app
 from tests.support import postgres
 from tests.support.server import running
@@ -55,13 +57,19 @@ def make_settings(**overrides) -> Settings:
     return dataclasses.replace(base, **overrides)
 
 
+def make_app(settings: Settings, *, clock: Clock = utc_now, run_jobs: bool = False) -> Starlette:
+    """The app as a test runs it: its schedulers stopped unless the test runs them (``run_jobs``),
+    so no job works for the machine's real hour; ``clock`` is "now" for the jobs."""
+    assert settings.database_url is not None
+    return create_app(settings, database_url=settings.database_url, clock=clock, run_jobs=run_jobs)
+
+
 @pytest.fixture
 def serve(db_url: str) -> Callable:
     """``async with serve(**settings) as client`` runs the app under uvicorn on the test database."""
 
     def factory(**overrides):
-        settings = make_settings(database_url=db_url, **overrides)
-        app = create_app(settings, database_url=db_url)
+        app = make_app(make_settings(database_url=db_url, **overrides))
 
         class _Serving:
             async def __aenter__(self) -> httpx.AsyncClient:

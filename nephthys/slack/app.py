@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -61,6 +61,7 @@ from nephthys.stats.memo import StatsV2Memo
 from nephthys.tasks.registry import add_scheduled_jobs
 from nephthys.tasks.scheduler import Job, Scheduler
 from nephthys.transcripts import load_transcript
+from nephthys.utils.clock import Clock, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,7 @@ class SlackService:
                 Job("slack-prune-events", PRUNE_EVENTS_EVERY_SECONDS, self._prune_events),
                 Job("slack-helper-sync", HELPER_SYNC_EVERY_SECONDS, lambda: helpers.sync_helpers(ctx)),
             ],
+            clock=ctx.clock,
         )
         # The daily summary, stale tickets, unanswered alerts and tag digests (docs/jobs.md).
         add_scheduled_jobs(self)
@@ -303,9 +305,11 @@ class SlackService:
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self) -> None:
+    def start(self, *, run_jobs: bool = True) -> None:
+        """Start the start-up work, Socket Mode when configured, and (``run_jobs``) the scheduled jobs."""
         self._startup = asyncio.get_running_loop().create_task(self._start_up(), name="slack start-up")
-        self.scheduler.start()
+        if run_jobs:
+            self.scheduler.start()
         if self.ctx.settings.slack_app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -377,7 +381,7 @@ class SlackService:
         return [event_id for event_id, _ in taken]
 
     async def _prune_events(self) -> None:
-        await deliveries.prune_events(self.ctx.sessions, older_than=datetime.now(UTC) - EVENTS_KEPT)
+        await deliveries.prune_events(self.ctx.sessions, older_than=self.ctx.clock() - EVENTS_KEPT)
 
     async def drain(self, within: float | None = None) -> bool:
         """Wait for the work started by requests so far (and what it starts) to finish."""
@@ -408,10 +412,14 @@ async def start_slack(
     sessions: async_sessionmaker[AsyncSession],
     *,
     stats_v2_memo: StatsV2Memo | None = None,
+    clock: Clock = utc_now,
+    run_jobs: bool = True,
 ) -> SlackService:
     """Start the Slack integration; returns at once (Slack start-up work goes on in the background).
 
     ``stats_v2_memo``: the one /api/stats_v2 uses, so the App Home shows the same computation.
+    ``clock``: "now" for the scheduler and every job. ``run_jobs``: False leaves the scheduler
+    stopped (its jobs can still be run by hand: ``nephthys jobs run``, or a test).
     """
     transcript = load_transcript(settings.program)
     channels = channels_for(settings, transcript)
@@ -424,8 +432,9 @@ async def start_slack(
         transcript=transcript,
         channels=channels,
         heartbeat=Heartbeat(client, channels.heartbeat),
+        clock=clock,
     )
     ctx.home = HomePublisher(ctx, stats_v2_memo=stats_v2_memo)
     service = SlackService(ctx, http)
-    service.start()
+    service.start(run_jobs=run_jobs)
     return service

@@ -14,6 +14,7 @@ from nephthys.slack.client import BotIdentity, SlackClient
 from nephthys.slack.heartbeat import Heartbeat
 from nephthys.tickets.lifecycle import Sessions
 from nephthys.transcripts import Transcript
+from nephthys.utils.clock import Clock, utc_now
 
 if TYPE_CHECKING:
     from nephthys.slack.home.publisher import HomePublisher
@@ -135,6 +136,8 @@ class SlackContext:
     heartbeat: Heartbeat | None = None
     # The App Home's publisher (nephthys/slack/home); set when the Slack service starts.
     home: HomePublisher | None = None
+    # "Now" for the scheduler, the jobs and the views (nephthys/utils/clock.py).
+    clock: Clock = utc_now
 
     def ticket_changed(self, helper_slack_id: str | None) -> None:
         """A ticket assigned to this helper changed: their App Home may need a refresh (live, debounced)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from nephthys.slack import flows
 from nephthys.slack.context import SlackContext
@@ -30,7 +30,7 @@ class RepairReport:
 
 
 async def repair_tickets(ctx: SlackContext, *, grace: timedelta = REPAIR_GRACE) -> RepairReport:
-    now = datetime.now(UTC)
+    now = ctx.clock()
     unfinished, stale_backend = await lifecycle.tickets_needing_repair(
         ctx.sessions,
         help_channel=ctx.channels.help,

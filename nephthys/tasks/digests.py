@@ -8,18 +8,17 @@ of a day is claimed and done once. No open tickets: no DM.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from nephthys.slack.context import SlackContext
 from nephthys.slack.flows import describe
 from nephthys.slack.mentions import neutralise_mentions
 from nephthys.stats import MessageLinks
 from nephthys.tags import digests
 from nephthys.tasks.runner import Occurrence, PeriodicJob
 from nephthys.tasks.schedule import DailyAt
+from nephthys.tasks.service_job import ServiceJob
 from nephthys.tasks.summary import slack_date
 
 log = logging.getLogger(__name__)
@@ -29,10 +28,7 @@ LISTED = 30  # tickets listed in one DM; the rest are counted
 
 
 @dataclass
-class TagDigestsJob:
-    ctx: SlackContext
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-
+class TagDigestsJob(ServiceJob):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.ctx.settings.timezone)

@@ -22,12 +22,13 @@ import logging
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nephthys.tasks.runner import PeriodicJob, RunStatus, run_period, skip_period
+from nephthys.utils.clock import Clock, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class Scheduler:
         catch_up: timedelta = timedelta(hours=6),
         notify: Callable[[str], Awaitable[object]] | None = None,
         tick_seconds: float = PERIODIC_TICK_SECONDS,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self.sessions = sessions
         self.jobs = jobs

@@ -18,13 +18,12 @@ is waited out by slack_sdk's rate-limit retry handler (the client's). A run look
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from nephthys.slack import flows
-from nephthys.slack.context import SlackContext
 from nephthys.tasks.runner import Occurrence, PeriodicJob
+from nephthys.tasks.service_job import ServiceJob
 from nephthys.tickets import lifecycle, waiting
 
 NAME = "stale-tickets"
@@ -45,9 +44,7 @@ def _ts_instant(ts: str) -> datetime:
 
 
 @dataclass
-class StaleTicketsJob:
-    ctx: SlackContext
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+class StaleTicketsJob(ServiceJob):
     per_run: int = PER_RUN
     interval_seconds: float = REPLIES_INTERVAL_SECONDS
 
@@ -68,7 +65,7 @@ class StaleTicketsJob:
 
     async def run(self, period: str, dry_run: bool) -> str:
         ctx, days = self.ctx, self.ctx.settings.stale_ticket_days
-        now = self.clock()
+        now = self.now()
         quiet_since = now - timedelta(days=days)
         candidates = await waiting.quiet_tickets(ctx.sessions, quiet_before=quiet_since, limit=self.per_run)
         closed, refuted, gone, would_close = 0, 0, 0, []

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from nephthys.slack.context import SlackContext
 from nephthys.slack.flows import describe
 from nephthys.slack.mentions import neutralise_mentions
 from nephthys.stats import MessageLinks
@@ -22,6 +20,7 @@ from nephthys.stats.summary import CHART_DAYS, DailySummary, daily_summary
 from nephthys.tasks.chart import draw_chart
 from nephthys.tasks.runner import Occurrence, PeriodicJob
 from nephthys.tasks.schedule import DailyAt
+from nephthys.tasks.service_job import ServiceJob
 from nephthys.transcripts import Transcript
 
 log = logging.getLogger(__name__)
@@ -143,10 +142,7 @@ def summary_blocks(
 
 
 @dataclass
-class DailySummaryJob:
-    ctx: SlackContext
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-
+class DailySummaryJob(ServiceJob):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.ctx.settings.timezone)
@@ -182,7 +178,7 @@ class DailySummaryJob:
         settings, transcript = self.ctx.settings, self.ctx.transcript
         async with self.ctx.sessions() as session:
             summary = await daily_summary(
-                session, day=day, tz=self.tz, now=self.clock(), waiting_days=settings.summary_waiting_days
+                session, day=day, tz=self.tz, now=self.now(), waiting_days=settings.summary_waiting_days
             )
         links = MessageLinks(settings.slack_workspace_url, self.ctx.channels.help)
         text, blocks = summary_blocks(summary, transcript, links, waiting_days=settings.summary_waiting_days)

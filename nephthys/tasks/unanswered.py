@@ -14,16 +14,15 @@ on does not flood the channel with the backlog.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from nephthys.slack.context import SlackContext
 from nephthys.slack.mentions import neutralise_mentions
 from nephthys.stats import MessageLinks
 from nephthys.tasks.runner import RunStatus, run_period
 from nephthys.tasks.schedule import support_minutes
+from nephthys.tasks.service_job import ServiceJob
 from nephthys.tasks.summary import duration
 from nephthys.tickets import waiting
 
@@ -34,10 +33,7 @@ PER_RUN = 50
 
 
 @dataclass
-class UnansweredAlerts:
-    ctx: SlackContext
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-
+class UnansweredAlerts(ServiceJob):
     def off_reason(self) -> str | None:
         if not self.ctx.settings.unanswered_alert_minutes:
             return "UNANSWERED_ALERT_MINUTES is unset"
@@ -70,7 +66,7 @@ class UnansweredAlerts:
         channel = ctx.channels.bts
         if not threshold or channel is None:
             return "off"
-        now = self.clock()
+        now = self.now()
         tz = ZoneInfo(settings.timezone)
         candidates = await waiting.tickets_waiting_for_a_helper(
             ctx.sessions,

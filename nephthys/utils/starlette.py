@@ -23,6 +23,7 @@ from nephthys.stats.memo import StatsV2Memo
 from nephthys.tasks import ticket_json
 from nephthys.tasks.scheduler import Scheduler
 from nephthys.utils.body_limit import BodySizeLimitMiddleware
+from nephthys.utils.clock import Clock, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,12 @@ async def slack_events(request: Request) -> JSONResponse:
     return await slack.handle(request)
 
 
-def create_app(settings: Settings, *, database_url: str) -> Starlette:
+def create_app(
+    settings: Settings, *, database_url: str, clock: Clock = utc_now, run_jobs: bool = True
+) -> Starlette:
+    """The app. ``clock``: "now" for the scheduler and every job; ``run_jobs``: False leaves the
+    schedulers stopped (tests that do not test them, so nothing runs for the machine's real hour)."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         app.state.settings = settings
@@ -45,11 +51,16 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         app.state.stats_v2_memo = StatsV2Memo()
         app.state.active_tickets = ActiveTicketsMemo()
         # Jobs of the API itself, run with Slack on or off.
-        api_jobs = Scheduler(app.state.sessions, [ticket_json.job(app.state.sessions)])
-        api_jobs.start()
+        api_jobs = Scheduler(app.state.sessions, [ticket_json.job(app.state.sessions)], clock=clock)
+        if run_jobs:
+            api_jobs.start()
         if settings.slack_enabled:
             app.state.slack = await start_slack(
-                settings, app.state.sessions, stats_v2_memo=app.state.stats_v2_memo
+                settings,
+                app.state.sessions,
+                stats_v2_memo=app.state.stats_v2_memo,
+                clock=clock,
+                run_jobs=run_jobs,
             )
         else:
             log.warning(

@@ -19,9 +19,8 @@ import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nephthys.utils.starlette import create_app
 from tests.api.data import add_tag, add_ticket, add_user, database_now
-from tests.conftest import make_settings
+from tests.conftest import make_app, make_settings
 from tests.support.server import free_port
 
 TOKEN = "fuzz-token"
@@ -102,10 +101,7 @@ async def seeded_url(db_url: str) -> str:
 
 
 def test_no_generated_request_gets_a_5xx(seeded_url):
-    app = create_app(
-        make_settings(database_url=seeded_url, api_token=TOKEN, slack_help_channel="C0HELP0001"),
-        database_url=seeded_url,
-    )
+    app = make_app(make_settings(database_url=seeded_url, api_token=TOKEN, slack_help_channel="C0HELP0001"))
     sent = reached = 0
     with server_in_thread(app) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
 

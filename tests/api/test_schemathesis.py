@@ -15,9 +15,8 @@ import sys
 from pathlib import Path
 
 from nephthys.api.openapi import DOCUMENT
-from nephthys.utils.starlette import create_app
 from tests.api.test_fuzz import TOKEN, seeded_url, server_in_thread  # noqa: F401  (a fixture)
-from tests.conftest import make_settings
+from tests.conftest import make_app, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 20260125
@@ -25,10 +24,7 @@ EXAMPLES_PER_OPERATION = 30
 
 
 def test_schemathesis_finds_nothing_with_every_check_on(seeded_url, tmp_path):  # noqa: F811
-    app = create_app(
-        make_settings(database_url=seeded_url, api_token=TOKEN, slack_help_channel="C0HELP0001"),
-        database_url=seeded_url,
-    )
+    app = make_app(make_settings(database_url=seeded_url, api_token=TOKEN, slack_help_channel="C0HELP0001"))
     with server_in_thread(app) as base_url:
         result = subprocess.run(
             [

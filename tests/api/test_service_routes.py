@@ -48,12 +48,11 @@ async def test_unknown_paths_and_methods_answer_json(serve):
 async def test_a_database_that_goes_away_is_a_json_503(serve, db_url, make_unreachable_database_url):
     import httpx
 
-    from nephthys.utils.starlette import create_app
-    from tests.conftest import make_settings
+    from tests.conftest import make_app, make_settings
     from tests.support.server import running
 
     url = make_unreachable_database_url
-    app = create_app(make_settings(database_url=url), database_url=url)
+    app = make_app(make_settings(database_url=url))
     async with running(app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         for path in ["/api/stats_v2", "/api/stats", "/api/tickets?status=open", "/api/ticket?id=1",
                      "/api/user?id=U1", "/metrics"]:  # fmt: skip

@@ -23,9 +23,8 @@ from typing import Any
 
 import pytest
 
-from nephthys.utils.starlette import create_app
 from tests.api.data import add_ticket, add_user, database_now
-from tests.conftest import make_settings
+from tests.conftest import make_app, make_settings
 from tests.support.server import running
 
 HELP_CHANNEL = "C0HELP0001"
@@ -314,7 +313,7 @@ async def test_a_refresh_with_nothing_new_redraws_nothing_and_a_lost_service_kee
     db_url, browser
 ):
     await seed(db_url)
-    app = create_app(make_settings(database_url=db_url, slack_help_channel=HELP_CHANNEL), database_url=db_url)
+    app = make_app(make_settings(database_url=db_url, slack_help_channel=HELP_CHANNEL))
     service = running(app)
     base_url = await service.__aenter__()
     service_running = True

@@ -12,8 +12,8 @@ import pytest
 
 from nephthys.slack.app import SlackService
 from nephthys.testing.fake_slack import FakeSlack
-from nephthys.utils.starlette import create_app
-from tests.conftest import make_settings
+from nephthys.utils.clock import Clock, utc_now
+from tests.conftest import make_app, make_settings
 from tests.support import postgres
 from tests.support.server import running
 from tests.support.slack import (
@@ -133,10 +133,13 @@ def desk(db_url: str, fake: FakeSlack):
     """``async with desk(**settings) as d`` runs the app against ``fake`` and waits until it is ready."""
 
     @contextlib.asynccontextmanager
-    async def factory(*, wait_ready: bool = True, **overrides):
+    async def factory(
+        *, wait_ready: bool = True, clock: Clock = utc_now, run_jobs: bool = False, **overrides
+    ):
+        """``run_jobs``: start the schedulers, with ``clock`` as their "now" (off otherwise)."""
         overrides.setdefault("slack_heartbeat_channel", HEARTBEAT_CHANNEL)
         settings = make_settings(database_url=db_url, **slack_settings(fake, **overrides))
-        app = create_app(settings, database_url=db_url)
+        app = make_app(settings, clock=clock, run_jobs=run_jobs)
         async with running(app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             service: SlackService = app.state.slack
             if wait_ready:

@@ -10,8 +10,7 @@ import time
 import asyncpg
 import httpx
 
-from nephthys.utils.starlette import create_app
-from tests.conftest import make_settings
+from tests.conftest import make_app, make_settings
 from tests.slack.conftest import ASKER, HELP_CHANNEL, HELPER, TICKET_CHANNEL, eventually
 from tests.support import postgres
 from tests.support.server import running
@@ -83,7 +82,7 @@ async def test_a_redelivered_reply_and_macro_act_once(desk, team):
 
 async def test_two_instances_share_the_deduplication(db_url, fake, team):
     settings = make_settings(database_url=db_url, **slack_settings(fake))
-    first, second = create_app(settings, database_url=db_url), create_app(settings, database_url=db_url)
+    first, second = make_app(settings), make_app(settings)
     async with running(first) as url_1, running(second) as url_2:
         async with (
             httpx.AsyncClient(base_url=url_1) as client_1,

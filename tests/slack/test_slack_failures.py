@@ -9,8 +9,7 @@ from datetime import timedelta
 import httpx
 
 from nephthys.testing.fake_slack import FakeSlack
-from nephthys.utils.starlette import create_app
-from tests.conftest import make_settings
+from tests.conftest import make_app, make_settings
 from tests.slack.conftest import ASKER, BTS_CHANNEL, HEARTBEAT_CHANNEL, HELP_CHANNEL, HELPER, TICKET_CHANNEL
 from tests.support.postgres import fetch
 from tests.support.server import free_port, running
@@ -142,7 +141,7 @@ async def test_slack_unreachable_at_start_up_does_not_block_it(db_url, fake, tea
     overrides = slack_settings(
         fake, slack_api_base_url=f"http://127.0.0.1:{port}/api/", slack_heartbeat_channel=HEARTBEAT_CHANNEL
     )
-    app = create_app(make_settings(database_url=db_url, **overrides), database_url=db_url)
+    app = make_app(make_settings(database_url=db_url, **overrides))
     async with running(app) as base_url, httpx.AsyncClient(base_url=base_url) as client:
         health = await client.get("/health")
         assert health.status_code == 200 and health.json()["slack"] is False

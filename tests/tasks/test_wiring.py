@@ -10,10 +10,20 @@ from tests.slack.conftest import ASKER, BTS_CHANNEL, HELP_CHANNEL, eventually
 from tests.support import postgres
 from tests.tasks.data import add_ticket
 
+# The service's clock in these tests: Saturday 28 November 2026, 00:30 in London (GMT), whatever
+# the hour the suite runs at: the jobs work for this instant, never the machine's.
+NOW = datetime(2026, 11, 28, 0, 30, tzinfo=UTC)
+
 
 async def test_the_service_posts_a_summary_due_minutes_ago_at_start_up(desk, team, db_url):
-    due = (datetime.now(UTC) - timedelta(minutes=2)).replace(second=0, microsecond=0)
-    async with desk(daily_summary=True, daily_summary_time=due.time()) as d:
+    due = NOW - timedelta(minutes=2)
+    async with desk(
+        run_jobs=True,
+        clock=lambda: NOW,
+        timezone="Europe/London",
+        daily_summary=True,
+        daily_summary_time=due.time(),
+    ) as d:
         await eventually(lambda: _posted(d))
         covered = (due.date() - timedelta(days=1)).isoformat()
         [row] = await postgres.fetch(db_url, """SELECT * FROM "JobRun" WHERE job = 'daily-summary'""")
@@ -26,12 +36,12 @@ async def _posted(d) -> bool:
 
 
 async def test_the_service_sweeps_stale_tickets_at_start_up(desk, team, db_url):
-    long_ago = datetime.now(UTC) - timedelta(days=10)
+    long_ago = NOW - timedelta(days=10)
     question = team.add_message(
         HELP_CHANNEL, user=ASKER, text="hello?", ts=f"{int(long_ago.timestamp())}.000100"
     )
     await add_ticket(db_url, asker=ASKER, created=long_ago, msg_ts=question["ts"])
-    async with desk(stale_ticket_days=7) as d:
+    async with desk(run_jobs=True, clock=lambda: NOW, stale_ticket_days=7) as d:
 
         async def closed() -> bool:
             return (await d.ticket(question["ts"]))["status"] == "CLOSED"
@@ -43,6 +53,7 @@ async def test_the_service_sweeps_stale_tickets_at_start_up(desk, team, db_url):
 async def test_a_failed_period_is_recorded_and_not_retried_at_once(desk, team, db_url):
     async with desk() as d:
         sessions = d.service.ctx.sessions
+        # The runner records its runs on the database's clock: the retry pace is measured from it.
         now = datetime.now(UTC)
 
         async def broken() -> str:

@@ -8,8 +8,7 @@ from starlette.routing import Route
 from nephthys.testing import demo
 from nephthys.testing.fake_slack import FakeSlack
 from nephthys.testing.slack_requests import SIGNING_SECRET, SlackDelivery
-from nephthys.utils.starlette import create_app
-from tests.conftest import make_settings
+from tests.conftest import make_app, make_settings
 from tests.support import postgres
 from tests.support.server import running
 
@@ -36,7 +35,7 @@ async def test_the_demo_story_takes_a_question_to_resolved(db_url: str) -> None:
     async with FakeSlack() as fake:
         demo.populate(fake)
         settings = demo.demo_settings(make_settings(), fake, db_url)
-        app = create_app(settings, database_url=db_url)
+        app = make_app(settings)
         async with running(app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             deliver = SlackDelivery(client, SIGNING_SECRET, fake=fake)
             told: list[str] = []

@@ -28,7 +28,6 @@ import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from slack_sdk.errors import SlackApiError
 
@@ -288,7 +287,7 @@ class HomePublisher:
             found.tickets,
             total=found.total,
             page=shown_page,
-            now=datetime.now(UTC),
+            now=self.ctx.clock(),
             thread_link=self._thread_link,
         )
         return blocks, shown_page.number
