@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -47,6 +50,18 @@ async def empty_database(pg_server: str) -> AsyncIterator[str]:
     url = await postgres.create_database(pg_server, prefix="nephthys_blank")
     yield url
     await postgres.drop_database(pg_server, url)
+
+
+@pytest.fixture
+def embedded_home() -> Iterator[Path]:
+    """A new folder for an embedded PostgreSQL's data, outside pytest's temporary tree, removed after.
+
+    pgserver runs PostgreSQL as its own user and opens the folder's parents to it; pytest closes
+    its tree's root again (0700) whenever a worker starts, which under xdist cuts a running server off.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="nephthys-test-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def make_settings(**overrides) -> Settings:

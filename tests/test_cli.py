@@ -126,7 +126,8 @@ async def test_serve_migrates_and_answers_health_on_a_database_url(empty_databas
     os.geteuid() == 0 and importlib.util.find_spec("pgserver") is None,
     reason="initdb refuses to run as root; the embedded default needs pgserver there",
 )
-def test_serve_without_database_url_runs_an_embedded_postgresql_and_reuses_its_data(tmp_path):
+def test_serve_without_database_url_runs_an_embedded_postgresql_and_reuses_its_data(embedded_home):
+    tmp_path = embedded_home
     pgdata = tmp_path / "pgdata"
     for attempt in ("first", "second"):
         port = free_port()
@@ -197,7 +198,8 @@ def stop_with(process: subprocess.Popen, signum: int) -> str:
 
 @needs_embedded
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
-def test_serve_stops_its_embedded_postgresql_on_each_stop_signal(tmp_path, signum):
+def test_serve_stops_its_embedded_postgresql_on_each_stop_signal(embedded_home, signum):
+    tmp_path = embedded_home
     pgdata = tmp_path / "pgdata"
     try:
         process, _ = serve_on_embedded(pgdata, tmp_path)
@@ -212,9 +214,10 @@ def test_serve_stops_its_embedded_postgresql_on_each_stop_signal(tmp_path, signu
 
 
 @needs_embedded
-def test_serve_recovers_from_a_stale_handle_file_and_a_server_left_running(tmp_path):
+def test_serve_recovers_from_a_stale_handle_file_and_a_server_left_running(embedded_home):
     """A killed serve leaves its PostgreSQL running and its pid in pgserver's handle file; the next
     serve adopts that server and, when stopped, stops it (before, every later exit left it running)."""
+    tmp_path = embedded_home
     pgdata = tmp_path / "pgdata"
     try:
         killed, _ = serve_on_embedded(pgdata, tmp_path)

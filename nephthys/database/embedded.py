@@ -7,6 +7,7 @@ folder is kept, so a second start reuses it.
 
 from __future__ import annotations
 
+import atexit
 import glob
 import json
 import logging
@@ -95,12 +96,35 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _start_with_pgserver(pgdata: Path) -> EmbeddedDatabase:
+# pgserver gives `pg_ctl start` 10 s; a loaded machine (a CI run, a deploy beside other work) can take
+# longer, and PostgreSQL is then usually up by the next look. Tries in all.
+PG_CTL_START_TRIES = 3
+
+
+def _get_server(pgdata: Path):
+    """``pgserver.get_server``, tried again when its ``pg_ctl start`` ran out of time."""
     import pgserver  # type: ignore[import-untyped]
+    from pgserver.postgres_server import PostgresServer  # type: ignore[import-untyped]
+
+    for attempt in range(1, PG_CTL_START_TRIES + 1):
+        try:
+            return pgserver.get_server(pgdata, cleanup_mode="stop")
+        except subprocess.TimeoutExpired:
+            # The half-made handle stays registered: forget it, so the next try starts afresh.
+            broken = PostgresServer._instances.pop(pgdata, None)
+            if broken is not None:
+                atexit.unregister(broken._cleanup)
+            if attempt == PG_CTL_START_TRIES:
+                raise
+            log.warning("the embedded PostgreSQL did not start within pgserver's 10 s; looking again")
+    raise AssertionError("unreachable")
+
+
+def _start_with_pgserver(pgdata: Path) -> EmbeddedDatabase:
 
     pgdata.mkdir(exist_ok=True)
     _forget_stale_handles(pgdata)
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    server = _get_server(pgdata)
     # pgserver gives a libpq URL on a unix socket: postgresql://postgres:@/postgres?host=DIR
     url = server.get_uri()
 

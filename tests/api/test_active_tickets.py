@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from nephthys.database.engine import create_engine, session_factory
 from nephthys.tasks.ticket_json import prune_ticket_json_changes
 from tests.api.data import add_tag, add_ticket, add_user, every_page
+from tests.slack.conftest import eventually
 from tests.support import postgres
 
 JAN = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -107,6 +108,12 @@ async def test_a_prune_forgets_only_notes_a_period_old_and_runs_once_a_period(db
     engine = create_engine(db_url)
     sessions = session_factory(engine)
     try:
+        # A prune marks what the next may forget below the cluster's oldest running transaction, in
+        # any database (another test's, under xdist): wait until none older than the insert runs.
+        [inserted_note] = await postgres.fetch(
+            db_url, 'SELECT xid FROM "TicketJsonChange" WHERE "ticketId" = $1', ticket
+        )
+        await eventually(lambda: _oldest_running_after(db_url, inserted_note["xid"]), within=60)
         # The first run forgets nothing (nothing was marked) and marks the ticket's insert.
         assert await prune_ticket_json_changes(sessions, period_seconds=0) == 0
         await postgres.execute(db_url, "UPDATE \"Ticket\" SET title = 'Changed' WHERE id = $1", ticket)
@@ -126,6 +133,13 @@ async def test_a_prune_forgets_only_notes_a_period_old_and_runs_once_a_period(db
         assert await prune_ticket_json_changes(sessions, period_seconds=3600) is None
     finally:
         await engine.dispose()
+
+
+async def _oldest_running_after(db_url: str, xid: int) -> bool:
+    [row] = await postgres.fetch(
+        db_url, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin"
+    )
+    return row["xmin"] > xid
 
 
 async def test_a_change_notes_its_ticket_in_its_own_transaction(db_url):

@@ -15,11 +15,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def server_url() -> tuple[str, embedded.EmbeddedDatabase | None]:
-    """The URL of a PostgreSQL server to create test databases on."""
+    """The URL of a PostgreSQL server to create test databases on.
+
+    TEST_DATABASE_URL when set; otherwise an embedded server in TEST_PGDATA (default
+    ./.nephthys/test-pgdata): a run under a faked clock starts its own there, so its
+    PostgreSQL reads the same clock as the tests.
+    """
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         return url, None
-    server = embedded.start(ROOT / ".nephthys" / "test-pgdata")
+    server = embedded.start(Path(os.environ.get("TEST_PGDATA") or ROOT / ".nephthys" / "test-pgdata"))
     return server.url, server
 
 

@@ -1,0 +1,81 @@
+"""The clock-sensitive tests pass at the instants that broke them before, whatever the real hour.
+
+Each instant runs those tests in a child pytest under Debian's ``faketime``, which moves the clock
+of the whole stack (Python, the service, and an embedded PostgreSQL the child starts for itself)
+by one constant offset, so every process agrees on "now". (libfaketime moves the monotonic clock
+with it; leaving that one alone makes its sleeps fail with EINVAL.) The machine's zone is varied
+too (``TZ``): no test may depend on it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.support.postgres import ROOT
+
+# The tests whose subject is "now": the scheduler and its jobs, the windows and days of the
+# statistics, the App Home's "waiting for" and its boards.
+CLOCK_SENSITIVE = [
+    "tests/tasks",
+    "tests/stats",
+    "tests/slack/test_app_home.py",
+    "tests/slack/test_home_views.py",
+    "tests/api/test_aggregates.py",
+]
+
+INSTANTS = {
+    # 00:30 in London on a Saturday (GMT): the real previous day's summary was due six hours ago.
+    "saturday-0030-london": (datetime(2026, 11, 28, 0, 30, tzinfo=UTC), "Europe/London"),
+    # 00:30 BST on Sunday 25 October 2026, the night the clocks go back (01:00-02:00 happens twice).
+    "dst-sunday-0030-london": (datetime(2026, 10, 24, 23, 30, tzinfo=UTC), "America/New_York"),
+    # Noon on a Wednesday.
+    "weekday-noon": (datetime(2026, 12, 9, 12, 0, tzinfo=UTC), "Asia/Kolkata"),
+}
+
+FAKETIME = shutil.which("faketime")
+
+
+@pytest.mark.skipif(
+    FAKETIME is None, reason="Debian's faketime is not installed (./scripts/test installs it)"
+)
+@pytest.mark.skipif("NEPHTHYS_FAKED_INSTANT" in os.environ, reason="already inside a faked run")
+@pytest.mark.parametrize("name", list(INSTANTS))
+def test_the_clock_sensitive_tests_pass_at(name):
+    instant, machine_zone = INSTANTS[name]
+    # Beside the suite's own embedded data (pgserver runs PostgreSQL as its own user, which cannot
+    # enter pytest's private tmp_path); new for each run, since the clock moved since the last.
+    pgdata = ROOT / ".nephthys" / f"faked-pgdata-{name}"
+    shutil.rmtree(pgdata, ignore_errors=True)
+    offset = int((instant - datetime.now(UTC)).total_seconds())
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        # The child starts its own PostgreSQL under the faked clock.
+        if key not in {"TEST_DATABASE_URL", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"}
+    }
+    env |= {
+        "TEST_PGDATA": str(pgdata),
+        "NEPHTHYS_FAKED_INSTANT": name,
+        "TZ": machine_zone,
+    }
+    faked = [FAKETIME, "-f", f"{offset:+d}s", sys.executable]
+    # The fake reaches the child: its clock reads the instant (give or take the seconds it took to start).
+    seen = subprocess.run([*faked, "-c", "import time; print(time.time())"], env=env, capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    assert abs(float(seen.stdout) - instant.timestamp()) < 120, seen.stdout
+    child = subprocess.run(
+        [*faked, "-m", "pytest", "-q", "-p", "no:cacheprovider", *CLOCK_SENSITIVE],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    shutil.rmtree(pgdata, ignore_errors=True)
+    summary = child.stdout.strip().splitlines()[-1] if child.stdout.strip() else ""
+    assert child.returncode == 0, (
+        f"at {instant:%Y-%m-%d %H:%M}Z ({name}): {summary}\n{child.stdout[-6000:]}\n{child.stderr[-3000:]}"
+    )
+    assert " passed" in summary and "failed" not in summary, summary
