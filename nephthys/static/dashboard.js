@@ -12,6 +12,7 @@ const BUCKET_LABELS = ["≤5m", "≤15m", "≤30m", "≤1h", "≤2h", "≤4h", "
 const COUNT_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
 const QUEUE_SHOWN = 10; // the longest-waiting questions listed; the rest are counted ("and 40 more")
 const DAY_SECONDS = 86400;
+const TODAY_ROOM = 20; // pixels above the 30-day chart's plot, for its "today (so far)" label
 // Numbers in the reader's locale, grouped by thousands ("20,000"), as uPlot writes its axes' ticks.
 const COUNT_FORMAT = new Intl.NumberFormat();
 const DECIMAL_FORMAT = new Intl.NumberFormat(undefined, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
@@ -264,7 +265,8 @@ function spreadApart(labels, low, high) {
 }
 
 // Today is not over: its point stands apart (the lines stop at yesterday), on a band labelled
-// "today (so far)", so that a low count this morning does not read as a collapse.
+// "today (so far)" (above the plot, in room kept for it: TODAY_ROOM), so that a low count this
+// morning does not read as a collapse.
 function markToday(u) {
   const days = u.data[0];
   const band = overlay(u, "band", "partial-day");
@@ -276,6 +278,7 @@ function markToday(u) {
   const right = Math.min(width, u.valToPos(days.at(-1) + DAY_SECONDS / 2, "x"));
   Object.assign(band.style, { left: `${left}px`, width: `${Math.max(0, right - left)}px` });
   label.textContent = "today (so far)";
+  label.style.top = `${-label.offsetHeight - 2}px`;
   // A faint link from yesterday's point to today's, so each point still reads as its line's.
   const last = days.length - 1;
   if (last < 1) return;
@@ -297,12 +300,10 @@ function markToday(u) {
 }
 
 // Each series' name written beside where its line ends (yesterday), so the chart reads without colour.
-// DOM elements, spread apart so that no two overlap (all three lines end at 0 on an empty desk), and
-// kept under today's label.
+// DOM elements, spread apart so that no two overlap (all three lines end at 0 on an empty desk).
 function labelLineEnds(u) {
   const days = u.data[0];
   const end = days.length - (days.length > 1 ? 2 : 1);
-  const low = u.overlays.label.hidden ? 0 : u.overlays.label.offsetTop + u.overlays.label.offsetHeight + 2;
   const labels = [];
   u.series.forEach((series, i) => {
     if (i === 0) return;
@@ -315,7 +316,7 @@ function labelLineEnds(u) {
     shown.style.right = `${u.over.clientWidth - x + 6}px`;
     labels.push({ shown, want: y - 3 - shown.offsetHeight, height: shown.offsetHeight });
   });
-  spreadApart(labels, low, u.over.clientHeight);
+  spreadApart(labels, 0, u.over.clientHeight);
   for (const { shown, top } of labels) shown.style.top = `${top}px`;
 }
 
@@ -340,7 +341,8 @@ function dailyChart(container) {
   return new uPlot(
     {
       width: chartWidth(container),
-      height: 260,
+      height: 260 + TODAY_ROOM,
+      padding: [TODAY_ROOM, null, null, null],
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
       scales: {
         // Half a day of room at each end, so the first and last days have their whole width.
