@@ -3,7 +3,9 @@
 What a person would see: the numbers equal the API's, the charts drew, links go to the
 right Slack threads, nothing is fetched from outside the service, the page stays light,
 fits a phone's width, refreshes with If-None-Match, says when the service is gone, and
-asks for a key when the API wants one.
+asks for a key when the API wants one; and that it reads: no text overprints another (canvas
+text included), counts are grouped by thousands, today is marked as partial, and text people
+wrote is isolated from the page's own.
 
 Set NEPHTHYS_DASHBOARD_SCREENSHOT=docs/dashboard.png to (re)take the screenshot in docs/.
 """
