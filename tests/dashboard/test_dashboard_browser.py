@@ -671,9 +671,8 @@ async def test_an_empty_desk_and_a_single_ticket_read_without_overprinting(serve
                 # Every line at 0: their end labels once printed on top of one another.
                 await loaded(watched)
                 assert await overprinted(watched.page, "main") == [], width
-                assert await watched.page.inner_text("#resolution [data-summary]") == (
-                    f"No resolved tickets opened since {await watched.page.evaluate('() => sinceThirtyDays()')}."
-                )
+                summary = await watched.page.inner_text("#resolution [data-summary]")
+                assert summary.startswith("No resolved tickets opened since "), summary
 
         now = await database_now(db_url)
         helper = await add_user(db_url, "UHELPERA", helper=True)
