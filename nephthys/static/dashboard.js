@@ -10,6 +10,12 @@ const BUCKET_EDGES = [5, 15, 30, 60, 120, 240, 480, 1440, 2880, 10080];
 const BUCKET_LABELS = ["≤5m", "≤15m", "≤30m", "≤1h", "≤2h", "≤4h", "≤8h", "≤1d", "≤2d", "≤7d", ">7d"];
 // Tick steps for counts of tickets: whole numbers only.
 const COUNT_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
+const QUEUE_SHOWN = 10; // the longest-waiting questions listed; the rest are counted ("and 40 more")
+const DAY_SECONDS = 86400;
+const TODAY_ROOM = 20; // pixels above the 30-day chart's plot, for its "today (so far)" label
+// Numbers in the reader's locale, grouped by thousands ("20,000"), as uPlot writes its axes' ticks.
+const COUNT_FORMAT = new Intl.NumberFormat();
+const DECIMAL_FORMAT = new Intl.NumberFormat(undefined, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 
 class KeyNeeded extends Error {}
 class Unreachable extends Error {}
@@ -25,20 +31,31 @@ let keyFormWanted = false; // the viewer opened the key form: it stays until a k
 // ---------------------------------------------------------------- formatting
 
 function formatCount(value) {
-  return value == null ? "–" : String(value);
+  return value == null ? "–" : COUNT_FORMAT.format(value);
+}
+
+// "1 ticket", "2 tickets" (the page's words are English; the number is the reader's locale's).
+function counted(value, one, other) {
+  return `${formatCount(value)} ${value === 1 ? one : other}`;
 }
 
 function formatDuration(minutes) {
   if (minutes == null) return "–";
-  if (minutes < 60) return `${Math.round(minutes)} min`;
-  if (minutes < 2880) return `${(minutes / 60).toFixed(1)} h`;
-  return `${(minutes / 1440).toFixed(1)} d`;
+  if (minutes < 60) return `${formatCount(Math.round(minutes))} min`;
+  if (minutes < 2880) return `${DECIMAL_FORMAT.format(minutes / 60)} h`;
+  return `${DECIMAL_FORMAT.format(minutes / 1440)} d`;
 }
 
 function formatChange(current, previous, period) {
   const delta = current - previous;
   if (delta === 0) return `= same as the previous ${period}`;
-  return `${delta > 0 ? "▲ +" : "▼ −"}${Math.abs(delta)} vs the previous ${period}`;
+  return `${delta > 0 ? "▲ +" : "▼ −"}${formatCount(Math.abs(delta))} vs the previous ${period}`;
+}
+
+// Text a person wrote (a title, a question, a name), isolated from the page's own words around it:
+// a right-to-left override in it cannot reverse what follows ("waiting 3 min").
+function userText(text, properties = {}) {
+  return element("bdi", properties, text);
 }
 
 function clock(date) {
@@ -107,7 +124,7 @@ const sections = [
     url: () => `/api/stats/distribution?metric=hang&since=${sinceThirtyDays()}`,
     render: (data) => renderDistribution("hang", data),
   },
-  { id: "queue", url: () => "/api/unanswered?limit=50", render: renderQueue },
+  { id: "queue", url: () => `/api/unanswered?limit=${QUEUE_SHOWN}`, render: renderQueue },
 ];
 
 // "waiting 3.2 h": the API's age when it answered, kept growing by the browser's clock between
@@ -152,7 +169,7 @@ function renderStats(stats) {
 function renderLeaderboard(entries) {
   const list = $("#leaderboard-list");
   if (!entries.length) {
-    list.replaceChildren(element("li", {}, "No tickets closed by helpers in the last 7 days."));
+    list.replaceChildren(element("li", { className: "none" }, "No tickets closed by helpers in the last 7 days."));
     return;
   }
   const most = entries[0].count;
@@ -160,24 +177,24 @@ function renderLeaderboard(entries) {
     ...entries.slice(0, 10).map((entry) => {
       const bar = element("span", { className: "bar" });
       bar.style.width = `${(100 * entry.count) / most}%`;
+      // `username` (string or null) where the API knows it; the Slack id otherwise.
       const name = entry.username || entry.slack_id;
       return element(
         "li",
         {},
-        element("span", { className: "name", title: name }, name),
+        userText(name, { className: "name", title: name }),
         element("span", {}, bar),
-        element("span", { className: "count" }, String(entry.count)),
+        element("span", { className: "count" }, formatCount(entry.count)),
       );
     }),
   );
 }
 
 function renderQueue(queue) {
-  const waiting = queue.tickets.length;
-  $("#queue-note").textContent =
-    queue.total === 0
-      ? "Nobody is waiting."
-      : `${queue.total} waiting, longest first${queue.total > waiting ? ` (the first ${waiting} shown)` : ""}.`;
+  const beyond = queue.total - queue.tickets.length;
+  $("#queue-note").textContent = queue.total === 0 ? "Nobody is waiting." : `${formatCount(queue.total)} waiting, longest first.`;
+  $("#queue-more").textContent = beyond > 0 ? `and ${formatCount(beyond)} more` : "";
+  $("#queue-more").hidden = beyond <= 0;
   // The API leaves out question text for readers without a key (API_DESCRIPTIONS=keys): offer to give one.
   $("#queue-key").hidden = queue.tickets.every((ticket) => "description" in ticket);
   $("#queue-list").replaceChildren(
@@ -185,13 +202,13 @@ function renderQueue(queue) {
       const item = element(
         "li",
         {},
-        element("a", { href: ticket.link, target: "_blank", rel: "noopener" }, ticket.title || `Ticket #${ticket.id}`),
+        element("a", { href: ticket.link, target: "_blank", rel: "noopener" }, userText(ticket.title || `Ticket #${ticket.id}`)),
         " ",
         element("span", { className: "waiting" }, ageText(ticket.waiting_minutes)),
       );
       // Present only when the reader may see question text (API_DESCRIPTIONS).
       if (typeof ticket.description === "string" && ticket.description) {
-        item.append(element("p", { className: "description" }, ticket.description));
+        item.append(element("p", { className: "description", dir: "auto" }, ticket.description));
       }
       return item;
     }),
@@ -210,27 +227,105 @@ function axis(extra = {}) {
   return { stroke: muted, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 }, ...extra };
 }
 
-// Each series' name written beside its last point, so the chart reads without colour.
-function labelLineEnds(u) {
+// A y axis as wide as its widest tick label (after uPlot's axis-autosize demo): a fixed width let
+// "1,000" run into the rotated axis title beside it.
+function fitTickLabels(u, values, axisIdx, cycleNum) {
+  const shown = u.axes[axisIdx];
+  if (cycleNum > 1) return shown._size; // uPlot asks again while ticks change; settle on the last answer
+  u.ctx.font = shown.font[0];
+  const widest = Math.max(0, ...(values ?? []).map((value) => u.ctx.measureText(String(value)).width));
+  return Math.ceil(shown.ticks.size + shown.gap + widest / uPlot.pxRatio);
+}
+
+// A label placed over a chart's plot as a DOM element, kept on the chart (made once, moved on each draw).
+function overlay(u, key, className) {
+  u.overlays ??= {};
+  return (u.overlays[key] ??= u.over.appendChild(element("span", { className })));
+}
+
+// Tops for labels that want to sit at `want` (each `height` tall), moved apart as little as needed so
+// that none overlaps another, within [low, high] where there is room for them all.
+function spreadApart(labels, low, high) {
+  const ordered = [...labels].sort((a, b) => a.want - b.want);
+  let floor = low;
+  for (const label of ordered) {
+    label.top = Math.max(label.want, floor);
+    floor = label.top + label.height;
+  }
+  let ceiling = high;
+  for (const label of [...ordered].reverse()) {
+    label.top = Math.min(label.top, ceiling - label.height);
+    ceiling = label.top;
+  }
+  floor = low; // too many for the room: stack them from the top, still apart
+  for (const label of ordered) {
+    label.top = Math.max(label.top, floor);
+    floor = label.top + label.height;
+  }
+}
+
+// Today is not over: its point stands apart (the lines stop at yesterday), on a band labelled
+// "today (so far)" (above the plot, in room kept for it: TODAY_ROOM), so that a low count this
+// morning does not read as a collapse.
+function markToday(u) {
+  const days = u.data[0];
+  const band = overlay(u, "band", "partial-day");
+  const label = overlay(u, "label", "partial-day-label");
+  band.hidden = label.hidden = days.length === 0;
+  if (!days.length) return;
+  const width = u.over.clientWidth;
+  const left = Math.max(0, u.valToPos(days.at(-1) - DAY_SECONDS / 2, "x"));
+  const right = Math.min(width, u.valToPos(days.at(-1) + DAY_SECONDS / 2, "x"));
+  Object.assign(band.style, { left: `${left}px`, width: `${Math.max(0, right - left)}px` });
+  label.textContent = "today (so far)";
+  label.style.top = `${-label.offsetHeight - 2}px`;
+  // A faint link from yesterday's point to today's, so each point still reads as its line's.
+  const last = days.length - 1;
+  if (last < 1) return;
   const ctx = u.ctx;
   ctx.save();
-  ctx.font = `${12 * uPlot.pxRatio}px system-ui, sans-serif`;
-  ctx.textAlign = "right";
-  ctx.textBaseline = "bottom";
+  ctx.globalAlpha = 0.45;
+  ctx.lineWidth = uPlot.pxRatio;
   u.series.forEach((series, i) => {
-    if (i === 0 || !series.show) return;
     const values = u.data[i];
-    const last = values.length - 1;
-    if (last < 0 || values[last] == null) return;
-    ctx.fillStyle = series._stroke;
-    const x = u.valToPos(u.data[0][last], "x", true);
-    const y = u.valToPos(values[last], series.scale, true);
-    ctx.fillText(series.label, x - 4 * uPlot.pxRatio, y - 3 * uPlot.pxRatio);
+    if (i === 0 || !series.show || values[last] == null || values[last - 1] == null) return;
+    ctx.strokeStyle = series._stroke;
+    ctx.setLineDash([2 * uPlot.pxRatio, 3 * uPlot.pxRatio]);
+    ctx.beginPath();
+    ctx.moveTo(u.valToPos(days[last - 1], "x", true), u.valToPos(values[last - 1], series.scale, true));
+    ctx.lineTo(u.valToPos(days[last], "x", true), u.valToPos(values[last], series.scale, true));
+    ctx.stroke();
   });
   ctx.restore();
 }
 
+// Each series' name written beside where its line ends (yesterday), so the chart reads without colour.
+// DOM elements, spread apart so that no two overlap (all three lines end at 0 on an empty desk).
+function labelLineEnds(u) {
+  const days = u.data[0];
+  const end = days.length - (days.length > 1 ? 2 : 1);
+  const labels = [];
+  u.series.forEach((series, i) => {
+    if (i === 0) return;
+    const shown = overlay(u, `end-${i}`, `line-end ${series.label.toLowerCase()}`);
+    shown.textContent = series.label;
+    shown.hidden = !series.show || end < 0 || u.data[i][end] == null;
+    if (shown.hidden) return;
+    const x = u.valToPos(days[end], "x");
+    const y = u.valToPos(u.data[i][end], series.scale);
+    shown.style.right = `${u.over.clientWidth - x + 6}px`;
+    labels.push({ shown, want: y - 3 - shown.offsetHeight, height: shown.offsetHeight });
+  });
+  spreadApart(labels, 0, u.over.clientHeight);
+  for (const { shown, top } of labels) shown.style.top = `${top}px`;
+}
+
+function isoDay(ts) {
+  return new Date(ts * 1000).toISOString().slice(0, 10);
+}
+
 function dailyChart(container) {
+  const linear = uPlot.paths.linear();
   const series = (label, colour, dash, scale = "y") => ({
     label,
     scale,
@@ -238,27 +333,43 @@ function dailyChart(container) {
     width: 2,
     dash,
     points: { show: true, size: 5, fill: cssColour(colour) },
-    value: (u, v) => formatCount(v),
+    // The line runs to yesterday; markToday draws today's link apart.
+    paths: (u, i, first, last) => linear(u, i, first, Math.max(first, Math.min(last, u.data[0].length - 2))),
+    // Not hovered: the latest day's value (uPlot passes no index), never a bare dash.
+    value: (u, v, i, index) => formatCount(index == null ? u.data[i].at(-1) : v),
   });
   return new uPlot(
     {
       width: chartWidth(container),
-      height: 260,
+      height: 260 + TODAY_ROOM,
+      padding: [TODAY_ROOM, null, null, null],
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+      scales: {
+        // Half a day of room at each end, so the first and last days have their whole width.
+        x: { time: true, range: (u, min, max) => (min == null ? [min, max] : [min - DAY_SECONDS / 2, max + DAY_SECONDS / 2]) },
+        y: { range: (u, min, max) => [0, Math.max(1, max)] },
+      },
       axes: [
         axis(),
-        axis({ label: "per day", size: 40, incrs: COUNT_STEPS }),
-        axis({ scale: "backlog", side: 1, label: "backlog", grid: { show: false }, incrs: COUNT_STEPS }),
+        axis({ label: "per day", size: fitTickLabels, incrs: COUNT_STEPS }),
+        axis({ scale: "backlog", side: 1, label: "backlog", size: fitTickLabels, grid: { show: false }, incrs: COUNT_STEPS }),
       ],
       series: [
-        { label: "Day", value: (u, ts) => (ts == null ? "–" : new Date(ts * 1000).toISOString().slice(0, 10)) },
+        {
+          label: "Day",
+          value: (u, ts, i, index) => {
+            const days = u.data[0];
+            if (!days.length) return "–";
+            const shown = index ?? days.length - 1;
+            return shown === days.length - 1 ? `${isoDay(days[shown])}, today (so far)` : isoDay(days[shown]);
+          },
+        },
         series("New", "--new", []),
         series("Closed", "--closed", [6, 4]),
         series("Backlog", "--backlog", [2, 3], "backlog"),
       ],
       legend: { markers: { dash: (u, i) => (u.series[i].dash && u.series[i].dash.length ? "dashed" : "solid") } },
-      hooks: { draw: [labelLineEnds] },
+      hooks: { draw: [markToday, labelLineEnds] },
     },
     [[], [], [], []],
     container,
@@ -274,7 +385,8 @@ function renderDaily(daily) {
     days.map((day) => day.unresolved_at_end),
   ];
   $("#daily-note").textContent =
-    `New and closed tickets each day, and the backlog (unresolved) at each day's end; days in ${daily.tz}.`;
+    `New and closed tickets each day, and the backlog (unresolved) at each day's end; days in ${daily.tz}. ` +
+    "Today is still going: its figures are so far.";
   drawChart("daily", dailyChart, data);
 }
 
@@ -322,11 +434,20 @@ function histogramChart(container) {
       },
       axes: [
         axis({ space: 34, values: (u, splits) => splits.map((v) => (Number.isInteger(v) ? (BUCKET_LABELS[v] ?? "") : "")) }),
-        axis({ label: "tickets", size: 40, incrs: COUNT_STEPS }),
+        axis({ label: "tickets", size: fitTickLabels, incrs: COUNT_STEPS }),
       ],
       series: [
-        { label: "Time", value: (u, v) => (v == null ? "–" : BUCKET_LABELS[v]) },
-        { label: "Tickets", stroke: bar, fill: `${bar}99`, width: 1, paths: uPlot.paths.bars({ size: [0.85, 80] }), points: { show: false } },
+        // Not hovered: every bucket, and the tickets in them all.
+        { label: "Time", value: (u, v, i, index) => (index == null ? "all" : BUCKET_LABELS[v]) },
+        {
+          label: "Tickets",
+          stroke: bar,
+          fill: `${bar}99`,
+          width: 1,
+          paths: uPlot.paths.bars({ size: [0.85, 80] }),
+          points: { show: false },
+          value: (u, v, i, index) => formatCount(index == null ? u.data[i].reduce((sum, count) => sum + count, 0) : v),
+        },
       ],
       hooks: { draw: [markPercentiles] },
     },
@@ -340,7 +461,7 @@ function renderDistribution(metric, distribution) {
   $(`#${metric} [data-summary]`).textContent =
     count === 0
       ? `No ${metric === "hang" ? "answered" : "resolved"} tickets opened since ${sinceThirtyDays()}.`
-      : `${count} tickets opened since ${sinceThirtyDays()}: median ${formatDuration(percentiles.p50)}, ` +
+      : `${counted(count, "ticket", "tickets")} opened since ${sinceThirtyDays()}: median ${formatDuration(percentiles.p50)}, ` +
         `90th percentile ${formatDuration(percentiles.p90)}.`;
   const data = [distribution.buckets.map((_, i) => i), distribution.buckets.map((bucket) => bucket.count)];
   drawChart(metric, histogramChart, data, percentiles);

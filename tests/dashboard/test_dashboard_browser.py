@@ -3,7 +3,9 @@
 What a person would see: the numbers equal the API's, the charts drew, links go to the
 right Slack threads, nothing is fetched from outside the service, the page stays light,
 fits a phone's width, refreshes with If-None-Match, says when the service is gone, and
-asks for a key when the API wants one.
+asks for a key when the API wants one; and that it reads: no text overprints another (canvas
+text included), counts are grouped by thousands, today is marked as partial, and text people
+wrote is isolated from the page's own.
 
 Set NEPHTHYS_DASHBOARD_SCREENSHOT=docs/dashboard.png to (re)take the screenshot in docs/.
 """
@@ -23,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from bench.generate import Shape, fill
 from tests.api.data import add_ticket, add_user, database_now
 from tests.conftest import make_app, make_settings
 from tests.support.server import running
@@ -41,19 +44,20 @@ def thread_link(msg_ts: str) -> str:
     return f"{WORKSPACE}/archives/{HELP_CHANNEL}/p{msg_ts.replace('.', '')}"
 
 
-# The page's formatting (dashboard.js), written again to read what it shows.
+# The page's formatting (dashboard.js), written again to read what it shows. The browser's
+# locale is set to en-US (dashboard() below), so its Intl.NumberFormat groups thousands with ",".
 def shown_count(value: int | None) -> str:
-    return "–" if value is None else str(value)
+    return "–" if value is None else f"{value:,}"
 
 
 def shown_duration(minutes: float | None) -> str:
     if minutes is None:
         return "–"
     if minutes < 60:
-        return f"{math.floor(minutes + 0.5)} min"
+        return f"{math.floor(minutes + 0.5):,} min"
     if minutes < 2880:
-        return f"{minutes / 60:.1f} h"
-    return f"{minutes / 1440:.1f} d"
+        return f"{minutes / 60:,.1f} h"
+    return f"{minutes / 1440:,.1f} d"
 
 
 async def seed(url: str) -> dict[str, Any]:
@@ -119,9 +123,12 @@ async def dashboard(
     browser, base_url: str, *, width: int = 1280, height: int = 900, fake_clock: bool = False,
     storage: dict[str, str] | None = None, color_scheme: str = "light",
 ) -> AsyncIterator[Watched]:  # fmt: skip
+    # A fixed locale: the page formats numbers in the browser's, which would otherwise be the machine's.
     context = await browser.new_context(
-        viewport={"width": width, "height": height}, color_scheme=color_scheme
+        viewport={"width": width, "height": height}, color_scheme=color_scheme, locale="en-US"
     )
+    # Every text the charts draw on their canvas, recorded with its box (see TEXT_BOXES).
+    await context.add_init_script(RECORD_CANVAS_TEXT)
     page = await context.new_page()
     watched = Watched(page, base_url)
 
@@ -184,6 +191,91 @@ CHART_PIXELS = """([container, bars]) => {
     return {width: rect.width, height: rect.height, alphas: at,
             legend: [...container.querySelectorAll('.u-legend .u-label')].map(e => e.textContent)};
 }"""
+
+
+# Installed before the page's scripts: each canvas keeps the texts of its last full drawing (uPlot
+# clears the whole canvas before each), each with its ink box in canvas pixels, through whatever
+# transform was in force (uPlot rotates the y axes' titles).
+RECORD_CANVAS_TEXT = """(() => {
+    const proto = CanvasRenderingContext2D.prototype;
+    const { fillText, clearRect } = proto;
+    proto.clearRect = function (x, y, w, h) {
+        if (x <= 0 && y <= 0 && w >= this.canvas.width && h >= this.canvas.height) this.canvas.drawnTexts = [];
+        return clearRect.apply(this, arguments);
+    };
+    proto.fillText = function (text, x, y) {
+        const m = this.measureText(text), t = this.getTransform();
+        const corners = [x - m.actualBoundingBoxLeft, x + m.actualBoundingBoxRight]
+            .flatMap((px) => [y - m.actualBoundingBoxAscent, y + m.actualBoundingBoxDescent].map((py) => [px, py]))
+            .map(([px, py]) => t.transformPoint(new DOMPoint(px, py)));
+        const xs = corners.map((p) => p.x), ys = corners.map((p) => p.y);
+        (this.canvas.drawnTexts ||= []).push({ text: String(text), left: Math.min(...xs), right: Math.max(...xs),
+                                               top: Math.min(...ys), bottom: Math.max(...ys),
+                                               rotated: t.b !== 0 || t.c !== 0 });
+        return fillText.apply(this, arguments);
+    };
+})();"""
+
+# Every piece of text inside an element, with its box on the page: the canvas's drawn texts (above)
+# and each DOM text node's line boxes (the labels the page places over a chart, the legend), cut to
+# what overflow leaves visible (a clamped description's hidden lines are not on screen). A rotated
+# text (a y axis's title) claims its whole column beside the plot: a tick label anywhere in that
+# column would overprint it at some scale, whichever ticks today's data happen to bring.
+TEXT_BOXES = """(root) => {
+    const boxes = [];
+    for (const canvas of root.querySelectorAll('canvas')) {
+        const rect = canvas.getBoundingClientRect(), scale = rect.width / canvas.width;
+        const plot = canvas.closest('.chart').uplot.bbox;
+        (canvas.drawnTexts || []).forEach((t, i) => boxes.push({
+            text: t.text, owner: `canvas ${i}`, left: rect.left + t.left * scale, right: rect.left + t.right * scale,
+            top: rect.top + (t.rotated ? plot.top : t.top) * scale,
+            bottom: rect.top + (t.rotated ? plot.top + plot.height : t.bottom) * scale }));
+    }
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    let n = 0;
+    for (let node; (node = walker.nextNode()); n++) {
+        if (!node.textContent.trim()) continue;
+        let clip = { left: -Infinity, right: Infinity, top: -Infinity, bottom: Infinity };
+        for (let e = node.parentElement; e; e = e.parentElement) {
+            const style = getComputedStyle(e);
+            if (style.overflowX === 'visible' && style.overflowY === 'visible') continue;
+            const r = e.getBoundingClientRect();
+            clip = { left: Math.max(clip.left, r.left), right: Math.min(clip.right, r.right),
+                     top: Math.max(clip.top, r.top), bottom: Math.min(clip.bottom, r.bottom) };
+        }
+        const range = document.createRange();
+        range.selectNodeContents(node);
+        for (const r of range.getClientRects()) {
+            const box = { text: node.textContent, owner: `node ${n}`, left: Math.max(r.left, clip.left),
+                          right: Math.min(r.right, clip.right), top: Math.max(r.top, clip.top),
+                          bottom: Math.min(r.bottom, clip.bottom) };
+            if (box.right > box.left && box.bottom > box.top) boxes.push(box);
+        }
+    }
+    return boxes;
+}"""
+
+
+async def overprinted(page, selector: str) -> list[tuple[str, str]]:
+    """The pairs of texts inside ``selector`` whose boxes overlap by more than a pixel each way."""
+    boxes = await page.eval_on_selector(selector, TEXT_BOXES)
+    assert boxes, f"no text found in {selector}"
+    clashes = []
+    for i, first in enumerate(boxes):
+        for second in boxes[i + 1 :]:
+            if first["owner"] == second["owner"]:
+                continue  # the lines of one wrapped text
+            across = min(first["right"], second["right"]) - max(first["left"], second["left"])
+            down = min(first["bottom"], second["bottom"]) - max(first["top"], second["top"])
+            if across > 1 and down > 1:
+                clashes.append((first["text"], second["text"]))
+    return clashes
+
+
+async def chart_drawn_text(page, chart_id: str) -> list[str]:
+    return await page.eval_on_selector(
+        f"#{chart_id}-chart canvas", "canvas => (canvas.drawnTexts || []).map(t => t.text)"
+    )
 
 
 async def chart_pixels(page, chart_id: str) -> dict:
@@ -465,6 +557,209 @@ async def test_the_page_and_its_files_are_compressed_and_cached(serve):
     assert (refused.status_code, refused.json()) == (405, {"error": "method_not_allowed"})
     assert (missing.status_code, missing.json()) == (404, {"error": "not_found"})
     assert "MIT License" in licence.text
+
+
+# A busy month (bench/generate.py's data): thousands of tickets, 4-digit histogram bars, a long queue.
+BUSY_MONTH = Shape(tickets=6000, users=400, helpers=12, tags=3, question_tags=3, days=30, live=False)
+
+# Where the lowest card of each half of <main> ends: equal when no column is left empty beside a long one.
+COLUMN_BOTTOMS = """() => {
+    const main = document.querySelector('main').getBoundingClientRect(), middle = main.left + main.width / 2;
+    let left = 0, right = 0;
+    for (const card of document.querySelectorAll('main > section')) {
+        const box = card.getBoundingClientRect();
+        if (box.left < middle) left = Math.max(left, box.bottom);
+        if (box.right > middle) right = Math.max(right, box.bottom);
+    }
+    return [left, right];
+}"""
+
+# The 30-day chart's x (page pixels) of its last two days, and the box of the band marking the last.
+PARTIAL_DAY = """(container) => {
+    const u = container.uplot, over = u.over.getBoundingClientRect(), days = u.data[0];
+    const band = container.querySelector('.partial-day');
+    return { today: over.left + u.valToPos(days.at(-1), 'x'), yesterday: over.left + u.valToPos(days.at(-2), 'x'),
+             band: band && (({left, right, top, bottom}) => ({left, right, top, bottom}))(band.getBoundingClientRect()),
+             label: container.querySelector('.partial-day-label')?.textContent };
+}"""
+
+
+async def legend_values(page, chart_id: str) -> dict[str, str]:
+    return dict(
+        await page.eval_on_selector_all(
+            f"#{chart_id}-chart .u-legend .u-series",
+            "rows => rows.map(r => [r.querySelector('.u-label').textContent, r.querySelector('.u-value').textContent])",
+        )
+    )
+
+
+async def test_a_busy_month_reads_without_overprinting_with_grouped_numbers_and_today_marked(
+    serve, db_url, browser
+):
+    now = await database_now(db_url)
+    await fill(
+        db_url, BUSY_MONTH, now=now.replace(microsecond=now.microsecond // 1000 * 1000), log=lambda *_: None
+    )
+    async with serve(slack_help_channel=HELP_CHANNEL) as client:
+        base_url = str(client.base_url).rstrip("/")
+        async with dashboard(browser, base_url) as watched:
+            await loaded(watched)
+            page = watched.page
+            stats = await watched.api_json("/api/stats_v2")
+            queue = await watched.api_json("/api/unanswered")
+            daily = await watched.api_json("/api/stats/daily")
+
+            # Counts are grouped by thousands, as the charts' axes are ("6,000", not "6000").
+            assert stats["all_time"]["tickets_total"] == 6000
+            assert await page.inner_text('[data-field="all_time.tickets_total"]') == "6,000"
+            for shown in await page.query_selector_all("[data-field]:not([data-format])"):
+                path = await shown.get_attribute("data-field")
+                value: Any = stats
+                for key in path.split("."):
+                    value = value[key]
+                assert await shown.inner_text() == shown_count(value), path
+            for metric in ("resolution", "hang"):
+                distribution = await watched.api_json(f"/api/stats/distribution?metric={metric}")
+                assert distribution["count"] >= 1000
+                summary = await page.inner_text(f"#{metric} [data-summary]")
+                assert summary.startswith(f"{distribution['count']:,} tickets opened since"), summary
+                assert (await legend_values(page, metric))["Tickets"] == f"{distribution['count']:,}"
+            assert (await page.inner_text("#queue-note")).startswith(f"{queue['total']:,} waiting")
+
+            # No text overprints another: the y axes' titles beside 4-digit ticks, the line-end labels,
+            # the percentile labels, the legends, the marks of today.
+            assert any("," in text for text in await chart_drawn_text(page, "resolution"))
+            assert "tickets" in await chart_drawn_text(page, "resolution")
+            assert await overprinted(page, "main") == []
+
+            # Today is still going: its point stands apart on a band labelled so, and the legend says so.
+            partial = await page.eval_on_selector("#daily-chart", PARTIAL_DAY)
+            assert partial["label"] == "today (so far)"
+            band = partial["band"]
+            assert band is not None, partial
+            assert band["left"] < partial["today"] < band["right"], partial
+            assert not band["left"] < partial["yesterday"] < band["right"], partial
+            # Not hovered, each legend shows the latest values rather than dashes.
+            latest = daily["days"][-1]
+            assert await legend_values(page, "daily") == {
+                "Day": f"{latest['date']}, today (so far)",
+                "New": shown_count(latest["new_tickets"]),
+                "Closed": shown_count(latest["closed_tickets"]),
+                "Backlog": shown_count(latest["unresolved_at_end"]),
+            }
+            for metric in ("resolution", "hang"):
+                assert (await legend_values(page, metric))["Time"] == "all"
+
+            # The long queue leaves no column empty beside it.
+            assert queue["total"] > 50
+            left, right = await page.evaluate(COLUMN_BOTTOMS)
+            assert abs(left - right) < 1, (left, right)
+            assert watched.console_errors == []
+
+        async with dashboard(browser, base_url, width=375, height=812, color_scheme="dark") as phone:
+            await loaded(phone)
+            assert await overprinted(phone.page, "main") == []
+            assert phone.console_errors == []
+
+
+async def test_an_empty_desk_and_a_single_ticket_read_without_overprinting(serve, db_url, browser):
+    async with serve(slack_help_channel=HELP_CHANNEL) as client:
+        base_url = str(client.base_url).rstrip("/")
+        for width in (1280, 375):
+            async with dashboard(browser, base_url, width=width) as watched:
+                # Every line at 0: their end labels once printed on top of one another.
+                await loaded(watched)
+                assert await overprinted(watched.page, "main") == [], width
+                summary = await watched.page.inner_text("#resolution [data-summary]")
+                assert summary.startswith("No resolved tickets opened since "), summary
+
+        now = await database_now(db_url)
+        helper = await add_user(db_url, "UHELPERA", helper=True)
+        asker = await add_user(db_url, "UASKER")
+        await add_ticket(db_url, opened_by=asker, status="CLOSED", created_at=now - 3 * HOUR,
+                         assigned_to=helper, assigned_at=now - 3 * HOUR + 5 * MINUTE, closed_by=helper,
+                         closed_at=now - 2 * HOUR, last_msg_by="HELPER")  # fmt: skip
+        async with dashboard(browser, base_url) as watched:
+            await loaded(watched)
+            page = watched.page
+            for metric in ("resolution", "hang"):
+                summary = await page.inner_text(f"#{metric} [data-summary]")
+                assert summary.startswith("1 ticket opened since"), summary
+            assert await overprinted(page, "main") == []
+            assert watched.console_errors == []
+
+
+OVERRIDE = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: reverses what follows it, up to the end of its paragraph
+
+
+async def test_user_text_is_isolated_and_helpers_show_by_username(serve, db_url, browser):
+    now = await database_now(db_url)
+    first = await add_user(db_url, "UHELPERA", helper=True)
+    second = await add_user(db_url, "UHELPERB", helper=True)
+    asker = await add_user(db_url, "UASKER")
+    for closer, hours in ((first, 5), (first, 4), (second, 3)):
+        await add_ticket(db_url, opened_by=asker, status="CLOSED", created_at=now - hours * HOUR,
+                         assigned_to=closer, assigned_at=now - hours * HOUR + MINUTE, closed_by=closer,
+                         closed_at=now - HOUR, last_msg_by="HELPER")  # fmt: skip
+    await add_ticket(db_url, opened_by=asker, created_at=now - 2 * HOUR, title=f"{OVERRIDE}Printer on fire",
+                     description=f"{OVERRIDE}It smells of toner")  # fmt: skip
+    # Leaderboard entries gain `username` (string or null, after `count`) on another branch: this
+    # test serves it, one helper named (with an override in the name) and one not.
+    usernames = {"UHELPERA": f"{OVERRIDE}orla", "UHELPERB": None}
+
+    async def with_usernames(route) -> None:
+        response = await route.fetch()
+        if response.status != 200:
+            await route.fulfill(response=response)
+            return
+        stats = await response.json()
+        for entry in stats["past_7d"]["helpers_leaderboard"]:
+            entry["username"] = usernames[entry["slack_id"]]
+        await route.fulfill(response=response, json=stats)
+
+    async with serve(slack_help_channel=HELP_CHANNEL) as client:
+        base_url = str(client.base_url).rstrip("/")
+        async with dashboard(browser, base_url) as watched:
+            page = watched.page
+            await page.route(f"{base_url}/api/stats_v2", with_usernames)
+            await loaded(watched)
+
+            # The title's override stays inside the title: "waiting …" still reads after it, left to right.
+            link, waiting = await page.eval_on_selector(
+                "#queue-list li",
+                "li => [li.querySelector('a'), li.querySelector('.waiting')].map(e => { "
+                "const r = e.getBoundingClientRect(); return {left: r.left, right: r.right, top: r.top}; })",
+            )
+            assert abs(waiting["top"] - link["top"]) < 5, (link, waiting)  # one line
+            assert waiting["left"] >= link["right"] - 0.5, (link, waiting)
+
+            # Named helpers show by name, the others by id; the count still reads after the name.
+            rows = await page.eval_on_selector_all(
+                "#leaderboard-list li",
+                "rows => rows.map(r => [r.querySelector('.name').textContent, r.querySelector('.count').textContent,"
+                " r.querySelector('.name').getBoundingClientRect().right,"
+                " r.querySelector('.count').getBoundingClientRect().left])",
+            )
+            assert [row[:2] for row in rows] == [[f"{OVERRIDE}orla", "2"], ["UHELPERB", "1"]]
+            assert all(name_right <= count_left for _, _, name_right, count_left in rows), rows
+
+            # Every text a person wrote sits in an isolated element (<bdi>, or dir="auto").
+            isolation = await page.evaluate(
+                """() => {
+                    const found = [], walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+                    for (let node; (node = walker.nextNode());) {
+                        if (node.textContent.includes('\u202e')) {
+                            found.push([node.textContent, getComputedStyle(node.parentElement).unicodeBidi]);
+                        }
+                    }
+                    return found;
+                }"""
+            )
+            assert sorted(text for text, _ in isolation) == sorted(
+                [f"{OVERRIDE}Printer on fire", f"{OVERRIDE}It smells of toner", f"{OVERRIDE}orla"]
+            )
+            assert all(style == "isolate" for _, style in isolation), isolation
+            assert watched.console_errors == []
 
 
 def test_the_vendored_library_is_the_pinned_one():
