@@ -93,6 +93,7 @@ PAGE_SIZE = {
         {"type": "string", "pattern": _blank_or("")},
     ]
 }
+USERNAME = {"type": ["string", "null"], "description": "Slack name, when known"}
 LEGACY_TOP_3 = {"type": "array", "maxItems": 3, "items": _ref("LegacyLeaderboardEntry")}
 
 COMPONENTS = {
@@ -103,7 +104,7 @@ COMPONENTS = {
             additionalProperties=True,
         ),
         "LeaderboardEntry": _object(
-            {"id": {"type": "integer"}, "slack_id": {"type": "string"}, "count": COUNT}
+            {"id": {"type": "integer"}, "slack_id": {"type": "string"}, "count": COUNT, "username": USERNAME}
         ),
         "OldestUnansweredTicket": _object(
             {
@@ -158,7 +159,7 @@ COMPONENTS = {
             {
                 "id": {"type": "integer"},
                 "slack_id": {"type": "string"},
-                "username": {"type": ["string", "null"], "description": "Slack name, when known"},
+                "username": USERNAME,
             }
         ),
         "Ticket": _object(
@@ -191,7 +192,12 @@ COMPONENTS = {
             }
         ),
         "LegacyLeaderboardEntry": _object(
-            {"user_id": {"type": "integer"}, "slack_id": {"type": "string"}, "closed_ticket_count": COUNT}
+            {
+                "user_id": {"type": "integer"},
+                "slack_id": {"type": "string"},
+                "closed_ticket_count": COUNT,
+                "username": USERNAME,
+            }
         ),
         "LegacyStats": _object(
             {

@@ -74,7 +74,9 @@ async def answers(client, ids: dict[str, int]) -> dict[str, list[dict]]:
 def assert_in_case(served: dict[str, list[dict]], case: set[str]) -> None:
     assert statuses(served["export"]) == statuses(served["pages"]) == statuses(served["one"]) == case
     assert len(served["export"]) == len(served["pages"]) == len(served["one"]) == 6
-    open_, in_progress, closed = sorted(case, key=lambda s: ["open", "in_progress", "closed"].index(s.lower()))
+    open_, in_progress, closed = sorted(
+        case, key=lambda s: ["open", "in_progress", "closed"].index(s.lower())
+    )
     assert statuses(served["active_open"]) == {open_} and len(served["active_open"]) == 2
     assert statuses(served["active_in_progress"]) == statuses(served["active_in_any_case"]) == {in_progress}
     assert statuses(served["stream_closed"]) == statuses(served["pages_in_any_case"]) == {closed}
@@ -97,7 +99,9 @@ async def test_with_upper_every_ticket_object_says_its_status_in_capitals(serve,
         served = await answers(client, ids)
         assert_in_case(served, UPPER)
         # The copies of the active tickets, brought up to date after a change, stay in capitals.
-        await postgres.execute(db_url, "UPDATE \"Ticket\" SET status = 'IN_PROGRESS' WHERE id = $1", ids["OPEN0"])
+        await postgres.execute(
+            db_url, "UPDATE \"Ticket\" SET status = 'IN_PROGRESS' WHERE id = $1", ids["OPEN0"]
+        )
         moved = (await client.get("/api/tickets", params={"status": "in_progress"})).json()
         assert statuses(moved) == {"IN_PROGRESS"} and len(moved) == 3
         assert statuses((await client.get("/api/tickets", params={"status": "open"})).json()) == {"OPEN"}
@@ -152,7 +156,9 @@ async def test_the_openapi_document_lists_the_case_the_service_serves(serve, db_
     schema = {"$ref": "#/components/schemas/Ticket", "components": upper_document["components"]}
     jsonschema.Draft202012Validator(schema).validate(ticket)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.Draft202012Validator({**schema, "components": lower_document["components"]}).validate(ticket)
+        jsonschema.Draft202012Validator({**schema, "components": lower_document["components"]}).validate(
+            ticket
+        )
 
 
 ARRAY = (
@@ -169,7 +175,7 @@ EXPECTED = (
 
 def test_the_status_members_alone_change():
     assert upper_statuses(ARRAY) == EXPECTED
-    assert EXPECTED.count(b"\\\"status\\\":\\\"open\\\"") == 1  # the title's words are untouched
+    assert EXPECTED.count(b'\\"status\\":\\"open\\"') == 1  # the title's words are untouched
     assert upper_statuses(ARRAY, statuses=("open",)).count(b'"status":"OPEN"') == 1
 
 
