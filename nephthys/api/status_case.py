@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+# The values of API_STATUS_CASE (nephthys/config.py).
 LOWER, UPPER = "lower", "upper"
-CASES = (LOWER, UPPER)
 
 # Each status member as stored, and as served with API_STATUS_CASE=upper (same length).
 _MEMBERS = {
