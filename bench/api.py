@@ -127,9 +127,16 @@ def start_server(name: str, command: list[str], env: dict[str, str], port: int, 
 
 
 def start_nephthys(
-    database_url: str, port: int, log_dir: Path, *, name: str = "nephthys", pythonpath: Path | None = None
+    database_url: str,
+    port: int,
+    log_dir: Path,
+    *,
+    name: str = "nephthys",
+    pythonpath: Path | None = None,
+    status_case: str = "lower",
 ) -> Server:
     env = {
+        "API_STATUS_CASE": status_case,
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", "/tmp"),
         "DATABASE_URL": database_url,
@@ -451,7 +458,7 @@ async def change_cost(server: Server, database_url: str, count: int) -> dict:
                     if triggers == "on":
                         if not warming:
                             open_after.append(time.perf_counter() - started)
-                        stale += seen.get("status") != status.lower()
+                        stale += seen.get("status", "").lower() != status.lower()  # either API_STATUS_CASE
                         # A ticket object starts {"id":N,"title" (a user object {"id":N,"slack_id").
                         listed_here = f'{{"id":{ticket_id},"title":'.encode() in listed
                         stale += listed_here != (status == "OPEN")
@@ -867,7 +874,7 @@ def check_answers(servers: dict[str, Server], facts: dict) -> dict:
             "status": opened.status_code,
             "returned": len(body),
             "expected": facts["open"],
-            "all_open": all(ticket.get("status") == "open" for ticket in body),
+            "all_open": all(ticket.get("status", "").lower() == "open" for ticket in body),
             "ordered": all(creation_key(a) <= creation_key(b) for a, b in itertools.pairwise(body)),
         }
     if "nephthys" in stats and "baseline" in stats:
@@ -938,7 +945,9 @@ def run(args: argparse.Namespace) -> dict:
     servers: dict[str, Server] = {}
     results: dict = {}
     try:
-        servers["nephthys"] = start_nephthys(database_url, args.nephthys_port or free_port(), log_dir)
+        servers["nephthys"] = start_nephthys(
+            database_url, args.nephthys_port or free_port(), log_dir, status_case=args.status_case
+        )
         if not args.skip_today:
             servers["today"] = start_today(database_url, free_port(), log_dir, unpack_ref(args.today_ref))
         if not args.skip_baseline:
@@ -1236,6 +1245,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["live", "compact"],
         default="live",
         help="when generating: a live-shaped table (default) or today's compact data",
+    )
+    parser.add_argument(
+        "--status-case",
+        choices=["lower", "upper"],
+        default="lower",
+        help="API_STATUS_CASE of the nephthys service (upper: statuses rewritten as they are served)",
     )
     parser.add_argument("--nephthys-port", type=int, default=0, help="0: any free port")
     parser.add_argument("--baseline-port", type=int, default=0, help="0: any free port")

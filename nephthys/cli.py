@@ -99,7 +99,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     # unwind this block (main's handlers); while serving, uvicorn shuts down and returns.
     with database_url_for(settings, allow_embedded=True) as url:
         if not args.no_migrate:
-            _run_db(lambda: migrate.upgrade(url), url)
+            upgraded = _run_db(lambda: migrate.upgrade_database(url), url)
+            if upgraded.adopted:
+                log.warning("%s", migrate.adoption_note(settings.api_status_case))
         host = args.host or settings.host or "127.0.0.1"
         port = args.port or settings.port
         app = create_app(settings, database_url=url)
@@ -122,8 +124,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     with database_url_for(settings, allow_embedded=args.embedded) as url:
-        before, after = _run_db(lambda: migrate.upgrade(url), url)
+        upgraded = _run_db(lambda: migrate.upgrade_database(url), url)
+        before, after = upgraded.before, upgraded.after
         print(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+        if upgraded.adopted:
+            print(migrate.adoption_note(settings.api_status_case))
     return 0
 
 

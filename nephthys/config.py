@@ -81,6 +81,8 @@ class Settings:
     api_access: str = "open"
     # Ticket descriptions: "public" (to every reader) or "keys" (only to requests with a valid key).
     api_descriptions: str = "public"
+    # A ticket's status in the API: "lower" (open, the contract's) or "upper" (OPEN, the existing Nephthys's).
+    api_status_case: str = "lower"
     # Scheduled jobs (nephthys/tasks, docs/jobs.md)
     job_catch_up_hours: float = 6.0
     daily_summary_time: time = time(0, 0)
@@ -257,6 +259,7 @@ def _parse(env: Mapping[str, str]) -> dict:
         timezone=_timezone(get("TIMEZONE")),
         api_access=choice("API_ACCESS", ("open", "keys"), DEFAULTS.api_access),
         api_descriptions=choice("API_DESCRIPTIONS", ("public", "keys"), DEFAULTS.api_descriptions),
+        api_status_case=choice("API_STATUS_CASE", ("lower", "upper"), DEFAULTS.api_status_case),
         **_job_settings(get, number),
     )
 

@@ -102,6 +102,7 @@ async def test_db_upgrade_and_status_on_a_database(empty_database, tmp_path):
     upgrade = nephthys("db", "upgrade", env=env, cwd=tmp_path)
     assert upgrade.returncode == 0, upgrade.stderr
     assert "database at revision" in upgrade.stdout and "(was empty)" in upgrade.stdout
+    assert "API_STATUS_CASE" not in upgrade.stdout  # an empty database is not adopted
     status = nephthys("db", "status", env=env, cwd=tmp_path)
     assert status.returncode == 0 and "up to date" in status.stdout
 

@@ -54,6 +54,7 @@ def test_the_slack_api_base_url_always_ends_with_a_slash():
         ({"TIMEZONE": "../../etc/passwd"}, "TIMEZONE: expected an IANA time zone"),
         ({"API_ACCESS": "closed"}, "API_ACCESS: expected open or keys, got 'closed'"),
         ({"API_DESCRIPTIONS": "private"}, "API_DESCRIPTIONS: expected public or keys, got 'private'"),
+        ({"API_STATUS_CASE": "title"}, "API_STATUS_CASE: expected lower or upper, got 'title'"),
     ],
 )
 def test_a_malformed_value_names_the_variable(env, message):
@@ -71,6 +72,12 @@ def test_timezone_is_an_iana_name_and_utc_by_default():
 def test_api_access_and_descriptions_default_to_what_the_contract_shows():
     assert (settings().api_access, settings().api_descriptions) == ("open", "public")
     assert settings(API_ACCESS="Keys", API_DESCRIPTIONS="KEYS").api_access == "keys"
+
+
+def test_api_status_case_is_lower_unless_set_to_upper():
+    assert settings().api_status_case == "lower"
+    assert settings(API_STATUS_CASE="Upper").api_status_case == "upper"
+    assert settings(API_STATUS_CASE="").api_status_case == "lower"
 
 
 def test_blank_values_count_as_unset():

@@ -15,18 +15,24 @@ request's snapshot holds, and is answered. A change committed before a request
 began is therefore always in its answer. The copy is read whole again when a
 note says everything changed (a TRUNCATE, a rebuild) or when notes it would
 need have been pruned (``prunedBelow`` beyond its snapshot).
+
+With API_STATUS_CASE=upper the copy holds each object with its status already in
+capitals (nephthys/api/status_case.py), rewritten once as it is read, not per answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
 
 from nephthys.api import stored_tickets
+from nephthys.api.status_case import LOWER, UPPER, upper_statuses
 
 ACTIVE_STATUSES = ("OPEN", "IN_PROGRESS")
 
@@ -57,6 +63,11 @@ Key = tuple[datetime, int]
 _BEFORE_ANY_ID, _AFTER_ANY_ID = -(2**63), 2**63
 
 
+def as_stored(json: bytes) -> bytes:
+    """An object's bytes kept as the database stores them (API_STATUS_CASE=lower)."""
+    return json
+
+
 @dataclass
 class ActiveCopy:
     """One status's stored objects as of a snapshot, in creation order.
@@ -79,18 +90,32 @@ class ActiveCopy:
     _bodies: dict[bool, bytes] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, snapshot: str, xmin: int, rows: list[asyncpg.Record]) -> ActiveCopy:
+    def read(
+        cls,
+        snapshot: str,
+        xmin: int,
+        rows: list[asyncpg.Record],
+        served: Callable[[bytes], bytes] = as_stored,
+    ) -> ActiveCopy:
+        """A copy of ``rows``, each object's bytes as ``served`` makes them (the status's case)."""
         keys = [_key(row) for row in rows]  # already in order
         return cls(
             snapshot,
             xmin,
             tuple(keys),
-            tuple(row["json"] for row in rows),
+            tuple(served(row["json"]) for row in rows),
             tuple((row["descriptionAt"], row["descriptionLength"]) for row in rows),
             {key[1]: key for key in keys},
         )
 
-    def patch(self, snapshot: str, xmin: int, changed: list[int], rows: list[asyncpg.Record]) -> None:
+    def patch(
+        self,
+        snapshot: str,
+        xmin: int,
+        changed: list[int],
+        rows: list[asyncpg.Record],
+        served: Callable[[bytes], bytes] = as_stored,
+    ) -> None:
         """Replace the ``changed`` tickets by ``rows`` (those of them that have this status now)."""
         keys, jsons, cuts = list(self.keys), list(self.jsons), list(self.cuts)
         for ticket_id in changed:
@@ -102,7 +127,7 @@ class ActiveCopy:
             key = _key(row)
             at = bisect.bisect_left(keys, key)
             keys.insert(at, key)
-            jsons.insert(at, row["json"])
+            jsons.insert(at, served(row["json"]))
             cuts.insert(at, (row["descriptionAt"], row["descriptionLength"]))
             self.where[key[1]] = key
         self.keys, self.jsons, self.cuts = tuple(keys), tuple(jsons), tuple(cuts)
@@ -147,9 +172,17 @@ def _key(row: asyncpg.Record) -> Key:
 class ActiveTicketsMemo:
     """The service's copies, one per active status; one request at a time brings a copy up to date."""
 
-    def __init__(self) -> None:
+    def __init__(self, status_case: str = LOWER) -> None:
         self._copies: dict[str, ActiveCopy] = {}
         self._locks = {status: asyncio.Lock() for status in ACTIVE_STATUSES}
+        # How each status's objects are kept: as stored, or with the status in capitals (one scan each:
+        # a copy holds one status).
+        self._served: dict[str, Callable[[bytes], bytes]] = {
+            status: functools.partial(upper_statuses, statuses=(status.lower(),))
+            if status_case == UPPER
+            else as_stored
+            for status in ACTIVE_STATUSES
+        }
 
     async def answer(
         self,
@@ -179,10 +212,18 @@ class ActiveTicketsMemo:
         if copy is None or copy.xmin < now["pruned_below"] or None in changed:
             for setting in stored_tickets.READ_SETTINGS:
                 await driver.execute(setting)
-            copy = ActiveCopy.read(snapshot, xmin, await driver.fetch(EVERY_TICKET[status]))
+            copy = ActiveCopy.read(
+                snapshot, xmin, await driver.fetch(EVERY_TICKET[status]), self._served[status]
+            )
             self._copies[status] = copy
         elif changed:
-            copy.patch(snapshot, xmin, changed, await driver.fetch(SOME_TICKETS, status, changed))
+            copy.patch(
+                snapshot,
+                xmin,
+                changed,
+                await driver.fetch(SOME_TICKETS, status, changed),
+                self._served[status],
+            )
         else:
             copy.advance(snapshot, xmin)
         return copy

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from nephthys.api.responses import json_response
+from nephthys.api.status_case import UPPER
 
 NUMBER_OR_NULL = {"type": ["number", "null"]}
 COUNT = {"type": "integer", "minimum": 0}
@@ -92,6 +93,7 @@ PAGE_SIZE = {
         {"type": "string", "pattern": _blank_or("")},
     ]
 }
+USERNAME = {"type": ["string", "null"], "description": "Slack name, when known"}
 LEGACY_TOP_3 = {"type": "array", "maxItems": 3, "items": _ref("LegacyLeaderboardEntry")}
 
 COMPONENTS = {
@@ -102,7 +104,7 @@ COMPONENTS = {
             additionalProperties=True,
         ),
         "LeaderboardEntry": _object(
-            {"id": {"type": "integer"}, "slack_id": {"type": "string"}, "count": COUNT}
+            {"id": {"type": "integer"}, "slack_id": {"type": "string"}, "count": COUNT, "username": USERNAME}
         ),
         "OldestUnansweredTicket": _object(
             {
@@ -157,7 +159,7 @@ COMPONENTS = {
             {
                 "id": {"type": "integer"},
                 "slack_id": {"type": "string"},
-                "username": {"type": ["string", "null"], "description": "Slack name, when known"},
+                "username": USERNAME,
             }
         ),
         "Ticket": _object(
@@ -165,7 +167,11 @@ COMPONENTS = {
                 "id": {"type": "integer"},
                 "title": {"type": "string"},
                 "description": {"type": "string"},
-                "status": {"enum": ["open", "closed", "in_progress"]},
+                "status": {
+                    "enum": ["open", "closed", "in_progress"],
+                    "description": "Lower case by default; OPEN, CLOSED or IN_PROGRESS where the service runs "
+                    "with API_STATUS_CASE=upper (this document then lists those)",
+                },
                 "opened_by": _ref_or_null("User"),
                 "closed_by": _ref_or_null("User"),
                 "assigned_to": _ref_or_null("User"),
@@ -186,7 +192,12 @@ COMPONENTS = {
             }
         ),
         "LegacyLeaderboardEntry": _object(
-            {"user_id": {"type": "integer"}, "slack_id": {"type": "string"}, "closed_ticket_count": COUNT}
+            {
+                "user_id": {"type": "integer"},
+                "slack_id": {"type": "string"},
+                "closed_ticket_count": COUNT,
+                "username": USERNAME,
+            }
         ),
         "LegacyStats": _object(
             {
@@ -542,22 +553,37 @@ DOCUMENT: dict[str, Any] = {
 
 
 @functools.cache
-def document(*, descriptions_public: bool) -> dict:
-    """The document as this service is configured: with API_DESCRIPTIONS=keys a ticket may lack ``description``."""
-    if descriptions_public:
+def document(*, descriptions_public: bool, status_upper: bool = False) -> dict:
+    """The document as this service is configured.
+
+    With API_DESCRIPTIONS=keys a ticket may lack ``description``; with API_STATUS_CASE=upper
+    its ``status`` is in capitals.
+    """
+    if descriptions_public and not status_upper:
         return DOCUMENT
     described = copy.deepcopy(DOCUMENT)
     ticket = described["components"]["schemas"]["Ticket"]
-    ticket["required"] = [key for key in ticket["required"] if key != "description"]
-    ticket["properties"]["description"]["description"] = (
-        "Only to requests with a valid key (API_DESCRIPTIONS=keys)"
-    )
+    if not descriptions_public:
+        ticket["required"] = [key for key in ticket["required"] if key != "description"]
+        ticket["properties"]["description"]["description"] = (
+            "Only to requests with a valid key (API_DESCRIPTIONS=keys)"
+        )
+    if status_upper:
+        status = ticket["properties"]["status"]
+        status["enum"] = [value.upper() for value in status["enum"]]
+        status["description"] = (
+            "In capitals: this service runs with API_STATUS_CASE=upper (the default is lower case)"
+        )
     return described
 
 
 async def openapi(request: Request) -> Response:
+    settings = request.app.state.settings
     return json_response(
-        document(descriptions_public=request.app.state.settings.api_descriptions == "public")
+        document(
+            descriptions_public=settings.api_descriptions == "public",
+            status_upper=settings.api_status_case == UPPER,
+        )
     )
 
 

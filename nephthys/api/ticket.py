@@ -1,6 +1,7 @@
 """GET /api/ticket?id=N: one ticket, shaped as the contract's Ticket object.
 
-The object is the one stored for /api/tickets (migration 0011), so both write byte-for-byte the same.
+The object is the one stored for /api/tickets (migration 0011), so both write byte-for-byte the same
+(in the same case: nephthys/api/status_case.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from nephthys.api import stored_tickets
 from nephthys.api.access import shows_descriptions
 from nephthys.api.params import INT32_MAX
 from nephthys.api.responses import JSON, error_response
+from nephthys.api.status_case import UPPER, upper_statuses
 
 ONE_TICKET = stored_tickets.one_ticket_sql()
 ONE_TICKET_WITHOUT_DESCRIPTION = stored_tickets.one_ticket_sql(descriptions=False)
@@ -42,7 +44,10 @@ async def ticket(request: Request) -> Response:
         )
     if body is None:
         return error_response(404, "ticket_not_found")
-    return Response(body.encode(), media_type=JSON)
+    json = body.encode()
+    if request.app.state.settings.api_status_case == UPPER:
+        json = upper_statuses(json)
+    return Response(json, media_type=JSON)
 
 
 route = Route("/api/ticket", ticket, methods=["GET"])

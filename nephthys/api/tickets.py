@@ -8,6 +8,8 @@ streamed from a cursor inside one read-only REPEATABLE READ transaction: one
 consistent snapshot, constant memory however many tickets match. With
 ``limit`` (1–1000) it is one page, and an RFC 8288 ``Link: <…>; rel="next"``
 header carries an opaque cursor (keyset on createdAt and id) to the next page.
+With API_STATUS_CASE=upper every answer's statuses are rewritten on the way out
+(nephthys/api/status_case.py); what is stored stays lower case.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +31,7 @@ from nephthys.api import active_tickets, stored_tickets, ticket_blocks
 from nephthys.api.access import shows_descriptions
 from nephthys.api.params import BadParameter, first, instant, shown, whole_number
 from nephthys.api.responses import JSON, error_response
+from nephthys.api.status_case import UPPER, Produce, upper_statuses, with_upper_statuses
 from nephthys.api.ticket_blocks import Key
 
 STATUSES = {"open": "OPEN", "in_progress": "IN_PROGRESS", "closed": "CLOSED"}
@@ -176,6 +180,8 @@ async def _page(request: Request, query: TicketFilter, limit: int) -> Response:
             rows = await driver.fetch(sql, *args)
     page = rows[:limit]
     body = b"[" + b",".join([row["json"] for row in page]) + b"]"
+    if _upper(request):
+        body = upper_statuses(body)
     headers = {}
     if len(rows) > limit:
         last = page[-1]
@@ -230,11 +236,18 @@ async def _stream(request: Request, query: TicketFilter) -> Response:
             segments = ticket_blocks.plan(await ticket_blocks.usable_blocks(driver), query.since, query.until)
         else:
             segments = [ticket_blocks.Segment(None, None, None)]
-        body = await stored_tickets.stream_array(lambda put: _put_segments(driver, query, segments, put))
+        produce: Produce = functools.partial(_put_segments, driver, query, segments)
+        if _upper(request):
+            produce = with_upper_statuses(produce)
+        body = await stored_tickets.stream_array(produce)
     except BaseException:
         await resources.aclose()
         raise
     return _ClosingStreamingResponse(body, resources.aclose)
+
+
+def _upper(request: Request) -> bool:
+    return request.app.state.settings.api_status_case == UPPER
 
 
 async def _put_segments(

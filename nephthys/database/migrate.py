@@ -6,7 +6,8 @@ A database falls in one of three cases:
 - it has none of Nephthys's tables: build the schema from the first revision;
 - it has Nephthys's tables and no ``alembic_version`` (made by ``prisma db push``):
   check it is whole, stamp it at the Prisma baseline (revision 0001), then
-  upgrade; every row is kept.
+  upgrade; every row is kept. Its clients read ticket statuses in capitals:
+  the upgrade says to set API_STATUS_CASE=upper (``adoption_note``).
 
 Anything else (some tables but not all) is refused with a message saying what
 is missing, and nothing is changed.
@@ -102,31 +103,58 @@ def _inspect_state(connection: Connection) -> tuple[str | None, bool]:
     return None, True
 
 
-def _upgrade(connection: Connection) -> tuple[str | None, str | None]:
+@dataclass(frozen=True)
+class Upgraded:
+    before: str | None
+    after: str | None
+    adopted: bool  # a Prisma-created database, taken over by this upgrade
+
+
+def adoption_note(status_case: str) -> str:
+    """What an operator adopting the existing Nephthys's database should know about its clients."""
+    if status_case == "upper":
+        return (
+            "adopted a database of the existing Nephthys; API_STATUS_CASE=upper is set, so ticket "
+            "statuses are served in capitals (OPEN, IN_PROGRESS, CLOSED) as its dashboards expect"
+        )
+    return (
+        "adopted a database of the existing Nephthys: its dashboards read ticket statuses in capitals "
+        "(OPEN, IN_PROGRESS, CLOSED); set API_STATUS_CASE=upper to serve them so "
+        '(docs/deployment.md, "Switching from the existing Nephthys")'
+    )
+
+
+def _upgrade(connection: Connection) -> Upgraded:
     current, adoptable = _inspect_state(connection)
     config = alembic_config(connection)
     if adoptable:
         log.info("adopting an existing Prisma-created Nephthys database; every row is kept")
         command.stamp(config, BASELINE_REVISION)
     command.upgrade(config, "head")
-    return current, MigrationContext.configure(connection).get_current_revision()
+    return Upgraded(current, MigrationContext.configure(connection).get_current_revision(), adoptable)
 
 
-async def upgrade(database_url: str) -> tuple[str | None, str | None]:
-    """Upgrade the database to the newest revision; returns (before, after)."""
+async def upgrade_database(database_url: str) -> Upgraded:
+    """Upgrade the database to the newest revision, adopting a Prisma-created one."""
     engine = create_engine(database_url, pool_size=1)
     try:
         async with engine.begin() as connection:
             # One migrator at a time when several instances start together.
             await connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7315062209)")
-            before, after = await connection.run_sync(_upgrade)
+            upgraded = await connection.run_sync(_upgrade)
     finally:
         await engine.dispose()
-    if before == after:
-        log.info("database schema is up to date (revision %s)", after)
+    if upgraded.before == upgraded.after:
+        log.info("database schema is up to date (revision %s)", upgraded.after)
     else:
-        log.info("database schema upgraded from %s to %s", before or "nothing", after)
-    return before, after
+        log.info("database schema upgraded from %s to %s", upgraded.before or "nothing", upgraded.after)
+    return upgraded
+
+
+async def upgrade(database_url: str) -> tuple[str | None, str | None]:
+    """Upgrade the database to the newest revision; returns (before, after)."""
+    upgraded = await upgrade_database(database_url)
+    return upgraded.before, upgraded.after
 
 
 async def status(database_url: str) -> SchemaStatus:

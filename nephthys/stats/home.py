@@ -96,6 +96,7 @@ class LeaderboardEntry:
     rank: int
     slack_id: str
     count: int
+    username: str | None = None  # None: not known
 
 
 @dataclass(frozen=True)
@@ -111,9 +112,10 @@ class Leaderboard:
 
 
 def leaderboard(entries: list[dict], *, viewer_slack_id: str | None, top: int = DASHBOARD_TOP) -> Leaderboard:
-    """A stats leaderboard (``{id, slack_id, count}``, in order) cut to ``top``, with the viewer's place."""
+    """A stats leaderboard (``{id, slack_id, count, username}``, in order) cut to ``top``, with the viewer's place."""
     ranked = [
-        LeaderboardEntry(rank=i, slack_id=e["slack_id"], count=e["count"]) for i, e in enumerate(entries, 1)
+        LeaderboardEntry(rank=i, slack_id=e["slack_id"], count=e["count"], username=e.get("username"))
+        for i, e in enumerate(entries, 1)
     ]
     viewer = next((entry for entry in ranked if entry.slack_id == viewer_slack_id), None)
     return Leaderboard(top=ranked[:top], viewer=viewer)

@@ -16,7 +16,8 @@ Definitions (docs/api.md says the same in prose):
   is in the window. The three means are over tickets created in the window.
 - Leaderboards: helpers (``User.helper``) by tickets they closed (``closedById``;
   all time, or with ``closedAt`` in the window), most first, ties by user id;
-  helpers with none are left out.
+  helpers with none are left out. Each entry carries the helper's ``username``
+  (null while unknown).
 - Oldest unanswered ticket: among OPEN tickets whose last message was not a
   helper's, the earliest ``lastMsgAt`` (ties by id; tickets without
   ``lastMsgAt`` come last).
@@ -73,11 +74,16 @@ RESOLUTIONS = 't."closedAt" IS NOT NULL'
 
 
 def _leaderboard_json(counts: str) -> str:
-    """JSON array of ``{id, slack_id, count}`` over ``counts`` (columns user_id, n), helpers only."""
+    """JSON array of ``{id, slack_id, count, username}`` over ``counts`` (columns user_id, n), helpers only.
+
+    ``username`` is the helper's Slack name when known, else null. A change to it
+    moves ``TicketTotals.version`` (migration 0015), so no memo keeps an old name.
+    """
     return f"""(SELECT coalesce(json_agg(json_build_object('id', board.id, 'slack_id', board.slack_id,
-                                                      'count', board.n) ORDER BY board.n DESC, board.id),
+                                                      'count', board.n, 'username', board.username)
+                                    ORDER BY board.n DESC, board.id),
                          '[]'::json)
-        FROM (SELECT u.id, u."slackId" AS slack_id, c.n
+        FROM (SELECT u.id, u."slackId" AS slack_id, c.n, u.username
               FROM ({counts}) c JOIN "User" u ON u.id = c.user_id
               WHERE u.helper AND c.n > 0
               ORDER BY c.n DESC, u.id LIMIT CAST(:top AS bigint)) board)"""
@@ -358,7 +364,13 @@ LEGACY_SQL = f"""SELECT json_build_object(
 
 def _legacy_leaderboard(entries: list[dict]) -> list[dict]:
     return [
-        {"user_id": e["id"], "slack_id": e["slack_id"], "closed_ticket_count": e["count"]} for e in entries
+        {
+            "user_id": e["id"],
+            "slack_id": e["slack_id"],
+            "closed_ticket_count": e["count"],
+            "username": e["username"],
+        }
+        for e in entries
     ]
 
 

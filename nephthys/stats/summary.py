@@ -61,7 +61,7 @@ class DailySummary:
     day: date
     figures: dict  # window_stats of the day
     previous: dict  # window_stats of the day before
-    top_helpers: list[dict]  # {id, slack_id, count}, at most 3
+    top_helpers: list[dict]  # {id, slack_id, count, username}, at most 3
     waiting: list[WaitingTicket]  # at most WORTH_A_LOOK_SHOWN
     waiting_total: int
     series: list[DayCounts]  # CHART_DAYS days, oldest first, ending with ``day``

@@ -17,7 +17,7 @@ def utc(*parts: int) -> datetime:
 
 
 async def seed_january(url: str) -> dict:
-    helper = await add_user(url, "UHELPER", helper=True)
+    helper = await add_user(url, "UHELPER", helper=True, username="Helper One")
     author = await add_user(url, "UAUTHOR")
     jan = utc(2026, 1, 10, 12)
     closed = await add_ticket(url, opened_by=author, created_at=jan, status="CLOSED", assigned_to=helper,
@@ -44,7 +44,9 @@ async def test_range_is_a_stats_v2_window_over_since_until(serve, db_url):
     assert (stats["new_tickets_total"], stats["new_tickets_now_closed"], stats["closed_today"]) == (1, 1, 1)
     assert stats["closed_today_from_today"] == 1 and stats["new_tickets_still_open"] == 0
     assert stats["mean_hang_time_minutes_all"] == 60.0 and stats["mean_resolution_time_minutes"] == 180.0
-    assert stats["helpers_leaderboard"] == [{"id": ids["helper"], "slack_id": "UHELPER", "count": 1}]
+    assert stats["helpers_leaderboard"] == [
+        {"id": ids["helper"], "slack_id": "UHELPER", "count": 1, "username": "Helper One"}
+    ]
     assert alias.json() == body
     # [since, until): the closed ticket was created 1 ms before since, but closed inside.
     later_stats = later.json()["stats"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import httpx
+
 from tests.api.data import add_ticket, add_user, database_now
 from tests.support import postgres
 
@@ -23,7 +25,7 @@ HOUR = timedelta(hours=1)
 async def seed(url: str) -> dict:
     """A few tickets hours away from every window edge, so the request's clock does not matter."""
     now = await database_now(url)
-    helper = await add_user(url, "UHELPER", helper=True)
+    helper = await add_user(url, "UHELPER", helper=True, username="Helper One")
     author = await add_user(url, "UAUTHOR")
     closed = await add_ticket(url, opened_by=author, created_at=now - 3 * HOUR, status="CLOSED",
                               assigned_to=helper, assigned_at=now - 2 * HOUR, closed_by=helper,
@@ -51,7 +53,9 @@ async def test_stats_v2_has_every_key_of_the_contract_with_its_type(serve, db_ur
         assert set(body[name]) == WINDOW_KEYS, name
     assert (overall["tickets_total"], overall["tickets_open"], overall["tickets_closed"]) == (3, 1, 1)
     assert overall["tickets_in_progress"] == 1
-    assert overall["helpers_leaderboard"] == [{"id": ids["helper"], "slack_id": "UHELPER", "count": 1}]
+    assert overall["helpers_leaderboard"] == [
+        {"id": ids["helper"], "slack_id": "UHELPER", "count": 1, "username": "Helper One"}
+    ]
     assert overall["mean_hang_time_minutes_all"] == overall["mean_hang_time_minutes"] == 60.0
     assert overall["mean_hang_time_minutes_unresolved"] == 60.0
     assert overall["mean_resolution_time_minutes"] == 120.0
@@ -107,7 +111,7 @@ async def test_legacy_stats_over_http(serve, db_url):
         body = (await client.get("/api/stats")).json()
     assert body["total_tickets"] == 3 and body["total_closed"] == 1 and body["total_open"] == 1
     assert body["total_top_3_users_with_closed_tickets"] == [
-        {"user_id": ids["helper"], "slack_id": "UHELPER", "closed_ticket_count": 1}
+        {"user_id": ids["helper"], "slack_id": "UHELPER", "closed_ticket_count": 1, "username": "Helper One"}
     ]
     assert body["prev_day_total"] == 1 and body["prev_day_closed"] == 1
     assert body["average_hang_time_minutes"] == 60.0  # the in-progress ticket: 1 hour
@@ -134,3 +138,41 @@ async def test_user_counts_opened_and_closed_not_counting_their_own(serve, db_ur
     assert (blank.status_code, blank.json()) == (400, {"error": "missing_user_id"})
     assert control.status_code == 400 and control.json()["error"] == "invalid_user_id"
     assert repeated.json() == author.json()  # the first of repeated parameters
+
+
+async def test_every_leaderboard_carries_the_helpers_current_username(serve, db_url):
+    ids = await seed(db_url)
+    unnamed = await add_user(db_url, "UUNNAMED", helper=True)
+    await add_ticket(db_url, opened_by=ids["author"], created_at=ids["now"] - 3 * HOUR, status="CLOSED",
+                     closed_by=unnamed, closed_at=ids["now"] - 2 * HOUR)  # fmt: skip
+
+    def boards(v2: dict, legacy: dict, in_range: dict) -> list[list[tuple]]:
+        """(slack_id, username) of every leaderboard of every stats route."""
+        every = [v2[name]["helpers_leaderboard"] for name in ("all_time", "past_24h", "past_7d")]
+        every.append(in_range["stats"]["helpers_leaderboard"])
+        every += [legacy[f"{name}_top_3_users_with_closed_tickets"] for name in ("total", "prev_day")]
+        for entry in (entry for board in every for entry in board):  # username right after the count
+            assert list(entry)[-2:] in (["count", "username"], ["closed_ticket_count", "username"])
+        return [[(entry["slack_id"], entry["username"]) for entry in board] for board in every]
+
+    async with serve() as client:
+
+        async def everything() -> tuple[httpx.Response, httpx.Response, list[list[tuple]]]:
+            v2 = await client.get("/api/stats_v2")
+            in_range = await client.get("/api/stats/range", params={"since": "2000-01-01"})
+            legacy = (await client.get("/api/stats")).json()
+            return v2, in_range, boards(v2.json(), legacy, in_range.json())
+
+        v2, in_range, before = await everything()
+        assert before == [[("UHELPER", "Helper One"), ("UUNNAMED", None)]] * 6
+        # A rename shows at once: the remembered answers are not reused for it (a new data version).
+        await postgres.execute(
+            db_url, 'UPDATE "User" SET username = $1 WHERE id = $2', "Helper 1", ids["helper"]
+        )
+        await postgres.execute(db_url, 'UPDATE "User" SET username = $1 WHERE id = $2', "Named", unnamed)
+        renamed_v2, renamed_range, after = await everything()
+        assert after == [[("UHELPER", "Helper 1"), ("UUNNAMED", "Named")]] * 6
+        assert renamed_v2.headers["etag"] != v2.headers["etag"]
+        assert renamed_range.headers["etag"] != in_range.headers["etag"]
+        stale = await client.get("/api/stats_v2", headers={"If-None-Match": v2.headers["etag"]})
+        assert stale.status_code == 200

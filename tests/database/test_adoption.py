@@ -8,6 +8,7 @@ import pytest
 from nephthys.database import migrate
 from tests.database.schema_check import differences
 from tests.support import postgres
+from tests.test_cli import nephthys
 
 FIXTURE = Path(__file__).with_name("fixtures") / "prisma_db_push.sql"
 
@@ -74,6 +75,24 @@ async def test_a_prisma_database_is_adopted_with_every_row_kept(prisma_database)
     )
     [row] = await postgres.fetch(prisma_database, 'SELECT max(id) AS id FROM "Ticket"')
     assert row["id"] == 3
+
+
+async def test_db_upgrade_says_to_set_api_status_case_upper_when_it_adopts(prisma_database, tmp_path):
+    adopting = nephthys("db", "upgrade", env={"DATABASE_URL": prisma_database}, cwd=tmp_path)
+    assert adopting.returncode == 0, adopting.stderr
+    first, note = adopting.stdout.strip().splitlines()
+    assert first.startswith("database at revision") and "(was empty)" in first
+    assert "existing Nephthys" in note and "set API_STATUS_CASE=upper" in note
+    # Adopted once: a later upgrade has nothing to say about it.
+    again = nephthys("db", "upgrade", env={"DATABASE_URL": prisma_database}, cwd=tmp_path)
+    assert again.returncode == 0 and "API_STATUS_CASE" not in again.stdout
+
+
+async def test_adopting_with_api_status_case_upper_already_set_says_so(prisma_database, tmp_path):
+    env = {"DATABASE_URL": prisma_database, "API_STATUS_CASE": "upper"}
+    adopting = nephthys("db", "upgrade", env=env, cwd=tmp_path)
+    assert adopting.returncode == 0, adopting.stderr
+    assert "API_STATUS_CASE=upper is set" in adopting.stdout
 
 
 async def test_a_partial_nephthys_database_is_refused_and_left_alone(empty_database):

@@ -159,6 +159,30 @@ async def test_a_helper_sees_the_dashboard_with_the_apis_figures(desk, team):
         assert DEFAULT.text("app_home_leaderboard_week") in text
 
 
+async def test_the_dashboards_leaderboards_show_helpers_names_or_else_their_mention(desk, team):
+    async with desk() as d:
+        for helper in (HELPER, HELPER_2):
+            asked, ticket = await d.ask(f"A question for {helper}")
+            await d.reply(asked, helper, "Like this.")
+            await d.click_resolve(ticket["id"], helper, message=d.thread_reply_message(asked))
+        await d.fetch('UPDATE "User" SET username = $1 WHERE "slackId" = $2', "Helper <One>", HELPER)
+        await d.fetch('UPDATE "User" SET username = NULL WHERE "slackId" = $1', HELPER_2)
+
+        def rows(blocks: list[dict]) -> list[str]:
+            return [line for line in texts(blocks).splitlines() if line.startswith(("1. ", "2. "))]
+
+        named = DEFAULT.text("app_home_leaderboard_row", rank="1", user="Helper ‹One›", count="1")
+        by_mention = DEFAULT.text("app_home_leaderboard_row", rank="2", user=f"<@{HELPER_2}>", count="1")
+        # The all-time board and the week's, each: the name as the API gives it, made safe; else the mention.
+        assert rows(await open_home(d, HELPER)) == [named, by_mention] * 2
+        api = (await d.client.get("/api/stats_v2")).json()["all_time"]["helpers_leaderboard"]
+        assert [entry["username"] for entry in api] == ["Helper <One>", None]
+        # A rename shows the next time the Home is drawn.
+        await d.fetch('UPDATE "User" SET username = $1 WHERE "slackId" = $2', "Helper Two", HELPER_2)
+        renamed = DEFAULT.text("app_home_leaderboard_row", rank="2", user="Helper Two", count="1")
+        assert rows(await open_home(d, HELPER_2)) == [named, renamed] * 2
+
+
 async def test_an_asker_sees_their_questions_newest_first_and_how_to_ask(desk, team):
     async with desk() as d:
         first, first_ticket = await d.ask("First <!channel> question")

@@ -33,7 +33,7 @@ def minutes(n: float) -> timedelta:
 
 async def build_day(url: str) -> dict[str, int]:
     """The tickets of one day ``[START, END)`` and around it; see each line for where it counts."""
-    h1 = await add_user(url, "UHELPER1", helper=True)
+    h1 = await add_user(url, "UHELPER1", helper=True, username="Helper One")
     h2 = await add_user(url, "UHELPER2", helper=True)
     await add_user(url, "UHELPER3", helper=True)  # a helper who closed nothing
     non_helper = await add_user(url, "UNOTHELPER")
@@ -89,8 +89,8 @@ async def test_a_window_counts_each_ticket_by_its_definition(db_url, connection)
         "closed_today_from_today": 4,  # t1 t8 t10 t11
         "assigned_today_in_progress": 2,  # t5 t6 (t7 assigned on the end: out)
         "helpers_leaderboard": [  # tie at 2: lower user id first; the non-helper left out
-            {"id": h1, "slack_id": "UHELPER1", "count": 2},
-            {"id": h2, "slack_id": "UHELPER2", "count": 2},
+            {"id": h1, "slack_id": "UHELPER1", "count": 2, "username": "Helper One"},
+            {"id": h2, "slack_id": "UHELPER2", "count": 2, "username": None},
         ],
         "mean_hang_time_minutes_unresolved": (30 + 40) / 2,  # t5 t9
         "mean_hang_time_minutes_all": pytest.approx((10 + 30 + 20 + 40 + 10 + 15) / 6, rel=1e-12),
@@ -110,8 +110,8 @@ async def test_all_time_reads_the_trigger_kept_totals(db_url, connection):
         "tickets_closed": 6,  # t1 t3 t4 t8 t10 t11
         "tickets_in_progress": 3,  # t5 t6 t7
         "helpers_leaderboard": [  # H1: t3 t4 t10; H2: t1 t11; H3 closed nothing; t8's closer is no helper
-            {"id": ids["h1"], "slack_id": "UHELPER1", "count": 3},
-            {"id": ids["h2"], "slack_id": "UHELPER2", "count": 2},
+            {"id": ids["h1"], "slack_id": "UHELPER1", "count": 3, "username": "Helper One"},
+            {"id": ids["h2"], "slack_id": "UHELPER2", "count": 2, "username": None},
         ],
         "mean_hang_time_minutes_unresolved": pytest.approx((30 + 2880 + 4320 + 40) / 4, rel=1e-12),
         "mean_hang_time_minutes_all": pytest.approx(sum(hangs) / len(hangs), rel=1e-12),
@@ -222,17 +222,17 @@ async def test_stats_v2_windows_are_half_open_and_end_at_now(db_url, connection)
 async def test_leaderboards_can_be_asked_for_alone_and_cut_short(db_url, connection):
     ids = await build_day(db_url)
     assert await helpers_leaderboard(connection, top=1) == [
-        {"id": ids["h1"], "slack_id": "UHELPER1", "count": 3}
+        {"id": ids["h1"], "slack_id": "UHELPER1", "count": 3, "username": "Helper One"}
     ]
     # From just after t1's close: H1 closed t4 and t10, H2 only t11.
     assert await helpers_leaderboard(connection, start=START + minutes(70) + MS, end=END) == [
-        {"id": ids["h1"], "slack_id": "UHELPER1", "count": 2},
-        {"id": ids["h2"], "slack_id": "UHELPER2", "count": 1},
+        {"id": ids["h1"], "slack_id": "UHELPER1", "count": 2, "username": "Helper One"},
+        {"id": ids["h2"], "slack_id": "UHELPER2", "count": 1, "username": None},
     ]
     # Closed exactly on the start: counted (t1 at +70 min).
     assert await helpers_leaderboard(connection, start=START + minutes(70), end=END) == [
-        {"id": ids["h1"], "slack_id": "UHELPER1", "count": 2},
-        {"id": ids["h2"], "slack_id": "UHELPER2", "count": 2},
+        {"id": ids["h1"], "slack_id": "UHELPER1", "count": 2, "username": "Helper One"},
+        {"id": ids["h2"], "slack_id": "UHELPER2", "count": 2, "username": None},
     ]
 
 
@@ -245,8 +245,13 @@ async def test_legacy_stats_keep_the_first_generation_keys(db_url, connection):
         "total_in_progress": 3,
         "total_closed": 6,
         "total_top_3_users_with_closed_tickets": [
-            {"user_id": ids["h1"], "slack_id": "UHELPER1", "closed_ticket_count": 3},
-            {"user_id": ids["h2"], "slack_id": "UHELPER2", "closed_ticket_count": 2},
+            {
+                "user_id": ids["h1"],
+                "slack_id": "UHELPER1",
+                "closed_ticket_count": 3,
+                "username": "Helper One",
+            },
+            {"user_id": ids["h2"], "slack_id": "UHELPER2", "closed_ticket_count": 2, "username": None},
         ],
         # the first generation's hang time: unresolved tickets
         "average_hang_time_minutes": pytest.approx((30 + 2880 + 4320 + 40) / 4, rel=1e-12),
@@ -257,8 +262,13 @@ async def test_legacy_stats_keep_the_first_generation_keys(db_url, connection):
         "prev_day_in_progress": 1,
         "prev_day_closed": 4,
         "prev_day_top_3_users_with_closed_tickets": [
-            {"user_id": ids["h1"], "slack_id": "UHELPER1", "closed_ticket_count": 2},
-            {"user_id": ids["h2"], "slack_id": "UHELPER2", "closed_ticket_count": 2},
+            {
+                "user_id": ids["h1"],
+                "slack_id": "UHELPER1",
+                "closed_ticket_count": 2,
+                "username": "Helper One",
+            },
+            {"user_id": ids["h2"], "slack_id": "UHELPER2", "closed_ticket_count": 2, "username": None},
         ],
         "prev_day_average_hang_time_minutes": 35.0,
     }

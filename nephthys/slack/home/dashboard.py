@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from nephthys.slack.home.common import change, context, count, duration, header, mention, mrkdwn_section
-from nephthys.stats.home import DashboardFigures, Leaderboard, WindowFigures
+from nephthys.slack.home.common import (
+    change,
+    context,
+    count,
+    duration,
+    header,
+    mention,
+    mrkdwn_section,
+    quoted,
+)
+from nephthys.stats.home import DashboardFigures, Leaderboard, LeaderboardEntry, WindowFigures
 from nephthys.transcripts import Transcript
 
 
@@ -17,6 +26,11 @@ def _window(transcript: Transcript, key: str, window: WindowFigures) -> str:
     )
 
 
+def helper_name(entry: LeaderboardEntry) -> str:
+    """The helper's name as the API gives it (made safe to show), or a mention of their id while none is known."""
+    return quoted(entry.username, limit=80) if entry.username else mention(entry.slack_id)
+
+
 def leaderboard_blocks(transcript: Transcript, title_key: str, board: Leaderboard) -> list[dict]:
     """A leaderboard's top entries, and the viewer's own place when it is below them."""
     blocks = [header(transcript.text(title_key))]
@@ -26,7 +40,7 @@ def leaderboard_blocks(transcript: Transcript, title_key: str, board: Leaderboar
         transcript.text(
             "app_home_leaderboard_row",
             rank=str(entry.rank),
-            user=mention(entry.slack_id),
+            user=helper_name(entry),
             count=count(entry.count),
         )
         for entry in board.top
