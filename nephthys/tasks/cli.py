@@ -247,6 +247,30 @@ async def set_tag_digest(
     return 0, f"{name}: digest {describe_days(weekdays)} at {clock:%H:%M}"
 
 
+async def create_team_tag(url: str, *, name: str) -> tuple[int, str]:
+    """The App Home's "create a tag", from the command line: the same rules (nephthys/tags/service.py)."""
+    from nephthys.database.engine import create_engine, session_factory
+    from nephthys.tags.service import NameProblem, NameRejected, create_tag
+
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with session_factory(engine).begin() as session:
+            created = await create_tag(session, name=name)
+    finally:
+        await engine.dispose()
+    if isinstance(created, NameRejected):
+        reason = {
+            NameProblem.EMPTY: "a tag needs a name",
+            NameProblem.TOO_LONG: f"a tag's name is at most {created.max_length} characters",
+            NameProblem.TAKEN: f"a team tag called {created.name!r} exists (names are compared ignoring case)",
+        }[created.problem]
+        return 1, f"nephthys tags create: {reason}"
+    return (
+        0,
+        f"created the team tag {created.name!r}; `nephthys tags digest {created.name!r} --at HH:MM` gives it a digest",
+    )
+
+
 def _database(settings: Settings):
     from nephthys.cli import command_database
 
@@ -285,6 +309,13 @@ def cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_tags_create(settings: Settings, args: argparse.Namespace) -> int:
+    with _database(settings) as url:
+        code, line = asyncio.run(create_team_tag(url, name=args.name))
+    print(line, file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
 def cmd_tags_digest(settings: Settings, args: argparse.Namespace) -> int:
     if not args.off and not args.at:
         print("nephthys tags digest: give --at HH:MM (and --days), or --off", file=sys.stderr)
@@ -314,9 +345,15 @@ def add_job_commands(commands) -> None:
 
     tags = commands.add_parser("tags", help="team tags")
     tag_commands = tags.add_subparsers(dest="tags_command", required=True)
+    create = tag_commands.add_parser("create", help="create a team tag, as an admin does in the App Home")
+    create.add_argument("name", help="the team tag's name (up to 75 characters; unique, ignoring case)")
+    create.set_defaults(handler=cmd_tags_create)
     digest = tag_commands.add_parser("digest", help="a tag's daily digest of open tickets to its subscribers")
     digest.add_argument("name", help="the team tag's name")
     digest.add_argument("--at", help="local time of day in TIMEZONE, HH:MM")
     digest.add_argument("--days", default="daily", help="days like mon-fri or mon,wed,fri (default: daily)")
     digest.add_argument("--off", action="store_true", help="no digest for this tag")
     digest.set_defaults(handler=cmd_tags_digest)
+    for sub in (listing, run, create, digest):
+        # As in nephthys/cli.py: the old flag is accepted and changes nothing (the database is serve's).
+        sub.add_argument("--embedded", action="store_true", help=argparse.SUPPRESS)

@@ -176,3 +176,26 @@ async def test_the_api_job_ticket_json_upkeep_runs_by_hand_without_slack(db_url,
         """SELECT "prunedAt" > now() - interval '10 minutes' AS pruned FROM "TicketJsonChangeHorizon" """,
     )
     assert horizon["pruned"]
+
+
+async def test_a_team_tag_made_on_the_command_line_gets_a_digest_tried_without_slack(db_url, tmp_path):
+    env = {"DATABASE_URL": db_url}
+    code, out, err = await nephthys("tags", "create", "  billing  ", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert out.splitlines()[-1].startswith("created the team tag 'billing'")
+    code, out, err = await nephthys("tags", "create", "Billing", env=env, cwd=tmp_path)
+    assert code == 1 and "a team tag called 'billing' exists" in err
+    code, out, err = await nephthys("tags", "create", "x" * 76, env=env, cwd=tmp_path)
+    assert code == 1 and "at most 75 characters" in err
+    assert [row["name"] for row in await postgres.fetch(db_url, 'SELECT name FROM "Tag"')] == ["billing"]
+
+    code, out, err = await nephthys(
+        "tags", "digest", "billing", "--at", "14:00", "--days", "mon-fri", env=env, cwd=tmp_path
+    )
+    assert code == 0, err
+    code, out, err = await nephthys(
+        "jobs", "run", "tag-digests", "--date", "2026-10-26", "--dry-run", env=env, cwd=tmp_path
+    )
+    assert code == 0, err
+    assert "tag-digests 2026-10-26/billing (dry run, nothing posted):" in out
+    assert "billing: no open tickets, nothing sent" in out
