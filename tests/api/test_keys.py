@@ -104,6 +104,16 @@ async def test_a_key_used_under_open_access_is_recorded_as_used(serve, db_url, t
     assert [row["name"] for row in stored] == ["grafana"] and unused
 
 
+async def test_a_key_name_starts_with_an_ascii_letter_or_digit_as_documented(db_url, tmp_path):
+    for name in ("9lives", "Grafana.prod_2-b", "x" * 64):
+        created = api_keys("create", name, db_url=db_url, cwd=tmp_path)
+        assert created.returncode == 0, (name, created.stderr)
+    for name in (".hidden", "_private", "-dash", "café", "x" * 65, ""):
+        refused = api_keys("create", "--", name, db_url=db_url, cwd=tmp_path)
+        assert refused.returncode == 1, name
+        assert "ASCII letters, digits, '.', '_' or '-', starting with a letter or digit" in refused.stderr
+
+
 async def test_the_command_says_when_the_database_is_not_migrated(empty_database, tmp_path):
     result = api_keys("list", db_url=empty_database, cwd=tmp_path)
     assert result.returncode == 1 and "nephthys db upgrade" in result.stderr
