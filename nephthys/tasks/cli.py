@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import functools
 import sys
@@ -271,6 +270,13 @@ async def create_team_tag(url: str, *, name: str) -> tuple[int, str]:
     )
 
 
+def _on_database(url: str, work):
+    """Run ``work()`` (a coroutine) on ``url``; a database that cannot be reached is one line, exit 1."""
+    from nephthys.cli import _run_db
+
+    return _run_db(work, url)
+
+
 def _database(settings: Settings):
     from nephthys.cli import command_database
 
@@ -280,7 +286,7 @@ def _database(settings: Settings):
 def cmd_jobs_list(settings: Settings, args: argparse.Namespace) -> int:
     with _database(settings) as url:
         try:
-            lines = asyncio.run(list_jobs(settings, url))
+            lines = _on_database(url, lambda: list_jobs(settings, url))
         except ConfigError as error:  # e.g. no help channel: the jobs cannot even be built
             print(f"nephthys: configuration error: {error}", file=sys.stderr)
             return 2
@@ -299,8 +305,11 @@ def cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int:
             return 2
     with _database(settings) as url:
         try:
-            code, lines = asyncio.run(
-                run_job(settings, url, name=args.name, day=day, dry_run=args.dry_run, force=args.force)
+            code, lines = _on_database(
+                url,
+                lambda: run_job(
+                    settings, url, name=args.name, day=day, dry_run=args.dry_run, force=args.force
+                ),
             )
         except ConfigError as error:
             code, lines = 2, [f"nephthys: configuration error: {error}"]
@@ -311,7 +320,7 @@ def cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_tags_create(settings: Settings, args: argparse.Namespace) -> int:
     with _database(settings) as url:
-        code, line = asyncio.run(create_team_tag(url, name=args.name))
+        code, line = _on_database(url, lambda: create_team_tag(url, name=args.name))
     print(line, file=sys.stdout if code == 0 else sys.stderr)
     return code
 
@@ -321,8 +330,8 @@ def cmd_tags_digest(settings: Settings, args: argparse.Namespace) -> int:
         print("nephthys tags digest: give --at HH:MM (and --days), or --off", file=sys.stderr)
         return 2
     with _database(settings) as url:
-        code, line = asyncio.run(
-            set_tag_digest(url, name=args.name, at=args.at, days=args.days, off=args.off)
+        code, line = _on_database(
+            url, lambda: set_tag_digest(url, name=args.name, at=args.at, days=args.days, off=args.off)
         )
     print(line, file=sys.stdout if code == 0 else sys.stderr)
     return code

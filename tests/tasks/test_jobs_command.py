@@ -199,3 +199,14 @@ async def test_a_team_tag_made_on_the_command_line_gets_a_digest_tried_without_s
     assert code == 0, err
     assert "tag-digests 2026-10-26/billing (dry run, nothing posted):" in out
     assert "billing: no open tickets, nothing sent" in out
+
+
+async def test_an_unreachable_database_is_one_line_and_exit_1_for_the_jobs_and_tags_commands(tmp_path):
+    from tests.support.server import free_port
+
+    env = {"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"}
+    for args in (["jobs", "list"], ["jobs", "run", "daily-summary", "--dry-run"], ["tags", "create", "x"]):
+        code, out, err = await nephthys(*args, env=env, cwd=tmp_path)
+        assert code == 1, (args, err)
+        assert "Traceback" not in err
+        assert err.strip().splitlines()[-1].startswith("nephthys: cannot reach the database at"), args
