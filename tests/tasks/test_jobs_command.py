@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from datetime import timedelta
 
+from tests.api.data import add_ticket, add_user, database_now
 from tests.support import postgres
 from tests.support.slack import BOT_TOKEN, BTS_CHANNEL, HELP_CHANNEL, SIGNING_SECRET, TICKET_CHANNEL
 
@@ -156,6 +158,17 @@ async def test_a_dry_run_needs_only_the_database(db_url, tmp_path):
     # A job off by its own setting stays off, dry or not; a real run needs Slack.
     code, out, err = await nephthys("jobs", "run", "stale-tickets", "--dry-run", env=env, cwd=tmp_path)
     assert code == 1 and "stale-tickets is off: STALE_TICKET_DAYS is unset or 0" in err
+    # On, its dry run lists the database's quiet tickets without asking Slack (which is off).
+    author = await add_user(db_url, "UAUTHOR")
+    quiet = await add_ticket(
+        db_url, opened_by=author, created_at=await database_now(db_url) - timedelta(days=10)
+    )
+    code, out, err = await nephthys(
+        "jobs", "run", "stale-tickets", "--dry-run", env={**env, "STALE_TICKET_DAYS": "3"}, cwd=tmp_path
+    )
+    assert code == 0, err
+    assert "would close 1 tickets quiet for 3 days (not checked with Slack: Slack is off)" in out
+    assert f"#{quiet} (quiet since" in out
     code, out, err = await nephthys("jobs", "run", "daily-summary", env=env, cwd=tmp_path)
     assert code == 1 and "daily-summary is off: needs Slack" in err and "--dry-run" in err
     assert await postgres.fetch(db_url, 'SELECT * FROM "JobRun"') == []
