@@ -6,8 +6,8 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 
 import asyncpg
@@ -56,28 +56,32 @@ def _run_db(coroutine_factory, url: str):
 
 
 @contextmanager
-def database_url_for(settings: Settings, *, allow_embedded: bool, throwaway: bool = False) -> Iterator[str]:
-    """The database to use: DATABASE_URL, or a private embedded PostgreSQL.
+def database_url_for(
+    settings: Settings, *, throwaway: bool = False, announce: Callable[[str], None] | None = None
+) -> Iterator[str]:
+    """The database to use, the same for every command: DATABASE_URL, or the embedded PostgreSQL.
+
+    Without DATABASE_URL, the embedded PostgreSQL in NEPHTHYS_PGDATA (./.nephthys/pgdata) is
+    started, or shared when a running ``serve`` (or any other command) already holds it, and
+    stopped on exit unless another process still uses it. ``announce`` gets the line saying which
+    database is used (the commands print it first; ``serve`` logs it).
 
     ``throwaway`` (the demo): always a new embedded PostgreSQL in a temporary folder, deleted on
     exit, whatever DATABASE_URL says, so fake tickets never mix with real ones.
     """
+    say = announce or (lambda line: log.info("%s", line))
     if settings.database_url and not throwaway:
-        log.info("using the database at %s", redacted(settings.database_url))
+        say(f"using the database at {redacted(settings.database_url)} (DATABASE_URL)")
         yield settings.database_url
         return
-    if not allow_embedded:
-        raise StartupError("DATABASE_URL: not set (this command needs a database to work on)")
     try:
         server = embedded.start_throwaway() if throwaway else embedded.start(settings.embedded_pgdata)
     except embedded.EmbeddedDatabaseError as error:
         raise StartupError(str(error)) from error
     if throwaway:
-        log.info(
-            "using %s%s", server.description, "; DATABASE_URL is left alone" * bool(settings.database_url)
-        )
+        say(f"using {server.description}" + "; DATABASE_URL is left alone" * bool(settings.database_url))
     else:
-        log.info("DATABASE_URL is not set; using %s", server.description)
+        say(f"DATABASE_URL is not set; using {server.description}")
     try:
         yield server.url
     finally:
@@ -89,15 +93,27 @@ def database_url_for(settings: Settings, *, allow_embedded: bool, throwaway: boo
             log.info("stopped the embedded PostgreSQL")
 
 
+def command_database(settings: Settings) -> AbstractContextManager[str]:
+    """``database_url_for`` for a command other than ``serve``: its first line of output says which database."""
+    return database_url_for(settings, announce=lambda line: print(line, flush=True))
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from nephthys.utils.keep_alive import KEEP_ALIVE_SECONDS
     from nephthys.utils.starlette import create_app
 
+    if settings.slack_enabled:
+        # Slack's channels come from the settings and the program's transcript: a missing one is a
+        # configuration error, said now in one line rather than by the app's start-up under uvicorn.
+        from nephthys.slack.app import channels_for
+        from nephthys.transcripts import load_transcript
+
+        channels_for(settings, load_transcript(settings.program))
     # SIGTERM, SIGINT and SIGHUP end with the embedded PostgreSQL stopped: during start-up they
     # unwind this block (main's handlers); while serving, uvicorn shuts down and returns.
-    with database_url_for(settings, allow_embedded=True) as url:
+    with database_url_for(settings) as url:
         if not args.no_migrate:
             upgraded = _run_db(lambda: migrate.upgrade_database(url), url)
             if upgraded.adopted:
@@ -123,7 +139,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
-    with database_url_for(settings, allow_embedded=args.embedded) as url:
+    with command_database(settings) as url:
         upgraded = _run_db(lambda: migrate.upgrade_database(url), url)
         before, after = upgraded.before, upgraded.after
         print(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
@@ -133,14 +149,14 @@ def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_db_status(settings: Settings, args: argparse.Namespace) -> int:
-    with database_url_for(settings, allow_embedded=args.embedded) as url:
+    with command_database(settings) as url:
         state = _run_db(lambda: migrate.status(url), url)
         print(f"database is {state.describe()}")
     return 1 if state.behind else 0
 
 
 def cmd_db_rebuild_ticket_json(settings: Settings, args: argparse.Namespace) -> int:
-    with database_url_for(settings, allow_embedded=args.embedded) as url:
+    with command_database(settings) as url:
         state = _run_db(lambda: migrate.status(url), url)
         if state.behind:
             raise StartupError(f"the database is {state.describe()}; run `nephthys db upgrade` first")
@@ -207,7 +223,7 @@ async def _api_keys_on(connection: asyncpg.Connection, args: argparse.Namespace)
             print("no API keys")
             return 0
         width = max(len("NAME"), *(len(k.name) for k in stored))
-        print(f"{'NAME':<{width}}  {'CREATED (UTC)':<19}  LAST USED (UTC, to the minute)")
+        print(f"{'NAME':<{width}}  {'CREATED (UTC)':<19}  LAST USED (UTC, within a minute)")
         for k in stored:
             last = _utc(k.last_used_at) if k.last_used_at else "never"
             print(f"{k.name:<{width}}  {_utc(k.created_at)}  {last}")
@@ -222,7 +238,7 @@ def _utc(instant: datetime) -> str:
 
 
 def cmd_api_keys(settings: Settings, args: argparse.Namespace) -> int:
-    with database_url_for(settings, allow_embedded=args.embedded) as url:
+    with command_database(settings) as url:
         return _run_db(lambda: _api_keys(url, args), url)
 
 
@@ -238,11 +254,17 @@ def cmd_users_admin(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 2
     admin = not args.remove
-    with database_url_for(settings, allow_embedded=args.embedded) as url:
+    with command_database(settings) as url:
         changed = _run_db(lambda: _set_admin(url, slack_id, admin), url)
     state = "an admin" if admin else "not an admin"
     print(f"{slack_id} is {'now' if changed else 'already'} {state}")
     return 0
+
+
+def accept_embedded_flag(parser: argparse.ArgumentParser) -> None:
+    """``--embedded``, once needed to reach the embedded database, still accepted (unlisted) and changes
+    nothing: every command now uses the database ``serve`` uses, so old scripts keep working."""
+    parser.add_argument("--embedded", action="store_true", help=argparse.SUPPRESS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -267,9 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     ]:
         sub = db_commands.add_parser(name, help=text)
-        sub.add_argument(
-            "--embedded", action="store_true", help="work on the embedded database when DATABASE_URL is unset"
-        )
+        accept_embedded_flag(sub)
         sub.set_defaults(handler=handler)
 
     api_keys = commands.add_parser("api-keys", help="make, list and revoke keys for the HTTP API")
@@ -282,9 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub = keys_commands.add_parser(name, help=text)
         if name != "list":
             sub.add_argument("name", metavar="NAME")
-        sub.add_argument(
-            "--embedded", action="store_true", help="work on the embedded database when DATABASE_URL is unset"
-        )
+        accept_embedded_flag(sub)
         sub.set_defaults(handler=cmd_api_keys)
 
     users = commands.add_parser("users", help="manage people's rights")
@@ -294,14 +312,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     admin.add_argument("slack_id", metavar="SLACK_ID", help="the user's Slack id, like U0123456789")
     admin.add_argument("--remove", action="store_true", help="take admin rights away instead")
-    admin.add_argument(
-        "--embedded", action="store_true", help="work on the embedded database when DATABASE_URL is unset"
-    )
+    accept_embedded_flag(admin)
     admin.set_defaults(handler=cmd_users_admin)
 
     add_demo_command(commands)
     add_job_commands(commands)
     return parser
+
+
+def _configuration_error(error: ConfigError) -> int:
+    print(f"nephthys: configuration error: {error}", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -312,13 +333,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
     except ConfigError as error:
-        print(f"nephthys: configuration error: {error}", file=sys.stderr)
-        return 2
+        return _configuration_error(error)
     _configure_logging(settings.log_level)
     try:
         # Every command may have started an embedded PostgreSQL: a stop signal unwinds to stop it.
         with stopping.unwinding_on_stop_signals():
             return args.handler(settings, args)
+    except ConfigError as error:  # found by a command (serve's Slack channels): as at start-up
+        return _configuration_error(error)
     except StartupError as error:
         print(f"nephthys: {error}", file=sys.stderr)
         return 1

@@ -89,12 +89,6 @@ def test_an_unreachable_database_gives_a_clear_message_not_a_traceback(tmp_path)
     )
 
 
-def test_db_commands_need_a_database_url_unless_asked_for_the_embedded_one(tmp_path):
-    result = nephthys("db", "status", env={}, cwd=tmp_path)
-    assert result.returncode == 1
-    assert result.stderr.strip().endswith("DATABASE_URL: not set (this command needs a database to work on)")
-
-
 async def test_db_upgrade_and_status_on_a_database(empty_database, tmp_path):
     env = {"DATABASE_URL": empty_database}
     status = nephthys("db", "status", env=env, cwd=tmp_path)
@@ -283,14 +277,95 @@ async def test_users_admin_grants_and_removes_admin_rights(empty_database, tmp_p
     assert nephthys("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
     granted = nephthys("users", "admin", "U0ADMIN001", env=env, cwd=tmp_path)
     assert granted.returncode == 0, granted.stderr
-    assert granted.stdout.strip() == "U0ADMIN001 is now an admin"
+    assert granted.stdout.splitlines()[0] == f"using the database at {empty_database} (DATABASE_URL)"
+    assert granted.stdout.strip().splitlines()[-1] == "U0ADMIN001 is now an admin"
     again = nephthys("users", "admin", "U0ADMIN001", env=env, cwd=tmp_path)
-    assert again.stdout.strip() == "U0ADMIN001 is already an admin"
+    assert again.stdout.strip().splitlines()[-1] == "U0ADMIN001 is already an admin"
     rows = await postgres.fetch(empty_database, 'SELECT admin FROM "User" WHERE "slackId" = $1', "U0ADMIN001")
     assert [row["admin"] for row in rows] == [True]
     removed = nephthys("users", "admin", "U0ADMIN001", "--remove", env=env, cwd=tmp_path)
-    assert removed.stdout.strip() == "U0ADMIN001 is now not an admin"
+    assert removed.stdout.strip().splitlines()[-1] == "U0ADMIN001 is now not an admin"
     rows = await postgres.fetch(empty_database, 'SELECT admin FROM "User" WHERE "slackId" = $1', "U0ADMIN001")
     assert [row["admin"] for row in rows] == [False]
     bad = nephthys("users", "admin", "not-a-user", env=env, cwd=tmp_path)
     assert bad.returncode == 2 and "SLACK_ID: expected a Slack user id" in bad.stderr
+
+
+# ---------------------------------------------------------------- every command on serve's database
+
+
+@needs_embedded
+def test_every_database_command_uses_the_embedded_default_like_serve_and_says_so_first(embedded_home):
+    """No DATABASE_URL: each command works on the embedded PostgreSQL serve would use (NEPHTHYS_PGDATA
+    here, ./.nephthys/pgdata by default), started for it and stopped after; `--embedded` changes nothing."""
+    tmp_path = embedded_home
+    pgdata = tmp_path / "pgdata"
+    env = {"NEPHTHYS_PGDATA": str(pgdata)}
+    try:
+        for args in (
+            ["db", "upgrade"],
+            ["db", "status"],
+            ["api-keys", "create", "grafana"],
+            ["api-keys", "list", "--embedded"],
+            ["users", "admin", "U0ADMIN001"],
+            ["tags", "create", "billing"],
+            ["jobs", "list", "--embedded"],
+        ):
+            result = nephthys(*args, env=env, cwd=tmp_path)
+            assert result.returncode == 0, (args, result.stderr)
+            first = result.stdout.splitlines()[0]
+            assert first.startswith("DATABASE_URL is not set; using embedded PostgreSQL ("), (args, first)
+            assert first.endswith(f" in {pgdata.resolve()}"), (args, first)
+            assert "stopped the embedded PostgreSQL" in result.stderr, args
+            assert postmaster_pid(pgdata) is None, args
+        assert "grafana" in nephthys("api-keys", "list", env=env, cwd=tmp_path).stdout
+    finally:
+        stop_leftover_postgresql(pgdata)
+
+
+@needs_embedded
+def test_a_command_shares_the_embedded_postgresql_of_a_running_serve_and_leaves_it_running(embedded_home):
+    tmp_path = embedded_home
+    pgdata = tmp_path / "pgdata"
+    try:
+        process, port = serve_on_embedded(pgdata, tmp_path)
+        running = postmaster_pid(pgdata)
+        created = nephthys(
+            "api-keys", "create", "grafana", env={"NEPHTHYS_PGDATA": str(pgdata)}, cwd=tmp_path
+        )
+        assert created.returncode == 0, created.stderr
+        assert created.stdout.splitlines()[0].startswith("DATABASE_URL is not set; using embedded PostgreSQL")
+        assert "left the embedded PostgreSQL running for the other processes using it" in created.stderr
+        assert postmaster_pid(pgdata) == running  # the same server, still up for serve
+        key = created.stdout.strip().splitlines()[-1]
+        response = httpx.get(
+            f"http://127.0.0.1:{port}/api/stats_v2", headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+        assert response.status_code == 200
+        stderr = stop_with(process, signal.SIGTERM)
+        assert process.returncode == 0, stderr
+        assert "stopped the embedded PostgreSQL" in stderr
+        assert postmaster_pid(pgdata) is None
+    finally:
+        stop_leftover_postgresql(pgdata)
+
+
+def test_serve_with_slack_on_and_no_help_channel_stops_with_the_one_line_configuration_error(tmp_path):
+    env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "secret", "PORT": str(free_port())}
+    result = nephthys("serve", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "nephthys: configuration error: SLACK_HELP_CHANNEL: expected a Slack channel id like C0123456789, "
+        "got nothing"
+    )
+    assert not (tmp_path / ".nephthys").exists()  # refused before any database was started
+
+
+async def test_removing_admin_rights_from_someone_unknown_creates_no_user(db_url, serve, tmp_path):
+    env = {"DATABASE_URL": db_url}
+    removed = nephthys("users", "admin", "UNKNOWN99", "--remove", env=env, cwd=tmp_path)
+    assert removed.returncode == 0, removed.stderr
+    assert removed.stdout.splitlines()[-1] == "UNKNOWN99 is already not an admin"
+    assert await postgres.fetch(db_url, 'SELECT * FROM "User"') == []
+    async with serve() as client:
+        assert (await client.get("/api/user", params={"id": "UNKNOWN99"})).status_code == 404

@@ -41,7 +41,7 @@ def key_hash(key: str) -> str:
 def valid_name(name: str) -> str:
     if not NAME.fullmatch(name):
         raise ApiKeyError(
-            f"expected a key name of 1-64 letters, digits, '.', '_' or '-' (starting with a letter or digit), "
+            f"expected a key name of 1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit, "
             f"got {name!r}"
         )
     return name

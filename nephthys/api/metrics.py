@@ -15,7 +15,7 @@ from prometheus_client import (
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SCOPE_KEY = "nephthys.metrics"
@@ -59,11 +59,18 @@ class Metrics:
 
 
 def _route_template(scope: Scope) -> str:
-    """The path of the route that matches, so labels stay few whatever paths clients ask for."""
+    """The path of the route that matches, so labels stay few whatever paths clients ask for.
+
+    Every path under a mount (the dashboard's ``/static/…`` files) shares the mount's one
+    template, ``/static/{path}``, found or not: one label per mount, whatever is asked.
+    """
     app = scope.get("app")
     path = scope.get("path", "")
     for route in getattr(getattr(app, "router", None), "routes", ()):
-        if getattr(route, "path", None) == path:
+        if isinstance(route, Mount):
+            if path.startswith(route.path + "/"):
+                return route.path_format
+        elif getattr(route, "path", None) == path:
             return path
     return UNMATCHED
 

@@ -117,8 +117,8 @@ class ApiAccessMiddleware:
 
     - ``API_ACCESS=keys`` (or ``API_TOKEN`` set, as before): every /api/* request
       needs ``Authorization: Bearer <key>``, an API key or API_TOKEN; else 401.
-    - ``API_ACCESS=open``: anyone may read; a key is only looked at when
-      ``API_DESCRIPTIONS=keys`` makes it matter (a wrong one counts as none).
+    - ``API_ACCESS=open``: anyone may read; a key sent anyway is checked (a wrong one
+      counts as none), so a key in use is recorded as used (``lastUsedAt``) in every mode.
 
     API_TOKEN is compared in constant time; keys by their hash (nephthys.api.keys).
     """
@@ -126,15 +126,17 @@ class ApiAccessMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.required = settings.api_access == "keys" or bool(settings.api_token)
-        self.consulted = self.required or settings.api_descriptions == "keys"
         self.token = settings.api_token.encode() if settings.api_token else None
         self.checker = KeyChecker()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not (self.consulted and scope["type"] == "http" and scope.get("path", "").startswith(API_PREFIX)):
+        if not (scope["type"] == "http" and scope.get("path", "").startswith(API_PREFIX)):
             await self.app(scope, receive, send)
             return
         credentials = bearer_credentials(scope)
+        if credentials is None and not self.required:  # open, and no key sent: nothing to look up
+            await self.app(scope, receive, send)
+            return
         valid = credentials is not None and await self._is_valid(scope, credentials)
         if valid:
             scope[KEY_HOLDER] = True

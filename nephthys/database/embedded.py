@@ -142,6 +142,22 @@ def _start_with_pgserver(pgdata: Path) -> EmbeddedDatabase:
     )
 
 
+def _running_port(pgdata: Path) -> tuple[int, int] | None:
+    """(pid, port) of the PostgreSQL running on ``pgdata``, from its postmaster.pid; None when none runs."""
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        pid, port = int(lines[0]), int(lines[3])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, owned by another user
+    return pid, port
+
+
 def _start_with_pg_ctl(pgdata: Path, bin_dir: Path) -> EmbeddedDatabase:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         raise EmbeddedDatabaseError(
@@ -153,6 +169,14 @@ def _start_with_pg_ctl(pgdata: Path, bin_dir: Path) -> EmbeddedDatabase:
             [bin_dir / "initdb", "-D", pgdata, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
             check=True,
             capture_output=True,
+        )
+    running = _running_port(pgdata)
+    if running is not None:
+        # Another process (a running `nephthys serve`) started it: share it, and leave it to its owner.
+        return EmbeddedDatabase(
+            url=f"postgresql://postgres@127.0.0.1:{running[1]}/postgres",
+            description=f"embedded PostgreSQL ({bin_dir}) in {pgdata}, already running (pid {running[0]})",
+            _stop=lambda: [running[0]],
         )
     port = _free_port()
     logfile = pgdata / "server.log"

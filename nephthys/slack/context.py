@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+# A job's reason to be off when it has no team channel to post to (a dry run goes on without it).
+NO_TEAM_CHANNEL = "SLACK_BTS_CHANNEL is not set"
+
+
 @dataclass(frozen=True)
 class Channels:
     help: str

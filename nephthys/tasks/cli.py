@@ -3,29 +3,55 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import functools
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from nephthys.config import ConfigError, Settings
+from nephthys.tasks.schedule import describe_interval
+
+if TYPE_CHECKING:
+    from nephthys.tasks.scheduler import Job
 
 OK_STATUSES = {"done", "already done", "dry run"}
 
 
+SLACK_OFF = "needs Slack: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not set"
+
+
+def slack_off_reason(settings: Settings) -> str | None:
+    """Why the Slack service (and so every job but the API's own) would not run here; None when it would."""
+    if not settings.slack_enabled:
+        return SLACK_OFF
+    # The settings already hold the program's channels where no SLACK_*_CHANNEL is set.
+    for name, channel in (
+        ("SLACK_HELP_CHANNEL", settings.slack_help_channel),
+        ("SLACK_TICKET_CHANNEL", settings.slack_ticket_channel),
+    ):
+        if channel is None:
+            return f"{name} is not set (`nephthys serve` refuses to start)"
+    return None
+
+
 @asynccontextmanager
 async def _service(settings: Settings, url: str) -> AsyncIterator:
-    """A Slack service built as `serve` builds it, never started: its jobs and their context."""
+    """A Slack service built as `serve` builds it, never started: its jobs and their context.
+
+    Built on any configuration, so the jobs can be listed and dry-run with only a database: a
+    missing channel is left empty (``slack_off_reason`` says why those jobs are off), and with
+    Slack off nothing is posted, not even to the heartbeat channel.
+    """
     import aiohttp
 
     from nephthys.database.engine import create_engine, session_factory
     from nephthys.slack.app import SlackService, channels_for
     from nephthys.slack.client import SlackClient
-    from nephthys.slack.context import SlackContext
+    from nephthys.slack.context import Channels, SlackContext
     from nephthys.slack.heartbeat import Heartbeat
     from nephthys.transcripts import load_transcript
 
@@ -36,7 +62,15 @@ async def _service(settings: Settings, url: str) -> AsyncIterator:
     http = aiohttp.ClientSession()
     try:
         transcript = load_transcript(settings.program)
-        channels = channels_for(settings, transcript)
+        try:
+            channels = channels_for(settings, transcript)
+        except ConfigError:
+            channels = Channels(
+                help=settings.slack_help_channel or "",
+                tickets=settings.slack_ticket_channel or "",
+                bts=settings.slack_bts_channel,
+                heartbeat=settings.slack_heartbeat_channel,
+            )
         client = SlackClient(settings, http)
         ctx = SlackContext(
             settings=settings,
@@ -44,7 +78,7 @@ async def _service(settings: Settings, url: str) -> AsyncIterator:
             client=client,
             transcript=transcript,
             channels=channels,
-            heartbeat=Heartbeat(client, channels.heartbeat),
+            heartbeat=Heartbeat(client, channels.heartbeat if settings.slack_bot_token else None),
         )
         yield SlackService(ctx, http)
     finally:
@@ -56,19 +90,33 @@ def _local(instant: datetime | None, tz: ZoneInfo) -> str:
     return "-" if instant is None else instant.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
+def _interval_jobs(service) -> list[Job]:
+    """The Slack service's interval jobs, then the API's own (run by every instance, Slack on or off)."""
+    from nephthys.tasks import ticket_json
+
+    return [*service.scheduler.jobs, ticket_json.job(service.ctx.sessions)]
+
+
+def _off(job_name: str, own_reason: str | None, slack_reason: str | None) -> str | None:
+    from nephthys.tasks import ticket_json
+
+    if job_name == ticket_json.NAME:
+        return None  # the API's job: every instance runs it, Slack on or off
+    return slack_reason or own_reason
+
+
 async def list_jobs(settings: Settings, url: str, *, now: datetime | None = None) -> list[str]:
     """One line per job: on or off (and why), schedule, last run, next run."""
     from nephthys.tasks.runner import last_run
 
     now = now or datetime.now(UTC)
     tz = ZoneInfo(settings.timezone)
-    slack_off = None if settings.slack_enabled else "Slack is off (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET)"
+    slack_reason = slack_off_reason(settings)
     lines = []
     async with _service(settings, url) as service:
         sessions = service.ctx.sessions
-        scheduler = service.scheduler
-        for periodic in scheduler.periodic:
-            off = slack_off or periodic.off_reason
+        for periodic in service.scheduler.periodic:
+            off = _off(periodic.name, periodic.off_reason, slack_reason)
             last = await last_run(sessions, periodic.name)
             last_text = (
                 "never"
@@ -80,20 +128,34 @@ async def list_jobs(settings: Settings, url: str, *, now: datetime | None = None
                 f"{periodic.name}: {'off (' + off + ')' if off else 'on'}; {periodic.schedule}; "
                 f"last run: {last_text}; next run: {next_text}"
             )
-        for job in scheduler.jobs:
-            off = slack_off or job.off_reason
-            schedule = job.schedule or f"every {job.every_seconds:g} s"
+        for job in _interval_jobs(service):
+            off = _off(job.name, job.off_reason, slack_reason)
+            every = describe_interval(job.every_seconds)
+            first = describe_interval(
+                job.every_seconds if job.first_after_seconds is None else job.first_after_seconds
+            )
             last = await last_run(sessions, job.name)
             last_text = (
                 "not recorded (interval job)"
                 if last is None
                 else f"{_local(last.started_at, tz)} {last.outcome or 'unfinished'} ({last.period})"
             )
+            next_text = "-" if off else f"{first} after start-up, then every {every}"
             lines.append(
-                f"{job.name}: {'off (' + off + ')' if off else 'on'}; {schedule}; last run: {last_text}; "
-                f"next run: {'-' if off else f'within {job.every_seconds:g} s of start-up, then every {job.every_seconds:g} s'}"
+                f"{job.name}: {'off (' + off + ')' if off else 'on'}; {job.schedule or 'every ' + every}; "
+                f"last run: {last_text}; next run: {next_text}"
             )
     return lines
+
+
+def _dry_run_refusal(name: str, own_reason: str | None) -> str | None:
+    """Why a dry run of an off job is refused: only its own setting. Slack being off, or a channel
+    missing, does not stop a dry run: it posts nothing and needs only the database."""
+    from nephthys.slack.context import NO_TEAM_CHANNEL
+
+    if own_reason is None or own_reason == NO_TEAM_CHANNEL:
+        return None
+    return f"{name} is off: {own_reason}"
 
 
 async def run_job(
@@ -103,18 +165,28 @@ async def run_job(
     from nephthys.tasks.runner import run_period
     from nephthys.tasks.scheduler import run_exclusively
 
-    if not settings.slack_enabled:
-        return 1, ["Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to run jobs"]
+    slack_reason = slack_off_reason(settings)
     now = datetime.now(UTC)
     async with _service(settings, url) as service:
-        scheduler = service.scheduler
-        periodic = {job.name: job for job in scheduler.periodic}
-        interval = {job.name: job for job in scheduler.jobs}
+        periodic = {job.name: job for job in service.scheduler.periodic}
+        interval = {job.name: job for job in _interval_jobs(service)}
         known = sorted([*periodic, *interval])
+        if name not in known:
+            return 2, [f"no job called {name!r}; jobs: {', '.join(known)}"]
+        if name in interval and day is not None:
+            return 2, [f"--date applies to daily jobs ({', '.join(sorted(periodic))}), not {name}"]
+        own_reason = (periodic[name] if name in periodic else interval[name]).off_reason
+        if dry_run:
+            refused = _dry_run_refusal(name, own_reason)
+            if refused is not None:
+                return 1, [refused]
+        else:
+            off = _off(name, own_reason, slack_reason)
+            if off is not None:
+                dry = " (a --dry-run needs only the database)" if off == slack_reason else ""
+                return 1, [f"{name} is off: {off}{dry}"]
         if name in periodic:
             job = periodic[name]
-            if job.off_reason is not None:
-                return 1, [f"{name} is off: {job.off_reason}"]
             periods = await job.periods_for(day, now)
             if not periods:
                 return 0, [f"{name}: nothing to do for {day or 'now'}"]
@@ -140,19 +212,13 @@ async def run_job(
                 if result.status.value not in OK_STATUSES:
                     code = 1
             return code, lines
-        if name in interval:
-            job = interval[name]
-            if day is not None:
-                return 2, [f"--date applies to daily jobs ({', '.join(sorted(periodic))}), not {name}"]
-            if job.off_reason is not None:
-                return 1, [f"{name} is off: {job.off_reason}"]
-            if dry_run:
-                if job.dry_run is None:
-                    return 2, [f"{name} has no dry run"]
-                return 0, [f"{name} (dry run, nothing posted):\n{await job.dry_run()}"]
-            ran = await run_exclusively(service.ctx.sessions, job)
-            return (0, [f"{name}: done"]) if ran else (1, [f"{name}: another instance is running it"])
-        return 2, [f"no job called {name!r}; jobs: {', '.join(known)}"]
+        interval_job = interval[name]
+        if dry_run:
+            if interval_job.dry_run is None:
+                return 2, [f"{name} has no dry run (run it without --dry-run)"]
+            return 0, [f"{name} (dry run, nothing posted):\n{await interval_job.dry_run()}"]
+        ran = await run_exclusively(service.ctx.sessions, interval_job)
+        return (0, [f"{name}: done"]) if ran else (1, [f"{name}: another instance is running it"])
 
 
 async def set_tag_digest(
@@ -180,16 +246,47 @@ async def set_tag_digest(
     return 0, f"{name}: digest {describe_days(weekdays)} at {clock:%H:%M}"
 
 
-def _database(settings: Settings):
-    from nephthys.cli import database_url_for
+async def create_team_tag(url: str, *, name: str) -> tuple[int, str]:
+    """The App Home's "create a tag", from the command line: the same rules (nephthys/tags/service.py)."""
+    from nephthys.database.engine import create_engine, session_factory
+    from nephthys.tags.service import NameProblem, NameRejected, create_tag
 
-    return database_url_for(settings, allow_embedded=True)
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with session_factory(engine).begin() as session:
+            created = await create_tag(session, name=name)
+    finally:
+        await engine.dispose()
+    if isinstance(created, NameRejected):
+        reason = {
+            NameProblem.EMPTY: "a tag needs a name",
+            NameProblem.TOO_LONG: f"a tag's name is at most {created.max_length} characters",
+            NameProblem.TAKEN: f"a team tag called {created.name!r} exists (names are compared ignoring case)",
+        }[created.problem]
+        return 1, f"nephthys tags create: {reason}"
+    return (
+        0,
+        f"created the team tag {created.name!r}; `nephthys tags digest {created.name!r} --at HH:MM` gives it a digest",
+    )
+
+
+def _on_database(url: str, work):
+    """Run ``work()`` (a coroutine) on ``url``; a database that cannot be reached is one line, exit 1."""
+    from nephthys.cli import _run_db
+
+    return _run_db(work, url)
+
+
+def _database(settings: Settings):
+    from nephthys.cli import command_database
+
+    return command_database(settings)
 
 
 def cmd_jobs_list(settings: Settings, args: argparse.Namespace) -> int:
     with _database(settings) as url:
         try:
-            lines = asyncio.run(list_jobs(settings, url))
+            lines = _on_database(url, lambda: list_jobs(settings, url))
         except ConfigError as error:  # e.g. no help channel: the jobs cannot even be built
             print(f"nephthys: configuration error: {error}", file=sys.stderr)
             return 2
@@ -208,8 +305,11 @@ def cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int:
             return 2
     with _database(settings) as url:
         try:
-            code, lines = asyncio.run(
-                run_job(settings, url, name=args.name, day=day, dry_run=args.dry_run, force=args.force)
+            code, lines = _on_database(
+                url,
+                lambda: run_job(
+                    settings, url, name=args.name, day=day, dry_run=args.dry_run, force=args.force
+                ),
             )
         except ConfigError as error:
             code, lines = 2, [f"nephthys: configuration error: {error}"]
@@ -218,13 +318,20 @@ def cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_tags_create(settings: Settings, args: argparse.Namespace) -> int:
+    with _database(settings) as url:
+        code, line = _on_database(url, lambda: create_team_tag(url, name=args.name))
+    print(line, file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
 def cmd_tags_digest(settings: Settings, args: argparse.Namespace) -> int:
     if not args.off and not args.at:
         print("nephthys tags digest: give --at HH:MM (and --days), or --off", file=sys.stderr)
         return 2
     with _database(settings) as url:
-        code, line = asyncio.run(
-            set_tag_digest(url, name=args.name, at=args.at, days=args.days, off=args.off)
+        code, line = _on_database(
+            url, lambda: set_tag_digest(url, name=args.name, at=args.at, days=args.days, off=args.off)
         )
     print(line, file=sys.stdout if code == 0 else sys.stderr)
     return code
@@ -247,9 +354,15 @@ def add_job_commands(commands) -> None:
 
     tags = commands.add_parser("tags", help="team tags")
     tag_commands = tags.add_subparsers(dest="tags_command", required=True)
+    create = tag_commands.add_parser("create", help="create a team tag, as an admin does in the App Home")
+    create.add_argument("name", help="the team tag's name (up to 75 characters; unique, ignoring case)")
+    create.set_defaults(handler=cmd_tags_create)
     digest = tag_commands.add_parser("digest", help="a tag's daily digest of open tickets to its subscribers")
     digest.add_argument("name", help="the team tag's name")
     digest.add_argument("--at", help="local time of day in TIMEZONE, HH:MM")
     digest.add_argument("--days", default="daily", help="days like mon-fri or mon,wed,fri (default: daily)")
     digest.add_argument("--off", action="store_true", help="no digest for this tag")
     digest.set_defaults(handler=cmd_tags_digest)
+    for sub in (listing, run, create, digest):
+        # As in nephthys/cli.py: the old flag is accepted and changes nothing (the database is serve's).
+        sub.add_argument("--embedded", action="store_true", help=argparse.SUPPRESS)

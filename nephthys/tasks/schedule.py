@@ -139,3 +139,11 @@ def support_minutes(start: datetime, end: datetime, hours: SupportHours | None, 
                 total += overlap.total_seconds() / 60
         day += timedelta(days=1)
     return total
+
+
+def describe_interval(seconds: float) -> str:
+    """An interval as people write it: ``30 s``, ``2 min``, ``6 h`` (``90 s``, not ``1.5 min``)."""
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"

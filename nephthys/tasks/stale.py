@@ -69,10 +69,17 @@ class StaleTicketsJob(ServiceJob):
         quiet_since = now - timedelta(days=days)
         candidates = await waiting.quiet_tickets(ctx.sessions, quiet_before=quiet_since, limit=self.per_run)
         closed, refuted, gone, would_close = 0, 0, 0, []
+        # A dry run without Slack (`nephthys jobs run --dry-run` needs only the database) lists the
+        # database's candidates unconfirmed.
+        ask_slack = ctx.settings.slack_enabled or not dry_run
         for index, candidate in enumerate(candidates):
-            if index and self.interval_seconds:
+            if index and self.interval_seconds and ask_slack:
                 await asyncio.sleep(self.interval_seconds)
-            latest_ts = await ctx.client.thread_last_activity(channel=ctx.channels.help, ts=candidate.msg_ts)
+            latest_ts = (
+                await ctx.client.thread_last_activity(channel=ctx.channels.help, ts=candidate.msg_ts)
+                if ask_slack
+                else None
+            )
             if latest_ts is not None:
                 latest = _ts_instant(latest_ts)
                 if latest >= quiet_since:
@@ -105,7 +112,8 @@ class StaleTicketsJob(ServiceJob):
                 )
         if dry_run:
             listed = "\n".join(would_close) or "nothing"
-            return f"would close {len(would_close)} tickets quiet for {days} days ({refuted} refuted by Slack):\n{listed}"
+            checked = f"{refuted} refuted by Slack" if ask_slack else "not checked with Slack: Slack is off"
+            return f"would close {len(would_close)} tickets quiet for {days} days ({checked}):\n{listed}"
         if closed and ctx.heartbeat is not None:
             await ctx.heartbeat.post(
                 f":broom: Closed {closed} stale tickets (no message for {days} days"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from nephthys.slack.context import NO_TEAM_CHANNEL
 from nephthys.slack.flows import describe
 from nephthys.slack.mentions import neutralise_mentions
 from nephthys.stats import MessageLinks
@@ -155,7 +156,7 @@ class DailySummaryJob(ServiceJob):
         if not self.ctx.settings.daily_summary:
             return "DAILY_SUMMARY is false"
         if not self.ctx.channels.bts:
-            return "SLACK_BTS_CHANNEL is not set"
+            return NO_TEAM_CHANNEL
         return None
 
     async def occurrences(self, now: datetime) -> list[Occurrence]:
@@ -197,7 +198,8 @@ class DailySummaryJob(ServiceJob):
         text, blocks, chart = await self.build(day)
         channel = self.ctx.channels.bts
         if dry_run or channel is None:
-            return f"would post to {channel}:\n{text}\n(and a {len(chart):,}-byte PNG chart in its thread)"
+            where = channel or f"the team channel ({NO_TEAM_CHANNEL})"
+            return f"would post to {where}:\n{text}\n(and a {len(chart):,}-byte PNG chart in its thread)"
         ts = await self.ctx.client.post_message(channel=channel, text=text, blocks=blocks)
         try:
             await self.ctx.client.upload_file(

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from nephthys.slack.context import NO_TEAM_CHANNEL
 from nephthys.slack.mentions import neutralise_mentions
 from nephthys.stats import MessageLinks
 from nephthys.tasks.runner import RunStatus, run_period
-from nephthys.tasks.schedule import support_minutes
+from nephthys.tasks.schedule import describe_interval, support_minutes
 from nephthys.tasks.service_job import ServiceJob
 from nephthys.tasks.summary import duration
 from nephthys.tickets import waiting
@@ -38,14 +39,17 @@ class UnansweredAlerts(ServiceJob):
         if not self.ctx.settings.unanswered_alert_minutes:
             return "UNANSWERED_ALERT_MINUTES is unset"
         if not self.ctx.channels.bts:
-            return "SLACK_BTS_CHANNEL is not set"
+            return NO_TEAM_CHANNEL
         return None
 
     def schedule(self) -> str:
         hours = self.ctx.settings.support_hours
         minutes = self.ctx.settings.unanswered_alert_minutes
         counted = "inside SUPPORT_HOURS" if hours is not None else "around the clock"
-        return f"every {EVERY_SECONDS} s; alerts after {minutes} min without a helper, counted {counted}"
+        every = f"every {describe_interval(EVERY_SECONDS)}"
+        if not minutes:
+            return every
+        return f"{every}; alerts after {minutes} min without a helper, counted {counted}"
 
     def _text(self, ticket: waiting.WaitingTicket, waited_minutes: float) -> str:
         links = MessageLinks(self.ctx.settings.slack_workspace_url, self.ctx.channels.help)
@@ -64,7 +68,7 @@ class UnansweredAlerts(ServiceJob):
         settings, ctx = self.ctx.settings, self.ctx
         threshold = settings.unanswered_alert_minutes
         channel = ctx.channels.bts
-        if not threshold or channel is None:
+        if not threshold or (channel is None and not dry_run):
             return "off"
         now = self.now()
         tz = ZoneInfo(settings.timezone)
@@ -80,11 +84,11 @@ class UnansweredAlerts(ServiceJob):
             if waited < threshold:
                 continue  # outside support hours the clock stands still
             text = self._text(ticket, (now - ticket.opened_at).total_seconds() / 60)
-            if dry_run:
+            if dry_run or channel is None:  # without a channel only a dry run gets here
                 posted.append(text)
                 continue
 
-            async def post(text: str = text) -> str:
+            async def post(text: str = text, channel: str = channel) -> str:
                 ts = await ctx.client.post_message(channel=channel, text=text)
                 return f"alerted in {channel} ({ts})"
 

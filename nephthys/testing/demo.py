@@ -94,7 +94,7 @@ def run_demo(
     # Its own throw-away database: the demo's fake users and tickets never reach ./.nephthys/pgdata
     # or DATABASE_URL, where its repair job would act on real tickets. SIGTERM, SIGINT and SIGHUP
     # stop it like `nephthys serve`, database included (stopping.Server below, the CLI's handlers).
-    with database_url_for(settings, allow_embedded=True, throwaway=True) as database_url:
+    with database_url_for(settings, throwaway=True) as database_url:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(
                 _demo(settings, database_url, port=port, slack_port=slack_port, walkthrough=walkthrough)

@@ -1013,10 +1013,16 @@ async def remember_home_view(sessions: Sessions, *, slack_id: str, view: str) ->
 
 @retried_on_conflict
 async def set_admin(sessions: Sessions, *, slack_id: str, admin: bool) -> bool:
-    """Grant or remove admin rights (``nephthys users admin``); True when that changed something."""
+    """Grant or remove admin rights (``nephthys users admin``); True when that changed something.
+
+    Removing never creates the user: someone Nephthys has not met is not an admin already.
+    """
     async with sessions.begin() as session:
-        user_id = await _upsert_user(session, slack_id=slack_id)
+        if admin:
+            user = User.id == await _upsert_user(session, slack_id=slack_id)
+        else:
+            user = User.slack_id == slack_id
         result = await session.execute(
-            update(User).where(User.id == user_id, User.admin.is_distinct_from(admin)).values(admin=admin)
+            update(User).where(user, User.admin.is_distinct_from(admin)).values(admin=admin)
         )
         return bool(getattr(result, "rowcount", 0))

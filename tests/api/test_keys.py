@@ -74,16 +74,44 @@ async def test_the_command_creates_lists_and_revokes_keys_and_a_revoked_key_stop
     async with serve(api_access="keys") as client:
         assert (await client.get("/api/stats_v2", headers=bearer(key))).status_code == 200
         used = api_keys("list", db_url=db_url, cwd=tmp_path)
-        assert "never" not in used.stdout and str(datetime.now(UTC).year) in used.stdout.splitlines()[1]
+        [listed_key] = [line for line in used.stdout.splitlines() if line.startswith("dashboard ")]
+        assert "never" not in listed_key and str(datetime.now(UTC).year) in listed_key
 
         revoked = api_keys("revoke", "dashboard", db_url=db_url, cwd=tmp_path)
         assert revoked.returncode == 0, revoked.stderr
         # The same server, no restart: refused from the next request on.
         after = await client.get("/api/stats_v2", headers=bearer(key))
         assert after.status_code == 401 and after.json()["error"] == "unauthorized"
-    assert api_keys("list", db_url=db_url, cwd=tmp_path).stdout.strip() == "no API keys"
+    assert api_keys("list", db_url=db_url, cwd=tmp_path).stdout.strip().splitlines()[-1] == "no API keys"
     unknown = api_keys("revoke", "dashboard", db_url=db_url, cwd=tmp_path)
     assert unknown.returncode == 1 and "no key named 'dashboard'" in unknown.stderr
+
+
+async def test_a_key_used_under_open_access_is_recorded_as_used(serve, db_url, tmp_path):
+    """API_ACCESS=open (the default) lets anyone read, but a key sent is still checked and its use recorded."""
+    await seed(db_url)
+    key = await make_key(db_url, "grafana")
+    unused = await make_key(db_url, "spare")
+    async with serve() as client:
+        assert (await client.get("/api/stats_v2", headers=bearer(key))).status_code == 200
+        # A wrong key under open access counts as none: still answered.
+        assert (await client.get("/api/stats_v2", headers=bearer("nph_" + "x" * 43))).status_code == 200
+        listed = api_keys("list", db_url=db_url, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split()[0]: line for line in listed.stdout.splitlines()[2:]}
+    assert not rows["grafana"].endswith("never") and rows["spare"].endswith("never")
+    stored = await postgres.fetch(db_url, 'SELECT name FROM "ApiKey" WHERE "lastUsedAt" IS NOT NULL')
+    assert [row["name"] for row in stored] == ["grafana"] and unused
+
+
+async def test_a_key_name_starts_with_an_ascii_letter_or_digit_as_documented(db_url, tmp_path):
+    for name in ("9lives", "Grafana.prod_2-b", "x" * 64):
+        created = api_keys("create", name, db_url=db_url, cwd=tmp_path)
+        assert created.returncode == 0, (name, created.stderr)
+    for name in (".hidden", "_private", "-dash", "café", "x" * 65, ""):
+        refused = api_keys("create", "--", name, db_url=db_url, cwd=tmp_path)
+        assert refused.returncode == 1, name
+        assert "ASCII letters, digits, '.', '_' or '-', starting with a letter or digit" in refused.stderr
 
 
 async def test_the_command_says_when_the_database_is_not_migrated(empty_database, tmp_path):

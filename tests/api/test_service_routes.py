@@ -78,10 +78,16 @@ async def test_metrics_count_requests_per_route_and_show_the_pool_and_tickets(se
         await client.get("/api/stats_v2")
         await client.get("/api/ticket?id=oops")
         await client.get("/no/such/path/12345")
+        assert (await client.get("/static/dashboard.js")).status_code == 200
+        await client.get("/static/no-such-file-12345.js")
         text = (await client.get("/metrics")).text
     assert 'nephthys_http_requests_total{method="GET",route="/api/stats_v2",status="200"} 2.0' in text
     assert 'nephthys_http_requests_total{method="GET",route="/api/ticket",status="400"} 1.0' in text
     assert 'route="unmatched"' in text and "/no/such/path" not in text  # labels stay few
+    # The dashboard's files share one label of their own, found or not.
+    assert 'nephthys_http_requests_total{method="GET",route="/static/{path}",status="200"} 1.0' in text
+    assert 'nephthys_http_requests_total{method="GET",route="/static/{path}",status="404"} 1.0' in text
+    assert 'route="unmatched",status="200"' not in text and "no-such-file" not in text
     assert (
         'nephthys_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/stats_v2"}' in text
     )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from datetime import timedelta
 
+from tests.api.data import add_ticket, add_user, database_now
 from tests.support import postgres
 from tests.support.slack import BOT_TOKEN, BTS_CHANNEL, HELP_CHANNEL, SIGNING_SECRET, TICKET_CHANNEL
 
@@ -97,3 +99,127 @@ async def test_tags_digest_sets_and_clears_a_tags_digest(db_url, tmp_path):
     assert tag["digestTime"] is None and tag["digestDays"] is None
     code, out, err = await nephthys("tags", "digest", "nobody", "--at", "9:00", env=env, cwd=tmp_path)
     assert code == 1 and "no team tag called 'nobody'" in err
+
+
+async def test_jobs_list_works_without_slack_and_says_why_each_job_is_off(db_url, tmp_path):
+    """The README's defaults (no Slack settings, no channels): every job listed, the API's own on."""
+    code, out, err = await nephthys("jobs", "list", env={"DATABASE_URL": db_url}, cwd=tmp_path)
+    assert code == 0, err
+    first, *rest = out.splitlines()
+    assert first.startswith("using the database at postgresql://") and "(DATABASE_URL)" in first
+    lines = {line.split(":")[0]: line for line in rest}
+    assert set(lines) == {
+        "daily-summary", "stale-tickets", "tag-digests", "unanswered-alerts", "slack-repair",
+        "slack-replay-events", "slack-prune-events", "slack-helper-sync", "ticket-json-upkeep",
+    }  # fmt: skip
+    slack_off = "off (needs Slack: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not set)"
+    assert all(slack_off in line for name, line in lines.items() if name != "ticket-json-upkeep")
+    assert lines["ticket-json-upkeep"] == (
+        "ticket-json-upkeep: on; every 1 min; last run: not recorded (interval job); "
+        "next run: 5 s after start-up, then every 1 min"
+    )
+    assert "; every 6 h;" in lines["slack-helper-sync"] and "; every 1 h;" in lines["slack-prune-events"]
+    assert "; every 2 min;" in lines["unanswered-alerts"] and "None" not in out
+
+
+async def test_jobs_list_with_slack_on_and_no_help_channel_names_the_missing_setting(db_url, fake, tmp_path):
+    env = {
+        "DATABASE_URL": db_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_BASE_URL": fake.base_url,
+        "UNANSWERED_ALERT_MINUTES": "30",
+    }
+    code, out, err = await nephthys("jobs", "list", env=env, cwd=tmp_path)
+    assert code == 0, err
+    lines = {line.split(":")[0]: line for line in out.splitlines()[1:]}
+    assert "off (SLACK_HELP_CHANNEL is not set" in lines["slack-repair"]
+    assert "every 2 min; alerts after 30 min without a helper" in lines["unanswered-alerts"]
+    assert lines["ticket-json-upkeep"].startswith("ticket-json-upkeep: on;")
+
+
+async def test_a_dry_run_needs_only_the_database(db_url, tmp_path):
+    env = {"DATABASE_URL": db_url, "TIMEZONE": "Europe/London"}
+    code, out, err = await nephthys(
+        "jobs", "run", "daily-summary", "--date", "2026-10-25", "--dry-run", env=env, cwd=tmp_path
+    )
+    assert code == 0, err
+    assert "would post to the team channel (SLACK_BTS_CHANNEL is not set)" in out
+    assert "Daily summary for 2026-10-25" in out
+    code, out, err = await nephthys(
+        "jobs",
+        "run",
+        "unanswered-alerts",
+        "--dry-run",
+        env={**env, "UNANSWERED_ALERT_MINUTES": "30"},
+        cwd=tmp_path,
+    )
+    assert code == 0 and "would post nothing" in out, err
+    # A job off by its own setting stays off, dry or not; a real run needs Slack.
+    code, out, err = await nephthys("jobs", "run", "stale-tickets", "--dry-run", env=env, cwd=tmp_path)
+    assert code == 1 and "stale-tickets is off: STALE_TICKET_DAYS is unset or 0" in err
+    # On, its dry run lists the database's quiet tickets without asking Slack (which is off).
+    author = await add_user(db_url, "UAUTHOR")
+    quiet = await add_ticket(
+        db_url, opened_by=author, created_at=await database_now(db_url) - timedelta(days=10)
+    )
+    code, out, err = await nephthys(
+        "jobs", "run", "stale-tickets", "--dry-run", env={**env, "STALE_TICKET_DAYS": "3"}, cwd=tmp_path
+    )
+    assert code == 0, err
+    assert "would close 1 tickets quiet for 3 days (not checked with Slack: Slack is off)" in out
+    assert f"#{quiet} (quiet since" in out
+    code, out, err = await nephthys("jobs", "run", "daily-summary", env=env, cwd=tmp_path)
+    assert code == 1 and "daily-summary is off: needs Slack" in err and "--dry-run" in err
+    assert await postgres.fetch(db_url, 'SELECT * FROM "JobRun"') == []
+
+
+async def test_the_api_job_ticket_json_upkeep_runs_by_hand_without_slack(db_url, tmp_path):
+    # Its prune is due (the last one an hour ago): running it by hand does it now.
+    await postgres.execute(
+        db_url, """UPDATE "TicketJsonChangeHorizon" SET "prunedAt" = now() - interval '1 hour'"""
+    )
+    code, out, err = await nephthys(
+        "jobs", "run", "ticket-json-upkeep", env={"DATABASE_URL": db_url}, cwd=tmp_path
+    )
+    assert code == 0, err
+    assert out.splitlines()[-1] == "ticket-json-upkeep: done"
+    [horizon] = await postgres.fetch(
+        db_url,
+        """SELECT "prunedAt" > now() - interval '10 minutes' AS pruned FROM "TicketJsonChangeHorizon" """,
+    )
+    assert horizon["pruned"]
+
+
+async def test_a_team_tag_made_on_the_command_line_gets_a_digest_tried_without_slack(db_url, tmp_path):
+    env = {"DATABASE_URL": db_url}
+    code, out, err = await nephthys("tags", "create", "  billing  ", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert out.splitlines()[-1].startswith("created the team tag 'billing'")
+    code, out, err = await nephthys("tags", "create", "Billing", env=env, cwd=tmp_path)
+    assert code == 1 and "a team tag called 'billing' exists" in err
+    code, out, err = await nephthys("tags", "create", "x" * 76, env=env, cwd=tmp_path)
+    assert code == 1 and "at most 75 characters" in err
+    assert [row["name"] for row in await postgres.fetch(db_url, 'SELECT name FROM "Tag"')] == ["billing"]
+
+    code, out, err = await nephthys(
+        "tags", "digest", "billing", "--at", "14:00", "--days", "mon-fri", env=env, cwd=tmp_path
+    )
+    assert code == 0, err
+    code, out, err = await nephthys(
+        "jobs", "run", "tag-digests", "--date", "2026-10-26", "--dry-run", env=env, cwd=tmp_path
+    )
+    assert code == 0, err
+    assert "tag-digests 2026-10-26/billing (dry run, nothing posted):" in out
+    assert "billing: no open tickets, nothing sent" in out
+
+
+async def test_an_unreachable_database_is_one_line_and_exit_1_for_the_jobs_and_tags_commands(tmp_path):
+    from tests.support.server import free_port
+
+    env = {"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"}
+    for args in (["jobs", "list"], ["jobs", "run", "daily-summary", "--dry-run"], ["tags", "create", "x"]):
+        code, out, err = await nephthys(*args, env=env, cwd=tmp_path)
+        assert code == 1, (args, err)
+        assert "Traceback" not in err
+        assert err.strip().splitlines()[-1].startswith("nephthys: cannot reach the database at"), args

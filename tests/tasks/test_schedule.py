@@ -16,6 +16,7 @@ from nephthys.tasks.schedule import (
     DailyAt,
     ScheduleError,
     describe_days,
+    describe_interval,
     local_day,
     local_instant,
     parse_days,
@@ -111,3 +112,19 @@ def test_every_job_setting_is_documented_in_env_example():
     read = set(re.findall(r'"([A-Z][A-Z0-9_]+)"', inspect.getsource(config_module._job_settings)))
     # TIMEZONE is read by _parse itself (the API uses it too); tests/test_config.py checks it is documented.
     assert {"STALE_TICKET_DAYS", "SUPPORT_HOURS"} <= read and read - documented == set()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "written"),
+    [
+        (30, "30 s"),
+        (90, "90 s"),
+        (60, "1 min"),
+        (120, "2 min"),
+        (3600, "1 h"),
+        (21600, "6 h"),
+        (5400, "90 min"),
+    ],
+)
+def test_an_interval_reads_as_people_write_it(seconds, written):
+    assert describe_interval(seconds) == written
