@@ -80,7 +80,8 @@ async def test_a_prisma_database_is_adopted_with_every_row_kept(prisma_database)
 async def test_db_upgrade_says_to_set_api_status_case_upper_when_it_adopts(prisma_database, tmp_path):
     adopting = nephthys("db", "upgrade", env={"DATABASE_URL": prisma_database}, cwd=tmp_path)
     assert adopting.returncode == 0, adopting.stderr
-    first, note = adopting.stdout.strip().splitlines()
+    using, first, note = adopting.stdout.strip().splitlines()
+    assert using.startswith("using the database at ")  # every database command says which first
     assert first.startswith("database at revision") and "(was empty)" in first
     assert "existing Nephthys" in note and "set API_STATUS_CASE=upper" in note
     # Adopted once: a later upgrade has nothing to say about it.
