@@ -543,7 +543,8 @@ DOCUMENT: dict[str, Any] = {
 
 @functools.cache
 def document(*, descriptions_public: bool) -> dict:
-    """The document as this service is configured: with API_DESCRIPTIONS=keys a ticket may lack ``description``."""
+    """The document as this service is configured: with API_DESCRIPTIONS=keys a ticket may lack
+    ``description``, and its ``title`` may be null (a title made of the question's own words)."""
     if descriptions_public:
         return DOCUMENT
     described = copy.deepcopy(DOCUMENT)
@@ -552,6 +553,14 @@ def document(*, descriptions_public: bool) -> dict:
     ticket["properties"]["description"]["description"] = (
         "Only to requests with a valid key (API_DESCRIPTIONS=keys)"
     )
+    queued = described["paths"]["/api/unanswered"]["get"]["responses"]["200"]["content"]["application/json"]
+    queued_ticket = queued["schema"]["properties"]["tickets"]["items"]
+    for title in (ticket["properties"]["title"], queued_ticket["properties"]["title"]):
+        title["type"] = ["string", "null"]
+        title["description"] = (
+            "Without a valid key (API_DESCRIPTIONS=keys): null when the title is the question's own "
+            "first words; an AI-written title is shown"
+        )
     return described
 
 
