@@ -794,17 +794,16 @@ async def bring_up_to_date(database_url: str) -> None:
     and the stored-JSON trigger functions of this tree (code, which may have changed under the same revision)."""
     before, after = await migrate.upgrade(database_url)
     stored_json = importlib.import_module("nephthys.database.migrations.versions.0011_ticket_json")
-    # 0013 replaces 0011's render functions (description offsets in octets): applied after them.
-    byte_offsets = importlib.import_module(
-        "nephthys.database.migrations.versions.0013_ticket_json_byte_offsets"
-    )
+    # 0016 replaces 0011's render functions (0013's octet offsets, the hidden title's cut) and its
+    # Ticket update trigger: applied after them.
+    title_source = importlib.import_module("nephthys.database.migrations.versions.0016_title_source")
     connection = await asyncpg.connect(generate._dsn(database_url))
     try:
         async with connection.transaction():
             for statement in (
                 stored_json.drop_functions_and_triggers()
                 + stored_json.create_functions_and_triggers()
-                + byte_offsets.render_functions()
+                + title_source.render_functions_and_trigger()
             ):
                 await connection.execute(statement)
     finally:

@@ -552,7 +552,9 @@ async def fill(url: str, shape: Shape, *, now: datetime, log=print) -> None:
                 log=log,
             )
             # The plan has the table's own types (milliseconds, enums), so it compares equal to the rows.
-            await connection.execute('CREATE TEMPORARY TABLE planned_ticket (LIKE "Ticket")')
+            await connection.execute(
+                'CREATE TEMPORARY TABLE planned_ticket (LIKE "Ticket" INCLUDING DEFAULTS)'
+            )
             title, description = _text_expressions(shape.live)
             await _timed(
                 connection,

@@ -147,7 +147,7 @@ class ActiveCopy:
         parts = list(self.jsons[low:high])
         if not descriptions:
             parts = [
-                json[:at] + json[at + length :]
+                stored_tickets.without_description(json, at, length)
                 for json, (at, length) in zip(parts, self.cuts[low:high], strict=True)
             ]
         body = _array(parts)

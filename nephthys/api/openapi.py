@@ -556,8 +556,8 @@ DOCUMENT: dict[str, Any] = {
 def document(*, descriptions_public: bool, status_upper: bool = False) -> dict:
     """The document as this service is configured.
 
-    With API_DESCRIPTIONS=keys a ticket may lack ``description``; with API_STATUS_CASE=upper
-    its ``status`` is in capitals.
+    With API_DESCRIPTIONS=keys a ticket may lack ``description``, and its ``title`` may be null (a
+    title made of the question's own words); with API_STATUS_CASE=upper its ``status`` is in capitals.
     """
     if descriptions_public and not status_upper:
         return DOCUMENT
@@ -568,6 +568,14 @@ def document(*, descriptions_public: bool, status_upper: bool = False) -> dict:
         ticket["properties"]["description"]["description"] = (
             "Only to requests with a valid key (API_DESCRIPTIONS=keys)"
         )
+        queued = described["paths"]["/api/unanswered"]["get"]["responses"]["200"]["content"]["application/json"]
+        queued_ticket = queued["schema"]["properties"]["tickets"]["items"]
+        for title in (ticket["properties"]["title"], queued_ticket["properties"]["title"]):
+            title["type"] = ["string", "null"]
+            title["description"] = (
+                "Without a valid key (API_DESCRIPTIONS=keys): null when the title is the question's own "
+                "first words; an AI-written title is shown"
+            )
     if status_upper:
         status = ticket["properties"]["status"]
         status["enum"] = [value.upper() for value in status["enum"]]

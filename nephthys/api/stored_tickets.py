@@ -5,7 +5,9 @@ changed it: the open and in-progress ones in "ActiveTicketJson" (small and
 dense), the closed ones in "ClosedTicketJson". Reading tickets is reading those
 bytes; nothing is built per request. Without descriptions (a client that may
 not see them) the ``,"description":…`` member is cut out of those bytes in SQL
-at the octet offsets stored beside the text (migration 0013).
+at the octet offsets stored beside the text (migration 0013); when the title is
+the question's own words, the cut starts at the title's value and is replaced by
+``null`` (migration 0016): ``"title":null`` and no description.
 
 A long answer is streamed from a cursor in the binary protocol: each object
 arrives as ``bytea`` (``textsend``, the text's UTF-8 bytes as stored), a batch
@@ -37,11 +39,23 @@ READ_SETTINGS = ["SET LOCAL jit = off", "SET LOCAL enable_sort = off"]
 ACTIVE, CLOSED = '"ActiveTicketJson"', '"ClosedTicketJson"'
 # The stored text's bytes (a UTF-8 database: textsend is the text as stored), and the same without
 # the description member, cut at the octet offsets stored beside it (migration 0013): a bytea
-# overlay, which does not count characters as a text overlay would.
+# overlay, which does not count characters as a text overlay would. A cut that starts at a comma
+# is the description member alone and goes; one that starts at the title's value (a quote) runs to
+# the end of the description member and becomes null (migration 0016).
 _BYTES = "textsend(j.json)"
-_BYTES_WITHOUT_DESCRIPTION = (
-    """overlay(textsend(j.json) PLACING ''::bytea FROM j."descriptionAt" + 1 FOR j."descriptionLength")"""
-)
+_CUT_STARTS_AT_A_MEMBER = """get_byte(textsend(j.json), j."descriptionAt") = 44"""  # 44: ","
+_BYTES_WITHOUT_DESCRIPTION = f"""overlay(textsend(j.json)
+    PLACING CASE WHEN {_CUT_STARTS_AT_A_MEMBER} THEN ''::bytea ELSE 'null'::bytea END
+    FROM j."descriptionAt" + 1 FOR j."descriptionLength")"""
+_MEMBER_START = ord(",")
+
+
+def without_description(json: bytes, at: int, length: int) -> bytes:
+    """A stored object's bytes without its description (and its title when that is the question's
+    words), cut at its stored offsets: ``_BYTES_WITHOUT_DESCRIPTION`` in Python."""
+    return json[:at] + (b"" if json[at] == _MEMBER_START else b"null") + json[at + length :]
+
+
 # Rows fetched per round trip: ~800 kB of objects; with _PIECES_AHEAD, bounds the server's memory.
 _BATCH_ROWS = 1000
 _PIECES_AHEAD = 4

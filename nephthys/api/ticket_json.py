@@ -32,15 +32,18 @@ class Encoding(enum.Enum):
     DATABASE = "database"
     PYTHON = "python"
 
-    def columns(self, *, descriptions: bool = True) -> str:
+    def columns(self, *, descriptions: bool = True, question_titles: bool | None = None) -> str:
         """What a ticket query selects first, in the order ``TicketRenderer.encode`` reads.
 
         ``descriptions=False`` leaves each ticket's ``description`` out (API_DESCRIPTIONS=keys,
-        a request without a key); the renderer must be told the same.
+        a request without a key); the renderer must be told the same. ``question_titles``
+        (default: as ``descriptions``) shows a title made of the question's words; when False
+        such a title is null (an AI-written one stays: "titleFromAi", migration 0016).
         """
+        title = _title_column(descriptions if question_titles is None else question_titles)
         if self is Encoding.DATABASE:
-            return _database_columns(descriptions)
-        return _python_columns(descriptions)
+            return _database_columns(descriptions, title)
+        return _python_columns(descriptions, title)
 
 
 # created_at and closed_at: ISO 8601 with milliseconds and the UTC offset, the API's one timestamp format.
@@ -53,9 +56,13 @@ _CLOSED_AT = _iso('t."closedAt"')  # null when not closed
 _DESCRIPTION_JSON = """ || ',"description":' || to_json(t.description)::text"""
 
 
-def _database_columns(descriptions: bool) -> str:
+def _title_column(question_titles: bool) -> str:
+    return "t.title" if question_titles else 'CASE WHEN t."titleFromAi" THEN t.title END'
+
+
+def _database_columns(descriptions: bool, title: str) -> str:
     description = _DESCRIPTION_JSON if descriptions else ""
-    return f"""convert_to('{{"id":' || t.id || ',"title":' || to_json(t.title)::text{description}
+    return f"""convert_to('{{"id":' || t.id || ',"title":' || coalesce(to_json({title})::text, 'null'){description}
         || ',"status":"' || lower(t.status::text) || '"', 'UTF8') AS head,
     {_USER_IDS}, {_TAG_IDS},
     convert_to(',"created_at":"' || {_CREATED_AT}
@@ -63,10 +70,10 @@ def _database_columns(descriptions: bool) -> str:
         || ',"message_ts":' || to_json(t."msgTs")::text || '}}', 'UTF8') AS tail"""
 
 
-def _python_columns(descriptions: bool) -> str:
+def _python_columns(descriptions: bool, title: str) -> str:
     # Without descriptions the column stays (the row's layout is one), empty.
     description = "t.description" if descriptions else "NULL::text AS description"
-    return f"""t.id, t.title, {description}, lower(t.status::text) AS status,
+    return f"""t.id, {title} AS title, {description}, lower(t.status::text) AS status,
     {_USER_IDS}, {_TAG_IDS}, {_CREATED_AT} AS created_at, {_CLOSED_AT} AS closed_at, t."msgTs\""""
 
 

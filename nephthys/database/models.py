@@ -94,6 +94,11 @@ class Ticket(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     title: Mapped[str] = mapped_column(Text, nullable=False)
+    # True once an AI-written title replaced the question's first words; false: the title is the
+    # question's own words, hidden from clients that may not see descriptions (migration 0016).
+    title_from_ai: Mapped[bool] = mapped_column(
+        "titleFromAi", Boolean, nullable=False, server_default=text("false")
+    )
     description: Mapped[str] = mapped_column(Text, nullable=False)
     status: Mapped[TicketStatus] = mapped_column(
         ticket_status_enum, nullable=False, server_default=TicketStatus.OPEN.value

@@ -22,6 +22,7 @@ from slack_bolt.async_app import AsyncApp
 from nephthys.database.models import FeedbackRating
 from nephthys.slack import flows, messages
 from nephthys.slack.context import SlackContext
+from nephthys.slack.payload_numbers import payload_id
 from nephthys.tickets import feedback, lifecycle
 from nephthys.tickets.lifecycle import Outcome
 
@@ -152,9 +153,7 @@ async def feedback_submitted(ctx: SlackContext, body: dict) -> Submission:
     if errors:
         return Submission(errors=errors)
     assert rating is not None
-    ticket_id = (
-        int(metadata) if isinstance(metadata, str) and metadata.isdigit() and len(metadata) < 10 else None
-    )
+    ticket_id = payload_id(metadata)
     if ticket_id is None:
         return Submission(errors={messages.FEEDBACK_RATING_BLOCK: transcript.text("feedback_ticket_gone")})
     recorded = await feedback.record_feedback(

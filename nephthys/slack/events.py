@@ -28,6 +28,22 @@ def from_a_bot(ctx: SlackContext, message: dict) -> bool:
     )
 
 
+def well_formed(message: dict) -> bool:
+    """Does a person's message carry what every handler reads: a string ``ts`` and ``user``, and a
+    string ``thread_ts`` and ``text`` or none? Slack's always do; a signed body built by hand may
+    not, and is ignored rather than failing half-way (a KeyError, a heartbeat traceback)."""
+    return (
+        _is_text(message.get("ts"))
+        and _is_text(message.get("user"))
+        and isinstance(message.get("thread_ts"), str | None)
+        and isinstance(message.get("text"), str | None)
+    )
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
 def is_thread_reply(message: dict) -> bool:
     thread_ts = message.get("thread_ts")
     return thread_ts is not None and thread_ts != message.get("ts")
@@ -39,7 +55,7 @@ def is_question(ctx: SlackContext, event: dict) -> bool:
         event.get("channel") == ctx.channels.help
         and event.get("subtype") in PERSON_SUBTYPES
         and not from_a_bot(ctx, event)
-        and bool(event.get("user"))
+        and well_formed(event)
         and not is_thread_reply(event)
     )
 
@@ -56,13 +72,16 @@ async def on_message(ctx: SlackContext, event: dict) -> None:
     subtype = event.get("subtype")
     if subtype == "message_deleted":
         deleted_ts = event.get("deleted_ts") or (event.get("previous_message") or {}).get("ts")
-        if deleted_ts:
+        if isinstance(deleted_ts, str) and deleted_ts:
             await flows.question_deleted(ctx, msg_ts=deleted_ts)
         return
     if subtype == "message_changed":
         await on_message_changed(ctx, event)
         return
     if subtype not in PERSON_SUBTYPES or from_a_bot(ctx, event) or not event.get("user"):
+        return
+    if not well_formed(event):
+        log.warning("a message event without a string ts or user was ignored")
         return
     user, ts, text = event["user"], event["ts"], event.get("text") or ""
     if is_thread_reply(event):
@@ -80,19 +99,19 @@ async def on_message(ctx: SlackContext, event: dict) -> None:
 
 async def on_message_changed(ctx: SlackContext, event: dict) -> None:
     changed = event.get("message") or {}
-    if is_thread_reply(changed) or from_a_bot(ctx, changed) or not changed.get("ts"):
+    if is_thread_reply(changed) or from_a_bot(ctx, changed) or not _is_text(changed.get("ts")):
         return
     if changed.get("subtype") == "tombstone":
         # A question with replies that is deleted stays as a "This message was deleted." tombstone.
         await flows.question_deleted(ctx, msg_ts=changed["ts"], tombstone=True)
         return
     previous = event.get("previous_message") or {}
-    if changed.get("text") is not None and changed.get("text") != previous.get("text"):
+    if isinstance(changed.get("text"), str) and changed.get("text") != previous.get("text"):
         await flows.question_edited(ctx, msg_ts=changed["ts"], text=changed["text"])
 
 
 async def on_member_joined(ctx: SlackContext, event: dict) -> None:
-    if event.get("channel") != ctx.channels.bts or not event.get("user"):
+    if event.get("channel") != ctx.channels.bts or not _is_text(event.get("user")):
         return
     if event["user"] == ctx.identity.user_id:
         return
@@ -100,6 +119,6 @@ async def on_member_joined(ctx: SlackContext, event: dict) -> None:
 
 
 async def on_member_left(ctx: SlackContext, event: dict) -> None:
-    if event.get("channel") != ctx.channels.bts or not event.get("user"):
+    if event.get("channel") != ctx.channels.bts or not _is_text(event.get("user")):
         return
     await lifecycle.set_helper(ctx.sessions, slack_id=event["user"], helper=False)

@@ -70,7 +70,7 @@ async def open_ticket_for_question(ctx: SlackContext, *, ts: str, user: str, tex
         # Bounded by AI_TIMEOUT_SECONDS; the ticket already exists with the first-words title.
         title = await generated_title(ctx.settings, text)
         if title:
-            await lifecycle.set_title(ctx.sessions, ticket_id=opened.ticket.id, title=title)
+            await lifecycle.set_ai_title(ctx.sessions, ticket_id=opened.ticket.id, title=title)
             opened = replace(opened, ticket=replace(opened.ticket, title=title))
     try:
         await finish_ticket(ctx, opened.ticket.id, opened=opened)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from nephthys.database.models import FeedbackRating
 from nephthys.slack.mentions import neutralise_mentions
+from nephthys.slack.payload_numbers import INT64_MAX, payload_number_pair
 from nephthys.slack.tag_blocks import backend_tag_blocks
 from nephthys.tickets.feedback import COMMENT_MAX_CHARS
 from nephthys.tickets.lifecycle import TicketState, closure_key
@@ -27,7 +26,6 @@ RATING_TEXT_KEYS = {
     FeedbackRating.OKAY: "feedback_rating_okay",
     FeedbackRating.GREAT: "feedback_rating_great",
 }
-_CLOSING_VALUE = re.compile(r"^(\d{1,10}):(\d{1,16})$")
 QUESTION_MAX_CHARS = 2500  # a section's text may hold 3,000 characters
 
 
@@ -135,8 +133,7 @@ def closing_button_value(ticket: TicketState) -> str:
 
 def parse_closing_button_value(value: object) -> tuple[int, int] | None:
     """(ticket id, closure) from a closing button's value; None when it is not one of ours."""
-    match = _CLOSING_VALUE.match(value) if isinstance(value, str) else None
-    return (int(match.group(1)), int(match.group(2))) if match else None
+    return payload_number_pair(value, second_maximum=INT64_MAX)
 
 
 def closing_message(

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nephthys.slack.mentions import neutralise_mentions
+from nephthys.slack.payload_numbers import payload_id
 from nephthys.tags import service
 from nephthys.tags.service import MAX_NAME_LENGTH, MAX_OPTIONS, NameProblem, NameRejected, TagView
 from nephthys.transcripts import Transcript
@@ -42,9 +43,7 @@ def ticket_tags_block_id(ticket_id: int) -> str:
 
 def ticket_id_from_block_id(block_id: str | None) -> int | None:
     prefix, _, rest = (block_id or "").partition(":")
-    if prefix != TICKET_TAGS_BLOCK or not rest.isdigit():
-        return None
-    return int(rest)
+    return payload_id(rest) if prefix == TICKET_TAGS_BLOCK else None
 
 
 def backend_tag_blocks(

@@ -20,6 +20,7 @@ from slack_bolt.async_app import AsyncApp
 
 from nephthys.slack import flows, messages, tag_blocks
 from nephthys.slack.context import SlackContext
+from nephthys.slack.payload_numbers import payload_id
 from nephthys.tags import flows as tag_flows
 from nephthys.tags import service
 from nephthys.tags.service import NameRejected
@@ -56,16 +57,23 @@ async def is_admin(ctx: SlackContext, user_id: str) -> bool:
 # ---------------------------------------------------------------- click handling (after the ack)
 
 
-def _selected_ids(options: list[dict] | None) -> list[int]:
-    return [int(o["value"]) for o in options or [] if str(o.get("value", "")).isdigit()]
+def _selected_ids(options: object) -> list[int] | None:
+    """The selected options' tag ids; None when any value is not an id the app wrote."""
+    if not isinstance(options, list):
+        return None if options is not None else []
+    ids = [payload_id(o.get("value")) if isinstance(o, dict) else None for o in options]
+    return None if None in ids else ids  # type: ignore[return-value]  # no None left
 
 
 def _click_channel(body: dict) -> str | None:
     return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
 
 
-async def _refuse(ctx: SlackContext, body: dict, user_id: str, ticket_id: int) -> None:
-    """Not a helper: say so privately and put the selects back to the ticket's real tags."""
+async def _refuse(
+    ctx: SlackContext, body: dict, user_id: str, ticket_id: int | None, *, key: str = "helpers_only"
+) -> None:
+    """Not a helper (or a value the app did not write): say so privately and put the selects
+    back to the ticket's real tags."""
     channel = _click_channel(body)
     if channel:
         await flows.tell(
@@ -73,9 +81,10 @@ async def _refuse(ctx: SlackContext, body: dict, user_id: str, ticket_id: int) -
             user=user_id,
             channel=channel,
             thread_ts=None,
-            text=ctx.transcript.text("helpers_only", user=messages.mention(user_id)),
+            text=ctx.transcript.text(key, user=messages.mention(user_id)),
         )
-    await refresh_backend_message(ctx, ticket_id)
+    if ticket_id is not None:
+        await refresh_backend_message(ctx, ticket_id)
 
 
 async def team_tags_selected(ctx: SlackContext, body: dict) -> None:
@@ -83,7 +92,9 @@ async def team_tags_selected(ctx: SlackContext, body: dict) -> None:
     action = body["actions"][0]
     user_id = body["user"]["id"]
     ticket_id = tag_blocks.ticket_id_from_block_id(action.get("block_id"))
-    if ticket_id is None:
+    tag_ids = _selected_ids(action.get("selected_options"))
+    if ticket_id is None or tag_ids is None:
+        await _refuse(ctx, body, user_id, ticket_id, key="button_unreadable")
         return
     if not await lifecycle.is_helper(ctx.sessions, slack_id=user_id):
         await _refuse(ctx, body, user_id, ticket_id)
@@ -94,7 +105,7 @@ async def team_tags_selected(ctx: SlackContext, body: dict) -> None:
         ctx.transcript,
         ctx.settings,
         ticket_id=ticket_id,
-        tag_ids=_selected_ids(action.get("selected_options")),
+        tag_ids=tag_ids,
         by_slack_id=user_id,
     )
     if changed.changed:
@@ -106,12 +117,13 @@ async def question_tag_selected(ctx: SlackContext, body: dict) -> None:
     action = body["actions"][0]
     user_id = body["user"]["id"]
     ticket_id = tag_blocks.ticket_id_from_block_id(action.get("block_id"))
-    if ticket_id is None:
+    selected = _selected_ids([action["selected_option"]] if action.get("selected_option") else [])
+    if ticket_id is None or selected is None:
+        await _refuse(ctx, body, user_id, ticket_id, key="button_unreadable")
         return
     if not await lifecycle.is_helper(ctx.sessions, slack_id=user_id):
         await _refuse(ctx, body, user_id, ticket_id)
         return
-    selected = _selected_ids([action["selected_option"]] if action.get("selected_option") else [])
     async with ctx.sessions.begin() as session:
         changed = await service.set_question_tag(
             session, ticket_id=ticket_id, question_tag_id=selected[0] if selected else None
@@ -144,9 +156,11 @@ async def create_clicked(ctx: SlackContext, body: dict, *, question_tag: bool) -
 
 async def subscription_clicked(ctx: SlackContext, body: dict, *, subscribe: bool) -> None:
     user_id = body["user"]["id"]
-    value = str(body["actions"][0].get("value") or "")
-    if not value.isdigit() or len(value) > 9:
-        await publish_home(ctx, user_id)
+    tag_id = payload_id(body["actions"][0].get("value"))
+    if tag_id is None:
+        await publish_home(
+            ctx, user_id, notice=ctx.transcript.text("button_unreadable", user=messages.mention(user_id))
+        )
         return
     # Team tags are for the support team (the existing Nephthys' maintainers' rule).
     if not await lifecycle.is_helper(ctx.sessions, slack_id=user_id):
@@ -155,9 +169,9 @@ async def subscription_clicked(ctx: SlackContext, body: dict, *, subscribe: bool
     user_row = await lifecycle.upsert_user(ctx.sessions, slack_id=user_id)
     async with ctx.sessions.begin() as session:
         if subscribe:
-            await service.subscribe(session, user_id=user_row, tag_id=int(value))
+            await service.subscribe(session, user_id=user_row, tag_id=tag_id)
         else:
-            await service.unsubscribe(session, user_id=user_row, tag_id=int(value))
+            await service.unsubscribe(session, user_id=user_row, tag_id=tag_id)
     await publish_home(ctx, user_id)
 
 

@@ -20,7 +20,7 @@ from nephthys.stats.overview import Executor, MessageLinks, iso
 UNANSWERED = """t.status = 'OPEN' AND t."lastMsgBy" IS DISTINCT FROM 'HELPER'"""
 
 _QUEUE = text(
-    f"""SELECT t.id, t.title, t.description, t."createdAt" AS created_at,
+    f"""SELECT t.id, t.title, t."titleFromAi" AS title_from_ai, t.description, t."createdAt" AS created_at,
                t."lastMsgAt" AS last_message_at, t."msgTs" AS msg_ts
         FROM "Ticket" t WHERE {UNANSWERED}
         ORDER BY t."lastMsgAt" NULLS LAST, t.id
@@ -32,12 +32,15 @@ _COUNT = text(f'SELECT count(*) FROM "Ticket" t WHERE {UNANSWERED}')
 async def unanswered_queue(
     executor: Executor, now: datetime, links: MessageLinks, *, limit: int, with_descriptions: bool
 ) -> dict:
-    """``{"total", "tickets"}``: how many wait, and the first ``limit`` of them, longest-waiting first."""
+    """``{"total", "tickets"}``: how many wait, and the first ``limit`` of them, longest-waiting first.
+
+    Without descriptions a title made of the question's own words is null (an AI-written one stays).
+    """
     total = (await executor.execute(_COUNT)).scalar_one()
     rows = (await executor.execute(_QUEUE, {"limit": limit})).all()
     tickets = []
     for row in rows:
-        ticket: dict = {"id": row.id, "title": row.title}
+        ticket: dict = {"id": row.id, "title": row.title if with_descriptions or row.title_from_ai else None}
         if with_descriptions:
             ticket["description"] = row.description
         ticket.update(

@@ -350,9 +350,12 @@ async def update_description(sessions: Sessions, *, msg_ts: str, description: st
 
 
 @retried_on_conflict
-async def set_title(sessions: Sessions, *, ticket_id: int, title: str) -> None:
+async def set_ai_title(sessions: Sessions, *, ticket_id: int, title: str) -> None:
+    """The AI-written title replaces the question's first words (and may be shown without a key)."""
     async with sessions.begin() as session:
-        await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(title=title))
+        await session.execute(
+            update(Ticket).where(Ticket.id == ticket_id).values(title=title, title_from_ai=True)
+        )
 
 
 @retried_on_conflict

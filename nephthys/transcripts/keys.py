@@ -72,6 +72,8 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "closing_feedback_button": frozenset(),
     "reopen_already_open": frozenset({"user"}),
     "button_out_of_date": frozenset({"user"}),
+    # Any other button, select or modal whose value the app did not write (forged, or from an old version).
+    "button_unreadable": frozenset({"user"}),
     "feedback_asker_only": frozenset({"user"}),
     # The feedback modal, its errors and its thanks.
     "feedback_modal_title": frozenset(),

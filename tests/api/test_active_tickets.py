@@ -77,7 +77,12 @@ async def test_hidden_descriptions_come_from_the_same_copy(serve, db_url):
             assert all("description" not in t for t in hidden) and len(hidden) == 2
         await postgres.execute(db_url, "UPDATE \"Ticket\" SET title = 'Edited' WHERE id = $1", ticket)
         hidden = (await client.get("/api/tickets", params={"status": "open"})).json()
+        # Not AI-written: the question's own words, hidden like the description (issue 18 §5).
+        assert hidden[1]["title"] is None and "description" not in hidden[1]
+        await postgres.execute(db_url, 'UPDATE "Ticket" SET "titleFromAi" = true WHERE id = $1', ticket)
+        hidden = (await client.get("/api/tickets", params={"status": "open"})).json()
         assert hidden[1]["title"] == "Edited" and "description" not in hidden[1]
+        assert hidden == await from_the_database(client, "open")
 
 
 async def test_a_copy_older_than_the_forgotten_notes_is_read_whole(serve, db_url):

@@ -13,6 +13,8 @@ import asyncpg
 import pytest
 
 from nephthys.api import keys
+from nephthys.database.engine import create_engine, session_factory
+from nephthys.tasks.ticket_json import keep_blocks
 from tests.api.data import add_ticket, add_user
 from tests.support import postgres
 
@@ -197,9 +199,10 @@ async def test_api_descriptions_keys_hides_descriptions_from_requests_without_a_
                 assert response.status_code == 200, (path, headers)  # access stays open
                 ticket = first_ticket(response.json())
                 assert "description" not in ticket, (path, headers)
-                assert ticket["id"] == ticket_id and ticket["title"] == "A question" and "closed_at" in ticket
+                # The seeded title is not AI-written: the question's words, hidden too (issue 18 §5).
+                assert ticket["id"] == ticket_id and ticket["title"] is None and "closed_at" in ticket
             shown = first_ticket((await client.get(path, headers=bearer(key))).json())
-            assert shown["description"] == "Private details", path
+            assert shown["description"] == "Private details" and shown["title"] == "A question", path
             assert list(shown)[:4] == ["id", "title", "description", "status"]
 
 
@@ -209,3 +212,54 @@ async def test_descriptions_are_public_by_default(serve, db_url):
         for read in READS:
             ticket = first_ticket((await client.get(read.format(id=ticket_id))).json())
             assert ticket["description"] == "Private details"
+
+
+async def test_without_a_key_a_title_from_the_question_is_null_and_an_ai_written_one_stays(serve, db_url):
+    """Issue 18 §5, on every route that shows a title: by id, the open tickets (kept in memory), the
+    export from rows and from blocks, keyset pages, the unanswered queue; the key holder sees both."""
+    author = await add_user(db_url, "UAUTHOR")
+    asked = await add_ticket(
+        db_url,
+        opened_by=author,
+        created_at=JAN,
+        title="My build fails with",
+        description="My build fails with 404",
+    )
+    written = await add_ticket(
+        db_url, opened_by=author, created_at=JAN, title="Build failure", description="Secret words"
+    )
+    await postgres.execute(db_url, 'UPDATE "Ticket" SET "titleFromAi" = true WHERE id = $1', written)
+    key = await make_key(db_url, "reader")
+    engine = create_engine(db_url)
+    try:
+        async with serve(api_descriptions="keys") as client, serve() as public:
+            for blocks in (False, True):
+                if blocks:  # the export then reads its blocks' own column without descriptions
+                    assert (await keep_blocks(session_factory(engine), per_block=2)).built == 1
+                for path in (*[read.format(id=asked) for read in READS], f"/api/ticket?id={written}",
+                             "/api/unanswered", "/api/tickets?since=2000-01-01&until=2030-01-01"):  # fmt: skip
+                    for reader, headers, hidden in ((client, {}, True), (client, bearer(key), False), (public, {}, False)):  # fmt: skip
+                        response = await reader.get(path, headers=headers)
+                        assert response.status_code == 200, (path, response.text)
+                        body = response.json()
+                        listed = body["tickets"] if path == "/api/unanswered" else body
+                        for ticket in listed if isinstance(listed, list) else [listed]:
+                            assert "title" in ticket, path  # the key stays
+                            if ticket["id"] == written:
+                                assert ticket["title"] == "Build failure", path
+                            else:
+                                assert ticket["title"] == (None if hidden else "My build fails with"), path
+                        if any(
+                            ticket["id"] == asked for ticket in listed if isinstance(listed, list)
+                        ) or path.endswith(f"id={asked}"):
+                            assert ("My build fails" in response.text) is not hidden, (path, headers)
+    finally:
+        await engine.dispose()
+
+
+async def test_the_keyless_openapi_document_says_a_title_may_be_null(serve, db_url):
+    async with serve(api_descriptions="keys") as client, serve() as public:
+        hidden = (await client.get("/openapi.json")).json()
+        shown = (await public.get("/openapi.json")).json()
+    assert hidden["components"]["schemas"]["Ticket"]["properties"]["title"]["type"] == ["string", "null"]
+    assert shown["components"]["schemas"]["Ticket"]["properties"]["title"]["type"] == "string"

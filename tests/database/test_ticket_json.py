@@ -19,6 +19,7 @@ import uuid
 from datetime import UTC, datetime
 
 import asyncpg
+import orjson
 import pytest
 from alembic import command
 
@@ -48,12 +49,15 @@ async def generated(pg_server: str):
 
 
 async def reference(
-    connection: asyncpg.Connection, encoding: Encoding, descriptions: bool
+    connection: asyncpg.Connection,
+    encoding: Encoding,
+    descriptions: bool,
+    *,
+    question_titles: bool | None = None,
 ) -> dict[int, bytes]:
     """Every ticket as the request-time renderer writes it."""
-    rows = await connection.fetch(
-        f'SELECT {encoding.columns(descriptions=descriptions)}, t.id AS ticket_id FROM "Ticket" t ORDER BY t.id'
-    )
+    columns = encoding.columns(descriptions=descriptions, question_titles=question_titles)
+    rows = await connection.fetch(f'SELECT {columns}, t.id AS ticket_id FROM "Ticket" t ORDER BY t.id')
     renderer = TicketRenderer(connection, encoding, descriptions=descriptions)
     return {row["ticket_id"]: await renderer.render([row]) for row in rows}
 
@@ -230,7 +234,8 @@ async def test_description_offsets_move_between_characters_and_octets(generated)
                 )
             )
         )
-        expected = await reference(connection, Encoding.PYTHON, descriptions=False)
+        # Before 0016 a title was never hidden (and "titleFromAi" does not exist yet).
+        expected = await reference(connection, Encoding.PYTHON, descriptions=False, question_titles=True)
         assert {ticket: text.encode() for ticket, text in in_characters.items()} == expected
         # The data has objects whose characters and octets differ before and within the description.
         assert await connection.fetchval(
@@ -248,3 +253,34 @@ async def test_description_offsets_move_between_characters_and_octets(generated)
            WHERE id IN (SELECT id FROM "Ticket" ORDER BY id LIMIT 50)""",
     )
     assert await assert_stored_equals_rendered(url) == SHAPE.tickets
+
+
+async def test_a_title_from_the_question_is_hidden_with_the_description(generated):
+    """0016: without descriptions a title made of the question's words is null, an AI-written one
+    stays; the stored cuts are moved in place on upgrade and back on downgrade; a change of
+    "titleFromAi" alone is rendered again."""
+    url = generated
+    await _migrate(url, "0014", down=True)
+    await _migrate(url, "head", down=False)  # existing rows: their cuts are moved in place
+    assert await assert_stored_equals_rendered(url) == SHAPE.tickets
+    await postgres.execute(url, 'UPDATE "Ticket" SET "titleFromAi" = true WHERE id % 3 = 0')
+    assert await assert_stored_equals_rendered(url) == SHAPE.tickets
+    connection = await asyncpg.connect(url)
+    try:
+        titles = dict(await connection.fetch('SELECT id, title FROM "Ticket"'))
+        for descriptions in (False, True):
+            for ticket_id, kept in (await stored(connection, descriptions)).items():
+                shown = orjson.loads(kept)
+                assert ("description" in shown) is descriptions
+                hidden = not descriptions and ticket_id % 3 != 0
+                assert shown["title"] == (None if hidden else titles[ticket_id])
+                assert list(shown)[:2] == ["id", "title"]
+    finally:
+        await connection.close()
+    await _migrate(url, "0014", down=True)
+    connection = await asyncpg.connect(url)
+    try:
+        expected = await reference(connection, Encoding.PYTHON, descriptions=False, question_titles=True)
+        assert await stored(connection, False) == expected
+    finally:
+        await connection.close()

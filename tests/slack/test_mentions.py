@@ -15,6 +15,14 @@ NO_LINK = "\u2060"
         ("ping <!subteam^S0123ABC>", f"ping @{NO_LINK}group"),
         ("<@U123> and <#C123|general> stay", "<@U123> and <#C123|general> stay"),
         ("<!date^1392734382^{date}|Feb 18>", "<!date^1392734382^{date}|Feb 18>"),
+        # Any case and stray spaces (issue 18 §4): Slack may still read these as mentions.
+        ("<!CHANNEL> now", f"@{NO_LINK}channel now"),
+        ("<!Here>", f"@{NO_LINK}here"),
+        ("<!channel >", f"@{NO_LINK}channel"),
+        ("< ! everyone | all >", f"@{NO_LINK}everyone"),
+        ("<!group>", f"@{NO_LINK}group"),
+        ("ping <!subteam^s0123abc>", f"ping @{NO_LINK}group"),
+        ("ping <!SubTeam^S0123ABC|@Support >", f"ping @{NO_LINK}Support"),
     ],
 )
 def test_broadcast_and_group_mentions_become_plain_text(quoted: str, expected: str) -> None:

@@ -57,7 +57,7 @@ async def ask_with_model(desk, behaviour: str):
 
 async def test_a_generated_title(desk, team):
     model, ticket, [backend] = await ask_with_model(desk, "good")
-    assert ticket["title"] == "GitHub Pages 404 after deploy"
+    assert ticket["title"] == "GitHub Pages 404 after deploy" and ticket["titleFromAi"] is True
     assert "GitHub Pages 404 after deploy" in backend.args["text"]
     [request] = model.requests
     assert request["authorization"] == "Bearer sk-test"
@@ -68,6 +68,7 @@ async def test_a_slow_model_leaves_the_first_words_and_the_ticket_goes_on(desk, 
     model, ticket, [backend] = await ask_with_model(desk, "slow")
     assert len(model.requests) == 1
     assert ticket["title"] == first_words_title(QUESTION) == "My GitHub Pages site shows a 404 after…"
+    assert ticket["titleFromAi"] is False
     assert ticket["ticketTs"] == backend.response["ts"]
 
 
@@ -83,6 +84,21 @@ async def test_without_a_model_no_call_is_made_and_titles_are_the_first_words(de
     async with desk() as d:
         _, ticket = await d.ask("   <@U0HELPER01> help!   my <https://example.com|site> is down")
         assert ticket["title"] == "help! my site is down"
+
+
+@pytest.mark.parametrize("behaviour", ["good", "error"])
+async def test_without_a_key_only_an_ai_written_title_is_shown(desk, team, behaviour):
+    """API_DESCRIPTIONS=keys: the first words are the question's text, hidden like it (issue 18 §5)."""
+    model = FakeModel(behaviour)
+    settings = {"hack_club_ai_api_key": "sk-test", "ai_timeout_seconds": 0.5, "api_descriptions": "keys"}
+    async with running(model.app) as model_url, desk(ai_base_url=f"{model_url}/v1", **settings) as d:
+        _, ticket = await d.ask(QUESTION)
+        shown = await d.api_ticket(ticket["id"])
+        listed = (await d.client.get("/api/tickets", params={"status": "open"})).json()
+        exported = (await d.client.get("/api/tickets", params={"since": "2000-01-01"})).json()
+    expected = "GitHub Pages 404 after deploy" if behaviour == "good" else None
+    assert [shown["title"], listed[0]["title"], exported[0]["title"]] == [expected] * 3
+    assert "description" not in shown and "GitHub Pages site" not in str([shown, listed, exported])
 
 
 def test_first_words_title_edge_cases():

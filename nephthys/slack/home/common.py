@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from nephthys.slack.mentions import neutralise_mentions
+from nephthys.slack.payload_numbers import payload_number
 from nephthys.transcripts import Transcript
 
 # Slack refuses a view of more than 100 blocks.
 MAX_BLOCKS = 100
+# A page button's number beyond this is not one the Home wrote (a page is shown as 1).
+MAX_PAGE = 999_999
 
 # action_ids (a prefix and a colon where one block holds several buttons of a kind).
 VIEW_BUTTON = "home_view"  # home_view:<view>
@@ -159,7 +162,7 @@ def pager_blocks(transcript: Transcript, view: View, page: Page) -> list[dict]:
 def parse_view_and_page(value: str | None) -> tuple[View | None, int]:
     """``"<view>:<page>"`` from a button's value; an unknown view is None, a bad page is 1."""
     name, _, page = (value or "").partition(":")
-    return view_named(name), int(page) if page.isdigit() and len(page) < 7 else 1
+    return view_named(name), payload_number(page, maximum=MAX_PAGE) or 1
 
 
 # ---------------------------------------------------------------- formatting

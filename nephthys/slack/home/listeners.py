@@ -27,6 +27,8 @@ from nephthys.slack.home.common import (
     view_named,
 )
 from nephthys.slack.home.publisher import HomePublisher
+from nephthys.slack.messages import mention
+from nephthys.slack.payload_numbers import payload_id
 from nephthys.slack.tags import AfterAck, is_admin
 from nephthys.tags import service
 from nephthys.tags.service import NameRejected
@@ -42,7 +44,7 @@ def publisher(ctx: SlackContext) -> HomePublisher:
 
 async def on_app_home_opened(ctx: SlackContext, event: dict) -> None:
     """The Events API listener for ``app_home_opened`` (the Home tab only, not Messages)."""
-    if event.get("tab", "home") == "home" and event.get("user"):
+    if event.get("tab", "home") == "home" and isinstance(event.get("user"), str) and event["user"]:
         await publisher(ctx).opened(event["user"], event.get("view"))
 
 
@@ -52,8 +54,9 @@ def _clicked(body: dict) -> tuple[str, str]:
     return body["user"]["id"], str(action.get("value") or "")
 
 
-def _id_from(value: str) -> int | None:
-    return int(value) if value.isdigit() and len(value) < 10 else None
+def _unreadable(ctx: SlackContext, user_id: str) -> str:
+    """The Home's notice for a button whose value the app did not write."""
+    return ctx.transcript.text("button_unreadable", user=mention(user_id))
 
 
 # ---------------------------------------------------------------- navigation
@@ -84,9 +87,9 @@ async def resolve_clicked(ctx: SlackContext, body: dict) -> None:
     user_id, value = _clicked(body)
     home = publisher(ctx)
     home.saw_view(user_id, body.get("view"))
-    ticket_id = _id_from(value)
+    ticket_id = payload_id(value)
     if ticket_id is None:
-        await home.show(user_id)
+        await home.show(user_id, notice=_unreadable(ctx, user_id))
         return
     change = await flows.resolve(ctx, ticket_id=ticket_id, resolver=user_id)
     if not change.changed or change.found_ticket.assigned_to_slack_id != user_id:
@@ -109,7 +112,7 @@ async def rename_tag_clicked(ctx: SlackContext, body: dict) -> None:
     user_id, value = _clicked(body)
     if not await _admin_or_refuse(ctx, user_id, View.TEAM_TAGS):
         return
-    tag_id = _id_from(value)
+    tag_id = payload_id(value)
     async with ctx.sessions() as session:
         name = await service.tag_name(session, tag_id=tag_id) if tag_id is not None else None
     if tag_id is None or name is None:
@@ -130,7 +133,7 @@ async def merge_question_tag_clicked(ctx: SlackContext, body: dict) -> None:
     user_id, value = _clicked(body)
     if not await _admin_or_refuse(ctx, user_id, View.QUESTION_TAGS):
         return
-    tag_id = _id_from(value)
+    tag_id = payload_id(value)
     async with ctx.sessions() as session:
         label = (
             await service.question_tag_label(session, question_tag_id=tag_id) if tag_id is not None else None
@@ -160,10 +163,12 @@ async def _delete_clicked(
     user_id, value = _clicked(body)
     if not await _admin_or_refuse(ctx, user_id, view):
         return
-    tag_id = _id_from(value)
-    if tag_id is not None:
-        async with ctx.sessions.begin() as session:
-            await delete(session, tag_id)
+    tag_id = payload_id(value)
+    if tag_id is None:
+        await publisher(ctx).show(user_id, view=view, notice=_unreadable(ctx, user_id))
+        return
+    async with ctx.sessions.begin() as session:
+        await delete(session, tag_id)
     await publisher(ctx).show(user_id, view=view)
 
 
@@ -176,7 +181,7 @@ async def rename_submitted(ctx: SlackContext, body: dict) -> dict | None:
     user_id = body["user"]["id"]
     if not await is_admin(ctx, user_id):
         return {tag_blocks.NAME_BLOCK: ctx.transcript.text("app_home_admins_only")}
-    tag_id = _id_from(str((body.get("view") or {}).get("private_metadata") or ""))
+    tag_id = payload_id(str((body.get("view") or {}).get("private_metadata") or ""))
     values = _submitted_values(body)
     name = ((values.get(tag_blocks.NAME_BLOCK) or {}).get(tag_blocks.NAME_INPUT) or {}).get("value")
     if tag_id is None:
@@ -193,11 +198,11 @@ async def merge_submitted(ctx: SlackContext, body: dict) -> dict | None:
     user_id = body["user"]["id"]
     if not await is_admin(ctx, user_id):
         return {question_tags.MERGE_BLOCK: ctx.transcript.text("app_home_admins_only")}
-    source_id = _id_from(str((body.get("view") or {}).get("private_metadata") or ""))
+    source_id = payload_id(str((body.get("view") or {}).get("private_metadata") or ""))
     chosen = (_submitted_values(body).get(question_tags.MERGE_BLOCK) or {}).get(
         tag_blocks.QUESTION_TAG_SELECT
     ) or {}
-    target_id = _id_from(str((chosen.get("selected_option") or {}).get("value") or ""))
+    target_id = payload_id(str((chosen.get("selected_option") or {}).get("value") or ""))
     if source_id is None or target_id is None:
         return None
     if source_id == target_id:
