@@ -568,7 +568,9 @@ def document(*, descriptions_public: bool, status_upper: bool = False) -> dict:
         ticket["properties"]["description"]["description"] = (
             "Only to requests with a valid key (API_DESCRIPTIONS=keys)"
         )
-        queued = described["paths"]["/api/unanswered"]["get"]["responses"]["200"]["content"]["application/json"]
+        queued = described["paths"]["/api/unanswered"]["get"]["responses"]["200"]["content"][
+            "application/json"
+        ]
         queued_ticket = queued["schema"]["properties"]["tickets"]["items"]
         for title in (ticket["properties"]["title"], queued_ticket["properties"]["title"]):
             title["type"] = ["string", "null"]
