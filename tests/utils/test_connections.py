@@ -138,3 +138,39 @@ def test_the_service_bounds_connections_below_its_open_files_limit():
     )
     assert limits.header_timeout == connections.HEADER_TIMEOUT_SECONDS
     assert limits.graceful_shutdown == connections.GRACEFUL_SHUTDOWN_SECONDS
+
+
+async def test_when_every_connection_is_busy_with_a_request_a_new_one_is_closed_and_the_busy_ones_finish():
+    release = asyncio.Event()
+    both_in_the_app = asyncio.Event()
+    arrived = 0
+
+    async def busy(request: Request) -> PlainTextResponse:
+        nonlocal arrived
+        arrived += 1
+        if arrived == 2:
+            both_in_the_app.set()
+        await release.wait()
+        return PlainTextResponse("done")
+
+    app = Starlette(routes=[Route("/busy", busy)])
+    async with serving(app, limits=ConnectionLimits(max_connections=2)) as (server, base_url):
+        port = int(base_url.rsplit(":", 1)[1])
+        busy_ones: list[Connection] = []
+        try:
+            for _ in range(2):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(b"GET /busy HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                await writer.drain()
+                busy_ones.append((reader, writer))
+            async with asyncio.timeout(GENEROUS):
+                await both_in_the_app.wait()
+            third = await asyncio.open_connection("127.0.0.1", port)
+            assert await closed_by_server(third)
+            await close_all([third])
+            release.set()
+            for reader, _ in busy_ones:
+                assert (await reader.readuntil(b"done")).startswith(b"HTTP/1.1 200")
+        finally:
+            release.set()
+            await close_all(busy_ones)
