@@ -99,9 +99,7 @@ def command_database(settings: Settings) -> AbstractContextManager[str]:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from nephthys.utils.keep_alive import KEEP_ALIVE_SECONDS
+    from nephthys.utils import connections
     from nephthys.utils.starlette import create_app
 
     if settings.slack_enabled:
@@ -121,15 +119,19 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         host = args.host or settings.host or "127.0.0.1"
         port = args.port or settings.port
         app = create_app(settings, database_url=url)
-        log.info("serving %s on http://%s:%s", settings.app_title, host, port)
+        # Before the limits are made: the connection bound is fitted to the open-files limit.
+        connections.raise_open_files_limit()
+        limits = connections.ConnectionLimits()
+        log.info(
+            "serving %s on http://%s:%s (at most %d connections)",
+            settings.app_title,
+            host,
+            port,
+            limits.max_connections,
+        )
         server = stopping.Server(
-            uvicorn.Config(
-                app,
-                host=host,
-                port=port,
-                log_level=settings.log_level.lower(),
-                access_log=False,
-                timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            connections.server_config(
+                app, host=host, port=port, log_level=settings.log_level.lower(), limits=limits
             )
         )
         server.run()

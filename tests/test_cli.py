@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from nephthys.database import embedded, migrate
+from nephthys.utils.connections import GRACEFUL_SHUTDOWN_SECONDS
 from tests.support import postgres
 from tests.support.server import free_port
 
@@ -369,3 +372,68 @@ async def test_removing_admin_rights_from_someone_unknown_creates_no_user(db_url
     assert await postgres.fetch(db_url, 'SELECT * FROM "User"') == []
     async with serve() as client:
         assert (await client.get("/api/user", params={"id": "UNKNOWN99"})).status_code == 404
+
+
+# ---------------------------------------------------------------- a bounded graceful stop
+
+
+async def fill_with_tickets(url: str, count: int) -> None:
+    """``count`` tickets of ~2 kB each, straight into the database (their API JSON by its triggers)."""
+    await postgres.fetch(url, """INSERT INTO "User" ("slackId") VALUES ('U0ASKER001')""")
+    await postgres.fetch(
+        url,
+        """INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "lastMsgAt",
+               "lastMsgBy", "createdAt")
+           SELECT 'Question ' || n, repeat('words of the question ', 100), 'OPEN'::"TicketStatus",
+                  '1600000000.' || lpad(n::text, 6, '0'), 1, now(), 'AUTHOR'::"UserType",
+                  TIMESTAMPTZ '2024-01-01 00:00:00+00' + n * INTERVAL '1 minute'
+           FROM generate_series(1, $1) AS n""",
+        count,
+    )
+
+
+def stalled_reader(port: int, path: str) -> socket.socket:
+    """A client that asks for ``path``, reads the status line and then never reads again."""
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: a small window
+    client.connect(("127.0.0.1", port))
+    client.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    assert client.recv(12) == b"HTTP/1.1 200"
+    return client
+
+
+@needs_embedded
+async def test_serve_stops_within_its_bound_despite_a_stalled_reader_and_stops_its_postgresql(embedded_home):
+    """SIGTERM while a client holds an export it does not read: the server waits for requests in
+    flight GRACEFUL_SHUTDOWN_SECONDS, then cancels them and stops (before, it waited for ever),
+    and the embedded PostgreSQL is stopped as on any stop."""
+    tmp_path = embedded_home
+    pgdata = tmp_path / "pgdata"
+    # 20,000 tickets, ~45 MB of export: more than every socket buffer between the server and us.
+    prepared = embedded.start(pgdata)
+    try:
+        await migrate.upgrade(prepared.url)
+        await fill_with_tickets(prepared.url, 20_000)
+    finally:
+        prepared.stop()
+    client = None
+    try:
+        process, port = serve_on_embedded(pgdata, tmp_path)
+        client = stalled_reader(port, "/api/tickets?since=2000-01-01")
+        process.send_signal(signal.SIGTERM)
+        try:
+            _, stderr = process.communicate(timeout=GRACEFUL_SHUTDOWN_SECONDS + 50)  # generous
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, stderr = process.communicate()
+            raise AssertionError(
+                f"still running {GRACEFUL_SHUTDOWN_SECONDS + 50} s after SIGTERM:\n{stderr}"
+            ) from None
+        assert process.returncode == 0, stderr
+        assert "timeout graceful shutdown exceeded" in stderr
+        assert "stopped the embedded PostgreSQL" in stderr
+        assert postmaster_pid(pgdata) is None, stderr
+    finally:
+        if client is not None:
+            client.close()
+        stop_leftover_postgresql(pgdata)

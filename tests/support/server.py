@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import uvicorn
 
-from nephthys.utils.keep_alive import KEEP_ALIVE_SECONDS
+from nephthys.utils.connections import ConnectionLimits, server_config
 
 
 def free_port() -> int:
@@ -19,20 +19,16 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serving(app, *, port: int | None = None) -> AsyncIterator[tuple[uvicorn.Server, str]]:
-    """Serve ``app`` over HTTP until the block ends; yields the server and its base URL."""
+async def serving(
+    app, *, port: int | None = None, limits: ConnectionLimits | None = None
+) -> AsyncIterator[tuple[uvicorn.Server, str]]:
+    """Serve ``app`` over HTTP until the block ends; yields the server and its base URL.
+
+    The service's own configuration (nephthys/utils/connections.py: keep-alive, header deadline,
+    connection bounds); ``limits`` makes its bounds small for a test.
+    """
     port = port or free_port()
-    # The service's keep-alive (nephthys/utils/keep_alive.py): with uvicorn's 5 s, equal to
-    # httpx's, a test whose next request comes 5 s after its last (a debounced App Home
-    # refresh it waits for) raced the server closing that connection.
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-    )
+    config = server_config(app, host="127.0.0.1", port=port, log_level="warning", limits=limits)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -3,7 +3,14 @@ reading the body whole."""
 
 from __future__ import annotations
 
-from nephthys.utils.body_limit import MAX_BODY_BYTES, BodySizeLimitMiddleware
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from nephthys.utils.body_limit import DISCARD_BYTES, MAX_BODY_BYTES, BodySizeLimitMiddleware
+from tests.support.server import running
 
 CHUNK = 64 * 1024
 
@@ -51,7 +58,9 @@ async def test_a_chunked_body_is_refused_after_the_limit_not_read_whole():
     total_chunks = 1600  # 100 MB
     status, pulled = await call(app, headers=[(b"transfer-encoding", b"chunked")], chunks=total_chunks)
     assert status == 413
-    assert pulled == MAX_BODY_BYTES // CHUNK + 1
+    # The app is refused at the chunk over the limit; then DISCARD_BYTES more are read and
+    # dropped (so the client can read the 413), and no more.
+    assert pulled == MAX_BODY_BYTES // CHUNK + 1 + DISCARD_BYTES // CHUNK
 
 
 async def test_a_body_within_the_limit_passes():
@@ -68,3 +77,42 @@ async def test_every_route_of_the_app_refuses_a_large_body_with_413(serve):
             assert response.status_code == 413, (path, response.text)
             assert response.json()["error"] == "payload_too_large"
         assert (await client.get("/health")).status_code == 200
+
+
+async def test_a_declared_length_beyond_the_discard_bound_is_not_read_at_all():
+    app = BodySizeLimitMiddleware(read_body_app)
+    declared = MAX_BODY_BYTES + DISCARD_BYTES + 1
+    status, pulled = await call(app, headers=[(b"content-length", str(declared).encode())], chunks=1600)
+    assert (status, pulled) == (413, 0)
+
+
+async def echo_length(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(str(len(await request.body())))
+
+
+async def test_a_client_posting_5_mb_in_one_go_reads_the_413_not_a_reset(serve):
+    """httpx (like requests) writes the whole body before it reads the answer, with no
+    ``Expect: 100-continue``: the server must read the rest and drop it, or the client's kernel
+    gets a reset and the 413 with it."""
+    five_mb = b"x" * (5 * 1024 * 1024)
+    async with serve() as client:
+        for path in ("/api/tickets", "/slack/events"):
+            response = await client.post(path, content=five_mb, headers={"Content-Type": "application/json"})
+            assert response.status_code == 413, (path, response.text)
+            assert response.json() == {"error": "payload_too_large", "max_bytes": MAX_BODY_BYTES}
+        assert (await client.get("/health")).status_code == 200
+
+
+async def test_a_chunked_5_mb_upload_reads_the_413_too():
+    app = Starlette(routes=[Route("/", echo_length, methods=["POST"])], middleware=[])
+    app.add_middleware(BodySizeLimitMiddleware)
+
+    async def five_mb():
+        for _ in range(80):
+            yield b"x" * CHUNK
+
+    async with running(app) as base_url, httpx.AsyncClient(base_url=base_url) as client:
+        response = await client.post("/", content=five_mb())
+        assert response.status_code == 413
+        assert response.json()["error"] == "payload_too_large"
+        assert (await client.post("/", content=b"small")).text == "5"
