@@ -138,6 +138,12 @@ async def test_distribution_over_the_api(serve, db_url):
         ("/api/stats/daily?tz=../../etc/passwd", ["tz"]),
         ("/api/stats/daily?tz=/etc/localtime", ["tz"]),
         ("/api/stats/daily?tz=America", ["tz"]),  # a folder of the zone database
+        # Files of the zone database that are not canonical IANA zones (each another key for the kept days).
+        ("/api/stats/daily?tz=posix/Europe/Berlin", ["tz", "'posix/Europe/Berlin'"]),
+        ("/api/stats/daily?tz=right/UTC", ["tz", "'right/UTC'"]),
+        ("/api/stats/daily?tz=Factory", ["tz", "'Factory'"]),
+        ("/api/stats/daily?tz=localtime", ["tz", "'localtime'"]),
+        ("/api/stats/daily?tz=posixrules", ["tz", "'posixrules'"]),
         ("/api/stats/daily?since=2026-02-01&until=2026-01-01", ["since", "after until"]),
         ("/api/stats/daily?since=2000-01-01", ["since", "366"]),  # to today: far too long
         ("/api/stats/daily?since=8999-12-31", ["since", "after until"]),  # after today
