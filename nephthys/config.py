@@ -81,6 +81,8 @@ class Settings:
     api_access: str = "open"
     # Ticket descriptions: "public" (to every reader) or "keys" (only to requests with a valid key).
     api_descriptions: str = "public"
+    # At most this many days of /api/stats/daily kept in "DailyFigures" (nephthys.stats.daily).
+    daily_figures_kept: int = 10_000
     # Scheduled jobs (nephthys/tasks, docs/jobs.md)
     job_catch_up_hours: float = 6.0
     daily_summary_time: time = time(0, 0)
@@ -257,6 +259,7 @@ def _parse(env: Mapping[str, str]) -> dict:
         timezone=_timezone(get("TIMEZONE")),
         api_access=choice("API_ACCESS", ("open", "keys"), DEFAULTS.api_access),
         api_descriptions=choice("API_DESCRIPTIONS", ("public", "keys"), DEFAULTS.api_descriptions),
+        daily_figures_kept=number("DAILY_FIGURES_KEPT", DEFAULTS.daily_figures_kept, int, 0, 10_000_000),
         **_job_settings(get, number),
     )
 

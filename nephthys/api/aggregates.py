@@ -202,7 +202,14 @@ async def stats_daily(request: Request) -> Response:
         start, last = query.days(now)
         return {
             "tz": query.zone.key,
-            "days": await daily_stats(connection, start, last, query.zone, remember=True),
+            "days": await daily_stats(
+                connection,
+                start,
+                last,
+                query.zone,
+                remember=True,
+                kept_days_limit=request.app.state.settings.daily_figures_kept,
+            ),
         }
 
     return await _answer(request, key, compute)
