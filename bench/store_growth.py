@@ -93,9 +93,9 @@ def service_env(database_url: str, pythonpath: str | None) -> dict[str, str]:
     return env
 
 
-async def prepare_database(args: argparse.Namespace, side: str, pythonpath: str | None, log_dir: Path) -> str:
+def prepare_database(args: argparse.Namespace, side: str, pythonpath: str | None, log_dir: Path) -> str:
     """A fresh database migrated by the side's own code, then filled."""
-    url = await generate.recreate_database(args.server_url, f"nephthys_bench_store_{side}")
+    url = asyncio.run(generate.recreate_database(args.server_url, f"nephthys_bench_store_{side}"))
     subprocess.run(
         [sys.executable, "-m", "nephthys", "db", "upgrade"],
         env=service_env(url, pythonpath),
@@ -103,9 +103,13 @@ async def prepare_database(args: argparse.Namespace, side: str, pythonpath: str 
         check=True,
         capture_output=True,
     )
-    shape = generate.Shape(tickets=args.tickets, users=2_000, helpers=50, live=False)
-    await generate.fill(url, shape, now=datetime.now(UTC).replace(microsecond=0), log=lambda _: None)
+    asyncio.run(fill(url, args.tickets))
     return url
+
+
+async def fill(url: str, tickets: int) -> None:
+    shape = generate.Shape(tickets=tickets, users=2_000, helpers=50, live=False)
+    await generate.fill(url, shape, now=datetime.now(UTC).replace(microsecond=0), log=lambda _: None)
 
 
 async def sizes(url: str) -> dict:
@@ -233,7 +237,7 @@ async def direct_check(url: str, answers: list[tuple[str, int, dict]]) -> int:
 
 def side_run(args: argparse.Namespace, side: str, pythonpath: str | None, log_dir: Path) -> dict:
     log(f"{side}: fresh database, migrated by its own code, {args.tickets:,} tickets …")
-    url = asyncio.run(prepare_database(args, side, pythonpath, log_dir))
+    url = prepare_database(args, side, pythonpath, log_dir)
     port = free_port()
     command = [sys.executable, "-m", "nephthys", "serve", "--no-migrate", "--host", "127.0.0.1"]
     server = start_server(
