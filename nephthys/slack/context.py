@@ -75,9 +75,6 @@ class KeyedLocks:
         self._locks: dict[Hashable, asyncio.Lock] = {}
         self._users: dict[Hashable, int] = {}
 
-    def __len__(self) -> int:
-        return len(self._locks)
-
     @contextlib.asynccontextmanager
     async def hold(self, key: Hashable):
         lock = self._locks.setdefault(key, asyncio.Lock())
