@@ -121,9 +121,22 @@ async def sizes(url: str) -> dict:
                       (SELECT count(*) FROM "DailyFigures") AS daily_figures_rows,
                       (SELECT version_num FROM alembic_version) AS revision"""
         )
+        tables = await connection.fetch(
+            """SELECT c.relname, pg_total_relation_size(c.oid) AS bytes FROM pg_class c
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('information_schema')"""
+        )
     finally:
         await connection.close()
-    return dict(row)
+    return {**dict(row), "tables": {t["relname"]: t["bytes"] for t in tables}}
+
+
+def largest_growth(before: dict, after: dict, count: int = 4) -> dict[str, float]:
+    """The tables (with their indexes and TOAST) that grew most, in MB."""
+    grown = {name: size - before.get(name, 0) for name, size in after.items()}
+    return {
+        name: round(delta / MB, 2) for name, delta in sorted(grown.items(), key=lambda kv: -kv[1])[:count]
+    }
 
 
 def year_days(year: int) -> list[str]:
@@ -271,6 +284,7 @@ def side_run(args: argparse.Namespace, side: str, pythonpath: str | None, log_di
         "database_growth_mb": round((after["database"] - before["database"]) / MB, 2),
         "daily_figures_growth_mb": round((after["daily_figures"] - before["daily_figures"]) / MB, 2),
         "daily_figures_rows": [before["daily_figures_rows"], after["daily_figures_rows"]],
+        "tables_grown_most_mb": largest_growth(before["tables"], after["tables"]),
         "rss_mb": [round(rss_before / 1024, 1), round(rss_after / 1024, 1)],
         "rss_growth_mb": round((rss_after - rss_before) / 1024, 1),
         "rss_peak_growth_mb": round((rss_peak - rss_before) / 1024, 1) if rss_peak else None,
@@ -307,6 +321,7 @@ def report(outcome: dict) -> str:
         row("database growth (pg_database_size)", f"≤ {TARGET_DATABASE_MB} MB", lambda s: f"{s['database_growth_mb']} MB"),
         row("DailyFigures growth (pg_total_relation_size)", "", lambda s: f"{s['daily_figures_growth_mb']} MB"),
         row("DailyFigures rows (start → end)", "", lambda s: "{} → {}".format(*s["daily_figures_rows"])),
+        row("tables grown most (MB)", "", lambda s: ", ".join(f"{k} {v}" for k, v in s["tables_grown_most_mb"].items())),
         row("service RSS growth (end − start)", f"≤ {TARGET_MEMORY_MB} MB", lambda s: f"{s['rss_growth_mb']} MB"),
         row("service RSS peak growth (VmHWM − start)", "", lambda s: f"{s['rss_peak_growth_mb']} MB"),
         row("service RSS (start → end)", "", lambda s: "{} → {} MB".format(*s["rss_mb"])),

@@ -19,7 +19,9 @@ day at the first instant that exists; a midnight they repeat, at its first
 occurrence (``fold=0``), so the edges always increase and every instant belongs
 to exactly one day.
 
-One statement reads every figure: the tickets created in the series (one index
+A day that ends at or before the first instant any ticket has (its creation or
+closure) holds no ticket: its figures are 0 and its percentiles ``None``, with
+no query. For the others, one statement reads every figure: the tickets created in the series (one index
 range on ``createdAt``), those closed in it (one on ``closedAt``), and for
 ``unresolved_at_end`` the tickets that could be unresolved at some day's end
 (created before the last edge, not closed before the first day's end), each
@@ -62,6 +64,7 @@ Answers never depend on what is kept: a day not found is computed.
 
 from __future__ import annotations
 
+import bisect
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -183,6 +186,12 @@ def _percentiles(milliseconds: list[float] | None) -> dict[str, float | None]:
 
 # A day's figures: (new, closed, unresolved at end, hang percentiles ms, resolution percentiles ms).
 DayFigures = tuple[int, int, int, list[float] | None, list[float] | None]
+
+# The first instant any ticket has (created or closed); null when there is no ticket.
+DATA_START_SQL = text(
+    """SELECT least((SELECT min("createdAt") FROM "Ticket"), (SELECT min("closedAt") FROM "Ticket"))"""
+)
+NO_TICKETS: DayFigures = (0, 0, 0, None, None)
 
 KEPT_DAYS_SQL = text(
     """SELECT w.day, d."zone", d."newTickets", d."closedTickets", d."unresolvedAtEnd",
@@ -365,13 +374,16 @@ async def daily_stats(
     """
     edges = local_day_edges(first, last, zone)
     days = len(edges) - 1
-    figures: dict[int, DayFigures] = {}
+    data_start = (await executor.execute(DATA_START_SQL)).scalar_one()
+    # The days ending at or before any ticket's first instant hold no ticket: every figure is 0.
+    empty = days if data_start is None else bisect.bisect_right(edges, data_start, lo=1) - 1
+    figures: dict[int, DayFigures] = dict.fromkeys(range(empty), NO_TICKETS)
     zones_read: set[str] = set()
-    if remember:
-        kept = await executor.execute(KEPT_DAYS_SQL, {"starts": edges[:-1], "ends": edges[1:]})
+    if remember and empty < days:
+        kept = await executor.execute(KEPT_DAYS_SQL, {"starts": edges[empty:-1], "ends": edges[empty + 1 :]})
         for row in kept:
             zones_read.add(row.zone)
-            figures[row.day - 1] = (
+            figures[empty + row.day - 1] = (
                 row.newTickets,
                 row.closedTickets,
                 row.unresolvedAtEnd,

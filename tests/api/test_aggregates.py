@@ -180,6 +180,7 @@ async def test_kept_days_stay_within_their_bound_least_recently_used_zone_first(
         await add_ticket(db_url, opened_by=author, created_at=created, status="CLOSED" if closed else "OPEN",
                          assigned_to=helper, assigned_at=created + day * 7 * timedelta(minutes=1),
                          closed_by=helper if closed else None, closed_at=closed)  # fmt: skip
+    await add_ticket(db_url, opened_by=author, created_at=utc(2025, 12, 28, 9))  # so no January day is empty
     engine = create_engine(db_url, pool_size=1)
 
     async def kept() -> dict[str, int]:

@@ -289,3 +289,45 @@ async def test_kept_days_are_forgotten_exactly_when_a_ticket_change_touches_them
         assert await through_kept_days() == await fresh()
     finally:
         await engine.dispose()
+
+
+async def test_days_before_any_ticket_are_zeros_without_a_query_and_equal_the_full_computation(
+    db_url, connection
+):
+    """Issue 18: far days are computed, not stored; the ones before the data need no statement at all."""
+    from nephthys.stats import daily
+
+    author = await add_user(db_url, "UAUTHOR")
+    # A closure stamped before any creation (imported data): the first instant any ticket has.
+    await add_ticket(db_url, opened_by=author, created_at=datetime(2026, 3, 10, 15, tzinfo=UTC), status="CLOSED",
+                     closed_at=datetime(2026, 3, 5, 9, 30, tzinfo=UTC))  # fmt: skip
+    await add_ticket(db_url, opened_by=author, created_at=datetime(2026, 3, 7, 1, tzinfo=UTC))
+    first, last = date(2026, 2, 20), date(2026, 3, 12)
+    edges = local_day_edges(first, last, NEW_YORK)
+    statements = []
+    real = daily._computed_days
+
+    async def counted(executor, run_edges, unresolved_before=None):
+        statements.append((run_edges[0], len(run_edges) - 1))
+        return await real(executor, run_edges, unresolved_before)
+
+    full = await real(connection, edges)  # one statement over every day, as before
+    daily._computed_days = counted
+    try:
+        series = await daily_stats(connection, first, last, NEW_YORK)
+        far = await daily_stats(connection, date(1500, 1, 1), date(1500, 12, 31), NEW_YORK)
+    finally:
+        daily._computed_days = real
+    assert [(d["new_tickets"], d["closed_tickets"], d["unresolved_at_end"]) for d in series] == [
+        (f[0], f[1], f[2]) for f in full
+    ]
+    assert series == await daily_stats(connection, first, last, NEW_YORK, remember=False)
+    assert [d["date"] for d in series][13:15] == ["2026-03-05", "2026-03-06"]
+    assert series[12]["unresolved_at_end"] == 0 and series[13]["closed_tickets"] == 1  # 5 March, New York
+    # Only the days from the one holding the first instant on were read from the database.
+    assert statements == [(edges[13], len(edges) - 1 - 13)]
+    assert len(far) == 365 and all(
+        (d["new_tickets"], d["closed_tickets"], d["unresolved_at_end"]) == (0, 0, 0)
+        and d["hang_time_minutes"] == {"p50": None, "p90": None, "p95": None}
+        for d in far
+    )
