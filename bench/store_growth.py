@@ -12,7 +12,8 @@ For each side, one at a time on this machine:
    Slack off); the code before is ``git archive <--before> nephthys`` unpacked in a
    temporary folder and run with ``PYTHONPATH`` pointing at it, as bench/aggregates.py
    does (no checkout is touched);
-3. a warm-up of ``--warm-up`` requests, then the database's size
+3. a warm-up of ``--warm-up`` requests; once the database stops growing (the service
+   builds its export blocks after start-up: 6 s without change), the database's size
    (``pg_database_size``), "DailyFigures"' size (``pg_total_relation_size``) and
    the service's resident memory (``VmRSS``) are read, and its peak (``VmHWM``) reset;
 4. the attack: anonymous ``GET /api/stats/daily?since=Y-01-01&until=Y-12-31&tz=Z``
@@ -129,6 +130,19 @@ async def sizes(url: str) -> dict:
     finally:
         await connection.close()
     return {**dict(row), "tables": {t["relname"]: t["bytes"] for t in tables}}
+
+
+async def settled_sizes(url: str, *, quiet_for: float = 6, at_most: float = 120) -> dict:
+    """The sizes once the service's start-up work (e.g. the export blocks it builds) stops growing the database."""
+    deadline = time.monotonic() + at_most
+    last = await sizes(url)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(quiet_for)
+        now = await sizes(url)
+        if now["database"] == last["database"]:
+            return now
+        last = now
+    return last
 
 
 def largest_growth(before: dict, after: dict, count: int = 4) -> dict[str, float]:
@@ -260,7 +274,7 @@ def side_run(args: argparse.Namespace, side: str, pythonpath: str | None, log_di
     try:
         wait_until_ready(server)
         asyncio.run(attack(server, zones, rate=args.rate, duration=args.warm_up / args.rate, seed=1, check=0))
-        before = asyncio.run(sizes(url))
+        before = asyncio.run(settled_sizes(url))
         rss_before = proc_status_kb(server.pid, "VmRSS")
         peak_reset = reset_peak_rss(server.pid)
         load_before = [round(x, 2) for x in os.getloadavg()]
