@@ -331,3 +331,35 @@ async def test_days_before_any_ticket_are_zeros_without_a_query_and_equal_the_fu
         and d["hang_time_minutes"] == {"p50": None, "p90": None, "p95": None}
         for d in far
     )
+
+
+async def test_two_storers_with_overlapping_snapshots_never_pass_the_cap(db_url):
+    """Issue 18: several instances share the kept days' cap; a storer whose snapshot missed another's
+    stored days stores nothing, so neither can count the room the other took."""
+    from nephthys.database.engine import create_engine
+    from tests.support import postgres
+
+    author = await add_user(db_url, "UAUTHOR")
+    for day in range(1, 32, 3):
+        await add_ticket(db_url, opened_by=author, created_at=datetime(2026, 1, day, 12, tzinfo=UTC))
+    engine = create_engine(db_url, pool_size=2)
+    first, last = date(2026, 1, 2), date(2026, 1, 31)
+    try:
+        async with engine.connect() as one, engine.connect() as two:
+            one = await one.execution_options(isolation_level="REPEATABLE READ")
+            two = await two.execution_options(isolation_level="REPEATABLE READ")
+            async with one.begin(), two.begin():
+                for connection in (one, two):  # both snapshots taken before either stores
+                    await connection.execute(text('SELECT count(*) FROM "DailyFigures"'))
+                kept_one = await daily_stats(one, first, last, NEW_YORK, remember=True, kept_days_limit=40)
+                await one.commit()
+                kept_two = await daily_stats(
+                    two, first, last, ZoneInfo("Asia/Tokyo"), remember=True, kept_days_limit=40
+                )
+            async with engine.connect() as fresh:
+                assert kept_one == await daily_stats(fresh, first, last, NEW_YORK)
+                assert kept_two == await daily_stats(fresh, first, last, ZoneInfo("Asia/Tokyo"))
+        rows = await postgres.fetch(db_url, 'SELECT "zone", count(*) AS n FROM "DailyFigures" GROUP BY 1')
+        assert {row["zone"]: row["n"] for row in rows} == {"America/New_York": 30}
+    finally:
+        await engine.dispose()
