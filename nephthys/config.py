@@ -83,6 +83,8 @@ class Settings:
     api_descriptions: str = "public"
     # A ticket's status in the API: "lower" (open, the contract's) or "upper" (OPEN, the existing Nephthys's).
     api_status_case: str = "lower"
+    # At most this many days of /api/stats/daily kept in "DailyFigures" (nephthys.stats.daily).
+    daily_figures_kept: int = 10_000
     # Scheduled jobs (nephthys/tasks, docs/jobs.md)
     job_catch_up_hours: float = 6.0
     daily_summary_time: time = time(0, 0)
@@ -260,6 +262,7 @@ def _parse(env: Mapping[str, str]) -> dict:
         api_access=choice("API_ACCESS", ("open", "keys"), DEFAULTS.api_access),
         api_descriptions=choice("API_DESCRIPTIONS", ("public", "keys"), DEFAULTS.api_descriptions),
         api_status_case=choice("API_STATUS_CASE", ("lower", "upper"), DEFAULTS.api_status_case),
+        daily_figures_kept=number("DAILY_FIGURES_KEPT", DEFAULTS.daily_figures_kept, int, 0, 10_000_000),
         **_job_settings(get, number),
     )
 

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy import text
@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from nephthys.api.etag import entity_tag, matches, not_modified
-from nephthys.api.params import BadParameter, first, instant, shown
+from nephthys.api.params import BadParameter, first, instant, shown, zone
 from nephthys.api.responses import JSON, error_response
 from nephthys.stats.daily import MAX_DAYS, daily_stats
 from nephthys.stats.distribution import METRICS, duration_distribution
@@ -36,17 +36,6 @@ FIRST_DATE, LAST_DATE = date(1000, 1, 1), date(9000, 12, 31)
 
 
 # ---------------------------------------------------------------- parameters
-
-
-def zone_parameter(request: Request, default: str) -> ZoneInfo:
-    """``tz``: an IANA zone name like Europe/Berlin; the TIMEZONE setting when not given."""
-    found = first(request, "tz")
-    name = found[1] if found else default
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        # ValueError: a path-like key (../, absolute); OSError: a folder of the zone database.
-        raise BadParameter(f"tz: expected an IANA time zone like Europe/Berlin, got {shown(name)}") from None
 
 
 def date_parameter(request: Request, name: str) -> date | None:
@@ -95,7 +84,7 @@ class DailyQuery:
         query = cls(
             date_parameter(request, "since"),
             date_parameter(request, "until"),
-            zone_parameter(request, request.app.state.settings.timezone),
+            zone(request, "tz", request.app.state.settings.timezone),
         )
         if query.since is not None and query.until is not None:
             not_after(query.since, query.until)
@@ -213,7 +202,14 @@ async def stats_daily(request: Request) -> Response:
         start, last = query.days(now)
         return {
             "tz": query.zone.key,
-            "days": await daily_stats(connection, start, last, query.zone, remember=True),
+            "days": await daily_stats(
+                connection,
+                start,
+                last,
+                query.zone,
+                remember=True,
+                kept_days_limit=request.app.state.settings.daily_figures_kept,
+            ),
         }
 
     return await _answer(request, key, compute)

@@ -1,4 +1,11 @@
-"""GET /metrics: Prometheus text — requests and latencies per route, the database pool, tickets by status."""
+"""GET /metrics: Prometheus text — requests and latencies per route, the database pool, tickets by status.
+
+**Bound**: every label value comes from a fixed set, never from what a client sends, so the
+series stay few (enforced in :meth:`MetricsMiddleware.__call__`, where they are made): ``route``
+is a route's path or ``unmatched``, ``method`` one of :data:`METHODS` or ``other``, ``status`` a
+code the app itself answered with. At most (routes + 1) × 8 × the app's status codes request
+counters and (routes + 1) × 8 latency histograms.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +27,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SCOPE_KEY = "nephthys.metrics"
 UNMATCHED = "unmatched"
+# The methods counted by name; any other a client sends is counted as OTHER_METHOD.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
 TICKETS_BY_STATUS = text('SELECT open, "inProgress" AS in_progress, closed FROM "TicketTotals" WHERE id = 1')
 
 
@@ -98,6 +108,8 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_and_note)
         finally:
             route, method = _route_template(scope), scope.get("method", "")
+            if method not in METHODS:
+                method = OTHER_METHOD
             self.metrics.requests.labels(route, method, str(status)).inc()
             self.metrics.latency.labels(route, method).observe(time.perf_counter() - started)
 

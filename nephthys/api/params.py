@@ -6,8 +6,11 @@ parameter and the value, so no query string can reach the database malformed.
 
 from __future__ import annotations
 
+import functools
 import re
+import zoneinfo
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 
@@ -97,3 +100,31 @@ def whole_number(request: Request, name: str, *, low: int, high: int) -> int | N
     if not re.fullmatch(r"[+-]?[0-9]{1,12}", value) or not low <= int(value) <= high:
         raise BadParameter(f"{name}: expected a whole number from {low} to {high}, got {shown(value)}")
     return int(value)
+
+
+# Names the zone database holds that are not canonical IANA zones: "Factory" (a placeholder
+# zone) and "localtime" (the machine's own zone, a link). available_timezones() already leaves
+# out the posix/ and right/ copies and "posixrules".
+_NOT_ZONES = frozenset({"Factory", "localtime"})
+
+
+@functools.cache
+def canonical_zone_names() -> frozenset[str]:
+    """The IANA zone names a client may ask for (read once: the zone database does not change under us)."""
+    return frozenset(zoneinfo.available_timezones() - _NOT_ZONES)
+
+
+def zone(request: Request, name: str, default: str) -> ZoneInfo:
+    """An IANA zone name like Europe/Berlin from ``name``; the ``default`` (a setting) when not given.
+
+    Only canonical names are accepted from a client, never a path into the zone database
+    (``posix/…``, ``right/…``, ``../``) nor ``Factory`` or ``localtime``: each would be another
+    key for the stores a zone names (docs/api.md, Bounds).
+    """
+    found = first(request, name)
+    if found is None:
+        return ZoneInfo(default)
+    value = found[1]
+    if value not in canonical_zone_names():
+        raise BadParameter(f"{name}: expected an IANA time zone like Europe/Berlin, got {shown(value)}")
+    return ZoneInfo(value)

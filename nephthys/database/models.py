@@ -546,11 +546,38 @@ class DailyFigures(Base):
     resolution_p50_ms: Mapped[float | None] = mapped_column("resolutionP50Ms", Double)
     resolution_p90_ms: Mapped[float | None] = mapped_column("resolutionP90Ms", Double)
     resolution_p95_ms: Mapped[float | None] = mapped_column("resolutionP95Ms", Double)
+    # The zone whose request stored the day, forgotten with it (migration 0017).
+    zone: Mapped[str] = mapped_column(Text, nullable=False)
 
     __table_args__ = (
         # the triggers' deletions: the days ending after a changed ticket's instant.
         Index("DailyFigures_dayEnd_idx", "dayEnd"),
+        # forgetting a zone's days
+        Index("DailyFigures_zone_idx", "zone"),
     )
+
+
+class DailyFiguresZone(Base):
+    """Per zone with kept days, when a request last read or stored them (migration 0017).
+
+    Written at most once a minute per zone; the least recently used zone goes first at the cap.
+    """
+
+    __tablename__ = "DailyFiguresZone"
+
+    zone: Mapped[str] = mapped_column(Text, primary_key=True)
+    last_used_at: Mapped[datetime] = mapped_column(
+        "lastUsedAt", TIMESTAMP(timezone=True, precision=3), nullable=False
+    )
+
+
+class DailyFiguresStore(Base):
+    """One row (id 1) that every request storing days updates first, so storers count the kept days exactly."""
+
+    __tablename__ = "DailyFiguresStore"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    stored_at: Mapped[datetime | None] = mapped_column("storedAt", TIMESTAMP(timezone=True, precision=3))
 
 
 class DailyFiguresPending(Base):
@@ -578,6 +605,8 @@ __all__ = [
     "BotMessage",
     "DailyFigures",
     "DailyFiguresPending",
+    "DailyFiguresStore",
+    "DailyFiguresZone",
     "Feedback",
     "FeedbackRating",
     "JobRun",

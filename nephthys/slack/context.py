@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -73,29 +73,33 @@ class BackgroundWork:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-class TicketLocks:
+class KeyedLocks:
+    """One asyncio lock per key, kept only while someone holds or waits for it (so never more than that)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, asyncio.Lock] = {}
+        self._users: dict[Hashable, int] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Hashable):
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if self._users[key] == 0:
+                del self._users[key]
+                del self._locks[key]
+
+
+class TicketLocks(KeyedLocks):
     """One asyncio lock per ticket, so this instance never runs two Slack workflows on a ticket at once.
 
     (Across instances, event de-duplication and the repair job's grace period keep
     workflows apart, and the backend message is claimed with a conditional update.)
     """
-
-    def __init__(self) -> None:
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._users: dict[int, int] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, ticket_id: int):
-        lock = self._locks.setdefault(ticket_id, asyncio.Lock())
-        self._users[ticket_id] = self._users.get(ticket_id, 0) + 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._users[ticket_id] -= 1
-            if self._users[ticket_id] == 0:
-                del self._users[ticket_id]
-                del self._locks[ticket_id]
 
 
 class QuestionsInFlight:

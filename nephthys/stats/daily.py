@@ -19,7 +19,9 @@ day at the first instant that exists; a midnight they repeat, at its first
 occurrence (``fold=0``), so the edges always increase and every instant belongs
 to exactly one day.
 
-One statement reads every figure: the tickets created in the series (one index
+A day that ends at or before the first instant any ticket has (its creation or
+closure) holds no ticket: its figures are 0 and its percentiles ``None``, with
+no query. For the others, one statement reads every figure: the tickets created in the series (one index
 range on ``createdAt``), those closed in it (one on ``closedAt``), and for
 ``unresolved_at_end`` the tickets that could be unresolved at some day's end
 (created before the last edge, not closed before the first day's end), each
@@ -35,10 +37,34 @@ lock on the totals row taken in the same snapshot, which fails when any ticket
 change committed since the snapshot (the days are then simply not stored) and
 holds a committing writer back until this transaction ends, so a writer's
 deletions always see the days stored before it.
+
+**Bound** (issue 18; migration 0017). Clients choose the days and zones, so the
+kept days are bounded where they are inserted (:func:`_keep`):
+
+- at most ``kept_days_limit`` rows (the ``DAILY_FIGURES_KEPT`` setting, default
+  :data:`KEPT_DAYS`). A row is fixed-width, about :data:`KEPT_DAY_BYTES` bytes with
+  its three index entries, so the default keeps about 2 MB;
+- only days near the data are stored: a day that ends more than :data:`NEAR`
+  before the first ticket was created, or starts more than :data:`NEAR` after the
+  later of now and the last ticket's creation or closure, is computed and not
+  stored (before the data every figure is 0: such days are cheap to compute);
+- each kept day names the zone whose request stored it, and "DailyFiguresZone"
+  records when each zone's days were last read or stored, at most one write a minute
+  per zone (:data:`TOUCH_EVERY`), never one per row read. At the cap the least
+  recently used zone is forgotten whole, but only a zone idle for
+  :data:`EVICTABLE_AFTER`: days are never deleted faster than the cap per that
+  time, so churn (dead rows waiting for VACUUM) stays near the cap too. When
+  nothing may be forgotten, the days that do not fit are computed and not stored;
+- storers take turns on the one "DailyFiguresStore" row without waiting (NOWAIT)
+  and fail when another stored since their snapshot, so each counts the kept days
+  exactly and the cap holds with several instances.
+
+Answers never depend on what is kept: a day not found is computed.
 """
 
 from __future__ import annotations
 
+import bisect
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -49,6 +75,12 @@ from nephthys.stats.overview import HANG_MS, RESOLUTION_MS, Executor
 
 # The longest series one request may ask for.
 MAX_DAYS = 366
+# The kept days' bound (see the module's docstring): rows, and what one row costs on disk.
+KEPT_DAYS = 10_000
+KEPT_DAY_BYTES = 220
+NEAR = timedelta(days=7)
+EVICTABLE_AFTER = timedelta(minutes=10)
+TOUCH_EVERY = timedelta(minutes=1)
 DAILY_PERCENTILES = (0.5, 0.9, 0.95)
 _PERCENTILE_KEYS = tuple(f"p{round(fraction * 100)}" for fraction in DAILY_PERCENTILES)
 _MS_PER_MINUTE = 60_000.0
@@ -155,8 +187,14 @@ def _percentiles(milliseconds: list[float] | None) -> dict[str, float | None]:
 # A day's figures: (new, closed, unresolved at end, hang percentiles ms, resolution percentiles ms).
 DayFigures = tuple[int, int, int, list[float] | None, list[float] | None]
 
+# The first instant any ticket has (created or closed); null when there is no ticket.
+DATA_START_SQL = text(
+    """SELECT least((SELECT min("createdAt") FROM "Ticket"), (SELECT min("closedAt") FROM "Ticket"))"""
+)
+NO_TICKETS: DayFigures = (0, 0, 0, None, None)
+
 KEPT_DAYS_SQL = text(
-    """SELECT w.day, d."newTickets", d."closedTickets", d."unresolvedAtEnd",
+    """SELECT w.day, d."zone", d."newTickets", d."closedTickets", d."unresolvedAtEnd",
               d."hangP50Ms", d."hangP90Ms", d."hangP95Ms",
               d."resolutionP50Ms", d."resolutionP90Ms", d."resolutionP95Ms"
        FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[])) WITH ORDINALITY AS w(s, e, day)
@@ -168,12 +206,51 @@ KEEP_LOCK_SQL = text(
 )
 KEEP_DAYS_SQL = text(
     """INSERT INTO "DailyFigures" ("dayStart", "dayEnd", "newTickets", "closedTickets", "unresolvedAtEnd",
-           "hangP50Ms", "hangP90Ms", "hangP95Ms", "resolutionP50Ms", "resolutionP90Ms", "resolutionP95Ms")
-       SELECT * FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]),
+           "hangP50Ms", "hangP90Ms", "hangP95Ms", "resolutionP50Ms", "resolutionP90Ms", "resolutionP95Ms", "zone")
+       SELECT *, CAST(:zone AS text) FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]),
            CAST(:new AS bigint[]), CAST(:closed AS bigint[]), CAST(:unresolved AS bigint[]),
            CAST(:h50 AS float8[]), CAST(:h90 AS float8[]), CAST(:h95 AS float8[]),
            CAST(:r50 AS float8[]), CAST(:r90 AS float8[]), CAST(:r95 AS float8[]))
        ON CONFLICT ("dayStart", "dayEnd") DO NOTHING"""
+)
+# In the request's snapshot: how many days are kept, where the data begins and ends, and whether
+# a zone other than :zone may be forgotten.
+KEEP_ROOM_SQL = text(
+    """SELECT (SELECT count(*) FROM "DailyFigures") AS kept,
+              (SELECT min("createdAt") FROM "Ticket") AS data_first,
+              greatest(now(), (SELECT max("createdAt") FROM "Ticket"), (SELECT max("closedAt") FROM "Ticket"))
+                  AS data_last,
+              EXISTS (SELECT 1 FROM "DailyFiguresZone"
+                      WHERE "zone" <> :zone AND "lastUsedAt" < now() - CAST(:idle AS interval)) AS evictable"""
+)
+# Storers take turns: fails at once if another holds the row, and (REPEATABLE READ) if another
+# updated it since this snapshot, so the count above is exact for whoever gets past it.
+KEEP_TURN_SQL = text("""SELECT 1 FROM "DailyFiguresStore" WHERE id = 1 FOR UPDATE NOWAIT""")
+KEEP_TURN_TAKEN_SQL = text("""UPDATE "DailyFiguresStore" SET "storedAt" = now() WHERE id = 1""")
+# The least recently used zone idle long enough, forgotten with its days (a zone in use right now is skipped).
+FORGET_ZONE_SQL = text(
+    """WITH victim AS (
+           SELECT "zone" FROM "DailyFiguresZone"
+           WHERE "zone" <> :zone AND "lastUsedAt" < now() - CAST(:idle AS interval)
+           ORDER BY "lastUsedAt" LIMIT 1 FOR UPDATE SKIP LOCKED
+       ), gone AS (
+           DELETE FROM "DailyFiguresZone" z USING victim v WHERE z."zone" = v."zone" RETURNING z."zone"
+       ), days AS (
+           DELETE FROM "DailyFigures" d USING gone g WHERE d."zone" = g."zone" RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM gone) AS zones, (SELECT count(*) FROM days) AS days"""
+)
+ZONE_USED_SQL = text(
+    """INSERT INTO "DailyFiguresZone" ("zone", "lastUsedAt") VALUES (:zone, now())
+       ON CONFLICT ("zone") DO UPDATE SET "lastUsedAt" = now()"""
+)
+# Reading kept days marks their zones used, at most once per TOUCH_EVERY.
+# A zone another request is marking or storing right now is skipped (it is in use): this never waits.
+ZONES_READ_SQL = text(
+    """UPDATE "DailyFiguresZone" SET "lastUsedAt" = now()
+       WHERE "zone" IN (SELECT "zone" FROM "DailyFiguresZone"
+                        WHERE "zone" = ANY(CAST(:zones AS text[])) AND "lastUsedAt" < now() - CAST(:every AS interval)
+                        FOR UPDATE SKIP LOCKED)"""
 )
 
 
@@ -209,23 +286,49 @@ async def _computed_days(
     ]
 
 
-async def _keep(executor: Executor, edges: list[datetime], computed: dict[int, DayFigures]) -> bool:
-    """Store the computed days if no ticket change committed since this snapshot; whether they were stored."""
-    if not computed:
+async def _keep(
+    executor: Executor, edges: list[datetime], computed: dict[int, DayFigures], zone: str, limit: int
+) -> bool:
+    """Store the computed days near the data, within the bound (see the module's docstring), if no
+    ticket change committed since this snapshot; whether any were stored."""
+    if not computed or limit <= 0:
         return False
-    days = sorted(computed)
-    column = lambda index, part: [  # noqa: E731
-        None if computed[d][index] is None else computed[d][index][part]  # type: ignore[index]
-        for d in days
+    room = (await executor.execute(KEEP_ROOM_SQL, {"zone": zone, "idle": EVICTABLE_AFTER})).one()
+    if room.data_first is None:
+        return False  # no tickets: every day is zeros
+    near = [
+        d for d in computed if edges[d + 1] > room.data_first - NEAR and edges[d] <= room.data_last + NEAR
     ]
+    free = limit - room.kept
+    if not near or (free <= 0 and not room.evictable):
+        return False
     try:
         async with executor.begin_nested():
             isolation = (await executor.execute(KEEP_LOCK_SQL)).scalar_one()
             if isolation not in ("repeatable read", "serializable"):
                 return False  # a later statement could see changes this snapshot's days miss
+            await executor.execute(KEEP_TURN_SQL)
+            await executor.execute(KEEP_TURN_TAKEN_SQL)
+            while free < len(near):
+                forgotten = (
+                    await executor.execute(FORGET_ZONE_SQL, {"zone": zone, "idle": EVICTABLE_AFTER})
+                ).one()
+                if forgotten.zones == 0:
+                    break
+                free += forgotten.days
+            if free <= 0:
+                return False
+            # What does not fit is left out, the days nearest the present kept.
+            days = sorted(sorted(near, key=lambda d: edges[d], reverse=True)[:free])
+            column = lambda index, part: [  # noqa: E731
+                None if computed[d][index] is None else computed[d][index][part]  # type: ignore[index]
+                for d in days
+            ]
+            await executor.execute(ZONE_USED_SQL, {"zone": zone})
             await executor.execute(
                 KEEP_DAYS_SQL,
                 {
+                    "zone": zone,
                     "starts": [edges[d] for d in days],
                     "ends": [edges[d + 1] for d in days],
                     "new": [computed[d][0] for d in days],
@@ -240,24 +343,47 @@ async def _keep(executor: Executor, edges: list[datetime], computed: dict[int, D
                 },
             )
     except DBAPIError:
-        return False  # a ticket change committed since the snapshot: these days may be out of date
+        # A ticket change or another storer committed since the snapshot, or another storer holds
+        # the turn: these days may be out of date or over the cap, and are simply not stored.
+        return False
     return True
 
 
+async def _touch(executor: Executor, zones: set[str]) -> None:
+    """Mark the zones whose kept days were read as used (at most one write per zone per TOUCH_EVERY)."""
+    try:
+        async with executor.begin_nested():
+            await executor.execute(ZONES_READ_SQL, {"zones": sorted(zones), "every": TOUCH_EVERY})
+    except DBAPIError:
+        pass  # another request marked them since this snapshot: they are marked
+
+
 async def daily_stats(
-    executor: Executor, first: date, last: date, zone: ZoneInfo, *, remember: bool = False
+    executor: Executor,
+    first: date,
+    last: date,
+    zone: ZoneInfo,
+    *,
+    remember: bool = False,
+    kept_days_limit: int = KEPT_DAYS,
 ) -> list[dict]:
     """One entry per local day from ``first`` to ``last`` inclusive (see the module's definitions).
 
-    ``remember``: read and keep days in "DailyFigures" (only in a REPEATABLE READ transaction).
+    ``remember``: read and keep days in "DailyFigures" (only in a REPEATABLE READ transaction),
+    at most ``kept_days_limit`` of them in all.
     """
     edges = local_day_edges(first, last, zone)
     days = len(edges) - 1
-    figures: dict[int, DayFigures] = {}
-    if remember:
-        kept = await executor.execute(KEPT_DAYS_SQL, {"starts": edges[:-1], "ends": edges[1:]})
+    data_start = (await executor.execute(DATA_START_SQL)).scalar_one()
+    # The days ending at or before any ticket's first instant hold no ticket: every figure is 0.
+    empty = days if data_start is None else bisect.bisect_right(edges, data_start, lo=1) - 1
+    figures: dict[int, DayFigures] = dict.fromkeys(range(empty), NO_TICKETS)
+    zones_read: set[str] = set()
+    if remember and empty < days:
+        kept = await executor.execute(KEPT_DAYS_SQL, {"starts": edges[empty:-1], "ends": edges[empty + 1 :]})
         for row in kept:
-            figures[row.day - 1] = (
+            zones_read.add(row.zone)
+            figures[empty + row.day - 1] = (
                 row.newTickets,
                 row.closedTickets,
                 row.unresolvedAtEnd,
@@ -280,7 +406,9 @@ async def daily_stats(
             computed[day + offset] = day_figures
         day = run_end
     if remember:
-        await _keep(executor, edges, computed)
+        await _keep(executor, edges, computed, zone.key, kept_days_limit)
+        if zones_read:
+            await _touch(executor, zones_read)
     figures.update(computed)
     return [
         {

@@ -22,6 +22,7 @@ The definitions are ``nephthys.stats.overview``'s (its docstring, docs/api.md):
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -63,10 +64,19 @@ class HomeFiguresMemo:
     ids and labels), and the request's clock ``n`` with ``now <= n < valid_until`` (no
     ticket timestamp crosses the edge of one of its windows in between). Not a cache with
     a time to live: a change or a crossing computes afresh.
+
+    **Bound** (enforced in :meth:`remember`): keys include a helper's Slack id, so at most
+    ``size`` figures are kept (default 10,000, each a few small numbers: about 2 MB), the
+    least recently used forgotten first.
     """
 
-    def __init__(self) -> None:
-        self._entries: dict[object, _Remembered] = {}
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._entries: OrderedDict[object, _Remembered] = OrderedDict()
+
+    def entries(self) -> int:
+        """How many figures are remembered (at most ``size``; not ``__len__``: an empty memo is still a memo)."""
+        return len(self._entries)
 
     def lookup(
         self, key: object, *, version: int | None, fingerprint: object, now: datetime
@@ -76,6 +86,7 @@ class HomeFiguresMemo:
             return None
         if now < entry.now or (entry.valid_until is not None and now >= entry.valid_until):
             return None
+        self._entries.move_to_end(key)
         return entry
 
     def remember(
@@ -89,6 +100,9 @@ class HomeFiguresMemo:
         value: Any,
     ) -> None:
         self._entries[key] = _Remembered(version, fingerprint, now, valid_until, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
 
 
 @dataclass(frozen=True)

@@ -99,14 +99,29 @@ class AnswerMemo:
 
     Keyed by the route and its resolved parameters (absolute instants and
     dates, never "now"), so an answer is a function of the key and the data
-    alone: the same ``TicketTotals.version`` means the same answer. Bounded:
-    the least recently used answer goes first.
+    alone: the same ``TicketTotals.version`` means the same answer.
+
+    **Bound** (enforced in :meth:`remember`): at most ``size`` answers (default
+    64) and ``max_bytes`` of answer bodies (default 8 MiB), the least recently
+    used answer forgotten first; an answer larger than a quarter of
+    ``max_bytes`` is not remembered at all.
     """
 
-    def __init__(self, size: int = 64) -> None:
+    def __init__(self, size: int = 64, max_bytes: int = 8 * 1024 * 1024) -> None:
         self._size = size
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._answers: OrderedDict[Hashable, RememberedAnswer] = OrderedDict()
         self.computing = asyncio.Lock()
+
+    def entries(self) -> int:
+        """How many answers are remembered (at most ``size``; not ``__len__``: an empty memo is still a memo)."""
+        return len(self._answers)
+
+    @property
+    def bytes(self) -> int:
+        """The remembered bodies' size in bytes (at most ``max_bytes``)."""
+        return self._bytes
 
     def lookup(self, key: Hashable, version: int | None) -> RememberedAnswer | None:
         answer = self._answers.get(key)
@@ -116,10 +131,16 @@ class AnswerMemo:
         return answer
 
     def remember(self, key: Hashable, answer: RememberedAnswer) -> None:
+        previous = self._answers.pop(key, None)
+        if previous is not None:
+            self._bytes -= len(previous.body)
+        if len(answer.body) * 4 > self._max_bytes:
+            return  # one answer would push out most of the others
         self._answers[key] = answer
-        self._answers.move_to_end(key)
-        while len(self._answers) > self._size:
-            self._answers.popitem(last=False)
+        self._bytes += len(answer.body)
+        while len(self._answers) > self._size or self._bytes > self._max_bytes:
+            _, gone = self._answers.popitem(last=False)
+            self._bytes -= len(gone.body)
 
 
 # The clock is the database's: windows end at the now() of the first statement, whose

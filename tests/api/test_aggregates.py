@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -140,6 +141,12 @@ async def test_distribution_over_the_api(serve, db_url):
         ("/api/stats/daily?tz=../../etc/passwd", ["tz"]),
         ("/api/stats/daily?tz=/etc/localtime", ["tz"]),
         ("/api/stats/daily?tz=America", ["tz"]),  # a folder of the zone database
+        # Files of the zone database that are not canonical IANA zones (each another key for the kept days).
+        ("/api/stats/daily?tz=posix/Europe/Berlin", ["tz", "'posix/Europe/Berlin'"]),
+        ("/api/stats/daily?tz=right/UTC", ["tz", "'right/UTC'"]),
+        ("/api/stats/daily?tz=Factory", ["tz", "'Factory'"]),
+        ("/api/stats/daily?tz=localtime", ["tz", "'localtime'"]),
+        ("/api/stats/daily?tz=posixrules", ["tz", "'posixrules'"]),
         ("/api/stats/daily?since=2026-02-01&until=2026-01-01", ["since", "after until"]),
         ("/api/stats/daily?since=2000-01-01", ["since", "366"]),  # to today: far too long
         ("/api/stats/daily?since=8999-12-31", ["since", "after until"]),  # after today
@@ -159,3 +166,63 @@ async def test_every_bad_parameter_is_a_400_naming_it(serve, path, names):
     error = response.json()["error"]
     for name in names:
         assert name in error, error
+
+
+async def test_kept_days_stay_within_their_bound_least_recently_used_zone_first(serve, db_url):
+    """Issue 18: anonymous series over far years and many zones grew "DailyFigures" without end."""
+    from nephthys.database.engine import create_engine
+    from nephthys.stats.daily import daily_stats
+    from tests.support import postgres
+
+    helper = await add_user(db_url, "UHELPER", helper=True)
+    author = await add_user(db_url, "UAUTHOR")
+    for day in range(2, 31, 4):
+        created = utc(2026, 1, day, 9)
+        closed = created + (day % 3) * 20 * HOUR if day % 5 else None
+        await add_ticket(db_url, opened_by=author, created_at=created, status="CLOSED" if closed else "OPEN",
+                         assigned_to=helper, assigned_at=created + day * 7 * timedelta(minutes=1),
+                         closed_by=helper if closed else None, closed_at=closed)  # fmt: skip
+    await add_ticket(db_url, opened_by=author, created_at=utc(2025, 12, 28, 9))  # so no January day is empty
+    engine = create_engine(db_url, pool_size=1)
+
+    async def kept() -> dict[str, int]:
+        rows = await postgres.fetch(db_url, 'SELECT "zone", count(*) AS n FROM "DailyFigures" GROUP BY 1')
+        return {row["zone"]: row["n"] for row in rows}
+
+    async def exact(client, since: str, until: str, tz: str) -> None:
+        """The answer is a direct computation's, whatever is kept."""
+        response = await client.get("/api/stats/daily", params={"since": since, "until": until, "tz": tz})
+        assert response.status_code == 200, response.text
+        zone = ZoneInfo(tz)
+        async with engine.connect() as connection:
+            direct = await daily_stats(connection, date.fromisoformat(since), date.fromisoformat(until), zone)
+        assert response.json()["days"] == direct, (since, until, tz)
+
+    try:
+        async with serve(daily_figures_kept=40) as client:
+            # Far from the data (and from today): computed, never stored.
+            for tz in ("UTC", "Asia/Tokyo", "America/New_York", "Pacific/Auckland"):
+                await exact(client, "1500-01-01", "1500-12-31", tz)
+                await exact(client, "8000-01-01", "8000-12-31", tz)
+            assert await kept() == {}
+            # Near the data: stored up to the cap, then computed.
+            await exact(client, "2026-01-01", "2026-01-31", "UTC")
+            assert await kept() == {"UTC": 31}
+            await exact(client, "2026-01-01", "2026-01-31", "Asia/Tokyo")
+            assert await kept() == {"UTC": 31, "Asia/Tokyo": 9}  # what fitted: the days nearest the present
+            await exact(client, "2026-01-01", "2026-01-31", "America/New_York")
+            assert await kept() == {"UTC": 31, "Asia/Tokyo": 9}  # nothing idle to forget
+            await exact(client, "2026-01-02", "2026-01-30", "UTC")  # read from the kept days
+            # Idle zones are forgotten, the least recently used first.
+            await postgres.execute(
+                db_url,
+                """UPDATE "DailyFiguresZone" SET "lastUsedAt" = now() - CASE "zone" WHEN 'UTC' THEN
+                   interval '2 hours' ELSE interval '1 hour' END""",
+            )
+            await exact(client, "2026-01-01", "2026-01-20", "Pacific/Auckland")
+            assert await kept() == {"Asia/Tokyo": 9, "Pacific/Auckland": 20}
+            await exact(client, "2026-01-01", "2026-01-31", "UTC")
+            await exact(client, "2026-01-01", "2026-01-31", "Asia/Tokyo")
+            assert sum((await kept()).values()) <= 40
+    finally:
+        await engine.dispose()

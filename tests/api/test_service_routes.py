@@ -96,6 +96,25 @@ async def test_metrics_count_requests_per_route_and_show_the_pool_and_tickets(se
     assert "nephthys_db_pool_connections{state=" in text and "nephthys_db_pool_size " in text
 
 
+async def test_metrics_labels_stay_few_whatever_methods_clients_send(serve):
+    """Issue 18: the method label took whatever method a client sent, a new series each."""
+    import re
+
+    odd = ["PROPFIND", "MKCOL", "LOCK", "UNLOCK", "COPY", "MOVE", "REPORT", "PURGE", "SEARCH", "LINK", "UNLINK",
+           "SUBSCRIBE", "NOTIFY", "BIND", "REBIND", "MKCALENDAR", "CHECKOUT", "MERGE", "ACL", "QUERY", "SOURCE"]  # fmt: skip
+    async with serve() as client:
+        for method in odd:
+            for path in ("/api/stats_v2", "/no/such/path"):
+                response = await client.request(method, path)
+                assert response.status_code < 500
+        await client.request("OPTIONS", "/api/stats_v2")
+        text = (await client.get("/metrics")).text
+    methods = set(re.findall(r'method="([^"]*)"', text))
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}, methods
+    assert 'nephthys_http_requests_total{method="other",route="/api/stats_v2",status="405"}' in text
+    assert {"OPTIONS", "other"} <= methods
+
+
 async def test_openapi_describes_every_route(serve):
     async with serve() as client:
         document = (await client.get("/openapi.json")).json()

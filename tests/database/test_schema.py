@@ -17,6 +17,7 @@ def test_the_schema_reader_sees_every_model_and_enum():
         "user_tag_subscriptions", "BotMessage", "SlackEvent", "TicketTotals", "UserClosedCount",
         "TicketTotalsPending", "Feedback", "ApiKey", "JobRun", "ActiveTicketJson", "ClosedTicketJson",
         "TicketDurationCount", "TicketDurationPending", "DailyFigures", "DailyFiguresPending",
+        "DailyFiguresZone", "DailyFiguresStore",
         "TicketJsonBlock", "TicketJsonChange", "TicketJsonChangeHorizon",
     }  # fmt: skip
     ticket = schema.models["Ticket"]

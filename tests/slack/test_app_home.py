@@ -483,6 +483,30 @@ async def test_repeated_opens_are_coalesced_and_each_publish_passes_the_last_has
         assert second.args["hash"] == first_hash and second.ok
 
 
+async def test_the_home_state_kept_per_person_is_bounded_least_recently_seen_first(desk, team):
+    """Issue 18: every person who ever opened the Home stayed in the publisher's memory."""
+    people = [f"U0PERSON{index:03d}" for index in range(12)]
+    for person in people:
+        team.add_user(person, name=person.lower())
+    async with desk() as d:
+        home = d.service.ctx.home
+        home.max_people = 5
+        for person in people:
+            blocks = await open_home(d, person)
+            assert DEFAULT.text("app_home_my_questions_title") in texts(blocks), person
+            assert home.people_remembered() <= 5
+        assert home.people_remembered() == 5
+        # The most recent are remembered: a repeat moments later is coalesced.
+        await open_home(d, people[-1])
+        assert len(publishes(d, people[-1])) == 1
+        # A forgotten person is served as a new one: their Home is published again (with the hash of the
+        # view Slack's event showed, as for anyone this instance has not seen).
+        await open_home(d, people[0])
+        [first, again] = publishes(d, people[0])
+        assert again.ok and again.args["hash"] != first.args.get("hash")
+        assert home.people_remembered() == 5
+
+
 async def test_an_older_render_never_overwrites_a_newer_one(desk, team, monkeypatch):
     async with desk() as d:
         d.service.ctx.home.loading_after = 60  # no loading view in this test

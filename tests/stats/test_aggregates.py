@@ -289,3 +289,77 @@ async def test_kept_days_are_forgotten_exactly_when_a_ticket_change_touches_them
         assert await through_kept_days() == await fresh()
     finally:
         await engine.dispose()
+
+
+async def test_days_before_any_ticket_are_zeros_without_a_query_and_equal_the_full_computation(
+    db_url, connection
+):
+    """Issue 18: far days are computed, not stored; the ones before the data need no statement at all."""
+    from nephthys.stats import daily
+
+    author = await add_user(db_url, "UAUTHOR")
+    # A closure stamped before any creation (imported data): the first instant any ticket has.
+    await add_ticket(db_url, opened_by=author, created_at=datetime(2026, 3, 10, 15, tzinfo=UTC), status="CLOSED",
+                     closed_at=datetime(2026, 3, 5, 9, 30, tzinfo=UTC))  # fmt: skip
+    await add_ticket(db_url, opened_by=author, created_at=datetime(2026, 3, 7, 1, tzinfo=UTC))
+    first, last = date(2026, 2, 20), date(2026, 3, 12)
+    edges = local_day_edges(first, last, NEW_YORK)
+    statements = []
+    real = daily._computed_days
+
+    async def counted(executor, run_edges, unresolved_before=None):
+        statements.append((run_edges[0], len(run_edges) - 1))
+        return await real(executor, run_edges, unresolved_before)
+
+    full = await real(connection, edges)  # one statement over every day, as before
+    daily._computed_days = counted
+    try:
+        series = await daily_stats(connection, first, last, NEW_YORK)
+        far = await daily_stats(connection, date(1500, 1, 1), date(1500, 12, 31), NEW_YORK)
+    finally:
+        daily._computed_days = real
+    assert [(d["new_tickets"], d["closed_tickets"], d["unresolved_at_end"]) for d in series] == [
+        (f[0], f[1], f[2]) for f in full
+    ]
+    assert series == await daily_stats(connection, first, last, NEW_YORK, remember=False)
+    assert [d["date"] for d in series][13:15] == ["2026-03-05", "2026-03-06"]
+    assert series[12]["unresolved_at_end"] == 0 and series[13]["closed_tickets"] == 1  # 5 March, New York
+    # Only the days from the one holding the first instant on were read from the database.
+    assert statements == [(edges[13], len(edges) - 1 - 13)]
+    assert len(far) == 365 and all(
+        (d["new_tickets"], d["closed_tickets"], d["unresolved_at_end"]) == (0, 0, 0)
+        and d["hang_time_minutes"] == {"p50": None, "p90": None, "p95": None}
+        for d in far
+    )
+
+
+async def test_two_storers_with_overlapping_snapshots_never_pass_the_cap(db_url):
+    """Issue 18: several instances share the kept days' cap; a storer whose snapshot missed another's
+    stored days stores nothing, so neither can count the room the other took."""
+    from nephthys.database.engine import create_engine
+    from tests.support import postgres
+
+    author = await add_user(db_url, "UAUTHOR")
+    for day in range(1, 32, 3):
+        await add_ticket(db_url, opened_by=author, created_at=datetime(2026, 1, day, 12, tzinfo=UTC))
+    engine = create_engine(db_url, pool_size=2)
+    first, last = date(2026, 1, 2), date(2026, 1, 31)
+    try:
+        async with engine.connect() as one, engine.connect() as two:
+            one = await one.execution_options(isolation_level="REPEATABLE READ")
+            two = await two.execution_options(isolation_level="REPEATABLE READ")
+            async with one.begin(), two.begin():
+                for connection in (one, two):  # both snapshots taken before either stores
+                    await connection.execute(text('SELECT count(*) FROM "DailyFigures"'))
+                kept_one = await daily_stats(one, first, last, NEW_YORK, remember=True, kept_days_limit=40)
+                await one.commit()
+                kept_two = await daily_stats(
+                    two, first, last, ZoneInfo("Asia/Tokyo"), remember=True, kept_days_limit=40
+                )
+            async with engine.connect() as fresh:
+                assert kept_one == await daily_stats(fresh, first, last, NEW_YORK)
+                assert kept_two == await daily_stats(fresh, first, last, ZoneInfo("Asia/Tokyo"))
+        rows = await postgres.fetch(db_url, 'SELECT "zone", count(*) AS n FROM "DailyFigures" GROUP BY 1')
+        assert {row["zone"]: row["n"] for row in rows} == {"America/New_York": 30}
+    finally:
+        await engine.dispose()

@@ -197,3 +197,37 @@ async def test_a_user_upsert_that_changes_nothing_leaves_the_version_alone(db_ur
     )
     await add_user(db_url, "UNEWCOMER")  # a new user has closed nothing: no leaderboard changes
     assert await version(db_url) == before
+
+
+def test_the_aggregate_memo_is_bounded_in_answers_and_bytes_least_recently_used_first():
+    """Issue 18: keyed by what clients ask for, so bounded in entries and in bytes."""
+    from nephthys.stats.memo import AnswerMemo, RememberedAnswer
+
+    memo = AnswerMemo(size=10, max_bytes=2_000)
+    answers = {n: RememberedAnswer(7, b"x" * (100 + n % 5 * 50), f'"{n}"') for n in range(200)}
+    for n, answer in answers.items():
+        memo.remember(("daily", n), answer)
+        assert memo.entries() <= 10 and memo.bytes <= 2_000
+        assert memo.lookup(("daily", n), 7) is answer  # exactly what was remembered
+    kept = [n for n in answers if memo.lookup(("daily", n), 7) is not None]
+    assert kept == list(range(200 - len(kept), 200)) and memo.bytes == sum(len(answers[n].body) for n in kept)
+    memo.lookup(("daily", kept[0]), 7)  # used: now the most recent
+    memo.remember(("daily", "new"), RememberedAnswer(7, b"y" * 100, '"new"'))
+    assert memo.lookup(("daily", kept[0]), 7) is not None and memo.lookup(("daily", kept[1]), 7) is None
+    memo.remember(("daily", "huge"), RememberedAnswer(7, b"z" * 600, '"huge"'))  # over a quarter: not kept
+    assert memo.lookup(("daily", "huge"), 7) is None and memo.bytes <= 2_000
+
+
+def test_the_home_figures_memo_is_bounded_least_recently_used_first():
+    """Issue 18: its keys include each helper's Slack id."""
+    from nephthys.stats.home import HomeFiguresMemo
+
+    memo = HomeFiguresMemo(size=3)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    for n in range(50):
+        memo.remember(("own", f"U{n}"), version=1, fingerprint=None, now=now, valid_until=None, value=n)
+        assert memo.entries() <= 3
+    assert [memo.lookup(("own", f"U{n}"), version=1, fingerprint=None, now=now) is None for n in (46, 47, 48, 49)] == [
+        True, False, False, False
+    ]  # fmt: skip
+    assert memo.lookup(("own", "U49"), version=1, fingerprint=None, now=now).value == 49

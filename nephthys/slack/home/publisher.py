@@ -18,6 +18,13 @@
   folded into one at the end of the interval).
 
 Data comes from ``nephthys.stats`` and the lifecycle's reads; each view's blocks from its module.
+
+**Bound**: what the publisher remembers per person (the last view and page shown, the hash and
+number of the last render published, when they last opened the Home and were last refreshed,
+about 500 bytes) is kept for at most ``max_people`` people (default :data:`MAX_PEOPLE`), the least
+recently seen forgotten first (enforced in :meth:`HomePublisher._person`). A forgotten person's
+next Home is published without a ``hash`` and starts on page 1 of their remembered view; their
+publishing lock lives only while a publish holds or waits for it.
 """
 
 from __future__ import annotations
@@ -26,13 +33,13 @@ import asyncio
 import itertools
 import logging
 import math
-from collections import defaultdict
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
 
 from nephthys.slack.client import error_code
-from nephthys.slack.context import SlackContext
+from nephthys.slack.context import KeyedLocks, SlackContext
 from nephthys.slack.home import assigned, dashboard, my_questions, my_stats, question_tags, team_tags
 from nephthys.slack.home.common import (
     MAX_BLOCKS,
@@ -58,6 +65,8 @@ log = logging.getLogger(__name__)
 LOADING_AFTER_SECONDS = 1.0
 COALESCE_SECONDS = 3.0
 LIVE_EVERY_SECONDS = 5.0
+# People whose Home state is remembered (see the module's docstring).
+MAX_PEOPLE = 10_000
 
 
 @dataclass(frozen=True)
@@ -66,40 +75,65 @@ class Shown:
     page: int
 
 
+@dataclass
+class _Person:
+    """What the publisher remembers about one person's Home."""
+
+    newest_published: int = 0
+    hash: str | None = None
+    shown: Shown | None = None
+    last_opened: float | None = None
+    live_last: float = -math.inf
+
+
 class HomePublisher:
-    def __init__(self, ctx: SlackContext, *, stats_v2_memo: StatsV2Memo | None = None) -> None:
+    def __init__(
+        self, ctx: SlackContext, *, stats_v2_memo: StatsV2Memo | None = None, max_people: int = MAX_PEOPLE
+    ) -> None:
         self.ctx = ctx
         self.stats_v2_memo = stats_v2_memo or StatsV2Memo()
         self.figures_memo = home_stats.HomeFiguresMemo()
         self.loading_after = LOADING_AFTER_SECONDS
         self.coalesce_seconds = COALESCE_SECONDS
         self.live_every = LIVE_EVERY_SECONDS
+        self.max_people = max_people
         self._renders = itertools.count(1)
-        self._newest_published: dict[str, int] = {}
-        self._hashes: dict[str, str] = {}
-        self._shown: dict[str, Shown] = {}
-        self._publishing: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._last_opened: dict[str, float] = {}
+        self._people: OrderedDict[str, _Person] = OrderedDict()
+        self._publishing = KeyedLocks()
         self._live_pending: set[str] = set()
-        self._live_last: dict[str, float] = {}
+
+    def _person(self, slack_id: str) -> _Person:
+        """The person's remembered state (made if new), now the most recently seen; the bound is kept here."""
+        person = self._people.get(slack_id)
+        if person is None:
+            person = self._people[slack_id] = _Person()
+        self._people.move_to_end(slack_id)
+        while len(self._people) > self.max_people:
+            self._people.popitem(last=False)
+        return person
+
+    def people_remembered(self) -> int:
+        """How many people's Home state is remembered (at most ``max_people``)."""
+        return len(self._people)
 
     # ------------------------------------------------------------ what Slack tells us
 
     def saw_view(self, slack_id: str, view: dict | None) -> None:
         """Slack showed us the person's current Home (in an event or a click): take its hash if we have none."""
         view_hash = (view or {}).get("hash")
-        if isinstance(view_hash, str) and view_hash and slack_id not in self._hashes:
-            self._hashes[slack_id] = view_hash
+        person = self._person(slack_id)
+        if isinstance(view_hash, str) and view_hash and person.hash is None:
+            person.hash = view_hash
 
     async def opened(self, slack_id: str, view: dict | None = None) -> bool:
         """``app_home_opened``: show the Home, unless this person's last open was moments ago."""
         self.saw_view(slack_id, view)
         now = asyncio.get_running_loop().time()
-        last = self._last_opened.get(slack_id)
-        if last is not None and now - last < self.coalesce_seconds:
+        person = self._person(slack_id)
+        if person.last_opened is not None and now - person.last_opened < self.coalesce_seconds:
             log.debug("app_home_opened from %s coalesced", slack_id)
             return False
-        self._last_opened[slack_id] = now
+        person.last_opened = now
         await self.show(slack_id)
         return True
 
@@ -140,13 +174,13 @@ class HomePublisher:
             last = view_named(viewer.last_view)
             view = requested or (last if last in allowed else allowed[0])
             if page is None:
-                previous = self._shown.get(slack_id)
+                previous = self._person(slack_id).shown
                 page = previous.page if previous is not None and previous.view is view else 1
             shown = Shown(view, page)
             if remember and viewer.last_view != view.value:
                 await lifecycle.remember_home_view(self.ctx.sessions, slack_id=slack_id, view=view.value)
             body, shown_page = await self._view_blocks(viewer, view, page)
-            self._shown[slack_id] = Shown(view, shown_page)
+            self._person(slack_id).shown = Shown(view, shown_page)
             blocks = [
                 *header_blocks(
                     self.ctx.transcript,
@@ -166,13 +200,14 @@ class HomePublisher:
 
     async def _publish(self, slack_id: str, render: int, blocks: list[dict]) -> bool:
         """Publish unless a newer render is already up; False when this one was dropped."""
-        async with self._publishing[slack_id]:
-            if render < self._newest_published.get(slack_id, 0):
+        async with self._publishing.hold(slack_id):
+            if render < self._person(slack_id).newest_published:
                 log.debug("render %d of %s's Home dropped: a newer one is published", render, slack_id)
                 return False
             arguments: dict = {"user_id": slack_id, "view": {"type": "home", "blocks": blocks}}
-            if slack_id in self._hashes:
-                arguments["hash"] = self._hashes[slack_id]
+            known_hash = self._person(slack_id).hash
+            if known_hash is not None:
+                arguments["hash"] = known_hash
             try:
                 response = await self.ctx.client.web.views_publish(**arguments)
             except SlackApiError as error:
@@ -181,12 +216,13 @@ class HomePublisher:
                 # Someone else published since our last view: theirs stays, and our next render
                 # goes without the stale hash.
                 log.info("render %d of %s's Home dropped: hash_conflict", render, slack_id)
-                self._hashes.pop(slack_id, None)
+                self._person(slack_id).hash = None
                 return False
             view_hash = (response.get("view") or {}).get("hash")
+            person = self._person(slack_id)
             if view_hash:
-                self._hashes[slack_id] = view_hash
-            self._newest_published[slack_id] = render
+                person.hash = view_hash
+            person.newest_published = render
             return True
 
     def _loading_blocks(self) -> list[dict]:
@@ -299,7 +335,7 @@ class HomePublisher:
         if not helper_slack_id or helper_slack_id in self._live_pending:
             return
         now = asyncio.get_running_loop().time()
-        delay = max(0.0, self._live_last.get(helper_slack_id, -math.inf) + self.live_every - now)
+        delay = max(0.0, self._person(helper_slack_id).live_last + self.live_every - now)
         self._live_pending.add(helper_slack_id)
         self.ctx.background.spawn(
             self._live_refresh(helper_slack_id, delay), name=f"App Home live refresh of {helper_slack_id}"
@@ -311,7 +347,7 @@ class HomePublisher:
                 await asyncio.sleep(delay)
         finally:
             self._live_pending.discard(slack_id)
-        self._live_last[slack_id] = asyncio.get_running_loop().time()
+        self._person(slack_id).live_last = asyncio.get_running_loop().time()
         viewer = await lifecycle.viewer(
             self.ctx.sessions, slack_id=slack_id, maintainer_id=self.ctx.settings.slack_maintainer_id
         )
