@@ -8,6 +8,11 @@ streamed from a cursor inside one read-only REPEATABLE READ transaction: one
 consistent snapshot, constant memory however many tickets match. With
 ``limit`` (1–1000) it is one page, and an RFC 8288 ``Link: <…>; rel="next"``
 header carries an opaque cursor (keyset on createdAt and id) to the next page.
+
+A stream holds an API database connection while it runs, so streams are capped
+(API_MAX_STREAMS overall, API_MAX_STREAMS_PER_CLIENT per key or address; beyond: 429
+``too_many_streams`` with Retry-After), and one whose client takes nothing for
+CLIENT_STALL_SECONDS is dropped, its transaction ended (nephthys/utils/stalled_clients.py).
 """
 
 from __future__ import annotations
@@ -24,10 +29,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from nephthys.api import active_tickets, stored_tickets, ticket_blocks
+from nephthys.api import active_tickets, stored_tickets, stream_slots, ticket_blocks
 from nephthys.api.access import shows_descriptions
 from nephthys.api.params import BadParameter, first, instant, shown, whole_number
-from nephthys.api.responses import JSON, error_response
+from nephthys.api.responses import JSON, error_response, too_many_requests
 from nephthys.api.ticket_blocks import Key
 
 STATUSES = {"open": "OPEN", "in_progress": "IN_PROGRESS", "closed": "CLOSED"}
@@ -216,7 +221,17 @@ class _ClosingStreamingResponse(StreamingResponse):
 
 
 async def _stream(request: Request, query: TicketFilter) -> Response:
+    # Each stream holds a connection while it runs: capped overall and per client (stream_slots.py).
+    give_back = stream_slots.slots_of(request).take(stream_slots.client_of(request))
+    if give_back is None:
+        return too_many_requests(
+            "too_many_streams",
+            stream_slots.RETRY_AFTER_SECONDS,
+            "too many streamed answers are running (for this client, or in all); try again later, "
+            "or page through with ?limit=",
+        )
     resources = contextlib.AsyncExitStack()
+    resources.callback(give_back)
     try:
         connection = await resources.enter_async_context(request.app.state.engine.connect())
         driver = (await connection.get_raw_connection()).driver_connection
