@@ -246,6 +246,11 @@ async def run_variant(name: str, args: argparse.Namespace, pythonpath: Path | No
                     await asyncio.sleep(delay)
                 tasks.append(asyncio.create_task(ask(session, f"{service}/slack/events", body, headers)))
             acks = await asyncio.gather(*tasks)
+        slowest = sorted(range(len(acks)), key=lambda n: acks[n][1])[-10:]
+        log(
+            f"{name}: slowest acks (s after the first question: ms): "
+            + ", ".join(f"{n * args.seconds / args.questions:.1f}: {acks[n][1]:.0f}" for n in slowest)
+        )
         log(f"{name}: burst sent; waiting up to 60 s for the work")
         complete = await wait_for_tickets(database_url, args.questions, within=60)
         hammer_out, _ = await hammer_process.communicate()
