@@ -12,10 +12,15 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
+from nephthys.api.ticket_blocks import TICKETS_PER_BLOCK
+from nephthys.database.engine import create_engine, session_factory
+from nephthys.tasks.ticket_json import keep_blocks
 from tests.slack.conftest import HELP_CHANNEL, TICKET_CHANNEL, Desk, eventually
 from tests.support import postgres
 from tests.support.slack import question
@@ -30,8 +35,8 @@ QUESTIONS = 20
 HAMMERS = 3
 
 
-async def add_many_tickets(db_url: str, count: int = TICKETS) -> None:
-    """``count`` open tickets of an hour ago with long descriptions, in one statement."""
+async def add_many_tickets(db_url: str, count: int = TICKETS, *, age: timedelta = timedelta(hours=1)) -> None:
+    """``count`` open tickets created ``age`` ago with long descriptions, in one statement."""
     [user] = await postgres.fetch(
         db_url, """INSERT INTO "User" ("slackId") VALUES ('U0BULK0001') RETURNING id"""
     )
@@ -40,12 +45,13 @@ async def add_many_tickets(db_url: str, count: int = TICKETS) -> None:
         """INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "lastMsgAt", "lastMsgBy",
                "createdAt")
            SELECT 'Bulk question ' || n, repeat('A long description. ', $2 / 20), 'OPEN',
-               '1500000000.' || lpad(n::text, 6, '0'), $1, now() - interval '1 hour',
-               'AUTHOR', now() - interval '1 hour'
+               '1500000000.' || lpad(n::text, 6, '0'), $1, now() - $4::interval,
+               'AUTHOR', now() - $4::interval
            FROM generate_series(1, $3) n""",
         user["id"],
         DESCRIPTION_CHARS,
         count,
+        age,
     )
 
 
@@ -162,9 +168,22 @@ async def test_stalled_readers_leave_slack_and_health_their_connections(desk, te
         assert stats and set(stats) == {200}
 
 
-async def test_a_stalled_stream_is_dropped_and_its_transaction_ended(serve, db_url):
-    """A reader that takes nothing for CLIENT_STALL_SECONDS loses its answer; its transaction ends."""
-    await add_many_tickets(db_url)
+@pytest.mark.parametrize("read_from", ["rows", "blocks"])
+async def test_a_stalled_stream_is_dropped_and_its_transaction_ended(serve, db_url, read_from):
+    """A reader that takes nothing for CLIENT_STALL_SECONDS loses its answer; its transaction ends.
+
+    Both ways an export reads: rows through a cursor (the last day's tickets), and export blocks
+    through a binary COPY (older tickets, once the upkeep has built their blocks).
+    """
+    if read_from == "rows":
+        await add_many_tickets(db_url)
+    else:
+        await add_many_tickets(db_url, age=timedelta(days=30))
+        engine = create_engine(db_url)
+        try:
+            assert (await keep_blocks(session_factory(engine))).built >= TICKETS // TICKETS_PER_BLOCK
+        finally:
+            await engine.dispose()
     async with serve(client_stall_seconds=1, api_max_streams=4, api_max_streams_per_client=4) as client:
         base_url = str(client.base_url)
         readers = [stalled_reader(base_url) for _ in range(4)]
