@@ -76,11 +76,14 @@ async def open_transactions(db_url: str) -> int:
     return rows[0]["n"]
 
 
-async def idle_in_transaction(db_url: str) -> int:
+async def idle_in_transaction(db_url: str, application_name: str | None = None) -> int:
+    """Backends of the test database idle in a transaction (of one pool: ``application_name``)."""
     rows = await postgres.fetch(
         db_url,
         """SELECT count(*) AS n FROM pg_stat_activity
-           WHERE datname = current_database() AND state LIKE 'idle in transaction%'""",
+           WHERE datname = current_database() AND state LIKE 'idle in transaction%'
+             AND ($1::text IS NULL OR application_name = $1)""",
+        application_name,
     )
     return rows[0]["n"]
 
@@ -137,7 +140,7 @@ async def test_stalled_readers_leave_slack_and_health_their_connections(desk, te
             try:
                 readers = [stalled_reader(base_url) for _ in range(STALLED_READERS)]
                 # Every stream slot taken by a reader that reads nothing, each holding its transaction.
-                await eventually(lambda: _at_least(open_transactions(db_url), 5))
+                await eventually(lambda: _at_least(idle_in_transaction(db_url, "nephthys-api"), 5))
 
                 beyond_cap = await d.client.get(EXPORT)
                 assert beyond_cap.status_code == 429
@@ -156,7 +159,7 @@ async def test_stalled_readers_leave_slack_and_health_their_connections(desk, te
                     assert [answer.status_code for answer in answers] == [200] * QUESTIONS
                     await eventually(lambda: tickets_complete(d, asked))
                 # The streams still hold their transactions: the questions got through beside them.
-                assert await open_transactions(db_url) >= 5
+                assert await idle_in_transaction(db_url, "nephthys-api") >= 5
                 # A page is answered beside the streams (it holds no connection while it is sent).
                 assert (
                     await d.client.get("/api/tickets", params={"since": "2000-01-01", "limit": 5})
@@ -188,7 +191,7 @@ async def test_a_stalled_stream_is_dropped_and_its_transaction_ended(serve, db_u
         base_url = str(client.base_url)
         readers = [stalled_reader(base_url) for _ in range(4)]
         try:
-            await eventually(lambda: _at_least(open_transactions(db_url), 4))
+            await eventually(lambda: _at_least(idle_in_transaction(db_url, "nephthys-api"), 4))
             # After the bound every stream has given back its connection and its slot.
             await eventually(lambda: _no_transactions(db_url))
             for _ in range(4):  # the slots are free again: four exports are served in a row
