@@ -139,8 +139,9 @@ async def test_stalled_readers_leave_slack_and_health_their_connections(desk, te
         async with repeatedly(base_url, "/health", 1, lambda r: health.append(r.status_code)):
             try:
                 readers = [stalled_reader(base_url) for _ in range(STALLED_READERS)]
-                # Every stream slot taken by a reader that reads nothing, each holding its transaction.
-                await eventually(lambda: _at_least(idle_in_transaction(db_url, "nephthys-api"), 5))
+                # Every stream slot taken by a reader that reads nothing, each holding its transaction
+                # (before the change: every pooled connection).
+                await eventually(lambda: _at_least(idle_in_transaction(db_url), 5))
 
                 beyond_cap = await d.client.get(EXPORT)
                 assert beyond_cap.status_code == 429
@@ -191,7 +192,7 @@ async def test_a_stalled_stream_is_dropped_and_its_transaction_ended(serve, db_u
         base_url = str(client.base_url)
         readers = [stalled_reader(base_url) for _ in range(4)]
         try:
-            await eventually(lambda: _at_least(idle_in_transaction(db_url, "nephthys-api"), 4))
+            await eventually(lambda: _at_least(idle_in_transaction(db_url), 4))
             # After the bound every stream has given back its connection and its slot.
             await eventually(lambda: _no_transactions(db_url))
             for _ in range(4):  # the slots are free again: four exports are served in a row
