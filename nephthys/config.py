@@ -85,6 +85,16 @@ class Settings:
     api_status_case: str = "lower"
     # At most this many days of /api/stats/daily kept in "DailyFigures" (nephthys.stats.daily).
     daily_figures_kept: int = 10_000
+    # Database connections per instance (docs/deployment.md, "Database connections"): the API's pool,
+    # the Slack side's own pool (events, interactions, Slack jobs: never waits on API load), and one
+    # more for /health. At most api + slack + 1 connections in all.
+    api_database_connections: int = 10
+    slack_database_connections: int = 20
+    # A response the client has not accepted a piece of for this long is dropped (its transaction ended).
+    client_stall_seconds: float = 30.0
+    # Streamed /api/tickets answers (exports) at once: overall and per client (address, or key); beyond: 429.
+    api_max_streams: int = 4
+    api_max_streams_per_client: int = 2
     # Scheduled jobs (nephthys/tasks, docs/jobs.md)
     job_catch_up_hours: float = 6.0
     daily_summary_time: time = time(0, 0)
@@ -263,7 +273,30 @@ def _parse(env: Mapping[str, str]) -> dict:
         api_descriptions=choice("API_DESCRIPTIONS", ("public", "keys"), DEFAULTS.api_descriptions),
         api_status_case=choice("API_STATUS_CASE", ("lower", "upper"), DEFAULTS.api_status_case),
         daily_figures_kept=number("DAILY_FIGURES_KEPT", DEFAULTS.daily_figures_kept, int, 0, 10_000_000),
+        **_load_settings(number),
         **_job_settings(get, number),
+    )
+
+
+def _load_settings(number: Callable) -> dict:
+    """Database pools, stalled clients and the export cap (docs/deployment.md, "Database connections")."""
+    api_connections = number("API_DATABASE_CONNECTIONS", DEFAULTS.api_database_connections, int, 2, 1000)
+    max_streams = number("API_MAX_STREAMS", DEFAULTS.api_max_streams, int, 1, 1000)
+    if max_streams >= api_connections:
+        raise ConfigError(
+            f"API_MAX_STREAMS: expected fewer than API_DATABASE_CONNECTIONS ({api_connections}), "
+            f"got {max_streams} (each stream holds a connection; the other routes need some left)"
+        )
+    return dict(
+        api_database_connections=api_connections,
+        slack_database_connections=number(
+            "SLACK_DATABASE_CONNECTIONS", DEFAULTS.slack_database_connections, int, 2, 1000
+        ),
+        client_stall_seconds=number("CLIENT_STALL_SECONDS", DEFAULTS.client_stall_seconds, float, 0.1, 3600),
+        api_max_streams=max_streams,
+        api_max_streams_per_client=number(
+            "API_MAX_STREAMS_PER_CLIENT", DEFAULTS.api_max_streams_per_client, int, 1, 1000
+        ),
     )
 
 

@@ -138,3 +138,29 @@ def test_env_example_promises_nothing_about_environment_that_the_code_does_not_d
     example = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
     [described] = [line for line in example.splitlines() if line.startswith("# development or production")]
     assert "logging" not in described  # production changes no logging
+
+
+def test_database_pools_stall_bound_and_stream_caps_have_documented_defaults():
+    s = settings()
+    assert (s.api_database_connections, s.slack_database_connections) == (10, 20)
+    assert s.client_stall_seconds == 30.0
+    assert (s.api_max_streams, s.api_max_streams_per_client) == (4, 2)
+    s = settings(API_DATABASE_CONNECTIONS="6", SLACK_DATABASE_CONNECTIONS="30", CLIENT_STALL_SECONDS="2.5",
+                 API_MAX_STREAMS="5", API_MAX_STREAMS_PER_CLIENT="1")  # fmt: skip
+    assert (s.api_database_connections, s.slack_database_connections, s.client_stall_seconds) == (6, 30, 2.5)
+    assert (s.api_max_streams, s.api_max_streams_per_client) == (5, 1)
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"API_MAX_STREAMS": "10"}, "API_MAX_STREAMS: expected fewer than API_DATABASE_CONNECTIONS (10)"),
+        ({"API_DATABASE_CONNECTIONS": "1"}, "API_DATABASE_CONNECTIONS: expected a value from 2"),
+        ({"CLIENT_STALL_SECONDS": "0"}, "CLIENT_STALL_SECONDS: expected a value from 0.1"),
+        ({"API_MAX_STREAMS_PER_CLIENT": "two"}, "API_MAX_STREAMS_PER_CLIENT: expected a whole number"),
+    ],
+)
+def test_pool_and_stream_settings_are_checked(env, message):
+    with pytest.raises(ConfigError) as raised:
+        settings(**env)
+    assert str(raised.value).startswith(message)

@@ -12,9 +12,13 @@ HEALTH_CHECK_TIMEOUT_SECONDS = 2.0
 
 
 async def database_reachable(request: Request) -> bool:
+    # Its own one-connection pool (nephthys/database/engine.py): API clients holding every API
+    # connection do not make the service look down, and probes never take one from them.
+    state = request.app.state
+    engine = getattr(state, "health_engine", None) or state.engine
     try:
         async with asyncio.timeout(HEALTH_CHECK_TIMEOUT_SECONDS):
-            async with request.app.state.engine.connect() as connection:
+            async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
     except Exception:  # any failure means "not reachable" to a health probe
         return False

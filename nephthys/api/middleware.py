@@ -1,6 +1,6 @@
-"""Middleware for the HTTP app: metrics, JSON errors, API access (keys and the optional API token).
+"""Middleware for the HTTP app: stalled clients, metrics, JSON errors, API access (keys and API_TOKEN).
 
-All three are plain ASGI (no BaseHTTPMiddleware), so streamed bodies pass
+All four are plain ASGI (no BaseHTTPMiddleware), so streamed bodies pass
 through untouched and a request costs a few microseconds more, not a task.
 """
 
@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from nephthys.api.keys import KEY_PREFIX, KeyChecker
 from nephthys.api.metrics import Metrics, MetricsMiddleware
 from nephthys.config import Settings
+from nephthys.utils.stalled_clients import StalledClientMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,8 @@ class ApiAccessMiddleware:
 
 def api_middleware(settings: Settings) -> list[Middleware]:
     return [
+        # Outermost: a stalled client's request unwinds through the others (a stream ends its transaction).
+        Middleware(StalledClientMiddleware, stall_seconds=settings.client_stall_seconds),
         Middleware(MetricsMiddleware, metrics=Metrics()),
         Middleware(JsonErrorsMiddleware),
         Middleware(ApiAccessMiddleware, settings=settings),

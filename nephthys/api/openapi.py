@@ -103,6 +103,15 @@ COMPONENTS = {
             description="Every error: a JSON object with `error`; some add `detail` or `tip`.",
             additionalProperties=True,
         ),
+        "TooManyRequests": _object(
+            {
+                "error": {"type": "string"},
+                "detail": {"type": "string"},
+                "retry_after_seconds": {"type": "integer", "minimum": 0},
+            },
+            description="A 429: an `Error` that also says, as the Retry-After header does, when to try again.",
+            additionalProperties=True,
+        ),
         "LeaderboardEntry": _object(
             {"id": {"type": "integer"}, "slack_id": {"type": "string"}, "count": COUNT, "username": USERNAME}
         ),
@@ -302,6 +311,13 @@ IF_NONE_MATCH = {
 NOT_MODIFIED = {
     "304": {"description": "Not modified: the copy named by If-None-Match is current", "headers": ETAG}
 }
+# A streamed answer beyond API_MAX_STREAMS (overall) or API_MAX_STREAMS_PER_CLIENT (nephthys/api/stream_slots.py).
+TOO_MANY_STREAMS = _json(
+    _ref("TooManyRequests"),
+    "`too_many_streams`: as many streamed answers as allowed are running, for this client (its key, "
+    "else its address) or in all; a page (?limit=) is still answered",
+    {"Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}},
+)
 SINCE_UNTIL_ERRORS = _error("A malformed parameter, or since after until (the error names the parameter)")
 
 PATHS = {
@@ -395,6 +411,7 @@ PATHS = {
                 ),
                 "400": _error("A malformed parameter (the error names it), or filters too broad "
                               "(no status or status=closed, no date bound, no limit)"),
+                "429": TOO_MANY_STREAMS,
                 **COMMON_ERRORS,
             },
         }

@@ -10,6 +10,11 @@ consistent snapshot, constant memory however many tickets match. With
 header carries an opaque cursor (keyset on createdAt and id) to the next page.
 With API_STATUS_CASE=upper every answer's statuses are rewritten on the way out
 (nephthys/api/status_case.py); what is stored stays lower case.
+
+A stream holds an API database connection while it runs, so streams are capped
+(API_MAX_STREAMS overall, API_MAX_STREAMS_PER_CLIENT per key or address; beyond: 429
+``too_many_streams`` with Retry-After), and one whose client takes nothing for
+CLIENT_STALL_SECONDS is dropped, its transaction ended (nephthys/utils/stalled_clients.py).
 """
 
 from __future__ import annotations
@@ -27,10 +32,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from nephthys.api import active_tickets, stored_tickets, ticket_blocks
+from nephthys.api import active_tickets, stored_tickets, stream_slots, ticket_blocks
 from nephthys.api.access import shows_descriptions
 from nephthys.api.params import BadParameter, first, instant, shown, whole_number
-from nephthys.api.responses import JSON, error_response
+from nephthys.api.responses import JSON, error_response, too_many_requests
 from nephthys.api.status_case import UPPER, Produce, upper_statuses, with_upper_statuses
 from nephthys.api.ticket_blocks import Key
 
@@ -222,7 +227,17 @@ class _ClosingStreamingResponse(StreamingResponse):
 
 
 async def _stream(request: Request, query: TicketFilter) -> Response:
+    # Each stream holds a connection while it runs: capped overall and per client (stream_slots.py).
+    give_back = stream_slots.slots_of(request).take(stream_slots.client_of(request))
+    if give_back is None:
+        return too_many_requests(
+            "too_many_streams",
+            stream_slots.RETRY_AFTER_SECONDS,
+            "too many streamed answers are running (for this client, or in all); try again later, "
+            "or page through with ?limit=",
+        )
     resources = contextlib.AsyncExitStack()
+    resources.callback(give_back)
     try:
         connection = await resources.enter_async_context(request.app.state.engine.connect())
         driver = (await connection.get_raw_connection()).driver_connection

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+if TYPE_CHECKING:
+    from nephthys.config import Settings
+
+# /health's own connection: a probe never waits behind the API's or the Slack side's pool.
+HEALTH_CONNECTIONS = 1
 
 
 def asyncpg_url(url: str) -> str:
@@ -32,15 +40,57 @@ def redacted(url: str) -> str:
     return urlunsplit(parts)
 
 
-def create_engine(url: str, *, pool_size: int = 10, **kwargs) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, application_name: str = "nephthys", **kwargs
+) -> AsyncEngine:
     return create_async_engine(
         asyncpg_url(url),
         pool_size=pool_size,
         max_overflow=kwargs.pop("max_overflow", 10),
         # A database restart leaves dead connections in the pool; test them on checkout.
         pool_pre_ping=True,
-        connect_args={"server_settings": {"timezone": "UTC"}, "command_timeout": 60},
+        connect_args={
+            # application_name: pg_stat_activity tells the pools apart.
+            "server_settings": {"timezone": "UTC", "application_name": application_name},
+            "command_timeout": 60,
+        },
         **kwargs,
+    )
+
+
+@dataclass(frozen=True)
+class Pools:
+    """The service's engines, each with a pool of its own, so no side waits on another's load.
+
+    ``api``: the HTTP API (and its own jobs); ``slack``: Slack events, interactions and
+    the Slack side's jobs; ``health``: /health's probe. Fixed sizes, no overflow: at most
+    API_DATABASE_CONNECTIONS + SLACK_DATABASE_CONNECTIONS + 1 connections per instance.
+    """
+
+    api: AsyncEngine
+    slack: AsyncEngine
+    health: AsyncEngine
+
+    async def dispose(self) -> None:
+        for engine in (self.api, self.slack, self.health):
+            await engine.dispose()
+
+
+def open_pools(url: str, settings: Settings) -> Pools:
+    """The three engines (connections are opened when first used)."""
+    return Pools(
+        api=create_engine(
+            url, pool_size=settings.api_database_connections, max_overflow=0, application_name="nephthys-api"
+        ),
+        slack=create_engine(
+            url,
+            pool_size=settings.slack_database_connections,
+            max_overflow=0,
+            application_name="nephthys-slack",
+        ),
+        health=create_engine(
+            url, pool_size=HEALTH_CONNECTIONS, max_overflow=0, application_name="nephthys-health"
+        ),
     )
 
 

@@ -17,7 +17,7 @@ from nephthys.api.middleware import api_middleware
 from nephthys.api.routes import api_routes
 from nephthys.config import Settings
 from nephthys.dashboard import dashboard_routes
-from nephthys.database.engine import create_engine, session_factory
+from nephthys.database.engine import open_pools, session_factory
 from nephthys.slack.app import start_slack
 from nephthys.stats.memo import StatsV2Memo
 from nephthys.tasks import ticket_json
@@ -44,8 +44,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         app.state.settings = settings
-        app.state.engine = create_engine(database_url)
-        app.state.sessions = session_factory(app.state.engine)
+        # The API, the Slack side and /health each get a pool: API load never delays Slack or /health.
+        pools = open_pools(database_url, settings)
+        app.state.engine, app.state.health_engine = pools.api, pools.health
+        app.state.sessions = session_factory(pools.api)
         app.state.slack = None
         # One memo for /api/stats_v2 and the App Home, so both show the same computation.
         app.state.stats_v2_memo = StatsV2Memo()
@@ -57,7 +59,7 @@ def create_app(
         if settings.slack_enabled:
             app.state.slack = await start_slack(
                 settings,
-                app.state.sessions,
+                session_factory(pools.slack),
                 stats_v2_memo=app.state.stats_v2_memo,
                 clock=clock,
                 run_jobs=run_jobs,
@@ -73,7 +75,7 @@ def create_app(
             await api_jobs.stop()
             if app.state.slack is not None:
                 await app.state.slack.stop()
-            await app.state.engine.dispose()
+            await pools.dispose()
 
     routes = [
         Route("/health", health, methods=["GET"]),
