@@ -32,7 +32,11 @@ async def test_the_service_posts_a_summary_due_minutes_ago_at_start_up(desk, tea
 
 
 async def _posted(d) -> bool:
-    return len(d.posts(BTS_CHANNEL)) == 1 and bool(d.slack.calls_to("files.completeUploadExternal", ok=True))
+    """Posted with its chart, and the run recorded (which follows the upload)."""
+    if len(d.posts(BTS_CHANNEL)) != 1 or not d.slack.calls_to("files.completeUploadExternal", ok=True):
+        return False
+    rows = await postgres.fetch(d.db_url, """SELECT outcome FROM "JobRun" WHERE job = 'daily-summary'""")
+    return [row["outcome"] for row in rows] == ["done"]
 
 
 async def test_the_service_sweeps_stale_tickets_at_start_up(desk, team, db_url):
