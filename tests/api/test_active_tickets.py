@@ -86,6 +86,7 @@ async def test_hidden_descriptions_come_from_the_same_copy(serve, db_url):
 
 
 async def test_a_copy_older_than_the_forgotten_notes_is_read_whole(serve, db_url):
+    await forget_earlier_tests_notes(db_url)
     asker = await add_user(db_url, "UASKER")
     ticket = await add_ticket(db_url, opened_by=asker, created_at=JAN)
     engine = create_engine(db_url)
@@ -94,6 +95,7 @@ async def test_a_copy_older_than_the_forgotten_notes_is_read_whole(serve, db_url
         async with serve() as client:
             await assert_answers_are_current(client)
             await postgres.execute(db_url, "UPDATE \"Ticket\" SET title = 'Changed' WHERE id = $1", ticket)
+            await no_transaction_older_than_the_notes_runs(db_url)
             # Two prunes: the first marks the change's transaction as ended, the second forgets its note.
             assert await prune_ticket_json_changes(sessions, period_seconds=0) is not None
             assert await prune_ticket_json_changes(sessions, period_seconds=0) is not None
@@ -108,17 +110,13 @@ async def test_a_copy_older_than_the_forgotten_notes_is_read_whole(serve, db_url
 
 
 async def test_a_prune_forgets_only_notes_a_period_old_and_runs_once_a_period(db_url):
+    await forget_earlier_tests_notes(db_url)
     asker = await add_user(db_url, "UASKER")
     ticket = await add_ticket(db_url, opened_by=asker, created_at=JAN)
     engine = create_engine(db_url)
     sessions = session_factory(engine)
     try:
-        # A prune marks what the next may forget below the cluster's oldest running transaction, in
-        # any database (another test's, under xdist): wait until none older than the insert runs.
-        [inserted_note] = await postgres.fetch(
-            db_url, 'SELECT xid FROM "TicketJsonChange" WHERE "ticketId" = $1', ticket
-        )
-        await eventually(lambda: _oldest_running_after(db_url, inserted_note["xid"]), within=60)
+        await no_transaction_older_than_the_notes_runs(db_url)
         # The first run forgets nothing (nothing was marked) and marks the ticket's insert.
         assert await prune_ticket_json_changes(sessions, period_seconds=0) == 0
         await postgres.execute(db_url, "UPDATE \"Ticket\" SET title = 'Changed' WHERE id = $1", ticket)
@@ -140,11 +138,31 @@ async def test_a_prune_forgets_only_notes_a_period_old_and_runs_once_a_period(db
         await engine.dispose()
 
 
-async def _oldest_running_after(db_url: str, xid: int) -> bool:
-    [row] = await postgres.fetch(
-        db_url, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin"
+async def forget_earlier_tests_notes(db_url: str) -> None:
+    """Start the change log afresh: the notes and prunes of earlier tests (whose ticket ids restart
+    at 1 too) would otherwise count in this test's, in whatever order the tests run."""
+    await postgres.execute(
+        db_url,
+        'DELETE FROM "TicketJsonChange"; '
+        'UPDATE "TicketJsonChangeHorizon" SET "prunedBelow" = 0, "pruneNextBelow" = 0, "prunedAt" = now()',
     )
-    return row["xmin"] > xid
+
+
+async def no_transaction_older_than_the_notes_runs(db_url: str) -> None:
+    """Wait until no transaction older than the newest note runs anywhere in the cluster.
+
+    A prune marks what the next may forget below the cluster's oldest running transaction, in any
+    database: another test's, when tests run in parallel.
+    """
+    [newest] = await postgres.fetch(db_url, 'SELECT max(xid) AS xid FROM "TicketJsonChange"')
+
+    async def passed() -> bool:
+        [row] = await postgres.fetch(
+            db_url, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin"
+        )
+        return row["xmin"] > newest["xid"]
+
+    await eventually(passed, within=60)
 
 
 async def test_a_change_notes_its_ticket_in_its_own_transaction(db_url):
