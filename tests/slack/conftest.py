@@ -134,14 +134,25 @@ def desk(db_url: str, fake: FakeSlack):
 
     @contextlib.asynccontextmanager
     async def factory(
-        *, wait_ready: bool = True, clock: Clock = utc_now, run_jobs: bool = False, **overrides
+        *,
+        wait_ready: bool = True,
+        clock: Clock = utc_now,
+        run_jobs: bool = False,
+        home_live_every: float = 0.0,
+        **overrides,
     ):
-        """``run_jobs``: start the schedulers, with ``clock`` as their "now" (off otherwise)."""
+        """``run_jobs``: start the schedulers, with ``clock`` as their "now" (off otherwise).
+
+        ``home_live_every``: the App Home's live-refresh debounce. Off unless a test is about it:
+        each ``settle`` would otherwise wait out the service's 5 s after every assigned ticket's change.
+        """
         overrides.setdefault("slack_heartbeat_channel", HEARTBEAT_CHANNEL)
         settings = make_settings(database_url=db_url, **slack_settings(fake, **overrides))
         app = make_app(settings, clock=clock, run_jobs=run_jobs)
         async with running(app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             service: SlackService = app.state.slack
+            assert service.ctx.home is not None
+            service.ctx.home.live_every = home_live_every
             if wait_ready:
                 await asyncio.wait_for(service.started(), SETTLE_SECONDS)
             yield Desk(

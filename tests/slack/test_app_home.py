@@ -14,6 +14,7 @@ import pytest
 
 from nephthys.slack.home import common, my_stats
 from nephthys.slack.home.common import View
+from nephthys.slack.home.publisher import LIVE_EVERY_SECONDS
 from nephthys.stats import home as home_stats
 from nephthys.transcripts import load_transcript
 from tests.api.data import add_ticket
@@ -720,7 +721,7 @@ async def test_admins_rename_and_delete_team_tags_merge_and_delete_question_tags
 
 
 async def test_assigned_homes_refresh_live_debounced_per_person(desk, team):
-    async with desk() as d:
+    async with desk(home_live_every=LIVE_EVERY_SECONDS) as d:
         await switch(d, HELPER, View.ASSIGNED)
         await switch(d, HELPER_2, View.DASHBOARD)
         helper_2_publishes = len(publishes(d, HELPER_2))
