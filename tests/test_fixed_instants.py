@@ -20,12 +20,13 @@ import pytest
 from tests.support.postgres import ROOT
 
 # The tests whose subject is "now": the scheduler and its jobs, the windows and days of the
-# statistics, the App Home's "waiting for" and its boards.
+# statistics, the App Home's "waiting for" and its boards. (`nephthys jobs` is tested with explicit
+# dates in tests/tasks/test_jobs_command.py: it runs in the main suite only.)
 CLOCK_SENSITIVE = [
     "tests/tasks",
+    "--deselect=tests/tasks/test_jobs_command.py",
     "tests/stats",
     "tests/slack/test_app_home.py",
-    "tests/slack/test_home_views.py",
     "tests/api/test_aggregates.py",
 ]
 
