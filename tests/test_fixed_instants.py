@@ -10,10 +10,11 @@ too (``TZ``): no test may depend on it.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -42,6 +43,13 @@ INSTANTS = {
 FAKETIME = shutil.which("faketime")
 
 
+def real_now() -> datetime:
+    """The machine's real time, also when the whole suite runs under faketime's offset form (the
+    child's FAKETIME replaces the suite's, so its offset is counted from the real clock)."""
+    outer = re.fullmatch(r"([+-]\d+(?:\.\d+)?)s?", os.environ.get("FAKETIME", ""))
+    return datetime.now(UTC) - timedelta(seconds=float(outer.group(1)) if outer else 0)
+
+
 @pytest.mark.skipif(
     FAKETIME is None, reason="Debian's faketime is not installed (./scripts/test installs it)"
 )
@@ -53,7 +61,7 @@ def test_the_clock_sensitive_tests_pass_at(name):
     # enter pytest's private tmp_path); new for each run, since the clock moved since the last.
     pgdata = ROOT / ".nephthys" / f"faked-pgdata-{name}"
     shutil.rmtree(pgdata, ignore_errors=True)
-    offset = int((instant - datetime.now(UTC)).total_seconds())
+    offset = int((instant - real_now()).total_seconds())
     env = {
         key: value
         for key, value in os.environ.items()
