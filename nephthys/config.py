@@ -9,12 +9,22 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import time
+from dataclasses import dataclass, field
+from datetime import date, time
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
+from zoneinfo import ZoneInfo
 
 from dotenv import dotenv_values
+
+from nephthys.support_calendar import (
+    CalendarError,
+    SupportCalendar,
+    SupportHours,
+    parse_clock,
+    parse_holidays,
+    parse_support_hours,
+)
 
 if TYPE_CHECKING:
     from nephthys.transcripts import ProgramChannels
@@ -29,15 +39,6 @@ Number = TypeVar("Number", int, float)
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names it."""
-
-
-@dataclass(frozen=True)
-class SupportHours:
-    """When the team answers, e.g. ``Mon-Fri 09:00-18:00`` in TIMEZONE (weekdays 0 = Monday)."""
-
-    days: frozenset[int]
-    start: time
-    end: time
 
 
 @dataclass(frozen=True)
@@ -102,10 +103,16 @@ class Settings:
     stale_ticket_days: int = 0  # 0: stale tickets are not closed
     unanswered_alert_minutes: int | None = None  # None: no unanswered alerts
     support_hours: SupportHours | None = None  # None: every minute counts
+    support_holidays: frozenset[date] = field(default_factory=frozenset)  # whole local days off
 
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def support_calendar(self) -> SupportCalendar:
+        """SUPPORT_HOURS, SUPPORT_HOLIDAYS and TIMEZONE: what every support-time clock counts in."""
+        return SupportCalendar(ZoneInfo(self.timezone), self.support_hours, self.support_holidays)
 
     @property
     def ai_enabled(self) -> bool:
@@ -302,7 +309,6 @@ def _load_settings(number: Callable) -> dict:
 
 def _job_settings(get: Callable[[str], str | None], number: Callable) -> dict:
     """The scheduled jobs' settings (docs/jobs.md)."""
-    from nephthys.tasks.schedule import ScheduleError, parse_clock, parse_support_hours
 
     def parsed(name: str, parse: Callable, default):
         value = get(name)
@@ -310,7 +316,7 @@ def _job_settings(get: Callable[[str], str | None], number: Callable) -> dict:
             return default
         try:
             return parse(value)
-        except ScheduleError as error:
+        except CalendarError as error:
             raise ConfigError(f"{name}: {error}") from None
 
     alert_minutes = number("UNANSWERED_ALERT_MINUTES", 0, int, 0, 100_000)
@@ -321,4 +327,5 @@ def _job_settings(get: Callable[[str], str | None], number: Callable) -> dict:
         stale_ticket_days=number("STALE_TICKET_DAYS", DEFAULTS.stale_ticket_days, int, 0, 3650),
         unanswered_alert_minutes=alert_minutes or None,
         support_hours=parsed("SUPPORT_HOURS", parse_support_hours, None),
+        support_holidays=parsed("SUPPORT_HOLIDAYS", parse_holidays, frozenset()),
     )

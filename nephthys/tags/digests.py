@@ -9,7 +9,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nephthys.database.models import Tag
-from nephthys.tasks.schedule import describe_days, parse_clock, parse_days
+from nephthys.support_calendar import describe_days, parse_clock, parse_days
 
 
 @dataclass(frozen=True)

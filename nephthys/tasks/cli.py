@@ -225,13 +225,13 @@ async def set_tag_digest(
     url: str, *, name: str, at: str | None, days: str | None, off: bool
 ) -> tuple[int, str]:
     from nephthys.database.engine import create_engine, session_factory
+    from nephthys.support_calendar import CalendarError, describe_days, parse_clock, parse_days
     from nephthys.tags.digests import set_digest
-    from nephthys.tasks.schedule import ScheduleError, describe_days, parse_clock, parse_days
 
     try:
         clock = None if off else parse_clock(at or "")
         weekdays = None if off else parse_days(days or "daily")
-    except ScheduleError as error:
+    except CalendarError as error:
         return 2, f"nephthys tags digest: {error}"
     engine = create_engine(url)
     try:

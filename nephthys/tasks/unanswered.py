@@ -2,7 +2,7 @@
 
 Every ``EVERY_SECONDS`` (an interval job under its advisory lock): an OPEN ticket (no
 helper reply since it was opened or reopened) that has waited UNANSWERED_ALERT_MINUTES,
-counted only inside SUPPORT_HOURS when set, is posted once to the team channel,
+counted in the support calendar (SUPPORT_HOURS, SUPPORT_HOLIDAYS) when set, is posted once to the team channel,
 linked, with its team tags' subscribers mentioned. Each alert is claimed as its own
 JobRun period (the ticket and the instant of its opening) before it is posted, so it
 goes out once per opening whatever the number of instances; a reopened ticket is a
@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from nephthys.slack.context import NO_TEAM_CHANNEL
 from nephthys.slack.mentions import neutralise_mentions
 from nephthys.stats import MessageLinks
 from nephthys.tasks.runner import RunStatus, run_period
-from nephthys.tasks.schedule import describe_interval, support_minutes
+from nephthys.tasks.schedule import describe_interval
 from nephthys.tasks.service_job import ServiceJob
 from nephthys.tasks.summary import duration
 from nephthys.tickets import waiting
@@ -43,9 +42,9 @@ class UnansweredAlerts(ServiceJob):
         return None
 
     def schedule(self) -> str:
-        hours = self.ctx.settings.support_hours
+        calendar = self.ctx.settings.support_calendar
         minutes = self.ctx.settings.unanswered_alert_minutes
-        counted = "inside SUPPORT_HOURS" if hours is not None else "around the clock"
+        counted = "around the clock" if calendar.every_minute_counts else "in support hours"
         every = f"every {describe_interval(EVERY_SECONDS)}"
         if not minutes:
             return every
@@ -71,7 +70,7 @@ class UnansweredAlerts(ServiceJob):
         if not threshold or (channel is None and not dry_run):
             return "off"
         now = self.now()
-        tz = ZoneInfo(settings.timezone)
+        calendar = settings.support_calendar
         candidates = await waiting.tickets_waiting_for_a_helper(
             ctx.sessions,
             opened_before=now - timedelta(minutes=threshold),
@@ -80,7 +79,7 @@ class UnansweredAlerts(ServiceJob):
         )
         posted: list[str] = []
         for ticket in candidates:
-            waited = support_minutes(ticket.opened_at, now, settings.support_hours, tz)
+            waited = calendar.support_minutes(ticket.opened_at, now)
             if waited < threshold:
                 continue  # outside support hours the clock stands still
             text = self._text(ticket, (now - ticket.opened_at).total_seconds() / 60)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from nephthys.database.engine import create_engine, session_factory
+from nephthys.support_calendar import parse_support_hours
 from nephthys.tasks.cli import set_tag_digest
 from nephthys.tasks.digests import TagDigestsJob
 from nephthys.tasks.runner import RunStatus
-from nephthys.tasks.schedule import parse_support_hours
 from nephthys.tasks.scheduler import Scheduler
 from nephthys.tasks.unanswered import UnansweredAlerts
 from tests.slack.conftest import ASKER, BTS_CHANNEL, HELP_CHANNEL, HELPER, HELPER_2
@@ -93,6 +93,25 @@ async def test_unanswered_alerts_count_support_hours_and_fire_once_per_opening(d
         )
         printed = await alerts_at("2026-11-23T11:40").run(dry_run=True)
         assert link(monday) in printed and len(d.posts(BTS_CHANNEL)) == 3
+
+
+async def test_unanswered_alerts_skip_support_holidays(desk, team, db_url):
+    hours = parse_support_hours("Mon-Fri 09:00-18:00")
+    holiday_monday = frozenset({date(2026, 12, 28)})
+    settings = dict(timezone="Europe/London", unanswered_alert_minutes=30, support_hours=hours)
+    async with desk(**settings, support_holidays=holiday_monday) as d:
+        await d.service.scheduler.stop()
+        # Asked on Friday 25 December at 17:50 GMT (a Friday, not listed as a holiday): 10 minutes then.
+        await add_ticket(db_url, asker=ASKER, created=at("2026-12-25T17:50"))
+
+        def alerts_at(instant: str) -> UnansweredAlerts:
+            return UnansweredAlerts(d.service.ctx, clock=lambda: at(instant))
+
+        # Monday 28th is a holiday: its whole day does not count.
+        assert await alerts_at("2026-12-28T17:00").run() == "posted 0 alerts"
+        assert await alerts_at("2026-12-29T09:15").run() == "posted 0 alerts"
+        # Tuesday 09:20: 10 + 20 support minutes.
+        assert await alerts_at("2026-12-29T09:20").run() == "posted 1 alerts"
 
 
 async def test_two_instances_alert_a_ticket_once(desk, team, db_url):

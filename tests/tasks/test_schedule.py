@@ -1,4 +1,4 @@
-"""Local times across daylight-saving changes, support hours, and the job settings."""
+"""Local times across daylight-saving changes and the job settings (support hours: tests/test_support_calendar.py)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,8 @@ import pytest
 
 import nephthys.config as config_module
 from nephthys.config import ConfigError, Settings
-from nephthys.tasks.schedule import (
-    DailyAt,
-    ScheduleError,
-    describe_days,
-    describe_interval,
-    local_day,
-    local_instant,
-    parse_days,
-    parse_support_hours,
-    support_minutes,
-)
+from nephthys.support_calendar import parse_days
+from nephthys.tasks.schedule import DailyAt, describe_interval, local_day, local_instant
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -51,27 +42,6 @@ def test_weekday_schedules_skip_the_weekend():
     # Saturday 28 November 2026: the latest is Friday's, the next Monday's.
     assert weekdays.latest(at("2026-11-28T12:00")) == (date(2026, 11, 27), at("2026-11-27T14:00"))
     assert weekdays.next(at("2026-11-28T12:00")) == at("2026-11-30T14:00")
-
-
-def test_days_and_support_hours_are_read_and_refused_with_a_reason():
-    assert parse_days("mon-fri") == frozenset(range(5))
-    assert parse_days("Sat,sun") == frozenset({5, 6})
-    assert parse_days("fri-mon") == frozenset({4, 5, 6, 0})
-    assert describe_days(parse_days("mon-fri")) == "mon-fri" and describe_days(parse_days("daily")) == "daily"
-    hours = parse_support_hours("Mon-Fri 09:00-18:00")
-    assert hours.days == frozenset(range(5)) and (hours.start, hours.end) == (time(9), time(18))
-    for bad in ("weekdays", "Mon-Fri 18:00-09:00", "Mon-Fri", "Mon-Fri 9-18"):
-        with pytest.raises(ScheduleError):
-            parse_support_hours(bad)
-
-
-def test_support_minutes_count_only_open_hours_and_follow_dst():
-    hours = parse_support_hours("Mon-Fri 09:00-18:00")
-    # Friday 17:50 to Monday 09:25 (GMT): 10 + 25 minutes.
-    assert support_minutes(at("2026-11-20T17:50"), at("2026-11-23T09:25"), hours, LONDON) == 35
-    # Friday 23 October 2026 (BST: 09:00 local is 08:00Z) to Monday 26th (GMT: 09:00 local is 09:00Z).
-    assert support_minutes(at("2026-10-23T08:00"), at("2026-10-26T09:30"), hours, LONDON) == 9 * 60 + 30
-    assert support_minutes(at("2026-11-20T10:00"), at("2026-11-20T11:00"), None, LONDON) == 60
 
 
 def job_settings(**env) -> Settings:
