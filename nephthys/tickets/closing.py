@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nephthys.database.models import Ticket, TicketStatus, User
+from nephthys.database.models import Ticket, TicketEventKind, TicketStatus, User
+from nephthys.tickets import events
 from nephthys.tickets.core import (
     DEFAULT_CREDIT_WINDOW,
     Change,
@@ -18,6 +19,12 @@ from nephthys.tickets.core import (
     closure_key,
     retried_on_conflict,
 )
+from nephthys.tickets.events import Event
+
+
+def _instant(at: datetime | None):
+    """``at``, or the time the row lock was granted when there is no Slack instant."""
+    return at if at is not None else func.clock_timestamp()
 
 
 @dataclass(frozen=True)
@@ -86,8 +93,14 @@ async def resolve_ticket(
     ticket_id: int,
     resolver_slack_id: str,
     credit_window: timedelta = DEFAULT_CREDIT_WINDOW,
+    at: datetime | None = None,
+    msg_ts: str | None = None,
 ) -> Change:
     """Close the ticket, if the resolver is its asker or a helper and it is not closed yet.
+
+    ``at``: the closing click's ``action_ts`` or the macro message's ts (``msg_ts``), the
+    ticket's ``closedAt`` and its CLOSED event's instant (by the resolver); None: the
+    database's clock.
 
     Credit (``closedBy``): the assigned helper when the thread's last message is younger
     than ``credit_window`` (a colleague closing an active thread does not take its
@@ -112,7 +125,13 @@ async def resolve_ticket(
         await session.execute(
             update(Ticket)
             .where(Ticket.id == ticket_id)
-            .values(status=TicketStatus.CLOSED, closed_by_id=closer_id, closed_at=func.clock_timestamp())
+            .values(status=TicketStatus.CLOSED, closed_by_id=closer_id, closed_at=_instant(at))
+        )
+        await events.record_events(
+            session,
+            ticket_id=ticket_id,
+            at=at,
+            events=[Event(TicketEventKind.CLOSED, locked.actor_id, msg_ts)],
         )
         return Change(
             Outcome.CHANGED,
@@ -123,9 +142,18 @@ async def resolve_ticket(
 
 @retried_on_conflict
 async def reopen_ticket(
-    sessions: Sessions, *, ticket_id: int, reopener_slack_id: str, closure: int | None = None
+    sessions: Sessions,
+    *,
+    ticket_id: int,
+    reopener_slack_id: str,
+    closure: int | None = None,
+    at: datetime | None = None,
+    msg_ts: str | None = None,
 ) -> Change:
     """Reopen a closed ticket (its asker or a helper): open again, with a new backend message to come.
+
+    ``at``: the Re-open click's ``action_ts`` or the macro message's ts (``msg_ts``), the
+    ticket's ``reopenedAt`` and its REOPENED event's instant; None: the database's clock.
 
     ``closure`` (a closing message's button): act only if the ticket is still closed by
     that closure (:func:`closure_key` of its ``closedAt``); a later one is OUT_OF_DATE.
@@ -151,19 +179,30 @@ async def reopen_ticket(
                 closed_by_id=None,
                 closed_at=None,
                 reopened_by_id=locked.actor_id,
-                reopened_at=func.clock_timestamp(),
+                reopened_at=_instant(at),
                 # The old backend message was removed when the ticket closed; the
                 # new one's ts is set when it is posted (the repair job sees the gap).
                 ticket_ts=None,
             )
+        )
+        await events.record_events(
+            session,
+            ticket_id=ticket_id,
+            at=at,
+            events=[Event(TicketEventKind.REOPENED, locked.actor_id, msg_ts)],
         )
         ticket = await _state(session, Ticket.id == ticket_id)
     return Change(Outcome.CHANGED, ticket, previous_ticket_ts=locked.ticket_ts)
 
 
 @retried_on_conflict
-async def close_quiet_ticket(sessions: Sessions, *, ticket_id: int, quiet_since: datetime) -> Change:
+async def close_quiet_ticket(
+    sessions: Sessions, *, ticket_id: int, quiet_since: datetime, at: datetime | None = None
+) -> Change:
     """Close a ticket nobody wrote in since ``quiet_since`` (the stale-tickets job).
+
+    ``at``: the job's clock (no Slack instant exists), the ``closedAt`` and the CLOSED event's
+    instant, by the bot; None: the database's clock.
 
     Credited to its assignee when it has one, to nobody otherwise. UNCHANGED when it
     is closed already, or saw a message (``lastMsgAt``) or a reopen since then.
@@ -185,7 +224,10 @@ async def close_quiet_ticket(sessions: Sessions, *, ticket_id: int, quiet_since:
         await session.execute(
             update(Ticket)
             .where(Ticket.id == ticket_id)
-            .values(status=TicketStatus.CLOSED, closed_by_id=assigned_to_id, closed_at=func.clock_timestamp())
+            .values(status=TicketStatus.CLOSED, closed_by_id=assigned_to_id, closed_at=_instant(at))
+        )
+        await events.record_events(
+            session, ticket_id=ticket_id, at=at, events=[Event(TicketEventKind.CLOSED, None)]
         )
         return Change(Outcome.CHANGED, await _state(session, Ticket.id == ticket_id))
 

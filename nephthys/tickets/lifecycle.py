@@ -50,7 +50,7 @@ from nephthys.tickets.reads import (
     tickets_asked_by,
     tickets_needing_repair,
 )
-from nephthys.tickets.replies import record_reply
+from nephthys.tickets.replies import record_helper_macro, record_reply
 from nephthys.tickets.users import (
     Viewer,
     is_helper,
@@ -93,6 +93,7 @@ __all__ = [
     "question_deleted",
     "record_backend_message",
     "record_bot_message",
+    "record_helper_macro",
     "record_reply",
     "remember_home_view",
     "reopen_ticket",

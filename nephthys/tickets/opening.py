@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nephthys.database.models import Ticket, TicketStatus
+from nephthys.tickets import events
 from nephthys.tickets.core import (
     OpenedTicket,
     Sessions,
@@ -28,12 +31,22 @@ _NEW_USER = text(
        ON CONFLICT ("slackId") DO UPDATE SET "slackId" = EXCLUDED."slackId"
        RETURNING id, username IS NOT NULL AS has_username"""
 )
-# The subquery in RETURNING sees the table as it was before this insert: earlier tickets only.
+# One statement: the ticket and its OPENED event, both at the question's ts (``:at``; the
+# database's clock when there is none). The outer SELECT, like RETURNING, sees the table
+# as it was before this insert: the count is of earlier tickets only.
 _NEW_TICKET = text(
-    """INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "lastMsgBy")
-       VALUES (:title, :description, 'OPEN', :msg_ts, :asker_id, 'AUTHOR')
-       ON CONFLICT ("msgTs") DO NOTHING
-       RETURNING id, (SELECT count(*) FROM "Ticket" p WHERE p."openedById" = :asker_id) AS previous"""
+    f"""WITH created AS (
+           INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "lastMsgBy", "createdAt")
+           VALUES (:title, :description, 'OPEN', :msg_ts, :asker_id, 'AUTHOR',
+                   coalesce(CAST(:at AS timestamptz), now()))
+           ON CONFLICT ("msgTs") DO NOTHING
+           RETURNING id, "createdAt"),
+       opened AS (
+           INSERT INTO "TicketEvent" ("ticketId", kind, at, "actorId", "msgTs")
+           SELECT id, 'OPENED', "createdAt", :asker_id, :msg_ts FROM created
+           {events.ON_CONFLICT})
+       SELECT id, (SELECT count(*) FROM "Ticket" p WHERE p."openedById" = :asker_id) AS previous
+       FROM created"""
 )
 
 
@@ -46,8 +59,12 @@ async def open_ticket(
     description: str,
     title: str,
     asker_username: str | None = None,
+    at: datetime | None = None,
 ) -> OpenedTicket | None:
     """The ticket for the question ``msg_ts``, created once however often it is asked for.
+
+    ``at``: when the question was asked (its ts), the ticket's ``createdAt`` and its OPENED
+    event's instant however late it is stored; None: the database's clock.
 
     Reads before it writes: a redelivery writes nothing, so it never waits on the
     ticket's other writers (every ticket write also updates the one totals row).
@@ -70,7 +87,13 @@ async def open_ticket(
             created = (
                 await connection.execute(
                     _NEW_TICKET,
-                    {"title": title, "description": description, "msg_ts": msg_ts, "asker_id": asker_id},
+                    {
+                        "title": title,
+                        "description": description,
+                        "msg_ts": msg_ts,
+                        "asker_id": asker_id,
+                        "at": at,
+                    },
                 )
             ).one_or_none()
             if created is not None:
