@@ -44,7 +44,10 @@ async def tickets_needing_repair(
         .where(BotMessage.ticket_id == Ticket.id, BotMessage.channel_id == ticket_channel)
         .exists()
     )
-    changed_at = func.coalesce(Ticket.reopened_at, Ticket.created_at)
+    # When it was last worked on as we saw it: createdAt and reopenedAt are Slack's instants (a
+    # question delivered late is older than its handling), lastMsgAt is when we applied a message
+    # (at first, when the ticket was stored), so a ticket still being handled is left alone.
+    changed_at = func.greatest(Ticket.created_at, Ticket.reopened_at, Ticket.last_msg_at)
     async with sessions() as session:
         unfinished = (
             await session.scalars(
