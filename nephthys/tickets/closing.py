@@ -100,7 +100,8 @@ async def resolve_ticket(
 
     ``at``: the closing click's ``action_ts`` or the macro message's ts (``msg_ts``), the
     ticket's ``closedAt`` and its CLOSED event's instant (by the resolver); None: the
-    database's clock.
+    database's clock. A macro message that closed the ticket once is UNCHANGED if it comes
+    again (replayed work), even after a reopen.
 
     Credit (``closedBy``): the assigned helper when the thread's last message is younger
     than ``credit_window`` (a colleague closing an active thread does not take its
@@ -122,16 +123,22 @@ async def resolve_ticket(
             locked.recently_active or locked.actor_is_asker
         )
         closer_id = locked.assigned_to_id if assignee_earns_it else locked.actor_id
-        await session.execute(
-            update(Ticket)
-            .where(Ticket.id == ticket_id)
-            .values(status=TicketStatus.CLOSED, closed_by_id=closer_id, closed_at=_instant(at))
-        )
-        await events.record_events(
+        logged = await events.record_events(
             session,
             ticket_id=ticket_id,
             at=at,
             events=[Event(TicketEventKind.CLOSED, locked.actor_id, msg_ts)],
+        )
+        if not logged:  # this macro message closed it once already (replayed work): not again
+            return Change(
+                Outcome.UNCHANGED,
+                await _state(session, Ticket.id == ticket_id),
+                actor_is_helper=locked.actor_is_helper,
+            )
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket_id)
+            .values(status=TicketStatus.CLOSED, closed_by_id=closer_id, closed_at=_instant(at))
         )
         return Change(
             Outcome.CHANGED,
@@ -171,6 +178,14 @@ async def reopen_ticket(
             return Change(Outcome.UNCHANGED, await _state(session, Ticket.id == ticket_id))
         if closure is not None and (locked.closed_at is None or closure_key(locked.closed_at) != closure):
             return Change(Outcome.OUT_OF_DATE, await _state(session, Ticket.id == ticket_id))
+        logged = await events.record_events(
+            session,
+            ticket_id=ticket_id,
+            at=at,
+            events=[Event(TicketEventKind.REOPENED, locked.actor_id, msg_ts)],
+        )
+        if not logged:  # this macro message reopened it once already (replayed work): not again
+            return Change(Outcome.UNCHANGED, await _state(session, Ticket.id == ticket_id))
         await session.execute(
             update(Ticket)
             .where(Ticket.id == ticket_id)
@@ -184,12 +199,6 @@ async def reopen_ticket(
                 # new one's ts is set when it is posted (the repair job sees the gap).
                 ticket_ts=None,
             )
-        )
-        await events.record_events(
-            session,
-            ticket_id=ticket_id,
-            at=at,
-            events=[Event(TicketEventKind.REOPENED, locked.actor_id, msg_ts)],
         )
         ticket = await _state(session, Ticket.id == ticket_id)
     return Change(Outcome.CHANGED, ticket, previous_ticket_ts=locked.ticket_ts)

@@ -462,3 +462,22 @@ async def test_without_an_instant_the_database_clock_dates_the_change(sessions, 
     assert event["kind"] == "OPENED" and event["at"] == row["createdAt"]
     [now] = await fetch(db_url, "SELECT now() AS now")
     assert row["createdAt"] <= now["now"]
+
+
+async def test_a_replayed_macro_message_does_not_close_or_reopen_a_second_time(sessions, db_url):
+    opened = await open_question(sessions)
+    ticket_id = opened.ticket.id
+    resolve = dict(ticket_id=ticket_id, resolver_slack_id="UASKER001", msg_ts="1700000100.000100")
+    assert (await lifecycle.resolve_ticket(sessions, **resolve)).changed
+    reopen = dict(ticket_id=ticket_id, reopener_slack_id="UASKER001", msg_ts="1700000200.000100")
+    assert (await lifecycle.reopen_ticket(sessions, **reopen)).changed
+    # The ?resolve message handled again (an instance died before marking it done): the reopen stands.
+    assert (await lifecycle.resolve_ticket(sessions, **resolve)).outcome is Outcome.UNCHANGED
+    assert (await ticket_row(db_url, ticket_id))["status"] == "OPEN"
+    assert (
+        await lifecycle.resolve_ticket(sessions, ticket_id=ticket_id, resolver_slack_id="UASKER001")
+    ).changed
+    assert (await lifecycle.reopen_ticket(sessions, **reopen)).outcome is Outcome.UNCHANGED
+    assert (await ticket_row(db_url, ticket_id))["status"] == "CLOSED"
+    kinds = [row["kind"] for row in await fetch(db_url, EVENTS_SQL, ticket_id)]
+    assert kinds == ["OPENED", "CLOSED", "REOPENED", "CLOSED"]
