@@ -171,6 +171,29 @@ COMPONENTS = {
                 "username": USERNAME,
             }
         ),
+        "TicketEvent": _object(
+            {
+                "kind": {
+                    "enum": [
+                        "OPENED",
+                        "ASKER_MESSAGE",
+                        "HELPER_MESSAGE",
+                        "OTHER_MESSAGE",
+                        "ASSIGNED",
+                        "CLOSED",
+                        "REOPENED",
+                        "TAG_ADDED",
+                        "TAG_REMOVED",
+                        "NUDGED",
+                        "SLA_WARNED",
+                        "SLA_BREACHED",
+                    ],
+                    "description": "What happened, as stored (upper snake case)",
+                },
+                "at": {"type": "string", "format": "date-time"},
+                "by": _ref_or_null("User"),
+            }
+        ),
         "Ticket": _object(
             {
                 "id": {"type": "integer"},
@@ -422,6 +445,20 @@ PATHS = {
             "parameters": [_query("id", "The ticket's id (a 32-bit integer)", INT32, required=True)],
             "responses": {
                 "200": _json(_ref("Ticket"), "The ticket"),
+                "400": _error("`missing_ticket_id` or `invalid_ticket_id`"),
+                "404": _error("`ticket_not_found`"),
+                **COMMON_ERRORS,
+            },
+        }
+    },
+    "/api/ticket/timeline": {
+        "get": {
+            "summary": "One ticket's events, in the order they happened (at, then id)",
+            "description": "Each event's `at` is the instant Slack gave it (a message's ts, a click's "
+            "action_ts). Kinds are served as stored, in upper snake case. Message texts are never included.",
+            "parameters": [_query("id", "The ticket's id (a 32-bit integer)", INT32, required=True)],
+            "responses": {
+                "200": _json({"type": "array", "items": _ref("TicketEvent")}, "The ticket's events"),
                 "400": _error("`missing_ticket_id` or `invalid_ticket_id`"),
                 "404": _error("`ticket_not_found`"),
                 **COMMON_ERRORS,

@@ -14,6 +14,7 @@ from nephthys.api import (
     stats_v2,
     ticket,
     tickets,
+    timeline,
     unanswered,
     user,
 )
@@ -25,6 +26,7 @@ def api_routes() -> list[BaseRoute]:
         stats.route,
         tickets.route,
         ticket.route,
+        timeline.route,
         user.route,
         question_tags.route,
         feedback.route,

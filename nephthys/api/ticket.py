@@ -20,7 +20,7 @@ ONE_TICKET = stored_tickets.one_ticket_sql()
 ONE_TICKET_WITHOUT_DESCRIPTION = stored_tickets.one_ticket_sql(descriptions=False)
 
 
-def _ticket_id(request: Request) -> int | str:
+def requested_ticket_id(request: Request) -> int | str:
     """The ticket id asked for, or the error to answer."""
     values = request.query_params.getlist("id")
     if not values:
@@ -33,7 +33,7 @@ def _ticket_id(request: Request) -> int | str:
 
 
 async def ticket(request: Request) -> Response:
-    ticket_id = _ticket_id(request)
+    ticket_id = requested_ticket_id(request)
     if isinstance(ticket_id, str):
         return error_response(400, ticket_id)
     async with request.app.state.engine.connect() as connection:

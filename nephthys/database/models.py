@@ -60,12 +60,30 @@ class FeedbackRating(enum.StrEnum):
     GREAT = "GREAT"
 
 
+class TicketEventKind(enum.StrEnum):
+    """What happened to a ticket (a TicketEvent's kind); prisma/schema.prisma says the same."""
+
+    OPENED = "OPENED"
+    ASKER_MESSAGE = "ASKER_MESSAGE"
+    HELPER_MESSAGE = "HELPER_MESSAGE"
+    OTHER_MESSAGE = "OTHER_MESSAGE"
+    ASSIGNED = "ASSIGNED"
+    CLOSED = "CLOSED"
+    REOPENED = "REOPENED"
+    TAG_ADDED = "TAG_ADDED"
+    TAG_REMOVED = "TAG_REMOVED"
+    NUDGED = "NUDGED"
+    SLA_WARNED = "SLA_WARNED"
+    SLA_BREACHED = "SLA_BREACHED"
+
+
 # Timestamps are UTC instants, millisecond precision as Prisma declares them.
 TIMESTAMPTZ = TIMESTAMP(timezone=True, precision=3)
 
 ticket_status_enum = Enum(TicketStatus, name="TicketStatus", create_type=False)
 user_type_enum = Enum(UserType, name="UserType", create_type=False)
 feedback_rating_enum = Enum(FeedbackRating, name="FeedbackRating", create_type=False)
+ticket_event_kind_enum = Enum(TicketEventKind, name="TicketEventKind", create_type=False)
 
 
 def _timestamp(**kwargs) -> Mapped:
@@ -271,6 +289,40 @@ class BotMessage(Base):
         UniqueConstraint("ts", "channelId", name="BotMessage_ts_channelId_key"),
         # a ticket's bot messages, to remove them with it.
         Index("BotMessage_ticketId_idx", "ticketId"),
+    )
+
+
+class TicketEvent(Base):
+    """One thing that happened to a ticket, at the instant Slack says it happened (migration 0018)."""
+
+    __tablename__ = "TicketEvent"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(
+        "ticketId", ForeignKey("Ticket.id", ondelete="CASCADE", onupdate="CASCADE"), nullable=False
+    )
+    kind: Mapped[TicketEventKind] = mapped_column(ticket_event_kind_enum, nullable=False)
+    at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, nullable=False)
+    # Who did it; null for the bot (a scheduled job).
+    actor_id: Mapped[int | None] = mapped_column(
+        "actorId", ForeignKey("User.id", ondelete="SET NULL", onupdate="CASCADE")
+    )
+    # The Slack message, when there is one (a question, a reply, a macro).
+    msg_ts: Mapped[str | None] = mapped_column("msgTs", Text)
+
+    __table_args__ = (
+        # A ticket's timeline, in order.
+        Index("TicketEvent_ticketId_at_id_idx", "ticketId", "at", "id"),
+        Index("TicketEvent_actorId_idx", "actorId"),
+        # A redelivered message is not logged twice.
+        Index(
+            "TicketEvent_ticketId_kind_msgTs_key",
+            "ticketId",
+            "kind",
+            "msgTs",
+            unique=True,
+            postgresql_where=text('"msgTs" IS NOT NULL'),
+        ),
     )
 
 

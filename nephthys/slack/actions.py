@@ -6,15 +6,19 @@ import logging
 
 from nephthys.slack import flows, messages
 from nephthys.slack.context import SlackContext
+from nephthys.slack.instants import slack_instant
 from nephthys.slack.payload_numbers import payload_id
 
 log = logging.getLogger(__name__)
 
 
-def clicked_ticket_id(body: dict) -> int | None:
+def _clicked_action(body: dict) -> dict:
     actions = body.get("actions")
-    action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
-    return payload_id(action.get("value"))
+    return actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+
+
+def clicked_ticket_id(body: dict) -> int | None:
+    return payload_id(_clicked_action(body).get("value"))
 
 
 async def on_resolve_clicked(ctx: SlackContext, body: dict) -> None:
@@ -34,5 +38,10 @@ async def on_resolve_clicked(ctx: SlackContext, body: dict) -> None:
             await flows.tell(ctx, user=user, channel=channel, thread_ts=thread_ts, text=text)
         return
     await flows.resolve(
-        ctx, ticket_id=ticket_id, resolver=user, reply_channel=channel, reply_thread_ts=thread_ts
+        ctx,
+        ticket_id=ticket_id,
+        resolver=user,
+        reply_channel=channel,
+        reply_thread_ts=thread_ts,
+        at=slack_instant(_clicked_action(body).get("action_ts")),  # the click, not our processing
     )

@@ -22,6 +22,7 @@ from slack_bolt.async_app import AsyncApp
 from nephthys.database.models import FeedbackRating
 from nephthys.slack import flows, messages
 from nephthys.slack.context import SlackContext
+from nephthys.slack.instants import slack_instant
 from nephthys.slack.payload_numbers import payload_id
 from nephthys.tickets import feedback, lifecycle
 from nephthys.tickets.lifecycle import Outcome
@@ -38,6 +39,7 @@ class Click:
     thread_ts: str | None
     trigger_id: str | None
     value: tuple[int, int] | None  # (ticket id, closure), None when forged or unreadable
+    action_ts: str | None = None  # when Slack says the click happened
 
 
 def read_click(body: dict) -> Click | None:
@@ -53,6 +55,7 @@ def read_click(body: dict) -> Click | None:
         thread_ts=message.get("thread_ts") or container.get("thread_ts"),
         trigger_id=body.get("trigger_id"),
         value=messages.parse_closing_button_value(actions[0].get("value")),
+        action_ts=actions[0].get("action_ts"),
     )
 
 
@@ -84,6 +87,7 @@ async def on_reopen_clicked(ctx: SlackContext, body: dict) -> None:
         closure=closure,
         reply_channel=click.channel,
         reply_thread_ts=click.thread_ts,
+        at=slack_instant(click.action_ts),
     )
     if change.outcome is Outcome.UNCHANGED:
         await _answer(ctx, click, "reopen_already_open")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 
@@ -27,6 +27,7 @@ from nephthys.database.outage import retry_while_unavailable
 from nephthys.slack import messages, tag_blocks
 from nephthys.slack.client import PostTag, Profile, error_code
 from nephthys.slack.context import SlackContext
+from nephthys.slack.instants import slack_instant
 from nephthys.slack.titles import first_words_title, generated_title
 from nephthys.tickets import lifecycle
 from nephthys.tickets.lifecycle import Change, Outcome, TicketState
@@ -60,7 +61,12 @@ async def open_ticket_for_question(ctx: SlackContext, *, ts: str, user: str, tex
     """A question in the help channel: store the ticket first, then give it its Slack side."""
     try:
         opened = await lifecycle.open_ticket(
-            ctx.sessions, msg_ts=ts, asker_slack_id=user, description=text, title=first_words_title(text)
+            ctx.sessions,
+            msg_ts=ts,
+            asker_slack_id=user,
+            description=text,
+            title=first_words_title(text),
+            at=slack_instant(ts),  # asked then, however late it reaches us
         )
     finally:
         ctx.questions_in_flight.stored(ts)
@@ -336,7 +342,9 @@ async def thread_reply(
     A non-helper's reply also sent to the channel is removed there (with the user
     token) and its sender told why.
     """
-    recorded = await lifecycle.record_reply(ctx.sessions, thread_ts=thread_ts, author_slack_id=user)
+    recorded = await lifecycle.record_reply(
+        ctx.sessions, thread_ts=thread_ts, author_slack_id=user, ts=ts, at=slack_instant(ts)
+    )
     if recorded is None:
         return None
     if recorded.assigned or recorded.by is UserType.AUTHOR:
@@ -374,10 +382,13 @@ async def resolve(
     reply_channel: str | None = None,
     reply_thread_ts: str | None = None,
     announce: bool = True,
+    at: datetime | None = None,
+    msg_ts: str | None = None,
 ) -> Change:
     """Close a ticket (button, macro or backend message); a closed ticket stays as it is, silently.
 
     ``announce=False`` skips the closing message (a macro whose own reply closes the thread).
+    ``at``: when Slack says it was closed (the click's ``action_ts``, the macro's ts as ``msg_ts``).
     A helper whose resolve credits someone else (the assignee of an active thread) is told whom.
     """
     change = await lifecycle.resolve_ticket(
@@ -385,6 +396,8 @@ async def resolve(
         ticket_id=ticket_id,
         resolver_slack_id=resolver,
         credit_window=timedelta(hours=ctx.settings.resolve_credit_hours),
+        at=at,
+        msg_ts=msg_ts,
     )
     channel = reply_channel or ctx.channels.help
     thread_ts = reply_thread_ts if reply_channel else (change.ticket.msg_ts if change.ticket else None)
@@ -476,8 +489,12 @@ async def reopen(
     closure: int | None = None,
     reply_channel: str | None = None,
     reply_thread_ts: str | None = None,
+    at: datetime | None = None,
+    msg_ts: str | None = None,
 ) -> Change:
     """Reopen a closed ticket: open again, a message in the thread, a new backend message, 🤔 again.
+
+    ``at``: when Slack says it was reopened (the click's ``action_ts``, the macro's ts as ``msg_ts``).
 
     ``closure``: from a closing message's Re-open button, which acts only on the closure it
     was posted for (otherwise OUT_OF_DATE; the caller answers UNCHANGED and OUT_OF_DATE).
@@ -486,7 +503,12 @@ async def reopen(
     # does its Slack side after this one (else this one could take its ✅ away).
     async with ctx.ticket_locks.hold(ticket_id):
         change = await lifecycle.reopen_ticket(
-            ctx.sessions, ticket_id=ticket_id, reopener_slack_id=reopener, closure=closure
+            ctx.sessions,
+            ticket_id=ticket_id,
+            reopener_slack_id=reopener,
+            closure=closure,
+            at=at,
+            msg_ts=msg_ts,
         )
         if change.changed:
             ctx.ticket_changed(change.found_ticket.assigned_to_slack_id)  # the App Home's live refresh

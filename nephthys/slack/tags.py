@@ -20,6 +20,7 @@ from slack_bolt.async_app import AsyncApp
 
 from nephthys.slack import flows, messages, tag_blocks
 from nephthys.slack.context import SlackContext
+from nephthys.slack.instants import slack_instant
 from nephthys.slack.payload_numbers import payload_id
 from nephthys.tags import flows as tag_flows
 from nephthys.tags import service
@@ -107,6 +108,7 @@ async def team_tags_selected(ctx: SlackContext, body: dict) -> None:
         ticket_id=ticket_id,
         tag_ids=tag_ids,
         by_slack_id=user_id,
+        at=slack_instant(action.get("action_ts")),
     )
     if changed.changed:
         await refresh_backend_message(ctx, ticket_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import select
@@ -42,11 +43,12 @@ async def add_tags(
     ticket_id: int,
     tag_ids: Iterable[int],
     by_slack_id: str,
+    at: datetime | None = None,
 ) -> TagsChanged:
     """Add tags to a ticket and DM the new tags' subscribers (not the tagger; only while open)."""
     async with sessions.begin() as session:
         changed = await service.add_tags_to_ticket(
-            session, ticket_id=ticket_id, tag_ids=tag_ids, added_by_slack_id=by_slack_id
+            session, ticket_id=ticket_id, tag_ids=tag_ids, added_by_slack_id=by_slack_id, at=at
         )
     await notify_subscribers(sessions, slack, transcript, settings, changed=changed, by_slack_id=by_slack_id)
     return changed
@@ -61,11 +63,12 @@ async def set_tags(
     ticket_id: int,
     tag_ids: Iterable[int],
     by_slack_id: str,
+    at: datetime | None = None,
 ) -> TagsChanged:
     """Make the ticket's tags exactly ``tag_ids`` (the backend message's multi-select)."""
     async with sessions.begin() as session:
         changed = await service.set_ticket_tags(
-            session, ticket_id=ticket_id, tag_ids=tag_ids, set_by_slack_id=by_slack_id
+            session, ticket_id=ticket_id, tag_ids=tag_ids, set_by_slack_id=by_slack_id, at=at
         )
     await notify_subscribers(sessions, slack, transcript, settings, changed=changed, by_slack_id=by_slack_id)
     return changed

@@ -12,6 +12,7 @@ import enum
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -23,10 +24,13 @@ from nephthys.database.models import (
     Tag,
     TagOnTicket,
     Ticket,
+    TicketEventKind,
     TicketStatus,
     User,
     UserTagSubscription,
 )
+from nephthys.tickets import events
+from nephthys.tickets.events import Event
 
 # Slack shows at most 75 characters of an option's text (select menus, multi-selects).
 MAX_NAME_LENGTH = 75
@@ -175,12 +179,19 @@ async def tags_on_ticket(session: AsyncSession, *, ticket_id: int) -> list[TagVi
 
 
 async def add_tags_to_ticket(
-    session: AsyncSession, *, ticket_id: int, tag_ids: Iterable[int], added_by_slack_id: str | None
+    session: AsyncSession,
+    *,
+    ticket_id: int,
+    tag_ids: Iterable[int],
+    added_by_slack_id: str | None,
+    at: datetime | None = None,
 ) -> TagsChanged:
     """Put tags on a ticket; subscribers of the newly added ones hear of it while the ticket is open.
 
     A tag already on the ticket is not added again and notifies no one (the
-    insert skips it, so this holds when two helpers add it at once).
+    insert skips it, so this holds when two helpers add it at once). Each added tag is a
+    TAG_ADDED event on the ticket's timeline, by the tagger, at ``at`` (the click's
+    ``action_ts`` or the macro's ts; None: the database's clock).
     """
     ids = sorted(set(tag_ids))
     if not ids:
@@ -194,6 +205,9 @@ async def add_tags_to_ticket(
     added_ids = sorted(inserted)
     if not added_ids:
         return TagsChanged(ticket_id=ticket_id)
+    await _log_tag_events(
+        session, ticket_id, TicketEventKind.TAG_ADDED, len(added_ids), by_slack_id=added_by_slack_id, at=at
+    )
     added = [
         _view(tag) for tag in await session.scalars(select(Tag).where(Tag.id.in_(added_ids)).order_by(Tag.id))
     ]
@@ -226,9 +240,17 @@ async def _subscribers_to_notify(
 
 
 async def remove_tags_from_ticket(
-    session: AsyncSession, *, ticket_id: int, tag_ids: Iterable[int]
+    session: AsyncSession,
+    *,
+    ticket_id: int,
+    tag_ids: Iterable[int],
+    removed_by_slack_id: str | None = None,
+    at: datetime | None = None,
 ) -> TagsChanged:
-    """Take tags off a ticket; returns the ones that were on it."""
+    """Take tags off a ticket; returns the ones that were on it.
+
+    Each one taken off is a TAG_REMOVED event, by ``removed_by_slack_id`` at ``at`` (as adding).
+    """
     ids = sorted(set(tag_ids))
     if not ids:
         return TagsChanged(ticket_id=ticket_id)
@@ -240,24 +262,55 @@ async def remove_tags_from_ticket(
     removed_ids = sorted(deleted)
     if not removed_ids:
         return TagsChanged(ticket_id=ticket_id)
+    await _log_tag_events(
+        session,
+        ticket_id,
+        TicketEventKind.TAG_REMOVED,
+        len(removed_ids),
+        by_slack_id=removed_by_slack_id,
+        at=at,
+    )
     removed = await session.scalars(select(Tag).where(Tag.id.in_(removed_ids)).order_by(Tag.id))
     return TagsChanged(ticket_id=ticket_id, removed=tuple(_view(tag) for tag in removed))
 
 
 async def set_ticket_tags(
-    session: AsyncSession, *, ticket_id: int, tag_ids: Iterable[int], set_by_slack_id: str | None
+    session: AsyncSession,
+    *,
+    ticket_id: int,
+    tag_ids: Iterable[int],
+    set_by_slack_id: str | None,
+    at: datetime | None = None,
 ) -> TagsChanged:
     """Make the ticket's tags exactly ``tag_ids`` (a multi-select's whole selection)."""
     wanted = set(tag_ids)
     current = {tag.id for tag in await tags_on_ticket(session, ticket_id=ticket_id)}
-    removed = await remove_tags_from_ticket(session, ticket_id=ticket_id, tag_ids=current - wanted)
+    removed = await remove_tags_from_ticket(
+        session, ticket_id=ticket_id, tag_ids=current - wanted, removed_by_slack_id=set_by_slack_id, at=at
+    )
     existing = set(await session.scalars(select(Tag.id).where(Tag.id.in_(wanted - current))))
     added = await add_tags_to_ticket(
-        session, ticket_id=ticket_id, tag_ids=existing, added_by_slack_id=set_by_slack_id
+        session, ticket_id=ticket_id, tag_ids=existing, added_by_slack_id=set_by_slack_id, at=at
     )
     return TagsChanged(
         ticket_id=ticket_id, added=added.added, removed=removed.removed, notifications=added.notifications
     )
+
+
+async def _log_tag_events(
+    session: AsyncSession,
+    ticket_id: int,
+    kind: TicketEventKind,
+    count: int,
+    *,
+    by_slack_id: str | None,
+    at: datetime | None,
+) -> None:
+    """``count`` tag events on the ticket's timeline, by the user ``by_slack_id`` (None: the bot)."""
+    actor_id = None
+    if by_slack_id is not None:
+        actor_id = await session.scalar(select(User.id).where(User.slack_id == by_slack_id))
+    await events.record_events(session, ticket_id=ticket_id, at=at, events=[Event(kind, actor_id)] * count)
 
 
 # --- subscriptions ---------------------------------------------------------------------------

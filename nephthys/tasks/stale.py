@@ -92,8 +92,9 @@ class StaleTicketsJob(ServiceJob):
                     f"#{candidate.id} (quiet since {candidate.quiet_since:%Y-%m-%d %H:%M} UTC)"
                 )
                 continue
+            # No Slack instant exists for a quiet close: it happens at the job's clock.
             change = await lifecycle.close_quiet_ticket(
-                ctx.sessions, ticket_id=candidate.id, quiet_since=quiet_since
+                ctx.sessions, ticket_id=candidate.id, quiet_since=quiet_since, at=now
             )
             if not change.changed:
                 continue

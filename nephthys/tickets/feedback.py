@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from nephthys.database.models import Feedback, FeedbackRating, Ticket, User
-from nephthys.tickets.lifecycle import Outcome, Sessions, TicketState, _state, retried_on_conflict
+from nephthys.tickets.core import Outcome, Sessions, TicketState, _state, retried_on_conflict
 
 COMMENT_MAX_CHARS = 2000
 

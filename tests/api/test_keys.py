@@ -22,6 +22,7 @@ JAN = datetime(2026, 1, 10, 12, tzinfo=UTC)
 ROUTES = [
     "/api/stats_v2", "/api/stats", "/api/tickets?status=open", "/api/ticket?id=1", "/api/user?id=UAUTHOR",
     "/api/stats/question_tags", "/api/stats/range", "/api/stats/daily", "/api/stats/distribution?metric=hang",
+    "/api/ticket/timeline?id=1",
 ]  # fmt: skip
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 API_ROUTES = ["/api/stats_v2", "/api/stats", "/api/tickets?status=open", "/api/ticket?id=1", "/api/user?id=U1",
-              "/api/stats/question_tags", "/api/unanswered"]  # fmt: skip
+              "/api/stats/question_tags", "/api/unanswered", "/api/ticket/timeline?id=1"]  # fmt: skip
 
 
 @pytest.mark.parametrize("path", API_ROUTES)
@@ -122,7 +122,7 @@ async def test_openapi_describes_every_route(serve):
     assert set(document["paths"]) >= {
         "/api/stats_v2", "/api/stats", "/api/tickets", "/api/ticket", "/api/user", "/api/stats/question_tags",
         "/api/stats/feedback", "/api/stats/range", "/api/stats/daily", "/api/stats/distribution",
-        "/health", "/metrics", "/openapi.json",
+        "/health", "/metrics", "/openapi.json", "/api/ticket/timeline",
     }  # fmt: skip
     parameters = {p["name"] for p in document["paths"]["/api/tickets"]["get"]["parameters"]}
     assert parameters == {"status", "since", "after", "until", "before", "limit", "cursor"}

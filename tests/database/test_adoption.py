@@ -1,11 +1,14 @@
 """`nephthys db upgrade` adopts a database that `prisma db push` created, keeping every row."""
 
+import importlib
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 
 from nephthys.database import migrate
+from nephthys.database.engine import create_engine
 from tests.database.schema_check import differences
 from tests.support import postgres
 from tests.test_cli import nephthys
@@ -14,7 +17,7 @@ FIXTURE = Path(__file__).with_name("fixtures") / "prisma_db_push.sql"
 
 
 # Tables this project added after the Prisma database the fixture was dumped from.
-NEWER_THAN_PRISMA = {"SlackEvent", "Feedback", "ApiKey", "JobRun"}
+NEWER_THAN_PRISMA = {"SlackEvent", "Feedback", "ApiKey", "JobRun", "TicketEvent"}
 
 
 @pytest.fixture
@@ -104,3 +107,60 @@ async def test_a_partial_nephthys_database_is_refused_and_left_alone(empty_datab
         empty_database, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
     )
     assert [row["tablename"] for row in tables] == ["Ticket"]
+
+
+EVENTS_SQL = """SELECT t."msgTs", e.kind::text AS kind, e.at, u."slackId" AS actor, e."msgTs" AS event_msg_ts
+                FROM "TicketEvent" e JOIN "Ticket" t ON t.id = e."ticketId"
+                LEFT JOIN "User" u ON u.id = e."actorId" ORDER BY e."ticketId", e.at, e.id"""
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+async def test_adopting_backfills_each_tickets_timeline_from_its_columns(prisma_database):
+    """`nephthys db upgrade` gives adopted tickets the events their columns know (migration 0018)."""
+    await migrate.upgrade(prisma_database)
+    events = [tuple(row.values()) for row in await postgres.fetch(prisma_database, EVENTS_SQL)]
+    assert events == [
+        ("1740819600.000100", "OPENED", _at("2025-03-01 09:00:00.250"), "U0ASKER01", "1740819600.000100"),
+        ("1740819600.000100", "ASSIGNED", _at("2025-03-01 10:30:00"), "U0HELPER1", None),
+        ("1740819600.000100", "CLOSED", _at("2025-03-01 11:00:00.500"), "U0HELPER1", None),
+        ("1740823200.000300", "OPENED", _at("2025-03-01 10:00:00"), "U0ASKER01", "1740823200.000300"),
+        ("1740823200.000300", "REOPENED", _at("2025-03-02 08:00:00"), "U0ADMIN01", None),
+    ]
+
+
+async def test_the_backfill_on_an_older_database_is_idempotent(empty_database):
+    """A database at 0017 with tickets gets their events on upgrade; the backfill run again adds none."""
+    url = empty_database
+    await _migrate_to(url, "0017")
+    await postgres.execute(
+        url,
+        """INSERT INTO "User" ("slackId", helper) VALUES ('U0ASK', false), ('U0HLP', true);
+           INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "assignedToId",
+                                 "assignedAt", "closedById", "closedAt", "createdAt") VALUES
+             ('a', 'd', 'CLOSED', '1700000000.000100', 1, 2, '2023-11-14 22:20:00+00', 2,
+              '2023-11-14 23:00:00+00', '2023-11-14 22:13:20+00'),
+             ('b', 'd', 'OPEN', '1700000100.000100', 1, NULL, NULL, NULL, NULL, '2023-11-14 22:15:00+00')""",
+    )
+    await migrate.upgrade(url)
+    first = await postgres.fetch(url, EVENTS_SQL)
+    assert [(row["msgTs"], row["kind"], row["actor"]) for row in first] == [
+        ("1700000000.000100", "OPENED", "U0ASK"),
+        ("1700000000.000100", "ASSIGNED", "U0HLP"),
+        ("1700000000.000100", "CLOSED", "U0HLP"),
+        ("1700000100.000100", "OPENED", "U0ASK"),
+    ]
+    backfill = importlib.import_module("nephthys.database.migrations.versions.0018_ticket_events").BACKFILL
+    await postgres.execute(url, backfill)
+    assert await postgres.fetch(url, EVENTS_SQL) == first
+
+
+async def _migrate_to(url: str, revision: str) -> None:
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(lambda sync: command.upgrade(migrate.alembic_config(sync), revision))
+    finally:
+        await engine.dispose()

@@ -11,14 +11,18 @@ def test_the_schema_reader_sees_every_model_and_enum():
         "TicketStatus": ["OPEN", "IN_PROGRESS", "CLOSED"],
         "UserType": ["AUTHOR", "HELPER", "OTHER"],
         "FeedbackRating": ["NOT_GOOD", "OKAY", "GREAT"],
-    }
+        "TicketEventKind": [
+            "OPENED", "ASKER_MESSAGE", "HELPER_MESSAGE", "OTHER_MESSAGE", "ASSIGNED", "CLOSED", "REOPENED",
+            "TAG_ADDED", "TAG_REMOVED", "NUDGED", "SLA_WARNED", "SLA_BREACHED",
+        ],
+    }  # fmt: skip
     assert {model.table for model in schema.models.values()} == {
         "User", "Ticket", "QuestionTag", "Tag", "tags_on_tickets",
         "user_tag_subscriptions", "BotMessage", "SlackEvent", "TicketTotals", "UserClosedCount",
         "TicketTotalsPending", "Feedback", "ApiKey", "JobRun", "ActiveTicketJson", "ClosedTicketJson",
         "TicketDurationCount", "TicketDurationPending", "DailyFigures", "DailyFiguresPending",
         "DailyFiguresZone", "DailyFiguresStore",
-        "TicketJsonBlock", "TicketJsonChange", "TicketJsonChangeHorizon",
+        "TicketJsonBlock", "TicketJsonChange", "TicketJsonChangeHorizon", "TicketEvent",
     }  # fmt: skip
     ticket = schema.models["Ticket"]
     assert [f.name for f in ticket.fields if f.unique] == ["msgTs", "ticketTs"]

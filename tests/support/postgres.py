@@ -76,6 +76,7 @@ async def fetch(url: str, sql: str, *args) -> list[asyncpg.Record]:
 
 # Every table a test may write to; emptied before each test that uses the database.
 TABLES = [
+    "TicketEvent",
     "Feedback",
     "BotMessage",
     "tags_on_tickets",

@@ -208,3 +208,38 @@ async def test_question_tags_one_per_ticket_filtered_options_and_counts(sessions
         ("What's the payout range?", 1),
         ("Is 100% refund possible?", 0),
     ]
+
+
+async def test_tags_added_and_removed_are_on_the_timeline_once_each_with_who_and_when(sessions, db_url):
+    asker = await add_user(db_url, "UASKER", helper=False)
+    await add_user(db_url, "UBOB")
+    ticket = await add_ticket(db_url, opened_by=asker, msg_ts="1700000000.000100")
+    auth, billing = [await create_tag(sessions, name) for name in ["Auth", "Billing"]]
+    added_at, set_at = datetime(2026, 3, 2, 9, tzinfo=UTC), datetime(2026, 3, 2, 10, tzinfo=UTC)
+    for _ in range(2):  # the second add changes nothing, so it logs nothing
+        async with sessions.begin() as session:
+            await service.add_tags_to_ticket(
+                session,
+                ticket_id=ticket,
+                tag_ids=[auth.id, billing.id],
+                added_by_slack_id="UBOB",
+                at=added_at,
+            )
+    async with sessions.begin() as session:
+        await service.set_ticket_tags(
+            session, ticket_id=ticket, tag_ids=[auth.id], set_by_slack_id="UBOB", at=set_at
+        )
+    async with sessions.begin() as session:  # by nobody known: the bot
+        await service.remove_tags_from_ticket(session, ticket_id=ticket, tag_ids=[auth.id])
+    rows = await postgres.fetch(
+        db_url,
+        """SELECT e.kind::text AS kind, e.at, u."slackId" AS actor FROM "TicketEvent" e
+           LEFT JOIN "User" u ON u.id = e."actorId" WHERE e."ticketId" = $1 ORDER BY e.id""",
+        ticket,
+    )
+    assert [tuple(row.values()) for row in rows][:3] == [
+        ("TAG_ADDED", added_at, "UBOB"),
+        ("TAG_ADDED", added_at, "UBOB"),
+        ("TAG_REMOVED", set_at, "UBOB"),
+    ]
+    assert [(row["kind"], row["actor"]) for row in rows[3:]] == [("TAG_REMOVED", None)]

@@ -397,3 +397,87 @@ async def test_feedback_is_one_row_per_ticket_and_asker_and_goes_with_the_ticket
         comment=None,
     )
     assert missing.outcome is Outcome.NOT_FOUND
+
+
+# ---------------------------------------------------------------- the timeline (issue 20, section 1)
+
+EVENTS_SQL = """SELECT e.kind::text AS kind, e.at, u."slackId" AS actor, e."msgTs"
+                FROM "TicketEvent" e LEFT JOIN "User" u ON u.id = e."actorId"
+                WHERE e."ticketId" = $1 ORDER BY e.at, e.id"""
+
+
+async def test_every_change_writes_its_events_at_the_instant_it_is_given(sessions, db_url):
+    from datetime import UTC, datetime, timedelta
+
+    asked = datetime(2026, 3, 6, 16, 55, tzinfo=UTC)
+    minute = timedelta(minutes=1)
+    await lifecycle.set_helper(sessions, slack_id="UHELPER01", helper=True)
+    opened = await lifecycle.open_ticket(
+        sessions, msg_ts="1772816100.000000", asker_slack_id="UASKER001", description="d", title="t", at=asked
+    )
+    assert opened is not None
+    ticket_id = opened.ticket.id
+    reply = dict(thread_ts="1772816100.000000", author_slack_id="UHELPER01", ts="1772816160.000000")
+    first = await lifecycle.record_reply(sessions, **reply, at=asked + minute)
+    # The same message again (replayed work): nothing is logged nor applied a second time.
+    again = await lifecycle.record_reply(sessions, **reply, at=asked + minute)
+    assert first is not None and first.assigned and again is not None and not again.assigned
+    closed = await lifecycle.resolve_ticket(
+        sessions, ticket_id=ticket_id, resolver_slack_id="UASKER001", at=asked + 2 * minute
+    )
+    assert closed.found_ticket.closed_at == asked + 2 * minute
+    reopened = await lifecycle.reopen_ticket(
+        sessions, ticket_id=ticket_id, reopener_slack_id="UHELPER01", at=asked + 3 * minute, msg_ts="9.1"
+    )
+    assert reopened.changed
+    # The stale job's close: no Slack instant, the job's clock, by the bot. (lastMsgAt is when a
+    # reply was applied, by the database's clock: set it back into this test's time.)
+    await execute(db_url, 'UPDATE "Ticket" SET "lastMsgAt" = $1', asked + minute)
+    quiet = await lifecycle.close_quiet_ticket(
+        sessions, ticket_id=ticket_id, quiet_since=asked + 4 * minute, at=asked + 5 * minute
+    )
+    assert quiet.changed
+    row = await ticket_row(db_url, ticket_id)
+    assert (row["createdAt"], row["assignedAt"], row["reopenedAt"], row["closedAt"]) == (
+        asked,
+        asked + minute,
+        asked + 3 * minute,
+        asked + 5 * minute,
+    )
+    assert [tuple(r.values()) for r in await fetch(db_url, EVENTS_SQL, ticket_id)] == [
+        ("OPENED", asked, "UASKER001", "1772816100.000000"),
+        ("HELPER_MESSAGE", asked + minute, "UHELPER01", "1772816160.000000"),
+        ("ASSIGNED", asked + minute, "UHELPER01", "1772816160.000000"),
+        ("CLOSED", asked + 2 * minute, "UASKER001", None),  # who acted; the credit is the assignee's
+        ("REOPENED", asked + 3 * minute, "UHELPER01", "9.1"),
+        ("CLOSED", asked + 5 * minute, None, None),
+    ]
+    assert await slack_id_of(db_url, row["closedById"]) == "UHELPER01"
+
+
+async def test_without_an_instant_the_database_clock_dates_the_change(sessions, db_url):
+    opened = await open_question(sessions)
+    row = await ticket_row(db_url, opened.ticket.id)
+    [event] = await fetch(db_url, EVENTS_SQL, opened.ticket.id)
+    assert event["kind"] == "OPENED" and event["at"] == row["createdAt"]
+    [now] = await fetch(db_url, "SELECT now() AS now")
+    assert row["createdAt"] <= now["now"]
+
+
+async def test_a_replayed_macro_message_does_not_close_or_reopen_a_second_time(sessions, db_url):
+    opened = await open_question(sessions)
+    ticket_id = opened.ticket.id
+    resolve = dict(ticket_id=ticket_id, resolver_slack_id="UASKER001", msg_ts="1700000100.000100")
+    assert (await lifecycle.resolve_ticket(sessions, **resolve)).changed
+    reopen = dict(ticket_id=ticket_id, reopener_slack_id="UASKER001", msg_ts="1700000200.000100")
+    assert (await lifecycle.reopen_ticket(sessions, **reopen)).changed
+    # The ?resolve message handled again (an instance died before marking it done): the reopen stands.
+    assert (await lifecycle.resolve_ticket(sessions, **resolve)).outcome is Outcome.UNCHANGED
+    assert (await ticket_row(db_url, ticket_id))["status"] == "OPEN"
+    assert (
+        await lifecycle.resolve_ticket(sessions, ticket_id=ticket_id, resolver_slack_id="UASKER001")
+    ).changed
+    assert (await lifecycle.reopen_ticket(sessions, **reopen)).outcome is Outcome.UNCHANGED
+    assert (await ticket_row(db_url, ticket_id))["status"] == "CLOSED"
+    kinds = [row["kind"] for row in await fetch(db_url, EVENTS_SQL, ticket_id)]
+    assert kinds == ["OPENED", "CLOSED", "REOPENED", "CLOSED"]

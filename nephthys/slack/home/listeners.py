@@ -27,6 +27,7 @@ from nephthys.slack.home.common import (
     view_named,
 )
 from nephthys.slack.home.publisher import HomePublisher
+from nephthys.slack.instants import slack_instant
 from nephthys.slack.messages import mention
 from nephthys.slack.payload_numbers import payload_id
 from nephthys.slack.tags import AfterAck, is_admin
@@ -91,7 +92,8 @@ async def resolve_clicked(ctx: SlackContext, body: dict) -> None:
     if ticket_id is None:
         await home.show(user_id, notice=_unreadable(ctx, user_id))
         return
-    change = await flows.resolve(ctx, ticket_id=ticket_id, resolver=user_id)
+    action_ts = (body.get("actions") or [{}])[0].get("action_ts")  # read as _clicked reads the value
+    change = await flows.resolve(ctx, ticket_id=ticket_id, resolver=user_id, at=slack_instant(action_ts))
     if not change.changed or change.found_ticket.assigned_to_slack_id != user_id:
         # Otherwise the live refresh republishes the assignee's Home (the clicker's).
         await home.show(user_id)

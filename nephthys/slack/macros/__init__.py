@@ -111,5 +111,10 @@ async def _dispatch(ctx: SlackContext, *, thread_ts: str, ts: str, user: str, te
             text=ctx.transcript.text("macro_closed_ticket", macro=macro.name),
         )
         return "remove"
+    if macro.speaks and user_is_helper:
+        # Its answer is the helper's message on the timeline, logged before what it does (a close).
+        await lifecycle.record_helper_macro(
+            ctx.sessions, ticket_id=ticket.id, helper_slack_id=user, ts=ts, at=call.at
+        )
     await macro.run(call)
     return "remove"

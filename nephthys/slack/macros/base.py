@@ -5,8 +5,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from nephthys.slack.context import SlackContext
+from nephthys.slack.instants import slack_instant
 from nephthys.tickets.lifecycle import TicketState
 
 
@@ -30,6 +32,11 @@ class MacroCall:
     def user_is_asker(self) -> bool:
         return self.user == self.ticket.opened_by_slack_id
 
+    @property
+    def at(self) -> datetime | None:
+        """When the macro was sent (its ts): the instant of what it does to the ticket."""
+        return slack_instant(self.ts)
+
 
 @dataclass(frozen=True)
 class Macro:
@@ -39,6 +46,8 @@ class Macro:
     who: Who = Who.HELPERS
     runs_on_closed: bool = False
     summary: str = ""
+    # It answers the asker in the thread: on the ticket's timeline it is the helper's message.
+    speaks: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:

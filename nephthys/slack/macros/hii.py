@@ -14,4 +14,4 @@ async def run(call: MacroCall) -> None:
     await flows.reply_in_thread(call.ctx, call.ticket, text)
 
 
-MACRO = Macro(name="hii", run=run, summary="say hello to the asker")
+MACRO = Macro(name="hii", run=run, summary="say hello to the asker", speaks=True)

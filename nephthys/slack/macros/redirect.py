@@ -21,10 +21,12 @@ def macro_for(declared: RedirectMacro) -> Macro:
         await flows.reply_in_thread(call.ctx, call.ticket, text)
         if declared.resolves:
             # The redirect is the last word: no second closing message.
-            await resolve_quietly(call.ctx, ticket_id=call.ticket.id, resolver=call.user)
+            await resolve_quietly(
+                call.ctx, ticket_id=call.ticket.id, resolver=call.user, at=call.at, msg_ts=call.ts
+            )
 
     summary = "redirect the asker (declared by the program)" + (", then resolve" if declared.resolves else "")
-    return Macro(name=declared.name, aliases=declared.aliases, run=run, summary=summary)
+    return Macro(name=declared.name, aliases=declared.aliases, run=run, summary=summary, speaks=True)
 
 
 @functools.cache

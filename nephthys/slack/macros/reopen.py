@@ -7,7 +7,7 @@ from nephthys.slack.macros.base import Macro, MacroCall, Who
 
 
 async def run(call: MacroCall) -> None:
-    await flows.reopen(call.ctx, ticket_id=call.ticket.id, reopener=call.user)
+    await flows.reopen(call.ctx, ticket_id=call.ticket.id, reopener=call.user, at=call.at, msg_ts=call.ts)
 
 
 MACRO = Macro(

@@ -64,13 +64,18 @@ async def run(call: MacroCall) -> None:
             ticket_id=call.ticket.id,
             tag_ids=[tag.id for tag in adding],
             by_slack_id=call.user,
+            at=call.at,
         )
         changed = changed or added.changed
         await tell(ctx.transcript.text("tag_macro_added", tags=listed(tag.name for tag in adding)))
     if removing:
         async with ctx.sessions.begin() as session:
             removed = await service.remove_tags_from_ticket(
-                session, ticket_id=call.ticket.id, tag_ids=[tag.id for tag in removing]
+                session,
+                ticket_id=call.ticket.id,
+                tag_ids=[tag.id for tag in removing],
+                removed_by_slack_id=call.user,
+                at=call.at,
             )
         changed = changed or removed.changed
         await tell(ctx.transcript.text("tag_macro_removed", tags=listed(tag.name for tag in removing)))

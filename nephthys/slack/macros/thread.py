@@ -22,6 +22,8 @@ async def run(call: MacroCall) -> None:
         ticket_id=call.ticket.id,
         resolver_slack_id=call.user,
         credit_window=timedelta(hours=ctx.settings.resolve_credit_hours),
+        at=call.at,
+        msg_ts=call.ts,
     )
     if not (change.changed or change.outcome is lifecycle.Outcome.UNCHANGED):
         return  # gone, or (cannot happen for a helper) not allowed

@@ -1,0 +1,161 @@
+"""Opening a ticket for a question, and the changes to its question (edited text, AI title)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nephthys.database.models import Ticket, TicketStatus
+from nephthys.tickets import events
+from nephthys.tickets.core import (
+    OpenedTicket,
+    Sessions,
+    TicketState,
+    _find_state,
+    _state,
+    autocommit,
+    retried_on_conflict,
+)
+
+# The hot path (every question) runs as single statements in autocommit: each one is
+# its own transaction, with no BEGIN/COMMIT round trips and no ORM machinery.
+_ASKER_AND_TICKET = text(
+    """SELECT u.id AS asker_id, u.username IS NOT NULL AS has_username,
+              (SELECT t.id FROM "Ticket" t WHERE t."msgTs" = :msg_ts) AS ticket_id
+       FROM (SELECT 1) AS one LEFT JOIN "User" u ON u."slackId" = :slack_id"""
+)
+_NEW_USER = text(
+    """INSERT INTO "User" ("slackId", username) VALUES (:slack_id, :username)
+       ON CONFLICT ("slackId") DO UPDATE SET "slackId" = EXCLUDED."slackId"
+       RETURNING id, username IS NOT NULL AS has_username"""
+)
+# One statement: the ticket and its OPENED event, both at the question's ts (``:at``; the
+# database's clock when there is none). The outer SELECT, like RETURNING, sees the table
+# as it was before this insert: the count is of earlier tickets only.
+_NEW_TICKET = text(
+    f"""WITH created AS (
+           INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "lastMsgBy", "createdAt")
+           VALUES (:title, :description, 'OPEN', :msg_ts, :asker_id, 'AUTHOR',
+                   coalesce(CAST(:at AS timestamptz), now()))
+           ON CONFLICT ("msgTs") DO NOTHING
+           RETURNING id, "createdAt"),
+       opened AS (
+           INSERT INTO "TicketEvent" ("ticketId", kind, at, "actorId", "msgTs")
+           SELECT id, 'OPENED', "createdAt", :asker_id, :msg_ts FROM created
+           {events.ON_CONFLICT})
+       SELECT id, (SELECT count(*) FROM "Ticket" p WHERE p."openedById" = :asker_id) AS previous
+       FROM created"""
+)
+
+
+@retried_on_conflict
+async def open_ticket(
+    sessions: Sessions,
+    *,
+    msg_ts: str,
+    asker_slack_id: str,
+    description: str,
+    title: str,
+    asker_username: str | None = None,
+    at: datetime | None = None,
+) -> OpenedTicket | None:
+    """The ticket for the question ``msg_ts``, created once however often it is asked for.
+
+    ``at``: when the question was asked (its ts), the ticket's ``createdAt`` and its OPENED
+    event's instant however late it is stored; None: the database's clock.
+
+    Reads before it writes: a redelivery writes nothing, so it never waits on the
+    ticket's other writers (every ticket write also updates the one totals row).
+    None when the question's ticket existed but was deleted (with the question) before
+    it could be read back: there is no ticket to give a Slack side.
+    """
+    async with autocommit(sessions) as connection:
+        found = (
+            await connection.execute(_ASKER_AND_TICKET, {"msg_ts": msg_ts, "slack_id": asker_slack_id})
+        ).one()
+        if found.ticket_id is None:
+            asker_id, has_username = found.asker_id, found.has_username
+            if asker_id is None:
+                user = (
+                    await connection.execute(
+                        _NEW_USER, {"slack_id": asker_slack_id, "username": asker_username}
+                    )
+                ).one()
+                asker_id, has_username = user.id, user.has_username
+            created = (
+                await connection.execute(
+                    _NEW_TICKET,
+                    {
+                        "title": title,
+                        "description": description,
+                        "msg_ts": msg_ts,
+                        "asker_id": asker_id,
+                        "at": at,
+                    },
+                )
+            ).one_or_none()
+            if created is not None:
+                ticket = TicketState(
+                    id=created.id,
+                    title=title,
+                    description=description,
+                    status=TicketStatus.OPEN,
+                    msg_ts=msg_ts,
+                    ticket_ts=None,
+                    opened_by_slack_id=asker_slack_id,
+                    assigned_to_slack_id=None,
+                    closed_by_slack_id=None,
+                )
+                return OpenedTicket(
+                    ticket=ticket,
+                    created=True,
+                    previous_tickets=created.previous,
+                    asker_has_username=bool(has_username),
+                )
+    # The question already has its ticket (a redelivery, or a racing worker won).
+    async with sessions() as session:
+        existing = await _find_state(session, Ticket.msg_ts == msg_ts)
+        if existing is None:
+            return None
+        previous = await _previous_tickets(session, existing.id)
+    return OpenedTicket(ticket=existing, created=False, previous_tickets=previous)
+
+
+@retried_on_conflict
+async def update_description(sessions: Sessions, *, msg_ts: str, description: str) -> TicketState | None:
+    """The asker edited the question: keep the ticket's description in step."""
+    async with sessions.begin() as session:
+        result = await session.execute(
+            update(Ticket).where(Ticket.msg_ts == msg_ts).values(description=description).returning(Ticket.id)
+        )
+        if result.scalar_one_or_none() is None:
+            return None
+        return await _state(session, Ticket.msg_ts == msg_ts)
+
+
+@retried_on_conflict
+async def set_ai_title(sessions: Sessions, *, ticket_id: int, title: str) -> None:
+    """The AI-written title replaces the question's first words (and may be shown without a key)."""
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Ticket).where(Ticket.id == ticket_id).values(title=title, title_from_ai=True)
+        )
+
+
+async def previous_ticket_count(sessions: Sessions, *, ticket_id: int) -> int:
+    """How many tickets the ticket's asker opened before it."""
+    async with sessions() as session:
+        return await _previous_tickets(session, ticket_id)
+
+
+async def _previous_tickets(session: AsyncSession, ticket_id: int) -> int:
+    opener = select(Ticket.opened_by_id).where(Ticket.id == ticket_id).scalar_subquery()
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.opened_by_id == opener, Ticket.id < ticket_id)
+        )
+    ) or 0

@@ -1,0 +1,127 @@
+"""Replies in a ticket's thread: who spoke last, and a helper's reply takes the ticket."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+
+from nephthys.database.models import Ticket, TicketEventKind, TicketStatus, User, UserType
+from nephthys.tickets import events
+from nephthys.tickets.core import (
+    _ASSIGNEE,
+    ReplyRecorded,
+    Sessions,
+    _state,
+    retried_on_conflict,
+)
+from nephthys.tickets.events import Event
+from nephthys.tickets.users import _upsert_user
+
+_MESSAGE_KIND = {
+    UserType.AUTHOR: TicketEventKind.ASKER_MESSAGE,
+    UserType.HELPER: TicketEventKind.HELPER_MESSAGE,
+    UserType.OTHER: TicketEventKind.OTHER_MESSAGE,
+}
+
+
+@retried_on_conflict
+async def record_reply(
+    sessions: Sessions,
+    *,
+    thread_ts: str,
+    author_slack_id: str,
+    ts: str | None = None,
+    at: datetime | None = None,
+) -> ReplyRecorded | None:
+    """A message in a ticket's thread: who spoke last, and a helper's reply takes the ticket.
+
+    ``ts``/``at``: the message's ts and the instant it names. The timeline gets the message
+    (ASKER_, HELPER_ or OTHER_MESSAGE) and, when the reply moves the ticket to a new helper,
+    ASSIGNED, both at ``at``; ``assignedAt`` is the first helper reply's ``at``. A message
+    already logged (a redelivery, replayed work) changes nothing: its first recording stands.
+    None when ``thread_ts`` is not a ticket's question.
+    """
+    async with sessions.begin() as session:
+        author = (
+            await session.execute(select(User.id, User.helper).where(User.slack_id == author_slack_id))
+        ).one_or_none()
+        # Everyone on the timeline is a user: the bot alone acts without one.
+        author_id = author.id if author is not None else await _upsert_user(session, slack_id=author_slack_id)
+        row = (
+            await session.execute(
+                select(
+                    Ticket.id,
+                    Ticket.status,
+                    Ticket.assigned_at,
+                    Ticket.assigned_to_id,
+                    User.slack_id,
+                    _ASSIGNEE.c.slackId,
+                )
+                .join(User, User.id == Ticket.opened_by_id)
+                .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == Ticket.assigned_to_id)
+                .where(Ticket.msg_ts == thread_ts)
+                .with_for_update(of=Ticket)
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        ticket_id, status, assigned_at, assigned_to_id, opener_slack_id, previous_assignee = row
+        helper_id = author_id if author is not None and author.helper else None
+        if author_slack_id == opener_slack_id:
+            by = UserType.AUTHOR
+        elif helper_id is not None:
+            by = UserType.HELPER
+        else:
+            by = UserType.OTHER
+        logged = await events.record_events(
+            session, ticket_id=ticket_id, at=at, events=[Event(_MESSAGE_KIND[by], author_id, ts)]
+        )
+        if not logged:  # this message was recorded before
+            return ReplyRecorded(ticket=await _state(session, Ticket.id == ticket_id), by=by, assigned=False)
+        # The time the row lock was granted (not the transaction's start), so replies that
+        # queued on the lock are stamped in the order they were applied.
+        values: dict = {"last_msg_at": func.clock_timestamp(), "last_msg_by": by}
+        assigned = False
+        # The asker's own replies never assign, even when the asker is a helper.
+        assigning_helper_id = helper_id if by is UserType.HELPER else None
+        if assigning_helper_id is not None and status is not TicketStatus.CLOSED:
+            values.update(assigned_to_id=assigning_helper_id, status=TicketStatus.IN_PROGRESS)
+            if assigned_at is None:
+                values["assigned_at"] = at if at is not None else func.clock_timestamp()
+            assigned = True
+            if assigned_to_id != assigning_helper_id:
+                await events.record_events(
+                    session,
+                    ticket_id=ticket_id,
+                    at=at,
+                    events=[Event(TicketEventKind.ASSIGNED, assigning_helper_id, ts)],
+                )
+        await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(**values))
+        ticket = await _state(session, Ticket.id == ticket_id)
+    moved_from = previous_assignee if assigned and previous_assignee != ticket.assigned_to_slack_id else None
+    return ReplyRecorded(ticket=ticket, by=by, assigned=assigned, previous_assignee_slack_id=moved_from)
+
+
+@retried_on_conflict
+async def record_helper_macro(
+    sessions: Sessions, *, ticket_id: int, helper_slack_id: str, ts: str, at: datetime | None
+) -> bool:
+    """A macro a helper ran that answers the asker in the thread (``?hii``, ``?faq``, a redirect).
+
+    On the timeline it is the helper's message: HELPER_MESSAGE at the macro's ts, once however
+    often the macro is handled. The ticket's own columns are left as they were (a macro never
+    assigned nor counted as the last message). False when the ticket is gone or it was logged.
+    """
+    async with sessions.begin() as session:
+        ticket = await session.scalar(select(Ticket.id).where(Ticket.id == ticket_id).with_for_update())
+        if ticket is None:
+            return False
+        helper_id = await _upsert_user(session, slack_id=helper_slack_id)
+        logged = await events.record_events(
+            session,
+            ticket_id=ticket_id,
+            at=at,
+            events=[Event(TicketEventKind.HELPER_MESSAGE, helper_id, ts)],
+        )
+    return bool(logged)
