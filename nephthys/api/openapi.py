@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from nephthys.api.responses import json_response
 from nephthys.api.status_case import UPPER
+from nephthys.database.models import TicketEventKind
 
 NUMBER_OR_NULL = {"type": ["number", "null"]}
 COUNT = {"type": "integer", "minimum": 0}
@@ -174,20 +175,7 @@ COMPONENTS = {
         "TicketEvent": _object(
             {
                 "kind": {
-                    "enum": [
-                        "OPENED",
-                        "ASKER_MESSAGE",
-                        "HELPER_MESSAGE",
-                        "OTHER_MESSAGE",
-                        "ASSIGNED",
-                        "CLOSED",
-                        "REOPENED",
-                        "TAG_ADDED",
-                        "TAG_REMOVED",
-                        "NUDGED",
-                        "SLA_WARNED",
-                        "SLA_BREACHED",
-                    ],
+                    "enum": [kind.value for kind in TicketEventKind],
                     "description": "What happened, as stored (upper snake case)",
                 },
                 "at": {"type": "string", "format": "date-time"},
