@@ -19,6 +19,24 @@ from nephthys.utils.starlette import create_app
 from tests.support import postgres
 from tests.support.server import running
 
+# The longest tests, started first: xdist hands tests out in collection order, so these overlap
+# the rest of the run instead of ending it one by one (the fixed-instant runs take a minute each).
+SLOWEST_FIRST = (
+    "tests/test_fixed_instants.py",
+    "tests/test_cli.py",
+    "tests/tasks/test_jobs_command.py",
+    "tests/api/test_schemathesis.py",
+    "tests/api/test_keys.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return SLOWEST_FIRST.index(path) if path in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)  # stable: the rest keep their order
+
 
 @pytest.fixture(scope="session")
 def pg_server() -> str:

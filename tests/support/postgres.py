@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from pathlib import Path
@@ -25,7 +26,23 @@ def server_url() -> tuple[str, embedded.EmbeddedDatabase | None]:
     if url:
         return url, None
     server = embedded.start(Path(os.environ.get("TEST_PGDATA") or ROOT / ".nephthys" / "test-pgdata"))
+    asyncio.run(_without_durability(server.url))
     return server.url, server
+
+
+async def _without_durability(url: str) -> None:
+    """The tests' own server need not survive a power cut: no fsync, no full-page images.
+
+    Each test database is created and dropped, and a drop waits for a checkpoint; with the data
+    flushed to disk on every commit and checkpoint, the workers queued behind each other's.
+    """
+    connection = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        for setting in ("fsync", "full_page_writes", "synchronous_commit"):
+            await connection.execute(f"ALTER SYSTEM SET {setting} = off")
+        await connection.execute("SELECT pg_reload_conf()")
+    finally:
+        await connection.close()
 
 
 def with_database(url: str, name: str) -> str:
