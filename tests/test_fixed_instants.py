@@ -20,15 +20,13 @@ import pytest
 
 from tests.support.postgres import ROOT
 
-# The tests whose subject is "now": the scheduler and its jobs, the windows and days of the
-# statistics, the App Home's "waiting for" and its boards. (`nephthys jobs` is tested with explicit
-# dates in tests/tasks/test_jobs_command.py: it runs in the main suite only.)
+# The tests whose subject is "now": the scheduler and its jobs, and the windows, days and ages of
+# the statistics (which the API's aggregates and the App Home's boards serve). `nephthys jobs` is
+# tested with explicit dates (tests/tasks/test_jobs_command.py): it runs in the main suite only.
 CLOCK_SENSITIVE = [
     "tests/tasks",
     "--deselect=tests/tasks/test_jobs_command.py",
     "tests/stats",
-    "tests/slack/test_app_home.py",
-    "tests/api/test_aggregates.py",
 ]
 
 INSTANTS = {
