@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from nephthys.slack import flows
+from nephthys.slack.instants import slack_instant
 from nephthys.tasks.runner import Occurrence, PeriodicJob
 from nephthys.tasks.service_job import ServiceJob
 from nephthys.tickets import lifecycle, waiting
@@ -34,13 +35,6 @@ REPLIES_INTERVAL_SECONDS = 1.3
 
 def hour_of(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def _ts_instant(ts: str) -> datetime:
-    seconds, _, micros = ts.partition(".")
-    return datetime.fromtimestamp(int(seconds), UTC) + timedelta(
-        microseconds=int((micros or "0")[:6].ljust(6, "0"))
-    )
 
 
 @dataclass
@@ -81,7 +75,9 @@ class StaleTicketsJob(ServiceJob):
                 else None
             )
             if latest_ts is not None:
-                latest = _ts_instant(latest_ts)
+                latest = slack_instant(latest_ts)
+                if latest is None:  # Slack's own answer: never so, and no proof the thread is quiet
+                    raise ValueError(f"conversations.replies gave an unreadable ts {latest_ts!r}")
                 if latest >= quiet_since:
                     refuted += 1
                     if not dry_run:
