@@ -55,6 +55,7 @@ from bench.slack_burst import (  # noqa: E402
     fake_slack_ready,
     free_port,
     percentile,
+    service_env,
     start,
     start_fake_slack,
     wait_for,
@@ -295,17 +296,7 @@ async def part_two(database_url: str, helpers: list[str], rate: float, seconds: 
             )
         finally:
             await connection.close()
-        env = {
-            **base_env,
-            "DATABASE_URL": database_url,
-            "LOG_LEVEL": "WARNING",
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_BASE_URL": f"{fake_base}/api/",
-            "SLACK_HELP_CHANNEL": HELP,
-            "SLACK_TICKET_CHANNEL": TICKETS,
-            "SLACK_BTS_CHANNEL": BTS,
-        }
+        env = service_env(base_env, database_url, fake_base)
         command = [sys.executable, "-m", "nephthys", "serve", "--no-migrate", "--host", "127.0.0.1"]
         service_process = start("nephthys", [*command, "--port", str(service_port)], env, workdir)
         processes.append(service_process)

@@ -136,6 +136,21 @@ async def wait_for(url: str, process: Process, check=lambda response: response.s
 # ---------------------------------------------------------------- the fake Slack
 
 
+def service_env(base_env: dict[str, str], database_url: str, fake_base: str) -> dict[str, str]:
+    """A Slack-on service's environment against the fake Slack at ``fake_base``, on ``database_url``."""
+    return {
+        **base_env,
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_BASE_URL": f"{fake_base}/api/",
+        "SLACK_HELP_CHANNEL": HELP,
+        "SLACK_TICKET_CHANNEL": TICKETS,
+        "SLACK_BTS_CHANNEL": BTS,
+    }
+
+
 def start_fake_slack(workdir: Path, port: int, env: dict[str, str]) -> Process:
     """The fake Slack Web API as its own process (add it to the processes stopped at the end)."""
     command = [sys.executable, "-m", "nephthys.testing.fake_slack", "--port", str(port)]
@@ -449,17 +464,7 @@ async def main_async(args: argparse.Namespace) -> int:
             await fake.call("add_user", user_id=f"U0ASK{n:05d}", name=f"asker{n}")
         await fake.call("set_members", channel_id=BTS, user_ids=helpers)
 
-        env = {
-            **base_env,
-            "DATABASE_URL": database_url,
-            "LOG_LEVEL": "WARNING",
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_BASE_URL": f"{fake_base}/api/",
-            "SLACK_HELP_CHANNEL": HELP,
-            "SLACK_TICKET_CHANNEL": TICKETS,
-            "SLACK_BTS_CHANNEL": BTS,
-        }
+        env = service_env(base_env, database_url, fake_base)
         command = [sys.executable, "-m", "nephthys", "serve", "--no-migrate", "--host", "127.0.0.1"]
         if args.profile:
             command[1:1] = ["-m", "cProfile", "-o", str(workdir / "nephthys.prof")]

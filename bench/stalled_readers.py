@@ -47,10 +47,8 @@ if str(ROOT) not in sys.path:
 
 from bench.api import unpack_ref  # noqa: E402
 from bench.slack_burst import (  # noqa: E402
-    BOT_TOKEN,
     BTS,
     HELP,
-    SECRET,
     TICKETS,
     Process,
     _dsn,
@@ -58,6 +56,7 @@ from bench.slack_burst import (  # noqa: E402
     free_port,
     log,
     percentile,
+    service_env,
     signed_request,
     start,
     start_fake_slack,
@@ -181,18 +180,7 @@ async def run_variant(name: str, args: argparse.Namespace, pythonpath: Path | No
         for n in range(ASKERS):
             await fake.call("add_user", user_id=f"U0ASK{n:05d}", name=f"asker{n}")
         await fake.call("set_members", channel_id=BTS, user_ids=["U0HLP00001"])
-        env = {
-            **base_env,
-            "DATABASE_URL": database_url,
-            "LOG_LEVEL": "WARNING",
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_BASE_URL": f"{fake_base}/api/",
-            "SLACK_HELP_CHANNEL": HELP,
-            "SLACK_TICKET_CHANNEL": TICKETS,
-            "SLACK_BTS_CHANNEL": BTS,
-            "DAILY_SUMMARY": "false",
-        }
+        env = {**service_env(base_env, database_url, fake_base), "DAILY_SUMMARY": "false"}
         env.update(name_value.split("=", 1) for name_value in args.service_env)
         if pythonpath is not None:
             env["PYTHONPATH"] = str(pythonpath)
