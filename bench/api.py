@@ -135,8 +135,14 @@ def start_nephthys(
     pythonpath: Path | None = None,
     status_case: str = "lower",
 ) -> Server:
+    env = {**service_env(database_url, pythonpath), "API_STATUS_CASE": status_case}
+    command = [sys.executable, "-m", "nephthys", "serve", "--no-migrate", "--host", "127.0.0.1"]
+    return start_server(name, [*command, "--port", str(port)], env, port, log_dir)
+
+
+def service_env(database_url: str, pythonpath: Path | str | None = None) -> dict[str, str]:
+    """An API service's environment (Slack off) on ``database_url``; ``pythonpath``: other code than this tree's."""
     env = {
-        "API_STATUS_CASE": status_case,
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", "/tmp"),
         "DATABASE_URL": database_url,
@@ -146,8 +152,7 @@ def start_nephthys(
     }
     if pythonpath is not None:  # found before the editable install of this tree
         env["PYTHONPATH"] = str(pythonpath)
-    command = [sys.executable, "-m", "nephthys", "serve", "--no-migrate", "--host", "127.0.0.1"]
-    return start_server(name, [*command, "--port", str(port)], env, port, log_dir)
+    return env
 
 
 def start_today(database_url: str, port: int, log_dir: Path, source: Path) -> Server:

@@ -55,11 +55,11 @@ from bench import generate  # noqa: E402
 from bench.aggregates import extract  # noqa: E402
 from bench.api import (  # noqa: E402
     RESULTS,
-    WORKSPACE_URL,
     Server,
     free_port,
     proc_status_kb,
     reset_peak_rss,
+    service_env,
     start_server,
     stop_server,
     wait_until_ready,
@@ -78,20 +78,6 @@ def log(message: str) -> None:
 def attack_zones(count: int) -> list[str]:
     """The first ``count`` canonical IANA names, in name order (both sides accept them)."""
     return sorted(zoneinfo.available_timezones() - {"Factory", "localtime"})[:count]
-
-
-def service_env(database_url: str, pythonpath: str | None) -> dict[str, str]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "DATABASE_URL": database_url,
-        "LOG_LEVEL": "WARNING",
-        "SLACK_WORKSPACE_URL": WORKSPACE_URL,
-        "SLACK_HELP_CHANNEL": generate.HELP_CHANNEL,
-    }
-    if pythonpath is not None:
-        env["PYTHONPATH"] = pythonpath  # ahead of the editable install of the working tree
-    return env
 
 
 def prepare_database(args: argparse.Namespace, side: str, pythonpath: str | None, log_dir: Path) -> str:
