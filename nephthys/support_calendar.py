@@ -193,6 +193,31 @@ class SupportSQL:
     def minutes(self, start: str, end: str) -> str:
         return f"(CAST({self.seconds(start, end)} AS float8) / 60)"
 
+    def inlined(self, sql: str) -> str:
+        """``sql`` with this calendar's parameters written in as literals (for a function's body)."""
+        # Longest names first: no parameter's name is cut short by another's.
+        for name in sorted(self.parameters, key=len, reverse=True):
+            sql = sql.replace(f":{name}", _literal(self.parameters[name]))
+        return sql
+
+
+def _literal(value: object) -> str:
+    """A parameter's value as an SQL string literal (every use is inside a CAST)."""
+    if isinstance(value, list):
+        text = "{" + ",".join(str(item) for item in value) + "}"
+    elif isinstance(value, timedelta):
+        text = f"{int(value.total_seconds())} seconds"
+    else:
+        text = str(value)
+    return "'" + text.replace("'", "''") + "'"
+
+
+# Installed by a service for its calendar (nephthys/tickets/support_minutes.py); migration 0019
+# installs the "always" form. Called where a few spans are counted at once (the lifecycle);
+# bulk recounts inline SupportSQL instead (no per-call overhead).
+SUPPORT_SECONDS_FUNCTION = "nephthys_support_seconds"
+_ALWAYS_BODY = "SELECT greatest(0::numeric, extract(epoch FROM e - s))"
+
 
 @dataclass(frozen=True)
 class SupportCalendar:
@@ -291,6 +316,32 @@ class SupportCalendar:
     def add_support_minutes(self, start: datetime, minutes: float) -> datetime:
         """The instant at which ``minutes`` support minutes have passed since ``start`` (due times)."""
         return self.add_support_time(start, timedelta(minutes=minutes))
+
+    @property
+    def key(self) -> str:
+        """Names the calendar: two calendars with the same key count the same support time."""
+        if self.every_minute_counts:
+            return "always"
+        hours = (
+            "always"
+            if self.hours is None
+            else (f"{describe_days(self.hours.days)} {self.hours.start:%H:%M}-{self.hours.end:%H:%M}")
+        )
+        holidays = ",".join(day.isoformat() for day in sorted(self.holidays))
+        return f"{self.zone.key}|{hours}|{holidays}"
+
+    def function_definition(self) -> str:
+        """``CREATE OR REPLACE FUNCTION nephthys_support_seconds(s, e)``: this calendar's support
+        seconds of ``[s, e)``, as ``numeric`` (``SupportSQL.seconds`` with the parameters written in)."""
+        if self.every_minute_counts:
+            body = _ALWAYS_BODY  # the zone changes nothing when every minute counts
+        else:
+            sql = self.sql("calendar")
+            body = "SELECT " + sql.inlined(sql.seconds("s", "e"))
+        return (
+            f"CREATE OR REPLACE FUNCTION {SUPPORT_SECONDS_FUNCTION}(s timestamptz, e timestamptz) "
+            f"RETURNS numeric LANGUAGE sql STABLE PARALLEL SAFE AS $body$ {body} $body$"
+        )
 
     def sql(self, prefix: str = "support") -> SupportSQL:
         """The same measure in SQL (see :class:`SupportSQL`), bind parameters named ``<prefix>_...``."""

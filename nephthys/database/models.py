@@ -77,6 +77,21 @@ class TicketEventKind(enum.StrEnum):
     SLA_BREACHED = "SLA_BREACHED"
 
 
+class WaitingOn(enum.StrEnum):
+    """Whom an open or in-progress ticket waits on (Ticket.waitingOn; null when closed)."""
+
+    HELPERS = "HELPERS"
+    ASKER = "ASKER"
+
+
+class TicketSpanKind(enum.StrEnum):
+    """What a TicketSpan measures (migration 0019)."""
+
+    FIRST_RESPONSE = "FIRST_RESPONSE"
+    NEXT_RESPONSE = "NEXT_RESPONSE"
+    RESOLUTION = "RESOLUTION"
+
+
 # Timestamps are UTC instants, millisecond precision as Prisma declares them.
 TIMESTAMPTZ = TIMESTAMP(timezone=True, precision=3)
 
@@ -84,6 +99,8 @@ ticket_status_enum = Enum(TicketStatus, name="TicketStatus", create_type=False)
 user_type_enum = Enum(UserType, name="UserType", create_type=False)
 feedback_rating_enum = Enum(FeedbackRating, name="FeedbackRating", create_type=False)
 ticket_event_kind_enum = Enum(TicketEventKind, name="TicketEventKind", create_type=False)
+waiting_on_enum = Enum(WaitingOn, name="WaitingOn", create_type=False)
+ticket_span_kind_enum = Enum(TicketSpanKind, name="TicketSpanKind", create_type=False)
 
 
 def _timestamp(**kwargs) -> Mapped:
@@ -150,6 +167,12 @@ class Ticket(Base):
     # The asker deleted the question but the ticket was kept (someone else had written; migration 0007).
     question_deleted_at: Mapped[datetime | None] = _timestamp(name="questionDeletedAt")
     created_at: Mapped[datetime] = _created_at()
+    # Folded from the timeline by the lifecycle (migration 0019); null when closed.
+    waiting_on: Mapped[WaitingOn | None] = mapped_column("waitingOn", waiting_on_enum)
+    waiting_since: Mapped[datetime | None] = _timestamp(name="waitingSince")
+    # Support minutes under "SupportCalendarInUse"; null until known.
+    first_response_minutes: Mapped[float | None] = mapped_column("firstResponseMinutes", Double)
+    resolution_minutes: Mapped[float | None] = mapped_column("resolutionMinutes", Double)
 
     opened_by: Mapped[User] = relationship(foreign_keys=[opened_by_id], lazy="raise")
     closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id], lazy="raise")
@@ -172,6 +195,8 @@ class Ticket(Base):
         Index("Ticket_closedById_idx", "closedById"),
         # App Home: tickets assigned to a helper.
         Index("Ticket_assignedToId_idx", "assignedToId"),
+        # ?waiting_on= and the asker follow-up (migration 0019).
+        Index("Ticket_waitingOn_waitingSince_idx", "waitingOn", "waitingSince"),
         # App Home "Assigned to me": a helper's unclosed tickets, oldest first (migration 0010).
         Index(
             "Ticket_assigned_unclosed_idx",
@@ -323,6 +348,46 @@ class TicketEvent(Base):
             unique=True,
             postgresql_where=text('"msgTs" IS NOT NULL'),
         ),
+    )
+
+
+class TicketSpan(Base):
+    """One interval of a ticket's response measures, folded from its timeline (migration 0019)."""
+
+    __tablename__ = "TicketSpan"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(
+        "ticketId", ForeignKey("Ticket.id", ondelete="CASCADE", onupdate="CASCADE"), nullable=False
+    )
+    kind: Mapped[TicketSpanKind] = mapped_column(ticket_span_kind_enum, nullable=False)
+    start_at: Mapped[datetime] = mapped_column("startAt", TIMESTAMPTZ, nullable=False)
+    end_at: Mapped[datetime | None] = mapped_column("endAt", TIMESTAMPTZ)  # null while it runs
+    # The responder (first and next response) or the closer (resolution).
+    actor_id: Mapped[int | None] = mapped_column(
+        "actorId", ForeignKey("User.id", ondelete="SET NULL", onupdate="CASCADE")
+    )
+    ticket_created_at: Mapped[datetime] = mapped_column("ticketCreatedAt", TIMESTAMPTZ, nullable=False)
+    # Support minutes under "SupportCalendarInUse"; null while running.
+    minutes: Mapped[float | None] = mapped_column("minutes", Double)
+
+    __table_args__ = (
+        Index("TicketSpan_ticketId_idx", "ticketId"),
+        # The response-time aggregates: one measure over the tickets created in a period.
+        Index("TicketSpan_kind_ticketCreatedAt_idx", "kind", "ticketCreatedAt"),
+        Index("TicketSpan_actorId_idx", "actorId"),
+    )
+
+
+class SupportCalendarInUse(Base):
+    """The support calendar the stored minutes were counted with (one row, id 1; migration 0019)."""
+
+    __tablename__ = "SupportCalendarInUse"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(Text, nullable=False)
+    installed_at: Mapped[datetime] = mapped_column(
+        "installedAt", TIMESTAMPTZ, nullable=False, server_default=func.now()
     )
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nephthys.database.models import Ticket, TicketEventKind, TicketStatus, User
-from nephthys.tickets import events
+from nephthys.tickets import events, timeline
 from nephthys.tickets.core import (
     DEFAULT_CREDIT_WINDOW,
     Change,
@@ -140,6 +140,7 @@ async def resolve_ticket(
             .where(Ticket.id == ticket_id)
             .values(status=TicketStatus.CLOSED, closed_by_id=closer_id, closed_at=_instant(at))
         )
+        await timeline.refresh(session, ticket_id)
         return Change(
             Outcome.CHANGED,
             await _state(session, Ticket.id == ticket_id),
@@ -200,6 +201,7 @@ async def reopen_ticket(
                 ticket_ts=None,
             )
         )
+        await timeline.refresh(session, ticket_id)
         ticket = await _state(session, Ticket.id == ticket_id)
     return Change(Outcome.CHANGED, ticket, previous_ticket_ts=locked.ticket_ts)
 
@@ -238,6 +240,7 @@ async def close_quiet_ticket(
         await events.record_events(
             session, ticket_id=ticket_id, at=at, events=[Event(TicketEventKind.CLOSED, None)]
         )
+        await timeline.refresh(session, ticket_id)
         return Change(Outcome.CHANGED, await _state(session, Ticket.id == ticket_id))
 
 

@@ -32,19 +32,26 @@ _NEW_USER = text(
        RETURNING id, username IS NOT NULL AS has_username"""
 )
 # One statement: the ticket and its OPENED event, both at the question's ts (``:at``; the
-# database's clock when there is none). The outer SELECT, like RETURNING, sees the table
-# as it was before this insert: the count is of earlier tickets only.
+# database's clock when there is none), and what folding that one event gives
+# (nephthys/tickets/timeline.py): waiting on the helpers since then, the first-response
+# clock and the resolution's first part running. The outer SELECT, like RETURNING, sees
+# the table as it was before this insert: the count is of earlier tickets only.
 _NEW_TICKET = text(
     f"""WITH created AS (
-           INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "lastMsgBy", "createdAt")
+           INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "lastMsgBy", "createdAt",
+                                 "waitingOn", "waitingSince")
            VALUES (:title, :description, 'OPEN', :msg_ts, :asker_id, 'AUTHOR',
-                   coalesce(CAST(:at AS timestamptz), now()))
+                   coalesce(CAST(:at AS timestamptz), now()), 'HELPERS', coalesce(CAST(:at AS timestamptz), now()))
            ON CONFLICT ("msgTs") DO NOTHING
            RETURNING id, "createdAt"),
        opened AS (
            INSERT INTO "TicketEvent" ("ticketId", kind, at, "actorId", "msgTs")
            SELECT id, 'OPENED', "createdAt", :asker_id, :msg_ts FROM created
-           {events.ON_CONFLICT})
+           {events.ON_CONFLICT}),
+       running AS (
+           INSERT INTO "TicketSpan" ("ticketId", kind, "startAt", "ticketCreatedAt")
+           SELECT id, kind, "createdAt", "createdAt" FROM created,
+                  unnest(CAST('{{FIRST_RESPONSE,RESOLUTION}}' AS "TicketSpanKind"[])) AS kind)
        SELECT id, (SELECT count(*) FROM "Ticket" p WHERE p."openedById" = :asker_id) AS previous
        FROM created"""
 )

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from nephthys.database.models import Ticket, TicketEventKind, TicketStatus, User, UserType
-from nephthys.tickets import events
+from nephthys.tickets import events, timeline
 from nephthys.tickets.core import (
     _ASSIGNEE,
     ReplyRecorded,
@@ -98,6 +98,8 @@ async def record_reply(
                     events=[Event(TicketEventKind.ASSIGNED, assigning_helper_id, ts)],
                 )
         await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(**values))
+        if by is not UserType.OTHER:  # others' messages change neither wait nor span
+            await timeline.refresh(session, ticket_id)
         ticket = await _state(session, Ticket.id == ticket_id)
     moved_from = previous_assignee if assigned and previous_assignee != ticket.assigned_to_slack_id else None
     return ReplyRecorded(ticket=ticket, by=by, assigned=assigned, previous_assignee_slack_id=moved_from)
@@ -124,4 +126,6 @@ async def record_helper_macro(
             at=at,
             events=[Event(TicketEventKind.HELPER_MESSAGE, helper_id, ts)],
         )
+        if logged:
+            await timeline.refresh(session, ticket_id)
     return bool(logged)

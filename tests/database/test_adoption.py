@@ -3,6 +3,7 @@
 import importlib
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from alembic import command
@@ -17,7 +18,7 @@ FIXTURE = Path(__file__).with_name("fixtures") / "prisma_db_push.sql"
 
 
 # Tables this project added after the Prisma database the fixture was dumped from.
-NEWER_THAN_PRISMA = {"SlackEvent", "Feedback", "ApiKey", "JobRun", "TicketEvent"}
+NEWER_THAN_PRISMA = {"SlackEvent", "Feedback", "ApiKey", "JobRun", "TicketEvent", "TicketSpan"}
 
 
 @pytest.fixture
@@ -164,3 +165,37 @@ async def _migrate_to(url: str, revision: str) -> None:
             await connection.run_sync(lambda sync: command.upgrade(migrate.alembic_config(sync), revision))
     finally:
         await engine.dispose()
+
+
+async def test_the_first_start_folds_adopted_tickets_and_counts_their_minutes(prisma_database):
+    """After `nephthys db upgrade`, the service's first start gives every ticket its wait and spans
+    (nephthys/tickets/support_minutes.py); a second start with the same calendar changes nothing."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from nephthys.support_calendar import SupportCalendar
+    from nephthys.tickets.support_minutes import install_calendar
+
+    await migrate.upgrade(prisma_database)
+    engine = create_engine(prisma_database)
+    try:
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        calendar = SupportCalendar(ZoneInfo("UTC"))
+        assert await install_calendar(sessions, calendar) is True
+        assert await install_calendar(sessions, calendar) is False
+    finally:
+        await engine.dispose()
+    tickets = {
+        row["msgTs"]: (
+            row["waitingOn"],
+            row["waitingSince"],
+            row["firstResponseMinutes"],
+            row["resolutionMinutes"],
+        )
+        for row in await postgres.fetch(prisma_database, 'SELECT * FROM "Ticket"')
+    }
+    # Opened 09:00:00.250, assigned 10:30 (the backfill's stand-in for the first answer), then waiting
+    # on the asker until closed at 11:00:00.5: resolution is the wait for that answer alone.
+    answered_after = (89 * 60 + 59.75) / 60
+    assert tickets["1740819600.000100"] == (None, None, answered_after, answered_after)
+    # Only its opening and last reopen are known (no closure): waiting on the helpers since it opened.
+    assert tickets["1740823200.000300"] == ("HELPERS", _at("2025-03-01 10:00:00"), None, None)

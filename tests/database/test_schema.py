@@ -15,6 +15,8 @@ def test_the_schema_reader_sees_every_model_and_enum():
             "OPENED", "ASKER_MESSAGE", "HELPER_MESSAGE", "OTHER_MESSAGE", "ASSIGNED", "CLOSED", "REOPENED",
             "TAG_ADDED", "TAG_REMOVED", "NUDGED", "SLA_WARNED", "SLA_BREACHED",
         ],
+        "WaitingOn": ["HELPERS", "ASKER"],
+        "TicketSpanKind": ["FIRST_RESPONSE", "NEXT_RESPONSE", "RESOLUTION"],
     }  # fmt: skip
     assert {model.table for model in schema.models.values()} == {
         "User", "Ticket", "QuestionTag", "Tag", "tags_on_tickets",
@@ -23,6 +25,7 @@ def test_the_schema_reader_sees_every_model_and_enum():
         "TicketDurationCount", "TicketDurationPending", "DailyFigures", "DailyFiguresPending",
         "DailyFiguresZone", "DailyFiguresStore",
         "TicketJsonBlock", "TicketJsonChange", "TicketJsonChangeHorizon", "TicketEvent",
+        "TicketSpan", "SupportCalendarInUse",
     }  # fmt: skip
     ticket = schema.models["Ticket"]
     assert [f.name for f in ticket.fields if f.unique] == ["msgTs", "ticketTs"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import uuid
 from pathlib import Path
@@ -11,6 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from nephthys.database import embedded
+
+_0019 = importlib.import_module("nephthys.database.migrations.versions.0019_waiting_and_response_spans")
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,8 +94,12 @@ async def fetch(url: str, sql: str, *args) -> list[asyncpg.Record]:
         await connection.close()
 
 
+ALWAYS_CALENDAR = f"""{_0019.ALWAYS_FUNCTION};
+UPDATE "SupportCalendarInUse" SET key = 'none' WHERE id = 1"""
+
 # Every table a test may write to; emptied before each test that uses the database.
 TABLES = [
+    "TicketSpan",
     "TicketEvent",
     "Feedback",
     "BotMessage",
@@ -111,6 +118,9 @@ TABLES = [
 async def truncate_all(url: str) -> None:
     quoted = ", ".join(f'"{table}"' for table in TABLES)
     await execute(url, f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+    # Each test starts with the support calendar a fresh migration leaves (a service it starts
+    # installs its own), not the one an earlier test's service installed.
+    await execute(url, ALWAYS_CALENDAR)
 
 
 def database_name(url: str) -> str:

@@ -1,0 +1,125 @@
+"""The support calendar in the database: installed at start-up, every stored minute counted with it.
+
+Response spans ("TicketSpan") and the tickets' totals are stored in support minutes, so reading
+them costs no calendar arithmetic. They are counted with ``nephthys_support_seconds``, the
+function of the calendar named in "SupportCalendarInUse". At start-up a service installs its
+own calendar (SUPPORT_HOURS, SUPPORT_HOLIDAYS, TIMEZONE): when it differs from the one
+installed, the function is replaced and every stored minute recounted before the service
+answers anything, so a change of calendar applies to all history from the first request.
+
+A database that has never had a calendar (just migrated to 0019) first has its existing
+tickets folded from their timelines (nephthys/tickets/timeline.py), in batches.
+
+Instances sharing a database must share a calendar: an instance started with another one
+recounts everything with its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+
+from sqlalchemy import text
+
+from nephthys.database.models import TicketEventKind
+from nephthys.support_calendar import SupportCalendar
+from nephthys.tickets import timeline
+from nephthys.tickets.core import Sessions
+from nephthys.tickets.timeline import FOLDED_KINDS, LoggedEvent
+
+log = logging.getLogger(__name__)
+
+NEVER_INSTALLED = "none"  # migration 0019's key: no ticket folded yet
+# Held for the whole install: a second instance starting at once waits, then finds it done.
+_INSTALL_LOCK = 0x6E65_7068_0019
+_FOLD_BATCH = 2000
+
+_UNFOLDED = text(
+    """SELECT t.id FROM "Ticket" t
+        WHERE t.id > :after AND NOT EXISTS (SELECT 1 FROM "TicketSpan" s WHERE s."ticketId" = t.id)
+        ORDER BY t.id LIMIT :limit"""
+)
+_EVENTS_OF = text(
+    """SELECT "ticketId", kind, at, "actorId" FROM "TicketEvent"
+        WHERE "ticketId" = ANY(CAST(:ids AS int[])) AND kind = ANY(CAST(:kinds AS "TicketEventKind"[]))
+        ORDER BY "ticketId", at, id"""
+)
+
+
+async def install_calendar(sessions: Sessions, calendar: SupportCalendar) -> bool:
+    """Make ``calendar`` the database's; True when that recounted the stored minutes."""
+    async with sessions() as session:
+        await session.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _INSTALL_LOCK})
+        try:
+            installed = await session.scalar(text('SELECT key FROM "SupportCalendarInUse" WHERE id = 1'))
+            await session.commit()
+            if installed == calendar.key:
+                return False
+            started = time.monotonic()
+            if installed == NEVER_INSTALLED:
+                folded = await _fold_unfolded(session)
+                log.info("support calendar: folded %d tickets' timelines", folded)
+            await _recount(session, calendar)
+            await session.commit()
+            log.info(
+                "support calendar %r installed (was %r): minutes recounted in %.1f s",
+                calendar.key,
+                installed,
+                time.monotonic() - started,
+            )
+            return True
+        finally:
+            await session.rollback()
+            await session.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _INSTALL_LOCK})
+            await session.commit()
+
+
+async def _fold_unfolded(session) -> int:
+    """Fold every ticket without spans (older than migration 0019), a batch per transaction."""
+    after, folded = 0, 0
+    kinds = [kind.value for kind in FOLDED_KINDS]
+    while True:
+        ids = list((await session.execute(_UNFOLDED, {"after": after, "limit": _FOLD_BATCH})).scalars())
+        if not ids:
+            return folded
+        logged: dict[int, list[LoggedEvent]] = defaultdict(list)
+        for ticket_id, kind, at, actor_id in await session.execute(_EVENTS_OF, {"ids": ids, "kinds": kinds}):
+            logged[ticket_id].append(LoggedEvent(TicketEventKind(kind), at, actor_id))
+        await timeline.write(session, {ticket_id: timeline.fold(logged[ticket_id]) for ticket_id in ids})
+        await session.commit()
+        after, folded = ids[-1], folded + len(ids)
+
+
+async def _recount(session, calendar: SupportCalendar) -> None:
+    """Install ``calendar``'s function and count every stored minute with it, in this transaction."""
+    await session.execute(text(calendar.function_definition()))
+    sql = calendar.sql("calendar")
+    minutes = sql.minutes('s."startAt"', 's."endAt"')
+    await session.execute(
+        text(
+            f"""UPDATE "TicketSpan" s SET minutes = CASE WHEN s."endAt" IS NOT NULL THEN {minutes} END
+                WHERE s.minutes IS NOT NULL OR s."endAt" IS NOT NULL"""
+        ),
+        sql.parameters,
+    )
+    # Only tickets whose totals change are written (each write re-renders the ticket's JSON).
+    await session.execute(
+        text(
+            """UPDATE "Ticket" t SET "firstResponseMinutes" = n.first_response, "resolutionMinutes" = n.resolution
+                FROM (SELECT t2.id,
+                             (SELECT sum(s.minutes) FROM "TicketSpan" s
+                              WHERE s."ticketId" = t2.id AND s.kind = 'FIRST_RESPONSE') AS first_response,
+                             CASE WHEN t2.status = 'CLOSED' THEN
+                                 (SELECT sum(s.minutes) FROM "TicketSpan" s
+                                  WHERE s."ticketId" = t2.id AND s.kind = 'RESOLUTION') END AS resolution
+                      FROM "Ticket" t2) n
+                WHERE t.id = n.id
+                  AND (t."firstResponseMinutes" IS DISTINCT FROM n.first_response
+                       OR t."resolutionMinutes" IS DISTINCT FROM n.resolution)"""
+        )
+    )
+    await session.execute(
+        text('UPDATE "SupportCalendarInUse" SET key = :key, "installedAt" = now() WHERE id = 1'),
+        {"key": calendar.key},
+    )

@@ -1,0 +1,205 @@
+"""What a ticket's timeline says now: whom it waits on, and the spans its response times are made of.
+
+The lifecycle logs events (nephthys/tickets/events.py); after it does, :func:`refresh` folds the
+ticket's whole log, in the order the events happened, into "Ticket"."waitingOn"/"waitingSince"
+and its "TicketSpan" rows, in the same transaction. Folding the whole log (a handful of rows)
+rather than applying the newest event means a late delivery lands in its place: a message
+delivered after a later one changes the state as if it had come in order.
+
+The rules (issue 20, sections 2 and 3):
+
+- An open ticket waits on the helpers from its opening (or reopening) and after an asker's
+  message; on the asker after a helper's message (a macro a helper ran counts). Other people's
+  messages change nothing; a closed ticket waits on nobody and its messages change nothing.
+  ``waiting_since`` is when the current wait began (more asker messages do not move it).
+- FIRST_RESPONSE: the question to the first helper message (running until then, also while closed).
+- NEXT_RESPONSE: an asker message (or a reopen) that makes the ticket wait on the helpers again,
+  after a helper has spoken, to the next helper message; dropped if the ticket closes first.
+- RESOLUTION: the parts of the ticket's life spent open and waiting on the helpers, each closed
+  by the helper message or closure that ended it; the resolution is their sum, known once the
+  ticket is closed, and every part is credited to the ticket's closer ("closedById", who the
+  credit rule chose) when it is written.
+- On a timeline backfilled from a ticket's columns (migration 0018: no messages logged),
+  ASSIGNED stands for the first helper message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from nephthys.database.models import TicketEventKind, TicketSpanKind, WaitingOn
+from nephthys.support_calendar import SUPPORT_SECONDS_FUNCTION
+
+Executor = AsyncSession | AsyncConnection
+
+# The kinds the fold reads; the others (tags, nudges, SLA notes) change neither wait nor span.
+FOLDED_KINDS = (
+    TicketEventKind.OPENED,
+    TicketEventKind.ASKER_MESSAGE,
+    TicketEventKind.HELPER_MESSAGE,
+    TicketEventKind.ASSIGNED,
+    TicketEventKind.CLOSED,
+    TicketEventKind.REOPENED,
+)
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    kind: TicketEventKind
+    at: datetime
+    actor_id: int | None
+
+
+@dataclass(frozen=True)
+class Span:
+    kind: TicketSpanKind
+    start: datetime
+    end: datetime | None  # None: still running
+    actor_id: int | None  # the responder; None for RESOLUTION (written with the ticket's closer)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    waiting_on: WaitingOn | None
+    waiting_since: datetime | None
+    closed: bool
+    spans: list[Span] = field(default_factory=list)
+
+
+def fold(events: Sequence[LoggedEvent]) -> Timeline:
+    """The state ``events`` (in the order they happened) leave a ticket in; see the module docstring."""
+    # A backfilled timeline has no messages: its ASSIGNED is the first helper message.
+    assigned_speaks = not any(e.kind is TicketEventKind.HELPER_MESSAGE for e in events)
+    helper_kinds = {TicketEventKind.HELPER_MESSAGE} | (
+        {TicketEventKind.ASSIGNED} if assigned_speaks else set()
+    )
+    is_open = False
+    waiting: WaitingOn | None = None
+    since: datetime | None = None
+    opened_at: datetime | None = None
+    first_response: Span | None = None
+    next_from: datetime | None = None  # a running next-response clock
+    part_from: datetime | None = None  # a running resolution part
+    spans: list[Span] = []
+    parts: list[Span] = []
+
+    def wait_on_helpers(at: datetime) -> None:
+        nonlocal waiting, since, next_from, part_from
+        if waiting is WaitingOn.HELPERS:
+            return
+        waiting, since, part_from = WaitingOn.HELPERS, at, at
+        if first_response is not None and first_response.end is not None:
+            next_from = at
+
+    for event in events:
+        kind, at = event.kind, event.at
+        if kind is TicketEventKind.OPENED:
+            if opened_at is None:
+                opened_at = at
+                first_response = Span(TicketSpanKind.FIRST_RESPONSE, at, None, None)
+            is_open = True
+            wait_on_helpers(at)
+        elif kind is TicketEventKind.REOPENED:
+            if not is_open:
+                is_open = True
+                wait_on_helpers(at)
+        elif not is_open:
+            continue  # a closed ticket's messages change nothing
+        elif kind is TicketEventKind.ASKER_MESSAGE:
+            wait_on_helpers(at)
+        elif kind in helper_kinds:
+            if first_response is not None and first_response.end is None:
+                first_response = replace(first_response, end=at, actor_id=event.actor_id)
+            elif next_from is not None:
+                spans.append(Span(TicketSpanKind.NEXT_RESPONSE, next_from, at, event.actor_id))
+            next_from = None
+            if part_from is not None:
+                parts.append(Span(TicketSpanKind.RESOLUTION, part_from, at, None))
+                part_from = None
+            if waiting is not WaitingOn.ASKER:
+                waiting, since = WaitingOn.ASKER, at
+        elif kind is TicketEventKind.CLOSED:
+            if part_from is not None:
+                parts.append(Span(TicketSpanKind.RESOLUTION, part_from, at, None))
+            is_open, waiting, since, next_from, part_from = False, None, None, None, None
+    if part_from is not None:
+        parts.append(Span(TicketSpanKind.RESOLUTION, part_from, None, None))
+    if next_from is not None:
+        spans.append(Span(TicketSpanKind.NEXT_RESPONSE, next_from, None, None))
+    closed = opened_at is not None and not is_open
+    head = [first_response] if first_response is not None else []
+    return Timeline(waiting, since, closed, head + spans + parts)
+
+
+_READ = text(
+    """SELECT kind, at, "actorId" FROM "TicketEvent"
+        WHERE "ticketId" = :ticket_id AND kind = ANY(CAST(:kinds AS "TicketEventKind"[]))
+        ORDER BY at, id"""
+)
+
+# Replaces the ticket's spans and writes its wait and totals in one statement. Minutes are counted
+# by the installed calendar's function; the ticket's resolution is known only once it is closed.
+_WRITE = text(
+    f"""WITH gone AS (DELETE FROM "TicketSpan" WHERE "ticketId" = ANY(CAST(:ticket_ids AS int[]))),
+        written AS (
+            INSERT INTO "TicketSpan" ("ticketId", kind, "startAt", "endAt", "actorId", "ticketCreatedAt", minutes)
+            SELECT s.ticket_id, CAST(s.kind AS "TicketSpanKind"), s.start_at, s.end_at,
+                   CASE WHEN s.kind = 'RESOLUTION' THEN t."closedById" ELSE s.actor_id END, t."createdAt",
+                   CAST({SUPPORT_SECONDS_FUNCTION}(s.start_at, s.end_at) AS float8) / 60
+            FROM unnest(CAST(:span_tickets AS int[]), CAST(:kinds AS text[]), CAST(:starts AS timestamptz[]),
+                        CAST(:ends AS timestamptz[]), CAST(:actors AS int[]))
+                 AS s(ticket_id, kind, start_at, end_at, actor_id)
+            JOIN "Ticket" t ON t.id = s.ticket_id
+            RETURNING "ticketId", kind, minutes),
+        totals AS (
+            SELECT "ticketId",
+                   sum(minutes) FILTER (WHERE kind = 'FIRST_RESPONSE') AS first_response,
+                   sum(minutes) FILTER (WHERE kind = 'RESOLUTION') AS resolution
+            FROM written GROUP BY "ticketId")
+        UPDATE "Ticket" t SET
+            "waitingOn" = CAST(w.waiting_on AS "WaitingOn"),
+            "waitingSince" = w.since,
+            "firstResponseMinutes" = totals.first_response,
+            "resolutionMinutes" = CASE WHEN w.closed THEN totals.resolution END
+        FROM unnest(CAST(:ticket_ids AS int[]), CAST(:waitings AS text[]), CAST(:sinces AS timestamptz[]),
+                    CAST(:closeds AS boolean[])) AS w(id, waiting_on, since, closed)
+             LEFT JOIN totals ON totals."ticketId" = w.id
+        WHERE t.id = w.id"""
+)
+
+
+async def read_events(executor: Executor, ticket_id: int) -> list[LoggedEvent]:
+    rows = await executor.execute(_READ, {"ticket_id": ticket_id, "kinds": [k.value for k in FOLDED_KINDS]})
+    return [LoggedEvent(TicketEventKind(kind), at, actor_id) for kind, at, actor_id in rows]
+
+
+async def refresh(executor: Executor, ticket_id: int) -> Timeline:
+    """Fold ticket ``ticket_id``'s logged events into its wait and spans (call after logging events,
+    in the same transaction, holding the ticket's row lock)."""
+    timeline = fold(await read_events(executor, ticket_id))
+    await write(executor, {ticket_id: timeline})
+    return timeline
+
+
+async def write(executor: Executor, timelines: Mapping[int, Timeline]) -> None:
+    """Replace the tickets' spans and write their waits and totals, in one statement."""
+    spans = [(ticket_id, span) for ticket_id, timeline in timelines.items() for span in timeline.spans]
+    await executor.execute(
+        _WRITE,
+        {
+            "span_tickets": [ticket_id for ticket_id, _ in spans],
+            "kinds": [span.kind.value for _, span in spans],
+            "starts": [span.start for _, span in spans],
+            "ends": [span.end for _, span in spans],
+            "actors": [span.actor_id for _, span in spans],
+            "ticket_ids": list(timelines),
+            "waitings": [t.waiting_on.value if t.waiting_on else None for t in timelines.values()],
+            "sinces": [t.waiting_since for t in timelines.values()],
+            "closeds": [t.closed for t in timelines.values()],
+        },
+    )
