@@ -109,3 +109,20 @@ async def test_they_agree_on_the_issues_examples_and_over_decades(connection):
     await assert_agree(
         connection, night, [(datetime(1975, 2, 1, tzinfo=UTC), datetime(2095, 11, 1, tzinfo=UTC))]
     )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(calendars, st.lists(intervals, min_size=1, max_size=20))
+async def test_the_installed_function_counts_what_python_counts(connection, calendar, drawn):
+    """nephthys_support_seconds, as a service installs it for its calendar, is the same measure."""
+    await connection.execute(text(calendar.function_definition()))
+    rows = await connection.execute(
+        text(
+            """SELECT nephthys_support_seconds(x.s, x.e)
+                FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[])) WITH ORDINALITY AS x(s, e, i)
+                ORDER BY x.i"""
+        ),
+        {"starts": [s for s, _ in drawn], "ends": [e for _, e in drawn]},
+    )
+    assert list(rows.scalars()) == [exact_seconds(calendar.support_time(s, e)) for s, e in drawn]
+    await connection.rollback()

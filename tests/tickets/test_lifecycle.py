@@ -481,3 +481,62 @@ async def test_a_replayed_macro_message_does_not_close_or_reopen_a_second_time(s
     assert (await ticket_row(db_url, ticket_id))["status"] == "CLOSED"
     kinds = [row["kind"] for row in await fetch(db_url, EVENTS_SQL, ticket_id)]
     assert kinds == ["OPENED", "CLOSED", "REOPENED", "CLOSED"]
+
+
+SPANS_SQL = """SELECT s.kind::text AS kind, s."startAt", s."endAt", u."slackId" AS actor, s.minutes
+               FROM "TicketSpan" s LEFT JOIN "User" u ON u.id = s."actorId"
+               WHERE s."ticketId" = $1 ORDER BY s.kind, s."startAt\""""
+
+
+async def test_the_wait_and_the_spans_follow_the_messages_in_the_order_slack_dates_them(sessions, db_url):
+    """A helper's answer delivered after the asker's later follow-up still came first: the ticket
+    waits on the helpers, as if both had arrived in order (nephthys/tickets/timeline.py)."""
+    from datetime import UTC, datetime, timedelta
+
+    asked = datetime(2026, 3, 6, 16, 55, tzinfo=UTC)
+    minute = timedelta(minutes=1)
+    await lifecycle.set_helper(sessions, slack_id="UHELPER01", helper=True)
+    opened = await lifecycle.open_ticket(
+        sessions, msg_ts="1772816100.000000", asker_slack_id="UASKER001", description="d", title="t", at=asked
+    )
+    assert opened is not None
+    ticket_id = opened.ticket.id
+    row = await ticket_row(db_url, ticket_id)
+    assert (row["waitingOn"], row["waitingSince"]) == ("HELPERS", asked)
+    thread = "1772816100.000000"
+    # The asker's follow-up at +7 arrives first; the helper's answer at +5 is delivered late.
+    await lifecycle.record_reply(
+        sessions, thread_ts=thread, author_slack_id="UASKER001", ts="7.0", at=asked + 7 * minute
+    )
+    row = await ticket_row(db_url, ticket_id)
+    assert (row["waitingOn"], row["waitingSince"]) == ("HELPERS", asked)
+    await lifecycle.record_reply(
+        sessions, thread_ts=thread, author_slack_id="UHELPER01", ts="5.0", at=asked + 5 * minute
+    )
+    row = await ticket_row(db_url, ticket_id)
+    assert (row["waitingOn"], row["waitingSince"], row["firstResponseMinutes"]) == (
+        "HELPERS",
+        asked + 7 * minute,
+        5.0,
+    )
+    # Someone else's message changes nothing; the helper's next answer makes it wait on the asker.
+    await lifecycle.record_reply(
+        sessions, thread_ts=thread, author_slack_id="UOTHER001", ts="8.0", at=asked + 8 * minute
+    )
+    await lifecycle.record_reply(
+        sessions, thread_ts=thread, author_slack_id="UHELPER01", ts="9.0", at=asked + 9 * minute
+    )
+    row = await ticket_row(db_url, ticket_id)
+    assert (row["waitingOn"], row["waitingSince"]) == ("ASKER", asked + 9 * minute)
+    await lifecycle.resolve_ticket(
+        sessions, ticket_id=ticket_id, resolver_slack_id="UASKER001", at=asked + 20 * minute
+    )
+    row = await ticket_row(db_url, ticket_id)
+    # Resolution: the 5 minutes to the first answer and the 2 the follow-up waited; not the asker's turns.
+    assert (row["waitingOn"], row["waitingSince"], row["resolutionMinutes"]) == (None, None, 7.0)
+    assert [tuple(r.values()) for r in await fetch(db_url, SPANS_SQL, ticket_id)] == [
+        ("FIRST_RESPONSE", asked, asked + 5 * minute, "UHELPER01", 5.0),
+        ("NEXT_RESPONSE", asked + 7 * minute, asked + 9 * minute, "UHELPER01", 2.0),
+        ("RESOLUTION", asked, asked + 5 * minute, "UHELPER01", 5.0),  # credited to the closer
+        ("RESOLUTION", asked + 7 * minute, asked + 9 * minute, "UHELPER01", 2.0),
+    ]
