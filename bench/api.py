@@ -800,8 +800,9 @@ async def bring_up_to_date(database_url: str) -> None:
     before, after = await migrate.upgrade(database_url)
     stored_json = importlib.import_module("nephthys.database.migrations.versions.0011_ticket_json")
     # 0016 replaces 0011's render functions (0013's octet offsets, the hidden title's cut) and its
-    # Ticket update trigger: applied after them.
+    # Ticket update trigger, and 0020 replaces 0016's (the wait and the minutes): applied after them.
     title_source = importlib.import_module("nephthys.database.migrations.versions.0016_title_source")
+    waiting = importlib.import_module("nephthys.database.migrations.versions.0020_ticket_json_waiting")
     connection = await asyncpg.connect(generate._dsn(database_url))
     try:
         async with connection.transaction():
@@ -809,6 +810,7 @@ async def bring_up_to_date(database_url: str) -> None:
                 stored_json.drop_functions_and_triggers()
                 + stored_json.create_functions_and_triggers()
                 + title_source.render_functions_and_trigger()
+                + waiting.render_functions_and_trigger()
             ):
                 await connection.execute(statement)
     finally:

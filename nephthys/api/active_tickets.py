@@ -18,14 +18,20 @@ need have been pruned (``prunedBelow`` beyond its snapshot).
 
 With API_STATUS_CASE=upper the copy holds each object with its status already in
 capitals (nephthys/api/status_case.py), rewritten once as it is read, not per answer.
+
+Each object is kept with whom its ticket waits on ("ActiveTicketJson"."waitingOn", migration
+0020), so ``?waiting_on=`` is answered from the copies too: with a status from that status's
+copy, without one from both copies, brought up to date in one snapshot and merged in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import functools
-from collections.abc import Callable
+import heapq
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -46,7 +52,10 @@ CHANGES_SINCE = """SELECT pg_current_snapshot()::text AS snapshot,
         WHERE c.xid >= $1::bigint AND NOT pg_visible_in_snapshot(c.xid::text::xid8, $2::text::pg_snapshot)
     ) END AS changed"""
 
-_COLUMNS = 'j."ticketId", j."createdAt", textsend(j.json) AS json, j."descriptionAt", j."descriptionLength"'
+_COLUMNS = (
+    'j."ticketId", j."createdAt", textsend(j.json) AS json, j."descriptionAt", j."descriptionLength", '
+    'j."waitingOn"::text AS "waitingOn"'
+)
 # Each status's tickets through its partial index, in creation order (a literal: a parameter
 # would let a generic plan miss the partial index).
 EVERY_TICKET = {
@@ -72,9 +81,9 @@ def as_stored(json: bytes) -> bytes:
 class ActiveCopy:
     """One status's stored objects as of a snapshot, in creation order.
 
-    ``keys`` (createdAt, ticketId), ``jsons`` (the objects' bytes) and ``cuts`` (where
-    each object's description member starts, and its length) are parallel tuples in
-    that order; ``where`` finds a ticket's key. They are tuples of tuples, bytes and
+    ``keys`` (createdAt, ticketId), ``jsons`` (the objects' bytes), ``cuts`` (where
+    each object's description member starts, and its length) and ``waits`` (whom the
+    ticket waits on: "HELPERS", "ASKER" or None) are parallel tuples in that order; ``where`` finds a ticket's key. They are tuples of tuples, bytes and
     ints, which Python's garbage collector stops tracking, so ~80,000 kept items add
     nothing to its full collections (lists would be walked by every one). A patch
     builds new tuples (copying pointers); a whole body is one join of ``jsons``.
@@ -85,9 +94,10 @@ class ActiveCopy:
     keys: tuple[Key, ...] = ()
     jsons: tuple[bytes, ...] = ()
     cuts: tuple[tuple[int, int], ...] = ()
+    waits: tuple[str | None, ...] = ()
     where: dict[int, Key] = field(default_factory=dict)
-    # Whole arrays already joined, with and without descriptions: dropped at every patch.
-    _bodies: dict[bool, bytes] = field(default_factory=dict)
+    # Whole arrays already joined, by (descriptions, waiting_on): dropped at every patch.
+    _bodies: dict[tuple[bool, str | None], bytes] = field(default_factory=dict)
 
     @classmethod
     def read(
@@ -105,6 +115,7 @@ class ActiveCopy:
             tuple(keys),
             tuple(served(row["json"]) for row in rows),
             tuple((row["descriptionAt"], row["descriptionLength"]) for row in rows),
+            tuple(row["waitingOn"] for row in rows),
             {key[1]: key for key in keys},
         )
 
@@ -117,43 +128,72 @@ class ActiveCopy:
         served: Callable[[bytes], bytes] = as_stored,
     ) -> None:
         """Replace the ``changed`` tickets by ``rows`` (those of them that have this status now)."""
-        keys, jsons, cuts = list(self.keys), list(self.jsons), list(self.cuts)
+        keys, jsons, cuts, waits = list(self.keys), list(self.jsons), list(self.cuts), list(self.waits)
         for ticket_id in changed:
             key = self.where.pop(ticket_id, None)
             if key is not None:
                 at = bisect.bisect_left(keys, key)
-                del keys[at], jsons[at], cuts[at]
+                del keys[at], jsons[at], cuts[at], waits[at]
         for row in rows:
             key = _key(row)
             at = bisect.bisect_left(keys, key)
             keys.insert(at, key)
             jsons.insert(at, served(row["json"]))
             cuts.insert(at, (row["descriptionAt"], row["descriptionLength"]))
+            waits.insert(at, row["waitingOn"])
             self.where[key[1]] = key
-        self.keys, self.jsons, self.cuts = tuple(keys), tuple(jsons), tuple(cuts)
+        self.keys, self.jsons, self.cuts, self.waits = tuple(keys), tuple(jsons), tuple(cuts), tuple(waits)
         self.advance(snapshot, xmin)
         self._bodies.clear()
 
     def advance(self, snapshot: str, xmin: int) -> None:
         self.snapshot, self.xmin = snapshot, xmin
 
-    def body(self, descriptions: bool, since: datetime | None, until: datetime | None) -> bytes:
-        """The JSON array of the tickets created in [since, until], oldest first."""
+    def body(
+        self,
+        descriptions: bool,
+        since: datetime | None,
+        until: datetime | None,
+        waiting_on: str | None = None,
+    ) -> bytes:
+        """The JSON array of the tickets created in [since, until] (waiting on ``waiting_on``, when
+        given), oldest first."""
+        low, high = self._range(since, until)
+        whole = low == 0 and high == len(self.keys)
+        cached = (descriptions, waiting_on)
+        if whole and cached in self._bodies:
+            return self._bodies[cached]
+        body = _array([json for _, json in self.entries(descriptions, since, until, waiting_on)])
+        if whole:
+            self._bodies[cached] = body
+        return body
+
+    def entries(
+        self,
+        descriptions: bool,
+        since: datetime | None,
+        until: datetime | None,
+        waiting_on: str | None = None,
+    ) -> list[tuple[Key, bytes]]:
+        """(key, object bytes) of the tickets ``body`` answers, in order (to merge with another copy's)."""
+        low, high = self._range(since, until)
+        found: Iterable[tuple[Key, bytes, tuple[int, int]]] = zip(
+            self.keys[low:high], self.jsons[low:high], self.cuts[low:high], strict=True
+        )
+        if waiting_on is not None:
+            found = (
+                entry for entry, waits in zip(found, self.waits[low:high], strict=True) if waits == waiting_on
+            )
+        if descriptions:
+            return [(key, json) for key, json, _ in found]
+        return [
+            (key, stored_tickets.without_description(json, at, length)) for key, json, (at, length) in found
+        ]
+
+    def _range(self, since: datetime | None, until: datetime | None) -> tuple[int, int]:
         low = 0 if since is None else bisect.bisect_left(self.keys, (since, _BEFORE_ANY_ID))
         high = len(self.keys) if until is None else bisect.bisect_right(self.keys, (until, _AFTER_ANY_ID))
-        whole = low == 0 and high == len(self.keys)
-        if whole and descriptions in self._bodies:
-            return self._bodies[descriptions]
-        parts = list(self.jsons[low:high])
-        if not descriptions:
-            parts = [
-                stored_tickets.without_description(json, at, length)
-                for json, (at, length) in zip(parts, self.cuts[low:high], strict=True)
-            ]
-        body = _array(parts)
-        if whole:
-            self._bodies[descriptions] = body
-        return body
+        return low, high
 
 
 def _array(parts: list[bytes]) -> bytes:
@@ -187,21 +227,30 @@ class ActiveTicketsMemo:
     async def answer(
         self,
         driver: asyncpg.Connection,
-        status: str,
+        status: str | None,
         *,
         descriptions: bool,
         since: datetime | None = None,
         until: datetime | None = None,
+        waiting_on: str | None = None,
     ) -> bytes:
-        """The tickets of ``status`` as a JSON array, exactly as a snapshot taken now shows them.
+        """The tickets of ``status`` (None: both active statuses) as a JSON array, exactly as a
+        snapshot taken now shows them.
 
-        ``driver`` must not be in a transaction. The lock is taken before the
-        snapshot, so a copy is never newer than the request bringing it up to date.
+        ``driver`` must not be in a transaction. The locks are taken before the
+        snapshot, so a copy is never newer than the request bringing it up to date;
+        always in the same order, so two requests never wait on each other.
         """
-        async with self._locks[status]:
+        statuses = ACTIVE_STATUSES if status is None else (status,)
+        async with contextlib.AsyncExitStack() as held:
+            for each in statuses:
+                await held.enter_async_context(self._locks[each])
             async with driver.transaction(isolation="repeatable_read", readonly=True):
-                copy = await self._up_to_date(driver, status)
-            return copy.body(descriptions, since, until)
+                copies = [await self._up_to_date(driver, each) for each in statuses]
+            if len(copies) == 1:
+                return copies[0].body(descriptions, since, until, waiting_on)
+            merged = heapq.merge(*(copy.entries(descriptions, since, until, waiting_on) for copy in copies))
+            return _array([json for _, json in merged])
 
     async def _up_to_date(self, driver: asyncpg.Connection, status: str) -> ActiveCopy:
         copy = self._copies.get(status)

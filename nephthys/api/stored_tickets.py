@@ -71,19 +71,20 @@ def json_column(descriptions: bool) -> str:
     return "j.json" if descriptions else f"convert_from({_BYTES_WITHOUT_DESCRIPTION}, 'UTF8')"
 
 
-def sources(status: str | None) -> list[tuple[str, str | None]]:
+def sources(status: str | None, *, waiting: bool = False) -> list[tuple[str, str | None]]:
     """Where tickets of ``status`` (None: every status) are kept: (table, status to filter it on).
 
     Each source is read in (createdAt, ticketId) order from an index, so the
-    two tables are merged without a sort.
+    two tables are merged without a sort. ``waiting``: only tickets waiting on
+    someone, all of them open or in progress (a closed ticket waits on nobody).
     """
     if status == "CLOSED":
-        return [(CLOSED, None)]
+        return [] if waiting else [(CLOSED, None)]
     if status is not None:
         if status not in ("OPEN", "IN_PROGRESS"):
             raise ValueError(f"not a ticket status: {status!r}")  # it is written into the SQL
         return [(ACTIVE, status)]
-    return [(ACTIVE, None), (CLOSED, None)]
+    return [(ACTIVE, None)] if waiting else [(ACTIVE, None), (CLOSED, None)]
 
 
 def one_ticket_sql(descriptions: bool = True) -> str:

@@ -12,11 +12,16 @@ ways, which give the same JSON:
 - ``Encoding.PYTHON``: PostgreSQL returns plain columns and orjson writes the
   object. Best where reading the rows is the database's larger cost (open or
   in-progress tickets, scattered over the table): its per-row work halves.
+
+Whom a ticket waits on and since when are null for a closed ticket (it waits on
+nobody), whatever its columns say. The minutes are float8 written as PostgreSQL
+writes them (``float8_json``), which is how the stored objects have them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import decimal
 import enum
 import gc
 from collections.abc import Iterator, Sequence
@@ -32,18 +37,23 @@ class Encoding(enum.Enum):
     DATABASE = "database"
     PYTHON = "python"
 
-    def columns(self, *, descriptions: bool = True, question_titles: bool | None = None) -> str:
+    def columns(
+        self, *, descriptions: bool = True, question_titles: bool | None = None, waiting: bool = True
+    ) -> str:
         """What a ticket query selects first, in the order ``TicketRenderer.encode`` reads.
 
         ``descriptions=False`` leaves each ticket's ``description`` out (API_DESCRIPTIONS=keys,
         a request without a key); the renderer must be told the same. ``question_titles``
         (default: as ``descriptions``) shows a title made of the question's words; when False
         such a title is null (an AI-written one stays: "titleFromAi", migration 0016).
+        ``waiting=False`` writes the wait and the minutes null without reading their columns
+        (a database before migration 0020).
         """
         title = _title_column(descriptions if question_titles is None else question_titles)
+        wait = _WAITING if waiting else _NO_WAITING
         if self is Encoding.DATABASE:
-            return _database_columns(descriptions, title)
-        return _python_columns(descriptions, title)
+            return _database_columns(descriptions, title, wait)
+        return _python_columns(descriptions, title, wait)
 
 
 # created_at and closed_at: ISO 8601 with milliseconds and the UTC offset, the API's one timestamp format.
@@ -53,6 +63,15 @@ def _iso(column: str) -> str:
 
 _CREATED_AT = _iso('t."createdAt"')
 _CLOSED_AT = _iso('t."closedAt"')  # null when not closed
+# Whom the ticket waits on, since when, its first response and resolution minutes (migration 0019).
+_WAITING = (
+    't."waitingOn"::text',
+    _iso('t."waitingSince"'),
+    't."firstResponseMinutes"',
+    't."resolutionMinutes"',
+)
+_NO_WAITING = ("NULL::text", "NULL::text", "NULL::float8", "NULL::float8")
+_OPEN = "t.status <> 'CLOSED'"
 _DESCRIPTION_JSON = """ || ',"description":' || to_json(t.description)::text"""
 
 
@@ -60,21 +79,28 @@ def _title_column(question_titles: bool) -> str:
     return "t.title" if question_titles else 'CASE WHEN t."titleFromAi" THEN t.title END'
 
 
-def _database_columns(descriptions: bool, title: str) -> str:
+def _database_columns(descriptions: bool, title: str, wait: tuple[str, str, str, str]) -> str:
     description = _DESCRIPTION_JSON if descriptions else ""
+    waiting_on, waiting_since, first_response, resolution = wait
     return f"""convert_to('{{"id":' || t.id || ',"title":' || coalesce(to_json({title})::text, 'null'){description}
         || ',"status":"' || lower(t.status::text) || '"', 'UTF8') AS head,
     {_USER_IDS}, {_TAG_IDS},
     convert_to(',"created_at":"' || {_CREATED_AT}
         || '","closed_at":' || coalesce('"' || {_CLOSED_AT} || '"', 'null')
-        || ',"message_ts":' || to_json(t."msgTs")::text || '}}', 'UTF8') AS tail"""
+        || ',"message_ts":' || to_json(t."msgTs")::text
+        || ',"waiting_on":' || coalesce('"' || lower(CASE WHEN {_OPEN} THEN {waiting_on} END) || '"', 'null')
+        || ',"waiting_since":' || coalesce('"' || CASE WHEN {_OPEN} THEN {waiting_since} END || '"', 'null')
+        || ',"first_response_minutes":' || coalesce(to_json({first_response})::text, 'null')
+        || ',"resolution_minutes":' || coalesce(to_json({resolution})::text, 'null')
+        || '}}', 'UTF8') AS tail"""
 
 
-def _python_columns(descriptions: bool, title: str) -> str:
+def _python_columns(descriptions: bool, title: str, wait: tuple[str, str, str, str]) -> str:
     # Without descriptions the column stays (the row's layout is one), empty.
     description = "t.description" if descriptions else "NULL::text AS description"
     return f"""t.id, {title} AS title, {description}, lower(t.status::text) AS status,
-    {_USER_IDS}, {_TAG_IDS}, {_CREATED_AT} AS created_at, {_CLOSED_AT} AS closed_at, t."msgTs\""""
+    {_USER_IDS}, {_TAG_IDS}, {_CREATED_AT} AS created_at, {_CLOSED_AT} AS closed_at, t."msgTs",
+    {", ".join(wait)}"""
 
 
 # Where the user ids and tag ids sit in the row, for each encoding.
@@ -197,16 +223,53 @@ class TicketRenderer:
                 "created_at": created_at,
                 "closed_at": closed_at,
                 "message_ts": message_ts,
+                # A closed ticket waits on nobody.
+                "waiting_on": waiting_on.lower() if waiting_on is not None and status != "closed" else None,
+                "waiting_since": waiting_since if status != "closed" else None,
+                "first_response_minutes": _minutes(first_response),
+                "resolution_minutes": _minutes(resolution),
             }
             for (
                 ticket_id, title, description, status, opened_by, closed_by, assigned_to, reopened_by,
-                tag_ids, created_at, closed_at, message_ts,
-            ) in (row[:12] for row in rows)
+                tag_ids, created_at, closed_at, message_ts, waiting_on, waiting_since, first_response,
+                resolution,
+            ) in (row[:16] for row in rows)
         ]  # fmt: skip
         if not self.descriptions:
             for ticket in tickets:
                 del ticket["description"]
         return orjson.dumps(tickets)[1:-1]
+
+
+def float8_json(value: float) -> str:
+    """``value`` as PostgreSQL writes a float8 (``to_json``, extra_float_digits 1): finite, below 2**53.
+
+    The digits are the shortest that read back as the same double (Python's ``repr`` finds the
+    same ones); a whole number has no ``.0``; the exponent form (``e+15``, ``e-05``: a sign and at
+    least two digits) is used below 1e-4 and from 1e15. Above 2**53 PostgreSQL writes some whole
+    numbers with more digits than needed; minutes never come near (2**53 minutes: 17 billion years).
+    """
+    number = decimal.Decimal(repr(value)).normalize()
+    sign, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int), "not a finite number"
+    text = "".join(map(str, digits))
+    if digits == (0,):
+        return "-0" if sign else "0"
+    point = len(text) + exponent  # where the decimal point sits in ``text``
+    if point - 1 < -4 or point - 1 >= 15:
+        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        written = f"{mantissa}e{'-' if point - 1 < 0 else '+'}{abs(point - 1):02d}"
+    elif exponent >= 0:
+        written = text + "0" * exponent
+    elif point > 0:
+        written = f"{text[:point]}.{text[point:]}"
+    else:
+        written = f"0.{'0' * -point}{text}"
+    return ("-" if sign else "") + written
+
+
+def _minutes(value: float | None) -> orjson.Fragment | None:
+    return None if value is None else orjson.Fragment(float8_json(value))
 
 
 def _tag_names(tags: dict[int, str | None], tag_ids: Sequence[int]) -> list[str]:

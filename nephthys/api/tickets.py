@@ -11,6 +11,11 @@ header carries an opaque cursor (keyset on createdAt and id) to the next page.
 With API_STATUS_CASE=upper every answer's statuses are rewritten on the way out
 (nephthys/api/status_case.py); what is stored stays lower case.
 
+``waiting_on`` (helpers or asker) narrows to the open and in-progress tickets waiting
+on them (a closed ticket waits on nobody): without ``limit`` or ``cursor`` from the
+copy too, with them from "ActiveTicketJson" through its ("waitingOn", "createdAt",
+"ticketId") index (migration 0020).
+
 A stream holds an API database connection while it runs, so streams are capped
 (API_MAX_STREAMS overall, API_MAX_STREAMS_PER_CLIENT per key or address; beyond: 429
 ``too_many_streams`` with Retry-After), and one whose client takes nothing for
@@ -40,11 +45,12 @@ from nephthys.api.status_case import UPPER, Produce, upper_statuses, with_upper_
 from nephthys.api.ticket_blocks import Key
 
 STATUSES = {"open": "OPEN", "in_progress": "IN_PROGRESS", "closed": "CLOSED"}
+WAITING_ON = {"helpers": "HELPERS", "asker": "ASKER"}
 MAX_PAGE = 1000
 TOO_BROAD = {
     "error": "Provided filters are too broad",
-    "tip": "Filter by ?status=open or ?status=in_progress, give a date range with ?since= and ?until=, "
-    "or page through with ?limit=",
+    "tip": "Filter by ?status=open or ?status=in_progress (or ?waiting_on=), give a date range with ?since= "
+    "and ?until=, or page through with ?limit=",
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -59,21 +65,29 @@ class TicketFilter:
     limit: int | None = None
     # False: leave each ticket's description out (API_DESCRIPTIONS=keys and no key given).
     descriptions: bool = True
+    # One of WAITING_ON's values: only the open and in-progress tickets waiting on them.
+    waiting_on: str | None = None
 
     def too_broad(self) -> bool:
-        """No status narrower than closed, no date bound, no page size: the whole table."""
+        """No status narrower than closed, no wait, no date bound, no page size: the whole table."""
         return (
             self.status in (None, "CLOSED")
+            and self.waiting_on is None
             and self.since is None
             and self.until is None
             and self.limit is None
         )
+
+    def nothing(self) -> bool:
+        """Closed tickets waiting on someone: there are none (a closed ticket waits on nobody)."""
+        return self.status == "CLOSED" and self.waiting_on is not None
 
     def sql(self, start: Key | None = None, end: Key | None = None) -> tuple[str, list]:
         """The stored objects (``json``) with their keyset position, oldest first.
 
         ``start`` and ``end`` narrow it to the keys in [start, end) (an export's rows between blocks).
         """
+        assert not self.nothing(), "answered without a query"
         conditions, args = [], []
 
         def arg(value) -> str:
@@ -95,9 +109,13 @@ class TicketFilter:
                 # Implied by the row comparison; it tells the planner how narrow the range is.
                 conditions.append(f"keyset_at {compare[0]}= {instant}::timestamptz")
         arms = []
-        for table, status in stored_tickets.sources(self.status):
-            # A literal (one of STATUSES' values), so the planner picks that status's partial index.
-            where = f"WHERE j.status = '{status}'" if status else ""
+        for table, status in stored_tickets.sources(self.status, waiting=self.waiting_on is not None):
+            # Literals (STATUSES' and WAITING_ON's values), so the planner picks the partial or waiting index.
+            filters = [f"j.status = '{status}'"] if status else []
+            if self.waiting_on is not None:
+                assert self.waiting_on in WAITING_ON.values()  # it is written into the SQL
+                filters.append(f"""j."waitingOn" = '{self.waiting_on}'""")
+            where = f"WHERE {' AND '.join(filters)}" if filters else ""
             arms.append(
                 f"""SELECT {stored_tickets.json_bytes(self.descriptions)} AS json,
                     j."createdAt" AS keyset_at, j."ticketId" AS keyset_id
@@ -139,10 +157,17 @@ def read_filter(request: Request) -> TicketFilter:
         status = STATUSES.get(found[1].lower())
         if status is None:
             raise BadParameter(f"status: expected open, closed or in_progress, got {shown(found[1])}")
+    waiting_on = None
+    found = first(request, "waiting_on")
+    if found is not None:
+        waiting_on = WAITING_ON.get(found[1].lower())
+        if waiting_on is None:
+            raise BadParameter(f"waiting_on: expected helpers or asker, got {shown(found[1])}")
     cursor = first(request, "cursor")
     return TicketFilter(
         descriptions=shows_descriptions(request),
         status=status,
+        waiting_on=waiting_on,
         since=instant(request, "since", "after"),
         until=instant(request, "until", "before"),
         after=decode_cursor(cursor[1]) if cursor else None,
@@ -157,20 +182,30 @@ async def tickets(request: Request) -> Response:
         return error_response(400, str(error))
     if query.too_broad():
         return Response(orjson.dumps(TOO_BROAD), status_code=400, media_type=JSON)
+    if query.nothing():
+        return Response(b"[]", media_type=JSON)
     if query.limit is not None:
         return await _page(request, query, query.limit)
-    if query.status in active_tickets.ACTIVE_STATUSES and query.after is None:
+    if query.after is None and (
+        query.status in active_tickets.ACTIVE_STATUSES
+        or (query.status is None and query.waiting_on is not None)
+    ):
         return await _active(request, query)
     return await _stream(request, query)
 
 
 async def _active(request: Request, query: TicketFilter) -> Response:
-    """Open or in-progress tickets: from the service's copy, brought up to date (active_tickets.py)."""
-    assert query.status is not None
+    """Open or in-progress tickets (both, when only a wait is asked for): from the service's copy,
+    brought up to date (active_tickets.py)."""
     async with request.app.state.engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
         body = await request.app.state.active_tickets.answer(
-            driver, query.status, descriptions=query.descriptions, since=query.since, until=query.until
+            driver,
+            query.status,
+            descriptions=query.descriptions,
+            since=query.since,
+            until=query.until,
+            waiting_on=query.waiting_on,
         )
     return Response(body, media_type=JSON)
 
@@ -246,7 +281,7 @@ async def _stream(request: Request, query: TicketFilter) -> Response:
         resources.push_async_callback(_quietly, transaction.rollback)
         for setting in stored_tickets.READ_SETTINGS:
             await driver.execute(setting)
-        if query.status is None:
+        if query.status is None and query.waiting_on is None:
             # An export: blocks where they are usable (they hold every status, with and without descriptions).
             segments = ticket_blocks.plan(await ticket_blocks.usable_blocks(driver), query.since, query.until)
         else:

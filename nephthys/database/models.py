@@ -522,6 +522,7 @@ class ActiveTicketJson(Base):
     __tablename__ = "ActiveTicketJson"
     __table_args__ = (
         Index(None, "createdAt", "ticketId"),
+        Index(None, "waitingOn", "createdAt", "ticketId"),
         *(
             Index(
                 f"ActiveTicketJson_{status.lower()}_createdAt_ticketId_idx",
@@ -539,6 +540,8 @@ class ActiveTicketJson(Base):
     json: Mapped[str] = mapped_column(Text, nullable=False)
     description_at: Mapped[int] = mapped_column("descriptionAt", Integer, nullable=False)
     description_length: Mapped[int] = mapped_column("descriptionLength", Integer, nullable=False)
+    # The ticket's, for ?waiting_on= in creation order (migration 0020).
+    waiting_on: Mapped[WaitingOn | None] = mapped_column("waitingOn", waiting_on_enum)
 
 
 class ClosedTicketJson(Base):

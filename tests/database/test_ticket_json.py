@@ -1,11 +1,12 @@
-"""The stored ticket JSON (migrations 0011, 0013) is byte for byte what the request-time renderer writes.
+"""The stored ticket JSON (migrations 0011, 0013, 0016, 0020) is byte for byte what the request-time renderer writes.
 
 The reference is nephthys.api.ticket_json (both of its encodings, with and
 without descriptions), run over the benchmark's live-shaped data (pasted text:
 quotes, backslashes, tabs, emoji, other scripts; every status; reopened
 tickets), then again after each kind of change the triggers must follow: users
 and tags renamed, every status change, tags added, removed and deleted,
-tickets edited, created and deleted. A database whose triggers were off during
+tickets edited, created and deleted, whom they wait on and their minutes changed
+(by a session whatever its float digits). A database whose triggers were off during
 a change is made whole by `nephthys db rebuild-ticket-json`.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import subprocess
 import sys
 import uuid
@@ -25,7 +27,7 @@ from alembic import command
 
 from bench.generate import Shape, generate
 from nephthys.api import stored_tickets
-from nephthys.api.ticket_json import Encoding, TicketRenderer
+from nephthys.api.ticket_json import Encoding, TicketRenderer, float8_json
 from nephthys.database import migrate
 from nephthys.database.engine import create_engine
 from tests.support import postgres
@@ -48,18 +50,29 @@ async def generated(pg_server: str):
     await postgres.drop_database(pg_server, url)
 
 
+# The members migration 0020 added, as a ticket without them (or a database before it) has them.
+NO_WAIT = b',"waiting_on":null,"waiting_since":null,"first_response_minutes":null,"resolution_minutes":null}'
+
+
 async def reference(
     connection: asyncpg.Connection,
     encoding: Encoding,
     descriptions: bool,
     *,
     question_titles: bool | None = None,
+    before_0020: bool = False,
 ) -> dict[int, bytes]:
-    """Every ticket as the request-time renderer writes it."""
-    columns = encoding.columns(descriptions=descriptions, question_titles=question_titles)
+    """Every ticket as the request-time renderer writes it (``before_0020``: without 0020's members)."""
+    columns = encoding.columns(
+        descriptions=descriptions, question_titles=question_titles, waiting=not before_0020
+    )
     rows = await connection.fetch(f'SELECT {columns}, t.id AS ticket_id FROM "Ticket" t ORDER BY t.id')
     renderer = TicketRenderer(connection, encoding, descriptions=descriptions)
-    return {row["ticket_id"]: await renderer.render([row]) for row in rows}
+    rendered = {row["ticket_id"]: await renderer.render([row]) for row in rows}
+    if before_0020:
+        assert all(json.endswith(NO_WAIT) for json in rendered.values())
+        rendered = {ticket: json[: -len(NO_WAIT)] + b"}" for ticket, json in rendered.items()}
+    return rendered
 
 
 async def stored(connection: asyncpg.Connection, descriptions: bool) -> dict[int, bytes]:
@@ -159,6 +172,53 @@ async def test_stored_json_follows_every_change(generated):
     await postgres.execute(url, 'DELETE FROM "Ticket" WHERE id = $1', picks[2])
     assert await assert_stored_equals_rendered(url) == SHAPE.tickets
 
+    # Whom tickets wait on, since when, and their minutes (the lifecycle writes them; here any values,
+    # as another tool might), in every status: whole, tiny, huge and fractional minutes, written by a
+    # session whose float8 text would be rounded (extra_float_digits 0).
+    await postgres.execute(
+        url,
+        """SET extra_float_digits = 0;
+           UPDATE "Ticket" SET
+             "waitingOn" = (ARRAY['HELPERS', 'ASKER', NULL])[id % 3 + 1]::"WaitingOn",
+             "waitingSince" = CASE WHEN id % 3 <> 2 THEN "createdAt" + (id % 7) * interval '1 minute 0.125 second' END,
+             "firstResponseMinutes" = CASE id % 5 WHEN 0 THEN NULL WHEN 1 THEN 60 WHEN 2 THEN 0
+                 WHEN 3 THEN id / 60000.0 ELSE id * 1234.5678 / 7 END,
+             "resolutionMinutes" = CASE id % 4 WHEN 0 THEN NULL WHEN 1 THEN id * 1e13
+                 WHEN 2 THEN 1.0 / 3 ELSE 2.5e-7 * id END
+           WHERE id % 11 <> 0""",
+    )
+    assert await assert_stored_equals_rendered(url) == SHAPE.tickets
+    connection = await asyncpg.connect(url)
+    try:
+        columns = {
+            row["id"]: row
+            for row in await connection.fetch(
+                'SELECT id, status::text, "waitingOn"::text, "firstResponseMinutes" FROM "Ticket"'
+            )
+        }
+        shown = {ticket: orjson.loads(json) for ticket, json in (await stored(connection, False)).items()}
+    finally:
+        await connection.close()
+    for ticket, row in columns.items():
+        keys = list(shown[ticket])
+        assert keys[-5:] == ["message_ts", "waiting_on", "waiting_since", "first_response_minutes",
+                             "resolution_minutes"]  # fmt: skip
+        waits = row["waitingOn"] if row["status"] != "CLOSED" else None  # a closed ticket waits on nobody
+        assert shown[ticket]["waiting_on"] == (waits.lower() if waits else None)
+        assert (shown[ticket]["waiting_since"] is None) is (waits is None)
+        assert shown[ticket]["first_response_minutes"] == row["firstResponseMinutes"]
+    assert {"helpers", "asker", None} == {json["waiting_on"] for json in shown.values()}
+    # Each of the four columns alone renders the ticket again.
+    ticket = picks[3]
+    for change in (
+        """"waitingOn" = 'ASKER'""",
+        """"waitingSince" = "createdAt" + interval '90 seconds'""",
+        """"firstResponseMinutes" = 1.5""",
+        """"resolutionMinutes" = 1e-5""",
+    ):
+        await postgres.execute(url, f'UPDATE "Ticket" SET {change} WHERE id = $1', ticket)
+        await assert_one_ticket_matches(url, ticket)
+
     # What the JSON does not show is not rendered again (every Slack message moves lastMsgAt).
     before = await one(url, 'SELECT xmin::text FROM "ActiveTicketJson" ORDER BY "ticketId" LIMIT 1')
     await postgres.execute(
@@ -167,6 +227,25 @@ async def test_stored_json_follows_every_change(generated):
            WHERE id = (SELECT "ticketId" FROM "ActiveTicketJson" ORDER BY "ticketId" LIMIT 1)""",
     )
     assert await one(url, 'SELECT xmin::text FROM "ActiveTicketJson" ORDER BY "ticketId" LIMIT 1') == before
+
+
+async def test_minutes_are_written_as_postgresql_writes_a_float8(db_url):
+    """The Python encoding's minutes (float8_json) are PostgreSQL's float8 text, on realistic minutes:
+    whole, tiny (exponent form), fractional, up to a century."""
+    shuffled = random.Random(20)
+    values = [0.0, 60.0, 1.5, 1e-4, 9.99e-5, 1 / 60000, 1e15, 1e15 + 0.5, 999999999999999.9, 52596000.0]
+    values += [shuffled.randint(0, 3_155_760_000_000) / 60000 for _ in range(20000)]  # ms over a century
+    values += [shuffled.uniform(0, 10**k) for k in range(-6, 16) for _ in range(500)]
+    connection = await asyncpg.connect(db_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT v, to_json(v)::text AS text FROM unnest($1::float8[]) v", values
+        )
+    finally:
+        await connection.close()
+    different = [(row["v"], row["text"]) for row in rows if float8_json(row["v"]) != row["text"]]
+    assert not different, different[:5]
+    assert [float8_json(v) for v in (60.0, 1 / 60000, 1e15)] == ["60", "1.6666666666666667e-05", "1e+15"]
 
 
 async def assert_one_ticket_matches(url: str, ticket: int) -> None:
@@ -235,7 +314,9 @@ async def test_description_offsets_move_between_characters_and_octets(generated)
             )
         )
         # Before 0016 a title was never hidden (and "titleFromAi" does not exist yet).
-        expected = await reference(connection, Encoding.PYTHON, descriptions=False, question_titles=True)
+        expected = await reference(
+            connection, Encoding.PYTHON, descriptions=False, question_titles=True, before_0020=True
+        )
         assert {ticket: text.encode() for ticket, text in in_characters.items()} == expected
         # The data has objects whose characters and octets differ before and within the description.
         assert await connection.fetchval(
@@ -280,7 +361,9 @@ async def test_a_title_from_the_question_is_hidden_with_the_description(generate
     await _migrate(url, "0014", down=True)
     connection = await asyncpg.connect(url)
     try:
-        expected = await reference(connection, Encoding.PYTHON, descriptions=False, question_titles=True)
+        expected = await reference(
+            connection, Encoding.PYTHON, descriptions=False, question_titles=True, before_0020=True
+        )
         assert await stored(connection, False) == expected
     finally:
         await connection.close()
