@@ -29,6 +29,7 @@ RATING_TEXT_KEYS = {
     FeedbackRating.GREAT: "feedback_rating_great",
 }
 QUESTION_MAX_CHARS = 2500  # a section's text may hold 3,000 characters
+WAITING_BLOCK = "waiting"  # the backend message's line saying whom the ticket waits on
 WAITING_KEYS = {
     WaitingOn.HELPERS: "backend_waiting_on_helpers",
     WaitingOn.ASKER: "backend_waiting_on_asker",
@@ -121,7 +122,12 @@ def backend_message(
     ]
     waiting = waiting_text(transcript, ticket, now=now, zone=zone)
     if waiting is not None:
-        blocks.insert(1, {"type": "context", "elements": [{"type": "mrkdwn", "text": waiting}]})
+        line = {
+            "type": "context",
+            "block_id": WAITING_BLOCK,
+            "elements": [{"type": "mrkdwn", "text": waiting}],
+        }
+        blocks.insert(1, line)
     if ticket.question_deleted:
         deleted = transcript.text("backend_question_deleted", user=mention(ticket.opened_by_slack_id))
         blocks.insert(1, {"type": "context", "elements": [{"type": "mrkdwn", "text": deleted}]})
