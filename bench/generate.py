@@ -23,6 +23,8 @@ The data tells one story per ticket, consistent with its status:
   ``nephthys.tickets.lifecycle``, reopening keeps ``assignedAt``/``assignedToId``
   (the first reply) and clears the closure, and a reopened ticket that is closed
   now was closed again after ``reopenedAt``;
+- an open or in-progress ticket waits on the asker ("waitingOn") when a helper spoke
+  last, else on the helpers; a closed one waits on nobody;
 - ~45% of tickets carry a team tag (~10% two), ~20% a question tag; helpers
   subscribe to tags; ``--bot-messages`` adds one BotMessage per ticket.
 
@@ -362,8 +364,19 @@ async def _timed(connection: asyncpg.Connection, label: str, sql: str, *args, lo
 TICKET_COLUMNS = [
     "id", "title", "description", "status", "msgTs", "ticketTs", "lastMsgAt", "lastMsgBy",
     "openedById", "reopenedById", "reopenedAt", "closedById", "closedAt",
-    "assignedToId", "assignedAt", "questionTagId", "createdAt",
+    "assignedToId", "assignedAt", "questionTagId", "createdAt", "waitingOn", "waitingSince",
 ]  # fmt: skip
+# Whom each planned ticket waits on (the timeline's rule, nephthys/tickets/timeline.py, read off the
+# story): nobody once closed; the asker when a helper spoke last; else the helpers, since the last
+# message (an open ticket nobody answered: since it was asked or reopened).
+PLAN_WAITS_SQL = """
+UPDATE planned_ticket SET
+    "waitingOn" = CASE WHEN status = 'CLOSED' THEN NULL
+                       WHEN "lastMsgBy" = 'HELPER' THEN 'ASKER' ELSE 'HELPERS' END::"WaitingOn",
+    "waitingSince" = CASE WHEN status = 'CLOSED' THEN NULL
+                          WHEN status = 'OPEN' AND "lastMsgBy" <> 'HELPER' THEN coalesce("reopenedAt", "createdAt")
+                          ELSE "lastMsgAt" END
+"""
 _COLUMNS = ", ".join(f'"{column}"' for column in TICKET_COLUMNS)
 # The stored ticket JSON (migration 0011) is written set by set during the load, not row by row.
 JSON_TRIGGERS = {
@@ -377,7 +390,9 @@ LIVE_EVENTS = {
         SELECT id, title, description, 'OPEN', "msgTs", "ticketTs",
                CASE WHEN status = 'OPEN' AND "reopenedAt" IS NULL THEN "lastMsgAt" ELSE "createdAt" END,
                CASE WHEN status = 'OPEN' AND "reopenedAt" IS NULL THEN "lastMsgBy" ELSE 'AUTHOR' END,
-               "openedById", NULL, NULL, NULL, NULL, NULL, NULL, "questionTagId", "createdAt"
+               "openedById", NULL, NULL, NULL, NULL, NULL, NULL, "questionTagId", "createdAt",
+               -- the wait is settled at the end, on the tickets not closed (a few percent)
+               NULL, NULL
         FROM planned_ticket WHERE "createdAt" >= $1 AND "createdAt" < $2 ORDER BY id
         RETURNING id""",
     "assigned": """UPDATE "Ticket" t SET status = 'IN_PROGRESS', "assignedToId" = p."assignedToId",
@@ -571,6 +586,7 @@ async def fill(url: str, shape: Shape, *, now: datetime, log=print) -> None:
                 REOPENED_SHARE,
                 log=log,
             )
+            await _timed(connection, "planned waits", PLAN_WAITS_SQL, log=log)
             await _timed(connection, "planned tags", PLAN_TAGS_SQL, shape.tags, now, log=log)
             for column in ["createdAt", "assignedAt", "reopenedAt", "closedAt"]:
                 await connection.execute(f'CREATE INDEX ON planned_ticket ("{column}")')

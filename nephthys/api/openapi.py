@@ -554,8 +554,16 @@ UNANSWERED_TICKET = _object(
         "title": {"type": "string"},
         "created_at": {"type": "string", "format": "date-time"},
         "last_message_at": {"type": ["string", "null"], "format": "date-time"},
-        "waiting_minutes": NUMBER_OR_NULL,
+        "waiting_minutes": {
+            **NUMBER_OR_NULL,
+            "description": "From `waiting_since` to the request's database clock",
+        },
         "link": {"type": "string"},
+        "waiting_since": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "When the ticket began to wait on the helpers (issue 20)",
+        },
     }
 )
 # Not required: left out for readers who may not see question text.
@@ -572,7 +580,7 @@ UNANSWERED_RESPONSES: dict[str, Any] = {
 }
 PATHS["/api/unanswered"] = {
     "get": {
-        "summary": "Open tickets whose last message is not a helper's, longest-waiting first (by lastMsgAt)",
+        "summary": "Tickets waiting on the helpers, longest wait first (by waiting_since)",
         "parameters": [
             _query("limit", "How many to list (default 50)", {"type": "integer", "minimum": 1, "maximum": 500}),
             IF_NONE_MATCH,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError
 
@@ -248,6 +249,8 @@ async def _backend_message(
         ticket,
         previous_tickets=previous_tickets,
         thread_link=ctx.permalink(ctx.channels.help, ticket.msg_ts),
+        now=ctx.clock(),
+        zone=ZoneInfo(ctx.settings.timezone),
         tag_blocks=tags,
     )
 
@@ -260,6 +263,24 @@ async def refresh_backend_message(ctx: SlackContext, ticket: TicketState | None)
     await ctx.client.update_message(
         channel=ctx.channels.tickets, ts=ticket.ticket_ts, text=text, blocks=blocks
     )
+
+
+async def show_wait(ctx: SlackContext, ticket_id: int) -> None:
+    """A message changed whom the ticket waits on: its backend message says so (chat.update).
+
+    Called only when the lifecycle reports a change (``waiting_changed``), so a message that
+    changes nothing costs no Slack call. Under the ticket's lock and from the ticket as it is
+    now, so when two changes race, the last update shows the last state; a closed ticket (its
+    backend message gone) is left alone. A failure is only logged: the next change, tag or
+    edit renders the message again.
+    """
+    try:
+        async with ctx.ticket_locks.hold(ticket_id):
+            await refresh_backend_message(ctx, await lifecycle.ticket_by_id(ctx.sessions, ticket_id))
+    except Exception as error:
+        log.warning(
+            "ticket #%s: its backend message does not show its wait yet: %s", ticket_id, describe(error)
+        )
 
 
 async def _react(
@@ -350,6 +371,8 @@ async def thread_reply(
     if recorded.assigned or recorded.by is UserType.AUTHOR:
         ctx.ticket_changed(recorded.ticket.assigned_to_slack_id)  # a new assignment, or the asker spoke
     ctx.ticket_changed(recorded.previous_assignee_slack_id)  # taken over from another helper
+    if recorded.waiting_changed:
+        await show_wait(ctx, recorded.ticket.id)
     if broadcast and recorded.by is not UserType.HELPER:
         await remove_broadcast(ctx, ts=ts, thread_ts=thread_ts, user=user)
     return recorded

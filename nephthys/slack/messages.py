@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from nephthys.database.models import FeedbackRating
+from datetime import datetime, tzinfo
+
+from nephthys.database.models import FeedbackRating, WaitingOn
 from nephthys.slack.mentions import neutralise_mentions
 from nephthys.slack.payload_numbers import INT64_MAX, payload_number_pair
 from nephthys.slack.tag_blocks import backend_tag_blocks
@@ -27,6 +29,11 @@ RATING_TEXT_KEYS = {
     FeedbackRating.GREAT: "feedback_rating_great",
 }
 QUESTION_MAX_CHARS = 2500  # a section's text may hold 3,000 characters
+WAITING_BLOCK = "waiting"  # the backend message's line saying whom the ticket waits on
+WAITING_KEYS = {
+    WaitingOn.HELPERS: "backend_waiting_on_helpers",
+    WaitingOn.ASKER: "backend_waiting_on_asker",
+}
 
 
 def mention(user_id: str | None) -> str:
@@ -58,16 +65,41 @@ def resolve_button(transcript: Transcript, ticket_id: int) -> dict:
     }
 
 
+def slack_date(at: datetime, *, now: datetime, zone: tzinfo) -> str:
+    """``at`` as Slack's date token: each reader sees it in their own time zone, as "today at 14:02",
+    "yesterday at 14:02" or "Mar 3 at 14:02" relative to when they read it, so a message that is
+    not edited again stays right on the days after. Clients that cannot render the token show the
+    fallback: the time in ``zone`` (the desk's TIMEZONE), with the date unless it is ``now``'s day there.
+    """
+    local = at.astimezone(zone)
+    fallback = (
+        f"{local:%H:%M %Z}" if local.date() == now.astimezone(zone).date() else f"{local:%Y-%m-%d %H:%M %Z}"
+    )
+    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def waiting_text(transcript: Transcript, ticket: TicketState, *, now: datetime, zone: tzinfo) -> str | None:
+    """The line "Waiting on the asker since …" of an open ticket; None when it waits on nobody (closed)."""
+    if ticket.waiting_on is None or ticket.waiting_since is None:
+        return None
+    since = slack_date(ticket.waiting_since, now=now, zone=zone)
+    return transcript.text(WAITING_KEYS[ticket.waiting_on], since=since)
+
+
 def backend_message(
     transcript: Transcript,
     ticket: TicketState,
     *,
     previous_tickets: int,
     thread_link: str,
+    now: datetime,
+    zone: tzinfo,
     tag_blocks: list[dict] | None = None,
 ) -> tuple[str, list[dict]]:
-    """The ticket's message in the tickets channel: the question, who asked, and a way to the thread.
+    """The ticket's message in the tickets channel: the question, who asked, whom it waits on since
+    when, and a way to the thread.
 
+    ``now`` and ``zone``: the desk's clock and TIMEZONE, for the wait's fallback text (``slack_date``).
     ``tag_blocks``: the ticket's tag controls showing its current tags (nephthys/slack/tags.py);
     by default the empty ones a new ticket has.
     """
@@ -88,6 +120,14 @@ def backend_message(
         },
         *(tag_blocks if tag_blocks is not None else backend_tag_blocks(transcript, ticket_id=ticket.id)),
     ]
+    waiting = waiting_text(transcript, ticket, now=now, zone=zone)
+    if waiting is not None:
+        line = {
+            "type": "context",
+            "block_id": WAITING_BLOCK,
+            "elements": [{"type": "mrkdwn", "text": waiting}],
+        }
+        blocks.insert(1, line)
     if ticket.question_deleted:
         deleted = transcript.text("backend_question_deleted", user=mention(ticket.opened_by_slack_id))
         blocks.insert(1, {"type": "context", "elements": [{"type": "mrkdwn", "text": deleted}]})

@@ -1,12 +1,16 @@
-"""The queue of unanswered questions: the list behind ``oldest_unanswered_ticket``.
+"""The queue of questions waiting for a helper: the dashboard's "Waiting for a helper".
 
-Definition (the same as ``overview``'s oldest unanswered ticket, of which this
-is the whole list): OPEN tickets whose last message was not a helper's, the
-longest-waiting first by ``lastMsgAt`` (ties by id; tickets without
-``lastMsgAt`` come last). ``waiting_minutes`` runs from ``lastMsgAt`` (the
-asker's or someone else's last word) to ``now``; it is ``None`` without
-``lastMsgAt``. The partial index ``Ticket_unanswered_lastMsgAt_idx`` (migration
-0002) serves both the order and the count.
+Definition: tickets waiting on the helpers ("Ticket"."waitingOn" = HELPERS, kept by the ticket's
+timeline, nephthys/tickets/timeline.py: open or in progress, and nobody has answered since it was
+asked or reopened, or the asker spoke after the helpers; other people's messages change nothing),
+the longest wait first by ``waitingSince`` (ties by id). ``waiting_minutes`` runs from
+``waitingSince`` to ``now``; ``waiting_since`` is that instant; ``last_message_at`` is the
+thread's last message as before (``lastMsgAt``, which may be someone else's).
+
+This is not ``overview``'s oldest unanswered ticket, whose definition /api/stats_v2 keeps (OPEN
+tickets whose last message was not a helper's, by ``lastMsgAt``): that one leaves out a
+ticket in progress whose asker spoke last, and keeps one a helper answered with a macro.
+The index ``Ticket_waitingOn_waitingSince_idx`` (migration 0019) serves both the order and the count.
 """
 
 from __future__ import annotations
@@ -17,16 +21,16 @@ from sqlalchemy import text
 
 from nephthys.stats.overview import Executor, MessageLinks, iso
 
-UNANSWERED = """t.status = 'OPEN' AND t."lastMsgBy" IS DISTINCT FROM 'HELPER'"""
+WAITING_ON_HELPERS = """t."waitingOn" = 'HELPERS'"""
 
 _QUEUE = text(
     f"""SELECT t.id, t.title, t."titleFromAi" AS title_from_ai, t.description, t."createdAt" AS created_at,
-               t."lastMsgAt" AS last_message_at, t."msgTs" AS msg_ts
-        FROM "Ticket" t WHERE {UNANSWERED}
-        ORDER BY t."lastMsgAt" NULLS LAST, t.id
+               t."lastMsgAt" AS last_message_at, t."waitingSince" AS waiting_since, t."msgTs" AS msg_ts
+        FROM "Ticket" t WHERE {WAITING_ON_HELPERS}
+        ORDER BY t."waitingSince", t.id
         LIMIT :limit"""
 )
-_COUNT = text(f'SELECT count(*) FROM "Ticket" t WHERE {UNANSWERED}')
+_COUNT = text(f'SELECT count(*) FROM "Ticket" t WHERE {WAITING_ON_HELPERS}')
 
 
 async def unanswered_queue(
@@ -46,10 +50,10 @@ async def unanswered_queue(
         ticket.update(
             created_at=iso(row.created_at),
             last_message_at=iso(row.last_message_at) if row.last_message_at is not None else None,
-            waiting_minutes=(now - row.last_message_at).total_seconds() / 60
-            if row.last_message_at is not None
-            else None,
+            # Set with waitingOn by the timeline; a row written by hand may lack it.
+            waiting_minutes=(now - row.waiting_since).total_seconds() / 60 if row.waiting_since else None,
             link=links.question(row.msg_ts),
+            waiting_since=iso(row.waiting_since) if row.waiting_since else None,
         )
         tickets.append(ticket)
     return {"total": total, "tickets": tickets}

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from nephthys.database.models import Ticket, TicketStatus, User, UserType
+from nephthys.database.models import Ticket, TicketStatus, User, UserType, WaitingOn
 
 Sessions = async_sessionmaker[AsyncSession]
 log = logging.getLogger(__name__)
@@ -68,6 +68,9 @@ class TicketState:
     closed_at: datetime | None = None
     # The asker deleted the question and the ticket was kept (someone else had written).
     question_deleted: bool = False
+    # Whom it waits on and since when (nephthys/tickets/timeline.py); None once closed.
+    waiting_on: WaitingOn | None = None
+    waiting_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,16 @@ class ReplyRecorded:
     assigned: bool  # this reply (a helper's) assigned the ticket
     # Who held the ticket before this reply took it (their App Home loses it); None if nobody else.
     previous_assignee_slack_id: str | None = None
+    # This reply changed whom the ticket waits on, or since when (its backend message says it).
+    waiting_changed: bool = False
+
+
+@dataclass(frozen=True)
+class MacroRecorded:
+    """A helper's macro on the timeline (``record_helper_macro``)."""
+
+    logged: bool  # False: the ticket is gone, or this macro was logged before
+    waiting_changed: bool = False  # it changed whom the ticket waits on, or since when
 
 
 class Outcome(enum.StrEnum):
@@ -185,6 +198,8 @@ async def _find_state(session: AsyncSession, where) -> TicketState | None:
                 closer.c.slackId,
                 Ticket.closed_at,
                 Ticket.question_deleted_at,
+                Ticket.waiting_on,
+                Ticket.waiting_since,
             )
             .join(opener, opener.c.id == Ticket.opened_by_id)
             .outerjoin(assignee, assignee.c.id == Ticket.assigned_to_id)
@@ -206,4 +221,6 @@ async def _find_state(session: AsyncSession, where) -> TicketState | None:
         closed_by_slack_id=row[8],
         closed_at=row[9],
         question_deleted=row[10] is not None,
+        waiting_on=row[11],
+        waiting_since=row[12],
     )

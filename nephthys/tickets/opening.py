@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nephthys.database.models import Ticket, TicketStatus
+from nephthys.database.models import Ticket, TicketStatus, WaitingOn
 from nephthys.tickets import events
 from nephthys.tickets.core import (
     OpenedTicket,
@@ -52,7 +52,8 @@ _NEW_TICKET = text(
            INSERT INTO "TicketSpan" ("ticketId", kind, "startAt", "ticketCreatedAt")
            SELECT id, kind, "createdAt", "createdAt" FROM created,
                   unnest(CAST('{{FIRST_RESPONSE,RESOLUTION}}' AS "TicketSpanKind"[])) AS kind)
-       SELECT id, (SELECT count(*) FROM "Ticket" p WHERE p."openedById" = :asker_id) AS previous
+       SELECT id, "createdAt" AS created_at,
+              (SELECT count(*) FROM "Ticket" p WHERE p."openedById" = :asker_id) AS previous
        FROM created"""
 )
 
@@ -114,6 +115,8 @@ async def open_ticket(
                     opened_by_slack_id=asker_slack_id,
                     assigned_to_slack_id=None,
                     closed_by_slack_id=None,
+                    waiting_on=WaitingOn.HELPERS,  # as the row was written: asked, nobody answered yet
+                    waiting_since=created.created_at,
                 )
                 return OpenedTicket(
                     ticket=ticket,

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select, text
 
-from nephthys.database.models import BotMessage, Ticket, TicketStatus, UserType
+from nephthys.database.models import BotMessage, Ticket, TicketStatus, UserType, WaitingOn
 from nephthys.tickets.core import (
     Sessions,
     TicketState,
@@ -90,6 +90,8 @@ class AssignedTicket:
     created_at: datetime
     last_msg_by: UserType | None
     tags: tuple[str, ...]
+    waiting_on: WaitingOn | None = None
+    waiting_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -110,22 +112,31 @@ class AskedTicket:
     created_at: datetime
 
 
-# One statement: the page of tickets, its tags and the total, served by the partial index
-# "Ticket_assigned_unclosed_idx" (migration 0010).
+# The order of a helper's desk: first the tickets waiting on them (on the helpers: the asker
+# spoke last, or nobody answered yet), then the others; the longest wait first within each.
+# A ticket without a wait (written before the timeline existed) counts as waiting since it was asked.
+_ASSIGNED_ORDER = """(CASE WHEN {t}"waitingOn" = 'HELPERS' THEN 0 ELSE 1 END),
+                     coalesce({t}"waitingSince", {t}"createdAt"), {t}id"""
+
+# One statement: the page of tickets, its tags and the total. The partial index
+# "Ticket_assigned_unclosed_idx" (migration 0010) finds the helper's unclosed tickets (a desk
+# holds tens of them), which are sorted by their wait.
 _ASSIGNED_PAGE = text(
-    """WITH mine AS (
-           SELECT t.id, t.title, t."msgTs", t.status, t."openedById", t."createdAt", t."lastMsgBy"
+    f"""WITH mine AS (
+           SELECT t.id, t.title, t."msgTs", t.status, t."openedById", t."createdAt", t."lastMsgBy",
+                  t."waitingOn", t."waitingSince"
            FROM "Ticket" t JOIN "User" me ON me.id = t."assignedToId"
            WHERE me."slackId" = :slack_id AND t.status <> 'CLOSED')
        SELECT p.id, p.title, p."msgTs" AS msg_ts, p.status, asker."slackId" AS asker_slack_id,
               p."createdAt" AS created_at, p."lastMsgBy" AS last_msg_by,
+              p."waitingOn" AS waiting_on, p."waitingSince" AS waiting_since,
               coalesce((SELECT array_agg(g.name ORDER BY lower(g.name), g.id)
                         FROM tags_on_tickets tt JOIN "Tag" g ON g.id = tt."tagId"
-                        WHERE tt."ticketId" = p.id), '{}') AS tags,
+                        WHERE tt."ticketId" = p.id), '{{}}') AS tags,
               (SELECT count(*) FROM mine) AS total
-       FROM (SELECT * FROM mine ORDER BY "createdAt", id LIMIT :limit OFFSET :offset) p
+       FROM (SELECT * FROM mine ORDER BY {_ASSIGNED_ORDER.format(t="")} LIMIT :limit OFFSET :offset) p
        JOIN "User" asker ON asker.id = p."openedById"
-       ORDER BY p."createdAt", p.id"""
+       ORDER BY {_ASSIGNED_ORDER.format(t="p.")}"""
 )
 _ASSIGNED_TOTAL = text(
     """SELECT count(*) FROM "Ticket" t JOIN "User" me ON me.id = t."assignedToId"
@@ -136,7 +147,8 @@ _ASSIGNED_TOTAL = text(
 async def assigned_tickets(
     sessions: Sessions, *, helper_slack_id: str, offset: int, limit: int
 ) -> AssignedPage:
-    """The helper's open and in-progress tickets, oldest first: ``limit`` of them from ``offset``, and how many."""
+    """The helper's open and in-progress tickets, those waiting on them first and the longest wait
+    first within each (``_ASSIGNED_ORDER``): ``limit`` of them from ``offset``, and how many."""
     async with autocommit(sessions) as connection:
         rows = (
             await connection.execute(
@@ -157,6 +169,8 @@ async def assigned_tickets(
             created_at=row.created_at,
             last_msg_by=UserType(row.last_msg_by) if row.last_msg_by is not None else None,
             tags=tuple(row.tags),
+            waiting_on=WaitingOn(row.waiting_on) if row.waiting_on is not None else None,
+            waiting_since=row.waiting_since,
         )
         for row in rows
     ]

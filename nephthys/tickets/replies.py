@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -10,6 +11,7 @@ from nephthys.database.models import Ticket, TicketEventKind, TicketStatus, User
 from nephthys.tickets import events, timeline
 from nephthys.tickets.core import (
     _ASSIGNEE,
+    MacroRecorded,
     ReplyRecorded,
     Sessions,
     _state,
@@ -57,6 +59,8 @@ async def record_reply(
                     Ticket.assigned_to_id,
                     User.slack_id,
                     _ASSIGNEE.c.slackId,
+                    Ticket.waiting_on,
+                    Ticket.waiting_since,
                 )
                 .join(User, User.id == Ticket.opened_by_id)
                 .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == Ticket.assigned_to_id)
@@ -66,7 +70,7 @@ async def record_reply(
         ).one_or_none()
         if row is None:
             return None
-        ticket_id, status, assigned_at, assigned_to_id, opener_slack_id, previous_assignee = row
+        ticket_id, status, assigned_at, assigned_to_id, opener_slack_id, previous_assignee, *waited = row
         helper_id = author_id if author is not None and author.helper else None
         if author_slack_id == opener_slack_id:
             by = UserType.AUTHOR
@@ -98,27 +102,46 @@ async def record_reply(
                     events=[Event(TicketEventKind.ASSIGNED, assigning_helper_id, ts)],
                 )
         await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(**values))
+        waiting_changed = False
         if by is not UserType.OTHER:  # others' messages change neither wait nor span
-            await timeline.refresh(session, ticket_id)
+            waiting_changed = _wait_moved(waited, await timeline.refresh(session, ticket_id))
         ticket = await _state(session, Ticket.id == ticket_id)
     moved_from = previous_assignee if assigned and previous_assignee != ticket.assigned_to_slack_id else None
-    return ReplyRecorded(ticket=ticket, by=by, assigned=assigned, previous_assignee_slack_id=moved_from)
+    return ReplyRecorded(
+        ticket=ticket,
+        by=by,
+        assigned=assigned,
+        previous_assignee_slack_id=moved_from,
+        waiting_changed=waiting_changed,
+    )
+
+
+def _wait_moved(before: Sequence, after: timeline.Timeline) -> bool:
+    """Whether the fold changed whom the ticket waits on, or since when (``before``: the row's
+    "waitingOn", "waitingSince" as read under its lock)."""
+    return tuple(before) != (after.waiting_on, after.waiting_since)
 
 
 @retried_on_conflict
 async def record_helper_macro(
     sessions: Sessions, *, ticket_id: int, helper_slack_id: str, ts: str, at: datetime | None
-) -> bool:
+) -> MacroRecorded:
     """A macro a helper ran that answers the asker in the thread (``?hii``, ``?faq``, a redirect).
 
     On the timeline it is the helper's message: HELPER_MESSAGE at the macro's ts, once however
     often the macro is handled. The ticket's own columns are left as they were (a macro never
-    assigned nor counted as the last message). False when the ticket is gone or it was logged.
+    assigned nor counted as the last message). Not ``logged`` when the ticket is gone or it was.
     """
     async with sessions.begin() as session:
-        ticket = await session.scalar(select(Ticket.id).where(Ticket.id == ticket_id).with_for_update())
-        if ticket is None:
-            return False
+        waited = (
+            await session.execute(
+                select(Ticket.waiting_on, Ticket.waiting_since)
+                .where(Ticket.id == ticket_id)
+                .with_for_update()
+            )
+        ).one_or_none()
+        if waited is None:
+            return MacroRecorded(logged=False)
         helper_id = await _upsert_user(session, slack_id=helper_slack_id)
         logged = await events.record_events(
             session,
@@ -126,6 +149,7 @@ async def record_helper_macro(
             at=at,
             events=[Event(TicketEventKind.HELPER_MESSAGE, helper_id, ts)],
         )
-        if logged:
-            await timeline.refresh(session, ticket_id)
-    return bool(logged)
+        if not logged:
+            return MacroRecorded(logged=False)
+        moved = _wait_moved(waited, await timeline.refresh(session, ticket_id))
+    return MacroRecorded(logged=True, waiting_changed=moved)

@@ -8,7 +8,10 @@ installed, the function is replaced and every stored minute recounted before the
 answers anything, so a change of calendar applies to all history from the first request.
 
 A database that has never had a calendar (just migrated to 0019) first has its existing
-tickets folded from their timelines (nephthys/tickets/timeline.py), in batches.
+tickets folded from their timelines (nephthys/tickets/timeline.py), in batches. A ticket with
+no event the fold reads has no timeline to fold and keeps the wait its row was written with: migration
+0018 logs every adopted ticket's opening, so only rows written by hand (tests, the bench
+generator) are such, and folding them would erase what their columns say.
 
 Instances sharing a database must share a calendar: an instance started with another one
 recounts everything with its own.
@@ -86,9 +89,11 @@ async def _fold_unfolded(session) -> int:
         logged: dict[int, list[LoggedEvent]] = defaultdict(list)
         for ticket_id, kind, at, actor_id in await session.execute(_EVENTS_OF, {"ids": ids, "kinds": kinds}):
             logged[ticket_id].append(LoggedEvent(TicketEventKind(kind), at, actor_id))
-        await timeline.write(session, {ticket_id: timeline.fold(logged[ticket_id]) for ticket_id in ids})
+        folds = {ticket_id: timeline.fold(events) for ticket_id, events in logged.items()}
+        if folds:
+            await timeline.write(session, folds)
         await session.commit()
-        after, folded = ids[-1], folded + len(ids)
+        after, folded = ids[-1], folded + len(folds)
 
 
 async def _recount(session, calendar: SupportCalendar) -> None:

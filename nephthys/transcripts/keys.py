@@ -97,6 +97,9 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "resolve_credited_to": frozenset({"user", "assignee"}),
     # Under the backend message of a ticket kept after its question was deleted.
     "backend_question_deleted": frozenset({"user"}),
+    # Under the backend message: whom the ticket waits on; {since} is Slack's date token.
+    "backend_waiting_on_helpers": frozenset({"since"}),
+    "backend_waiting_on_asker": frozenset({"since"}),
     # Scheduled jobs (docs/jobs.md). The daily summary in the team channel:
     "summary_header": frozenset({"date"}),
     "summary_new_tickets": frozenset({"count", "change", "closed", "in_progress", "still_open"}),

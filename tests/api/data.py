@@ -8,6 +8,8 @@ from datetime import datetime
 from tests.support import postgres
 
 _message_ts = itertools.count(1)
+# add_ticket's default wait: the one the ticket's columns tell (see add_ticket).
+FROM_COLUMNS = "from columns"
 
 
 async def add_user(url: str, slack_id: str, *, helper: bool = False, username: str | None = None) -> int:
@@ -37,13 +39,25 @@ async def add_ticket(
     msg_ts: str | None = None,
     title: str = "A question",
     description: str = "Details of the question",
+    waiting_on: str | None = FROM_COLUMNS,
+    waiting_since: datetime | None = None,
 ) -> int:
+    """A ticket row as written. Its wait ("waitingOn", which the timeline keeps) is by default what
+    its columns tell: nobody once closed, the asker after a helper's last message, else the
+    helpers, since its last message; ``waiting_since`` defaults to that last message."""
     msg_ts = msg_ts or f"1600000000.{next(_message_ts):06d}"
+    last_msg_at = last_msg_at if last_msg_at is not None else created_at
+    if waiting_on == FROM_COLUMNS:
+        waiting_on = None if status == "CLOSED" else "ASKER" if last_msg_by == "HELPER" else "HELPERS"
+    if waiting_on is not None and waiting_since is None:
+        waiting_since = last_msg_at
     rows = await postgres.fetch(
         url,
         """INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "assignedToId",
-               "assignedAt", "closedById", "closedAt", "reopenedById", "lastMsgAt", "lastMsgBy", "createdAt")
-           VALUES ($1, $2, $3::"TicketStatus", $4, $5, $6, $7, $8, $9, $10, $11, $12::"UserType", $13)
+               "assignedAt", "closedById", "closedAt", "reopenedById", "lastMsgAt", "lastMsgBy", "createdAt",
+               "waitingOn", "waitingSince")
+           VALUES ($1, $2, $3::"TicketStatus", $4, $5, $6, $7, $8, $9, $10, $11, $12::"UserType", $13,
+                   $14::"WaitingOn", $15)
            RETURNING id""",
         title,
         description,
@@ -55,9 +69,11 @@ async def add_ticket(
         closed_by,
         closed_at,
         reopened_by,
-        last_msg_at if last_msg_at is not None else created_at,
+        last_msg_at,
         last_msg_by,
         created_at,
+        waiting_on,
+        waiting_since if waiting_on is not None else None,
     )
     return rows[0]["id"]
 

@@ -41,6 +41,12 @@ VIOLATIONS = {
     "assigned to a non-helper": """
         "assignedToId" IS NOT NULL AND NOT (SELECT helper FROM "User" WHERE id = "assignedToId")""",
     "opened by a helper": """(SELECT helper FROM "User" WHERE id = "openedById")""",
+    "closed and waiting, or open and waiting on nobody": """(status = 'CLOSED') = ("waitingOn" IS NOT NULL)""",
+    "waitingOn and waitingSince disagree": """("waitingOn" IS NULL) <> ("waitingSince" IS NULL)""",
+    "waiting on the asker though the asker spoke last": """
+        "waitingOn" = 'ASKER' AND "lastMsgBy" <> 'HELPER'""",
+    "waiting since before it was asked or after now": """
+        "waitingSince" < "createdAt" OR "waitingSince" > $1""",
 }
 
 

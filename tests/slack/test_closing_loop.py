@@ -141,10 +141,11 @@ async def test_reopen_button_reopens_like_the_macro_and_retires_the_buttons(desk
 async def test_a_helper_may_reopen_anyone_else_is_told_who_may(desk, team):
     async with desk() as d:
         asked, ticket, closing = await resolved_ticket(d)
+        updates = d.slack.calls_to("chat.update")  # the backend message said whom it waited on
         await click(d, STRANGER, closing, messages.REOPEN_ACTION)
         assert (await d.ticket(asked["ts"]))["status"] == "CLOSED"
         assert ephemerals_to(d, STRANGER) == [f"Sorry <@{STRANGER}>, only the asker or a helper can do that."]
-        assert d.slack.calls_to("chat.update") == []
+        assert d.slack.calls_to("chat.update") == updates  # the refused click updated nothing
 
         await click(d, HELPER_2, closing, messages.REOPEN_ACTION)
         row = await d.ticket(asked["ts"])

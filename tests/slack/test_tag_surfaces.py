@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from nephthys.slack import tag_blocks
+from nephthys.slack import messages, tag_blocks
 from nephthys.transcripts import load_transcript
 from tests.slack.conftest import HELPER, HELPER_2, STRANGER, TICKET_CHANNEL
 from tests.support.slack import app_home_opened, block_actions, block_suggestion, button, view_submission
@@ -178,7 +178,10 @@ async def test_backend_select_sets_the_tickets_tags_and_dms_subscribers_once(des
         assert [r["tagId"] for r in tagged] == [auth["id"], billing["id"]]
         assert dms(d, HELPER) == [] and len(dms(d, HELPER_2)) == 2
         shown = d.slack.message(TICKET_CHANNEL, ticket["ticketTs"])["blocks"]
-        context = next(b for b in shown if b["type"] == "context")
+        # The tags' line, beside the one saying whom the ticket waits on.
+        context = next(
+            b for b in shown if b["type"] == "context" and b.get("block_id") != messages.WAITING_BLOCK
+        )
         assert context["elements"][0]["text"] == "Team tags: *Auth*, *Billing*"
 
         # Deselecting Auth removes it; the selection again adds nothing and notifies no one.

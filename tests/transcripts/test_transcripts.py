@@ -56,6 +56,7 @@ SAMPLE_VALUES = {
     "last_reply": "2026-10-26",
     "waited": "45m",
     "subscribers": "<@USUB>",
+    "since": "14:02",  # Slack's date token in use; its {date_short_pretty} would trip the brace check
 }
 # The App Home's placeholders.
 SAMPLE_VALUES.update(

@@ -1,11 +1,12 @@
-"""The "Assigned to me" view: a helper's open and in-progress tickets, oldest first, a page at a time."""
+"""The "Assigned to me" view: a helper's open and in-progress tickets, a page at a time: those
+waiting on them first, then the others, the longest wait first within each."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 
-from nephthys.database.models import UserType
+from nephthys.database.models import UserType, WaitingOn
 from nephthys.slack.home.common import (
     RESOLVE_BUTTON,
     Page,
@@ -31,6 +32,18 @@ LAST_SPOKE_KEYS = {
     UserType.HELPER: "app_home_last_spoke_helper",
     UserType.OTHER: "app_home_last_spoke_other",
 }
+# Whom the ticket waits on decides its line, as it decides its place in the list: others'
+# messages change nothing, and a helper's macro answers the asker.
+WAITING_KEYS = {
+    WaitingOn.HELPERS: LAST_SPOKE_KEYS[UserType.AUTHOR],
+    WaitingOn.ASKER: LAST_SPOKE_KEYS[UserType.HELPER],
+}
+
+
+def last_spoke_key(ticket: AssignedTicket) -> str:
+    if ticket.waiting_on is not None:
+        return WAITING_KEYS[ticket.waiting_on]
+    return LAST_SPOKE_KEYS[ticket.last_msg_by or UserType.AUTHOR]  # a ticket from before the timeline
 
 
 def ticket_blocks(
@@ -42,7 +55,7 @@ def ticket_blocks(
         title=quoted(ticket.title),
         asker=mention(ticket.asker_slack_id),
         age=age(ticket.created_at, now),
-        last_spoke=transcript.text(LAST_SPOKE_KEYS[ticket.last_msg_by or UserType.AUTHOR]),
+        last_spoke=transcript.text(last_spoke_key(ticket)),
     )
     resolve = button(transcript.text("resolve_button"), RESOLVE_BUTTON, value=str(ticket.id), style="primary")
     blocks = [mrkdwn_section(text, block_id=f"assigned:{ticket.id}", accessory=resolve)]

@@ -111,10 +111,16 @@ async def _dispatch(ctx: SlackContext, *, thread_ts: str, ts: str, user: str, te
             text=ctx.transcript.text("macro_closed_ticket", macro=macro.name),
         )
         return "remove"
+    waiting_changed = False
     if macro.speaks and user_is_helper:
         # Its answer is the helper's message on the timeline, logged before what it does (a close).
-        await lifecycle.record_helper_macro(
+        recorded = await lifecycle.record_helper_macro(
             ctx.sessions, ticket_id=ticket.id, helper_slack_id=user, ts=ts, at=call.at
         )
+        waiting_changed = recorded.waiting_changed
     await macro.run(call)
+    if waiting_changed:
+        # After the macro: one that closed the ticket took its backend message away already.
+        ctx.ticket_changed(ticket.assigned_to_slack_id)
+        await flows.show_wait(ctx, ticket.id)
     return "remove"
