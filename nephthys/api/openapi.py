@@ -612,6 +612,14 @@ COMPONENTS["schemas"]["ResponseTimes"]["properties"]["groups"] = {
         ]
     },
 }
+RESPONSE_TIMES_RESPONSES: dict[str, Any] = {
+    "200": _json(_ref("ResponseTimes"), "The figures", ETAG),
+    **NOT_MODIFIED,
+    "400": _error(
+        "by not none, team_tag or helper, a malformed date, or since after until (the error names it)"
+    ),
+    **COMMON_ERRORS,
+}
 PATHS["/api/stats/response_times"] = {
     "get": {
         "summary": "First response, next response and resolution in support minutes, of tickets created in "
@@ -627,10 +635,7 @@ PATHS["/api/stats/response_times"] = {
                    {"type": "string", "pattern": _blank_or("none|team_tag|helper")}),
             IF_NONE_MATCH,
         ],
-        "responses": {"200": _json(_ref("ResponseTimes"), "The figures", ETAG), **NOT_MODIFIED,
-                      "400": _error("by not none, team_tag or helper, a malformed date, or since after until "
-                                    "(the error names the parameter)"),
-                      **COMMON_ERRORS},
+        "responses": RESPONSE_TIMES_RESPONSES,
     }
 }  # fmt: skip
 

@@ -34,7 +34,6 @@ memory; a year at a million tickets is about a million values per measure.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -103,19 +102,24 @@ def _totals_sql(bounded_below: bool, bounded_above: bool) -> str:
     return "\nUNION ALL\n".join(branches)
 
 
+# Each group's name in the same statement (one snapshot): a tag's name, or a person's user object.
+_GROUP_NAMES = {
+    "team_tag": ("g.name AS tag_name, NULL AS slack_id, NULL AS username", 'JOIN "Tag" g ON g.id = x.k'),
+    "helper": ('NULL AS tag_name, u."slackId" AS slack_id, u.username', 'JOIN "User" u ON u.id = x.k'),
+}
+
+
 @functools.cache
 def _groups_sql(by: Grouping, bounded_below: bool, bounded_above: bool) -> str:
-    """One row per measure and group (``k``: the tag's or the person's id), groups without a key left out."""
+    """One row per measure and group (``k``: the tag's or the person's id) with its name; no key, no group."""
     branches = [
         f"""SELECT {position} AS m, x.k, {_figures("x.v")}
             FROM ({_values(measure, by, bounded_below, bounded_above)}) x WHERE x.k IS NOT NULL GROUP BY x.k"""
         for position, measure in enumerate(MEASURES)
     ]
-    return "\nUNION ALL\n".join(branches)
-
-
-_TAG_NAMES = text('SELECT id, name FROM "Tag" WHERE id = ANY(CAST(:ids AS int[]))')
-_USERS = text('SELECT id, "slackId", username FROM "User" WHERE id = ANY(CAST(:ids AS int[]))')
+    names, join = _GROUP_NAMES[by]
+    return f"""SELECT x.m, x.k, x.n, x.mean, x.percentiles, {names}
+               FROM ({" UNION ALL ".join(branches)}) x {join}"""
 
 
 def _measure(count: int, mean: float | None, percentiles: list[float] | None) -> dict[str, Any]:
@@ -157,27 +161,16 @@ async def response_times(
         totals[MEASURES[row.m]] = _measure(row.n, row.mean, row.percentiles)
     if by == "none":
         return totals
-    found: dict[int, dict[str, dict[str, Any]]] = {}
+    groups: dict[int, dict[str, Any]] = {}
     for row in await executor.execute(text(_groups_sql(by, *bounds)), params):
-        group = found.setdefault(row.k, {measure: _empty() for measure in MEASURES})
-        group[MEASURES[row.m]] = _measure(row.n, row.mean, row.percentiles)
-    return {**totals, "groups": await _named_groups(executor, by, found)}
-
-
-async def _named_groups(
-    executor: Executor, by: Grouping, found: Mapping[int, dict[str, dict[str, Any]]]
-) -> list[dict[str, Any]]:
-    """Each group under its name: a team tag's name (by name), or a person as the API's user object (by id)."""
-    ids = sorted(found)
-    if by == "team_tag":
-        names = {row.id: row.name for row in await executor.execute(_TAG_NAMES, {"ids": ids})}
-        # A tag deleted since the snapshot began cannot be: the rows and names are one snapshot.
-        return [
-            {"team_tag": names[tag_id], **found[tag_id]}
-            for tag_id in sorted(ids, key=lambda tag_id: (names[tag_id], tag_id))
-        ]
-    users = {
-        row.id: {"id": row.id, "slack_id": row.slackId, "username": row.username}
-        for row in await executor.execute(_USERS, {"ids": ids})
-    }
-    return [{"helper": users[user_id], **found[user_id]} for user_id in ids]
+        if row.k not in groups:
+            name = (
+                {"team_tag": row.tag_name}
+                if by == "team_tag"
+                else {"helper": {"id": row.k, "slack_id": row.slack_id, "username": row.username}}
+            )
+            groups[row.k] = {**name, **{measure: _empty() for measure in MEASURES}}
+        groups[row.k][MEASURES[row.m]] = _measure(row.n, row.mean, row.percentiles)
+    # Team tags by name, people by id.
+    order = (lambda k: (groups[k]["team_tag"], k)) if by == "team_tag" else (lambda k: k)
+    return {**totals, "groups": [groups[k] for k in sorted(groups, key=order)]}
