@@ -1,4 +1,5 @@
-"""The aggregates dashboards used to build by hand: /api/stats/range, /api/stats/daily, /api/stats/distribution.
+"""The aggregates dashboards used to build by hand: /api/stats/range, /api/stats/daily, /api/stats/distribution,
+/api/stats/response_times.
 
 Each handler parses its parameters once (same date rules as /api/tickets,
 ``nephthys.api.params``), then reads the figures from ``nephthys.stats`` on the
@@ -28,6 +29,7 @@ from nephthys.stats.daily import MAX_DAYS, daily_stats
 from nephthys.stats.distribution import METRICS, duration_distribution
 from nephthys.stats.memo import AnswerMemo, RememberedAnswer
 from nephthys.stats.overview import iso, window_stats
+from nephthys.stats.response_times import GROUPINGS, Grouping, response_times
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_DAYS = 30
@@ -117,6 +119,22 @@ class DistributionQuery:
             raise BadParameter(f"metric: expected hang or resolution, got {got}")
         bounds = RangeQuery.read(request)
         return cls(found[1], bounds.since, bounds.until)
+
+
+@dataclass(frozen=True)
+class ResponseTimesQuery:
+    since: datetime | None
+    until: datetime | None
+    by: Grouping
+
+    @classmethod
+    def read(cls, request: Request) -> ResponseTimesQuery:
+        found = first(request, "by")
+        by = "none" if found is None else found[1]
+        if by not in GROUPINGS:
+            raise BadParameter(f"by: expected none, team_tag or helper, got {shown(by)}")
+        bounds = RangeQuery.read(request)
+        return cls(bounds.since, bounds.until, by)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- the routes
@@ -230,8 +248,34 @@ async def stats_distribution(request: Request) -> Response:
     return await _answer(request, key, compute)
 
 
+async def stats_response_times(request: Request) -> Response:
+    try:
+        query = ResponseTimesQuery.read(request)
+    except BadParameter as error:
+        return error_response(400, str(error))
+
+    def key(now: datetime) -> Hashable | None:
+        # Tagging a ticket, and renaming or deleting a tag, do not move the data version
+        # (TicketTotals.version): the team-tag groups are computed for every request.
+        if query.by == "team_tag":
+            return None
+        return ("response_times", query.since, query.until, query.by)
+
+    async def compute(connection: AsyncConnection, now: datetime) -> dict:
+        figures = await response_times(connection, since=query.since, until=query.until, by=query.by)
+        return {
+            "since": iso(query.since) if query.since is not None else None,
+            "until": iso(query.until) if query.until is not None else None,
+            "by": query.by,
+            **figures,
+        }
+
+    return await _answer(request, key, compute)
+
+
 routes = [
     Route("/api/stats/range", stats_range, methods=["GET"]),
     Route("/api/stats/daily", stats_daily, methods=["GET"]),
     Route("/api/stats/distribution", stats_distribution, methods=["GET"]),
+    Route("/api/stats/response_times", stats_response_times, methods=["GET"]),
 ]

@@ -589,6 +589,64 @@ PATHS["/api/unanswered"] = {
     }
 }  # fmt: skip
 
+# Response times in support minutes (issue 20), its own block so it merges beside the other routes' additions.
+_MEASURE = _object(
+    {
+        "count": COUNT,
+        "mean": NUMBER_OR_NULL,
+        "p50": NUMBER_OR_NULL,
+        "p90": NUMBER_OR_NULL,
+        "p95": NUMBER_OR_NULL,
+    },
+    description="Support minutes: count, arithmetic mean and percentile_cont percentiles (null when count is 0)",
+)
+_MEASURES = {
+    measure: _ref("ResponseTimeMeasure") for measure in ("first_response", "next_response", "resolution")
+}
+COMPONENTS["schemas"]["ResponseTimeMeasure"] = _MEASURE
+_BOUND = {"type": ["string", "null"], "format": "date-time", "description": "As asked; null: no bound"}
+COMPONENTS["schemas"]["ResponseTimes"] = _object(
+    {"since": _BOUND, "until": _BOUND, "by": {"enum": ["none", "team_tag", "helper"]}, **_MEASURES}
+)
+# Not required: only when by is team_tag or helper.
+COMPONENTS["schemas"]["ResponseTimes"]["properties"]["groups"] = {
+    "type": "array",
+    "description": "Only when by is team_tag or helper: one entry per team tag (by name) or per person (by user "
+    "id), each with all three measures",
+    "items": {
+        "oneOf": [
+            _object({"team_tag": {"type": "string"}, **_MEASURES}),
+            _object({"helper": _ref("User"), **_MEASURES}),
+        ]
+    },
+}
+RESPONSE_TIMES_RESPONSES: dict[str, Any] = {
+    "200": _json(_ref("ResponseTimes"), "The figures", ETAG),
+    **NOT_MODIFIED,
+    "400": _error(
+        "by not none, team_tag or helper, a malformed date, or since after until (the error names it)"
+    ),
+    **COMMON_ERRORS,
+}
+PATHS["/api/stats/response_times"] = {
+    "get": {
+        "summary": "First response, next response and resolution in support minutes, of tickets created in "
+                   "[since, until), optionally per team tag or helper",
+        "description": "Support minutes count only the support calendar's hours (SUPPORT_HOURS, SUPPORT_HOLIDAYS, "
+                       "TIMEZONE); a new calendar applies to all history from the service's restart. See docs/api.md.",
+        "parameters": [
+            _query("since", "Created at or after (ISO 8601; default: no bound)", DATE),
+            _query("after", "Same as since (since wins when both are given)", DATE),
+            _query("until", "Created before (ISO 8601; default: no bound)", DATE),
+            _query("before", "Same as until (until wins when both are given)", DATE),
+            _query("by", "none (the default), team_tag or helper",
+                   {"type": "string", "pattern": _blank_or("none|team_tag|helper")}),
+            IF_NONE_MATCH,
+        ],
+        "responses": RESPONSE_TIMES_RESPONSES,
+    }
+}  # fmt: skip
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {

@@ -240,6 +240,14 @@ class Ticket(Base):
             postgresql_include=["closedAt", "createdAt"],
             postgresql_where=text('"closedAt" IS NOT NULL'),
         ),
+        # /api/stats/response_times: closed tickets' resolutions over a creation period,
+        # read from the index alone (migration 0021).
+        Index(
+            "Ticket_resolved_createdAt_idx",
+            "createdAt",
+            postgresql_include=["resolutionMinutes", "closedById", "id"],
+            postgresql_where=text('"resolutionMinutes" IS NOT NULL'),
+        ),
     )
 
 
@@ -373,8 +381,15 @@ class TicketSpan(Base):
 
     __table_args__ = (
         Index("TicketSpan_ticketId_idx", "ticketId"),
-        # The response-time aggregates: one measure over the tickets created in a period.
-        Index("TicketSpan_kind_ticketCreatedAt_idx", "kind", "ticketCreatedAt"),
+        # The response-time aggregates: one measure's ended spans over the tickets created in a
+        # period, read from the index alone (migration 0021).
+        Index(
+            "TicketSpan_ended_response_idx",
+            "kind",
+            "ticketCreatedAt",
+            postgresql_include=["minutes", "actorId", "ticketId"],
+            postgresql_where=text("\"endAt\" IS NOT NULL AND kind <> 'RESOLUTION'"),
+        ),
         Index("TicketSpan_actorId_idx", "actorId"),
     )
 

@@ -113,6 +113,7 @@ function sinceThirtyDays() {
 
 const sections = [
   { id: "numbers", url: () => "/api/stats_v2", render: renderStats },
+  { id: "times", url: () => "/api/stats/response_times", render: renderResponseTimes },
   { id: "daily", url: () => "/api/stats/daily", render: renderDaily },
   {
     id: "resolution",
@@ -164,6 +165,13 @@ function renderStats(stats) {
     oldestShown.textContent = "Nobody is waiting.";
   }
   renderLeaderboard(stats.past_7d.helpers_leaderboard);
+}
+
+// First response in support hours, all time, beside stats_v2's wall-clock means.
+function renderResponseTimes(times) {
+  for (const shown of document.querySelectorAll("[data-response]")) {
+    shown.textContent = formatDuration(field(times, shown.dataset.response));
+  }
 }
 
 function renderLeaderboard(entries) {

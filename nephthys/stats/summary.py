@@ -7,6 +7,9 @@ Definitions (the API's, from ``nephthys.stats.overview``; docs/jobs.md says the 
   ``window_stats`` of that window: new tickets by their status now, tickets closed
   in the day, tickets assigned in the day and still in progress, mean hang time
   (all the day's new tickets with ``assignedAt``) and mean resolution time.
+- First response: the median (``p50``) of the first responses of the day's new tickets, in
+  support minutes, as ``/api/stats/response_times`` over the day (``nephthys.stats.response_times``);
+  for the day and the day before.
 - Top helpers: the windowed helpers leaderboard (helpers only, by tickets closed
   in the day, ties by user id), the first three.
 - Tickets worth a look: OPEN tickets whose last message was not a helper's
@@ -17,9 +20,10 @@ Definitions (the API's, from ``nephthys.stats.overview``; docs/jobs.md says the 
   closed before it (``closedAt`` is cleared by a reopen, so a ticket closed and
   later reopened counts as open from its first close; the history is not kept).
 
-Everything is read in one statement (one snapshot): the open-at-end counts come
+Everything else is read in one statement (one snapshot): the open-at-end counts come
 from the trigger-kept totals minus what was created or closed after each day's end,
-so only the last 14 days of rows are touched, whatever the table's size.
+so only the last 14 days of rows are touched, whatever the table's size. The first
+responses are one more statement per day, in the same transaction.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import orjson
 from sqlalchemy import text
 
 from nephthys.stats.overview import Executor, _floats, _leaderboard_json, _param, _window_counts, _window_json
+from nephthys.stats.response_times import response_times
 from nephthys.tasks.schedule import local_day
 
 CHART_DAYS = 14
@@ -65,6 +70,9 @@ class DailySummary:
     waiting: list[WaitingTicket]  # at most WORTH_A_LOOK_SHOWN
     waiting_total: int
     series: list[DayCounts]  # CHART_DAYS days, oldest first, ending with ``day``
+    # Median first response of the day's (and the day before's) new tickets, support minutes.
+    first_response_p50: float | None = None
+    previous_first_response_p50: float | None = None
 
 
 _WAITING_WHERE = """t.status = 'OPEN' AND t."lastMsgBy" IS DISTINCT FROM 'HELPER'
@@ -121,6 +129,10 @@ async def daily_summary(
         "top": 3,
     }
     raw = orjson.loads((await executor.execute(text(_SUMMARY_SQL), params)).scalar_one())
+    first_response = (await response_times(executor, since=day_start, until=day_end))["first_response"]
+    previous_first_response = (await response_times(executor, since=previous_start, until=day_start))[
+        "first_response"
+    ]
     totals = raw["totals"] or {"tickets": 0, "with_closed_at": 0}
     # Walk back from the day's end: what existed then is what exists now, less what came after.
     created_after, closed_after = raw["created_after"], raw["closed_after"]
@@ -158,4 +170,6 @@ async def daily_summary(
         waiting=waiting,
         waiting_total=int(raw["waiting_total"]),
         series=series,
+        first_response_p50=first_response["p50"],
+        previous_first_response_p50=previous_first_response["p50"],
     )

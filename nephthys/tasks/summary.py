@@ -104,6 +104,11 @@ def summary_blocks(
                 day["mean_resolution_time_minutes"], before["mean_resolution_time_minutes"], minutes=True
             ),
         ),
+        transcript.text(
+            "summary_first_response",
+            duration=duration(summary.first_response_p50, transcript),
+            change=change(summary.first_response_p50, summary.previous_first_response_p50, minutes=True),
+        ),
     ]
     if summary.top_helpers:
         helpers = ", ".join(f"<@{h['slack_id']}> ({h['count']})" for h in summary.top_helpers)

@@ -107,6 +107,8 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "summary_assigned": frozenset({"count", "change"}),
     "summary_hang_time": frozenset({"duration", "change"}),
     "summary_resolution_time": frozenset({"duration", "change"}),
+    # The day's median first response in support minutes (nephthys/stats/response_times.py).
+    "summary_first_response": frozenset({"duration", "change"}),
     "summary_no_value": frozenset(),
     "summary_top_helpers": frozenset({"helpers"}),
     "summary_no_helpers": frozenset(),

@@ -28,12 +28,13 @@ import pytest
 from bench.generate import Shape, fill
 from tests.api.data import add_ticket, add_user, database_now
 from tests.conftest import make_app, make_settings
+from tests.support import postgres
 from tests.support.server import running
 
 HELP_CHANNEL = "C0HELP0001"
 WORKSPACE = "https://hackclub.slack.com"
 MAX_PAGE_BYTES = 300_000
-SECTIONS = ["numbers", "daily", "resolution", "hang", "queue"]
+SECTIONS = ["numbers", "times", "daily", "resolution", "hang", "queue"]
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -90,6 +91,14 @@ async def seed(url: str) -> dict[str, Any]:
     ]  # fmt: skip
     for ticket in queue:
         await add_ticket(url, opened_by=asker, **ticket)
+    # The answered tickets' first responses, as the lifecycle folds them when every minute counts.
+    await postgres.execute(
+        url,
+        """INSERT INTO "TicketSpan" ("ticketId", kind, "startAt", "endAt", "actorId", "ticketCreatedAt", minutes)
+           SELECT id, 'FIRST_RESPONSE', "createdAt", "assignedAt", "assignedToId", "createdAt",
+                  extract(epoch FROM "assignedAt" - "createdAt") / 60
+           FROM "Ticket" WHERE "assignedAt" IS NOT NULL""",
+    )
     return {"queue": queue}
 
 
@@ -309,6 +318,13 @@ async def test_the_dashboard_shows_the_apis_figures_and_fits_a_phone(serve, db_u
                     shown_duration if await shown.get_attribute("data-format") == "duration" else shown_count
                 )
                 assert await shown.inner_text() == formatted(value), path
+            # First response in support hours, from /api/stats/response_times (all time).
+            times = await watched.api_json("/api/stats/response_times")
+            assert times["first_response"]["count"] == 5
+            for shown in await page.query_selector_all("[data-response]"):
+                path = await shown.get_attribute("data-response")
+                measure, figure = path.split(".")
+                assert await shown.inner_text() == shown_duration(times[measure][figure]), path
             for window, period in (("past_24h", "24 hours"), ("past_7d", "7 days")):
                 for key in ("new_tickets_total", "closed_today"):
                     change = stats[window][key] - stats[f"{window}_previous"][key]

@@ -13,12 +13,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from nephthys.database.engine import create_engine, session_factory
+from nephthys.stats import MessageLinks
 from nephthys.stats.summary import daily_summary
+from nephthys.support_calendar import SupportCalendar, parse_support_hours
 from nephthys.tasks.runner import RunStatus, run_period
 from nephthys.tasks.scheduler import Scheduler
-from nephthys.tasks.summary import DailySummaryJob
+from nephthys.tasks.summary import DailySummaryJob, summary_blocks
+from nephthys.tickets import lifecycle
 from tests.slack.conftest import ASKER, BTS_CHANNEL, HEARTBEAT_CHANNEL, HELP_CHANNEL, HELPER, HELPER_2
 from tests.support import postgres
+from tests.support.response_times import expected_response_times
 from tests.tasks.data import add_ticket, user_id
 
 LONDON = ZoneInfo("Europe/London")
@@ -343,3 +347,44 @@ async def test_a_failed_chart_upload_leaves_the_text_and_says_why_once(desk, tea
         assert len(d.posts(BTS_CHANNEL)) == 1
         [alert] = [c for c in d.posts(HEARTBEAT_CHANNEL) if "chart" in c.args["text"]]
         assert "not_in_channel" in alert.args["text"]
+
+
+async def test_the_days_median_first_response_is_in_support_minutes(desk, team, db_url):
+    hours = parse_support_hours("daily 09:00-17:00")
+    calendar = SupportCalendar(LONDON, hours)
+    async with desk(timezone="Europe/London", support_hours=hours) as d:
+        sessions = d.service.ctx.sessions
+        await lifecycle.set_helper(sessions, slack_id=HELPER, helper=True)
+
+        async def answered(number: int, asked: str, answer: str | None) -> None:
+            msg_ts = f"{int(at(asked).timestamp())}.{number:06d}"
+            await lifecycle.open_ticket(
+                sessions, msg_ts=msg_ts, asker_slack_id=ASKER, description="?", title="?", at=at(asked)
+            )
+            if answer is not None:
+                await lifecycle.record_reply(
+                    sessions, thread_ts=msg_ts, author_slack_id=HELPER, ts=f"{msg_ts}1", at=at(answer)
+                )
+
+        # The covered day, Sunday 2026-10-25 in London (the clocks go back at 02:00 BST):
+        await answered(1, "2026-10-24T23:30", "2026-10-25T09:20")  # 00:30 BST: 20 support minutes
+        await answered(2, "2026-10-25T08:00", "2026-10-25T09:30")  # before opening: 30
+        await answered(3, "2026-10-25T10:00", "2026-10-25T10:05")  # 5
+        await answered(4, "2026-10-25T16:30", "2026-10-26T09:10")  # 30 before closing, 10 the next day
+        await answered(5, "2026-10-25T12:00", None)  # not answered: no first response yet
+        # The day before (12:00 BST): 45; the day after: not counted.
+        await answered(6, "2026-10-24T11:00", "2026-10-24T11:45")
+        await answered(7, "2026-10-26T10:00", "2026-10-26T10:01")
+        async with sessions() as session:
+            summary = await daily_summary(session, day=DAY, tz=LONDON, now=NOW, waiting_days=5)
+        day_start, day_end = at("2026-10-24T23:00"), at("2026-10-26T00:00")
+        expected = await expected_response_times(db_url, calendar, since=day_start, until=day_end)
+        assert summary.first_response_p50 == pytest.approx(expected["first_response"]["p50"]) == 25.0
+        assert summary.previous_first_response_p50 == pytest.approx(45.0)
+        text, _ = summary_blocks(
+            summary,
+            d.service.ctx.transcript,
+            MessageLinks("https://x.slack.com", HELP_CHANNEL),
+            waiting_days=5,
+        )
+        assert "Median first response of the new tickets, in support hours: *25m* (−20m)" in text
