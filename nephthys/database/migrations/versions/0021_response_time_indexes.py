@@ -14,14 +14,14 @@ The first replaces migration 0019's "TicketSpan_kind_ticketCreatedAt_idx", made 
 aggregates and read by nothing else: one index less to write on every refresh.
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 """
 
 from alembic import op
 
 revision = "0021"
 # Issue 20's other migration (0020) is on another branch: whoever merges both chains 0021 after it.
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
