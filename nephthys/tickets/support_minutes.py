@@ -19,6 +19,7 @@ recounts everything with its own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -26,6 +27,7 @@ from collections import defaultdict
 from sqlalchemy import text
 
 from nephthys.database.models import TicketEventKind
+from nephthys.database.outage import database_unavailable
 from nephthys.support_calendar import SupportCalendar
 from nephthys.tickets import timeline
 from nephthys.tickets.core import Sessions
@@ -128,3 +130,34 @@ async def _recount(session, calendar: SupportCalendar) -> None:
         text('UPDATE "SupportCalendarInUse" SET key = :key, "installedAt" = now() WHERE id = 1'),
         {"key": calendar.key},
     )
+
+
+INSTALL_RETRY_SECONDS = 15.0
+
+
+async def install_calendar_at_start(
+    sessions: Sessions, calendar: SupportCalendar
+) -> asyncio.Task[None] | None:
+    """Install ``calendar`` before the service answers; with the database unreachable, start anyway
+    (every request answers 503 until it is back) and keep trying in the background: the task
+    returned, for the caller to cancel at shutdown (None when installed now)."""
+    try:
+        await install_calendar(sessions, calendar)
+        return None
+    except Exception as error:
+        if not database_unavailable(error):
+            raise
+        log.warning("support calendar: database unavailable at start (%s); installing once it is back", error)
+    return asyncio.create_task(_install_when_back(sessions, calendar), name="support-calendar-install")
+
+
+async def _install_when_back(sessions: Sessions, calendar: SupportCalendar) -> None:
+    while True:
+        await asyncio.sleep(INSTALL_RETRY_SECONDS)
+        try:
+            await install_calendar(sessions, calendar)
+            return
+        except Exception as error:
+            if not database_unavailable(error):
+                log.exception("support calendar: install failed")
+                return

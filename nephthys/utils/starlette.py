@@ -22,7 +22,7 @@ from nephthys.slack.app import start_slack
 from nephthys.stats.memo import StatsV2Memo
 from nephthys.tasks import ticket_json
 from nephthys.tasks.scheduler import Scheduler
-from nephthys.tickets.support_minutes import install_calendar
+from nephthys.tickets.support_minutes import install_calendar_at_start
 from nephthys.utils.body_limit import BodySizeLimitMiddleware
 from nephthys.utils.clock import Clock, utc_now
 
@@ -50,7 +50,7 @@ def create_app(
         app.state.engine, app.state.health_engine = pools.api, pools.health
         app.state.sessions = session_factory(pools.api)
         # Stored support minutes follow this service's calendar before anything is answered.
-        await install_calendar(app.state.sessions, settings.support_calendar)
+        calendar_install = await install_calendar_at_start(app.state.sessions, settings.support_calendar)
         app.state.slack = None
         # One memo for /api/stats_v2 and the App Home, so both show the same computation.
         app.state.stats_v2_memo = StatsV2Memo()
@@ -75,6 +75,8 @@ def create_app(
         try:
             yield
         finally:
+            if calendar_install is not None:
+                calendar_install.cancel()
             await api_jobs.stop()
             if app.state.slack is not None:
                 await app.state.slack.stop()
