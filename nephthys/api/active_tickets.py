@@ -68,6 +68,14 @@ SOME_TICKETS = f"""SELECT {_COLUMNS} FROM "ActiveTicketJson" j
     WHERE j."ticketId" = ANY($2::integer[]) AND j.status = $1::"TicketStatus" """
 
 Key = tuple[datetime, int]
+# Each row's "waitingOn" as one shared string (asyncpg makes a new one per row): a pointer a ticket.
+_WAITS: dict[str | None, str | None] = {"HELPERS": "HELPERS", "ASKER": "ASKER", None: None}
+
+
+def _shared_wait(value: str | None) -> str | None:
+    return _WAITS.setdefault(value, value)
+
+
 # Below and above every ticket id, to bisect on a creation time alone.
 _BEFORE_ANY_ID, _AFTER_ANY_ID = -(2**63), 2**63
 
@@ -115,7 +123,7 @@ class ActiveCopy:
             tuple(keys),
             tuple(served(row["json"]) for row in rows),
             tuple((row["descriptionAt"], row["descriptionLength"]) for row in rows),
-            tuple(row["waitingOn"] for row in rows),
+            tuple(_shared_wait(row["waitingOn"]) for row in rows),
             {key[1]: key for key in keys},
         )
 
@@ -140,7 +148,7 @@ class ActiveCopy:
             keys.insert(at, key)
             jsons.insert(at, served(row["json"]))
             cuts.insert(at, (row["descriptionAt"], row["descriptionLength"]))
-            waits.insert(at, row["waitingOn"])
+            waits.insert(at, _shared_wait(row["waitingOn"]))
             self.where[key[1]] = key
         self.keys, self.jsons, self.cuts, self.waits = tuple(keys), tuple(jsons), tuple(cuts), tuple(waits)
         self.advance(snapshot, xmin)

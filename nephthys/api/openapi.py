@@ -80,6 +80,12 @@ TICKET_STATUS = {
     ),
     "examples": ["open", "in_progress", "closed"],
 }
+# Any case, as status; blank means not given.
+WAITING_ON = {
+    "type": "string",
+    "pattern": _blank_or("[hH][eE][lL][pP][eE][rR][sS]|[aA][sS][kK][eE][rR]"),
+    "examples": ["helpers", "asker"],
+}
 # Blank counts as not given (`missing_user_id`); control characters and over 200 characters are a 400.
 SLACK_USER_ID = {
     "type": "string",
@@ -209,6 +215,28 @@ COMPONENTS = {
                     "description": "When it was closed; null when it is not",
                 },
                 "message_ts": {"type": "string"},
+                "waiting_on": {
+                    "enum": ["helpers", "asker", None],
+                    "description": "Whom an open or in-progress ticket waits on: the helpers while only the "
+                    "asker has spoken or the asker spoke last, the asker when a helper (or a helper's macro) "
+                    "did; null when closed (or not known)",
+                },
+                "waiting_since": {
+                    "type": ["string", "null"],
+                    "format": "date-time",
+                    "description": "When the current wait began (Slack's instant of the message or action "
+                    "that began it); null when waiting_on is",
+                },
+                "first_response_minutes": {
+                    **NUMBER_OR_NULL,
+                    "description": "Question to first helper message, in support minutes (SUPPORT_HOURS, "
+                    "SUPPORT_HOLIDAYS, TIMEZONE); null until a helper has answered",
+                },
+                "resolution_minutes": {
+                    **NUMBER_OR_NULL,
+                    "description": "Question to the last closure in support minutes, less the time spent "
+                    "waiting on the asker and closed before a reopen; null unless closed",
+                },
             }
         ),
         "LegacyLeaderboardEntry": _object(
@@ -399,12 +427,14 @@ PATHS = {
     "/api/tickets": {
         "get": {
             "summary": "Tickets oldest first, streamed; or one page with ?limit=",
-            "description": "Needs at least one of: status=open or status=in_progress, a date bound "
-                           "(since, after, until, before), or limit; otherwise the whole table would be "
+            "description": "Needs at least one of: status=open or status=in_progress, waiting_on, a date "
+                           "bound (since, after, until, before), or limit; otherwise the whole table would be "
                            "asked for, and the answer is a 400. A cursor is only ever one that a Link "
                            "header gave out.",
             "parameters": [
                 _query("status", "open, closed or in_progress (any case; blank means not given)", TICKET_STATUS),
+                _query("waiting_on", "helpers or asker (any case; blank means not given): only the open and "
+                       "in-progress tickets waiting on them", WAITING_ON),
                 _query("since", "Created at or after (ISO 8601; no zone means UTC)", DATE),
                 _query("after", "Same as since (since wins when both are given)", DATE),
                 _query("until", "Created at or before (ISO 8601; no zone means UTC)", DATE),
@@ -421,7 +451,7 @@ PATHS = {
                               "schema": {"type": "string"}}},
                 ),
                 "400": _error("A malformed parameter (the error names it), or filters too broad "
-                              "(no status or status=closed, no date bound, no limit)"),
+                              "(no status or status=closed, no waiting_on, no date bound, no limit)"),
                 "429": TOO_MANY_STREAMS,
                 **COMMON_ERRORS,
             },

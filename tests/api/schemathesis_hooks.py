@@ -3,7 +3,8 @@
 OpenAPI describes each query parameter on its own; two of the API's rules span parameters, and the
 document says them in the operation's description and its 400 answer:
 
-- ``/api/tickets`` needs status=open or in_progress, a date bound, or ``limit`` (else "too broad");
+- ``/api/tickets`` needs status=open or in_progress, ``waiting_on``, a date bound, or ``limit`` (else
+  "too broad");
 - every other route with a period (``/api/stats/question_tags``, ``/api/stats/feedback``, …) refuses
   ``since`` after ``until``;
 - ``/api/stats/daily`` covers at most 366 days (``until`` defaults to today);
@@ -44,7 +45,7 @@ def breaks_a_rule_across_parameters(path: str, query: dict) -> bool:
         status = (_given(query, "status") or "").lower()
         narrowed = (
             status in ("open", "in_progress")
-            or _given(query, "since", "after", "until", "before", "limit") is not None
+            or _given(query, "waiting_on", "since", "after", "until", "before", "limit") is not None
         )
         return not narrowed
     if path == "/api/stats/daily":

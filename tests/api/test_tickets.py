@@ -41,8 +41,24 @@ async def test_a_ticket_is_the_contracts_object(serve, db_url):
         "created_at": "2026-01-10T12:00:00.007+00:00",
         "closed_at": "2026-01-10T13:00:00.000+00:00",
         "message_ts": "1768046400.000100",
+        "waiting_on": None,  # a closed ticket waits on nobody
+        "waiting_since": None,
+        "first_response_minutes": 5,
+        "resolution_minutes": 42.5,
     }
     async with serve() as client:
+        # What the lifecycle's timeline keeps (nephthys/tickets/timeline.py), written as it would
+        # (after the service's start, which folds these event-less tickets' timelines).
+        await postgres.execute(
+            db_url,
+            """UPDATE "Ticket" SET "firstResponseMinutes" = 5, "resolutionMinutes" = 42.5 WHERE id = $1""",
+            ticket_id,
+        )
+        await postgres.execute(
+            db_url,
+            """UPDATE "Ticket" SET "waitingOn" = 'HELPERS', "waitingSince" = "createdAt" WHERE id = $1""",
+            bare,
+        )
         one = await client.get("/api/ticket", params={"id": ticket_id})
         listed = await client.get("/api/tickets", params={"since": "2026-01-01"})
         other = await client.get("/api/ticket", params={"id": bare})
@@ -57,6 +73,15 @@ async def test_a_ticket_is_the_contracts_object(serve, db_url):
         and other.json()["status"] == "open"
         and other.json()["closed_at"] is None
     )
+    assert list(other.json())[-4:] == [
+        "waiting_on",
+        "waiting_since",
+        "first_response_minutes",
+        "resolution_minutes",
+    ]
+    assert other.json()["waiting_on"] == "helpers"
+    assert other.json()["waiting_since"] == "2026-01-10T14:00:00.000+00:00"
+    assert other.json()["first_response_minutes"] is None and other.json()["resolution_minutes"] is None
 
 
 @pytest.mark.parametrize(
@@ -144,6 +169,9 @@ async def test_too_broad_filters_are_refused(serve, query):
     ("query", "names"),
     [
         ("?status=pending", ["status", "'pending'"]),
+        ("?waiting_on=nobody", ["waiting_on", "'nobody'"]),
+        ("?status=open&waiting_on=helper", ["waiting_on", "'helper'"]),
+        ("?waiting_on=" + "x" * 5000, ["waiting_on", "too long"]),
         ("?status=open&since=yesterday", ["since", "'yesterday'"]),
         ("?after=2026-13-01", ["after", "'2026-13-01'"]),
         ("?status=open&until=2026-01-01T25:00", ["until", "'2026-01-01T25:00'"]),
@@ -169,6 +197,17 @@ async def test_malformed_parameters_are_named_in_a_400(serve, query, names):
     error = response.json()["error"]
     for name in names:
         assert name in error, error
+
+
+async def test_a_bad_waiting_on_is_the_same_error_as_a_bad_status(serve):
+    async with serve() as client:
+        status = await client.get("/api/tickets?status=pending")
+        waiting = await client.get("/api/tickets?waiting_on=pending&since=2026-01-01")
+        alone = await client.get("/api/tickets?waiting_on=asker")  # narrow enough on its own
+    assert (status.status_code, waiting.status_code) == (400, 400)
+    assert status.json() == {"error": "status: expected open, closed or in_progress, got 'pending'"}
+    assert waiting.json() == {"error": "waiting_on: expected helpers or asker, got 'pending'"}
+    assert (alone.status_code, alone.json()) == (200, [])
 
 
 async def test_a_long_stream_is_whole_and_in_order(serve, db_url):
@@ -273,12 +312,22 @@ async def test_every_way_of_reading_a_ticket_writes_the_same_object(serve, db_ur
     await add_tag(db_url, "Ünïcode tag", ticket_id)
     await add_tag(db_url, 'tag "two"', ticket_id)
     async with serve() as client:
+        # Answered 1 ms after the question (a tiny number, written in exponent form), waiting on the asker
+        # (after the service's start, which folds this event-less ticket's timeline).
+        await postgres.execute(
+            db_url,
+            """UPDATE "Ticket" SET "waitingOn" = 'ASKER', "waitingSince" = "createdAt" + interval '1 millisecond',
+                   "firstResponseMinutes" = 1 / 60000.0 WHERE id = $1""",
+            ticket_id,
+        )
         answers = [
-            (await client.get("/api/tickets?status=in_progress")).json()[0],  # written by orjson
-            (await client.get("/api/tickets?since=2026-01-01")).json()[0],  # written by PostgreSQL and Python
+            (await client.get("/api/tickets?status=in_progress")).json()[0],  # the service's copy
+            (await client.get("/api/tickets?since=2026-01-01")).json()[0],  # the export's rows
             (await client.get("/api/tickets?status=in_progress&limit=5")).json()[0],
             (await client.get("/api/tickets?since=2026-01-01&limit=5")).json()[0],
             (await client.get(f"/api/ticket?id={ticket_id}")).json(),
+            (await client.get("/api/tickets?waiting_on=asker")).json()[0],
+            (await client.get("/api/tickets?waiting_on=asker&limit=5")).json()[0],
         ]
     expected = {
         "id": ticket_id, "title": tricky, "description": tricky * 3, "status": "in_progress",
@@ -287,6 +336,8 @@ async def test_every_way_of_reading_a_ticket_writes_the_same_object(serve, db_ur
         "reopened_by": None, "tags": sorted(["Ünïcode tag", 'tag "two"']),
         "team_tags": sorted(["Ünïcode tag", 'tag "two"']), "created_at": "2026-01-10T12:00:00.000+00:00",
         "closed_at": "2027-02-14T12:00:00.005+00:00", "message_ts": "1768046400.000001",
+        "waiting_on": "asker", "waiting_since": "2026-01-10T12:00:00.001+00:00",
+        "first_response_minutes": 1 / 60000, "resolution_minutes": None,
     }  # fmt: skip
     for answer in answers:
         assert answer == expected
