@@ -263,7 +263,7 @@ class Ticket(Base):
             "Ticket_resolved_closer_idx",
             "closedById",
             "resolutionMinutes",
-            postgresql_include=["createdAt"],
+            postgresql_include=["createdAt", "openedById"],
             postgresql_where=_RESOLVED,
         ),
     )

@@ -19,8 +19,9 @@ Definitions (docs/api.md says the same in prose; the spans are nephthys/tickets/
 - Groups (``by``): ``team_tag``, per team tag on the ticket now (a ticket with two tags
   counts in both; untagged tickets in none); ``helper``, per person who gave the first
   response (first response), the response (each next response) or is credited with the
-  closure (resolution: "Ticket"."closedById", the credit rule's closer). A span whose person
-  is unknown (a deleted user) is in no group. A group lists all three measures, with
+  closure (resolution: "Ticket"."closedById", the credit rule's closer; not when that is the
+  asker, who closed their own question). A span whose person is unknown (a deleted user) is
+  in no group. A group lists all three measures, with
   ``count`` 0 for a measure it has none of.
 
 How it stays fast (migration 0021): each measure is read from one covering index alone, never
@@ -85,27 +86,24 @@ def _values(measure: str, key: str | None, bounded_below: bool, bounded_above: b
     rows; over a long one it reads the index ordered by minutes and skips the rows outside.
     """
     if measure == "resolution":
-        value, key_sql = (
-            't."resolutionMinutes"',
-            {None: None, "team_tag": 'tt."tagId"', "helper": 't."closedById"'}[key],
-        )
-        source = '"Ticket" t' + (
-            ' JOIN tags_on_tickets tt ON tt."ticketId" = t.id' if key == "team_tag" else ""
-        )
-        period = _period('t."createdAt"', bounded_below, bounded_above)
-        where = f't."resolutionMinutes" IS NOT NULL{period}'
+        value, created, source = 't."resolutionMinutes"', 't."createdAt"', '"Ticket" t'
+        where = 't."resolutionMinutes" IS NOT NULL'
+        ticket, person = "t.id", 't."closedById"'
+        if key == "helper":  # an asker who closed their own question is no helper
+            where += ' AND t."closedById" <> t."openedById"'
     else:
-        value, key_sql = "s.minutes", {None: None, "team_tag": 'tt."tagId"', "helper": 's."actorId"'}[key]
-        source = '"TicketSpan" s' + (
-            ' JOIN tags_on_tickets tt ON tt."ticketId" = s."ticketId"' if key == "team_tag" else ""
-        )
-        where = (
-            f"""s.kind = '{measure.upper()}' AND s."endAt" IS NOT NULL"""
-            f"""{_period('s."ticketCreatedAt"', bounded_below, bounded_above)}"""
-        )
-    if key_sql is None:
+        value, created, source = "s.minutes", 's."ticketCreatedAt"', '"TicketSpan" s'
+        where = f"""s.kind = '{measure.upper()}' AND s."endAt" IS NOT NULL"""
+        ticket, person = 's."ticketId"', 's."actorId"'
+    where += _period(created, bounded_below, bounded_above)
+    if key is None:
         return f"SELECT {value} AS v, NULL::int AS k FROM {source} WHERE {where} ORDER BY {value}"
-    return f"SELECT {value} AS v, {key_sql} AS k FROM {source} WHERE {where} AND {key_sql} IS NOT NULL ORDER BY {key_sql}, {value}"
+    if key == "team_tag":
+        source += f' JOIN tags_on_tickets tt ON tt."ticketId" = {ticket}'
+        group = 'tt."tagId"'
+    else:
+        group = person
+    return f"SELECT {value} AS v, {group} AS k FROM {source} WHERE {where} AND {group} IS NOT NULL ORDER BY {group}, {value}"
 
 
 def _figures(value: str) -> str:

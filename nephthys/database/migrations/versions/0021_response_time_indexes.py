@@ -15,7 +15,7 @@ period's size:
   ("resolutionMinutes"), each INCLUDE the creation time;
 - by person and minutes, for a long period per helper: "TicketSpan_ended_response_actor_idx"
   (kind, "actorId", minutes) and "Ticket_resolved_closer_idx" ("closedById",
-  "resolutionMinutes"), each INCLUDE the creation time.
+  "resolutionMinutes"), each INCLUDE the creation time (and the asker, who is no closer there).
 
 The span indexes hold ended FIRST_RESPONSE and NEXT_RESPONSE spans only (RESOLUTION parts and
 running spans are read by nothing here, and every refresh of a ticket rewrites its spans, so
@@ -49,7 +49,7 @@ INDEXES = {
         INCLUDE ("resolutionMinutes", "closedById", id) {_RESOLVED}""",
     "Ticket_resolved_minutes_idx": f"""ON "Ticket" ("resolutionMinutes") INCLUDE ("createdAt") {_RESOLVED}""",
     "Ticket_resolved_closer_idx": f"""ON "Ticket" ("closedById", "resolutionMinutes")
-        INCLUDE ("createdAt") {_RESOLVED}""",
+        INCLUDE ("createdAt", "openedById") {_RESOLVED}""",
 }
 
 
@@ -60,6 +60,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute('CREATE INDEX "TicketSpan_kind_ticketCreatedAt_idx" ON "TicketSpan"("kind", "ticketCreatedAt")')
+    op.execute(
+        'CREATE INDEX "TicketSpan_kind_ticketCreatedAt_idx" ON "TicketSpan"("kind", "ticketCreatedAt")'
+    )
     for name in INDEXES:
         op.execute(f'DROP INDEX "{name}"')
