@@ -250,7 +250,7 @@ class Ticket(Base):
         Index(
             "Ticket_resolved_createdAt_idx",
             "createdAt",
-            postgresql_include=["resolutionMinutes", "closedById", "id"],
+            postgresql_include=["resolutionMinutes", "closedById", "openedById", "id"],
             postgresql_where=_RESOLVED,
         ),
         Index(

@@ -9,7 +9,7 @@ period's size:
 - by ticket creation time, for a short period (its range is read, the few rows sorted):
   "TicketSpan_ended_response_idx" (kind, "ticketCreatedAt") INCLUDE (minutes, "actorId",
   "ticketId"; the ticket for the team-tag groups) and "Ticket_resolved_createdAt_idx"
-  ("createdAt") INCLUDE ("resolutionMinutes", "closedById", id);
+  ("createdAt") INCLUDE ("resolutionMinutes", "closedById", "openedById", id);
 - by minutes, for a long period (read in order, the rows outside it skipped, nothing sorted):
   "TicketSpan_ended_response_minutes_idx" (kind, minutes) and "Ticket_resolved_minutes_idx"
   ("resolutionMinutes"), each INCLUDE the creation time;
@@ -46,7 +46,7 @@ INDEXES = {
     "TicketSpan_ended_response_actor_idx": f"""ON "TicketSpan" (kind, "actorId", minutes)
         INCLUDE ("ticketCreatedAt") {_ENDED_RESPONSES}""",
     "Ticket_resolved_createdAt_idx": f"""ON "Ticket" ("createdAt")
-        INCLUDE ("resolutionMinutes", "closedById", id) {_RESOLVED}""",
+        INCLUDE ("resolutionMinutes", "closedById", "openedById", id) {_RESOLVED}""",
     "Ticket_resolved_minutes_idx": f"""ON "Ticket" ("resolutionMinutes") INCLUDE ("createdAt") {_RESOLVED}""",
     "Ticket_resolved_closer_idx": f"""ON "Ticket" ("closedById", "resolutionMinutes")
         INCLUDE ("createdAt", "openedById") {_RESOLVED}""",
