@@ -111,6 +111,11 @@ def _created_at() -> Mapped[datetime]:
     return mapped_column("createdAt", TIMESTAMPTZ, nullable=False, server_default=func.now())
 
 
+# The response-time indexes' rows (migration 0021): ended first and next responses, closed tickets.
+_ENDED_RESPONSES = text("\"endAt\" IS NOT NULL AND kind <> 'RESOLUTION'")
+_RESOLVED = text('"resolutionMinutes" IS NOT NULL')
+
+
 class User(Base):
     __tablename__ = "User"
 
@@ -240,13 +245,26 @@ class Ticket(Base):
             postgresql_include=["closedAt", "createdAt"],
             postgresql_where=text('"closedAt" IS NOT NULL'),
         ),
-        # /api/stats/response_times: closed tickets' resolutions over a creation period,
-        # read from the index alone (migration 0021).
+        # /api/stats/response_times (migration 0021): closed tickets' resolutions, read from the
+        # index alone, by creation time, by minutes and by closer and minutes (as the spans').
         Index(
             "Ticket_resolved_createdAt_idx",
             "createdAt",
-            postgresql_include=["resolutionMinutes", "closedById", "id"],
-            postgresql_where=text('"resolutionMinutes" IS NOT NULL'),
+            postgresql_include=["resolutionMinutes", "closedById", "openedById", "id"],
+            postgresql_where=_RESOLVED,
+        ),
+        Index(
+            "Ticket_resolved_minutes_idx",
+            "resolutionMinutes",
+            postgresql_include=["createdAt"],
+            postgresql_where=_RESOLVED,
+        ),
+        Index(
+            "Ticket_resolved_closer_idx",
+            "closedById",
+            "resolutionMinutes",
+            postgresql_include=["createdAt", "openedById"],
+            postgresql_where=_RESOLVED,
         ),
     )
 
@@ -381,14 +399,30 @@ class TicketSpan(Base):
 
     __table_args__ = (
         Index("TicketSpan_ticketId_idx", "ticketId"),
-        # The response-time aggregates: one measure's ended spans over the tickets created in a
-        # period, read from the index alone (migration 0021).
+        # The response-time aggregates (migration 0021): ended first and next responses, read from
+        # the index alone, by creation time (short periods), by minutes (long periods, in the
+        # order percentile_cont wants) and by person and minutes (long periods per helper).
         Index(
             "TicketSpan_ended_response_idx",
             "kind",
             "ticketCreatedAt",
             postgresql_include=["minutes", "actorId", "ticketId"],
-            postgresql_where=text("\"endAt\" IS NOT NULL AND kind <> 'RESOLUTION'"),
+            postgresql_where=_ENDED_RESPONSES,
+        ),
+        Index(
+            "TicketSpan_ended_response_minutes_idx",
+            "kind",
+            "minutes",
+            postgresql_include=["ticketCreatedAt"],
+            postgresql_where=_ENDED_RESPONSES,
+        ),
+        Index(
+            "TicketSpan_ended_response_actor_idx",
+            "kind",
+            "actorId",
+            "minutes",
+            postgresql_include=["ticketCreatedAt"],
+            postgresql_where=_ENDED_RESPONSES,
         ),
         Index("TicketSpan_actorId_idx", "actorId"),
     )

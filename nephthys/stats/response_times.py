@@ -19,16 +19,19 @@ Definitions (docs/api.md says the same in prose; the spans are nephthys/tickets/
 - Groups (``by``): ``team_tag``, per team tag on the ticket now (a ticket with two tags
   counts in both; untagged tickets in none); ``helper``, per person who gave the first
   response (first response), the response (each next response) or is credited with the
-  closure (resolution: "Ticket"."closedById", the credit rule's closer). A span whose person
-  is unknown (a deleted user) is in no group. A group lists all three measures, with
+  closure (resolution: "Ticket"."closedById", the credit rule's closer; not when that is the
+  asker, who closed their own question). A span whose person is unknown (a deleted user) is
+  in no group. A group lists all three measures, with
   ``count`` 0 for a measure it has none of.
 
-How it stays fast (migration 0021): each measure reads one covering index (the ended spans
-by kind and ticket creation time with their minutes, person and ticket; the closed tickets by
-creation time with their resolution and closer), never the tables. The three measures are
-three aggregates under one Parallel Append, so each sorts its values for ``percentile_cont``
-(all three fractions from one sort) in its own process, with enough ``work_mem`` to sort in
-memory; a year at a million tickets is about a million values per measure.
+How it stays fast (migration 0021): each measure is read from one covering index alone, never
+the tables, and handed to ``percentile_cont`` already sorted (its sort then makes one pass,
+and the one sort yields all three percentiles): over a long period the index ordered by
+minutes (per helper, by person and minutes) is read with the rows outside the period skipped;
+over a short one the period's range of the index by creation time is read and its few rows
+sorted. The planner chooses by the period's size, on a plan made for the values asked
+(``plan_cache_mode``). The three measures are three aggregates under one Parallel Append: the
+leader and two workers take one each. Team-tag groups join the tags and sort per tag.
 """
 
 from __future__ import annotations
@@ -47,18 +50,21 @@ MEASURES = ("first_response", "next_response", "resolution")
 PERCENTILES = (0.5, 0.9, 0.95)
 PERCENTILE_KEYS = tuple(f"p{round(fraction * 100)}" for fraction in PERCENTILES)
 
-# Sorting a year of one measure (~1M float8 values, ~40 MB as tuplesort holds them) in memory
-# rather than in temporary files: set for the statement's transaction only, per process.
-SORT_MEMORY = "64MB"
-# Three aggregates, one per measure: the leader and two workers take one each.
-PARALLEL_SETTINGS = {
-    "work_mem": SORT_MEMORY,
+# Settings for the statement's transaction only (SET LOCAL), what the plans above rely on:
+SORT_SETTINGS = {
+    # Sorting a year of one measure (~1M float8 values, ~40 MB as tuplesort holds them) in memory,
+    # not in temporary files; per process.
+    "work_mem": "64MB",
+    # The three measures in three processes (one Gather over a Parallel Append of the three
+    # aggregates, which the planner chooses with its default costs once a measure has a few
+    # thousand values); a server set to 0 would run them one after the other.
     "max_parallel_workers_per_gather": "2",
-    "parallel_setup_cost": "0",
-    "parallel_tuple_cost": "0",
-    "min_parallel_index_scan_size": "0",
+    # A plan for the period asked: a generic plan cached for a month would sort a year.
+    "plan_cache_mode": "force_custom_plan",
 }
-
+_SET_LOCAL = text(
+    "SELECT " + ", ".join(f"set_config('{name}', :v{i}, true)" for i, name in enumerate(SORT_SETTINGS))
+)
 _FRACTIONS = f"ARRAY[{', '.join(str(fraction) for fraction in PERCENTILES)}]::float8[]"
 
 
@@ -72,17 +78,32 @@ def _period(column: str, bounded_below: bool, bounded_above: bool) -> str:
 
 
 def _values(measure: str, key: str | None, bounded_below: bool, bounded_above: bool) -> str:
-    """``(value, key)`` rows of one measure over the period; ``key`` an SQL expression naming the group."""
+    """``(v, k)`` rows of one measure over the period, ordered by (k, v); ``k`` names the group.
+
+    In order, because ``percentile_cont`` sorts its values however they come, and a sort that
+    finds them sorted already is one pass (PostgreSQL's qsort checks first). Over a short
+    period the planner reads the period's range of the creation-time index and sorts the few
+    rows; over a long one it reads the index ordered by minutes and skips the rows outside.
+    """
     if measure == "resolution":
-        key_sql = {None: "NULL::int", "team_tag": 'tt."tagId"', "helper": 't."closedById"'}[key]
-        join = ' JOIN tags_on_tickets tt ON tt."ticketId" = t.id' if key == "team_tag" else ""
-        return f"""SELECT t."resolutionMinutes" AS v, {key_sql} AS k FROM "Ticket" t{join}
-                   WHERE t."resolutionMinutes" IS NOT NULL{_period('t."createdAt"', bounded_below, bounded_above)}"""
-    kind = measure.upper()
-    key_sql = {None: "NULL::int", "team_tag": 'tt."tagId"', "helper": 's."actorId"'}[key]
-    join = ' JOIN tags_on_tickets tt ON tt."ticketId" = s."ticketId"' if key == "team_tag" else ""
-    return f"""SELECT s.minutes AS v, {key_sql} AS k FROM "TicketSpan" s{join}
-               WHERE s.kind = '{kind}' AND s."endAt" IS NOT NULL{_period('s."ticketCreatedAt"', bounded_below, bounded_above)}"""
+        value, created, source = 't."resolutionMinutes"', 't."createdAt"', '"Ticket" t'
+        where = 't."resolutionMinutes" IS NOT NULL'
+        ticket, person = "t.id", 't."closedById"'
+        if key == "helper":  # an asker who closed their own question is no helper
+            where += ' AND t."closedById" <> t."openedById"'
+    else:
+        value, created, source = "s.minutes", 's."ticketCreatedAt"', '"TicketSpan" s'
+        where = f"""s.kind = '{measure.upper()}' AND s."endAt" IS NOT NULL"""
+        ticket, person = 's."ticketId"', 's."actorId"'
+    where += _period(created, bounded_below, bounded_above)
+    if key is None:
+        return f"SELECT {value} AS v, NULL::int AS k FROM {source} WHERE {where} ORDER BY {value}"
+    if key == "team_tag":
+        source += f' JOIN tags_on_tickets tt ON tt."ticketId" = {ticket}'
+        group = 'tt."tagId"'
+    else:
+        group = person
+    return f"SELECT {value} AS v, {group} AS k FROM {source} WHERE {where} AND {group} IS NOT NULL ORDER BY {group}, {value}"
 
 
 def _figures(value: str) -> str:
@@ -114,7 +135,7 @@ def _groups_sql(by: Grouping, bounded_below: bool, bounded_above: bool) -> str:
     """One row per measure and group (``k``: the tag's or the person's id) with its name; no key, no group."""
     branches = [
         f"""SELECT {position} AS m, x.k, {_figures("x.v")}
-            FROM ({_values(measure, by, bounded_below, bounded_above)}) x WHERE x.k IS NOT NULL GROUP BY x.k"""
+            FROM ({_values(measure, by, bounded_below, bounded_above)}) x GROUP BY x.k"""
         for position, measure in enumerate(MEASURES)
     ]
     names, join = _GROUP_NAMES[by]
@@ -133,10 +154,9 @@ def _empty() -> dict[str, Any]:
     return _measure(0, None, None)
 
 
-async def _use_parallel_sorts(executor: Executor) -> None:
-    """Let this transaction sort each measure in memory, one measure per process (SET LOCAL: this transaction only)."""
-    for name, value in PARALLEL_SETTINGS.items():
-        await executor.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
+async def _use_sort_settings(executor: Executor) -> None:
+    """This transaction's settings for the measures' statements (SET LOCAL: this transaction only)."""
+    await executor.execute(_SET_LOCAL, {f"v{i}": value for i, value in enumerate(SORT_SETTINGS.values())})
 
 
 async def response_times(
@@ -155,7 +175,7 @@ async def response_times(
         raise ValueError(f"by: expected one of {GROUPINGS}, got {by!r}")
     params = {"since": since, "until": until}
     bounds = (since is not None, until is not None)
-    await _use_parallel_sorts(executor)
+    await _use_sort_settings(executor)
     totals: dict[str, Any] = {measure: _empty() for measure in MEASURES}
     for row in await executor.execute(text(_totals_sql(*bounds)), params):
         totals[MEASURES[row.m]] = _measure(row.n, row.mean, row.percentiles)

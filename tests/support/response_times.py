@@ -29,7 +29,8 @@ MEASURES = ("first_response", "next_response", "resolution")
 
 EVENTS_SQL = """SELECT "ticketId", kind::text AS kind, at, "actorId" FROM "TicketEvent"
                 ORDER BY "ticketId", at, id"""
-TICKETS_SQL = """SELECT id, "createdAt", "closedById", status::text AS status FROM "Ticket" ORDER BY id"""
+TICKETS_SQL = """SELECT id, "createdAt", "closedById", "openedById", status::text AS status
+                 FROM "Ticket" ORDER BY id"""
 TAGS_SQL = """SELECT tt."ticketId", g.name FROM tags_on_tickets tt JOIN "Tag" g ON g.id = tt."tagId\""""
 USERS_SQL = """SELECT id, "slackId", username FROM "User\""""
 
@@ -140,7 +141,8 @@ async def expected_response_times(
     tickets = {}
     for row in await postgres.fetch(db_url, TICKETS_SQL):
         if _in(row["createdAt"], since, until):
-            closer = row["closedById"] if row["status"] == "CLOSED" else None
+            # The credited closer; an asker who closed their own question is no helper.
+            closer = row["closedById"] if row["closedById"] != row["openedById"] else None
             tickets[row["id"]] = (replay(logged[row["id"]], calendar), closer)
     everything = _measures_of(tickets.values())
     answer: dict[str, Any] = {
