@@ -109,8 +109,8 @@ async def test_jobs_list_works_without_slack_and_says_why_each_job_is_off(db_url
     assert first.startswith("using the database at postgresql://") and "(DATABASE_URL)" in first
     lines = {line.split(":")[0]: line for line in rest}
     assert set(lines) == {
-        "daily-summary", "stale-tickets", "tag-digests", "unanswered-alerts", "slack-repair",
-        "slack-replay-events", "slack-prune-events", "slack-helper-sync", "ticket-json-upkeep",
+        "daily-summary", "stale-tickets", "asker-follow-up", "tag-digests", "unanswered-alerts",
+        "slack-repair", "slack-replay-events", "slack-prune-events", "slack-helper-sync", "ticket-json-upkeep",
     }  # fmt: skip
     slack_off = "off (needs Slack: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not set)"
     assert all(slack_off in line for name, line in lines.items() if name != "ticket-json-upkeep")
@@ -158,17 +158,28 @@ async def test_a_dry_run_needs_only_the_database(db_url, tmp_path):
     # A job off by its own setting stays off, dry or not; a real run needs Slack.
     code, out, err = await nephthys("jobs", "run", "stale-tickets", "--dry-run", env=env, cwd=tmp_path)
     assert code == 1 and "stale-tickets is off: STALE_TICKET_DAYS is unset or 0" in err
-    # On, its dry run lists the database's quiet tickets without asking Slack (which is off).
-    author = await add_user(db_url, "UAUTHOR")
+    # On, its dry run lists the database's quiet tickets without asking Slack (which is off): those
+    # waiting on their asker, never one waiting on the helpers.
+    author, helper = await add_user(db_url, "UAUTHOR"), await add_user(db_url, "UHELPER", helper=True)
+    long_ago = await database_now(db_url) - timedelta(days=10)
     quiet = await add_ticket(
-        db_url, opened_by=author, created_at=await database_now(db_url) - timedelta(days=10)
+        db_url, opened_by=author, created_at=long_ago, status="IN_PROGRESS", assigned_to=helper
     )
+    unanswered = await add_ticket(db_url, opened_by=author, created_at=long_ago)
+    for ticket, waiting_on in ((quiet, "ASKER"), (unanswered, "HELPERS")):
+        await postgres.execute(
+            db_url,
+            """UPDATE "Ticket" SET "waitingOn" = CAST($2 AS "WaitingOn"), "waitingSince" = "createdAt"
+               WHERE id = $1""",
+            ticket,
+            waiting_on,
+        )
     code, out, err = await nephthys(
         "jobs", "run", "stale-tickets", "--dry-run", env={**env, "STALE_TICKET_DAYS": "3"}, cwd=tmp_path
     )
     assert code == 0, err
     assert "would close 1 tickets quiet for 3 days (not checked with Slack: Slack is off)" in out
-    assert f"#{quiet} (quiet since" in out
+    assert f"#{quiet} (quiet since" in out and f"#{unanswered} " not in out
     code, out, err = await nephthys("jobs", "run", "daily-summary", env=env, cwd=tmp_path)
     assert code == 1 and "daily-summary is off: needs Slack" in err and "--dry-run" in err
     assert await postgres.fetch(db_url, 'SELECT * FROM "JobRun"') == []
