@@ -8,6 +8,7 @@ import sys
 from datetime import timedelta
 
 from tests.api.data import add_ticket, add_user, database_now
+from tests.slack.conftest import ASKER
 from tests.support import postgres
 from tests.support.slack import BOT_TOKEN, BTS_CHANNEL, HELP_CHANNEL, SIGNING_SECRET, TICKET_CHANNEL
 
@@ -234,3 +235,47 @@ async def test_an_unreachable_database_is_one_line_and_exit_1_for_the_jobs_and_t
         assert code == 1, (args, err)
         assert "Traceback" not in err
         assert err.strip().splitlines()[-1].startswith("nephthys: cannot reach the database at"), args
+
+
+async def test_jobs_run_asker_follow_up_from_the_command_line(db_url, fake, tmp_path):
+    """`nephthys jobs run asker-follow-up` as an operator runs it: the real clock, the fake Slack."""
+    env = {
+        "DATABASE_URL": db_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_BASE_URL": fake.base_url,
+        "SLACK_HELP_CHANNEL": HELP_CHANNEL,
+        "SLACK_TICKET_CHANNEL": TICKET_CHANNEL,
+    }
+    code, out, err = await nephthys("jobs", "list", env=env, cwd=tmp_path)
+    assert code == 0, err
+    [line] = [line for line in out.splitlines() if line.startswith("asker-follow-up:")]
+    assert "asker-follow-up: on; every 5 min; nudges the asker after 48 h waiting on them" in line
+    assert "closes 5 days after an unanswered nudge" in line
+
+    # A ticket a helper answered three days ago (the database's clock), waiting on its asker since.
+    [now] = await postgres.fetch(db_url, "SELECT now() AS now")
+    answered_at = now["now"] - timedelta(days=3)
+    question = fake.add_message(HELP_CHANNEL, user=ASKER, text="hello?", ts=f"{answered_at.timestamp():.6f}")
+    [asker] = await postgres.fetch(
+        db_url, """INSERT INTO "User" ("slackId") VALUES ($1) RETURNING id""", ASKER
+    )
+    [ticket] = await postgres.fetch(
+        db_url,
+        """INSERT INTO "Ticket" (title, description, "msgTs", "openedById", "createdAt", "waitingOn", "waitingSince")
+           VALUES ('hello?', 'hello?', $1, $2, $3, 'ASKER', $3) RETURNING id""",
+        question["ts"],
+        asker["id"],
+        answered_at,
+    )
+    code, out, err = await nephthys("jobs", "run", "asker-follow-up", "--dry-run", env=env, cwd=tmp_path)
+    assert code == 0 and f"would nudge #{ticket['id']}" in out, err
+    assert fake.calls_to("chat.postMessage") == []
+    for _ in range(2):  # the second run finds it nudged
+        code, out, err = await nephthys("jobs", "run", "asker-follow-up", env=env, cwd=tmp_path)
+        assert code == 0 and out.splitlines()[-1] == "asker-follow-up: done", err
+    [posted] = fake.calls_to("chat.postMessage", ok=True, channel=HELP_CHANNEL)
+    assert (
+        posted.args["thread_ts"] == question["ts"] and "Did this answer your question?" in posted.args["text"]
+    )
+    assert len(await postgres.fetch(db_url, """SELECT 1 FROM "TicketEvent" WHERE kind = 'NUDGED'""")) == 1
