@@ -1,15 +1,16 @@
 """The asker follow-up (``asker-follow-up``): ask the asker before closing what they left.
 
-Every ``EVERY_SECONDS`` (an interval job under its advisory lock), one indexed read
-(``waiting.tickets_to_follow_up``) finds the work, longest wait first, at most ``per_run`` tickets:
+Every ``EVERY_SECONDS`` (an interval job under its advisory lock), one read
+(``waiting.tickets_to_follow_up``: a range of each of two partial indexes, both empty when
+nothing is due) finds the work, the longest due first, at most ``per_run`` tickets:
 
-- **Nudge.** A ticket waiting on its asker ("waitingOn" ASKER, kept by the lifecycle's timeline)
+- **Nudge.** A ticket waiting on its asker ("waitingOn" ASKER, folded by the lifecycle's timeline)
   for ASKER_NUDGE_HOURS wall-clock hours (the asker keeps no support hours) gets one message in
   the question's thread: did this answer your question? with Yes, close it and I still need help
   (nephthys/slack/follow_up.py). Each nudge is claimed as its own JobRun period (``ticket <id>
   waiting since <ms>``, the wait) before it is posted, so it goes out once per wait however many
-  instances or runs; it is logged (NUDGED, at this job's clock) after the post, and withdrawn if
-  the wait ended meanwhile. A later wait on the asker (the asker spoke, a helper answered) is
+  instances or runs; it is logged (NUDGED, at this job's clock, which the timeline folds into
+  "nudgedAt") after the post, and withdrawn if the wait ended meanwhile. A later wait on the asker (the asker spoke, a helper answered) is
   nudged again. Only waits that became due within ``NUDGE_LOOK_BACK`` are nudged, so turning the
   job on, or upgrading, does not nudge a backlog of long-forgotten questions.
 - **Close.** A nudged ticket still waiting on the asker in that wait, with nothing written in its
@@ -49,8 +50,6 @@ PER_RUN = 25
 INTERVAL_SECONDS = 1.3
 # A wait is nudged only while it has been due less than this long.
 NUDGE_LOOK_BACK = timedelta(days=7)
-# A nudged wait is looked at for its close until this long after the close could first be due.
-CLOSE_GRACE = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -60,21 +59,12 @@ class Windows:
     nudge_before: datetime
     nudge_after: datetime
     close_before: datetime | None
-    oldest: datetime
 
 
 def windows(now: datetime, *, nudge_hours: float, close_days: int) -> Windows:
     nudge_before = now - timedelta(hours=nudge_hours)
-    nudge_after = nudge_before - NUDGE_LOOK_BACK
-    if not close_days:
-        return Windows(nudge_before, nudge_after, None, nudge_after)
-    # A wait nudged at the latest instant it could be still gets CLOSE_GRACE to be closed.
-    return Windows(
-        nudge_before,
-        nudge_after,
-        now - timedelta(days=close_days),
-        nudge_after - timedelta(days=close_days) - CLOSE_GRACE,
-    )
+    close_before = now - timedelta(days=close_days) if close_days else None
+    return Windows(nudge_before, nudge_before - NUDGE_LOOK_BACK, close_before)
 
 
 @dataclass
@@ -111,7 +101,6 @@ class AskerFollowUp(ServiceJob):
             nudge_before=window.nudge_before,
             nudge_after=window.nudge_after,
             close_before=window.close_before,
-            oldest=window.oldest,
             limit=self.per_run,
         )
         if dry_run:

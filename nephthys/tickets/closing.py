@@ -237,7 +237,7 @@ async def close_quiet_ticket(
 
     ``at``: the job's clock (no Slack instant exists), the ``closedAt`` and the CLOSED event's
     instant, by the bot; None: the database's clock. ``nudged_at``: the asker follow-up's nudge,
-    which must belong to the ticket's current wait on the asker (the wait began at or before it).
+    which must still be the nudge of the ticket's current wait on the asker ("nudgedAt").
 
     Credited to its assignee when it has one, to nobody otherwise. UNCHANGED when it is closed
     already, waits on the helpers (no job closes a question the team owes an answer), or saw a
@@ -252,7 +252,7 @@ async def close_quiet_ticket(
                     Ticket.last_msg_at,
                     Ticket.reopened_at,
                     Ticket.waiting_on,
-                    Ticket.waiting_since,
+                    Ticket.nudged_at,
                 )
                 .where(Ticket.id == ticket_id)
                 .with_for_update()
@@ -260,11 +260,9 @@ async def close_quiet_ticket(
         ).one_or_none()
         if row is None:
             return Change(Outcome.NOT_FOUND)
-        status, assigned_to_id, last_msg_at, reopened_at, waiting_on, waiting_since = row
+        status, assigned_to_id, last_msg_at, reopened_at, waiting_on, current_nudge = row
         heard_since = any(at is not None and at >= quiet_since for at in (last_msg_at, reopened_at))
-        waits_on_asker = waiting_on is WaitingOn.ASKER and (
-            nudged_at is None or (waiting_since is not None and waiting_since <= nudged_at)
-        )
+        waits_on_asker = waiting_on is WaitingOn.ASKER and (nudged_at is None or current_nudge == nudged_at)
         if status is TicketStatus.CLOSED or heard_since or not waits_on_asker:
             return Change(Outcome.UNCHANGED, await _state(session, Ticket.id == ticket_id))
         await session.execute(

@@ -16,7 +16,6 @@ from sqlalchemy import func, select, update
 
 from nephthys.database.models import (
     Ticket,
-    TicketEvent,
     TicketEventKind,
     TicketStatus,
     User,
@@ -46,30 +45,22 @@ async def record_nudge(
     async with sessions.begin() as session:
         row = (
             await session.execute(
-                select(Ticket.status, Ticket.waiting_on, Ticket.waiting_since)
+                select(Ticket.status, Ticket.waiting_on, Ticket.waiting_since, Ticket.nudged_at)
                 .where(Ticket.id == ticket_id)
                 .with_for_update()
             )
         ).one_or_none()
         if row is None:
             return Change(Outcome.NOT_FOUND)
-        status, waiting_on, since = row
+        status, waiting_on, since, nudged_at = row
         if status is TicketStatus.CLOSED or waiting_on is not WaitingOn.ASKER or since != waiting_since:
             return Change(Outcome.OUT_OF_DATE, await _state(session, Ticket.id == ticket_id))
-        nudged = await session.scalar(
-            select(TicketEvent.id)
-            .where(
-                TicketEvent.ticket_id == ticket_id,
-                TicketEvent.kind == TicketEventKind.NUDGED,
-                TicketEvent.at >= waiting_since,
-            )
-            .limit(1)
-        )
-        if nudged is not None:
+        if nudged_at is not None:
             return Change(Outcome.UNCHANGED, await _state(session, Ticket.id == ticket_id))
         await events.record_events(
             session, ticket_id=ticket_id, at=at, events=[Event(TicketEventKind.NUDGED, None, msg_ts)]
         )
+        await timeline.refresh(session, ticket_id)  # "nudgedAt"
         return Change(Outcome.CHANGED, await _state(session, Ticket.id == ticket_id))
 
 

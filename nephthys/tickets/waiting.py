@@ -106,27 +106,32 @@ class FollowUpTicket:
     waiting_since: datetime  # the current wait on the asker began
     nudged_at: datetime | None  # this wait's nudge; None: not nudged yet (the work is the nudge)
     nudge_ts: str | None  # the nudge's message
-    quiet_since: datetime | None  # the nudge, or the thread's last message after it
 
 
-# One range of the ("waitingOn", "waitingSince") index, each row's nudge of its wait read from
-# its timeline (TicketEvent's ("ticketId", at) index): with nothing due it reads only the waits on
-# the asker inside the range that are nudged and not yet due a close.
+# Each half is one range of a partial index (migration 0022): waits on the asker not nudged, by
+# their start; nudged tickets, by their nudge. With nothing due both ranges are empty.
 _FOLLOW_UP = text(
-    """SELECT t.id, t."msgTs", u."slackId" AS asker, t."waitingSince" AS waiting_since,
-              n.at AS nudged_at, n."msgTs" AS nudge_ts, greatest(n.at, t."lastMsgAt") AS quiet_since
-        FROM "Ticket" t
+    """WITH due AS (
+            (SELECT t.id, t."waitingSince" AS due_since FROM "Ticket" t
+              WHERE t."waitingOn" = 'ASKER' AND t."nudgedAt" IS NULL
+                AND t."waitingSince" >= CAST(:nudge_after AS timestamptz)
+                AND t."waitingSince" < CAST(:nudge_before AS timestamptz)
+              ORDER BY t."waitingSince" LIMIT CAST(:limit AS int))
+            UNION ALL
+            (SELECT t.id, t."nudgedAt" FROM "Ticket" t
+              WHERE t."nudgedAt" < CAST(:close_before AS timestamptz)
+                AND coalesce(t."lastMsgAt", '-infinity') < CAST(:close_before AS timestamptz)
+              ORDER BY t."nudgedAt" LIMIT CAST(:limit AS int)))
+        SELECT t.id, t."msgTs", u."slackId" AS asker, t."waitingSince" AS waiting_since,
+               t."nudgedAt" AS nudged_at, n."msgTs" AS nudge_ts
+        FROM due
+        JOIN "Ticket" t ON t.id = due.id
         JOIN "User" u ON u.id = t."openedById"
         LEFT JOIN LATERAL (
-            SELECT e.at, e."msgTs" FROM "TicketEvent" e
-            WHERE e."ticketId" = t.id AND e.at >= t."waitingSince" AND e.kind = 'NUDGED'
-            ORDER BY e.at, e.id LIMIT 1) n ON true
-        WHERE t."waitingOn" = 'ASKER'
-          AND t."waitingSince" >= CAST(:oldest AS timestamptz)
-          AND t."waitingSince" < CAST(:nudge_before AS timestamptz)
-          AND CASE WHEN n.at IS NULL THEN t."waitingSince" >= CAST(:nudge_after AS timestamptz)
-                   ELSE greatest(n.at, t."lastMsgAt") < CAST(:close_before AS timestamptz) END
-        ORDER BY t."waitingSince", t.id LIMIT CAST(:limit AS int)"""
+            SELECT e."msgTs" FROM "TicketEvent" e
+            WHERE e."ticketId" = t.id AND e.at = t."nudgedAt" AND e.kind = 'NUDGED'
+            ORDER BY e.id LIMIT 1) n ON true
+        ORDER BY due.due_since, t.id LIMIT CAST(:limit AS int)"""
 )
 
 
@@ -136,20 +141,18 @@ async def tickets_to_follow_up(
     nudge_before: datetime,
     nudge_after: datetime,
     close_before: datetime | None,
-    oldest: datetime,
     limit: int,
 ) -> list[FollowUpTicket]:
-    """Tickets waiting on their asker, in one indexed read, longest waiting first:
+    """Tickets waiting on their asker that the asker follow-up has work for, the longest due first:
 
     - due a nudge: the wait began in ``[nudge_after, nudge_before)`` and has no nudge yet;
-    - due a close: the wait has its nudge, and nothing was written in the thread since before
-      ``close_before`` (None: never due); only waits that began at or after ``oldest`` are read.
+    - due a close: the wait was nudged, and that nudge and the thread's last message are older than
+      ``close_before`` (None: never due).
     """
     params = {
         "nudge_before": nudge_before,
         "nudge_after": nudge_after,
         "close_before": close_before,
-        "oldest": oldest,
         "limit": limit,
     }
     async with sessions() as session:
@@ -162,7 +165,6 @@ async def tickets_to_follow_up(
             waiting_since=r.waiting_since,
             nudged_at=r.nudged_at,
             nudge_ts=r.nudge_ts,
-            quiet_since=r.quiet_since,
         )
         for r in rows
     ]

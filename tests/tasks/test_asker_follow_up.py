@@ -110,6 +110,7 @@ async def test_a_nudge_answered_yes_closes_it_as_the_asker_would(desk, team):
         assert labels == ["Yes, close it", "I still need help"]
         [logged] = await events_of(d, ticket["id"], "NUDGED")
         assert near(logged["at"], nudged_at) and logged["actor"] is None and logged["msgTs"] == nudge["ts"]
+        assert (await d.ticket(asked["ts"]))["nudgedAt"] == logged["at"]  # the wait's nudge, on the ticket
 
         # Only the asker answers it: a stranger and a helper are told so, privately; nothing changes.
         for someone in (STRANGER, HELPER):
@@ -169,6 +170,7 @@ async def test_i_still_need_help_hands_it_back_to_the_helpers_and_tells_the_assi
         row = await d.ticket(asked["ts"])
         assert (row["status"], row["waitingOn"]) == ("IN_PROGRESS", "HELPERS")
         assert near(row["waitingSince"], clicked_at) and row["lastMsgBy"] == "AUTHOR"
+        assert row["nudgedAt"] is None  # the nudged wait is over
         # On the timeline: the asker's message, at the click, without a Slack message.
         spoke = await events_of(d, ticket["id"], "ASKER_MESSAGE")
         assert [(e["actor"], e["msgTs"]) for e in spoke] == [(ASKER, None)] and near(

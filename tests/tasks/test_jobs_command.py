@@ -238,8 +238,18 @@ async def test_an_unreachable_database_is_one_line_and_exit_1_for_the_jobs_and_t
 
 
 async def test_jobs_run_asker_follow_up_from_the_command_line(db_url, fake, tmp_path):
-    """`nephthys jobs run asker-follow-up` as an operator runs it: the real clock, the fake Slack."""
+    """`nephthys jobs run asker-follow-up` as an operator runs it: the machine's clock, the fake Slack.
+
+    The ticket's wait is dated by the database's clock, which the command must share: under faketime
+    (the whole run faked, PostgreSQL included) the command gets the fake too.
+    """
+    faked_clock = {
+        key: value
+        for key, value in os.environ.items()
+        if key in {"LD_PRELOAD", "DONT_FAKE_MONOTONIC"} or key.startswith("FAKETIME")
+    }
     env = {
+        **faked_clock,
         "DATABASE_URL": db_url,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
