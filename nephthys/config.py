@@ -101,6 +101,10 @@ class Settings:
     daily_summary_time: time = time(0, 0)
     summary_waiting_days: int = 5
     stale_ticket_days: int = 0  # 0: stale tickets are not closed
+    # The asker follow-up (asker-follow-up): nudge a ticket waiting this many wall-clock hours on
+    # its asker (0: off), and close it this many days after an unanswered nudge (0: never).
+    asker_nudge_hours: float = 48.0
+    asker_close_days: int = 5
     unanswered_alert_minutes: int | None = None  # None: no unanswered alerts
     support_hours: SupportHours | None = None  # None: every minute counts
     support_holidays: frozenset[date] = field(default_factory=frozenset)  # whole local days off
@@ -325,6 +329,8 @@ def _job_settings(get: Callable[[str], str | None], number: Callable) -> dict:
         daily_summary_time=parsed("DAILY_SUMMARY_TIME", parse_clock, DEFAULTS.daily_summary_time),
         summary_waiting_days=number("SUMMARY_WAITING_DAYS", DEFAULTS.summary_waiting_days, int, 0, 3650),
         stale_ticket_days=number("STALE_TICKET_DAYS", DEFAULTS.stale_ticket_days, int, 0, 3650),
+        asker_nudge_hours=number("ASKER_NUDGE_HOURS", DEFAULTS.asker_nudge_hours, float, 0, 24 * 365),
+        asker_close_days=number("ASKER_CLOSE_DAYS", DEFAULTS.asker_close_days, int, 0, 3650),
         unanswered_alert_minutes=alert_minutes or None,
         support_hours=parsed("SUPPORT_HOURS", parse_support_hours, None),
         support_holidays=parsed("SUPPORT_HOLIDAYS", parse_holidays, frozenset()),

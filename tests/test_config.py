@@ -50,6 +50,9 @@ def test_the_slack_api_base_url_always_ends_with_a_slash():
         ({"FEEDBACK": "sometimes"}, "FEEDBACK: expected true or false, got 'sometimes'"),
         ({"RESOLVE_CREDIT_HOURS": "two days"}, "RESOLVE_CREDIT_HOURS: expected a number, got 'two days'"),
         ({"RESOLVE_CREDIT_HOURS": "-1"}, "RESOLVE_CREDIT_HOURS: expected a value from 0 to 8760"),
+        ({"ASKER_NUDGE_HOURS": "two days"}, "ASKER_NUDGE_HOURS: expected a number, got 'two days'"),
+        ({"ASKER_NUDGE_HOURS": "-1"}, "ASKER_NUDGE_HOURS: expected a value from 0 to 8760"),
+        ({"ASKER_CLOSE_DAYS": "1.5"}, "ASKER_CLOSE_DAYS: expected a whole number, got '1.5'"),
         ({"TIMEZONE": "Mars/Olympus_Mons"}, "TIMEZONE: expected an IANA time zone like Europe/Berlin"),
         ({"TIMEZONE": "../../etc/passwd"}, "TIMEZONE: expected an IANA time zone"),
         ({"API_ACCESS": "closed"}, "API_ACCESS: expected open or keys, got 'closed'"),
@@ -103,6 +106,14 @@ def test_feedback_and_resolve_credit_defaults():
     assert defaults.feedback is True and defaults.resolve_credit_hours == 48
     chosen = settings(FEEDBACK="false", RESOLVE_CREDIT_HOURS="2.5")
     assert chosen.feedback is False and chosen.resolve_credit_hours == 2.5
+
+
+def test_the_asker_follow_up_is_on_by_default_and_zero_turns_each_part_off():
+    defaults = settings()
+    assert (defaults.asker_nudge_hours, defaults.asker_close_days) == (48, 5)
+    chosen = settings(ASKER_NUDGE_HOURS="0", ASKER_CLOSE_DAYS="0")
+    assert (chosen.asker_nudge_hours, chosen.asker_close_days) == (0, 0)
+    assert settings(ASKER_NUDGE_HOURS="1.5").asker_nudge_hours == 1.5
 
 
 @pytest.mark.parametrize(

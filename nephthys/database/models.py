@@ -175,6 +175,9 @@ class Ticket(Base):
     # Folded from the timeline by the lifecycle (migration 0019); null when closed.
     waiting_on: Mapped[WaitingOn | None] = mapped_column("waitingOn", waiting_on_enum)
     waiting_since: Mapped[datetime | None] = _timestamp(name="waitingSince")
+    # The current wait on the asker's nudge (the asker follow-up), folded from the timeline too;
+    # null when that wait has none (migration 0022).
+    nudged_at: Mapped[datetime | None] = _timestamp(name="nudgedAt")
     # Support minutes under "SupportCalendarInUse"; null until known.
     first_response_minutes: Mapped[float | None] = mapped_column("firstResponseMinutes", Double)
     resolution_minutes: Mapped[float | None] = mapped_column("resolutionMinutes", Double)
@@ -202,6 +205,13 @@ class Ticket(Base):
         Index("Ticket_assignedToId_idx", "assignedToId"),
         # ?waiting_on= and the asker follow-up (migration 0019).
         Index("Ticket_waitingOn_waitingSince_idx", "waitingOn", "waitingSince"),
+        # The asker follow-up: waits due a nudge, nudges due a close (migration 0022).
+        Index(
+            "Ticket_asker_unnudged_idx",
+            "waitingSince",
+            postgresql_where=text(""""waitingOn" = 'ASKER' AND "nudgedAt" IS NULL"""),
+        ),
+        Index("Ticket_nudgedAt_idx", "nudgedAt", postgresql_where=text('"nudgedAt" IS NOT NULL')),
         # App Home "Assigned to me": a helper's unclosed tickets, oldest first (migration 0010).
         Index(
             "Ticket_assigned_unclosed_idx",

@@ -202,6 +202,7 @@ async def _asker(ctx: SlackContext, ticket: TicketState) -> Profile | None:
 BACKEND = "backend"
 THREAD_REPLY = "thread_reply"
 NOTE = "note"
+NUDGE = "nudge"  # the asker follow-up's question in the thread (nephthys/tasks/asker_follow_up.py)
 
 
 async def _record(ctx: SlackContext, what: str, record) -> bool:
@@ -407,12 +408,17 @@ async def resolve(
     announce: bool = True,
     at: datetime | None = None,
     msg_ts: str | None = None,
+    nudged_wait: int | None = None,
+    refusal_key: str = "not_allowed_to_resolve",
 ) -> Change:
-    """Close a ticket (button, macro or backend message); a closed ticket stays as it is, silently.
+    """Close a ticket (button, macro, backend message, a nudge's Yes); a closed ticket stays as it
+    is, silently.
 
     ``announce=False`` skips the closing message (a macro whose own reply closes the thread).
     ``at``: when Slack says it was closed (the click's ``action_ts``, the macro's ts as ``msg_ts``).
-    A helper whose resolve credits someone else (the assignee of an active thread) is told whom.
+    ``nudged_wait``: the asker follow-up's Yes (the asker's alone; see ``resolve_ticket``), whose
+    refusal says ``refusal_key``. A helper whose resolve credits someone else (the assignee of an
+    active thread) is told whom.
     """
     change = await lifecycle.resolve_ticket(
         ctx.sessions,
@@ -421,6 +427,7 @@ async def resolve(
         credit_window=timedelta(hours=ctx.settings.resolve_credit_hours),
         at=at,
         msg_ts=msg_ts,
+        nudged_wait=nudged_wait,
     )
     channel = reply_channel or ctx.channels.help
     thread_ts = reply_thread_ts if reply_channel else (change.ticket.msg_ts if change.ticket else None)
@@ -432,7 +439,7 @@ async def resolve(
             user=resolver,
             channel=channel,
             thread_ts=thread_ts,
-            text=ctx.transcript.text("not_allowed_to_resolve", user=messages.mention(resolver)),
+            text=ctx.transcript.text(refusal_key, user=messages.mention(resolver)),
         )
     if change.changed:
         ticket = change.found_ticket

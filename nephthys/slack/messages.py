@@ -23,6 +23,10 @@ FEEDBACK_RATING_INPUT = "rating"
 FEEDBACK_COMMENT_BLOCK = "feedback_comment"
 FEEDBACK_COMMENT_INPUT = "comment"
 CLOSING_ACTIONS_BLOCK = "closing-actions"
+# The asker follow-up's nudge (nephthys/slack/follow_up.py).
+FOLLOW_UP_YES_ACTION = "follow_up_yes"
+FOLLOW_UP_HELP_ACTION = "follow_up_help"
+FOLLOW_UP_ACTIONS_BLOCK = "follow-up-actions"
 RATING_TEXT_KEYS = {
     FeedbackRating.NOT_GOOD: "feedback_rating_not_good",
     FeedbackRating.OKAY: "feedback_rating_okay",
@@ -225,6 +229,60 @@ def without_closing_buttons(message: dict) -> list[dict]:
         block
         for block in message.get("blocks") or []
         if not (block.get("type") == "actions" and has_closing_buttons({"blocks": [block]}))
+    ]
+
+
+def follow_up_button_value(ticket_id: int, wait: int) -> str:
+    """``<ticket id>:<wait>``: a nudge's buttons answer the wait on the asker it was posted for."""
+    return f"{ticket_id}:{wait}"
+
+
+def parse_follow_up_button_value(value: object) -> tuple[int, int] | None:
+    """(ticket id, wait) from a nudge button's value; None when it is not one of ours."""
+    return payload_number_pair(value, second_maximum=INT64_MAX)
+
+
+def follow_up_message(
+    transcript: Transcript, *, ticket_id: int, asker_slack_id: str, wait: int, answered: bool = False
+) -> tuple[str, list[dict]]:
+    """The nudge in the question's thread: did this answer it? Yes, close it / I still need help.
+
+    ``answered``: the same question without its buttons (once answered, or closed unanswered).
+    """
+    text = transcript.text("follow_up_question", user=mention(asker_slack_id))
+    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    if not answered:
+        value = follow_up_button_value(ticket_id, wait)
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": FOLLOW_UP_ACTIONS_BLOCK,
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": FOLLOW_UP_YES_ACTION,
+                        "text": _plain(transcript.text("follow_up_yes_button")),
+                        "value": value,
+                        "style": "primary",
+                    },
+                    {
+                        "type": "button",
+                        "action_id": FOLLOW_UP_HELP_ACTION,
+                        "text": _plain(transcript.text("follow_up_help_button")),
+                        "value": value,
+                    },
+                ],
+            }
+        )
+    return text, blocks
+
+
+def without_follow_up_buttons(message: dict) -> list[dict]:
+    """A nudge's blocks (as Slack returns them) with its buttons taken off."""
+    return [
+        block
+        for block in message.get("blocks") or []
+        if not (block.get("type") == "actions" and block.get("block_id") == FOLLOW_UP_ACTIONS_BLOCK)
     ]
 
 

@@ -345,7 +345,8 @@ def add_job_commands(commands) -> None:
     listing.set_defaults(handler=cmd_jobs_list)
     run = job_commands.add_parser("run", help="run one job now, in the foreground")
     run.add_argument(
-        "name", help="daily-summary, stale-tickets, tag-digests, unanswered-alerts, slack-repair, …"
+        "name",
+        help="daily-summary, stale-tickets, asker-follow-up, tag-digests, unanswered-alerts, slack-repair, …",
     )
     run.add_argument("--date", help="the local day a daily job covers (YYYY-MM-DD; default: as if run now)")
     run.add_argument("--dry-run", action="store_true", help="print what it would post; post nothing")

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from nephthys.tasks.asker_follow_up import EVERY_SECONDS as FOLLOW_UP_EVERY_SECONDS
+from nephthys.tasks.asker_follow_up import NAME as FOLLOW_UP_NAME
+from nephthys.tasks.asker_follow_up import AskerFollowUp
 from nephthys.tasks.digests import TagDigestsJob
 from nephthys.tasks.scheduler import Job
 from nephthys.tasks.stale import StaleTicketsJob
@@ -18,7 +21,8 @@ if TYPE_CHECKING:
 
 
 def add_scheduled_jobs(service: SlackService) -> None:
-    """Add the unanswered alerts (an interval job) and the periodic jobs to the service's scheduler."""
+    """Add the unanswered alerts and the asker follow-up (interval jobs) and the periodic jobs to the
+    service's scheduler."""
     ctx, scheduler = service.ctx, service.scheduler
     scheduler.catch_up = timedelta(hours=ctx.settings.job_catch_up_hours)
     heartbeat = ctx.heartbeat
@@ -33,6 +37,17 @@ def add_scheduled_jobs(service: SlackService) -> None:
             off_reason=alerts.off_reason(),
             schedule=alerts.schedule(),
             dry_run=lambda: alerts.run(dry_run=True),
+        )
+    )
+    follow_up = AskerFollowUp(ctx)
+    scheduler.jobs.append(
+        Job(
+            FOLLOW_UP_NAME,
+            FOLLOW_UP_EVERY_SECONDS,
+            follow_up.run,
+            off_reason=follow_up.off_reason(),
+            schedule=follow_up.schedule(),
+            dry_run=lambda: follow_up.run(dry_run=True),
         )
     )
     scheduler.periodic.extend(

@@ -1,9 +1,11 @@
-"""Stale tickets (``stale-tickets``): close, kindly, tickets whose thread went quiet.
+"""Stale tickets (``stale-tickets``): close, kindly, tickets whose asker went quiet.
 
 Hourly (period: the UTC hour) and at start-up (the current hour, when not done yet).
-A ticket not closed whose thread has seen nothing for STALE_TICKET_DAYS days, by the
-database (``lastMsgAt``, reopens, the bot's own messages), is confirmed with
-``conversations.replies`` (the thread may have seen activity the service missed):
+A ticket waiting on its asker (a helper spoke last: "waitingOn" ASKER) whose thread has seen
+nothing for STALE_TICKET_DAYS days, by the database (``lastMsgAt``, reopens, the bot's own
+messages), is confirmed with ``conversations.replies`` (the thread may have seen activity the
+service missed). A ticket waiting on the helpers is never closed: the team owes it an answer,
+and closing it would hide it from every count of unanswered questions.
 
 - activity since the threshold: the ticket is left open and the activity noted;
 - the thread is gone: the ticket closes without a post;

@@ -1,4 +1,4 @@
-"""Closing and reopening: a resolve (button, macro), a reopen, the stale-tickets job's quiet close."""
+"""Closing and reopening: a resolve (button, macro, a nudge's Yes), a reopen, the jobs' quiet close."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nephthys.database.models import Ticket, TicketEventKind, TicketStatus, User
+from nephthys.database.models import Ticket, TicketEventKind, TicketStatus, User, WaitingOn
 from nephthys.tickets import events, timeline
 from nephthys.tickets.core import (
     DEFAULT_CREDIT_WINDOW,
@@ -35,6 +35,7 @@ class _Locked:
     assigned_to_id: int | None
     ticket_ts: str | None
     closed_at: datetime | None
+    reopened_at: datetime | None
     # The thread's last message is younger than the credit window asked for.
     recently_active: bool
     actor_id: int
@@ -58,6 +59,7 @@ async def _lock_and_authorise(
                 Ticket.assigned_to_id,
                 Ticket.ticket_ts,
                 Ticket.closed_at,
+                Ticket.reopened_at,
                 Ticket.last_msg_at,
                 func.now(),
             )
@@ -67,7 +69,7 @@ async def _lock_and_authorise(
     ).one_or_none()
     if row is None:
         return Change(Outcome.NOT_FOUND)
-    status, opened_by_id, assigned_to_id, ticket_ts, closed_at, last_msg_at, now = row
+    status, opened_by_id, assigned_to_id, ticket_ts, closed_at, reopened_at, last_msg_at, now = row
     actor = (
         await session.execute(select(User.id, User.helper).where(User.slack_id == actor_slack_id))
     ).one_or_none()
@@ -79,6 +81,7 @@ async def _lock_and_authorise(
         assigned_to_id=assigned_to_id,
         ticket_ts=ticket_ts,
         closed_at=closed_at,
+        reopened_at=reopened_at,
         recently_active=last_msg_at is not None and now - last_msg_at < credit_window,
         actor_id=actor.id,
         actor_is_asker=is_asker,
@@ -95,6 +98,7 @@ async def resolve_ticket(
     credit_window: timedelta = DEFAULT_CREDIT_WINDOW,
     at: datetime | None = None,
     msg_ts: str | None = None,
+    nudged_wait: int | None = None,
 ) -> Change:
     """Close the ticket, if the resolver is its asker or a helper and it is not closed yet.
 
@@ -106,6 +110,10 @@ async def resolve_ticket(
     Credit (``closedBy``): the assigned helper when the thread's last message is younger
     than ``credit_window`` (a colleague closing an active thread does not take its
     credit), or when the asker resolves; otherwise the resolving helper.
+
+    ``nudged_wait`` (the asker follow-up's Yes, nephthys/tickets/follow_up.py): the key of the
+    wait on the asker the nudge was posted for. Only the asker may answer it (NOT_ALLOWED), and
+    only while the ticket has not been reopened since that wait began (OUT_OF_DATE).
     """
     async with sessions.begin() as session:
         locked = await _lock_and_authorise(
@@ -113,12 +121,21 @@ async def resolve_ticket(
         )
         if isinstance(locked, Change):
             return locked
+        if nudged_wait is not None and not locked.actor_is_asker:
+            return Change(Outcome.NOT_ALLOWED, await _state(session, Ticket.id == ticket_id))
         if locked.status is TicketStatus.CLOSED:
             return Change(
                 Outcome.UNCHANGED,
                 await _state(session, Ticket.id == ticket_id),
                 actor_is_helper=locked.actor_is_helper,
             )
+        if (
+            nudged_wait is not None
+            and locked.reopened_at is not None
+            and closure_key(locked.reopened_at) > nudged_wait
+        ):
+            # Closed and reopened since the nudge: its Yes answered a question asked of another opening.
+            return Change(Outcome.OUT_OF_DATE, await _state(session, Ticket.id == ticket_id))
         assignee_earns_it = locked.assigned_to_id is not None and (
             locked.recently_active or locked.actor_is_asker
         )
@@ -208,29 +225,45 @@ async def reopen_ticket(
 
 @retried_on_conflict
 async def close_quiet_ticket(
-    sessions: Sessions, *, ticket_id: int, quiet_since: datetime, at: datetime | None = None
+    sessions: Sessions,
+    *,
+    ticket_id: int,
+    quiet_since: datetime,
+    at: datetime | None = None,
+    nudged_at: datetime | None = None,
 ) -> Change:
-    """Close a ticket nobody wrote in since ``quiet_since`` (the stale-tickets job).
+    """Close a ticket waiting on its asker that nobody wrote in since ``quiet_since`` (the
+    stale-tickets job; the asker follow-up, for a nudge nobody answered).
 
     ``at``: the job's clock (no Slack instant exists), the ``closedAt`` and the CLOSED event's
-    instant, by the bot; None: the database's clock.
+    instant, by the bot; None: the database's clock. ``nudged_at``: the asker follow-up's nudge,
+    which must still be the nudge of the ticket's current wait on the asker ("nudgedAt").
 
-    Credited to its assignee when it has one, to nobody otherwise. UNCHANGED when it
-    is closed already, or saw a message (``lastMsgAt``) or a reopen since then.
+    Credited to its assignee when it has one, to nobody otherwise. UNCHANGED when it is closed
+    already, waits on the helpers (no job closes a question the team owes an answer), or saw a
+    message (``lastMsgAt``) or a reopen since ``quiet_since``.
     """
     async with sessions.begin() as session:
         row = (
             await session.execute(
-                select(Ticket.status, Ticket.assigned_to_id, Ticket.last_msg_at, Ticket.reopened_at)
+                select(
+                    Ticket.status,
+                    Ticket.assigned_to_id,
+                    Ticket.last_msg_at,
+                    Ticket.reopened_at,
+                    Ticket.waiting_on,
+                    Ticket.nudged_at,
+                )
                 .where(Ticket.id == ticket_id)
                 .with_for_update()
             )
         ).one_or_none()
         if row is None:
             return Change(Outcome.NOT_FOUND)
-        status, assigned_to_id, last_msg_at, reopened_at = row
+        status, assigned_to_id, last_msg_at, reopened_at, waiting_on, current_nudge = row
         heard_since = any(at is not None and at >= quiet_since for at in (last_msg_at, reopened_at))
-        if status is TicketStatus.CLOSED or heard_since:
+        waits_on_asker = waiting_on is WaitingOn.ASKER and (nudged_at is None or current_nudge == nudged_at)
+        if status is TicketStatus.CLOSED or heard_since or not waits_on_asker:
             return Change(Outcome.UNCHANGED, await _state(session, Ticket.id == ticket_id))
         await session.execute(
             update(Ticket)

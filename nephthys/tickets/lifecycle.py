@@ -9,8 +9,9 @@ end in one consistent state.
 
 The functions live by concern, beside this module: ``core`` (what they share),
 ``users``, ``opening``, ``replies`` (and assignment), ``closing`` (and reopening),
-``deletion``, ``bot_messages`` and ``reads``. This module is their one public face:
-callers write ``lifecycle.resolve_ticket(...)`` whichever module holds it.
+``deletion``, ``follow_up`` (the asker follow-up's nudge and its answer), ``bot_messages``
+and ``reads``. This module is their one public face: callers write
+``lifecycle.resolve_ticket(...)`` whichever module holds it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from nephthys.tickets.core import (
     retried_on_conflict,
 )
 from nephthys.tickets.deletion import delete_ticket, question_deleted
+from nephthys.tickets.follow_up import asker_needs_help, record_nudge, wait_key
 from nephthys.tickets.opening import open_ticket, previous_ticket_count, set_ai_title, update_description
 from nephthys.tickets.reads import (
     AskedTicket,
@@ -81,6 +83,7 @@ __all__ = [
     "Sessions",
     "TicketState",
     "Viewer",
+    "asker_needs_help",
     "assigned_tickets",
     "autocommit",
     "bot_messages",
@@ -96,6 +99,7 @@ __all__ = [
     "record_backend_message",
     "record_bot_message",
     "record_helper_macro",
+    "record_nudge",
     "record_reply",
     "remember_home_view",
     "reopen_ticket",
@@ -113,4 +117,5 @@ __all__ = [
     "upsert_user",
     "user_needs_username",
     "viewer",
+    "wait_key",
 ]

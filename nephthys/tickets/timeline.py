@@ -2,7 +2,7 @@
 
 The lifecycle logs events (nephthys/tickets/events.py); after it does, :func:`refresh` folds the
 ticket's whole log, in the order the events happened, into "Ticket"."waitingOn"/"waitingSince"
-and its "TicketSpan" rows, in the same transaction. Folding the whole log (a handful of rows)
+(and "nudgedAt") and its "TicketSpan" rows, in the same transaction. Folding the whole log (a handful of rows)
 rather than applying the newest event means a late delivery lands in its place: a message
 delivered after a later one changes the state as if it had come in order.
 
@@ -12,6 +12,8 @@ The rules (issue 20, sections 2 and 3):
   message; on the asker after a helper's message (a macro a helper ran counts). Other people's
   messages change nothing; a closed ticket waits on nobody and its messages change nothing.
   ``waiting_since`` is when the current wait began (more asker messages do not move it).
+- ``nudged_at``: the first NUDGED (the asker follow-up) of the current wait on the asker; any
+  change of wait, or a closure, clears it.
 - FIRST_RESPONSE: the question to the first helper message (running until then, also while closed).
 - NEXT_RESPONSE: an asker message (or a reopen) that makes the ticket wait on the helpers again,
   after a helper has spoken, to the next helper message; dropped if the ticket closes first.
@@ -37,7 +39,7 @@ from nephthys.support_calendar import SUPPORT_SECONDS_FUNCTION
 
 Executor = AsyncSession | AsyncConnection
 
-# The kinds the fold reads; the others (tags, nudges, SLA notes) change neither wait nor span.
+# The kinds the fold reads; the others (tags, SLA notes) change neither wait nor span.
 FOLDED_KINDS = (
     TicketEventKind.OPENED,
     TicketEventKind.ASKER_MESSAGE,
@@ -45,6 +47,7 @@ FOLDED_KINDS = (
     TicketEventKind.ASSIGNED,
     TicketEventKind.CLOSED,
     TicketEventKind.REOPENED,
+    TicketEventKind.NUDGED,
 )
 
 
@@ -69,6 +72,7 @@ class Timeline:
     waiting_since: datetime | None
     closed: bool
     spans: list[Span] = field(default_factory=list)
+    nudged_at: datetime | None = None  # the current wait on the asker's nudge
 
 
 def fold(events: Sequence[LoggedEvent]) -> Timeline:
@@ -81,6 +85,7 @@ def fold(events: Sequence[LoggedEvent]) -> Timeline:
     is_open = False
     waiting: WaitingOn | None = None
     since: datetime | None = None
+    nudged: datetime | None = None
     opened_at: datetime | None = None
     first_response: Span | None = None
     next_from: datetime | None = None  # a running next-response clock
@@ -89,10 +94,10 @@ def fold(events: Sequence[LoggedEvent]) -> Timeline:
     parts: list[Span] = []
 
     def wait_on_helpers(at: datetime) -> None:
-        nonlocal waiting, since, next_from, part_from
+        nonlocal waiting, since, nudged, next_from, part_from
         if waiting is WaitingOn.HELPERS:
             return
-        waiting, since, part_from = WaitingOn.HELPERS, at, at
+        waiting, since, nudged, part_from = WaitingOn.HELPERS, at, None, at
         if first_response is not None and first_response.end is not None:
             next_from = at
 
@@ -112,6 +117,9 @@ def fold(events: Sequence[LoggedEvent]) -> Timeline:
             continue  # a closed ticket's messages change nothing
         elif kind is TicketEventKind.ASKER_MESSAGE:
             wait_on_helpers(at)
+        elif kind is TicketEventKind.NUDGED:
+            if waiting is WaitingOn.ASKER and nudged is None:
+                nudged = at
         elif kind in helper_kinds:
             if first_response is not None and first_response.end is None:
                 first_response = replace(first_response, end=at, actor_id=event.actor_id)
@@ -122,18 +130,18 @@ def fold(events: Sequence[LoggedEvent]) -> Timeline:
                 parts.append(Span(TicketSpanKind.RESOLUTION, part_from, at, None))
                 part_from = None
             if waiting is not WaitingOn.ASKER:
-                waiting, since = WaitingOn.ASKER, at
+                waiting, since, nudged = WaitingOn.ASKER, at, None
         elif kind is TicketEventKind.CLOSED:
             if part_from is not None:
                 parts.append(Span(TicketSpanKind.RESOLUTION, part_from, at, None))
-            is_open, waiting, since, next_from, part_from = False, None, None, None, None
+            is_open, waiting, since, nudged, next_from, part_from = False, None, None, None, None, None
     if part_from is not None:
         parts.append(Span(TicketSpanKind.RESOLUTION, part_from, None, None))
     if next_from is not None:
         spans.append(Span(TicketSpanKind.NEXT_RESPONSE, next_from, None, None))
     closed = opened_at is not None and not is_open
     head = [first_response] if first_response is not None else []
-    return Timeline(waiting, since, closed, head + spans + parts)
+    return Timeline(waiting, since, closed, head + spans + parts, nudged)
 
 
 _READ = text(
@@ -164,10 +172,12 @@ _WRITE = text(
         UPDATE "Ticket" t SET
             "waitingOn" = CAST(w.waiting_on AS "WaitingOn"),
             "waitingSince" = w.since,
+            "nudgedAt" = w.nudged,
             "firstResponseMinutes" = totals.first_response,
             "resolutionMinutes" = CASE WHEN w.closed THEN totals.resolution END
         FROM unnest(CAST(:ticket_ids AS int[]), CAST(:waitings AS text[]), CAST(:sinces AS timestamptz[]),
-                    CAST(:closeds AS boolean[])) AS w(id, waiting_on, since, closed)
+                    CAST(:nudgeds AS timestamptz[]), CAST(:closeds AS boolean[]))
+             AS w(id, waiting_on, since, nudged, closed)
              LEFT JOIN totals ON totals."ticketId" = w.id
         WHERE t.id = w.id"""
 )
@@ -200,6 +210,7 @@ async def write(executor: Executor, timelines: Mapping[int, Timeline]) -> None:
             "ticket_ids": list(timelines),
             "waitings": [t.waiting_on.value if t.waiting_on else None for t in timelines.values()],
             "sinces": [t.waiting_since for t in timelines.values()],
+            "nudgeds": [t.nudged_at for t in timelines.values()],
             "closeds": [t.closed for t in timelines.values()],
         },
     )

@@ -1,4 +1,5 @@
-"""Reads for the scheduled jobs: tickets gone quiet, tickets waiting for a helper, a tag's open tickets."""
+"""Reads for the scheduled jobs: tickets gone quiet, tickets waiting for a helper, tickets to follow up
+with their asker."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ _LAST_ACTIVITY = """greatest(
 _QUIET = text(
     f"""SELECT id, "msgTs", quiet_since FROM (
             SELECT t.id, t."msgTs", {_LAST_ACTIVITY} AS quiet_since
-            FROM "Ticket" t WHERE t.status IN ('OPEN', 'IN_PROGRESS')
+            FROM "Ticket" t WHERE t.status IN ('OPEN', 'IN_PROGRESS') AND t."waitingOn" = 'ASKER'
               AND coalesce(t."lastMsgAt", t."createdAt") < CAST(:quiet_before AS timestamptz)) q
         WHERE quiet_since < CAST(:quiet_before AS timestamptz)
         ORDER BY quiet_since, id LIMIT CAST(:limit AS int)"""
@@ -45,7 +46,8 @@ _QUIET = text(
 
 
 async def quiet_tickets(sessions: Sessions, *, quiet_before: datetime, limit: int) -> list[QuietTicket]:
-    """Tickets not closed whose thread has seen nothing since before ``quiet_before``, quietest first."""
+    """Tickets waiting on their asker whose thread has seen nothing since before ``quiet_before``,
+    quietest first (a ticket waiting on the helpers is never stale: the team owes it an answer)."""
     async with sessions() as session:
         rows = (await session.execute(_QUIET, {"quiet_before": quiet_before, "limit": limit})).all()
     return [QuietTicket(id=r.id, msg_ts=r.msgTs, quiet_since=r.quiet_since) for r in rows]
@@ -89,6 +91,80 @@ async def tickets_waiting_for_a_helper(
             asker_slack_id=r.asker,
             alert_period=r.period,
             subscriber_slack_ids=list(r.subscribers),
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class FollowUpTicket:
+    """A ticket waiting on its asker that the asker follow-up has work for."""
+
+    id: int
+    msg_ts: str
+    asker_slack_id: str
+    waiting_since: datetime  # the current wait on the asker began
+    nudged_at: datetime | None  # this wait's nudge; None: not nudged yet (the work is the nudge)
+    nudge_ts: str | None  # the nudge's message
+
+
+# Each half is one range of a partial index (migration 0022): waits on the asker not nudged, by
+# their start; nudged tickets, by their nudge. With nothing due both ranges are empty.
+_FOLLOW_UP = text(
+    """WITH due AS (
+            (SELECT t.id, t."waitingSince" AS due_since FROM "Ticket" t
+              WHERE t."waitingOn" = 'ASKER' AND t."nudgedAt" IS NULL
+                AND t."waitingSince" >= CAST(:nudge_after AS timestamptz)
+                AND t."waitingSince" < CAST(:nudge_before AS timestamptz)
+              ORDER BY t."waitingSince" LIMIT CAST(:limit AS int))
+            UNION ALL
+            (SELECT t.id, t."nudgedAt" FROM "Ticket" t
+              WHERE t."nudgedAt" < CAST(:close_before AS timestamptz)
+                AND coalesce(t."lastMsgAt", '-infinity') < CAST(:close_before AS timestamptz)
+              ORDER BY t."nudgedAt" LIMIT CAST(:limit AS int)))
+        SELECT t.id, t."msgTs", u."slackId" AS asker, t."waitingSince" AS waiting_since,
+               t."nudgedAt" AS nudged_at, n."msgTs" AS nudge_ts
+        FROM due
+        JOIN "Ticket" t ON t.id = due.id
+        JOIN "User" u ON u.id = t."openedById"
+        LEFT JOIN LATERAL (
+            SELECT e."msgTs" FROM "TicketEvent" e
+            WHERE e."ticketId" = t.id AND e.at = t."nudgedAt" AND e.kind = 'NUDGED'
+            ORDER BY e.id LIMIT 1) n ON true
+        ORDER BY due.due_since, t.id LIMIT CAST(:limit AS int)"""
+)
+
+
+async def tickets_to_follow_up(
+    sessions: Sessions,
+    *,
+    nudge_before: datetime,
+    nudge_after: datetime,
+    close_before: datetime | None,
+    limit: int,
+) -> list[FollowUpTicket]:
+    """Tickets waiting on their asker that the asker follow-up has work for, the longest due first:
+
+    - due a nudge: the wait began in ``[nudge_after, nudge_before)`` and has no nudge yet;
+    - due a close: the wait was nudged, and that nudge and the thread's last message are older than
+      ``close_before`` (None: never due).
+    """
+    params = {
+        "nudge_before": nudge_before,
+        "nudge_after": nudge_after,
+        "close_before": close_before,
+        "limit": limit,
+    }
+    async with sessions() as session:
+        rows = (await session.execute(_FOLLOW_UP, params)).all()
+    return [
+        FollowUpTicket(
+            id=r.id,
+            msg_ts=r.msgTs,
+            asker_slack_id=r.asker,
+            waiting_since=r.waiting_since,
+            nudged_at=r.nudged_at,
+            nudge_ts=r.nudge_ts,
         )
         for r in rows
     ]

@@ -126,6 +126,16 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "tag_digest": frozenset({"tag", "count"}),
     "tag_digest_item": frozenset({"link", "title", "created"}),
     "tag_digest_more": frozenset({"count"}),
+    # The asker follow-up (docs/jobs.md): the nudge in the question's thread, its buttons, what they
+    # answer, and the closing text when nobody answered it.
+    "follow_up_question": frozenset({"user"}),
+    "follow_up_yes_button": frozenset(),
+    "follow_up_help_button": frozenset(),
+    "follow_up_asker_only": frozenset({"user"}),
+    "follow_up_still_needs_help": frozenset({"user", "assignee"}),
+    "follow_up_still_needs_help_unassigned": frozenset({"user"}),
+    "follow_up_closed": frozenset({"user"}),
+    "resolved_no_answer": frozenset({"user"}),
 }
 
 # The App Home (nephthys/slack/home): its header, its six views, and the admin modals.

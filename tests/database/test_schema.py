@@ -29,6 +29,8 @@ def test_the_schema_reader_sees_every_model_and_enum():
     }  # fmt: skip
     ticket = schema.models["Ticket"]
     assert [f.name for f in ticket.fields if f.unique] == ["msgTs", "ticketTs"]
+    # Folded from the timeline: whom it waits on since when, and that wait's nudge (0019, 0022).
+    assert {"waitingOn", "waitingSince", "nudgedAt"} <= {f.name for f in ticket.fields}
     assert schema.models["TagsOnTickets"].primary_key == ("ticketId", "tagId")
     assert schema.models["BotMessage"].uniques == [("ts", "channelId")]
     assert schema.models["Feedback"].uniques == [("ticketId", "createdById")]

@@ -68,3 +68,18 @@ async def add_ticket(
         created,
     )
     return dict(rows[0])
+
+
+async def add_events(db_url: str, ticket_id: int, *events: tuple[str, datetime, str | None]) -> None:
+    """Write a ticket's timeline: (kind, at, actor's Slack id or None for the bot) each. The service
+    folds it into the ticket's wait when it starts (nephthys/tickets/support_minutes.py)."""
+    for kind, at, actor in events:
+        await postgres.execute(
+            db_url,
+            """INSERT INTO "TicketEvent" ("ticketId", kind, at, "actorId")
+               VALUES ($1, CAST($2 AS "TicketEventKind"), $3, $4)""",
+            ticket_id,
+            kind,
+            at,
+            await user_id(db_url, actor) if actor else None,
+        )

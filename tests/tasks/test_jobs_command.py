@@ -8,6 +8,7 @@ import sys
 from datetime import timedelta
 
 from tests.api.data import add_ticket, add_user, database_now
+from tests.slack.conftest import ASKER
 from tests.support import postgres
 from tests.support.slack import BOT_TOKEN, BTS_CHANNEL, HELP_CHANNEL, SIGNING_SECRET, TICKET_CHANNEL
 
@@ -109,8 +110,8 @@ async def test_jobs_list_works_without_slack_and_says_why_each_job_is_off(db_url
     assert first.startswith("using the database at postgresql://") and "(DATABASE_URL)" in first
     lines = {line.split(":")[0]: line for line in rest}
     assert set(lines) == {
-        "daily-summary", "stale-tickets", "tag-digests", "unanswered-alerts", "slack-repair",
-        "slack-replay-events", "slack-prune-events", "slack-helper-sync", "ticket-json-upkeep",
+        "daily-summary", "stale-tickets", "asker-follow-up", "tag-digests", "unanswered-alerts",
+        "slack-repair", "slack-replay-events", "slack-prune-events", "slack-helper-sync", "ticket-json-upkeep",
     }  # fmt: skip
     slack_off = "off (needs Slack: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not set)"
     assert all(slack_off in line for name, line in lines.items() if name != "ticket-json-upkeep")
@@ -158,17 +159,28 @@ async def test_a_dry_run_needs_only_the_database(db_url, tmp_path):
     # A job off by its own setting stays off, dry or not; a real run needs Slack.
     code, out, err = await nephthys("jobs", "run", "stale-tickets", "--dry-run", env=env, cwd=tmp_path)
     assert code == 1 and "stale-tickets is off: STALE_TICKET_DAYS is unset or 0" in err
-    # On, its dry run lists the database's quiet tickets without asking Slack (which is off).
-    author = await add_user(db_url, "UAUTHOR")
+    # On, its dry run lists the database's quiet tickets without asking Slack (which is off): those
+    # waiting on their asker, never one waiting on the helpers.
+    author, helper = await add_user(db_url, "UAUTHOR"), await add_user(db_url, "UHELPER", helper=True)
+    long_ago = await database_now(db_url) - timedelta(days=10)
     quiet = await add_ticket(
-        db_url, opened_by=author, created_at=await database_now(db_url) - timedelta(days=10)
+        db_url, opened_by=author, created_at=long_ago, status="IN_PROGRESS", assigned_to=helper
     )
+    unanswered = await add_ticket(db_url, opened_by=author, created_at=long_ago)
+    for ticket, waiting_on in ((quiet, "ASKER"), (unanswered, "HELPERS")):
+        await postgres.execute(
+            db_url,
+            """UPDATE "Ticket" SET "waitingOn" = CAST($2 AS "WaitingOn"), "waitingSince" = "createdAt"
+               WHERE id = $1""",
+            ticket,
+            waiting_on,
+        )
     code, out, err = await nephthys(
         "jobs", "run", "stale-tickets", "--dry-run", env={**env, "STALE_TICKET_DAYS": "3"}, cwd=tmp_path
     )
     assert code == 0, err
     assert "would close 1 tickets quiet for 3 days (not checked with Slack: Slack is off)" in out
-    assert f"#{quiet} (quiet since" in out
+    assert f"#{quiet} (quiet since" in out and f"#{unanswered} " not in out
     code, out, err = await nephthys("jobs", "run", "daily-summary", env=env, cwd=tmp_path)
     assert code == 1 and "daily-summary is off: needs Slack" in err and "--dry-run" in err
     assert await postgres.fetch(db_url, 'SELECT * FROM "JobRun"') == []
@@ -223,3 +235,57 @@ async def test_an_unreachable_database_is_one_line_and_exit_1_for_the_jobs_and_t
         assert code == 1, (args, err)
         assert "Traceback" not in err
         assert err.strip().splitlines()[-1].startswith("nephthys: cannot reach the database at"), args
+
+
+async def test_jobs_run_asker_follow_up_from_the_command_line(db_url, fake, tmp_path):
+    """`nephthys jobs run asker-follow-up` as an operator runs it: the machine's clock, the fake Slack.
+
+    The ticket's wait is dated by the database's clock, which the command must share: under faketime
+    (the whole run faked, PostgreSQL included) the command gets the fake too.
+    """
+    faked_clock = {
+        key: value
+        for key, value in os.environ.items()
+        if key in {"LD_PRELOAD", "DONT_FAKE_MONOTONIC"} or key.startswith("FAKETIME")
+    }
+    env = {
+        **faked_clock,
+        "DATABASE_URL": db_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_BASE_URL": fake.base_url,
+        "SLACK_HELP_CHANNEL": HELP_CHANNEL,
+        "SLACK_TICKET_CHANNEL": TICKET_CHANNEL,
+    }
+    code, out, err = await nephthys("jobs", "list", env=env, cwd=tmp_path)
+    assert code == 0, err
+    [line] = [line for line in out.splitlines() if line.startswith("asker-follow-up:")]
+    assert "asker-follow-up: on; every 5 min; nudges the asker after 48 h waiting on them" in line
+    assert "closes 5 days after an unanswered nudge" in line
+
+    # A ticket a helper answered three days ago (the database's clock), waiting on its asker since.
+    [now] = await postgres.fetch(db_url, "SELECT now() AS now")
+    answered_at = now["now"] - timedelta(days=3)
+    question = fake.add_message(HELP_CHANNEL, user=ASKER, text="hello?", ts=f"{answered_at.timestamp():.6f}")
+    [asker] = await postgres.fetch(
+        db_url, """INSERT INTO "User" ("slackId") VALUES ($1) RETURNING id""", ASKER
+    )
+    [ticket] = await postgres.fetch(
+        db_url,
+        """INSERT INTO "Ticket" (title, description, "msgTs", "openedById", "createdAt", "waitingOn", "waitingSince")
+           VALUES ('hello?', 'hello?', $1, $2, $3, 'ASKER', $3) RETURNING id""",
+        question["ts"],
+        asker["id"],
+        answered_at,
+    )
+    code, out, err = await nephthys("jobs", "run", "asker-follow-up", "--dry-run", env=env, cwd=tmp_path)
+    assert code == 0 and f"would nudge #{ticket['id']}" in out, err
+    assert fake.calls_to("chat.postMessage") == []
+    for _ in range(2):  # the second run finds it nudged
+        code, out, err = await nephthys("jobs", "run", "asker-follow-up", env=env, cwd=tmp_path)
+        assert code == 0 and out.splitlines()[-1] == "asker-follow-up: done", err
+    [posted] = fake.calls_to("chat.postMessage", ok=True, channel=HELP_CHANNEL)
+    assert (
+        posted.args["thread_ts"] == question["ts"] and "Did this answer your question?" in posted.args["text"]
+    )
+    assert len(await postgres.fetch(db_url, """SELECT 1 FROM "TicketEvent" WHERE kind = 'NUDGED'""")) == 1

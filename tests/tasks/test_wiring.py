@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from nephthys.tasks.runner import RunStatus, last_run, run_period
-from tests.slack.conftest import ASKER, BTS_CHANNEL, HELP_CHANNEL, eventually
+from tests.slack.conftest import ASKER, BTS_CHANNEL, HELP_CHANNEL, HELPER, eventually
 from tests.support import postgres
-from tests.tasks.data import add_ticket
+from tests.tasks.data import add_events, add_ticket
 
 # The service's clock in these tests: Saturday 28 November 2026, 00:30 in London (GMT), whatever
 # the hour the suite runs at: the jobs work for this instant, never the machine's.
@@ -44,7 +44,14 @@ async def test_the_service_sweeps_stale_tickets_at_start_up(desk, team, db_url):
     question = team.add_message(
         HELP_CHANNEL, user=ASKER, text="hello?", ts=f"{int(long_ago.timestamp())}.000100"
     )
-    await add_ticket(db_url, asker=ASKER, created=long_ago, msg_ts=question["ts"])
+    ticket = await add_ticket(db_url, asker=ASKER, created=long_ago, msg_ts=question["ts"])
+    # A helper answered it (its timeline says so): it waits on the asker, whom nobody heard since.
+    await add_events(
+        db_url,
+        ticket["id"],
+        ("OPENED", long_ago, ASKER),
+        ("HELPER_MESSAGE", long_ago + timedelta(minutes=5), HELPER),
+    )
     async with desk(run_jobs=True, clock=lambda: NOW, stale_ticket_days=7) as d:
 
         async def closed() -> bool:

@@ -430,6 +430,12 @@ async def test_every_change_writes_its_events_at_the_instant_it_is_given(session
         sessions, ticket_id=ticket_id, reopener_slack_id="UHELPER01", at=asked + 3 * minute, msg_ts="9.1"
     )
     assert reopened.changed
+    # The helper answers again: it waits on the asker, which a job may close.
+    answered = await lifecycle.record_reply(
+        sessions, thread_ts="1772816100.000000", author_slack_id="UHELPER01", ts="1772816310.000000",
+        at=asked + 3.5 * minute,
+    )  # fmt: skip
+    assert answered is not None
     # The stale job's close: no Slack instant, the job's clock, by the bot. (lastMsgAt is when a
     # reply was applied, by the database's clock: set it back into this test's time.)
     await execute(db_url, 'UPDATE "Ticket" SET "lastMsgAt" = $1', asked + minute)
@@ -450,6 +456,7 @@ async def test_every_change_writes_its_events_at_the_instant_it_is_given(session
         ("ASSIGNED", asked + minute, "UHELPER01", "1772816160.000000"),
         ("CLOSED", asked + 2 * minute, "UASKER001", None),  # who acted; the credit is the assignee's
         ("REOPENED", asked + 3 * minute, "UHELPER01", "9.1"),
+        ("HELPER_MESSAGE", asked + 3.5 * minute, "UHELPER01", "1772816310.000000"),
         ("CLOSED", asked + 5 * minute, None, None),
     ]
     assert await slack_id_of(db_url, row["closedById"]) == "UHELPER01"

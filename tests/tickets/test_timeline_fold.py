@@ -88,3 +88,31 @@ def test_a_backfilled_timeline_reads_its_assignment_as_the_first_answer():
     # With messages logged, an assignment alone is not an answer.
     timeline = fold(log((K.OPENED, 0, ASKER), (K.ASSIGNED, 30, HELPER), (K.HELPER_MESSAGE, 35, HELPER)))
     assert timeline.spans[0] == Span(S.FIRST_RESPONSE, at(0), at(35), HELPER)
+
+
+def test_a_nudge_belongs_to_the_wait_on_the_asker_it_came_in():
+    answered = log((K.OPENED, 0, ASKER), (K.HELPER_MESSAGE, 10, HELPER), (K.NUDGED, 3000, None))
+    timeline = fold(answered)
+    assert (timeline.waiting_on, timeline.waiting_since, timeline.nudged_at) == (
+        WaitingOn.ASKER,
+        at(10),
+        at(3000),
+    )
+    # Changes nothing else: the spans are those of the log without it.
+    assert timeline.spans == fold(answered[:2]).spans
+    # A helper writing again keeps the wait and its nudge; a second nudge does not move it.
+    assert fold(answered + log((K.HELPER_MESSAGE, 3100, HELPER), (K.NUDGED, 3200, None))).nudged_at == at(
+        3000
+    )
+    # The asker's answer (a message, or "I still need help") ends the wait, and with it the nudge; the
+    # next wait on the asker has none until it is nudged itself.
+    for after in (
+        log((K.ASKER_MESSAGE, 3100, ASKER)),
+        log((K.ASKER_MESSAGE, 3100, ASKER), (K.HELPER_MESSAGE, 3200, HELPER)),
+        log((K.CLOSED, 3100, ASKER)),
+        log((K.CLOSED, 3100, ASKER), (K.REOPENED, 3200, ASKER), (K.HELPER_MESSAGE, 3300, HELPER)),
+    ):
+        assert fold(answered + after).nudged_at is None
+    # A nudge while the ticket waits on the helpers, or is closed, is no nudge of theirs.
+    assert fold(log((K.OPENED, 0, ASKER), (K.NUDGED, 3000, None))).nudged_at is None
+    assert fold(answered[:2] + log((K.CLOSED, 20, HELPER), (K.NUDGED, 3000, None))).nudged_at is None
