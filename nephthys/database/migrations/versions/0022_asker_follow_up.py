@@ -13,13 +13,13 @@ tickets, and empty when nothing is due:
 - "Ticket_nudgedAt_idx": nudged tickets, by the nudge (due a close).
 
 Revision ID: 0022
-Revises: 0019
+Revises: 0021
 """
 
 from alembic import op
 
 revision = "0022"
-down_revision = "0019"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
