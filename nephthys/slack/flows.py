@@ -357,7 +357,7 @@ async def _others_wrote(ctx: SlackContext, ticket: TicketState) -> bool:
 
 
 async def thread_reply(
-    ctx: SlackContext, *, thread_ts: str, ts: str, user: str, broadcast: bool
+    ctx: SlackContext, *, thread_ts: str, ts: str, user: str, broadcast: bool, text: str | None = None
 ) -> lifecycle.ReplyRecorded | None:
     """A reply in a ticket's thread: who spoke last; a helper's reply takes the ticket.
 
@@ -365,7 +365,7 @@ async def thread_reply(
     token) and its sender told why.
     """
     recorded = await lifecycle.record_reply(
-        ctx.sessions, thread_ts=thread_ts, author_slack_id=user, ts=ts, at=slack_instant(ts)
+        ctx.sessions, thread_ts=thread_ts, author_slack_id=user, ts=ts, at=slack_instant(ts), text=text
     )
     if recorded is None:
         return None

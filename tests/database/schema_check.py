@@ -18,6 +18,8 @@ POSTGRES_TYPES = {
     "DateTime": "timestamp with time zone",
     "Float": "double precision",
     "Bytes": "bytea",
+    "String[]": "ARRAY",
+    'Unsupported("tsvector")': "tsvector",
 }
 
 
