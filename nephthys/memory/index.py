@@ -134,3 +134,25 @@ _CLOSED_OR_REOPENED = text(
 async def closed_or_reopened(executor: Executor, *, ticket_id: int) -> None:
     """The ticket closed (resolved when a helper had answered: its closedAt) or reopened (not)."""
     await executor.execute(_CLOSED_OR_REOPENED, {"ticket_id": ticket_id})
+
+
+_CLAIM_SIMILAR_POST = text(
+    """UPDATE "TicketSearch" SET "similarPostedAt" = clock_timestamp()
+       WHERE "ticketId" = :ticket_id AND "similarPostedAt" IS NULL
+       RETURNING 1"""
+)
+_RELEASE_SIMILAR_POST = text(
+    'UPDATE "TicketSearch" SET "similarPostedAt" = NULL WHERE "ticketId" = :ticket_id'
+)
+
+
+async def claim_similar_post(sessions, *, ticket_id: int) -> bool:
+    """Claim the ticket's one similar-tickets post; False when it was claimed before."""
+    async with sessions.begin() as session:
+        return (await session.execute(_CLAIM_SIMILAR_POST, {"ticket_id": ticket_id})).first() is not None
+
+
+async def release_similar_post(sessions, *, ticket_id: int) -> None:
+    """The claimed post failed: a later pass may post it."""
+    async with sessions.begin() as session:
+        await session.execute(_RELEASE_SIMILAR_POST, {"ticket_id": ticket_id})

@@ -37,6 +37,8 @@ TYPO_CREDIT = 0.7
 MIN_SCORE = 0.45
 SIMILAR_LIMIT = 3
 SEARCH_LIMIT_MAX = 50
+# Search words are read up to this many characters (at most 16 terms of them are used).
+SEARCH_WORDS_MAX_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ def _all_terms_query(query_terms: Sequence[str]) -> str:
 async def search_tickets(sessions: Sessions, *, words: str, limit: int = 10) -> list[PastTicket]:
     """Every ticket the words find (question or answer), best first, at most ``limit``: those with
     all the words first, then those with some."""
-    query_terms = terms.terms(words)[:16]
+    query_terms = terms.terms(words[:SEARCH_WORDS_MAX_CHARS])[:16]
     if not query_terms:
         return []
     found: dict[int, float] = {}

@@ -25,7 +25,8 @@ from slack_sdk.errors import SlackApiError
 
 from nephthys.database.models import TicketStatus, UserType
 from nephthys.database.outage import retry_while_unavailable
-from nephthys.slack import messages, tag_blocks
+from nephthys.memory.index import question_text
+from nephthys.slack import memory, messages, tag_blocks
 from nephthys.slack.client import PostTag, Profile, error_code
 from nephthys.slack.context import SlackContext
 from nephthys.slack.instants import slack_instant
@@ -85,6 +86,13 @@ async def open_ticket_for_question(ctx: SlackContext, *, ts: str, user: str, tex
         await ctx.alert(
             f":warning: Ticket #{opened.ticket.id} is stored but its Slack messages are not all posted "
             f"({describe(error)}); the repair job will finish it."
+        )
+    if opened.ticket.status is not TicketStatus.CLOSED:
+        # After the backend message, never before it: posted once (a redelivery finds it claimed).
+        await memory.post_similar_tickets(
+            ctx,
+            ticket_id=opened.ticket.id,
+            question=question_text(opened.ticket.title, opened.ticket.description),
         )
     if not opened.asker_has_username:
         await remember_username(ctx, user)
