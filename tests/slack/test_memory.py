@@ -127,3 +127,42 @@ async def test_search_answers_the_helper_privately_with_links_and_status(desk, t
             d.slack.calls_to("chat.postEphemeral", ok=True, user=ASKER)[-1].args["text"]
             != answer.args["text"]
         )
+
+
+async def test_app_home_search_opens_a_modal_whose_results_only_the_helper_sees(desk, team):
+    from nephthys.slack.home import search
+    from tests.slack.test_app_home import click, element, open_home
+    from tests.support.slack import view_submission
+
+    async with desk() as d:
+        original = await resolved(
+            d, "Is the deadline for the summer program extended?", "Yes, to August 31st."
+        )
+        blocks = await open_home(d, HELPER)
+        await click(d, HELPER, element(blocks, search.SEARCH_BUTTON))
+        [opened] = d.slack.views_opened
+        assert opened["view"]["callback_id"] == search.SEARCH_MODAL
+
+        values = {search.WORDS_BLOCK: {search.WORDS_INPUT: {"type": "plain_text_input", "value": "dedline"}}}
+        response = await d.deliver.action(
+            view_submission(HELPER, callback_id=search.SEARCH_MODAL, values=values)
+        )
+        assert response.status_code == 200
+        answer = response.json()
+        assert answer["response_action"] == "update"
+        results = next(b for b in answer["view"]["blocks"] if b.get("block_id") == search.RESULTS_BLOCK)
+        assert (
+            original["ts"].replace(".", "") in results["text"]["text"] and "Closed" in results["text"]["text"]
+        )
+        # Nothing was posted anywhere: the results are in the helper's modal alone.
+        assert not [c for c in d.slack.calls_to("chat.postMessage", ok=True) if "dedline" in c.args["text"]]
+
+        # An asker has no Search button, and a forged submission finds nothing for them.
+        assert all(b.get("block_id") != search.SEARCH_BLOCK for b in await open_home(d, ASKER))
+        response = await d.deliver.action(
+            view_submission(ASKER, callback_id=search.SEARCH_MODAL, values=values)
+        )
+        refused = next(
+            b for b in response.json()["view"]["blocks"] if b.get("block_id") == search.RESULTS_BLOCK
+        )
+        assert original["ts"].replace(".", "") not in refused["text"]["text"]
