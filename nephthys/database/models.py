@@ -383,6 +383,24 @@ class TicketSearch(Base):
     __table_args__ = (Index("TicketSearch_document_idx", "document", postgresql_using="gin"),)
 
 
+class Surge(Base):
+    """Similar tickets opened close together, told in the team channel (nephthys/memory/surges.py)."""
+
+    __tablename__ = "Surge"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    ticket_ids: Mapped[list[int]] = mapped_column("ticketIds", ARRAY(Integer), nullable=False)
+    tickets: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_at: Mapped[datetime] = mapped_column("startedAt", TIMESTAMPTZ, nullable=False)
+    last_at: Mapped[datetime] = mapped_column("lastAt", TIMESTAMPTZ, nullable=False)
+    channel_id: Mapped[str | None] = mapped_column("channelId", Text)
+    ts: Mapped[str | None] = mapped_column(Text)
+    post_claimed_at: Mapped[datetime | None] = _timestamp(name="postClaimedAt")
+
+    __table_args__ = (Index("Surge_lastAt_idx", "lastAt"),)
+
+
 class TicketEvent(Base):
     """One thing that happened to a ticket, at the instant Slack says it happened (migration 0018)."""
 

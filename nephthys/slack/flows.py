@@ -87,13 +87,14 @@ async def open_ticket_for_question(ctx: SlackContext, *, ts: str, user: str, tex
             f":warning: Ticket #{opened.ticket.id} is stored but its Slack messages are not all posted "
             f"({describe(error)}); the repair job will finish it."
         )
+    question = question_text(opened.ticket.title, opened.ticket.description)
     if opened.ticket.status is not TicketStatus.CLOSED:
         # After the backend message, never before it: posted once (a redelivery finds it claimed).
-        await memory.post_similar_tickets(
-            ctx,
-            ticket_id=opened.ticket.id,
-            question=question_text(opened.ticket.title, opened.ticket.description),
-        )
+        await memory.post_similar_tickets(ctx, ticket_id=opened.ticket.id, question=question)
+    if opened.created:
+        # The question's own instant: a late delivery joins the surge it was part of.
+        at = slack_instant(ts) or ctx.clock()
+        await memory.note_surge(ctx, ticket_id=opened.ticket.id, question=question, at=at)
     if not opened.asker_has_username:
         await remember_username(ctx, user)
 

@@ -11,12 +11,12 @@ question, a second worker or a retry never posts them twice.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from nephthys.database.models import TicketStatus
 from nephthys.memory import index as memory_index
-from nephthys.memory import similar
+from nephthys.memory import similar, surges
 from nephthys.slack.client import PostTag
 from nephthys.slack.context import SlackContext
 from nephthys.slack.mentions import neutralise_mentions
@@ -27,6 +27,7 @@ from nephthys.transcripts import Transcript
 log = logging.getLogger(__name__)
 
 SIMILAR = "similar"  # the role of the similar-tickets post (its Slack message metadata)
+SURGE = "surge"  # the role of a surge's message in the team channel
 TITLE_MAX_CHARS = 150
 SEARCH_LIMIT = 5
 QUERY_MAX_CHARS = 200
@@ -141,3 +142,85 @@ async def search_text(ctx: SlackContext, query: str) -> str:
         ctx.sessions, words=query[: similar.SEARCH_WORDS_MAX_CHARS], limit=SEARCH_LIMIT
     )
     return search_results_text(ctx.transcript, query, found, link=thread_link(ctx))
+
+
+# ---------------------------------------------------------------- surges
+
+SURGE_LINKS_SHOWN = 20
+
+
+def surge_text(transcript: Transcript, state: surges.SurgeState, *, window_minutes: int, link) -> str:
+    """The team channel's one message of a surge: how many, like what, each ticket linked (the
+    newest SURGE_LINKS_SHOWN)."""
+    lines = [
+        transcript.text(
+            "surge_message", count=str(state.tickets), title=inert(state.title), minutes=str(window_minutes)
+        )
+    ]
+    for ticket_id in state.ticket_ids[-SURGE_LINKS_SHOWN:]:
+        lines.append(transcript.text("surge_ticket", link=link(ticket_id), id=str(ticket_id)))
+    return "\n".join(lines)
+
+
+async def note_surge(ctx: SlackContext, *, ticket_id: int, question: str, at: datetime) -> None:
+    """A new ticket: if it makes or grows a surge, the team channel's one message for it says so
+    (posted once across instances, then updated). A failure is only logged."""
+    settings = ctx.settings
+    if not settings.surge_min_tickets or ctx.channels.bts is None:
+        return
+    try:
+        state = await surges.join_surge(
+            ctx.sessions,
+            ticket_id=ticket_id,
+            question=question,
+            at=at,
+            window=timedelta(minutes=settings.surge_window_minutes),
+            min_tickets=settings.surge_min_tickets,
+        )
+        if state is None:
+            return
+        await _show_surge(ctx, state)
+    except Exception as error:
+        log.warning("ticket #%s: surge not told: %s", ticket_id, error)
+
+
+async def _show_surge(ctx: SlackContext, state: surges.SurgeState) -> None:
+    links = await _ticket_links(ctx, state.ticket_ids)
+
+    def render(current: surges.SurgeState) -> str:
+        return surge_text(
+            ctx.transcript,
+            current,
+            window_minutes=ctx.settings.surge_window_minutes,
+            link=lambda ticket_id: links.get(ticket_id, ""),
+        )
+
+    if state.ts is None:
+        if not await surges.claim_post(ctx.sessions, surge_id=state.id):
+            return  # another pass posts it, from the surge as it is then
+        try:
+            ts = await ctx.client.post_message(
+                channel=ctx.channels.bts, text=render(state), tag=PostTag(SURGE)
+            )
+        except Exception:
+            await surges.release_post(ctx.sessions, surge_id=state.id)
+            raise
+        await surges.posted(ctx.sessions, surge_id=state.id, channel_id=ctx.channels.bts, ts=ts)
+        # A ticket that joined while it was being posted is shown now.
+        current = await surges.surge(ctx.sessions, surge_id=state.id)
+        if current is not None and current.tickets != state.tickets:
+            links.update(await _ticket_links(ctx, current.ticket_ids))
+            await ctx.client.update_message(channel=ctx.channels.bts, ts=ts, text=render(current))
+        return
+    await ctx.client.update_message(
+        channel=state.channel_id or ctx.channels.bts, ts=state.ts, text=render(state)
+    )
+
+
+async def _ticket_links(ctx: SlackContext, ticket_ids: list[int]) -> dict[int, str]:
+    found = {}
+    for ticket_id in ticket_ids[-SURGE_LINKS_SHOWN:]:
+        ticket = await lifecycle.ticket_by_id(ctx.sessions, ticket_id)
+        if ticket is not None:
+            found[ticket_id] = ctx.permalink(ctx.channels.help, ticket.msg_ts)
+    return found

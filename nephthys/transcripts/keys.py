@@ -233,6 +233,9 @@ TEXT_PLACEHOLDERS.update(
         "search_modal_title": frozenset(),
         "search_modal_submit": frozenset(),
         "search_modal_label": frozenset(),
+        # A surge, in the team channel: {minutes} is SURGE_WINDOW_MINUTES; one surge_ticket line per ticket.
+        "surge_message": frozenset({"count", "title", "minutes"}),
+        "surge_ticket": frozenset({"link", "id"}),
     }
 )
 

@@ -19,6 +19,7 @@ POSTGRES_TYPES = {
     "Float": "double precision",
     "Bytes": "bytea",
     "String[]": "ARRAY",
+    "Int[]": "ARRAY",
     'Unsupported("tsvector")': "tsvector",
 }
 

@@ -26,6 +26,7 @@ NEWER_THAN_PRISMA = {
     "TicketEvent",
     "TicketSpan",
     "TicketSearch",
+    "Surge",
 }
 
 

@@ -25,7 +25,7 @@ def test_the_schema_reader_sees_every_model_and_enum():
         "TicketDurationCount", "TicketDurationPending", "DailyFigures", "DailyFiguresPending",
         "DailyFiguresZone", "DailyFiguresStore",
         "TicketJsonBlock", "TicketJsonChange", "TicketJsonChangeHorizon", "TicketEvent",
-        "TicketSpan", "SupportCalendarInUse", "TicketSearch",
+        "TicketSpan", "SupportCalendarInUse", "TicketSearch", "Surge",
     }  # fmt: skip
     ticket = schema.models["Ticket"]
     assert [f.name for f in ticket.fields if f.unique] == ["msgTs", "ticketTs"]

@@ -166,3 +166,39 @@ async def test_app_home_search_opens_a_modal_whose_results_only_the_helper_sees(
             b for b in response.json()["view"]["blocks"] if b.get("block_id") == search.RESULTS_BLOCK
         )
         assert original["ts"].replace(".", "") not in refused["text"]["text"]
+
+
+async def test_a_surge_is_posted_once_in_the_team_channel_and_updated_as_it_grows(desk, team):
+    from tests.slack.conftest import BTS_CHANNEL
+
+    askers = [f"U0SURGE{n:03}" for n in range(7)]
+    for asker in askers:
+        team.add_user(asker, name=asker.lower())
+    rephrasings = [
+        "Is the deadline extended?",
+        "was the deadline extended??",
+        "deadline extended or not?",
+        "is the dedline extended",
+        "Has the deadline been extended?",
+        "deadline extended? 🙏",
+    ]
+    async with desk(surge_min_tickets=5, surge_window_minutes=60) as d:
+        tickets = []
+        for asker, text in zip(askers, rephrasings[:4], strict=False):
+            tickets.append((await d.ask(text, user=asker))[1])
+            await d.ask("Where is the venue for the meetup?", user=STRANGER) if len(tickets) == 2 else None
+        assert d.posts(BTS_CHANNEL) == []  # four are no surge yet
+
+        tickets.append((await d.ask(rephrasings[4], user=askers[4]))[1])
+        [post] = d.posts(BTS_CHANNEL)
+        assert "5 questions like “Is the deadline extended?” in the last 60 minutes" in post.args["text"]
+        for ticket in tickets:
+            assert ticket["msgTs"].replace(".", "") in post.args["text"]
+        assert "venue" not in post.args["text"]
+
+        tickets.append((await d.ask(rephrasings[5], user=askers[5]))[1])
+        assert len(d.posts(BTS_CHANNEL)) == 1  # one message per surge
+        [update] = d.slack.calls_to("chat.update", ok=True, channel=BTS_CHANNEL)
+        assert update.args["ts"] == post.response["ts"] and "6 questions like" in update.args["text"]
+        [surge] = await d.fetch('SELECT * FROM "Surge"')
+        assert surge["tickets"] == 6 and surge["ts"] == post.response["ts"]

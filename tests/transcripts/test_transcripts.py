@@ -60,6 +60,7 @@ SAMPLE_VALUES = {
     # the team's memory
     "answer": "Log out and in again.",
     "query": "invalid_token",
+    "id": "42",
 }
 # The App Home's placeholders.
 SAMPLE_VALUES.update(

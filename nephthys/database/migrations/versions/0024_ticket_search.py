@@ -9,6 +9,10 @@
   author, ts and instant) and "resolvedAt" (the ticket closed after it; null otherwise);
 - "similarPostedAt": the similar-tickets post in the backend thread was claimed (posted once).
 
+And "Surge": similar tickets opened close together (SURGE_MIN_TICKETS within SURGE_WINDOW_MINUTES),
+told by one message in the team channel ("channelId", "ts"; claimed by "postClaimedAt"), indexed
+by "lastAt" (a new ticket looks at the surges still running).
+
 Tickets opened before this migration have no row: their answers were never stored, so they
 cannot be offered as past answers; they start being searchable when next edited or answered.
 
@@ -44,7 +48,23 @@ def upgrade() -> None:
            )"""
     )
     op.execute('CREATE INDEX "TicketSearch_document_idx" ON "TicketSearch" USING gin (document)')
+    op.execute(
+        """CREATE TABLE "Surge" (
+               id SERIAL NOT NULL,
+               title TEXT NOT NULL,
+               "ticketIds" INTEGER[] NOT NULL,
+               tickets INTEGER NOT NULL,
+               "startedAt" TIMESTAMPTZ(3) NOT NULL,
+               "lastAt" TIMESTAMPTZ(3) NOT NULL,
+               "channelId" TEXT,
+               ts TEXT,
+               "postClaimedAt" TIMESTAMPTZ(3),
+               CONSTRAINT "Surge_pkey" PRIMARY KEY (id)
+           )"""
+    )
+    op.execute('CREATE INDEX "Surge_lastAt_idx" ON "Surge" ("lastAt")')
 
 
 def downgrade() -> None:
+    op.execute('DROP TABLE "Surge"')
     op.execute('DROP TABLE "TicketSearch"')
