@@ -2,10 +2,12 @@
 the ones a helper's search words find (every ticket).
 
 Both read "TicketSearch" (nephthys/memory/index.py) through its GIN index, newest tickets first in
-widening windows of ticket ids (``WINDOWS``): a question asked often finds enough good matches
-among the recent tickets and stops there, so its cost does not grow with the years of tickets
-that say the same; a rare one finds few candidates and widens to every ticket cheaply. Within a
-window PostgreSQL ranks the candidates (``ts_rank``) and keeps ``CANDIDATES`` of them.
+widening windows of ticket ids (``WINDOWS``). A question of three terms or more matches the
+tickets sharing two of its first terms (a typo of one counts); in a window, only the newest
+``RECENT_CAP`` matches are ranked (``ts_rank``), and ``CANDIDATES`` of them scored here. So a
+question asked often is answered from its recent askers and stops there: its cost does not grow
+with the years of tickets that say the same. A rare one finds few matches and widens to every
+ticket cheaply.
 
 Similarity (:func:`similarity`) is then computed here on those few: the cosine of the question's
 and the candidate question's term sets, where a term one typo away counts ``TYPO_CREDIT``. Only
@@ -29,9 +31,9 @@ from nephthys.memory import terms
 Sessions = async_sessionmaker[AsyncSession]
 
 # Windows of the newest ticket ids, widened while too few good matches were found.
-WINDOWS = (10_000, 100_000, None)
-# A window whose query matched this many tickets is not widened: the matches are common words.
-ENOUGH_MATCHED = 500
+WINDOWS = (5_000, 50_000, None)
+# The newest matches of a window that are ranked; a window that fills it is not widened.
+RECENT_CAP = 300
 CANDIDATES = 30
 TYPO_CREDIT = 0.7
 MIN_SCORE = 0.45
@@ -86,20 +88,26 @@ def first_line(answer: str | None, limit: int = 200) -> str | None:
 _NEWEST = text('SELECT max("ticketId") FROM "TicketSearch"')
 
 _SIMILAR_CANDIDATES = text(
-    """SELECT "ticketId" AS id, "questionTerms" AS question_terms, count(*) OVER () AS matched
-       FROM "TicketSearch"
-       WHERE document @@ CAST(:query AS tsquery) AND "resolvedAt" IS NOT NULL
-         AND "ticketId" >= :lowest AND "ticketId" <> :own
-       ORDER BY ts_rank('{0, 0, 0.5, 1}', document, CAST(:query AS tsquery), 1) DESC, "ticketId" DESC
+    """SELECT id, question_terms, count(*) OVER () AS matched
+       FROM (SELECT "ticketId" AS id, "questionTerms" AS question_terms, document
+             FROM "TicketSearch"
+             WHERE document @@ CAST(:query AS tsquery) AND "resolvedAt" IS NOT NULL
+               AND "ticketId" >= :lowest AND "ticketId" <> :own
+             ORDER BY "ticketId" DESC
+             LIMIT :cap) recent
+       ORDER BY ts_rank('{0, 0, 0.5, 1}', document, CAST(:query AS tsquery), 1) DESC, id DESC
        LIMIT :candidates"""
 )
 
 _SEARCH_CANDIDATES = text(
-    """SELECT "ticketId" AS id, count(*) OVER () AS matched,
+    """SELECT id, count(*) OVER () AS matched,
               ts_rank('{0.2, 0.4, 0.5, 1}', document, CAST(:query AS tsquery), 1) AS rank
-       FROM "TicketSearch"
-       WHERE document @@ CAST(:query AS tsquery) AND "ticketId" >= :lowest
-       ORDER BY rank DESC, "ticketId" DESC
+       FROM (SELECT "ticketId" AS id, document
+             FROM "TicketSearch"
+             WHERE document @@ CAST(:query AS tsquery) AND "ticketId" >= :lowest
+             ORDER BY "ticketId" DESC
+             LIMIT :cap) recent
+       ORDER BY rank DESC, id DESC
        LIMIT :limit"""
 )
 
@@ -135,7 +143,7 @@ async def similar_tickets(
     """The past tickets most like ``question`` among those closed after a helper answered, best
     first, at most ``limit``, each scoring at least ``min_score``; [] when none is similar enough."""
     query_terms = terms.terms(question)
-    query = terms.tsquery_literal(query_terms)
+    query = terms.tsquery_two_of(query_terms)
     if query is None:
         return []
     scored: dict[int, float] = {}
@@ -144,15 +152,20 @@ async def similar_tickets(
             rows = (
                 await session.execute(
                     _SIMILAR_CANDIDATES,
-                    {"query": query, "lowest": lowest, "own": own_ticket_id, "candidates": CANDIDATES},
+                    {
+                        "query": query,
+                        "lowest": lowest,
+                        "own": own_ticket_id,
+                        "cap": RECENT_CAP,
+                        "candidates": CANDIDATES,
+                    },
                 )
             ).all()
             for row in rows:
                 score = similarity(query_terms, row.question_terms)
                 if score >= min_score:
                     scored[row.id] = score
-            matched = rows[0].matched if rows else 0
-            if len(scored) >= limit or matched >= ENOUGH_MATCHED:
+            if len(scored) >= limit or (rows and rows[0].matched >= RECENT_CAP):
                 break
         best = sorted(scored.items(), key=lambda item: (-item[1], -item[0]))[:limit]
         return await _details(session, best)
@@ -160,7 +173,9 @@ async def similar_tickets(
 
 def _all_terms_query(query_terms: Sequence[str]) -> str:
     """Every term (or a typo of it), in the question or the answer."""
-    return " & ".join(f"( {terms.tsquery_literal([term], with_answers=True)} )" for term in query_terms)
+    return " & ".join(
+        f"( {terms.tsquery_literal([term], with_answers=True)} )" for term in dict.fromkeys(query_terms)
+    )
 
 
 async def search_tickets(sessions: Sessions, *, words: str, limit: int = 10) -> list[PastTicket]:
@@ -178,13 +193,14 @@ async def search_tickets(sessions: Sessions, *, words: str, limit: int = 10) -> 
             async for lowest in _windows(session):
                 rows = (
                     await session.execute(
-                        _SEARCH_CANDIDATES, {"query": query, "lowest": lowest, "limit": limit}
+                        _SEARCH_CANDIDATES,
+                        {"query": query, "lowest": lowest, "cap": RECENT_CAP, "limit": limit},
                     )
                 ).all()
                 for row in rows:
                     # Tickets with every word rank above those with some.
                     found.setdefault(row.id, (1 - tier) + min(float(row.rank), 0.999))
-                if len(found) >= limit or (rows and rows[0].matched >= ENOUGH_MATCHED):
+                if len(found) >= limit or (rows and rows[0].matched >= RECENT_CAP):
                     break
             if len(found) >= limit:
                 break

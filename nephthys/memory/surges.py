@@ -77,7 +77,7 @@ async def kin(
 ) -> list[int]:
     """The tickets opened in ``window`` before ``at`` whose questions are like ``question``, oldest first."""
     query_terms = terms.terms(question)
-    query = terms.tsquery_literal(query_terms)
+    query = terms.tsquery_two_of(query_terms)
     if query is None:
         return []
     async with sessions() as session:

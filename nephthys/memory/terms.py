@@ -11,7 +11,8 @@ extension, nothing downloaded), so a question in any script is indexed and looke
 - scripts written without spaces (Chinese, Japanese) give character pairs (bigrams); pairs of
   hiragana alone (particles, endings) are left out;
 - greetings and function words of the channel's languages are left out (``STOPWORDS``);
-- every stem of four characters or more also gives its one-deletion variants (``~`` + the stem
+- every stem of four characters or more among a text's first ``VARIANT_TERMS`` (a query's: all)
+  also gives its one-deletion variants (``~`` + the stem
   less one character): two stems one typo apart share a variant ("dedline" and "deadline" both
   give ``~dedl``), which is how typos match without pg_trgm.
 
@@ -27,6 +28,9 @@ from collections.abc import Iterable
 STEM_LENGTH = 5
 TEXT_LIMIT = 4000
 TERM_LIMIT = 64
+# Only a text's first terms (the title's, then the question's opening) carry typo variants: they
+# say what it is about, and the variants are most of a document's size.
+VARIANT_TERMS = 16
 CODE_TOKEN_LIMIT = 40
 VARIANT_MARK = "~"
 
@@ -161,21 +165,38 @@ def tsvector_literal(question_terms: list[str], answer_terms: list[str] = ()) ->
     variants B, the answer's terms C and their variants D. Positions are the terms' order."""
     weighted: dict[str, str] = {}
     for group, (exact, variant) in ((question_terms, ("A", "B")), (answer_terms, ("C", "D"))):
-        for term in group:
+        for n, term in enumerate(group):
             weighted.setdefault(term, exact)
-            for var in variants(term):
+            for var in variants(term) if n < VARIANT_TERMS else ():
                 weighted.setdefault(var, variant)
     return " ".join(f"{_quoted(term)}:{n}{weight}" for n, (term, weight) in enumerate(weighted.items(), 1))
 
 
-def tsquery_literal(query_terms: list[str], *, with_answers: bool = False) -> str | None:
-    """A tsquery matching any of the terms (question side: A, variants B; ``with_answers``: C and D
-    too). None when the text gave no term."""
+def _term_group(term: str, *, with_answers: bool) -> str:
+    """The term or a typo of it (question side: A, variants B; ``with_answers``: C and D too)."""
     exact = "AC" if with_answers else "A"
     variant = "BD" if with_answers else "B"
-    alternatives: dict[str, None] = {}
-    for term in query_terms:
-        alternatives.setdefault(f"{_quoted(term)}:{exact}", None)
-        for var in variants(term):
-            alternatives.setdefault(f"{_quoted(var)}:{variant}", None)
-    return " | ".join(alternatives) if alternatives else None
+    return " | ".join([f"{_quoted(term)}:{exact}", *(f"{_quoted(var)}:{variant}" for var in variants(term))])
+
+
+def tsquery_literal(query_terms: list[str], *, with_answers: bool = False) -> str | None:
+    """A tsquery matching any of the terms or a typo of one. None when the text gave no term."""
+    if not query_terms:
+        return None
+    return " | ".join(
+        f"( {_term_group(term, with_answers=with_answers)} )" for term in dict.fromkeys(query_terms)
+    )
+
+
+PAIR_TERMS = 10
+
+
+def tsquery_two_of(query_terms: list[str], *, with_answers: bool = False) -> str | None:
+    """A tsquery matching two of the first PAIR_TERMS terms (or typos of them), for queries of
+    three terms or more (a text sharing one word with a question is rarely like it); else any."""
+    distinct = list(dict.fromkeys(query_terms))[:PAIR_TERMS]
+    if len(distinct) < 3:
+        return tsquery_literal(distinct, with_answers=with_answers)
+    groups = [f"( {_term_group(term, with_answers=with_answers)} )" for term in distinct]
+    pairs = [f"( {groups[i]} & {groups[j]} )" for i in range(len(groups)) for j in range(i + 1, len(groups))]
+    return " | ".join(pairs)

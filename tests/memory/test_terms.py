@@ -57,7 +57,21 @@ def test_the_tsvector_and_tsquery_literals_quote_what_they_carry():
     literal = terms.tsvector_literal(["it's"], ["back\\slash"])
     assert "'it''s':1A" in literal and "'back\\\\slash'" in literal
     assert terms.tsquery_literal([]) is None
-    assert terms.tsquery_literal(["deadl"]).startswith("'deadl':A | '~")
+    assert terms.tsquery_literal(["deadl"]).startswith("( 'deadl':A | '~")
+
+
+def test_a_longer_question_matches_two_of_its_first_terms():
+    assert terms.tsquery_two_of(["deadl", "exten"]) == terms.tsquery_literal(["deadl", "exten"])
+    three = terms.tsquery_two_of(["deadl", "exten", "summe"])
+    assert three.count(" & ") == 3  # (a & b) | (a & c) | (b & c)
+    many = terms.tsquery_two_of([f"w{n}xyz" for n in range(30)])
+    assert many.count(" & ") == terms.PAIR_TERMS * (terms.PAIR_TERMS - 1) // 2
+
+
+def test_only_the_first_terms_carry_typo_variants():
+    many = [f"w{n:02}xy" for n in range(40)]
+    literal = terms.tsvector_literal(many)
+    assert "'~w00x'" in literal and "'~w39x'" not in literal and "'w39xy'" in literal
 
 
 def test_the_first_line_of_an_answer_is_bounded():
