@@ -7,7 +7,9 @@ tickets sharing two of its first terms (a typo of one counts); in a window, only
 ``RECENT_CAP`` matches are ranked (``ts_rank``), and ``CANDIDATES`` of them scored here. So a
 question asked often is answered from its recent askers and stops there: its cost does not grow
 with the years of tickets that say the same. A rare one finds few matches and widens to every
-ticket cheaply.
+ticket cheaply. The wider windows, read through the GIN index, leave out the terms that more than
+``COMMON_SHARE`` of tickets carry (PostgreSQL's own statistics of the column, ``pg_stats``): a GIN
+scan walks every posting list its query names, and the newest window already covered them.
 
 Similarity (:func:`similarity`) is then computed here on those few: the cosine of the question's
 and the candidate question's term sets, where a term one typo away counts ``TYPO_CREDIT``. Only
@@ -18,6 +20,7 @@ labelled set.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,7 +34,12 @@ from nephthys.memory import terms
 Sessions = async_sessionmaker[AsyncSession]
 
 # Windows of the newest ticket ids, widened while too few good matches were found.
-WINDOWS = (5_000, 50_000, None)
+WINDOWS = (2_000, 50_000, None)
+# Terms (or variants) that more than this share of tickets carry are not looked up beyond the first
+# window; what the statistics say is reused for COMMON_TTL_SECONDS (at most PostgreSQL's
+# statistics target × 10 terms are kept).
+COMMON_SHARE = 0.01
+COMMON_TTL_SECONDS = 600.0
 # The newest matches of a window that are ranked; a window that fills it is not widened.
 RECENT_CAP = 300
 CANDIDATES = 30
@@ -86,30 +94,66 @@ def first_line(answer: str | None, limit: int = 200) -> str | None:
 
 
 _NEWEST = text('SELECT max("ticketId") FROM "TicketSearch"')
+_COMMON_TERMS = text(
+    """SELECT e.term FROM pg_stats st,
+              unnest(CAST(CAST(st.most_common_elems AS text) AS text[]), st.most_common_elem_freqs) AS e(term, share)
+       WHERE st.schemaname = 'public' AND st.tablename = 'TicketSearch' AND st.attname = 'document'
+         AND e.share > :share"""
+)
+_common: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
 
-_SIMILAR_CANDIDATES = text(
-    """SELECT id, question_terms, count(*) OVER () AS matched
+
+async def _common_terms(session: AsyncSession) -> frozenset[str]:
+    """The terms more than COMMON_SHARE of tickets carry, as ANALYZE last saw them (cached)."""
+    global _common
+    now = time.monotonic()
+    if now - _common[0] > COMMON_TTL_SECONDS:
+        rows = (await session.execute(_COMMON_TERMS, {"share": COMMON_SHARE})).scalars().all()
+        _common = (now, frozenset(rows))
+    return _common[1]
+
+
+def _rare(query_terms: Sequence[str], common: frozenset[str]) -> list[str]:
+    """The query's terms whose lexeme and typo variants are all uncommon."""
+    return [
+        term for term in query_terms if term not in common and not common.intersection(terms.variants(term))
+    ]
+
+
+_SIMILAR_CANDIDATES = """SELECT id, question_terms, count(*) OVER () AS matched
        FROM (SELECT "ticketId" AS id, "questionTerms" AS question_terms, document
              FROM "TicketSearch"
-             WHERE document @@ CAST(:query AS tsquery) AND "resolvedAt" IS NOT NULL
-               AND "ticketId" >= :lowest AND "ticketId" <> :own
-             ORDER BY "ticketId" DESC
+             WHERE {match} AND "resolvedAt" IS NOT NULL
+               AND {order} >= :lowest AND "ticketId" <> :own
+             ORDER BY {order} DESC
              LIMIT :cap) recent
-       ORDER BY ts_rank('{0, 0, 0.5, 1}', document, CAST(:query AS tsquery), 1) DESC, id DESC
+       ORDER BY ts_rank('{{0, 0, 0.5, 1}}', document, CAST(:query AS tsquery), 1) DESC, id DESC
        LIMIT :candidates"""
-)
 
-_SEARCH_CANDIDATES = text(
-    """SELECT id, count(*) OVER () AS matched,
-              ts_rank('{0.2, 0.4, 0.5, 1}', document, CAST(:query AS tsquery), 1) AS rank
+_SEARCH_CANDIDATES = """SELECT id, count(*) OVER () AS matched,
+              ts_rank('{{0.2, 0.4, 0.5, 1}}', document, CAST(:query AS tsquery), 1) AS rank
        FROM (SELECT "ticketId" AS id, document
              FROM "TicketSearch"
-             WHERE document @@ CAST(:query AS tsquery) AND "ticketId" >= :lowest
-             ORDER BY "ticketId" DESC
+             WHERE {match} AND {order} >= :lowest
+             ORDER BY {order} DESC
              LIMIT :cap) recent
        ORDER BY rank DESC, id DESC
        LIMIT :limit"""
-)
+
+# The first window is read newest first along the primary key, each row tested, until RECENT_CAP
+# match (a question asked often stops after a few hundred rows; at worst the window's 2,000). The
+# wider ones go through the GIN index alone: "IS TRUE" keeps the first from it, "+ 0" the others
+# from the key (walking or ranging over it, the planner would test every row of a window).
+_BY_KEY = {"match": "(document @@ CAST(:query AS tsquery)) IS TRUE", "order": '"ticketId"'}
+_BY_INDEX = {"match": "document @@ CAST(:query AS tsquery)", "order": '"ticketId" + 0'}
+
+
+def _statements(template: str):
+    return text(template.format(**_BY_KEY)), text(template.format(**_BY_INDEX))
+
+
+_SIMILAR_BY_KEY, _SIMILAR_BY_INDEX = _statements(_SIMILAR_CANDIDATES)
+_SEARCH_BY_KEY, _SEARCH_BY_INDEX = _statements(_SEARCH_CANDIDATES)
 
 _DETAILS = text(
     """SELECT t.id, t.title, t."msgTs" AS msg_ts, t.status, t."closedAt" AS closed_at,
@@ -122,12 +166,13 @@ _DETAILS = text(
 
 
 async def _windows(session: AsyncSession):
+    """(lowest ticket id, first window?) of each window, narrowest first."""
     newest = (await session.execute(_NEWEST)).scalar()
     if newest is None:
         return
-    for size in WINDOWS:
+    for n, size in enumerate(WINDOWS):
         lowest = 0 if size is None or newest - size <= 0 else newest - size
-        yield lowest
+        yield lowest, n == 0
         if lowest == 0:
             return
 
@@ -148,10 +193,14 @@ async def similar_tickets(
         return []
     scored: dict[int, float] = {}
     async with sessions() as session:
-        async for lowest in _windows(session):
+        async for lowest, first in _windows(session):
+            if not first:
+                query = terms.tsquery_two_of(_rare(query_terms, await _common_terms(session)))
+                if query is None:
+                    break  # every term is common: the newest window held their matches
             rows = (
                 await session.execute(
-                    _SIMILAR_CANDIDATES,
+                    _SIMILAR_BY_KEY if first else _SIMILAR_BY_INDEX,
                     {
                         "query": query,
                         "lowest": lowest,
@@ -189,11 +238,18 @@ async def search_tickets(sessions: Sessions, *, words: str, limit: int = 10) -> 
         queries = [_all_terms_query(query_terms)]
         if len(query_terms) > 1:
             queries.append(terms.tsquery_literal(query_terms, with_answers=True))
-        for tier, query in enumerate(queries):
-            async for lowest in _windows(session):
+        for tier, tier_query in enumerate(queries):
+            async for lowest, first in _windows(session):
+                query = tier_query
+                if not first and tier == 1:
+                    query = terms.tsquery_literal(
+                        _rare(query_terms, await _common_terms(session)), with_answers=True
+                    )
+                    if query is None:
+                        break  # only common words: the newest window held their matches
                 rows = (
                     await session.execute(
-                        _SEARCH_CANDIDATES,
+                        _SEARCH_BY_KEY if first else _SEARCH_BY_INDEX,
                         {"query": query, "lowest": lowest, "cap": RECENT_CAP, "limit": limit},
                     )
                 ).all()
