@@ -34,14 +34,14 @@ from nephthys.memory import terms
 Sessions = async_sessionmaker[AsyncSession]
 
 # Windows of the newest ticket ids, widened while too few good matches were found.
-WINDOWS = (2_000, 50_000, None)
+WINDOWS = (1_000, 50_000, None)
 # Terms (or variants) that more than this share of tickets carry are not looked up beyond the first
 # window; what the statistics say is reused for COMMON_TTL_SECONDS (at most PostgreSQL's
 # statistics target × 10 terms are kept).
 COMMON_SHARE = 0.01
 COMMON_TTL_SECONDS = 600.0
 # The newest matches of a window that are ranked; a window that fills it is not widened.
-RECENT_CAP = 300
+RECENT_CAP = 200
 CANDIDATES = 30
 TYPO_CREDIT = 0.7
 MIN_SCORE = 0.45
@@ -141,7 +141,7 @@ _SEARCH_CANDIDATES = """SELECT id, count(*) OVER () AS matched,
        LIMIT :limit"""
 
 # The first window is read newest first along the primary key, each row tested, until RECENT_CAP
-# match (a question asked often stops after a few hundred rows; at worst the window's 2,000). The
+# match (a question asked often stops after a few hundred rows; at worst the window's 1,000). The
 # wider ones go through the GIN index alone: "IS TRUE" keeps the first from it, "+ 0" the others
 # from the key (walking or ranging over it, the planner would test every row of a window).
 _BY_KEY = {"match": "(document @@ CAST(:query AS tsquery)) IS TRUE", "order": '"ticketId"'}
