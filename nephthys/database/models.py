@@ -379,6 +379,8 @@ class TicketSearch(Base):
     resolved_at: Mapped[datetime | None] = _timestamp(name="resolvedAt")
     # Its similar past tickets were posted in its backend thread (claimed once, before posting).
     similar_posted_at: Mapped[datetime | None] = _timestamp(name="similarPostedAt")
+    # The AI-drafted answer was sent to the asker (claimed once, by the first click).
+    draft_sent_at: Mapped[datetime | None] = _timestamp(name="draftSentAt")
 
     __table_args__ = (Index("TicketSearch_document_idx", "document", postgresql_using="gin"),)
 

@@ -156,3 +156,23 @@ async def release_similar_post(sessions, *, ticket_id: int) -> None:
     """The claimed post failed: a later pass may post it."""
     async with sessions.begin() as session:
         await session.execute(_RELEASE_SIMILAR_POST, {"ticket_id": ticket_id})
+
+
+_CLAIM_DRAFT_SEND = text(
+    """UPDATE "TicketSearch" SET "draftSentAt" = clock_timestamp()
+       WHERE "ticketId" = :ticket_id AND "draftSentAt" IS NULL
+       RETURNING 1"""
+)
+_RELEASE_DRAFT_SEND = text('UPDATE "TicketSearch" SET "draftSentAt" = NULL WHERE "ticketId" = :ticket_id')
+
+
+async def claim_draft_send(sessions, *, ticket_id: int) -> bool:
+    """Claim sending the ticket's drafted answer to the asker; False when it was sent before."""
+    async with sessions.begin() as session:
+        return (await session.execute(_CLAIM_DRAFT_SEND, {"ticket_id": ticket_id})).first() is not None
+
+
+async def release_draft_send(sessions, *, ticket_id: int) -> None:
+    """The claimed send failed: a later click may send it."""
+    async with sessions.begin() as session:
+        await session.execute(_RELEASE_DRAFT_SEND, {"ticket_id": ticket_id})

@@ -48,7 +48,18 @@ from starlette.responses import JSONResponse, Response
 
 from nephthys.config import ConfigError, Settings
 from nephthys.database.outage import DATABASE_RETRY_DELAYS, database_unavailable, refused_for_content
-from nephthys.slack import actions, closing, deliveries, events, flows, follow_up, helpers, inbound, tags
+from nephthys.slack import (
+    actions,
+    closing,
+    deliveries,
+    events,
+    flows,
+    follow_up,
+    helpers,
+    inbound,
+    memory,
+    tags,
+)
 from nephthys.slack.client import SlackClient
 from nephthys.slack.context import Channels, SlackContext
 from nephthys.slack.heartbeat import Heartbeat
@@ -206,6 +217,7 @@ class SlackService:
         closing.register(app, ctx, self.after_ack)  # the closing message: Re-open, Give feedback, its modal
         follow_up.register(app, ctx, self.after_ack)  # the asker follow-up's nudge: Yes, I still need help
         home.register(app, ctx, self.after_ack)  # the App Home's views, paging, Resolve, tag administration
+        memory.register(app, ctx, self.after_ack)  # the drafted answer's Send to the asker
         app.error(on_error)
         return app
 

@@ -11,16 +11,18 @@ question, a second worker or a retry never posts them twice.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from nephthys.database.models import TicketStatus
+from nephthys.memory import draft, similar, surges
 from nephthys.memory import index as memory_index
-from nephthys.memory import similar, surges
 from nephthys.slack.client import PostTag
 from nephthys.slack.context import SlackContext
 from nephthys.slack.mentions import neutralise_mentions
 from nephthys.slack.messages import mention, slack_date
+from nephthys.slack.payload_numbers import payload_id
 from nephthys.tickets import lifecycle
 from nephthys.transcripts import Transcript
 
@@ -128,6 +130,8 @@ async def post_similar_tickets(ctx: SlackContext, *, ticket_id: int, question: s
         await lifecycle.record_bot_message(
             ctx.sessions, ticket_id=ticket_id, channel_id=ctx.channels.tickets, ts=ts
         )
+        if ctx.settings.ai_enabled:
+            await post_draft(ctx, ticket=ticket, question=question, found=found)
         return True
     except Exception as error:
         log.warning("ticket #%s: similar past tickets not posted: %s", ticket_id, error)
@@ -142,6 +146,139 @@ async def search_text(ctx: SlackContext, query: str) -> str:
         ctx.sessions, words=query[: similar.SEARCH_WORDS_MAX_CHARS], limit=SEARCH_LIMIT
     )
     return search_results_text(ctx.transcript, query, found, link=thread_link(ctx))
+
+
+# ---------------------------------------------------------------- the drafted answer (AI endpoint configured)
+
+DRAFT = "draft"  # the role of the drafted answer's message in the backend thread
+DRAFT_SEND_ACTION = "memory_send_draft"
+DRAFT_TEXT_BLOCK = "draft_text"
+DRAFT_ACTIONS_BLOCK = "draft_actions"
+_CITATION = re.compile(r"\[(\d{1,2})\]")
+# Contexts whose last draft failed: the heartbeat channel hears of a failure once, not per ticket.
+_drafts_failing: set[int] = set()
+
+
+def draft_blocks(transcript: Transcript, ticket_id: int, draft: str, *, link) -> tuple[str, list[dict]]:
+    """The draft message: the draft (its [n] citations linked to the past tickets' threads; our
+    own words escaped) and the Send to the asker button."""
+    text = _CITATION.sub(
+        lambda m: f"<{link(int(m.group(1)))}|[{m.group(1)}]>" if link(int(m.group(1))) else m.group(0),
+        inert(draft, 2900),
+    )
+    header = transcript.text("draft_header")
+    return f"{header}\n{text}", [
+        {"type": "section", "text": {"type": "mrkdwn", "text": header}},
+        {"type": "section", "block_id": DRAFT_TEXT_BLOCK, "text": {"type": "mrkdwn", "text": text}},
+        {
+            "type": "actions",
+            "block_id": DRAFT_ACTIONS_BLOCK,
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": DRAFT_SEND_ACTION,
+                    "text": {"type": "plain_text", "text": transcript.text("draft_send_button")},
+                    "value": str(ticket_id),
+                    "style": "primary",
+                }
+            ],
+        },
+    ]
+
+
+async def post_draft(ctx: SlackContext, *, ticket, question: str, found: list[similar.PastTicket]) -> None:
+    """Draft an answer from the similar tickets' answers and post it for the helpers; a timeout or
+    an error drafts nothing, and says so once in the heartbeat channel (until a draft succeeds)."""
+    try:
+        drafted = await draft.drafted_answer(ctx.settings, question, found)
+    except draft.DraftFailed as error:
+        if id(ctx) not in _drafts_failing:
+            _drafts_failing.add(id(ctx))
+            await ctx.alert(
+                f":warning: No answer was drafted for ticket #{ticket.id}: the AI endpoint failed ({error}). "
+                "Said once; drafts resume when it answers."
+            )
+        return
+    _drafts_failing.discard(id(ctx))
+    links = [ctx.permalink(ctx.channels.help, past.msg_ts) for past in found]
+    text, blocks = draft_blocks(
+        ctx.transcript, ticket.id, drafted, link=lambda n: links[n - 1] if 1 <= n <= len(links) else None
+    )
+    ts = await ctx.client.post_message(
+        channel=ctx.channels.tickets,
+        text=text,
+        blocks=blocks,
+        thread_ts=ticket.ticket_ts,
+        tag=PostTag(DRAFT, ticket.id),
+    )
+    await lifecycle.record_bot_message(
+        ctx.sessions, ticket_id=ticket.id, channel_id=ctx.channels.tickets, ts=ts
+    )
+
+
+def _draft_text(message: dict) -> str | None:
+    for block in message.get("blocks") or []:
+        if block.get("block_id") == DRAFT_TEXT_BLOCK:
+            value = (block.get("text") or {}).get("text")
+            return value if isinstance(value, str) and value.strip() else None
+    return None
+
+
+async def send_draft_clicked(ctx: SlackContext, body: dict) -> None:
+    """Send to the asker: the draft goes in the question's thread as the clicking helper's answer
+    (posted with their name and avatar; on the timeline, assignment, credit and the wait, it is
+    their message). Once: the first click claims it; others are told it was sent."""
+    from nephthys.slack import flows  # flows imports this module
+
+    user = body["user"]["id"]
+    action = (body.get("actions") or [{}])[0]
+    ticket_id = payload_id(str(action.get("value") or ""))
+    message = body.get("message") or {}
+    channel = (body.get("channel") or {}).get("id") or ctx.channels.tickets
+    text = _draft_text(message)
+    ticket = await lifecycle.ticket_by_id(ctx.sessions, ticket_id) if ticket_id is not None else None
+    if ticket is None or text is None:
+        return
+    if not await lifecycle.is_helper(ctx.sessions, slack_id=user):
+        await flows.tell(
+            ctx,
+            user=user,
+            channel=channel,
+            thread_ts=message.get("thread_ts"),
+            text=ctx.transcript.text("helpers_only", user=mention(user)),
+        )
+        return
+    if not await memory_index.claim_draft_send(ctx.sessions, ticket_id=ticket.id):
+        return  # sent by an earlier click
+    try:
+        ts = await ctx.client.post_message(
+            channel=ctx.channels.help,
+            text=text,
+            thread_ts=ticket.msg_ts,
+            speaking_as=await ctx.client.profile(user),
+            tag=PostTag(DRAFT, ticket.id),
+        )
+    except Exception:
+        await memory_index.release_draft_send(ctx.sessions, ticket_id=ticket.id)
+        raise
+    await flows.thread_reply(ctx, thread_ts=ticket.msg_ts, ts=ts, user=user, broadcast=False, text=text)
+    sent = ctx.transcript.text("draft_sent", user=mention(user))
+    blocks = [block for block in message.get("blocks") or [] if block.get("block_id") != DRAFT_ACTIONS_BLOCK]
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": sent}]})
+    if message.get("ts"):
+        await ctx.client.update_message(
+            channel=channel, ts=message["ts"], text=message.get("text") or sent, blocks=blocks
+        )
+
+
+def register(app, ctx: SlackContext, after_ack) -> None:
+    """The draft's Send to the asker button."""
+
+    async def clicked(ack, body: dict) -> None:
+        await ack()
+        after_ack("A Send to the asker click", lambda: send_draft_clicked(ctx, body))
+
+    app.action(DRAFT_SEND_ACTION)(clicked)
 
 
 # ---------------------------------------------------------------- surges

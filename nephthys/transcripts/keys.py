@@ -236,6 +236,10 @@ TEXT_PLACEHOLDERS.update(
         # A surge, in the team channel: {minutes} is SURGE_WINDOW_MINUTES; one surge_ticket line per ticket.
         "surge_message": frozenset({"count", "title", "minutes"}),
         "surge_ticket": frozenset({"link", "id"}),
+        # The AI-drafted answer in the backend thread (AI_* settings), its button, and who sent it.
+        "draft_header": frozenset(),
+        "draft_send_button": frozenset(),
+        "draft_sent": frozenset({"user"}),
     }
 )
 
@@ -246,6 +250,7 @@ REQUIRED_TEXT_KEYS: frozenset[str] = frozenset(TEXT_PLACEHOLDERS)
 TEXT_MAX_LENGTH: dict[str, int] = {
     "resolve_button": 75,  # button text
     "app_home_search_button": 75,
+    "draft_send_button": 75,
     "search_modal_title": 24,
     "search_modal_submit": 24,
     "search_modal_label": 2000,

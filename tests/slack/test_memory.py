@@ -202,3 +202,81 @@ async def test_a_surge_is_posted_once_in_the_team_channel_and_updated_as_it_grow
         assert update.args["ts"] == post.response["ts"] and "6 questions like" in update.args["text"]
         [surge] = await d.fetch('SELECT * FROM "Surge"')
         assert surge["tickets"] == 6 and surge["ts"] == post.response["ts"]
+
+
+# ---------------------------------------------------------------- the drafted answer (§4)
+
+
+async def test_a_drafted_answer_is_sent_by_a_helpers_click_as_their_message(desk, team):
+    from nephthys.slack.memory import DRAFT_SEND_ACTION, DRAFT_TEXT_BLOCK
+    from nephthys.testing.fake_ai import FakeAI
+    from tests.slack.conftest import HELPER_2
+    from tests.support.server import running
+    from tests.support.slack import block_actions
+
+    model = FakeAI("Yes: it moved to August 31st [1].")
+    async with (
+        running(model.app) as model_url,
+        desk(hack_club_ai_api_key="sk-test", ai_base_url=f"{model_url}/v1", ai_timeout_seconds=2) as d,
+    ):
+        original = await resolved(
+            d, "Is the deadline for the summer program extended?", "Yes, to August 31st."
+        )
+        model.requests.clear()  # the titles' requests
+        asked, ticket = await d.ask("was the dedline extnded??", user=STRANGER)
+        # Grounded in the similar ticket's answer, and nothing else of the desk.
+        drafting = [r for r in model.requests if "Past answers" in r["body"]["messages"][1]["content"]]
+        [request] = drafting
+        assert "Yes, to August 31st." in request["body"]["messages"][1]["content"]
+        [_, draft] = similar_posts(d, ticket["ticketTs"])
+        shown = next(b for b in draft.args["blocks"] if b.get("block_id") == DRAFT_TEXT_BLOCK)["text"]["text"]
+        assert "August 31st" in shown and original["ts"].replace(".", "") in shown  # [1] is linked
+        assert all("August" not in p.args["text"] for p in d.posts(HELP_CHANNEL, thread_ts=asked["ts"]))
+
+        held = next(
+            m
+            for m in d.slack.messages(TICKET_CHANNEL, thread_ts=ticket["ticketTs"])
+            if m["ts"] == draft.response["ts"]
+        )
+        button = next(e for b in held["blocks"] if b.get("type") == "actions" for e in b["elements"])
+        assert button["action_id"] == DRAFT_SEND_ACTION
+        for _ in range(2):  # a second click sends nothing more
+            payload = block_actions(HELPER_2, button, channel=TICKET_CHANNEL, message=held)
+            assert (await d.deliver.action(payload)).status_code == 200
+            await d.settle()
+        sent = [p for p in d.posts(HELP_CHANNEL, thread_ts=asked["ts"]) if "August 31st" in p.args["text"]]
+        assert len(sent) == 1
+        row = await d.ticket(asked["ts"])
+        # The helper's message: the ticket is theirs, in progress, waiting on the asker.
+        assert await d.slack_id(row["assignedToId"]) == HELPER_2
+        assert row["status"] == "IN_PROGRESS" and row["waitingOn"] == "ASKER"
+        events = await d.fetch('SELECT kind FROM "TicketEvent" WHERE "ticketId" = $1 ORDER BY id', row["id"])
+        assert [e["kind"] for e in events][-2:] == ["HELPER_MESSAGE", "ASSIGNED"]
+        [update] = [
+            c for c in d.slack.calls_to("chat.update", ok=True) if c.args["ts"] == draft.response["ts"]
+        ][:1]
+        assert "Sent to the asker by" in str(update.args["blocks"]) and DRAFT_SEND_ACTION not in str(
+            update.args["blocks"]
+        )
+
+
+async def test_a_failing_endpoint_drafts_nothing_and_says_so_once(desk, team):
+    from nephthys.testing.fake_ai import FakeAI
+    from tests.slack.conftest import HEARTBEAT_CHANNEL
+    from tests.support.server import running
+
+    model = FakeAI(behaviour="error")
+    async with (
+        running(model.app) as model_url,
+        desk(hack_club_ai_api_key="sk-test", ai_base_url=f"{model_url}/v1", ai_timeout_seconds=2) as d,
+    ):
+        await resolved(d, "Is the deadline for the summer program extended?", "Yes, to August 31st.")
+        for asker in (STRANGER, HELPER):
+            _, ticket = await d.ask("was the deadline extended?", user=asker)
+            assert len(similar_posts(d, ticket["ticketTs"])) == 1  # the similar tickets, no draft
+        alerts = [p for p in d.posts(HEARTBEAT_CHANNEL) if "No answer was drafted" in p.args["text"]]
+        assert len(alerts) == 1
+        # Nothing similar: nothing is asked of the model.
+        before = len(model.requests)
+        await d.ask("Where is the venue for the London meetup?", user=STRANGER)
+        assert [r for r in model.requests[before:] if "Past answers" in str(r["body"])] == []

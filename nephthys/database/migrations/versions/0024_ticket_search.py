@@ -7,7 +7,8 @@
 - "questionTerms": the question's terms, for the similarity score of the few best candidates;
 - the last helper message before the ticket closed ("answer", at most 2,000 characters, its
   author, ts and instant) and "resolvedAt" (the ticket closed after it; null otherwise);
-- "similarPostedAt": the similar-tickets post in the backend thread was claimed (posted once).
+- "similarPostedAt": the similar-tickets post in the backend thread was claimed (posted once);
+- "draftSentAt": the AI-drafted answer was sent to the asker by a helper's click (once).
 
 And "Surge": similar tickets opened close together (SURGE_MIN_TICKETS within SURGE_WINDOW_MINUTES),
 told by one message in the team channel ("channelId", "ts"; claimed by "postClaimedAt"), indexed
@@ -40,6 +41,7 @@ def upgrade() -> None:
                "answeredAt" TIMESTAMPTZ(3),
                "resolvedAt" TIMESTAMPTZ(3),
                "similarPostedAt" TIMESTAMPTZ(3),
+               "draftSentAt" TIMESTAMPTZ(3),
                CONSTRAINT "TicketSearch_pkey" PRIMARY KEY ("ticketId"),
                CONSTRAINT "TicketSearch_ticketId_fkey" FOREIGN KEY ("ticketId")
                    REFERENCES "Ticket" (id) ON DELETE CASCADE ON UPDATE CASCADE,
