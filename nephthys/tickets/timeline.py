@@ -158,7 +158,9 @@ _WRITE = text(
             INSERT INTO "TicketSpan" ("ticketId", kind, "startAt", "endAt", "actorId", "ticketCreatedAt", minutes)
             SELECT s.ticket_id, CAST(s.kind AS "TicketSpanKind"), s.start_at, s.end_at,
                    CASE WHEN s.kind = 'RESOLUTION' THEN t."closedById" ELSE s.actor_id END, t."createdAt",
-                   CAST({SUPPORT_SECONDS_FUNCTION}(s.start_at, s.end_at) AS float8) / 60
+                   -- a running span has no minutes yet (the "always" function would count 0)
+                   CASE WHEN s.end_at IS NOT NULL
+                        THEN CAST({SUPPORT_SECONDS_FUNCTION}(s.start_at, s.end_at) AS float8) / 60 END
             FROM unnest(CAST(:span_tickets AS int[]), CAST(:kinds AS text[]), CAST(:starts AS timestamptz[]),
                         CAST(:ends AS timestamptz[]), CAST(:actors AS int[]))
                  AS s(ticket_id, kind, start_at, end_at, actor_id)
