@@ -160,6 +160,11 @@ async def previous_ticket_count(sessions: Sessions, *, ticket_id: int) -> int:
         return await _previous_tickets(session, ticket_id)
 
 
+async def previous_ticket_count_in(session: AsyncSession, *, ticket_id: int) -> int:
+    """``previous_ticket_count`` in the caller's session."""
+    return await _previous_tickets(session, ticket_id)
+
+
 async def _previous_tickets(session: AsyncSession, ticket_id: int) -> int:
     opener = select(Ticket.opened_by_id).where(Ticket.id == ticket_id).scalar_subquery()
     return (
