@@ -447,6 +447,53 @@ def slack_cpu(args: argparse.Namespace, ref: str | None) -> dict:
     return {"ref": result.get("code_ref") or "tree", "figures": clean["figures"], "checks": clean["checks"]}
 
 
+async def lifecycle_cpu(args: argparse.Namespace, ref: str | None) -> dict:
+    """bench/reply_cpu.py with this tree (``ref`` None) or ``ref``, on a database that code migrated."""
+    from bench.slack_burst import unpack_ref
+
+    database = "nephthys_bench_timeline_reply"
+    url = generate.database_url(args.server_url, database)
+    await generate.recreate_database(args.server_url, database)
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), "LOG_LEVEL": "WARNING"}
+    if ref is not None:
+        env["PYTHONPATH"] = str(unpack_ref(ref))
+    scratch = RESULTS / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)  # no .env is read there
+    await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "nephthys", "db", "upgrade"],
+        env={**env, "DATABASE_URL": url},
+        cwd=scratch,
+        check=True,
+        capture_output=True,
+    )
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, str(ROOT / "bench" / "reply_cpu.py"), "--database-url", url,
+         "--questions", str(args.slack_questions), "--replies", str(args.slack_replies)],
+        env=env, cwd=scratch, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+async def compare_lifecycle(args: argparse.Namespace) -> dict:
+    """The lifecycle alone, before and after, alternating ``--rounds`` times; means per message."""
+    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    for _ in range(args.rounds):
+        runs["before"].append(await lifecycle_cpu(args, args.before_ref))
+        runs["after"].append(await lifecycle_cpu(args, None))
+    keys = [
+        "question_process_cpu_ms",
+        "question_database_cpu_ms",
+        "reply_process_cpu_ms",
+        "reply_database_cpu_ms",
+    ]
+    return {
+        side: {key: round(sum(run[key] for run in found) / len(found), 2) for key in keys}
+        for side, found in runs.items()
+    } | {"runs": runs}
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -499,6 +546,7 @@ async def main_async(args: argparse.Namespace) -> int:
     if not args.skip_slack:
         report["loadavg"]["slack"] = loadavg()
         log("a Slack message's CPU …")
+        report["lifecycle"] = await compare_lifecycle(args)
         report["slack"] = {"after": slack_cpu(args, None), "before": slack_cpu(args, args.before_ref)}
     print_report(report, args)
     output = RESULTS / f"timeline-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
@@ -560,6 +608,22 @@ def print_report(report: dict, args: argparse.Namespace) -> None:
                         delta <= TARGETS_MS["cpu_delta"],
                     )
                 )
+        life = report["lifecycle"]
+        for what, keys in (
+            ("question", ("question_process_cpu_ms", "question_database_cpu_ms")),
+            ("thread reply", ("reply_process_cpu_ms", "reply_database_cpu_ms")),
+        ):
+            after_ms = sum(life["after"][key] for key in keys)
+            before_ms = sum(life["before"][key] for key in keys)
+            rows.append(
+                (
+                    f"lifecycle alone: CPU per {what} (process + database)",
+                    f"{after_ms:.2f} ms ({after_ms - before_ms:+.2f})",
+                    f"≤ +{TARGETS_MS['cpu_delta']:g} ms",
+                    f"{before_ms:.2f} ms",
+                    after_ms - before_ms <= TARGETS_MS["cpu_delta"],
+                )
+            )
         checks_ok = all(report["slack"][side]["checks"].values() for side in ("after", "before"))
         rows.append(("slack_burst checks (both)", "all ok" if checks_ok else "FAILED", "", "", checks_ok))
     print()
@@ -601,6 +665,9 @@ def main() -> int:
     parser.add_argument("--slack-questions", type=int, default=400)
     parser.add_argument("--slack-replies", type=int, default=2, help="thread replies per question")
     parser.add_argument("--slack-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="lifecycle-alone runs of each code, alternating"
+    )
     return asyncio.run(main_async(parser.parse_args()))
 
 
