@@ -112,6 +112,10 @@ TABLES = [
     "SlackEvent",
     "ApiKey",
     "JobRun",
+    "TicketHourFigures",
+    "TicketClosedByPeriod",
+    "TicketHourDurations",
+    "TicketFiguresPending",
 ]
 
 
