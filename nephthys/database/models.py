@@ -818,6 +818,9 @@ class TicketHourFigures(Base):
     closed_now_closed: Mapped[int] = mapped_column(
         "closedNowClosed", BigInteger, nullable=False, server_default=text("0")
     )
+    closed_now_closed_rated: Mapped[int] = mapped_column(
+        "closedNowClosedRated", BigInteger, nullable=False, server_default=text("0")
+    )
     assigned_in_progress: Mapped[int] = mapped_column(
         "assignedInProgress", BigInteger, nullable=False, server_default=text("0")
     )
@@ -861,6 +864,26 @@ class TicketFiguresPending(Base):
     hours: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
     closers: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
     durations: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    feedback: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+
+
+class FeedbackByPeriod(Base):
+    """Feedback per rating and credited user (the ticket's closer while closed, else 0) by ``createdAt``,
+    in epoch-aligned periods of an hour, a day, 32 days; kept by triggers (migration 0025)."""
+
+    __tablename__ = "FeedbackByPeriod"
+
+    period_seconds: Mapped[int] = mapped_column(
+        "periodSeconds", Integer, primary_key=True, autoincrement=False
+    )
+    period_start: Mapped[datetime] = mapped_column(
+        "periodStart", TIMESTAMP(timezone=True, precision=3), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column("userId", Integer, primary_key=True, autoincrement=False)
+    rating: Mapped[FeedbackRating] = mapped_column(feedback_rating_enum, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+
+    __table_args__ = (Index("FeedbackByPeriod_userId_idx", "userId", "periodSeconds", "periodStart"),)
 
 
 __all__ = [
@@ -877,6 +900,7 @@ __all__ = [
     "DailyFiguresStore",
     "DailyFiguresZone",
     "Feedback",
+    "FeedbackByPeriod",
     "FeedbackRating",
     "JobRun",
     "QuestionTag",

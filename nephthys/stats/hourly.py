@@ -62,49 +62,84 @@ def ceil_to(instant: datetime, period: timedelta) -> datetime:
     return start if start == instant else start + period
 
 
-def tiling(start: datetime, end: datetime) -> list[tuple[int, datetime, datetime]]:
-    """``[start, end)`` (whole hours) as ranges of whole periods: ``(seconds, first start, end)``, at most 5.
+def tiling(
+    start: datetime | None, end: datetime | None
+) -> list[tuple[int, datetime | None, datetime | None]]:
+    """``[start, end)`` (whole hours; None: open) as ranges of whole periods ``(seconds, first start, end)``.
 
-    The longest periods in the middle, shorter ones toward the ends.
+    The longest periods in the middle (an open end: every period of the longest kind on
+    that side), shorter ones toward the ends; at most 5 ranges.
     """
-    ranges: list[tuple[int, datetime, datetime]] = []
-    low, high = start, end
+    ranges: list[tuple[int, datetime | None, datetime | None]] = []
     for index, period in enumerate(PERIODS):
-        if index == len(PERIODS) - 1:
-            inner_low, inner_high = low, high
-        else:
-            inner_low, inner_high = ceil_to(low, period), floor_to(high, period)
-            if inner_low >= inner_high:
-                continue
-        ranges.append((int(period.total_seconds()), inner_low, inner_high))
+        seconds = int(period.total_seconds())
+        inner_low = None if start is None else ceil_to(start, period)
+        inner_high = None if end is None else floor_to(end, period)
+        if inner_low is not None and inner_high is not None and inner_low >= inner_high:
+            if period == HOUR:
+                return []
+            continue
+        ranges.append((seconds, inner_low, inner_high))
         # What is left on each side is tiled by the shorter periods.
-        rest = [(low, inner_low), (inner_high, high)]
+        rest = []
+        if start is not None and inner_low is not None:
+            rest.append((start, inner_low))
+        if end is not None and inner_high is not None:
+            rest.append((inner_high, end))
         for shorter in PERIODS[index + 1 :]:
-            seconds = int(shorter.total_seconds())
+            shorter_seconds = int(shorter.total_seconds())
             next_rest = []
             for a, b in rest:
                 if a >= b:
                     continue
-                if shorter == HOUR:
-                    ranges.append((seconds, a, b))
-                    continue
-                inner_a = ceil_to(a, shorter)
-                inner_b = floor_to(b, shorter)
+                inner_a, inner_b = ceil_to(a, shorter), floor_to(b, shorter)
                 if inner_a < inner_b:
-                    ranges.append((seconds, inner_a, inner_b))
+                    ranges.append((shorter_seconds, inner_a, inner_b))
                     next_rest += [(a, inner_a), (inner_b, b)]
                 else:
                     next_rest.append((a, b))
             rest = next_rest
         break
-    return [r for r in ranges if r[1] < r[2]]
+    return ranges
+
+
+def bounds_parameters(start: datetime | None, end: datetime | None) -> dict:
+    """A window's parameters (None: open on that side): its whole hours ``[s_h, u_h)`` (None: open),
+    its two ends' parts of an hour ``[s, s_h)`` and ``[u_h, u)`` (NULL, so empty, when open), and
+    the whole hours' tiling by periods (``period_*``)."""
+    start_hour = None if start is None else ceil_to(start, HOUR)
+    end_hour = None if end is None else floor_to(end, HOUR)
+    if start_hour is not None and end_hour is not None and start_hour >= end_hour:
+        # No whole hour inside: the first end's part is the whole window, the second is empty.
+        start_hour = end_hour = end
+        periods = []
+    else:
+        periods = tiling(start_hour, end_hour)
+    return {
+        "s": start,
+        "u": end,
+        "s_h": start_hour,
+        "u_h": end_hour,
+        "period_seconds": [p[0] for p in periods],
+        "period_lows": [p[1] for p in periods],
+        "period_highs": [p[2] for p in periods],
+    }
+
+
+def kept_periods(table: str, alias: str) -> str:
+    """Join the rows of ``table`` (periodSeconds, periodStart) in the window's tiling."""
+    return f"""unnest(CAST(:period_seconds AS integer[]), CAST(:period_lows AS timestamptz[]),
+                    CAST(:period_highs AS timestamptz[])) AS p(seconds, low, high)
+        JOIN {table} {alias}
+          ON {alias}."periodSeconds" = p.seconds
+         AND {alias}."periodStart" >= coalesce(p.low, '-infinity') AND {alias}."periodStart" < coalesce(p.high, 'infinity')"""
 
 
 def _p(name: str) -> str:
     return f"CAST(:{name} AS timestamptz)"
 
 
-def _in_edges(column: str) -> str:
+def in_edges(column: str) -> str:
     """``column`` in either end's part of an hour: ``[s, s_h)`` or ``[u_h, u)``."""
     return (
         f"(({column} >= {_p('s')} AND {column} < {_p('s_h')}) "
@@ -142,11 +177,11 @@ WITH hours AS (
            coalesce(sum({HANG_MS}) FILTER (WHERE {UNRESOLVED_HANGS}), 0) AS "hangUnresolvedSumMs",
            count(*) FILTER (WHERE {RESOLUTIONS}) AS "resolutionCount",
            coalesce(sum({RESOLUTION_MS}) FILTER (WHERE {RESOLUTIONS}), 0) AS "resolutionSumMs"
-    FROM "Ticket" t WHERE {_in_edges('t."createdAt"')}
+    FROM "Ticket" t WHERE {in_edges('t."createdAt"')}
 ), closed_edges AS (
-    SELECT count(*) AS n FROM "Ticket" t WHERE t.status = 'CLOSED' AND {_in_edges('t."closedAt"')}
+    SELECT count(*) AS n FROM "Ticket" t WHERE t.status = 'CLOSED' AND {in_edges('t."closedAt"')}
 ), assigned_edges AS (
-    SELECT count(*) AS n FROM "Ticket" t WHERE t.status = 'IN_PROGRESS' AND {_in_edges('t."assignedAt"')}
+    SELECT count(*) AS n FROM "Ticket" t WHERE t.status = 'IN_PROGRESS' AND {in_edges('t."assignedAt"')}
 ), closed_after AS (
     -- Closed tickets created in the window and closed at or after its end.
     SELECT count(*) AS n FROM "Ticket" t
@@ -166,13 +201,10 @@ WITH hours AS (
 ), closers AS (
     SELECT user_id, sum(n) AS n FROM (
         SELECT c."userId" AS user_id, c."count" AS n
-        FROM unnest(CAST(:period_seconds AS integer[]), CAST(:period_lows AS timestamptz[]),
-                    CAST(:period_highs AS timestamptz[])) AS p(seconds, low, high)
-        JOIN "TicketClosedByPeriod" c
-          ON c."periodSeconds" = p.seconds AND c."periodStart" >= p.low AND c."periodStart" < p.high
+        FROM {kept_periods('"TicketClosedByPeriod"', "c")}
         UNION ALL
         SELECT t."closedById", 1 FROM "Ticket" t
-        WHERE t."closedById" IS NOT NULL AND {_in_edges('t."closedAt"')}
+        WHERE t."closedById" IS NOT NULL AND {in_edges('t."closedAt"')}
     ) counted GROUP BY user_id
 )
 SELECT json_build_object(
@@ -192,24 +224,8 @@ FROM figures f
 
 
 def range_parameters(start: datetime, end: datetime) -> dict:
-    """The statement's parameters: the window, its whole hours, and their tiling by periods."""
-    start_hour, end_hour = ceil_to(start, HOUR), floor_to(end, HOUR)
-    if start_hour >= end_hour:
-        # No whole hour inside: the first end's part is the whole window, the second is empty.
-        start_hour = end_hour = end
-        periods = []
-    else:
-        periods = tiling(start_hour, end_hour)
-    return {
-        "s": start,
-        "u": end,
-        "s_h": start_hour,
-        "u_h": end_hour,
-        "period_seconds": [p[0] for p in periods],
-        "period_lows": [p[1] for p in periods],
-        "period_highs": [p[2] for p in periods],
-        "top": None,
-    }
+    """The range statement's parameters (both ends given)."""
+    return {**bounds_parameters(start, end), "top": None}
 
 
 async def range_stats(executor: Executor, start: datetime, end: datetime) -> dict:
@@ -413,4 +429,12 @@ async def days_from_hours(executor: Executor, edges: list[datetime]) -> list[Day
     return figures
 
 
-__all__ = ["days_from_hours", "percentile_cont", "range_stats", "tiling"]
+__all__ = [
+    "bounds_parameters",
+    "days_from_hours",
+    "in_edges",
+    "kept_periods",
+    "percentile_cont",
+    "range_stats",
+    "tiling",
+]

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
-from nephthys.stats import daily, hourly
+from nephthys.stats import daily, feedback, hourly
 from nephthys.stats.overview import window_stats
 from tests.api.data import add_ticket, add_user
 from tests.support import postgres
@@ -20,7 +20,7 @@ ZONES = [
     ZoneInfo("Australia/Lord_Howe"),  # +10:30/+11: a half-hour daylight-saving change
     ZoneInfo("Pacific/Chatham"),  # +12:45/+13:45
 ]
-TABLES = ('"TicketHourFigures"', '"TicketClosedByPeriod"', '"TicketHourDurations"')
+TABLES = ('"TicketHourFigures"', '"TicketClosedByPeriod"', '"TicketHourDurations"', '"FeedbackByPeriod"')
 
 
 def utc(*parts: int) -> datetime:
@@ -58,7 +58,9 @@ async def _compare(connection, label: str) -> None:
         (utc(2026, 3, 29, 23, 59), utc(2026, 5, 1, 0, 1)),
     ]
     for start, end in windows:
-        assert await hourly.range_stats(connection, start, end) == await window_stats(connection, start, end), (
+        assert await hourly.range_stats(connection, start, end) == await window_stats(
+            connection, start, end
+        ), (
             label,
             start,
             end,
@@ -78,15 +80,18 @@ async def _rebuilt_equals_kept(db_url: str) -> None:
         '"TicketHourFigures"': """SELECT * FROM "TicketHourFigures" WHERE
             ("createdOpen", "createdInProgress", "createdClosed", "createdClosedDated", "hangCount", "hangSumMs",
              "hangUnresolvedCount", "hangUnresolvedSumMs", "resolutionCount", "resolutionSumMs", "closedAny",
-             "closedNowClosed", "assignedInProgress") <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) ORDER BY 1""",
+             "closedNowClosed", "closedNowClosedRated", "assignedInProgress")
+            <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) ORDER BY 1""",
         '"TicketClosedByPeriod"': 'SELECT * FROM "TicketClosedByPeriod" WHERE "count" <> 0 ORDER BY 1, 2, 3',
+        '"FeedbackByPeriod"': 'SELECT * FROM "FeedbackByPeriod" WHERE "count" <> 0 ORDER BY 1, 2, 3, 4',
         '"TicketHourDurations"': """SELECT * FROM "TicketHourDurations"
             WHERE cardinality("hangMs") + cardinality("resolutionMs") > 0 ORDER BY 1""",
     }
     kept = {table: [tuple(r) for r in await postgres.fetch(db_url, sql)] for table, sql in queries.items()}
     await postgres.execute(db_url, 'SELECT "ticket_figures_rebuild"()')
     rebuilt = {table: [tuple(r) for r in await postgres.fetch(db_url, sql)] for table, sql in queries.items()}
-    assert kept == rebuilt
+    for table in queries:
+        assert kept[table] == rebuilt[table], (table, set(kept[table]) ^ set(rebuilt[table]))
 
 
 async def test_windows_and_days_equal_the_direct_computation_after_every_change(connection, db_url):
@@ -174,4 +179,93 @@ def test_a_tiling_covers_the_hours_exactly_with_the_longest_periods():
     for seconds, low, high in ranges:
         period = timedelta(seconds=seconds)
         assert (low - hourly.EPOCH) % period == timedelta(0) and (high - low) % period == timedelta(0)
-    assert hourly.tiling(utc(2026, 1, 1, 5), utc(2026, 1, 1, 9)) == [(3600, utc(2026, 1, 1, 5), utc(2026, 1, 1, 9))]
+    assert hourly.tiling(utc(2026, 1, 1, 5), utc(2026, 1, 1, 9)) == [
+        (3600, utc(2026, 1, 1, 5), utc(2026, 1, 1, 9))
+    ]
+
+
+FEEDBACK_WINDOWS = [
+    (None, None),
+    (utc(2026, 3, 28, 10, 17, 3), None),
+    (None, utc(2026, 4, 3, 7, 30)),
+    (utc(2026, 3, 27, 10, 17, 3), utc(2026, 4, 5, 13, 2, 59)),
+    (utc(2026, 3, 30, 10, 17, 3), utc(2026, 3, 30, 10, 58)),
+    (utc(2026, 3, 1), utc(2026, 5, 1)),
+]
+
+
+async def _compare_feedback(connection, helpers: list[str], label: str) -> None:
+    for since, until in FEEDBACK_WINDOWS:
+        fast = await feedback.feedback_stats(connection, since=since, until=until)
+        direct = await feedback.direct_feedback_stats(connection, since=since, until=until)
+        assert fast == direct, (label, since, until)
+        for slack_id in helpers:
+            assert await feedback.helper_ratings(
+                connection, slack_id=slack_id, since=since, until=until
+            ) == await feedback.direct_helper_ratings(
+                connection, slack_id=slack_id, since=since, until=until
+            ), (
+                label,
+                slack_id,
+                since,
+                until,
+            )
+
+
+async def test_feedback_sums_equal_the_direct_computation_after_every_change(connection, db_url):
+    author = await add_user(db_url, "UAUTHOR")
+    other = await add_user(db_url, "UOTHER")
+    h1, h2, h3 = [await add_user(db_url, f"UHELPER{i}", helper=True) for i in (1, 2, 3)]
+    helpers = ["UHELPER1", "UHELPER2", "UHELPER3", "UNOBODY"]
+    await connection.execute(text(TICKETS_SQL), {"author": author, "h1": h1, "h2": h2, "h3": h3})
+    await connection.commit()
+    # Two askers rate some tickets (closed ones, and a few open ones: reopened after rating).
+    await postgres.execute(
+        db_url,
+        f"""INSERT INTO "Feedback" ("ticketId", "createdById", rating, "createdAt")
+            SELECT t.id, u.id, (ARRAY['NOT_GOOD', 'OKAY', 'GREAT'])[1 + (t.id + u.id) % 3]::"FeedbackRating",
+                   coalesce(t."closedAt", t."createdAt") + (t.id % 5) * interval '13 minutes 1.5 seconds'
+            FROM "Ticket" t, "User" u
+            WHERE u.id IN ({author}, {other}) AND (t.id + u.id) % 3 <> 0 AND t.id % 4 <> 0""",
+    )
+    await _compare_feedback(connection, helpers, "loaded")
+    await _rebuilt_equals_kept(db_url)
+    closed = [
+        r["id"]
+        for r in await postgres.fetch(
+            db_url, """SELECT id FROM "Ticket" WHERE status = 'CLOSED' ORDER BY id"""
+        )
+    ]
+    unrated = [
+        r["id"]
+        for r in await postgres.fetch(
+            db_url,
+            """SELECT id FROM "Ticket" t WHERE status = 'CLOSED'
+        AND NOT EXISTS (SELECT 1 FROM "Feedback" f WHERE f."ticketId" = t.id) ORDER BY id""",
+        )
+    ]
+    changes = [
+        # a closed ticket's first rating, then a replaced one (a later submission takes its own time)
+        f"""INSERT INTO "Feedback" ("ticketId", "createdById", rating, "createdAt")
+            VALUES ({unrated[0]}, {author}, 'GREAT', '2026-04-02 10:00:00.123Z')""",
+        f"""UPDATE "Feedback" SET rating = 'NOT_GOOD', "createdAt" = '2026-04-06 11:30Z'
+            WHERE "ticketId" = {unrated[0]}""",
+        # reopened: its feedback counts for nobody; closed again by another helper
+        f"""UPDATE "Ticket" SET status = 'OPEN', "closedAt" = NULL, "closedById" = NULL WHERE id = {closed[3]}""",
+        f"""UPDATE "Ticket" SET status = 'CLOSED', "closedById" = {h3}, "closedAt" = '2026-04-07 09:15Z'
+            WHERE id = {closed[3]}""",
+        f'UPDATE "Ticket" SET "closedById" = {h1} WHERE id = {closed[4]}',
+        f'DELETE FROM "Feedback" WHERE "ticketId" = {closed[5]}',  # its last rating gone
+        f'DELETE FROM "Feedback" WHERE "ticketId" = {closed[6]} AND "createdById" = {author}',
+        f'DELETE FROM "Ticket" WHERE id = {closed[7]}',  # its feedback goes with it
+        'DELETE FROM "Ticket" WHERE id % 13 = 0',
+        f'UPDATE "Ticket" SET "closedAt" = "closedAt" + interval \'2 days 10 minutes\' WHERE id = {closed[8]}',
+    ]
+    for change in changes:
+        await postgres.execute(db_url, change)
+        await _compare_feedback(connection, helpers, change)
+    await _rebuilt_equals_kept(db_url)
+    await connection.commit()  # TRUNCATE waits for every open transaction that read "Feedback"
+    await postgres.execute(db_url, 'TRUNCATE "Feedback"')
+    await _compare_feedback(connection, helpers, "no feedback")
+    await _rebuilt_equals_kept(db_url)

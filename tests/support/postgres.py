@@ -116,6 +116,7 @@ TABLES = [
     "TicketClosedByPeriod",
     "TicketHourDurations",
     "TicketFiguresPending",
+    "FeedbackByPeriod",
 ]
 
 

@@ -17,6 +17,13 @@ only the parts of an hour at their ends (``nephthys.stats.hourly``):
 - "TicketHourDurations": the hang and resolution times (milliseconds, ascending) of the
   tickets created in each hour, so a day's percentiles read ~24 short arrays instead of
   every ticket.
+- "FeedbackByPeriod": feedback per rating and credited user (the ticket's ``closedById``
+  while it is closed, else 0: nobody) by the feedback's ``createdAt``, in the same periods,
+  and "TicketHourFigures"."closedNowClosedRated": closed tickets with feedback by their
+  ``closedAt``, for /api/stats/feedback and the App Home's ratings. Triggers on "Feedback"
+  keep both (a ticket's closing or reopening moves its feedback through the ticket
+  triggers); a ticket's feedback is deleted just before the ticket, so its closer is
+  still known.
 - "Ticket_spanning_closed_idx" (GiST over ``[createdAt, closedAt]`` of closed tickets):
   the closed tickets that were created before an instant and closed at or after it;
   "Ticket_closed_before_created_idx": tickets whose ``closedAt`` is before their
@@ -83,6 +90,12 @@ HOUR_COLUMNS = {
     "resolutionSumMs": ('"createdAt"', f'CASE WHEN "closedAt" IS NOT NULL THEN {RESOLUTION_MS} ELSE 0 END'),
     "closedAny": ('"closedAt"', "1"),
     "closedNowClosed": ('"closedAt"', "CASE WHEN status = 'CLOSED' THEN 1 ELSE 0 END"),
+    # Read as the trigger runs: a feedback change moves it through the feedback triggers instead.
+    "closedNowClosedRated": (
+        '"closedAt"',
+        'CASE WHEN status = \'CLOSED\' AND EXISTS (SELECT 1 FROM "Feedback" f WHERE f."ticketId" = changed_row.id) '
+        "THEN 1 ELSE 0 END",
+    ),
     "assignedInProgress": ('"assignedAt"', "CASE WHEN status = 'IN_PROGRESS' THEN 1 ELSE 0 END"),
 }
 _INSTANTS = ('"createdAt"', '"closedAt"', '"assignedAt"')
@@ -97,7 +110,7 @@ def _hour_parts(changes: str) -> str:
             for column, (at, value) in HOUR_COLUMNS.items()
         )
         parts.append(
-            f"SELECT {hour_of(instant)} AS hour, {values} FROM {changes} WHERE {instant} IS NOT NULL"
+            f"SELECT {hour_of(instant)} AS hour, {values} FROM {changes} AS changed_row WHERE {instant} IS NOT NULL"
         )
     sums = ", ".join(f'sum("{column}")::bigint AS "{column}"' for column in HOUR_COLUMNS)
     nonzero = " OR ".join(f'sum("{column}") <> 0' for column in HOUR_COLUMNS)
@@ -108,7 +121,7 @@ def _closer_parts(changes: str) -> str:
     periods = ", ".join(str(p) for p in PERIODS)
     return f"""SELECT seconds, date_bin(make_interval(secs => seconds), "closedAt", {EPOCH}) AS start,
                "closedById" AS user_id, sum(sign)::bigint AS n
-        FROM {changes} CROSS JOIN unnest(ARRAY[{periods}]) AS p(seconds)
+        FROM {changes} AS changed_row CROSS JOIN unnest(ARRAY[{periods}]) AS p(seconds)
         WHERE "closedAt" IS NOT NULL AND "closedById" IS NOT NULL
         GROUP BY 1, 2, 3 HAVING sum(sign) <> 0"""
 
@@ -120,12 +133,31 @@ def _duration_parts(changes: str) -> str:
                coalesce(jsonb_agg(jsonb_build_array(ms, n)) FILTER (WHERE metric = 'r'), '[]') AS r
         FROM (SELECT hour, metric, ms, sum(sign) AS n FROM (
                   SELECT {hour_of('"createdAt"')} AS hour, 'h' AS metric, {HANG_MS} AS ms, sign
-                  FROM {changes} WHERE "assignedAt" IS NOT NULL
+                  FROM {changes} AS changed_row WHERE "assignedAt" IS NOT NULL
                   UNION ALL
                   SELECT {hour_of('"createdAt"')}, 'r', {RESOLUTION_MS}, sign
-                  FROM {changes} WHERE "closedAt" IS NOT NULL) d
+                  FROM {changes} AS changed_row WHERE "closedAt" IS NOT NULL) d
               GROUP BY hour, metric, ms HAVING sum(sign) <> 0) moved
         GROUP BY hour"""
+
+
+def _credited(status: str, closed_by: str) -> str:
+    """Whom a ticket's feedback counts for: its closer while it is closed, else nobody (0)."""
+    return f"CASE WHEN {status} = 'CLOSED' AND {closed_by} IS NOT NULL THEN {closed_by} ELSE 0 END"
+
+
+def _feedback_moves(rows: str) -> str:
+    """Feedback per period, credited user and rating, times ``sign``, over ``rows`` (sign, createdAt, user_id, rating)."""
+    periods = ", ".join(str(p) for p in PERIODS)
+    return f"""SELECT seconds, date_bin(make_interval(secs => seconds), r."createdAt", {EPOCH}) AS start,
+               r.user_id, r.rating, sum(r.sign)::bigint AS n
+        FROM ({rows}) r CROSS JOIN unnest(ARRAY[{periods}]) AS p(seconds)
+        GROUP BY 1, 2, 3, 4 HAVING sum(r.sign) <> 0"""
+
+
+# A ticket change moves its feedback between helpers (closed, reopened, closed by another).
+_TICKET_FEEDBACK_ROWS = f"""SELECT c.sign, f."createdAt", {_credited("c.status", 'c."closedById"')} AS user_id, f.rating
+    FROM changes c JOIN "Feedback" f ON f."ticketId" = c.id"""
 
 
 _CHANGES = {
@@ -147,12 +179,15 @@ BEGIN
     WITH changes AS ({_CHANGES[event]}),
     hours AS ({_hour_parts("changes")}),
     closers AS ({_closer_parts("changes")}),
-    durations AS ({_duration_parts("changes")})
-    INSERT INTO "TicketFiguresPending" ("hours", "closers", "durations")
+    durations AS ({_duration_parts("changes")}),
+    feedback AS ({_feedback_moves(_TICKET_FEEDBACK_ROWS)})
+    INSERT INTO "TicketFiguresPending" ("hours", "closers", "durations", "feedback")
     SELECT (SELECT coalesce(jsonb_agg(to_jsonb(h)), '[]') FROM hours h),
            (SELECT coalesce(jsonb_agg(jsonb_build_array(seconds, start, user_id, n)), '[]') FROM closers),
-           (SELECT coalesce(jsonb_agg(jsonb_build_array(hour, h, r)), '[]') FROM durations)
-    WHERE EXISTS (SELECT 1 FROM hours) OR EXISTS (SELECT 1 FROM closers) OR EXISTS (SELECT 1 FROM durations);
+           (SELECT coalesce(jsonb_agg(jsonb_build_array(hour, h, r)), '[]') FROM durations),
+           (SELECT coalesce(jsonb_agg(jsonb_build_array(seconds, start, user_id, rating, n)), '[]') FROM feedback)
+    WHERE EXISTS (SELECT 1 FROM hours) OR EXISTS (SELECT 1 FROM closers) OR EXISTS (SELECT 1 FROM durations)
+       OR EXISTS (SELECT 1 FROM feedback);
     RETURN NULL;
 END
 $body$"""
@@ -185,7 +220,7 @@ BEGIN
     -- Committers apply one at a time (the totals row is taken by every ticket change at commit).
     PERFORM 1 FROM "TicketTotals" WHERE id = 1 FOR NO KEY UPDATE;
     INSERT INTO "TicketHourFigures" ("hour", {_HOUR_COLUMN_LIST})
-    SELECT h."hour", {", ".join(f'h."{column}"' for column in HOUR_COLUMNS)}
+    SELECT h."hour", {", ".join(f'coalesce(h."{column}", 0)' for column in HOUR_COLUMNS)}
     FROM jsonb_populate_recordset(NULL::"TicketHourFigures", NEW."hours") h ORDER BY h."hour"
     ON CONFLICT ("hour") DO UPDATE SET {
     ", ".join(f'"{column}" = "TicketHourFigures"."{column}" + EXCLUDED."{column}"' for column in HOUR_COLUMNS)
@@ -195,6 +230,12 @@ BEGIN
     FROM jsonb_array_elements(NEW."closers") AS e(c) ORDER BY 1, 2, 3
     ON CONFLICT ("periodSeconds", "periodStart", "userId")
     DO UPDATE SET "count" = "TicketClosedByPeriod"."count" + EXCLUDED."count";
+    INSERT INTO "FeedbackByPeriod" ("periodSeconds", "periodStart", "userId", "rating", "count")
+    SELECT (f ->> 0)::integer, (f ->> 1)::timestamptz, (f ->> 2)::integer, (f ->> 3)::"FeedbackRating",
+           (f ->> 4)::bigint
+    FROM jsonb_array_elements(NEW."feedback") AS e(f) ORDER BY 1, 2, 3, 4
+    ON CONFLICT ("periodSeconds", "periodStart", "userId", "rating")
+    DO UPDATE SET "count" = "FeedbackByPeriod"."count" + EXCLUDED."count";
     INSERT INTO "TicketHourDurations" ("hour")
     SELECT (d ->> 0)::timestamptz FROM jsonb_array_elements(NEW."durations") AS e(d) ORDER BY 1
     ON CONFLICT ("hour") DO NOTHING;
@@ -210,7 +251,76 @@ BEGIN
 END
 $body$"""
 
-_EVERY_TICKET = '(SELECT 1 AS sign, * FROM "Ticket") AS every_ticket'
+_FEEDBACK_CHANGES = {
+    "insert": 'SELECT 1 AS sign, "ticketId", "createdAt", rating FROM new_rows',
+    "update": """SELECT -1 AS sign, "ticketId", "createdAt", rating FROM old_rows
+                 UNION ALL SELECT 1, "ticketId", "createdAt", rating FROM new_rows""",
+    "delete": 'SELECT -1 AS sign, "ticketId", "createdAt", rating FROM old_rows',
+}
+_FEEDBACK_TICKETS = {
+    "insert": 'SELECT "ticketId" FROM new_rows',
+    "update": 'SELECT "ticketId" FROM old_rows UNION SELECT "ticketId" FROM new_rows',
+    "delete": 'SELECT "ticketId" FROM old_rows',
+}
+
+
+def _feedback_record_function(event: str) -> str:
+    return f"""CREATE FUNCTION "feedback_figures_on_{event}"() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    -- The tickets' status and closer are read after locking them: a close or reopen in flight
+    -- commits first (and its trigger counted the feedback it saw), or waits for this one.
+    PERFORM 1 FROM "Ticket" WHERE id IN ({_FEEDBACK_TICKETS[event]}) ORDER BY id FOR NO KEY UPDATE;
+    WITH changes AS ({_FEEDBACK_CHANGES[event]}),
+    credited AS (
+        SELECT c.sign, c."createdAt", {_credited("t.status", 't."closedById"')} AS user_id, c.rating
+        FROM changes c LEFT JOIN "Ticket" t ON t.id = c."ticketId"
+    ),
+    feedback AS ({_feedback_moves("SELECT * FROM credited")}),
+    -- A closed ticket's first feedback, or its last one gone, moves closedNowClosedRated.
+    per_ticket AS (
+        SELECT c."ticketId" AS ticket_id, sum(c.sign) AS moved,
+               (SELECT count(*) FROM "Feedback" f WHERE f."ticketId" = c."ticketId") AS now
+        FROM changes c GROUP BY c."ticketId"
+    ),
+    rated AS (
+        SELECT {hour_of('t."closedAt"')} AS hour,
+               sum(CASE WHEN p.now > 0 THEN 1 ELSE 0 END - CASE WHEN p.now - p.moved > 0 THEN 1 ELSE 0 END)
+                   AS "closedNowClosedRated"
+        FROM per_ticket p JOIN "Ticket" t ON t.id = p.ticket_id
+        WHERE t.status = 'CLOSED' AND t."closedAt" IS NOT NULL AND (p.now > 0) <> (p.now - p.moved > 0)
+        GROUP BY 1
+    )
+    INSERT INTO "TicketFiguresPending" ("hours", "feedback")
+    SELECT (SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]') FROM rated r),
+           (SELECT coalesce(jsonb_agg(jsonb_build_array(seconds, start, user_id, rating, n)), '[]') FROM feedback)
+    WHERE EXISTS (SELECT 1 FROM rated) OR EXISTS (SELECT 1 FROM feedback);
+    RETURN NULL;
+END
+$body$"""
+
+
+# A ticket's feedback goes before the ticket (the cascade would remove it after the ticket row,
+# when its closer can no longer be read), through the feedback triggers above.
+TICKET_DELETE_FEEDBACK_FUNCTION = """CREATE FUNCTION "ticket_figures_delete_feedback"() RETURNS trigger
+LANGUAGE plpgsql AS $body$
+BEGIN
+    DELETE FROM "Feedback" WHERE "ticketId" = OLD.id;
+    RETURN OLD;
+END
+$body$"""
+
+FEEDBACK_TRUNCATE_FUNCTION = """CREATE FUNCTION "feedback_figures_on_truncate"() RETURNS trigger
+LANGUAGE plpgsql AS $body$
+BEGIN
+    DELETE FROM "FeedbackByPeriod";
+    UPDATE "TicketHourFigures" SET "closedNowClosedRated" = 0 WHERE "closedNowClosedRated" <> 0;
+    RETURN NULL;
+END
+$body$"""
+
+_EVERY_TICKET = '(SELECT 1 AS sign, * FROM "Ticket")'
+_EVERY_FEEDBACK = f"""SELECT 1 AS sign, f."createdAt", {_credited("t.status", 't."closedById"')} AS user_id, f.rating
+    FROM "Feedback" f JOIN "Ticket" t ON t.id = f."ticketId\""""
 REBUILD_FUNCTION = f"""CREATE FUNCTION "ticket_figures_rebuild"() RETURNS void LANGUAGE plpgsql AS $body$
 BEGIN
     -- No ticket may change while the figures are recounted.
@@ -219,6 +329,7 @@ BEGIN
     DELETE FROM "TicketHourFigures";
     DELETE FROM "TicketClosedByPeriod";
     DELETE FROM "TicketHourDurations";
+    DELETE FROM "FeedbackByPeriod";
     INSERT INTO "TicketHourFigures" ("hour", {_HOUR_COLUMN_LIST}) {_hour_parts(_EVERY_TICKET)};
     INSERT INTO "TicketClosedByPeriod" ("periodSeconds", "periodStart", "userId", "count")
     {_closer_parts(_EVERY_TICKET)};
@@ -228,6 +339,8 @@ BEGIN
            coalesce(array_agg({RESOLUTION_MS} ORDER BY {RESOLUTION_MS}) FILTER (WHERE "closedAt" IS NOT NULL), '{{}}')
     FROM "Ticket" GROUP BY 1
     HAVING count(*) FILTER (WHERE "assignedAt" IS NOT NULL OR "closedAt" IS NOT NULL) > 0;
+    INSERT INTO "FeedbackByPeriod" ("periodSeconds", "periodStart", "userId", "rating", "count")
+    {_feedback_moves(_EVERY_FEEDBACK)};
 END
 $body$"""
 
@@ -237,6 +350,7 @@ BEGIN
     DELETE FROM "TicketHourFigures";
     DELETE FROM "TicketClosedByPeriod";
     DELETE FROM "TicketHourDurations";
+    DELETE FROM "FeedbackByPeriod";
     RETURN NULL;
 END
 $body$"""
@@ -285,11 +399,24 @@ def upgrade() -> None:
     op.execute('ALTER TABLE "TicketHourDurations" ALTER COLUMN "hangMs" SET STORAGE EXTERNAL')
     op.execute('ALTER TABLE "TicketHourDurations" ALTER COLUMN "resolutionMs" SET STORAGE EXTERNAL')
     op.execute(
+        """CREATE TABLE "FeedbackByPeriod" (
+            "periodSeconds" INTEGER NOT NULL,
+            "periodStart" TIMESTAMPTZ(3) NOT NULL,
+            "userId" INTEGER NOT NULL,
+            "rating" "FeedbackRating" NOT NULL,
+            "count" BIGINT NOT NULL DEFAULT 0,
+            CONSTRAINT "FeedbackByPeriod_pkey" PRIMARY KEY ("periodSeconds", "periodStart", "userId", "rating"))"""
+    )
+    op.execute(
+        'CREATE INDEX "FeedbackByPeriod_userId_idx" ON "FeedbackByPeriod" ("userId", "periodSeconds", "periodStart")'
+    )
+    op.execute(
         """CREATE TABLE "TicketFiguresPending" (
             "id" BIGSERIAL NOT NULL,
             "hours" JSONB NOT NULL DEFAULT '[]',
             "closers" JSONB NOT NULL DEFAULT '[]',
             "durations" JSONB NOT NULL DEFAULT '[]',
+            "feedback" JSONB NOT NULL DEFAULT '[]',
             CONSTRAINT "TicketFiguresPending_pkey" PRIMARY KEY ("id"))"""
     )
     for name, definition in INDEXES.items():
@@ -311,6 +438,22 @@ def upgrade() -> None:
         'CREATE TRIGGER "ticket_figures_truncate" AFTER TRUNCATE ON "Ticket" '
         'FOR EACH STATEMENT EXECUTE FUNCTION "ticket_figures_on_truncate"()'
     )
+    for event in _FEEDBACK_CHANGES:
+        op.execute(_feedback_record_function(event))
+        op.execute(
+            f'CREATE TRIGGER "feedback_figures_{event}" AFTER {event.upper()} ON "Feedback" '
+            f'REFERENCING {_TRANSITIONS[event]} FOR EACH STATEMENT EXECUTE FUNCTION "feedback_figures_on_{event}"()'
+        )
+    op.execute(FEEDBACK_TRUNCATE_FUNCTION)
+    op.execute(
+        'CREATE TRIGGER "feedback_figures_truncate" AFTER TRUNCATE ON "Feedback" '
+        'FOR EACH STATEMENT EXECUTE FUNCTION "feedback_figures_on_truncate"()'
+    )
+    op.execute(TICKET_DELETE_FEEDBACK_FUNCTION)
+    op.execute(
+        'CREATE TRIGGER "ticket_figures_delete_feedback" BEFORE DELETE ON "Ticket" '
+        'FOR EACH ROW EXECUTE FUNCTION "ticket_figures_delete_feedback"()'
+    )
     op.execute(REBUILD_FUNCTION)
     op.execute(TOTALS_REBUILD_WITH_FIGURES.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
     # An adopted database already has tickets.
@@ -319,6 +462,11 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(_TOTALS_REBUILD.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+    op.execute('DROP TRIGGER "ticket_figures_delete_feedback" ON "Ticket"')
+    op.execute('DROP FUNCTION "ticket_figures_delete_feedback"()')
+    for event in [*_FEEDBACK_CHANGES, "truncate"]:
+        op.execute(f'DROP TRIGGER "feedback_figures_{event}" ON "Feedback"')
+        op.execute(f'DROP FUNCTION "feedback_figures_on_{event}"()')
     for event in [*_CHANGES, "truncate"]:
         op.execute(f'DROP TRIGGER "ticket_figures_{event}" ON "Ticket"')
         op.execute(f'DROP FUNCTION "ticket_figures_on_{event}"()')
@@ -329,5 +477,6 @@ def downgrade() -> None:
     for name in INDEXES:
         op.execute(f'DROP INDEX "{name}"')
     op.execute('DROP TABLE "TicketHourDurations"')
+    op.execute('DROP TABLE "FeedbackByPeriod"')
     op.execute('DROP TABLE "TicketClosedByPeriod"')
     op.execute('DROP TABLE "TicketHourFigures"')
