@@ -11,8 +11,9 @@ read from "TicketHourFigures" (at most 8,760 rows a year) and "TicketClosedByPer
 tile those hours: a few thousand rows a year); the parts of an hour at the two ends are
 read from "Ticket" (index ranges of under an hour each). ``closed_today_from_today``
 is the closed tickets created in the window (with a ``closedAt``) less those closed at
-or after ``u`` (the GiST index of closed tickets spanning an instant) and those closed
-before ``s`` (closed before they were created: a partial index, empty in practice).
+or after ``u`` (those closed within a day: the closed tickets created in the day before
+``u``; the others: a GiST index of the spans of closed tickets that took over a day) and
+those closed before ``s`` (closed before they were created: a partial index, empty in practice).
 
 **Days** between consecutive edges: a UTC hour no edge falls strictly inside belongs to
 one day whole, and is read from "TicketHourFigures" and "TicketHourDurations" (each
@@ -46,6 +47,8 @@ from nephthys.stats.overview import (
 )
 
 HOUR = timedelta(hours=1)
+# The partial indexes' predicate (migration 0025): closed tickets that took over a day.
+LONG_RESOLUTION = """t."closedAt" - t."createdAt" > interval '1 day'"""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The periods of "TicketClosedByPeriod", longest first (migration 0025).
 PERIODS = (timedelta(days=32), timedelta(days=1), HOUR)
@@ -183,11 +186,15 @@ WITH hours AS (
 ), assigned_edges AS (
     SELECT count(*) AS n FROM "Ticket" t WHERE t.status = 'IN_PROGRESS' AND {in_edges('t."assignedAt"')}
 ), closed_after AS (
-    -- Closed tickets created in the window and closed at or after its end.
-    SELECT count(*) AS n FROM "Ticket" t
-    WHERE t.status = 'CLOSED' AND t."closedAt" >= t."createdAt"
-      AND tstzrange(t."createdAt", t."closedAt", '[]') @> {_p("u")}
-      AND t."createdAt" >= {_p("s")} AND t."createdAt" < {_p("u")} AND t."closedAt" >= {_p("u")}
+    -- Closed tickets created in the window and closed at or after its end: those closed within a
+    -- day were created in the day before the end; the few that took longer span the end.
+    SELECT (SELECT count(*) FROM "Ticket" t
+            WHERE t.status = 'CLOSED' AND t."createdAt" >= greatest({_p("s")}, {_p("u")} - interval '1 day')
+              AND t."createdAt" < {_p("u")} AND t."closedAt" >= {_p("u")} AND NOT ({LONG_RESOLUTION}))
+         + (SELECT count(*) FROM "Ticket" t
+            WHERE t.status = 'CLOSED' AND {LONG_RESOLUTION}
+              AND tstzrange(t."createdAt", t."closedAt", '[]') @> {_p("u")}
+              AND t."createdAt" >= {_p("s")} AND t."createdAt" < {_p("u")} AND t."closedAt" >= {_p("u")}) AS n
 ), closed_before AS (
     -- Closed tickets created in the window and closed before it began (closed before created).
     SELECT count(*) AS n FROM "Ticket" t
