@@ -26,7 +26,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Prisma's constraint names, so migrations and adopted databases agree.
@@ -773,6 +773,119 @@ class DailyFiguresPending(Base):
     ranges: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
 
 
+class TicketHourFigures(Base):
+    """Ticket figures per UTC hour ``[hour, hour + 1 h)``, kept exact by triggers on "Ticket" (migration 0025).
+
+    Of the tickets created in the hour: how many are open, in progress, closed (and closed
+    with a ``closedAt``) now, and the counts and sums (exact milliseconds) of their hang
+    and resolution times; ``closedAny``: tickets whose ``closedAt`` is in the hour,
+    ``closedNowClosed`` those of them closed now; ``assignedInProgress``: tickets now in
+    progress whose ``assignedAt`` is in the hour. Read by nephthys.stats.hourly.
+    """
+
+    __tablename__ = "TicketHourFigures"
+
+    hour: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True, precision=3), primary_key=True)
+    created_open: Mapped[int] = mapped_column(
+        "createdOpen", BigInteger, nullable=False, server_default=text("0")
+    )
+    created_in_progress: Mapped[int] = mapped_column(
+        "createdInProgress", BigInteger, nullable=False, server_default=text("0")
+    )
+    created_closed: Mapped[int] = mapped_column(
+        "createdClosed", BigInteger, nullable=False, server_default=text("0")
+    )
+    created_closed_dated: Mapped[int] = mapped_column(
+        "createdClosedDated", BigInteger, nullable=False, server_default=text("0")
+    )
+    hang_count: Mapped[int] = mapped_column("hangCount", BigInteger, nullable=False, server_default=text("0"))
+    hang_sum_ms: Mapped[int] = mapped_column(
+        "hangSumMs", BigInteger, nullable=False, server_default=text("0")
+    )
+    hang_unresolved_count: Mapped[int] = mapped_column(
+        "hangUnresolvedCount", BigInteger, nullable=False, server_default=text("0")
+    )
+    hang_unresolved_sum_ms: Mapped[int] = mapped_column(
+        "hangUnresolvedSumMs", BigInteger, nullable=False, server_default=text("0")
+    )
+    resolution_count: Mapped[int] = mapped_column(
+        "resolutionCount", BigInteger, nullable=False, server_default=text("0")
+    )
+    resolution_sum_ms: Mapped[int] = mapped_column(
+        "resolutionSumMs", BigInteger, nullable=False, server_default=text("0")
+    )
+    closed_any: Mapped[int] = mapped_column("closedAny", BigInteger, nullable=False, server_default=text("0"))
+    closed_now_closed: Mapped[int] = mapped_column(
+        "closedNowClosed", BigInteger, nullable=False, server_default=text("0")
+    )
+    closed_now_closed_rated: Mapped[int] = mapped_column(
+        "closedNowClosedRated", BigInteger, nullable=False, server_default=text("0")
+    )
+    assigned_in_progress: Mapped[int] = mapped_column(
+        "assignedInProgress", BigInteger, nullable=False, server_default=text("0")
+    )
+
+
+class TicketClosedByPeriod(Base):
+    """Tickets closed per helper by ``closedAt`` in epoch-aligned periods of an hour, a day, 32 days (migration 0025)."""
+
+    __tablename__ = "TicketClosedByPeriod"
+
+    period_seconds: Mapped[int] = mapped_column(
+        "periodSeconds", Integer, primary_key=True, autoincrement=False
+    )
+    period_start: Mapped[datetime] = mapped_column(
+        "periodStart", TIMESTAMP(timezone=True, precision=3), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column("userId", Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+
+
+class TicketHourDurations(Base):
+    """The hang and resolution times (ms, ascending) of the tickets created in each UTC hour (migration 0025)."""
+
+    __tablename__ = "TicketHourDurations"
+
+    hour: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True, precision=3), primary_key=True)
+    hang_ms: Mapped[list[int]] = mapped_column(
+        "hangMs", ARRAY(BigInteger), nullable=False, server_default=text("'{}'")
+    )
+    resolution_ms: Mapped[list[int]] = mapped_column(
+        "resolutionMs", ARRAY(BigInteger), nullable=False, server_default=text("'{}'")
+    )
+
+
+class TicketFiguresPending(Base):
+    """A statement's change to the hourly figures, added to them when its transaction commits (migration 0025)."""
+
+    __tablename__ = "TicketFiguresPending"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    hours: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    closers: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    durations: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    feedback: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+
+
+class FeedbackByPeriod(Base):
+    """Feedback per rating and credited user (the ticket's closer while closed, else 0) by ``createdAt``,
+    in epoch-aligned periods of an hour, a day, 32 days; kept by triggers (migration 0025)."""
+
+    __tablename__ = "FeedbackByPeriod"
+
+    period_seconds: Mapped[int] = mapped_column(
+        "periodSeconds", Integer, primary_key=True, autoincrement=False
+    )
+    period_start: Mapped[datetime] = mapped_column(
+        "periodStart", TIMESTAMP(timezone=True, precision=3), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column("userId", Integer, primary_key=True, autoincrement=False)
+    rating: Mapped[FeedbackRating] = mapped_column(feedback_rating_enum, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+
+    __table_args__ = (Index("FeedbackByPeriod_userId_idx", "userId", "periodSeconds", "periodStart"),)
+
+
 __all__ = [
     "ActiveTicketJson",
     "ClosedTicketJson",
@@ -787,6 +900,7 @@ __all__ = [
     "DailyFiguresStore",
     "DailyFiguresZone",
     "Feedback",
+    "FeedbackByPeriod",
     "FeedbackRating",
     "JobRun",
     "QuestionTag",
@@ -796,6 +910,10 @@ __all__ = [
     "Ticket",
     "TicketDurationCount",
     "TicketDurationPending",
+    "TicketClosedByPeriod",
+    "TicketFiguresPending",
+    "TicketHourDurations",
+    "TicketHourFigures",
     "TicketStatus",
     "TicketTotals",
     "TicketTotalsPending",

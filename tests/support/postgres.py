@@ -112,6 +112,11 @@ TABLES = [
     "SlackEvent",
     "ApiKey",
     "JobRun",
+    "TicketHourFigures",
+    "TicketClosedByPeriod",
+    "TicketHourDurations",
+    "TicketFiguresPending",
+    "FeedbackByPeriod",
 ]
 
 
