@@ -26,7 +26,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Prisma's constraint names, so migrations and adopted databases agree.
@@ -351,6 +351,54 @@ class BotMessage(Base):
         # a ticket's bot messages, to remove them with it.
         Index("BotMessage_ticketId_idx", "ticketId"),
     )
+
+
+class TicketSearch(Base):
+    """The team's memory of a ticket: its terms, its closing answer, its similar-tickets post
+    (nephthys/memory; migration 0024)."""
+
+    __tablename__ = "TicketSearch"
+
+    ticket_id: Mapped[int] = mapped_column(
+        "ticketId",
+        ForeignKey("Ticket.id", ondelete="CASCADE", onupdate="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
+    # nephthys/memory/terms.py: question A, its variants B, answer C, its variants D.
+    document: Mapped[str] = mapped_column(TSVECTOR, nullable=False)
+    question_terms: Mapped[list[str]] = mapped_column("questionTerms", ARRAY(Text), nullable=False)
+    # The last helper message before the ticket closed (at most ANSWER_LIMIT characters).
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by_id: Mapped[int | None] = mapped_column(
+        "answeredById", ForeignKey("User.id", ondelete="SET NULL", onupdate="CASCADE")
+    )
+    answer_ts: Mapped[str | None] = mapped_column("answerTs", Text)
+    answered_at: Mapped[datetime | None] = _timestamp(name="answeredAt")
+    # Closed after a helper answered (the closedAt); null while open or closed without an answer.
+    resolved_at: Mapped[datetime | None] = _timestamp(name="resolvedAt")
+    # Its similar past tickets were posted in its backend thread (claimed once, before posting).
+    similar_posted_at: Mapped[datetime | None] = _timestamp(name="similarPostedAt")
+
+    __table_args__ = (Index("TicketSearch_document_idx", "document", postgresql_using="gin"),)
+
+
+class Surge(Base):
+    """Similar tickets opened close together, told in the team channel (nephthys/memory/surges.py)."""
+
+    __tablename__ = "Surge"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    ticket_ids: Mapped[list[int]] = mapped_column("ticketIds", ARRAY(Integer), nullable=False)
+    tickets: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_at: Mapped[datetime] = mapped_column("startedAt", TIMESTAMPTZ, nullable=False)
+    last_at: Mapped[datetime] = mapped_column("lastAt", TIMESTAMPTZ, nullable=False)
+    channel_id: Mapped[str | None] = mapped_column("channelId", Text)
+    ts: Mapped[str | None] = mapped_column(Text)
+    post_claimed_at: Mapped[datetime | None] = _timestamp(name="postClaimedAt")
+
+    __table_args__ = (Index("Surge_lastAt_idx", "lastAt"),)
 
 
 class TicketEvent(Base):

@@ -26,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nephthys.database.models import TicketStatus, UserType
 from nephthys.database.outage import retry_while_unavailable
-from nephthys.slack import messages, tag_blocks
+from nephthys.memory.index import question_text
+from nephthys.slack import memory, messages, tag_blocks
 from nephthys.slack.client import PostTag, Profile, error_code
 from nephthys.slack.context import SlackContext
 from nephthys.slack.instants import slack_instant
@@ -87,6 +88,14 @@ async def open_ticket_for_question(ctx: SlackContext, *, ts: str, user: str, tex
             f":warning: Ticket #{opened.ticket.id} is stored but its Slack messages are not all posted "
             f"({describe(error)}); the repair job will finish it."
         )
+    question = question_text(opened.ticket.title, opened.ticket.description)
+    if opened.ticket.status is not TicketStatus.CLOSED:
+        # After the backend message, never before it: posted once (a redelivery finds it claimed).
+        await memory.post_similar_tickets(ctx, ticket_id=opened.ticket.id, question=question)
+    if opened.created:
+        # The question's own instant: a late delivery joins the surge it was part of.
+        at = slack_instant(ts) or ctx.clock()
+        await memory.note_surge(ctx, ticket_id=opened.ticket.id, question=question, at=at)
     if not opened.asker_has_username:
         await remember_username(ctx, user)
 
@@ -375,7 +384,7 @@ async def _others_wrote(ctx: SlackContext, ticket: TicketState) -> bool:
 
 
 async def thread_reply(
-    ctx: SlackContext, *, thread_ts: str, ts: str, user: str, broadcast: bool
+    ctx: SlackContext, *, thread_ts: str, ts: str, user: str, broadcast: bool, text: str | None = None
 ) -> lifecycle.ReplyRecorded | None:
     """A reply in a ticket's thread: who spoke last; a helper's reply takes the ticket.
 
@@ -383,7 +392,7 @@ async def thread_reply(
     token) and its sender told why.
     """
     recorded = await lifecycle.record_reply(
-        ctx.sessions, thread_ts=thread_ts, author_slack_id=user, ts=ts, at=slack_instant(ts)
+        ctx.sessions, thread_ts=thread_ts, author_slack_id=user, ts=ts, at=slack_instant(ts), text=text
     )
     if recorded is None:
         return None

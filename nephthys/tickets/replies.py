@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from nephthys.database.models import Ticket, TicketEventKind, TicketStatus, User, UserType
+from nephthys.memory import index as memory_index
 from nephthys.tickets import events, timeline
 from nephthys.tickets.core import (
     _ASSIGNEE,
@@ -35,6 +36,7 @@ async def record_reply(
     author_slack_id: str,
     ts: str | None = None,
     at: datetime | None = None,
+    text: str | None = None,
 ) -> ReplyRecorded | None:
     """A message in a ticket's thread: who spoke last, and a helper's reply takes the ticket.
 
@@ -42,7 +44,8 @@ async def record_reply(
     (ASKER_, HELPER_ or OTHER_MESSAGE) and, when the reply moves the ticket to a new helper,
     ASSIGNED, both at ``at``; ``assignedAt`` is the first helper reply's ``at``. A message
     already logged (a redelivery, replayed work) changes nothing: its first recording stands.
-    None when ``thread_ts`` is not a ticket's question.
+    ``text``: the message; a helper's, while the ticket is not closed, becomes the ticket's answer
+    in the team's memory (nephthys/memory/index.py). None when ``thread_ts`` is not a ticket's question.
     """
     async with sessions.begin() as session:
         author = (
@@ -112,6 +115,20 @@ async def record_reply(
             )
             await timeline.write(session, {ticket_id: folded}, reply=reply)
             waiting_changed = _wait_moved(waited, folded)
+        if by is UserType.HELPER and status is not TicketStatus.CLOSED and text and text.strip():
+            question = (
+                await session.execute(select(Ticket.title, Ticket.description).where(Ticket.id == ticket_id))
+            ).one()
+            await memory_index.answered(
+                session,
+                ticket_id=ticket_id,
+                helper_id=author_id,
+                answer=text,
+                ts=ts,
+                at=at,
+                title=question.title,
+                description=question.description,
+            )
         ticket = await _state(session, Ticket.id == ticket_id)
     moved_from = previous_assignee if assigned and previous_assignee != ticket.assigned_to_slack_id else None
     return ReplyRecorded(

@@ -19,6 +19,9 @@ POSTGRES_TYPES = {
     "Float": "double precision",
     "Bytes": "bytea",
     "BigInt[]": "ARRAY",
+    "String[]": "ARRAY",
+    "Int[]": "ARRAY",
+    'Unsupported("tsvector")': "tsvector",
 }
 
 

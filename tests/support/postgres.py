@@ -99,6 +99,8 @@ UPDATE "SupportCalendarInUse" SET key = 'none' WHERE id = 1"""
 
 # Every table a test may write to; emptied before each test that uses the database.
 TABLES = [
+    "Surge",
+    "TicketSearch",
     "TicketSpan",
     "TicketEvent",
     "Feedback",
