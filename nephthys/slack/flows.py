@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 
 from nephthys.database.models import TicketStatus, UserType
 from nephthys.database.outage import retry_while_unavailable
+from nephthys.sla import clocks as sla_clocks
 from nephthys.slack import messages, tag_blocks
 from nephthys.slack.client import PostTag, Profile, error_code
 from nephthys.slack.context import SlackContext
@@ -240,19 +241,24 @@ async def _backend_message(
     if previous_tickets is None:
         previous_tickets = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket.id)
     tags = None
-    if with_tags:
-        async with ctx.sessions() as session:
+    now = ctx.clock()
+    async with ctx.sessions() as session:
+        if with_tags:
             tags = await tag_blocks.backend_tag_blocks_for_ticket(
                 session, ctx.transcript, ticket_id=ticket.id
             )
+        stored = (await sla_clocks.stored_clocks(session, [ticket.id])).get(ticket.id, [])
+    calendar = ctx.settings.support_calendar
+    shown = sla_clocks.tightest([sla_clocks.clock_view(clock, now, calendar) for clock in stored])
     return messages.backend_message(
         ctx.transcript,
         ticket,
         previous_tickets=previous_tickets,
         thread_link=ctx.permalink(ctx.channels.help, ticket.msg_ts),
-        now=ctx.clock(),
+        now=now,
         zone=ZoneInfo(ctx.settings.timezone),
         tag_blocks=tags,
+        sla_line=messages.sla_text(ctx.transcript, shown),
     )
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nephthys.database.models import Ticket, TicketStatus, WaitingOn
+from nephthys.sla import clocks as sla_clocks
 from nephthys.tickets import events
 from nephthys.tickets.core import (
     OpenedTicket,
@@ -105,6 +106,8 @@ async def open_ticket(
                 )
             ).one_or_none()
             if created is not None:
+                # Its SLA clocks (first response and resolution running, under the default targets).
+                await sla_clocks.refresh(connection, [created.id])
                 ticket = TicketState(
                     id=created.id,
                     title=title,
