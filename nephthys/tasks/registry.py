@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 
 def add_scheduled_jobs(service: SlackService) -> None:
-    """Add the unanswered alerts, the asker follow-up and the SLA watcher (interval jobs) and the periodic jobs to the
-    service's scheduler."""
+    """Add the unanswered alerts, the SLA watcher and the asker follow-up (interval jobs) and the
+    periodic jobs to the service's scheduler."""
     ctx, scheduler = service.ctx, service.scheduler
     scheduler.catch_up = timedelta(hours=ctx.settings.job_catch_up_hours)
     heartbeat = ctx.heartbeat
@@ -42,17 +42,6 @@ def add_scheduled_jobs(service: SlackService) -> None:
             dry_run=lambda: alerts.run(dry_run=True),
         )
     )
-    follow_up = AskerFollowUp(ctx)
-    scheduler.jobs.append(
-        Job(
-            FOLLOW_UP_NAME,
-            FOLLOW_UP_EVERY_SECONDS,
-            follow_up.run,
-            off_reason=follow_up.off_reason(),
-            schedule=follow_up.schedule(),
-            dry_run=lambda: follow_up.run(dry_run=True),
-        )
-    )
     sla_watch = SlaWatch(ctx)
     scheduler.jobs.append(
         Job(
@@ -62,6 +51,17 @@ def add_scheduled_jobs(service: SlackService) -> None:
             off_reason=sla_watch.off_reason(),
             schedule=sla_watch.schedule(),
             dry_run=lambda: sla_watch.run(dry_run=True),
+        )
+    )
+    follow_up = AskerFollowUp(ctx)
+    scheduler.jobs.append(
+        Job(
+            FOLLOW_UP_NAME,
+            FOLLOW_UP_EVERY_SECONDS,
+            follow_up.run,
+            off_reason=follow_up.off_reason(),
+            schedule=follow_up.schedule(),
+            dry_run=lambda: follow_up.run(dry_run=True),
         )
     )
     scheduler.periodic.extend(
