@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import functools
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
@@ -203,9 +204,11 @@ async def tickets(request: Request) -> Response:
         return Response(orjson.dumps(TOO_BROAD), status_code=400, media_type=JSON)
     if query.nothing():
         return Response(b"[]", media_type=JSON)
-    if query.limit is not None or query.sla is not None:
+    if query.sla is not None and query.limit is None:
         # An SLA filter is answered a page at a time (MAX_PAGE unless ?limit= says fewer).
-        return await _page(request, query, query.limit or MAX_PAGE)
+        query = dataclasses.replace(query, limit=MAX_PAGE)
+    if query.limit is not None:
+        return await _page(request, query, query.limit)
     if query.after is None and (
         query.status in active_tickets.ACTIVE_STATUSES
         or (query.status is None and query.waiting_on is not None)

@@ -140,6 +140,12 @@ async def test_tickets_breached_or_at_risk_now(desk, team):
         assert len(objects) == 3
         assert all(any(c and c["state"] == "breached" for c in t["sla"].values()) for t in objects)
         assert list(objects[0])[-1] == "sla"  # after every stored member
+        # A page at a time, with the usual Link to the next.
+        first = await d.client.get("/api/tickets", params={"sla": "breached", "limit": 2})
+        assert [t["id"] for t in first.json()] == [t["id"] for t in objects[:2]]
+        link = first.headers["link"].split(";")[0].strip("<>")
+        rest = await d.client.get(link)
+        assert [t["id"] for t in rest.json()] == [objects[2]["id"]] and "link" not in rest.headers
         # Nothing runs in 2026 that has not breached: nobody is at risk.
         at_risk = await d.client.get("/api/tickets", params={"sla": "at_risk", "status": "open"})
         assert at_risk.status_code == 200 and at_risk.json() == []
