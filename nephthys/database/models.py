@@ -92,6 +92,16 @@ class TicketSpanKind(enum.StrEnum):
     RESOLUTION = "RESOLUTION"
 
 
+class SlaState(enum.StrEnum):
+    """A stored SLA clock's state as of the ticket's last change (migration 0023); a RUNNING clock
+    past its "dueAt" is breached without a write (nephthys/sla/clocks.py)."""
+
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    MET = "MET"
+    BREACHED = "BREACHED"
+
+
 # Timestamps are UTC instants, millisecond precision as Prisma declares them.
 TIMESTAMPTZ = TIMESTAMP(timezone=True, precision=3)
 
@@ -101,6 +111,7 @@ feedback_rating_enum = Enum(FeedbackRating, name="FeedbackRating", create_type=F
 ticket_event_kind_enum = Enum(TicketEventKind, name="TicketEventKind", create_type=False)
 waiting_on_enum = Enum(WaitingOn, name="WaitingOn", create_type=False)
 ticket_span_kind_enum = Enum(TicketSpanKind, name="TicketSpanKind", create_type=False)
+sla_state_enum = Enum(SlaState, name="SlaState", create_type=False)
 
 
 def _timestamp(**kwargs) -> Mapped:
@@ -296,6 +307,10 @@ class Tag(Base):
     # The tag's digest to its subscribers (migration 0008): local "HH:MM" and days like "mon-fri".
     digest_time: Mapped[str | None] = mapped_column("digestTime", Text)
     digest_days: Mapped[str | None] = mapped_column("digestDays", Text)
+    # The tag's own SLA targets in support minutes (migration 0023); null: none for that clock.
+    sla_first_response_minutes: Mapped[int | None] = mapped_column("slaFirstResponseMinutes", Integer)
+    sla_next_response_minutes: Mapped[int | None] = mapped_column("slaNextResponseMinutes", Integer)
+    sla_resolution_minutes: Mapped[int | None] = mapped_column("slaResolutionMinutes", Integer)
 
 
 class TagOnTicket(Base):
@@ -418,6 +433,9 @@ class TicketEvent(Base):
     )
     # The Slack message, when there is one (a question, a reply, a macro).
     msg_ts: Mapped[str | None] = mapped_column("msgTs", Text)
+    # SLA_WARNED / SLA_BREACHED: the clock (its kind and start) it is about (migration 0023).
+    sla_clock: Mapped[TicketSpanKind | None] = mapped_column("slaClock", ticket_span_kind_enum)
+    clock_start_at: Mapped[datetime | None] = mapped_column("clockStartAt", TIMESTAMPTZ)
 
     __table_args__ = (
         # A ticket's timeline, in order.
@@ -431,6 +449,16 @@ class TicketEvent(Base):
             "msgTs",
             unique=True,
             postgresql_where=text('"msgTs" IS NOT NULL'),
+        ),
+        # Each SLA clock warns and breaches once.
+        Index(
+            "TicketEvent_sla_clock_key",
+            "ticketId",
+            "kind",
+            "slaClock",
+            "clockStartAt",
+            unique=True,
+            postgresql_where=text('"slaClock" IS NOT NULL'),
         ),
     )
 
@@ -495,6 +523,56 @@ class SupportCalendarInUse(Base):
     key: Mapped[str] = mapped_column(Text, nullable=False)
     installed_at: Mapped[datetime] = mapped_column(
         "installedAt", TIMESTAMPTZ, nullable=False, server_default=func.now()
+    )
+
+
+class SlaPolicyInUse(Base):
+    """The default SLA targets, warning share and calendar the stored clocks were computed with
+    (one row, id 1; migration 0023)."""
+
+    __tablename__ = "SlaPolicyInUse"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(Text, nullable=False)
+    first_response_minutes: Mapped[int | None] = mapped_column("firstResponseMinutes", Integer)
+    next_response_minutes: Mapped[int | None] = mapped_column("nextResponseMinutes", Integer)
+    resolution_minutes: Mapped[int | None] = mapped_column("resolutionMinutes", Integer)
+    warn_at: Mapped[float] = mapped_column("warnAt", Double, nullable=False, server_default=text("0.75"))
+    installed_at: Mapped[datetime] = mapped_column(
+        "installedAt", TIMESTAMPTZ, nullable=False, server_default=func.now()
+    )
+
+
+class TicketSlaClock(Base):
+    """A ticket's latest SLA clock of one kind, as its last change left it (migration 0023)."""
+
+    __tablename__ = "TicketSlaClock"
+
+    ticket_id: Mapped[int] = mapped_column(
+        "ticketId", ForeignKey("Ticket.id", ondelete="CASCADE", onupdate="CASCADE")
+    )
+    kind: Mapped[TicketSpanKind] = mapped_column(ticket_span_kind_enum, nullable=False)
+    ticket_created_at: Mapped[datetime] = mapped_column("ticketCreatedAt", TIMESTAMPTZ, nullable=False)
+    target_minutes: Mapped[int] = mapped_column("targetMinutes", Integer, nullable=False)
+    start_at: Mapped[datetime] = mapped_column("startAt", TIMESTAMPTZ, nullable=False)  # the clock's identity
+    state: Mapped[SlaState] = mapped_column(sla_state_enum, nullable=False)
+    # Support minutes taken: in all (met, breached, paused), or before "runningSince" (running).
+    minutes: Mapped[float] = mapped_column(Double, nullable=False)
+    running_since: Mapped[datetime | None] = mapped_column("runningSince", TIMESTAMPTZ)
+    due_at: Mapped[datetime | None] = mapped_column("dueAt", TIMESTAMPTZ)
+    warn_at: Mapped[datetime | None] = mapped_column("warnAt", TIMESTAMPTZ)
+    # The watcher's next work on it: the warning until logged, then the breach until logged.
+    action_at: Mapped[datetime | None] = mapped_column("actionAt", TIMESTAMPTZ)
+    # An earlier clock of this kind (a next response) was breached.
+    missed_before: Mapped[bool] = mapped_column(
+        "missedBefore", Boolean, nullable=False, server_default=text("false")
+    )
+
+    __table_args__ = (
+        PrimaryKeyConstraint("ticketId", "kind", name="TicketSlaClock_pkey"),
+        Index("TicketSlaClock_actionAt_idx", "actionAt", postgresql_where=text('"actionAt" IS NOT NULL')),
+        Index("TicketSlaClock_running_dueAt_idx", "dueAt", postgresql_where=text("state = 'RUNNING'")),
+        Index("TicketSlaClock_kind_ticketCreatedAt_idx", "kind", "ticketCreatedAt"),
     )
 
 

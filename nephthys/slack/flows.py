@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nephthys.database.models import TicketStatus, UserType
 from nephthys.database.outage import retry_while_unavailable
 from nephthys.memory.index import question_text
+from nephthys.sla import clocks as sla_clocks
 from nephthys.slack import memory, messages, tag_blocks
 from nephthys.slack.client import PostTag, Profile, error_code
 from nephthys.slack.context import SlackContext
@@ -263,14 +264,19 @@ async def _backend_message(
     tags = None
     if with_tags:
         tags = await tag_blocks.backend_tag_blocks_for_ticket(session, ctx.transcript, ticket_id=ticket.id)
+    now = ctx.clock()
+    stored = (await sla_clocks.stored_clocks(session, [ticket.id])).get(ticket.id, [])
+    calendar = ctx.settings.support_calendar
+    shown = sla_clocks.tightest([sla_clocks.clock_view(clock, now, calendar) for clock in stored])
     return messages.backend_message(
         ctx.transcript,
         ticket,
         previous_tickets=previous_tickets,
         thread_link=ctx.permalink(ctx.channels.help, ticket.msg_ts),
-        now=ctx.clock(),
+        now=now,
         zone=ZoneInfo(ctx.settings.timezone),
         tag_blocks=tags,
+        sla_line=messages.sla_text(ctx.transcript, shown),
     )
 
 

@@ -9,7 +9,8 @@ end in one consistent state.
 
 The functions live by concern, beside this module: ``core`` (what they share),
 ``users``, ``opening``, ``replies`` (and assignment), ``closing`` (and reopening),
-``deletion``, ``follow_up`` (the asker follow-up's nudge and its answer), ``bot_messages``
+``deletion``, ``follow_up`` (the asker follow-up's nudge and its answer), ``sla_events`` (the SLA
+watcher's warnings and breaches), ``bot_messages``
 and ``reads``. This module is their one public face: callers write
 ``lifecycle.resolve_ticket(...)`` whichever module holds it.
 """
@@ -61,6 +62,7 @@ from nephthys.tickets.reads import (
     tickets_needing_repair,
 )
 from nephthys.tickets.replies import record_helper_macro, record_reply
+from nephthys.tickets.sla_events import note_sla_message, record_sla_event
 from nephthys.tickets.users import (
     Viewer,
     is_helper,
@@ -99,6 +101,7 @@ __all__ = [
     "delete_ticket",
     "forget_bot_message",
     "is_helper",
+    "note_sla_message",
     "note_thread_activity",
     "open_ticket",
     "previous_ticket_count",
@@ -109,6 +112,7 @@ __all__ = [
     "record_helper_macro",
     "record_nudge",
     "record_reply",
+    "record_sla_event",
     "remember_home_view",
     "reopen_ticket",
     "resolve_ticket",

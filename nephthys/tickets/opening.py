@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nephthys.database.models import Ticket, TicketStatus, WaitingOn
 from nephthys.memory import index as memory_index
+from nephthys.sla import clocks as sla_clocks
 from nephthys.tickets import events
 from nephthys.tickets.core import (
     OpenedTicket,
@@ -117,6 +118,8 @@ async def open_ticket(
                 )
             ).one_or_none()
             if created is not None:
+                # Its SLA clocks (first response and resolution running, under the default targets).
+                await sla_clocks.refresh(connection, [created.id])
                 ticket = TicketState(
                     id=created.id,
                     title=title,

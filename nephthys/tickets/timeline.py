@@ -35,6 +35,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from nephthys.database.models import TicketEventKind, TicketSpanKind, WaitingOn
+from nephthys.sla import clocks as sla_clocks
 from nephthys.support_calendar import SUPPORT_SECONDS_FUNCTION
 
 Executor = AsyncSession | AsyncConnection
@@ -213,10 +214,11 @@ async def read_events(executor: Executor, ticket_id: int) -> list[LoggedEvent]:
 
 
 async def refresh(executor: Executor, ticket_id: int) -> Timeline:
-    """Fold ticket ``ticket_id``'s logged events into its wait and spans (call after logging events,
-    in the same transaction, holding the ticket's row lock)."""
+    """Fold ticket ``ticket_id``'s logged events into its wait and spans, and its SLA clocks from them
+    (call after logging events, in the same transaction, holding the ticket's row lock)."""
     timeline = fold(await read_events(executor, ticket_id))
     await write(executor, {ticket_id: timeline})
+    await sla_clocks.refresh(executor, [ticket_id])
     return timeline
 
 

@@ -22,7 +22,7 @@ NEWER_THAN_PRISMA = {
     "SlackEvent", "Feedback", "ApiKey", "JobRun", "TicketEvent", "TicketSpan",
     # kept by triggers from "Ticket" and "Feedback" (migration 0025)
     "TicketHourFigures", "TicketClosedByPeriod", "TicketHourDurations", "TicketFiguresPending", "FeedbackByPeriod",
-    "TicketSearch", "Surge",
+    "TicketSearch", "Surge", "TicketSlaClock",
 }  # fmt: skip
 
 
