@@ -187,8 +187,9 @@ async def search_tickets(sessions: Sessions, *, words: str, limit: int = 10) -> 
     found: dict[int, float] = {}
     async with sessions() as session:
         queries = [_all_terms_query(query_terms)]
-        if len(query_terms) > 1:
-            queries.append(terms.tsquery_literal(query_terms, with_answers=True))
+        any_term = terms.tsquery_literal(query_terms, with_answers=True) if len(query_terms) > 1 else None
+        if any_term is not None:
+            queries.append(any_term)
         for tier, query in enumerate(queries):
             async for lowest in _windows(session):
                 rows = (
