@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 
 from nephthys.database.models import Ticket, TicketEventKind, TicketStatus, User, UserType
 from nephthys.memory import index as memory_index
+from nephthys.sla import clocks as sla_clocks
 from nephthys.tickets import events, timeline
 from nephthys.tickets.core import (
     _ASSIGNEE,
@@ -114,6 +115,7 @@ async def record_reply(
                 assigned_at=at if assigned and assigned_at is None else None,
             )
             await timeline.write(session, {ticket_id: folded}, reply=reply)
+            await sla_clocks.refresh(session, [ticket_id])  # as timeline.refresh does
             waiting_changed = _wait_moved(waited, folded)
         if by is UserType.HELPER and status is not TicketStatus.CLOSED and text and text.strip():
             question = (
