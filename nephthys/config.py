@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from dotenv import dotenv_values
 
+from nephthys.sla.policy import MAX_TARGET_MINUTES, MIN_TARGET_MINUTES, SlaPolicy, SlaTargets
 from nephthys.support_calendar import (
     CalendarError,
     SupportCalendar,
@@ -112,6 +113,12 @@ class Settings:
     surge_window_minutes: int = 60
     support_hours: SupportHours | None = None  # None: every minute counts
     support_holidays: frozenset[date] = field(default_factory=frozenset)  # whole local days off
+    # SLA targets in support minutes (issue 21; None: no target for that clock), and the share of a
+    # target at which its clock warns. A team tag's own targets override them (nephthys/sla/policy.py).
+    sla_first_response_minutes: int | None = None
+    sla_next_response_minutes: int | None = None
+    sla_resolution_minutes: int | None = None
+    sla_warn_at: float = 0.75
 
     @property
     def slack_enabled(self) -> bool:
@@ -121,6 +128,14 @@ class Settings:
     def support_calendar(self) -> SupportCalendar:
         """SUPPORT_HOURS, SUPPORT_HOLIDAYS and TIMEZONE: what every support-time clock counts in."""
         return SupportCalendar(ZoneInfo(self.timezone), self.support_hours, self.support_holidays)
+
+    @property
+    def sla_policy(self) -> SlaPolicy:
+        """SLA_FIRST_RESPONSE_MINUTES, SLA_NEXT_RESPONSE_MINUTES, SLA_RESOLUTION_MINUTES, SLA_WARN_AT."""
+        targets = SlaTargets(
+            self.sla_first_response_minutes, self.sla_next_response_minutes, self.sla_resolution_minutes
+        )
+        return SlaPolicy(targets, self.sla_warn_at)
 
     @property
     def ai_enabled(self) -> bool:
@@ -347,4 +362,19 @@ def _job_settings(get: Callable[[str], str | None], number: Callable) -> dict:
         unanswered_alert_minutes=alert_minutes or None,
         support_hours=parsed("SUPPORT_HOURS", parse_support_hours, None),
         support_holidays=parsed("SUPPORT_HOLIDAYS", parse_holidays, frozenset()),
+        **_sla_settings(number),
+    )
+
+
+def _sla_settings(number: Callable) -> dict:
+    """The default SLA targets (whole support minutes; unset: none) and the warning share."""
+
+    def target(name: str) -> int | None:
+        return number(name, None, int, MIN_TARGET_MINUTES, MAX_TARGET_MINUTES)
+
+    return dict(
+        sla_first_response_minutes=target("SLA_FIRST_RESPONSE_MINUTES"),
+        sla_next_response_minutes=target("SLA_NEXT_RESPONSE_MINUTES"),
+        sla_resolution_minutes=target("SLA_RESOLUTION_MINUTES"),
+        sla_warn_at=number("SLA_WARN_AT", DEFAULTS.sla_warn_at, float, 0.01, 1.0),
     )

@@ -217,6 +217,53 @@ def _literal(value: object) -> str:
 # bulk recounts inline SupportSQL instead (no per-call overhead).
 SUPPORT_SECONDS_FUNCTION = "nephthys_support_seconds"
 _ALWAYS_BODY = "SELECT greatest(0::numeric, extract(epoch FROM e - s))"
+# Its inverse, installed beside it: the first instant by which ``seconds`` support seconds have
+# passed since ``s`` (SLA due instants; :meth:`SupportCalendar.add_support_time` in SQL).
+SUPPORT_ADD_FUNCTION = "nephthys_support_add"
+# Walks the local days from s's as add_support_time does, reading each day's window the way the
+# forward function does ((day + opens) AT TIME ZONE zone); seconds stay numeric and become an
+# interval of seconds only at the end, so no day-long interval is ever added in a session zone.
+_ADD_BODY = """
+DECLARE
+    zone CONSTANT text := {zone};
+    open_days CONSTANT int[] := {days};
+    holidays CONSTANT date[] := {holidays};
+    opens CONSTANT interval := {opens};
+    closes CONSTANT interval := {closes};
+    remaining numeric := seconds;
+    day date;
+    window_opens timestamptz;
+    window_closes timestamptz;
+    counted_from timestamptz;
+    available numeric;
+BEGIN
+    IF s IS NULL OR seconds IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF seconds <= 0 THEN
+        RETURN s;  -- nothing (or less) to add: as the always form
+    END IF;
+    day := (s AT TIME ZONE zone)::date;
+    -- Bounded: a calendar has at least one support weekday, so a year holds some window
+    -- unless every day is a holiday (refused after 20 years rather than looping forever).
+    FOR step IN 0..7305 LOOP
+        IF extract(isodow FROM day)::int - 1 = ANY(open_days) AND NOT day = ANY(holidays) THEN
+            window_opens := (day + opens) AT TIME ZONE zone;
+            window_closes := (day + closes) AT TIME ZONE zone;
+            IF window_closes > s THEN
+                counted_from := greatest(s, window_opens);
+                available := extract(epoch FROM window_closes - counted_from);
+                IF remaining <= available THEN
+                    RETURN counted_from + make_interval(secs => remaining::float8);
+                END IF;
+                remaining := remaining - available;
+            END IF;
+        END IF;
+        day := day + 1;
+    END LOOP;
+    RAISE EXCEPTION 'no support hours within 20 years of %', s;
+END
+"""
 
 
 @dataclass(frozen=True)
@@ -341,6 +388,28 @@ class SupportCalendar:
         return (
             f"CREATE OR REPLACE FUNCTION {SUPPORT_SECONDS_FUNCTION}(s timestamptz, e timestamptz) "
             f"RETURNS numeric LANGUAGE sql STABLE PARALLEL SAFE AS $body$ {body} $body$"
+        )
+
+    def add_function_definition(self) -> str:
+        """``CREATE OR REPLACE FUNCTION nephthys_support_add(s, seconds)``: the first instant by which
+        ``seconds`` support seconds have passed since ``s`` in this calendar (the inverse of
+        ``nephthys_support_seconds``; :meth:`add_support_time` in SQL, exact to the microsecond;
+        zero or less gives ``s``)."""
+        if self.every_minute_counts:
+            body = "SELECT s + make_interval(secs => greatest(seconds, 0)::float8)"
+            language = "sql"
+        else:
+            body = _ADD_BODY.format(
+                zone=_literal(self.zone.key),
+                days=_literal(sorted(self._days)),
+                holidays=_literal(sorted(day.isoformat() for day in self.holidays)),
+                opens=_literal(self._opens),
+                closes=_literal(self._closes),
+            )
+            language = "plpgsql"
+        return (
+            f"CREATE OR REPLACE FUNCTION {SUPPORT_ADD_FUNCTION}(s timestamptz, seconds numeric) "
+            f"RETURNS timestamptz LANGUAGE {language} STABLE PARALLEL SAFE AS $body$ {body} $body$"
         )
 
     def sql(self, prefix: str = "support") -> SupportSQL:

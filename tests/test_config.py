@@ -58,6 +58,11 @@ def test_the_slack_api_base_url_always_ends_with_a_slash():
         ({"API_ACCESS": "closed"}, "API_ACCESS: expected open or keys, got 'closed'"),
         ({"API_DESCRIPTIONS": "private"}, "API_DESCRIPTIONS: expected public or keys, got 'private'"),
         ({"API_STATUS_CASE": "title"}, "API_STATUS_CASE: expected lower or upper, got 'title'"),
+        ({"SLA_FIRST_RESPONSE_MINUTES": "30m"}, "SLA_FIRST_RESPONSE_MINUTES: expected a whole number"),
+        ({"SLA_NEXT_RESPONSE_MINUTES": "0"}, "SLA_NEXT_RESPONSE_MINUTES: expected a value from 1 to 525600"),
+        ({"SLA_RESOLUTION_MINUTES": "1e9"}, "SLA_RESOLUTION_MINUTES: expected a whole number"),
+        ({"SLA_WARN_AT": "75%"}, "SLA_WARN_AT: expected a number, got '75%'"),
+        ({"SLA_WARN_AT": "1.5"}, "SLA_WARN_AT: expected a value from 0.01 to 1.0"),
     ],
 )
 def test_a_malformed_value_names_the_variable(env, message):

@@ -101,7 +101,14 @@ def _example_variables() -> list[str]:
 # Where a variable's setting is not named after it.
 FIELD_FOR = {"NEPHTHYS_PGDATA": "embedded_pgdata"}
 # Settings the code uses through a property of Settings that combines them.
-USED_THROUGH = {"SUPPORT_HOURS": "support_calendar", "SUPPORT_HOLIDAYS": "support_calendar"}
+USED_THROUGH = {
+    "SUPPORT_HOURS": "support_calendar",
+    "SUPPORT_HOLIDAYS": "support_calendar",
+    "SLA_FIRST_RESPONSE_MINUTES": "sla_policy",
+    "SLA_NEXT_RESPONSE_MINUTES": "sla_policy",
+    "SLA_RESOLUTION_MINUTES": "sla_policy",
+    "SLA_WARN_AT": "sla_policy",
+}
 
 
 def test_every_variable_in_env_example_is_used_by_the_code():

@@ -440,7 +440,7 @@ PATHS = {
     "/api/tickets": {
         "get": {
             "summary": "Tickets oldest first, streamed; or one page with ?limit=",
-            "description": "Needs at least one of: status=open or status=in_progress, waiting_on, a date "
+            "description": "Needs at least one of: status=open or status=in_progress, waiting_on, sla, a date "
                            "bound (since, after, until, before), or limit; otherwise the whole table would be "
                            "asked for, and the answer is a 400. A cursor is only ever one that a Link "
                            "header gave out.",
@@ -448,6 +448,11 @@ PATHS = {
                 _query("status", "open, closed or in_progress (any case; blank means not given)", TICKET_STATUS),
                 _query("waiting_on", "helpers or asker (any case; blank means not given): only the open and "
                        "in-progress tickets waiting on them", WAITING_ON),
+                _query("sla", "breached or at_risk (any case; blank means not given): only the tickets with an "
+                       "SLA clock past its target now, or with a running clock past its warning point and none "
+                       "breached. Answered a page at a time (1000 unless limit says fewer); each object then "
+                       "carries sla", {"type": "string", "examples": ["breached", "at_risk"], "pattern": _blank_or(
+                           "[bB][rR][eE][aA][cC][hH][eE][dD]|[aA][tT]_[rR][iI][sS][kK]")}),
                 _query("since", "Created at or after (ISO 8601; no zone means UTC)", DATE),
                 _query("after", "Same as since (since wins when both are given)", DATE),
                 _query("until", "Created at or before (ISO 8601; no zone means UTC)", DATE),
@@ -772,3 +777,101 @@ async def openapi(request: Request) -> Response:
 
 
 route = Route("/openapi.json", openapi, methods=["GET"])
+
+
+# SLA targets (issue 21), their own block so it merges beside the other routes' additions.
+_CLOCK_STATE = {"enum": ["running", "paused", "met", "breached"]}
+COMPONENTS["schemas"]["SlaClock"] = _object(
+    {
+        "target_minutes": {"type": "integer", "minimum": 1},
+        "state": _CLOCK_STATE,
+        "due_at": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "When a running clock reaches its target (found in the support calendar); null otherwise",
+        },
+        "minutes_left": {
+            **NUMBER_OR_NULL,
+            "description": "Support minutes left: of a running clock (negative once past its target) or a paused "
+            "one; null once it stopped",
+        },
+    },
+    description="One SLA clock of a ticket, at the instant it was served",
+)
+COMPONENTS["schemas"]["Ticket"]["properties"]["sla"] = {
+    "oneOf": [
+        _object(
+            {clock: _ref_or_null("SlaClock") for clock in ("first_response", "next_response", "resolution")}
+        ),
+        {"type": "null"},
+    ],
+    "description": "The ticket's SLA clocks now (null when no target applies; a clock null when it has no "
+    "target or has not started). Only on /api/tickets?sla= answers so far",
+}
+_SLA_FIGURES = _object(
+    {
+        "with_target": COUNT,
+        "met": COUNT,
+        "breached": COUNT,
+        "running": COUNT,
+        "compliance": {**NUMBER_OR_NULL, "description": "met / (met + breached); null when both are 0"},
+        "p50": {**NUMBER_OR_NULL, "description": "Support minutes taken by the clocks that stopped"},
+        "p90": NUMBER_OR_NULL,
+    },
+    description="One clock over the period's tickets with a target for it, judged at now",
+)
+COMPONENTS["schemas"]["SlaClockFigures"] = _SLA_FIGURES
+_SLA_CLOCKS = {clock: _ref("SlaClockFigures") for clock in ("first_response", "next_response", "resolution")}
+COMPONENTS["schemas"]["SlaStats"] = _object(
+    {
+        "since": _BOUND,
+        "until": _BOUND,
+        "by": {"enum": ["none", "team_tag", "helper"]},
+        "now": {
+            "type": "string",
+            "format": "date-time",
+            "description": "The instant the clocks were judged at",
+        },
+        **_SLA_CLOCKS,
+    }
+)
+COMPONENTS["schemas"]["SlaStats"]["properties"]["groups"] = {
+    "type": "array",
+    "description": "Only when by is team_tag or helper: one entry per team tag (by name) or per assignee (by user "
+    "id), each with all three clocks",
+    "items": {
+        "oneOf": [
+            _object({"team_tag": {"type": "string"}, **_SLA_CLOCKS}),
+            _object({"helper": _ref("User"), **_SLA_CLOCKS}),
+        ]
+    },
+}
+SLA_STATS_RESPONSES: dict[str, Any] = {
+    "200": _json(_ref("SlaStats"), "The figures", ETAG),
+    **NOT_MODIFIED,
+    "400": _error(
+        "by not none, team_tag or helper, a malformed date, or since after until (the error names it)"
+    ),
+    **COMMON_ERRORS,
+}
+PATHS["/api/stats/sla"] = {
+    "get": {
+        "summary": "SLA compliance per clock over tickets created in [since, until), optionally per team tag or "
+        "assignee",
+        "description": "Each ticket with a target for a clock is met, breached or running at now (the database's "
+        "clock); targets and minutes are in support minutes. See docs/api.md.",
+        "parameters": [
+            _query("since", "Created at or after (ISO 8601; default: no bound)", DATE),
+            _query("after", "Same as since (since wins when both are given)", DATE),
+            _query("until", "Created before (ISO 8601; default: no bound)", DATE),
+            _query("before", "Same as until (until wins when both are given)", DATE),
+            _query(
+                "by",
+                "none (the default), team_tag or helper",
+                {"type": "string", "pattern": _blank_or("none|team_tag|helper")},
+            ),
+            IF_NONE_MATCH,
+        ],
+        "responses": SLA_STATS_RESPONSES,
+    }
+}

@@ -11,6 +11,11 @@ header carries an opaque cursor (keyset on createdAt and id) to the next page.
 With API_STATUS_CASE=upper every answer's statuses are rewritten on the way out
 (nephthys/api/status_case.py); what is stored stays lower case.
 
+``sla`` (breached or at_risk) narrows to the tickets whose SLA clocks are so now; its answer is
+always paged (MAX_PAGE unless ``limit`` says fewer) and each of its objects carries the ticket's
+``sla`` member, computed as served (nephthys/api/ticket_sla.py). Other answers' objects do not
+carry it yet.
+
 ``waiting_on`` (helpers or asker) narrows to the open and in-progress tickets waiting
 on them (a closed ticket waits on nobody): without ``limit`` or ``cursor`` from the
 copy too, with them from "ActiveTicketJson" through its ("waitingOn", "createdAt",
@@ -27,6 +32,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import functools
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
@@ -37,7 +43,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from nephthys.api import active_tickets, stored_tickets, stream_slots, ticket_blocks
+from nephthys.api import active_tickets, stored_tickets, stream_slots, ticket_blocks, ticket_sla
 from nephthys.api.access import shows_descriptions
 from nephthys.api.params import BadParameter, first, instant, shown, whole_number
 from nephthys.api.responses import JSON, error_response, too_many_requests
@@ -67,12 +73,15 @@ class TicketFilter:
     descriptions: bool = True
     # One of WAITING_ON's values: only the open and in-progress tickets waiting on them.
     waiting_on: str | None = None
+    # One of ticket_sla.SLA_FILTERS: only the tickets breached, or at risk, now (always paged).
+    sla: str | None = None
 
     def too_broad(self) -> bool:
         """No status narrower than closed, no wait, no date bound, no page size: the whole table."""
         return (
             self.status in (None, "CLOSED")
             and self.waiting_on is None
+            and self.sla is None
             and self.since is None
             and self.until is None
             and self.limit is None
@@ -115,6 +124,10 @@ class TicketFilter:
             if self.waiting_on is not None:
                 assert self.waiting_on in WAITING_ON.values()  # it is written into the SQL
                 filters.append(f"""j."waitingOn" = '{self.waiting_on}'""")
+            if self.sla is not None:
+                filters.append(
+                    ticket_sla.FILTER_SQL[self.sla]
+                )  # a key of a fixed table, never the client's text
             where = f"WHERE {' AND '.join(filters)}" if filters else ""
             arms.append(
                 f"""SELECT {stored_tickets.json_bytes(self.descriptions)} AS json,
@@ -163,8 +176,15 @@ def read_filter(request: Request) -> TicketFilter:
         waiting_on = WAITING_ON.get(found[1].lower())
         if waiting_on is None:
             raise BadParameter(f"waiting_on: expected helpers or asker, got {shown(found[1])}")
+    sla = None
+    found = first(request, "sla")
+    if found is not None:
+        sla = found[1].lower()
+        if sla not in ticket_sla.SLA_FILTERS:
+            raise BadParameter(f"sla: expected breached or at_risk, got {shown(found[1])}")
     cursor = first(request, "cursor")
     return TicketFilter(
+        sla=sla,
         descriptions=shows_descriptions(request),
         status=status,
         waiting_on=waiting_on,
@@ -184,6 +204,9 @@ async def tickets(request: Request) -> Response:
         return Response(orjson.dumps(TOO_BROAD), status_code=400, media_type=JSON)
     if query.nothing():
         return Response(b"[]", media_type=JSON)
+    if query.sla is not None and query.limit is None:
+        # An SLA filter is answered a page at a time (MAX_PAGE unless ?limit= says fewer).
+        query = dataclasses.replace(query, limit=MAX_PAGE)
     if query.limit is not None:
         return await _page(request, query, query.limit)
     if query.after is None and (
@@ -218,8 +241,18 @@ async def _page(request: Request, query: TicketFilter, limit: int) -> Response:
             for setting in stored_tickets.READ_SETTINGS:
                 await driver.execute(setting)
             rows = await driver.fetch(sql, *args)
-    page = rows[:limit]
-    body = b"[" + b",".join([row["json"] for row in page]) + b"]"
+            page = rows[:limit]
+            objects = [row["json"] for row in page]
+            if query.sla is not None:
+                # Each object's SLA clocks at the database's clock, in the same snapshot.
+                now = await driver.fetchval("SELECT now()")
+                objects = await ticket_sla.objects_with_sla(
+                    driver,
+                    [(row["keyset_id"], row["json"]) for row in page],
+                    request.app.state.settings.support_calendar,
+                    now,
+                )
+    body = b"[" + b",".join(objects) + b"]"
     if _upper(request):
         body = upper_statuses(body)
     headers = {}

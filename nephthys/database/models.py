@@ -92,6 +92,16 @@ class TicketSpanKind(enum.StrEnum):
     RESOLUTION = "RESOLUTION"
 
 
+class SlaState(enum.StrEnum):
+    """A stored SLA clock's state as of the ticket's last change (migration 0023); a RUNNING clock
+    past its "dueAt" is breached without a write (nephthys/sla/clocks.py)."""
+
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    MET = "MET"
+    BREACHED = "BREACHED"
+
+
 # Timestamps are UTC instants, millisecond precision as Prisma declares them.
 TIMESTAMPTZ = TIMESTAMP(timezone=True, precision=3)
 
@@ -101,6 +111,7 @@ feedback_rating_enum = Enum(FeedbackRating, name="FeedbackRating", create_type=F
 ticket_event_kind_enum = Enum(TicketEventKind, name="TicketEventKind", create_type=False)
 waiting_on_enum = Enum(WaitingOn, name="WaitingOn", create_type=False)
 ticket_span_kind_enum = Enum(TicketSpanKind, name="TicketSpanKind", create_type=False)
+sla_state_enum = Enum(SlaState, name="SlaState", create_type=False)
 
 
 def _timestamp(**kwargs) -> Mapped:
@@ -296,6 +307,10 @@ class Tag(Base):
     # The tag's digest to its subscribers (migration 0008): local "HH:MM" and days like "mon-fri".
     digest_time: Mapped[str | None] = mapped_column("digestTime", Text)
     digest_days: Mapped[str | None] = mapped_column("digestDays", Text)
+    # The tag's own SLA targets in support minutes (migration 0023); null: none for that clock.
+    sla_first_response_minutes: Mapped[int | None] = mapped_column("slaFirstResponseMinutes", Integer)
+    sla_next_response_minutes: Mapped[int | None] = mapped_column("slaNextResponseMinutes", Integer)
+    sla_resolution_minutes: Mapped[int | None] = mapped_column("slaResolutionMinutes", Integer)
 
 
 class TagOnTicket(Base):
@@ -420,6 +435,9 @@ class TicketEvent(Base):
     )
     # The Slack message, when there is one (a question, a reply, a macro).
     msg_ts: Mapped[str | None] = mapped_column("msgTs", Text)
+    # SLA_WARNED / SLA_BREACHED: the clock (its kind and start) it is about (migration 0023).
+    sla_clock: Mapped[TicketSpanKind | None] = mapped_column("slaClock", ticket_span_kind_enum)
+    clock_start_at: Mapped[datetime | None] = mapped_column("clockStartAt", TIMESTAMPTZ)
 
     __table_args__ = (
         # A ticket's timeline, in order.
@@ -433,6 +451,16 @@ class TicketEvent(Base):
             "msgTs",
             unique=True,
             postgresql_where=text('"msgTs" IS NOT NULL'),
+        ),
+        # Each SLA clock warns and breaches once.
+        Index(
+            "TicketEvent_sla_clock_key",
+            "ticketId",
+            "kind",
+            "slaClock",
+            "clockStartAt",
+            unique=True,
+            postgresql_where=text('"slaClock" IS NOT NULL'),
         ),
     )
 
@@ -497,6 +525,56 @@ class SupportCalendarInUse(Base):
     key: Mapped[str] = mapped_column(Text, nullable=False)
     installed_at: Mapped[datetime] = mapped_column(
         "installedAt", TIMESTAMPTZ, nullable=False, server_default=func.now()
+    )
+
+
+class SlaPolicyInUse(Base):
+    """The default SLA targets, warning share and calendar the stored clocks were computed with
+    (one row, id 1; migration 0023)."""
+
+    __tablename__ = "SlaPolicyInUse"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(Text, nullable=False)
+    first_response_minutes: Mapped[int | None] = mapped_column("firstResponseMinutes", Integer)
+    next_response_minutes: Mapped[int | None] = mapped_column("nextResponseMinutes", Integer)
+    resolution_minutes: Mapped[int | None] = mapped_column("resolutionMinutes", Integer)
+    warn_at: Mapped[float] = mapped_column("warnAt", Double, nullable=False, server_default=text("0.75"))
+    installed_at: Mapped[datetime] = mapped_column(
+        "installedAt", TIMESTAMPTZ, nullable=False, server_default=func.now()
+    )
+
+
+class TicketSlaClock(Base):
+    """A ticket's latest SLA clock of one kind, as its last change left it (migration 0023)."""
+
+    __tablename__ = "TicketSlaClock"
+
+    ticket_id: Mapped[int] = mapped_column(
+        "ticketId", ForeignKey("Ticket.id", ondelete="CASCADE", onupdate="CASCADE")
+    )
+    kind: Mapped[TicketSpanKind] = mapped_column(ticket_span_kind_enum, nullable=False)
+    ticket_created_at: Mapped[datetime] = mapped_column("ticketCreatedAt", TIMESTAMPTZ, nullable=False)
+    target_minutes: Mapped[int] = mapped_column("targetMinutes", Integer, nullable=False)
+    start_at: Mapped[datetime] = mapped_column("startAt", TIMESTAMPTZ, nullable=False)  # the clock's identity
+    state: Mapped[SlaState] = mapped_column(sla_state_enum, nullable=False)
+    # Support minutes taken: in all (met, breached, paused), or before "runningSince" (running).
+    minutes: Mapped[float] = mapped_column(Double, nullable=False)
+    running_since: Mapped[datetime | None] = mapped_column("runningSince", TIMESTAMPTZ)
+    due_at: Mapped[datetime | None] = mapped_column("dueAt", TIMESTAMPTZ)
+    warn_at: Mapped[datetime | None] = mapped_column("warnAt", TIMESTAMPTZ)
+    # The watcher's next work on it: the warning until logged, then the breach until logged.
+    action_at: Mapped[datetime | None] = mapped_column("actionAt", TIMESTAMPTZ)
+    # An earlier clock of this kind (a next response) was breached.
+    missed_before: Mapped[bool] = mapped_column(
+        "missedBefore", Boolean, nullable=False, server_default=text("false")
+    )
+
+    __table_args__ = (
+        PrimaryKeyConstraint("ticketId", "kind", name="TicketSlaClock_pkey"),
+        Index("TicketSlaClock_actionAt_idx", "actionAt", postgresql_where=text('"actionAt" IS NOT NULL')),
+        Index("TicketSlaClock_running_dueAt_idx", "dueAt", postgresql_where=text("state = 'RUNNING'")),
+        Index("TicketSlaClock_kind_ticketCreatedAt_idx", "kind", "ticketCreatedAt"),
     )
 
 
@@ -823,6 +901,119 @@ class DailyFiguresPending(Base):
     ranges: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
 
 
+class TicketHourFigures(Base):
+    """Ticket figures per UTC hour ``[hour, hour + 1 h)``, kept exact by triggers on "Ticket" (migration 0025).
+
+    Of the tickets created in the hour: how many are open, in progress, closed (and closed
+    with a ``closedAt``) now, and the counts and sums (exact milliseconds) of their hang
+    and resolution times; ``closedAny``: tickets whose ``closedAt`` is in the hour,
+    ``closedNowClosed`` those of them closed now; ``assignedInProgress``: tickets now in
+    progress whose ``assignedAt`` is in the hour. Read by nephthys.stats.hourly.
+    """
+
+    __tablename__ = "TicketHourFigures"
+
+    hour: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True, precision=3), primary_key=True)
+    created_open: Mapped[int] = mapped_column(
+        "createdOpen", BigInteger, nullable=False, server_default=text("0")
+    )
+    created_in_progress: Mapped[int] = mapped_column(
+        "createdInProgress", BigInteger, nullable=False, server_default=text("0")
+    )
+    created_closed: Mapped[int] = mapped_column(
+        "createdClosed", BigInteger, nullable=False, server_default=text("0")
+    )
+    created_closed_dated: Mapped[int] = mapped_column(
+        "createdClosedDated", BigInteger, nullable=False, server_default=text("0")
+    )
+    hang_count: Mapped[int] = mapped_column("hangCount", BigInteger, nullable=False, server_default=text("0"))
+    hang_sum_ms: Mapped[int] = mapped_column(
+        "hangSumMs", BigInteger, nullable=False, server_default=text("0")
+    )
+    hang_unresolved_count: Mapped[int] = mapped_column(
+        "hangUnresolvedCount", BigInteger, nullable=False, server_default=text("0")
+    )
+    hang_unresolved_sum_ms: Mapped[int] = mapped_column(
+        "hangUnresolvedSumMs", BigInteger, nullable=False, server_default=text("0")
+    )
+    resolution_count: Mapped[int] = mapped_column(
+        "resolutionCount", BigInteger, nullable=False, server_default=text("0")
+    )
+    resolution_sum_ms: Mapped[int] = mapped_column(
+        "resolutionSumMs", BigInteger, nullable=False, server_default=text("0")
+    )
+    closed_any: Mapped[int] = mapped_column("closedAny", BigInteger, nullable=False, server_default=text("0"))
+    closed_now_closed: Mapped[int] = mapped_column(
+        "closedNowClosed", BigInteger, nullable=False, server_default=text("0")
+    )
+    closed_now_closed_rated: Mapped[int] = mapped_column(
+        "closedNowClosedRated", BigInteger, nullable=False, server_default=text("0")
+    )
+    assigned_in_progress: Mapped[int] = mapped_column(
+        "assignedInProgress", BigInteger, nullable=False, server_default=text("0")
+    )
+
+
+class TicketClosedByPeriod(Base):
+    """Tickets closed per helper by ``closedAt`` in epoch-aligned periods of an hour, a day, 32 days (migration 0025)."""
+
+    __tablename__ = "TicketClosedByPeriod"
+
+    period_seconds: Mapped[int] = mapped_column(
+        "periodSeconds", Integer, primary_key=True, autoincrement=False
+    )
+    period_start: Mapped[datetime] = mapped_column(
+        "periodStart", TIMESTAMP(timezone=True, precision=3), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column("userId", Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+
+
+class TicketHourDurations(Base):
+    """The hang and resolution times (ms, ascending) of the tickets created in each UTC hour (migration 0025)."""
+
+    __tablename__ = "TicketHourDurations"
+
+    hour: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True, precision=3), primary_key=True)
+    hang_ms: Mapped[list[int]] = mapped_column(
+        "hangMs", ARRAY(BigInteger), nullable=False, server_default=text("'{}'")
+    )
+    resolution_ms: Mapped[list[int]] = mapped_column(
+        "resolutionMs", ARRAY(BigInteger), nullable=False, server_default=text("'{}'")
+    )
+
+
+class TicketFiguresPending(Base):
+    """A statement's change to the hourly figures, added to them when its transaction commits (migration 0025)."""
+
+    __tablename__ = "TicketFiguresPending"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    hours: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    closers: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    durations: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    feedback: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+
+
+class FeedbackByPeriod(Base):
+    """Feedback per rating and credited user (the ticket's closer while closed, else 0) by ``createdAt``,
+    in epoch-aligned periods of an hour, a day, 32 days; kept by triggers (migration 0025)."""
+
+    __tablename__ = "FeedbackByPeriod"
+
+    period_seconds: Mapped[int] = mapped_column(
+        "periodSeconds", Integer, primary_key=True, autoincrement=False
+    )
+    period_start: Mapped[datetime] = mapped_column(
+        "periodStart", TIMESTAMP(timezone=True, precision=3), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column("userId", Integer, primary_key=True, autoincrement=False)
+    rating: Mapped[FeedbackRating] = mapped_column(feedback_rating_enum, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+
+    __table_args__ = (Index("FeedbackByPeriod_userId_idx", "userId", "periodSeconds", "periodStart"),)
+
+
 __all__ = [
     "ActiveTicketJson",
     "ClosedTicketJson",
@@ -837,6 +1028,7 @@ __all__ = [
     "DailyFiguresStore",
     "DailyFiguresZone",
     "Feedback",
+    "FeedbackByPeriod",
     "FeedbackRating",
     "JobRun",
     "QuestionTag",
@@ -846,6 +1038,10 @@ __all__ = [
     "Ticket",
     "TicketDurationCount",
     "TicketDurationPending",
+    "TicketClosedByPeriod",
+    "TicketFiguresPending",
+    "TicketHourDurations",
+    "TicketHourFigures",
     "TicketStatus",
     "TicketTotals",
     "TicketTotalsPending",

@@ -236,11 +236,12 @@ async def search_tickets(sessions: Sessions, *, words: str, limit: int = 10) -> 
     found: dict[int, float] = {}
     async with sessions() as session:
         queries = [_all_terms_query(query_terms)]
-        if len(query_terms) > 1:
-            queries.append(terms.tsquery_literal(query_terms, with_answers=True))
+        any_term = terms.tsquery_literal(query_terms, with_answers=True) if len(query_terms) > 1 else None
+        if any_term is not None:
+            queries.append(any_term)
         for tier, tier_query in enumerate(queries):
             async for lowest, first in _windows(session):
-                query = tier_query
+                query: str | None = tier_query
                 if not first and tier == 1:
                     query = terms.tsquery_literal(
                         _rare(query_terms, await _common_terms(session)), with_answers=True

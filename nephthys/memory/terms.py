@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 STEM_LENGTH = 5
 TEXT_LIMIT = 4000
@@ -160,7 +160,7 @@ def _quoted(term: str) -> str:
     return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def tsvector_literal(question_terms: list[str], answer_terms: list[str] = ()) -> str:
+def tsvector_literal(question_terms: list[str], answer_terms: Sequence[str] = ()) -> str:
     """A tsvector (its text form) of a ticket: the question's terms weighted A and their
     variants B, the answer's terms C and their variants D. Positions are the terms' order."""
     weighted: dict[str, str] = {}

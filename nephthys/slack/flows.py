@@ -22,10 +22,12 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from nephthys.database.models import TicketStatus, UserType
 from nephthys.database.outage import retry_while_unavailable
 from nephthys.memory.index import question_text
+from nephthys.sla import clocks as sla_clocks
 from nephthys.slack import memory, messages, tag_blocks
 from nephthys.slack.client import PostTag, Profile, error_code
 from nephthys.slack.context import SlackContext
@@ -243,25 +245,38 @@ async def _posted_before(ctx: SlackContext, ticket: TicketState, *, channel: str
 
 
 async def _backend_message(
-    ctx: SlackContext, ticket: TicketState, *, previous_tickets: int | None = None, with_tags: bool = True
+    ctx: SlackContext,
+    ticket: TicketState,
+    *,
+    previous_tickets: int | None = None,
+    with_tags: bool = True,
+    session: AsyncSession | None = None,
 ) -> tuple[str, list[dict]]:
-    """The ticket's backend message as it reads now; ``with_tags=False``: the empty tag controls."""
+    """The ticket's backend message as it reads now; ``with_tags=False``: the empty tag controls.
+    What it reads is read in ``session`` (None: a session of its own)."""
+    if session is None:
+        async with ctx.sessions() as own:
+            return await _backend_message(
+                ctx, ticket, previous_tickets=previous_tickets, with_tags=with_tags, session=own
+            )
     if previous_tickets is None:
-        previous_tickets = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket.id)
+        previous_tickets = await lifecycle.previous_ticket_count_in(session, ticket_id=ticket.id)
     tags = None
     if with_tags:
-        async with ctx.sessions() as session:
-            tags = await tag_blocks.backend_tag_blocks_for_ticket(
-                session, ctx.transcript, ticket_id=ticket.id
-            )
+        tags = await tag_blocks.backend_tag_blocks_for_ticket(session, ctx.transcript, ticket_id=ticket.id)
+    now = ctx.clock()
+    stored = (await sla_clocks.stored_clocks(session, [ticket.id])).get(ticket.id, [])
+    calendar = ctx.settings.support_calendar
+    shown = sla_clocks.tightest([sla_clocks.clock_view(clock, now, calendar) for clock in stored])
     return messages.backend_message(
         ctx.transcript,
         ticket,
         previous_tickets=previous_tickets,
         thread_link=ctx.permalink(ctx.channels.help, ticket.msg_ts),
-        now=ctx.clock(),
+        now=now,
         zone=ZoneInfo(ctx.settings.timezone),
         tag_blocks=tags,
+        sla_line=messages.sla_text(ctx.transcript, shown),
     )
 
 
@@ -286,7 +301,16 @@ async def show_wait(ctx: SlackContext, ticket_id: int) -> None:
     """
     try:
         async with ctx.ticket_locks.hold(ticket_id):
-            await refresh_backend_message(ctx, await lifecycle.ticket_by_id(ctx.sessions, ticket_id))
+            # The ticket and what its message shows in one session (each session is a BEGIN and a
+            # ROLLBACK more), closed before the Slack call.
+            async with ctx.sessions() as session:
+                ticket = await lifecycle.ticket_in(session, ticket_id)
+                if ticket is None or ticket.ticket_ts is None or ticket.status is TicketStatus.CLOSED:
+                    return
+                text, blocks = await _backend_message(ctx, ticket, session=session)
+            await ctx.client.update_message(
+                channel=ctx.channels.tickets, ts=ticket.ticket_ts, text=text, blocks=blocks
+            )
     except Exception as error:
         log.warning(
             "ticket #%s: its backend message does not show its wait yet: %s", ticket_id, describe(error)

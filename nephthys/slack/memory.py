@@ -322,6 +322,9 @@ async def note_surge(ctx: SlackContext, *, ticket_id: int, question: str, at: da
 
 
 async def _show_surge(ctx: SlackContext, state: surges.SurgeState) -> None:
+    team_channel = ctx.channels.bts
+    if team_channel is None:  # note_surge checked it; the type checker cannot see that
+        return
     links = await _ticket_links(ctx, state.ticket_ids)
 
     def render(current: surges.SurgeState) -> str:
@@ -336,22 +339,18 @@ async def _show_surge(ctx: SlackContext, state: surges.SurgeState) -> None:
         if not await surges.claim_post(ctx.sessions, surge_id=state.id):
             return  # another pass posts it, from the surge as it is then
         try:
-            ts = await ctx.client.post_message(
-                channel=ctx.channels.bts, text=render(state), tag=PostTag(SURGE)
-            )
+            ts = await ctx.client.post_message(channel=team_channel, text=render(state), tag=PostTag(SURGE))
         except Exception:
             await surges.release_post(ctx.sessions, surge_id=state.id)
             raise
-        await surges.posted(ctx.sessions, surge_id=state.id, channel_id=ctx.channels.bts, ts=ts)
+        await surges.posted(ctx.sessions, surge_id=state.id, channel_id=team_channel, ts=ts)
         # A ticket that joined while it was being posted is shown now.
         current = await surges.surge(ctx.sessions, surge_id=state.id)
         if current is not None and current.tickets != state.tickets:
             links.update(await _ticket_links(ctx, current.ticket_ids))
-            await ctx.client.update_message(channel=ctx.channels.bts, ts=ts, text=render(current))
+            await ctx.client.update_message(channel=team_channel, ts=ts, text=render(current))
         return
-    await ctx.client.update_message(
-        channel=state.channel_id or ctx.channels.bts, ts=state.ts, text=render(state)
-    )
+    await ctx.client.update_message(channel=state.channel_id or team_channel, ts=state.ts, text=render(state))
 
 
 async def _ticket_links(ctx: SlackContext, ticket_ids: list[int]) -> dict[int, str]:

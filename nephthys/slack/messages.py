@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 
 from nephthys.database.models import FeedbackRating, WaitingOn
+from nephthys.sla.clocks import CLOCK_NAMES, ClockView
 from nephthys.slack.mentions import neutralise_mentions
 from nephthys.slack.payload_numbers import INT64_MAX, payload_number_pair
 from nephthys.slack.tag_blocks import backend_tag_blocks
@@ -34,6 +35,7 @@ RATING_TEXT_KEYS = {
 }
 QUESTION_MAX_CHARS = 2500  # a section's text may hold 3,000 characters
 WAITING_BLOCK = "waiting"  # the backend message's line saying whom the ticket waits on
+SLA_BLOCK = "sla"  # the backend message's line about the ticket's tightest SLA clock
 WAITING_KEYS = {
     WaitingOn.HELPERS: "backend_waiting_on_helpers",
     WaitingOn.ASKER: "backend_waiting_on_asker",
@@ -99,9 +101,10 @@ def backend_message(
     now: datetime,
     zone: tzinfo,
     tag_blocks: list[dict] | None = None,
+    sla_line: str | None = None,
 ) -> tuple[str, list[dict]]:
     """The ticket's message in the tickets channel: the question, who asked, whom it waits on since
-    when, and a way to the thread.
+    when, its tightest SLA clock (``sla_line``, nephthys/sla/clocks.py), and a way to the thread.
 
     ``now`` and ``zone``: the desk's clock and TIMEZONE, for the wait's fallback text (``slack_date``).
     ``tag_blocks``: the ticket's tag controls showing its current tags (nephthys/slack/tags.py);
@@ -132,6 +135,11 @@ def backend_message(
             "elements": [{"type": "mrkdwn", "text": waiting}],
         }
         blocks.insert(1, line)
+    if sla_line is not None:
+        at = 2 if waiting is not None else 1
+        blocks.insert(
+            at, {"type": "context", "block_id": SLA_BLOCK, "elements": [{"type": "mrkdwn", "text": sla_line}]}
+        )
     if ticket.question_deleted:
         deleted = transcript.text("backend_question_deleted", user=mention(ticket.opened_by_slack_id))
         blocks.insert(1, {"type": "context", "elements": [{"type": "mrkdwn", "text": deleted}]})
@@ -363,3 +371,28 @@ def feedback_team_note(
 
 def reopened(transcript: Transcript, ticket: TicketState, *, reopener: str) -> str:
     return transcript.text("reopened", user=mention(ticket.opened_by_slack_id), reopener=mention(reopener))
+
+
+def sla_text(transcript: Transcript, view: ClockView | None) -> str | None:
+    """The backend message's SLA line: the tightest running clock's time left (or that it is past its
+    target), else a paused clock's time left; None when no clock of the ticket runs or is paused."""
+    if view is None:
+        return None
+    clock = transcript.text(f"sla_clock_{CLOCK_NAMES[view.kind]}")
+    if view.state == "breached":
+        return transcript.text("sla_backend_breached", clock=clock)
+    left = _support_time(view.minutes_left or 0.0)
+    key = "sla_backend_paused" if view.state == "paused" else "sla_backend_due"
+    return transcript.text(key, clock=clock, left=left)
+
+
+def _support_time(minutes: float) -> str:
+    """``12m``, ``3h 05m``, ``2d 4h`` (as the summary writes durations)."""
+    total = max(0, round(minutes))
+    if total < 60:
+        return f"{total}m"
+    hours, rest = divmod(total, 60)
+    if hours < 48:
+        return f"{hours}h {rest:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"

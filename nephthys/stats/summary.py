@@ -28,15 +28,18 @@ responses are one more statement per day, in the same transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy import text
 
+from nephthys.database.models import TicketSpanKind
+from nephthys.sla.clocks import CLOCK_NAMES
 from nephthys.stats.overview import Executor, _floats, _leaderboard_json, _param, _window_counts, _window_json
 from nephthys.stats.response_times import response_times
+from nephthys.stats.sla import sla_compliance
 from nephthys.tasks.schedule import local_day
 
 CHART_DAYS = 14
@@ -73,6 +76,19 @@ class DailySummary:
     # Median first response of the day's (and the day before's) new tickets, support minutes.
     first_response_p50: float | None = None
     previous_first_response_p50: float | None = None
+    # SLA (nephthys/stats/sla.py): the day's new tickets' compliance per clock that had targets,
+    # and the breaches posted that day (at most WORTH_A_LOOK_SHOWN, and how many in all).
+    sla: dict = field(default_factory=dict)
+    breaches: list[Breach] = field(default_factory=list)
+    breaches_total: int = 0
+
+
+@dataclass(frozen=True)
+class Breach:
+    ticket_id: int
+    title: str
+    msg_ts: str
+    clock: str  # first_response, next_response, resolution
 
 
 _WAITING_WHERE = """t.status = 'OPEN' AND t."lastMsgBy" IS DISTINCT FROM 'HELPER'
@@ -129,6 +145,12 @@ async def daily_summary(
         "top": 3,
     }
     raw = orjson.loads((await executor.execute(text(_SUMMARY_SQL), params)).scalar_one())
+    sla = await sla_compliance(executor, now=now, since=day_start, until=day_end)
+    breach_rows = (
+        await executor.execute(
+            _BREACHES, {"day_start": day_start, "day_end": day_end, "limit": WORTH_A_LOOK_SHOWN}
+        )
+    ).all()
     first_response = (await response_times(executor, since=day_start, until=day_end))["first_response"]
     previous_first_response = (await response_times(executor, since=previous_start, until=day_start))[
         "first_response"
@@ -172,4 +194,19 @@ async def daily_summary(
         series=series,
         first_response_p50=first_response["p50"],
         previous_first_response_p50=previous_first_response["p50"],
+        sla={clock: figures for clock, figures in sla.items() if figures["with_target"]},
+        breaches=[
+            Breach(row.id, row.title, row.msg_ts, CLOCK_NAMES[TicketSpanKind(row.clock)])
+            for row in breach_rows
+        ],
+        breaches_total=breach_rows[0].total if breach_rows else 0,
     )
+
+
+# The breaches sla-watch posted during the day (SLA_BREACHED events), in the order they came.
+_BREACHES = text(
+    """SELECT t.id, t.title, t."msgTs" AS msg_ts, e."slaClock" AS clock, count(*) OVER () AS total
+       FROM "TicketEvent" e JOIN "Ticket" t ON t.id = e."ticketId"
+       WHERE e.kind = 'SLA_BREACHED' AND e.at >= CAST(:day_start AS timestamptz) AND e.at < CAST(:day_end AS timestamptz)
+       ORDER BY e.at, e.id LIMIT :limit"""
+)

@@ -29,6 +29,8 @@ from nephthys.database.models import (
     User,
     UserTagSubscription,
 )
+from nephthys.sla import clocks as sla_clocks
+from nephthys.sla.policy import SlaTargets
 from nephthys.tickets import events
 from nephthys.tickets.events import Event
 
@@ -208,6 +210,7 @@ async def add_tags_to_ticket(
     await _log_tag_events(
         session, ticket_id, TicketEventKind.TAG_ADDED, len(added_ids), by_slack_id=added_by_slack_id, at=at
     )
+    await sla_clocks.refresh(session, [ticket_id])  # its targets may be stricter now
     added = [
         _view(tag) for tag in await session.scalars(select(Tag).where(Tag.id.in_(added_ids)).order_by(Tag.id))
     ]
@@ -270,6 +273,7 @@ async def remove_tags_from_ticket(
         by_slack_id=removed_by_slack_id,
         at=at,
     )
+    await sla_clocks.refresh(session, [ticket_id])  # its targets may be looser now
     removed = await session.scalars(select(Tag).where(Tag.id.in_(removed_ids)).order_by(Tag.id))
     return TagsChanged(ticket_id=ticket_id, removed=tuple(_view(tag) for tag in removed))
 
@@ -421,22 +425,35 @@ async def question_tag_of_ticket(session: AsyncSession, *, ticket_id: int) -> Ta
 class TagWithSubscribers:
     tag: TagView
     subscriber_slack_ids: tuple[str, ...]
+    sla: SlaTargets = SlaTargets()  # the tag's own SLA targets (none by default)
 
 
 async def tags_with_subscribers(session: AsyncSession) -> list[TagWithSubscribers]:
     """Every team tag by name, each with its subscribers' Slack ids (in the order they subscribed)."""
     rows = await session.execute(
-        select(Tag.id, Tag.name, User.slack_id)
+        select(
+            Tag.id,
+            Tag.name,
+            User.slack_id,
+            Tag.sla_first_response_minutes,
+            Tag.sla_next_response_minutes,
+            Tag.sla_resolution_minutes,
+        )
         .outerjoin(UserTagSubscription, UserTagSubscription.tag_id == Tag.id)
         .outerjoin(User, User.id == UserTagSubscription.user_id)
         .order_by(func.lower(Tag.name), Tag.id, UserTagSubscription.subscribed_at, User.id)
     )
-    found: dict[int, tuple[TagView, list[str]]] = {}
-    for tag_id, name, slack_id in rows:
-        _, subscribers = found.setdefault(tag_id, (TagView(id=tag_id, name=name), []))
+    found: dict[int, tuple[TagView, list[str], SlaTargets]] = {}
+    for tag_id, name, slack_id, *targets in rows:
+        _, subscribers, _ = found.setdefault(
+            tag_id, (TagView(id=tag_id, name=name), [], SlaTargets(*targets))
+        )
         if slack_id is not None:
             subscribers.append(slack_id)
-    return [TagWithSubscribers(tag=tag, subscriber_slack_ids=tuple(ids)) for tag, ids in found.values()]
+    return [
+        TagWithSubscribers(tag=tag, subscriber_slack_ids=tuple(ids), sla=sla)
+        for tag, ids, sla in found.values()
+    ]
 
 
 async def rename_tag(
@@ -494,3 +511,51 @@ async def question_tag_label(session: AsyncSession, *, question_tag_id: int) -> 
 
 async def tag_name(session: AsyncSession, *, tag_id: int) -> str | None:
     return await session.scalar(select(Tag.name).where(Tag.id == tag_id))
+
+
+# --- SLA targets -------------------------------------------------------------------------------
+
+# Tickets re-evaluated per statement when a tag's targets change (a tag may carry many tickets).
+_SLA_REFRESH_BATCH = 5000
+
+
+async def tag_sla_targets(session: AsyncSession, *, tag_id: int) -> SlaTargets | None:
+    """A team tag's own SLA targets (all None: it has none); None when the tag is gone."""
+    row = (
+        await session.execute(
+            select(
+                Tag.sla_first_response_minutes, Tag.sla_next_response_minutes, Tag.sla_resolution_minutes
+            ).where(Tag.id == tag_id)
+        )
+    ).one_or_none()
+    return None if row is None else SlaTargets(*row)
+
+
+async def set_tag_sla(session: AsyncSession, *, tag_id: int, targets: SlaTargets) -> int | None:
+    """Give a team tag its own SLA targets (all None: remove them) and re-evaluate the clocks of
+    every ticket carrying it; returns how many tickets that was (None when the tag is gone)."""
+    found = await session.scalar(
+        update(Tag)
+        .where(Tag.id == tag_id)
+        .values(
+            sla_first_response_minutes=targets.first_response,
+            sla_next_response_minutes=targets.next_response,
+            sla_resolution_minutes=targets.resolution,
+        )
+        .returning(Tag.id)
+    )
+    if found is None:
+        return None
+    ticket_ids = list(
+        await session.scalars(
+            select(TagOnTicket.ticket_id).where(TagOnTicket.tag_id == tag_id).order_by(TagOnTicket.ticket_id)
+        )
+    )
+    for start in range(0, len(ticket_ids), _SLA_REFRESH_BATCH):
+        await sla_clocks.refresh(session, ticket_ids[start : start + _SLA_REFRESH_BATCH])
+    return len(ticket_ids)
+
+
+async def tag_id_named(session: AsyncSession, *, name: str) -> int | None:
+    """The team tag called ``name`` (ignoring case), if any."""
+    return await session.scalar(select(Tag.id).where(func.lower(Tag.name) == name.strip().lower()))

@@ -246,6 +246,34 @@ async def set_tag_digest(
     return 0, f"{name}: digest {describe_days(weekdays)} at {clock:%H:%M}"
 
 
+async def set_tag_sla(
+    url: str, *, name: str, first: str | None, next_: str | None, resolution: str | None, off: bool
+) -> tuple[int, str]:
+    """``nephthys tags sla``: a team tag's own SLA targets (the App Home's Team tags view does the same)."""
+    from nephthys.database.engine import create_engine, session_factory
+    from nephthys.sla.policy import SlaTargets, TargetError, parse_target
+    from nephthys.tags.service import set_tag_sla as set_targets
+    from nephthys.tags.service import tag_id_named
+
+    try:
+        targets = SlaTargets() if off else SlaTargets(*(parse_target(v) for v in (first, next_, resolution)))
+    except TargetError as error:
+        return 2, f"nephthys tags sla: {error}"
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with session_factory(engine).begin() as session:
+            tag_id = await tag_id_named(session, name=name)
+            tickets = None if tag_id is None else await set_targets(session, tag_id=tag_id, targets=targets)
+    finally:
+        await engine.dispose()
+    if tickets is None:
+        return 1, f"no team tag called {name!r}"
+    described = (
+        "no targets of its own (the defaults apply)" if off else f"{targets.describe()} support minutes"
+    )
+    return 0, f"{name}: {described}; {tickets} tickets re-evaluated"
+
+
 async def create_team_tag(url: str, *, name: str) -> tuple[int, str]:
     """The App Home's "create a tag", from the command line: the same rules (nephthys/tags/service.py)."""
     from nephthys.database.engine import create_engine, session_factory
@@ -337,8 +365,33 @@ def cmd_tags_digest(settings: Settings, args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_tags_sla(settings: Settings, args: argparse.Namespace) -> int:
+    given = [args.first, args.next, args.resolution]
+    if args.off == any(value is not None for value in given):
+        print(
+            "nephthys tags sla: give --first, --next and/or --resolution (support minutes), or --off",
+            file=sys.stderr,
+        )
+        return 2
+    with _database(settings) as url:
+        code, line = _on_database(
+            url,
+            lambda: set_tag_sla(
+                url,
+                name=args.name,
+                first=args.first,
+                next_=args.next,
+                resolution=args.resolution,
+                off=args.off,
+            ),
+        )
+    print(line, file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
 def add_job_commands(commands) -> None:
-    """`jobs list`, `jobs run NAME [--date] [--dry-run] [--force]`, `tags digest NAME --at --days | --off`."""
+    """`jobs list`, `jobs run NAME [--date] [--dry-run] [--force]`, `tags digest NAME --at --days | --off`,
+    `tags sla NAME --first --next --resolution | --off`."""
     jobs = commands.add_parser("jobs", help="the scheduled jobs: list them, run one now")
     job_commands = jobs.add_subparsers(dest="jobs_command", required=True)
     listing = job_commands.add_parser("list", help="each job: on or off, schedule, last and next run")
@@ -364,6 +417,15 @@ def add_job_commands(commands) -> None:
     digest.add_argument("--days", default="daily", help="days like mon-fri or mon,wed,fri (default: daily)")
     digest.add_argument("--off", action="store_true", help="no digest for this tag")
     digest.set_defaults(handler=cmd_tags_digest)
-    for sub in (listing, run, create, digest):
+    sla = tag_commands.add_parser(
+        "sla", help="a tag's own SLA targets, in support minutes (strictest tag wins)"
+    )
+    sla.add_argument("name", help="the team tag's name")
+    sla.add_argument("--first", help="first response target (support minutes)")
+    sla.add_argument("--next", help="next response target (support minutes)")
+    sla.add_argument("--resolution", help="resolution target (support minutes)")
+    sla.add_argument("--off", action="store_true", help="remove the tag's own targets")
+    sla.set_defaults(handler=cmd_tags_sla)
+    for sub in (listing, run, create, digest, sla):
         # As in nephthys/cli.py: the old flag is accepted and changes nothing (the database is serve's).
         sub.add_argument("--embedded", action="store_true", help=argparse.SUPPRESS)

@@ -10,6 +10,9 @@ from nephthys.tasks.asker_follow_up import NAME as FOLLOW_UP_NAME
 from nephthys.tasks.asker_follow_up import AskerFollowUp
 from nephthys.tasks.digests import TagDigestsJob
 from nephthys.tasks.scheduler import Job
+from nephthys.tasks.sla_watch import EVERY_SECONDS as SLA_WATCH_EVERY_SECONDS
+from nephthys.tasks.sla_watch import NAME as SLA_WATCH_NAME
+from nephthys.tasks.sla_watch import SlaWatch
 from nephthys.tasks.stale import StaleTicketsJob
 from nephthys.tasks.summary import DailySummaryJob
 from nephthys.tasks.unanswered import EVERY_SECONDS as ALERTS_EVERY_SECONDS
@@ -21,8 +24,8 @@ if TYPE_CHECKING:
 
 
 def add_scheduled_jobs(service: SlackService) -> None:
-    """Add the unanswered alerts and the asker follow-up (interval jobs) and the periodic jobs to the
-    service's scheduler."""
+    """Add the unanswered alerts, the SLA watcher and the asker follow-up (interval jobs) and the
+    periodic jobs to the service's scheduler."""
     ctx, scheduler = service.ctx, service.scheduler
     scheduler.catch_up = timedelta(hours=ctx.settings.job_catch_up_hours)
     heartbeat = ctx.heartbeat
@@ -37,6 +40,17 @@ def add_scheduled_jobs(service: SlackService) -> None:
             off_reason=alerts.off_reason(),
             schedule=alerts.schedule(),
             dry_run=lambda: alerts.run(dry_run=True),
+        )
+    )
+    sla_watch = SlaWatch(ctx)
+    scheduler.jobs.append(
+        Job(
+            SLA_WATCH_NAME,
+            SLA_WATCH_EVERY_SECONDS,
+            sla_watch.run,
+            off_reason=sla_watch.off_reason(),
+            schedule=sla_watch.schedule(),
+            dry_run=lambda: sla_watch.run(dry_run=True),
         )
     )
     follow_up = AskerFollowUp(ctx)

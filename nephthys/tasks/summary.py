@@ -110,6 +110,18 @@ def summary_blocks(
             change=change(summary.first_response_p50, summary.previous_first_response_p50, minutes=True),
         ),
     ]
+    for clock, figures in summary.sla.items():
+        compliance = figures["compliance"]
+        lines.append(
+            transcript.text(
+                "summary_sla_compliance",
+                clock=transcript.text(f"sla_clock_{clock}"),
+                compliance=transcript.text("summary_no_value") if compliance is None else f"{compliance:.0%}",
+                met=str(figures["met"]),
+                breached=str(figures["breached"]),
+                running=str(figures["running"]),
+            )
+        )
     if summary.top_helpers:
         helpers = ", ".join(f"<@{h['slack_id']}> ({h['count']})" for h in summary.top_helpers)
         lines.append(transcript.text("summary_top_helpers", helpers=helpers))
@@ -137,13 +149,31 @@ def summary_blocks(
     else:
         waiting_text = transcript.text("summary_nothing_waiting", days=str(waiting_days))
 
+    breaches: list[str] = []
+    if summary.breaches:
+        breaches.append(transcript.text("summary_sla_breaches", count=str(summary.breaches_total)))
+        for breach in summary.breaches:
+            title = neutralise_mentions(breach.title).replace("|", "¦").replace(">", "›") or "(untitled)"
+            breaches.append(
+                transcript.text(
+                    "summary_sla_breach_item",
+                    link=links.question(breach.msg_ts),
+                    title=title,
+                    clock=transcript.text(f"sla_clock_{breach.clock}"),
+                )
+            )
+        if summary.breaches_total > len(summary.breaches):
+            more = summary.breaches_total - len(summary.breaches)
+            breaches.append(transcript.text("summary_worth_a_look_more", count=str(more)))
+
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": header[:150], "emoji": True}},
         section("\n".join(lines)),
+        *([section("\n".join(breaches))] if breaches else []),
         {"type": "divider"},
         section(waiting_text),
     ]
-    text = "\n".join([header, *lines, waiting_text])
+    text = "\n".join([header, *lines, *breaches, waiting_text])
     return text, blocks
 
 

@@ -9,7 +9,8 @@ end in one consistent state.
 
 The functions live by concern, beside this module: ``core`` (what they share),
 ``users``, ``opening``, ``replies`` (and assignment), ``closing`` (and reopening),
-``deletion``, ``follow_up`` (the asker follow-up's nudge and its answer), ``bot_messages``
+``deletion``, ``follow_up`` (the asker follow-up's nudge and its answer), ``sla_events`` (the SLA
+watcher's warnings and breaches), ``bot_messages``
 and ``reads``. This module is their one public face: callers write
 ``lifecycle.resolve_ticket(...)`` whichever module holds it.
 """
@@ -42,7 +43,13 @@ from nephthys.tickets.core import (
 )
 from nephthys.tickets.deletion import delete_ticket, question_deleted
 from nephthys.tickets.follow_up import asker_needs_help, record_nudge, wait_key
-from nephthys.tickets.opening import open_ticket, previous_ticket_count, set_ai_title, update_description
+from nephthys.tickets.opening import (
+    open_ticket,
+    previous_ticket_count,
+    previous_ticket_count_in,
+    set_ai_title,
+    update_description,
+)
 from nephthys.tickets.reads import (
     AskedTicket,
     AssignedPage,
@@ -50,10 +57,12 @@ from nephthys.tickets.reads import (
     assigned_tickets,
     ticket_by_id,
     ticket_by_msg_ts,
+    ticket_in,
     tickets_asked_by,
     tickets_needing_repair,
 )
 from nephthys.tickets.replies import record_helper_macro, record_reply
+from nephthys.tickets.sla_events import note_sla_message, record_sla_event
 from nephthys.tickets.users import (
     Viewer,
     is_helper,
@@ -92,15 +101,18 @@ __all__ = [
     "delete_ticket",
     "forget_bot_message",
     "is_helper",
+    "note_sla_message",
     "note_thread_activity",
     "open_ticket",
     "previous_ticket_count",
+    "previous_ticket_count_in",
     "question_deleted",
     "record_backend_message",
     "record_bot_message",
     "record_helper_macro",
     "record_nudge",
     "record_reply",
+    "record_sla_event",
     "remember_home_view",
     "reopen_ticket",
     "resolve_ticket",
@@ -110,6 +122,7 @@ __all__ = [
     "set_helper",
     "sync_helpers",
     "ticket_by_id",
+    "ticket_in",
     "ticket_by_msg_ts",
     "tickets_asked_by",
     "tickets_needing_repair",

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nephthys.database.models import Ticket, TicketStatus, WaitingOn
 from nephthys.memory import index as memory_index
+from nephthys.sla import clocks as sla_clocks
 from nephthys.tickets import events
 from nephthys.tickets.core import (
     OpenedTicket,
@@ -117,6 +118,8 @@ async def open_ticket(
                 )
             ).one_or_none()
             if created is not None:
+                # Its SLA clocks (first response and resolution running, under the default targets).
+                await sla_clocks.refresh(connection, [created.id])
                 ticket = TicketState(
                     id=created.id,
                     title=title,
@@ -182,6 +185,11 @@ async def previous_ticket_count(sessions: Sessions, *, ticket_id: int) -> int:
     """How many tickets the ticket's asker opened before it."""
     async with sessions() as session:
         return await _previous_tickets(session, ticket_id)
+
+
+async def previous_ticket_count_in(session: AsyncSession, *, ticket_id: int) -> int:
+    """``previous_ticket_count`` in the caller's session."""
+    return await _previous_tickets(session, ticket_id)
 
 
 async def _previous_tickets(session: AsyncSession, ticket_id: int) -> int:

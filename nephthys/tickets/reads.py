@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from nephthys.database.models import BotMessage, Ticket, TicketStatus, UserType, WaitingOn
 from nephthys.tickets.core import (
@@ -19,6 +20,11 @@ from nephthys.tickets.core import (
 async def ticket_by_id(sessions: Sessions, ticket_id: int) -> TicketState | None:
     async with sessions() as session:
         return await _find_state(session, Ticket.id == ticket_id)
+
+
+async def ticket_in(session: AsyncSession, ticket_id: int) -> TicketState | None:
+    """``ticket_by_id`` in the caller's session (one snapshot with what else it reads)."""
+    return await _find_state(session, Ticket.id == ticket_id)
 
 
 async def ticket_by_msg_ts(sessions: Sessions, msg_ts: str) -> TicketState | None:
@@ -112,10 +118,12 @@ class AskedTicket:
     created_at: datetime
 
 
-# The order of a helper's desk: first the tickets waiting on them (on the helpers: the asker
-# spoke last, or nobody answered yet), then the others; the longest wait first within each.
-# A ticket without a wait (written before the timeline existed) counts as waiting since it was asked.
-_ASSIGNED_ORDER = """(CASE WHEN {t}"waitingOn" = 'HELPERS' THEN 0 ELSE 1 END),
+# The order of a helper's desk: first the tickets with a running SLA clock, the least time left
+# first (the earliest due instant: support minutes left grow with it); then the tickets waiting on
+# them (on the helpers: the asker spoke last, or nobody answered yet), then the others; the longest
+# wait first within each. A ticket without a wait (written before the timeline existed) counts as
+# waiting since it was asked.
+_ASSIGNED_ORDER = """{t}sla_due NULLS LAST, (CASE WHEN {t}"waitingOn" = 'HELPERS' THEN 0 ELSE 1 END),
                      coalesce({t}"waitingSince", {t}"createdAt"), {t}id"""
 
 # One statement: the page of tickets, its tags and the total. The partial index
@@ -124,7 +132,9 @@ _ASSIGNED_ORDER = """(CASE WHEN {t}"waitingOn" = 'HELPERS' THEN 0 ELSE 1 END),
 _ASSIGNED_PAGE = text(
     f"""WITH mine AS (
            SELECT t.id, t.title, t."msgTs", t.status, t."openedById", t."createdAt", t."lastMsgBy",
-                  t."waitingOn", t."waitingSince"
+                  t."waitingOn", t."waitingSince",
+                  (SELECT min(c."dueAt") FROM "TicketSlaClock" c
+                   WHERE c."ticketId" = t.id AND c.state = 'RUNNING') AS sla_due
            FROM "Ticket" t JOIN "User" me ON me.id = t."assignedToId"
            WHERE me."slackId" = :slack_id AND t.status <> 'CLOSED')
        SELECT p.id, p.title, p."msgTs" AS msg_ts, p.status, asker."slackId" AS asker_slack_id,
@@ -147,8 +157,9 @@ _ASSIGNED_TOTAL = text(
 async def assigned_tickets(
     sessions: Sessions, *, helper_slack_id: str, offset: int, limit: int
 ) -> AssignedPage:
-    """The helper's open and in-progress tickets, those waiting on them first and the longest wait
-    first within each (``_ASSIGNED_ORDER``): ``limit`` of them from ``offset``, and how many."""
+    """The helper's open and in-progress tickets, the tightest SLA clock first, then those waiting on
+    them and the longest wait first within each (``_ASSIGNED_ORDER``): ``limit`` of them from
+    ``offset``, and how many."""
     async with autocommit(sessions) as connection:
         rows = (
             await connection.execute(

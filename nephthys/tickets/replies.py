@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 
 from nephthys.database.models import Ticket, TicketEventKind, TicketStatus, User, UserType
 from nephthys.memory import index as memory_index
+from nephthys.sla import clocks as sla_clocks
 from nephthys.tickets import events, timeline
 from nephthys.tickets.core import (
     _ASSIGNEE,
@@ -81,30 +82,41 @@ async def record_reply(
             by = UserType.HELPER
         else:
             by = UserType.OTHER
-        logged = await events.record_events(
-            session, ticket_id=ticket_id, at=at, events=[Event(_MESSAGE_KIND[by], author_id, ts)]
-        )
-        if not logged:  # this message was recorded before
-            return ReplyRecorded(ticket=await _state(session, Ticket.id == ticket_id), by=by, assigned=False)
-        # The time the row lock was granted (not the transaction's start), so replies that
-        # queued on the lock are stamped in the order they were applied.
-        values: dict = {"last_msg_at": func.clock_timestamp(), "last_msg_by": by}
-        assigned = False
         # The asker's own replies never assign, even when the asker is a helper.
         assigning_helper_id = helper_id if by is UserType.HELPER else None
-        if assigning_helper_id is not None and status is not TicketStatus.CLOSED:
-            values.update(assigned_to_id=assigning_helper_id, status=TicketStatus.IN_PROGRESS)
-            if assigned_at is None:
-                values["assigned_at"] = at if at is not None else func.clock_timestamp()
-            assigned = True
-            if assigned_to_id != assigning_helper_id:
-                await events.record_events(
-                    session,
-                    ticket_id=ticket_id,
-                    at=at,
-                    events=[Event(TicketEventKind.ASSIGNED, assigning_helper_id, ts)],
-                )
-        await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(**values))
+        assigned = assigning_helper_id is not None and status is not TicketStatus.CLOSED
+        # One statement logs the message (and its ASSIGNED when it moves the ticket to a new
+        # helper) and reads back what the fold needs; one more writes the fold with the reply's own
+        # columns: a reply's handling pays as few round trips and "Ticket" updates as it can.
+        recorded = await events.record_message(
+            session,
+            ticket_id=ticket_id,
+            at=at,
+            message=Event(_MESSAGE_KIND[by], author_id, ts),
+            assignee_id=assigning_helper_id if assigned and assigned_to_id != assigning_helper_id else None,
+            read_kinds=timeline.FOLDED_KINDS,
+        )
+        if not recorded.logged:  # this message was recorded before
+            return ReplyRecorded(ticket=await _state(session, Ticket.id == ticket_id), by=by, assigned=False)
+        waiting_changed = False
+        if by is UserType.OTHER:  # others' messages change neither wait nor span
+            # The time the row lock was granted (not the transaction's start), so replies that
+            # queued on the lock are stamped in the order they were applied.
+            await session.execute(
+                update(Ticket)
+                .where(Ticket.id == ticket_id)
+                .values(last_msg_at=func.clock_timestamp(), last_msg_by=by)
+            )
+        else:
+            folded = timeline.fold([timeline.LoggedEvent(*event) for event in recorded.events])
+            reply = timeline.Reply(
+                last_msg_by=by.value,
+                assignee_id=assigning_helper_id if assigned else None,
+                assigned_at=at if assigned and assigned_at is None else None,
+            )
+            await timeline.write(session, {ticket_id: folded}, reply=reply)
+            await sla_clocks.refresh(session, [ticket_id])  # as timeline.refresh does
+            waiting_changed = _wait_moved(waited, folded)
         if by is UserType.HELPER and status is not TicketStatus.CLOSED and text and text.strip():
             question = (
                 await session.execute(select(Ticket.title, Ticket.description).where(Ticket.id == ticket_id))
@@ -119,9 +131,6 @@ async def record_reply(
                 title=question.title,
                 description=question.description,
             )
-        waiting_changed = False
-        if by is not UserType.OTHER:  # others' messages change neither wait nor span
-            waiting_changed = _wait_moved(waited, await timeline.refresh(session, ticket_id))
         ticket = await _state(session, Ticket.id == ticket_id)
     moved_from = previous_assignee if assigned and previous_assignee != ticket.assigned_to_slack_id else None
     return ReplyRecorded(

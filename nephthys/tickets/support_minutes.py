@@ -28,6 +28,8 @@ from sqlalchemy import text
 
 from nephthys.database.models import TicketEventKind
 from nephthys.database.outage import database_unavailable
+from nephthys.sla.install import install_policy
+from nephthys.sla.policy import SlaPolicy
 from nephthys.support_calendar import SupportCalendar
 from nephthys.tickets import timeline
 from nephthys.tickets.core import Sessions
@@ -52,32 +54,43 @@ _EVENTS_OF = text(
 )
 
 
-async def install_calendar(sessions: Sessions, calendar: SupportCalendar) -> bool:
-    """Make ``calendar`` the database's; True when that recounted the stored minutes."""
+async def install_calendar(
+    sessions: Sessions, calendar: SupportCalendar, sla_policy: SlaPolicy | None = None
+) -> bool:
+    """Make ``calendar`` the database's; True when that recounted the stored minutes. Then, with
+    ``sla_policy`` (the SLA settings; None: the default, no targets), the SLA clocks follow
+    (nephthys/sla/install.py)."""
     async with sessions() as session:
         await session.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _INSTALL_LOCK})
         try:
-            installed = await session.scalar(text('SELECT key FROM "SupportCalendarInUse" WHERE id = 1'))
-            await session.commit()
-            if installed == calendar.key:
-                return False
-            started = time.monotonic()
-            if installed == NEVER_INSTALLED:
-                folded = await _fold_unfolded(session)
-                log.info("support calendar: folded %d tickets' timelines", folded)
-            await _recount(session, calendar)
-            await session.commit()
-            log.info(
-                "support calendar %r installed (was %r): minutes recounted in %.1f s",
-                calendar.key,
-                installed,
-                time.monotonic() - started,
-            )
-            return True
+            recounted = await _install(session, calendar)
+            await install_policy(session, calendar, sla_policy or SlaPolicy())
+            return recounted
         finally:
             await session.rollback()
             await session.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _INSTALL_LOCK})
             await session.commit()
+
+
+async def _install(session, calendar: SupportCalendar) -> bool:
+    """The calendar's half of ``install_calendar`` (under its lock)."""
+    installed = await session.scalar(text('SELECT key FROM "SupportCalendarInUse" WHERE id = 1'))
+    await session.commit()
+    if installed == calendar.key:
+        return False
+    started = time.monotonic()
+    if installed == NEVER_INSTALLED:
+        folded = await _fold_unfolded(session)
+        log.info("support calendar: folded %d tickets' timelines", folded)
+    await _recount(session, calendar)
+    await session.commit()
+    log.info(
+        "support calendar %r installed (was %r): minutes recounted in %.1f s",
+        calendar.key,
+        installed,
+        time.monotonic() - started,
+    )
+    return True
 
 
 async def _fold_unfolded(session) -> int:
@@ -136,26 +149,30 @@ INSTALL_RETRY_SECONDS = 15.0
 
 
 async def install_calendar_at_start(
-    sessions: Sessions, calendar: SupportCalendar
+    sessions: Sessions, calendar: SupportCalendar, sla_policy: SlaPolicy | None = None
 ) -> asyncio.Task[None] | None:
     """Install ``calendar`` before the service answers; with the database unreachable, start anyway
     (every request answers 503 until it is back) and keep trying in the background: the task
     returned, for the caller to cancel at shutdown (None when installed now)."""
     try:
-        await install_calendar(sessions, calendar)
+        await install_calendar(sessions, calendar, sla_policy)
         return None
     except Exception as error:
         if not database_unavailable(error):
             raise
         log.warning("support calendar: database unavailable at start (%s); installing once it is back", error)
-    return asyncio.create_task(_install_when_back(sessions, calendar), name="support-calendar-install")
+    return asyncio.create_task(
+        _install_when_back(sessions, calendar, sla_policy), name="support-calendar-install"
+    )
 
 
-async def _install_when_back(sessions: Sessions, calendar: SupportCalendar) -> None:
+async def _install_when_back(
+    sessions: Sessions, calendar: SupportCalendar, sla_policy: SlaPolicy | None
+) -> None:
     while True:
         await asyncio.sleep(INSTALL_RETRY_SECONDS)
         try:
-            await install_calendar(sessions, calendar)
+            await install_calendar(sessions, calendar, sla_policy)
             return
         except Exception as error:
             if not database_unavailable(error):

@@ -110,6 +110,10 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     # The day's median first response in support minutes (nephthys/stats/response_times.py).
     "summary_first_response": frozenset({"duration", "change"}),
     "summary_no_value": frozenset(),
+    # SLA (with targets only): each clock's compliance over the day's new tickets, and the day's breaches.
+    "summary_sla_compliance": frozenset({"clock", "compliance", "met", "breached", "running"}),
+    "summary_sla_breaches": frozenset({"count"}),
+    "summary_sla_breach_item": frozenset({"link", "title", "clock"}),
     "summary_top_helpers": frozenset({"helpers"}),
     "summary_no_helpers": frozenset(),
     "summary_worth_a_look": frozenset({"days"}),
@@ -136,6 +140,25 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "follow_up_still_needs_help_unassigned": frozenset({"user"}),
     "follow_up_closed": frozenset({"user"}),
     "resolved_no_answer": frozenset({"user"}),
+    # SLA targets (docs/jobs.md, sla-watch): the clocks' names, the warning (a DM to the assignee, or
+    # the tags' subscribers, or the team channel), the breach in the team channel, and the backend
+    # message's line about the tightest running clock.
+    "app_home_tag_sla": frozenset({"targets"}),
+    "app_home_tag_sla_button": frozenset(),
+    "sla_modal_title": frozenset(),
+    "sla_modal_help": frozenset({"name"}),
+    "sla_modal_first_response_label": frozenset(),
+    "sla_modal_next_response_label": frozenset(),
+    "sla_modal_resolution_label": frozenset(),
+    "sla_modal_invalid": frozenset({"low", "high"}),
+    "sla_clock_first_response": frozenset(),
+    "sla_clock_next_response": frozenset(),
+    "sla_clock_resolution": frozenset(),
+    "sla_warning": frozenset({"clock", "link", "title", "left", "target"}),
+    "sla_breach": frozenset({"clock", "link", "title", "target", "people"}),
+    "sla_backend_due": frozenset({"clock", "left"}),
+    "sla_backend_paused": frozenset({"clock", "left"}),
+    "sla_backend_breached": frozenset({"clock"}),
 }
 
 # The App Home (nephthys/slack/home): its header, its six views, and the admin modals.

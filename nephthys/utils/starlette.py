@@ -50,7 +50,9 @@ def create_app(
         app.state.engine, app.state.health_engine = pools.api, pools.health
         app.state.sessions = session_factory(pools.api)
         # Stored support minutes follow this service's calendar before anything is answered.
-        calendar_install = await install_calendar_at_start(app.state.sessions, settings.support_calendar)
+        calendar_install = await install_calendar_at_start(
+            app.state.sessions, settings.support_calendar, settings.sla_policy
+        )
         app.state.slack = None
         # One memo for /api/stats_v2 and the App Home, so both show the same computation.
         app.state.stats_v2_memo = StatsV2Memo()

@@ -7,7 +7,8 @@ import pytest
 from tests.support import postgres
 
 API_ROUTES = ["/api/stats_v2", "/api/stats", "/api/tickets?status=open", "/api/ticket?id=1", "/api/user?id=U1",
-              "/api/stats/question_tags", "/api/unanswered", "/api/ticket/timeline?id=1"]  # fmt: skip
+              "/api/stats/question_tags", "/api/unanswered", "/api/ticket/timeline?id=1", "/api/stats/sla",
+              "/api/tickets?sla=at_risk"]  # fmt: skip
 
 
 @pytest.mark.parametrize("path", API_ROUTES)
@@ -124,10 +125,11 @@ async def test_openapi_describes_every_route(serve):
     assert set(document["paths"]) >= {
         "/api/stats_v2", "/api/stats", "/api/tickets", "/api/ticket", "/api/user", "/api/stats/question_tags",
         "/api/stats/feedback", "/api/stats/range", "/api/stats/daily", "/api/stats/distribution",
-        "/health", "/metrics", "/openapi.json", "/api/ticket/timeline",
+        "/health", "/metrics", "/openapi.json", "/api/ticket/timeline", "/api/stats/sla",
     }  # fmt: skip
     parameters = {p["name"] for p in document["paths"]["/api/tickets"]["get"]["parameters"]}
-    assert parameters == {"status", "waiting_on", "since", "after", "until", "before", "limit", "cursor"}
+    assert parameters == {"status", "waiting_on", "sla", "since", "after", "until", "before", "limit",
+                          "cursor"}  # fmt: skip
     ticket = document["components"]["schemas"]["Ticket"]
     assert ticket["required"] == ["id", "title", "description", "status", "opened_by", "closed_by",
                                   "assigned_to", "reopened_by", "tags", "team_tags", "created_at", "closed_at",

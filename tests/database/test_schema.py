@@ -17,6 +17,7 @@ def test_the_schema_reader_sees_every_model_and_enum():
         ],
         "WaitingOn": ["HELPERS", "ASKER"],
         "TicketSpanKind": ["FIRST_RESPONSE", "NEXT_RESPONSE", "RESOLUTION"],
+        "SlaState": ["RUNNING", "PAUSED", "MET", "BREACHED"],
     }  # fmt: skip
     assert {model.table for model in schema.models.values()} == {
         "User", "Ticket", "QuestionTag", "Tag", "tags_on_tickets",
@@ -25,12 +26,19 @@ def test_the_schema_reader_sees_every_model_and_enum():
         "TicketDurationCount", "TicketDurationPending", "DailyFigures", "DailyFiguresPending",
         "DailyFiguresZone", "DailyFiguresStore",
         "TicketJsonBlock", "TicketJsonChange", "TicketJsonChangeHorizon", "TicketEvent",
-        "TicketSpan", "SupportCalendarInUse", "TicketSearch", "Surge",
+        "TicketSpan", "SupportCalendarInUse",
+        "TicketHourFigures", "TicketClosedByPeriod", "TicketHourDurations", "TicketFiguresPending",
+        "FeedbackByPeriod", "TicketSearch", "Surge", "SlaPolicyInUse", "TicketSlaClock",
     }  # fmt: skip
     ticket = schema.models["Ticket"]
     assert [f.name for f in ticket.fields if f.unique] == ["msgTs", "ticketTs"]
     # Folded from the timeline: whom it waits on since when, and that wait's nudge (0019, 0022).
     assert {"waitingOn", "waitingSince", "nudgedAt"} <= {f.name for f in ticket.fields}
+    # SLA targets (0023): a tag's own, and each ticket's clocks by kind.
+    assert {"slaFirstResponseMinutes", "slaNextResponseMinutes", "slaResolutionMinutes"} <= {
+        f.name for f in schema.models["Tag"].fields
+    }
+    assert schema.models["TicketSlaClock"].primary_key == ("ticketId", "kind")
     assert schema.models["TagsOnTickets"].primary_key == ("ticketId", "tagId")
     assert schema.models["BotMessage"].uniques == [("ts", "channelId")]
     assert schema.models["Feedback"].uniques == [("ticketId", "createdById")]

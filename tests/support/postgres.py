@@ -14,6 +14,7 @@ import asyncpg
 from nephthys.database import embedded
 
 _0019 = importlib.import_module("nephthys.database.migrations.versions.0019_waiting_and_response_spans")
+_0023 = importlib.import_module("nephthys.database.migrations.versions.0023_sla_targets")
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,12 +96,16 @@ async def fetch(url: str, sql: str, *args) -> list[asyncpg.Record]:
 
 
 ALWAYS_CALENDAR = f"""{_0019.ALWAYS_FUNCTION};
-UPDATE "SupportCalendarInUse" SET key = 'none' WHERE id = 1"""
+{_0023.ALWAYS_ADD_FUNCTION};
+UPDATE "SupportCalendarInUse" SET key = 'none' WHERE id = 1;
+UPDATE "SlaPolicyInUse" SET key = 'none', "firstResponseMinutes" = NULL, "nextResponseMinutes" = NULL,
+    "resolutionMinutes" = NULL, "warnAt" = 0.75 WHERE id = 1"""
 
 # Every table a test may write to; emptied before each test that uses the database.
 TABLES = [
     "Surge",
     "TicketSearch",
+    "TicketSlaClock",
     "TicketSpan",
     "TicketEvent",
     "Feedback",
@@ -114,6 +119,11 @@ TABLES = [
     "SlackEvent",
     "ApiKey",
     "JobRun",
+    "TicketHourFigures",
+    "TicketClosedByPeriod",
+    "TicketHourDurations",
+    "TicketFiguresPending",
+    "FeedbackByPeriod",
 ]
 
 

@@ -110,7 +110,7 @@ async def test_jobs_list_works_without_slack_and_says_why_each_job_is_off(db_url
     assert first.startswith("using the database at postgresql://") and "(DATABASE_URL)" in first
     lines = {line.split(":")[0]: line for line in rest}
     assert set(lines) == {
-        "daily-summary", "stale-tickets", "asker-follow-up", "tag-digests", "unanswered-alerts",
+        "daily-summary", "stale-tickets", "asker-follow-up", "tag-digests", "unanswered-alerts", "sla-watch",
         "slack-repair", "slack-replay-events", "slack-prune-events", "slack-helper-sync", "ticket-json-upkeep",
     }  # fmt: skip
     slack_off = "off (needs Slack: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not set)"

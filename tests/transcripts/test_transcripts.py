@@ -94,6 +94,22 @@ SAMPLE_VALUES.update(
 )
 # My stats' ratings.
 SAMPLE_VALUES.update({"great": "12", "okay": "3", "not_good": "1"})
+# SLA targets (sla-watch, the backend message, the summary, the Team tags modal).
+SAMPLE_VALUES.update(
+    {
+        "clock": "First response",
+        "left": "12m",
+        "target": "30m",
+        "people": "<@UASSIGNEE> <@USUB>",
+        "compliance": "87%",
+        "met": "7",
+        "breached": "1",
+        "running": "2",
+        "targets": "first response 30, resolution 480",
+        "low": "1",
+        "high": "525600",
+    }
+)
 
 
 def render_all(program: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nephthys.sla.policy import MAX_TARGET_MINUTES, MIN_TARGET_MINUTES, SlaTargets, TargetError, parse_target
 from nephthys.slack import flows, memory, tag_blocks
 from nephthys.slack.context import SlackContext
 from nephthys.slack.home import question_tags, search, team_tags
@@ -157,6 +158,24 @@ async def rename_tag_clicked(ctx: SlackContext, body: dict) -> None:
     )
 
 
+async def sla_tag_clicked(ctx: SlackContext, body: dict) -> None:
+    """An admin's SLA targets button on a team tag: the modal with the tag's targets."""
+    user_id, value = _clicked(body)
+    if not await _admin_or_refuse(ctx, user_id, View.TEAM_TAGS):
+        return
+    tag_id = payload_id(value)
+    async with ctx.sessions() as session:
+        name = await service.tag_name(session, tag_id=tag_id) if tag_id is not None else None
+        targets = await service.tag_sla_targets(session, tag_id=tag_id) if tag_id is not None else None
+    if tag_id is None or name is None or targets is None:
+        await publisher(ctx).show(user_id, view=View.TEAM_TAGS)
+        return
+    await ctx.client.web.views_open(
+        trigger_id=body["trigger_id"],
+        view=team_tags.sla_modal(ctx.transcript, tag_id=tag_id, name=name, targets=targets),
+    )
+
+
 async def delete_tag_clicked(ctx: SlackContext, body: dict) -> None:
     await _delete_clicked(
         ctx, body, View.TEAM_TAGS, lambda session, tag_id: service.delete_tag(session, tag_id=tag_id)
@@ -227,6 +246,33 @@ async def rename_submitted(ctx: SlackContext, body: dict) -> dict | None:
     return None
 
 
+async def sla_submitted(ctx: SlackContext, body: dict) -> dict | None:
+    """The SLA targets modal: None when set (or the tag is gone), else the modal's ``errors``."""
+    first_block = team_tags.SLA_INPUTS["first_response"][0]
+    user_id = body["user"]["id"]
+    if not await is_admin(ctx, user_id):
+        return {first_block: ctx.transcript.text("app_home_admins_only")}
+    tag_id = payload_id(str((body.get("view") or {}).get("private_metadata") or ""))
+    if tag_id is None:
+        return None
+    values = _submitted_values(body)
+    chosen: list[int | None] = []
+    errors: dict[str, str] = {}
+    for block_id, action_id in team_tags.SLA_INPUTS.values():
+        raw = ((values.get(block_id) or {}).get(action_id) or {}).get("value")
+        try:
+            chosen.append(parse_target(raw if isinstance(raw, str) else None))
+        except TargetError:
+            errors[block_id] = ctx.transcript.text(
+                "sla_modal_invalid", low=str(MIN_TARGET_MINUTES), high=str(MAX_TARGET_MINUTES)
+            )
+    if errors:
+        return errors
+    async with ctx.sessions.begin() as session:
+        await service.set_tag_sla(session, tag_id=tag_id, targets=SlaTargets(*chosen))
+    return None
+
+
 async def merge_submitted(ctx: SlackContext, body: dict) -> dict | None:
     """The merge modal: None when merged (or a tag is gone), else the modal's ``errors``."""
     user_id = body["user"]["id"]
@@ -266,6 +312,7 @@ def register(app: AsyncApp, ctx: SlackContext, after_ack: AfterAck) -> None:
     app.action(search.SEARCH_BUTTON)(in_background("An App Home Search click", search_clicked))
     app.action(team_tags.RENAME_BUTTON)(in_background("A rename tag button", rename_tag_clicked))
     app.action(team_tags.DELETE_BUTTON)(in_background("A delete tag button", delete_tag_clicked))
+    app.action(team_tags.SLA_BUTTON)(in_background("A tag's SLA targets button", sla_tag_clicked))
     app.action(question_tags.MERGE_BUTTON)(
         in_background("A merge question tag button", merge_question_tag_clicked)
     )
@@ -293,4 +340,5 @@ def register(app: AsyncApp, ctx: SlackContext, after_ack: AfterAck) -> None:
         await ack(response_action="update", view=await search_submitted(ctx, body))
 
     app.view(team_tags.RENAME_MODAL)(modal(rename_submitted, View.TEAM_TAGS))
+    app.view(team_tags.SLA_MODAL)(modal(sla_submitted, View.TEAM_TAGS))
     app.view(question_tags.MERGE_MODAL)(modal(merge_submitted, View.QUESTION_TAGS))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nephthys.sla.policy import CLOCKS, MAX_TARGET_MINUTES, MIN_TARGET_MINUTES, SlaTargets
 from nephthys.slack import tag_blocks
 from nephthys.slack.home.common import (
     Page,
@@ -27,6 +28,10 @@ PAGE_SIZE = 20
 RENAME_BUTTON = "team_tag_rename"
 DELETE_BUTTON = "team_tag_delete"
 RENAME_MODAL = "team_tag_rename_modal"
+SLA_BUTTON = "team_tag_sla"
+SLA_MODAL = "team_tag_sla_modal"
+# The SLA modal's inputs: one block and number input per clock (nephthys/sla/policy.py's names).
+SLA_INPUTS = {clock: (f"sla_{clock}", f"sla_{clock}_input") for clock in CLOCKS}
 SUBSCRIBERS_SHOWN = 15
 
 
@@ -41,12 +46,19 @@ def confirm(transcript: Transcript, name: str) -> dict:
 
 
 def admin_actions(
-    transcript: Transcript, *, block_id: str, edit: dict, delete_action: str, value: str, name: str
+    transcript: Transcript,
+    *,
+    block_id: str,
+    edit: dict,
+    delete_action: str,
+    value: str,
+    name: str,
+    more: Sequence[dict] = (),
 ) -> dict:
-    """An admin's row under a tag: ``edit`` (rename or merge), then Delete behind a confirmation."""
+    """An admin's row under a tag: ``edit`` (rename or merge), ``more``, then Delete behind a confirmation."""
     delete = button(transcript.text("app_home_delete_button"), delete_action, value=value, style="danger")
     delete["confirm"] = confirm(transcript, name)
-    return {"type": "actions", "block_id": block_id, "elements": [edit, delete]}
+    return {"type": "actions", "block_id": block_id, "elements": [edit, *more, delete]}
 
 
 def _subscribers(transcript: Transcript, slack_ids: Sequence[str]) -> str:
@@ -79,6 +91,8 @@ def blocks(
         subscribed = viewer_slack_id in subscribers
         text = f"*{quoted(tag.name, MAX_NAME_LENGTH)}*" + ("  :bell:" if subscribed else "")
         text += "\n" + _subscribers(transcript, subscribers)
+        if entry.sla.any:
+            text += "\n" + transcript.text("app_home_tag_sla", targets=entry.sla.describe())
         accessory = None
         if helper:
             accessory = button(
@@ -89,6 +103,7 @@ def blocks(
         shown.append(mrkdwn_section(text, block_id=f"team_tag:{tag.id}", accessory=accessory))
         if admin:
             rename = button(transcript.text("app_home_rename_button"), RENAME_BUTTON, value=str(tag.id))
+            sla = button(transcript.text("app_home_tag_sla_button"), SLA_BUTTON, value=str(tag.id))
             shown.append(
                 admin_actions(
                     transcript,
@@ -97,6 +112,7 @@ def blocks(
                     delete_action=DELETE_BUTTON,
                     value=str(tag.id),
                     name=tag.name,
+                    more=[sla],
                 )
             )
     return [*shown, *pager_blocks(transcript, View.TEAM_TAGS, page)]
@@ -122,5 +138,41 @@ def rename_modal(transcript: Transcript, *, tag_id: int, name: str) -> dict:
                     "initial_value": name,
                 },
             }
+        ],
+    }
+
+
+def sla_modal(transcript: Transcript, *, tag_id: int, name: str, targets: SlaTargets) -> dict:
+    """The modal that sets team tag ``tag_id``'s own SLA targets (each optional; all empty: none)."""
+    inputs = []
+    for clock, target in zip(CLOCKS, targets.as_tuple(), strict=True):
+        block_id, action_id = SLA_INPUTS[clock]
+        element: dict = {
+            "type": "number_input",
+            "action_id": action_id,
+            "is_decimal_allowed": False,
+            "min_value": str(MIN_TARGET_MINUTES),
+            "max_value": str(MAX_TARGET_MINUTES),
+        }
+        if target is not None:
+            element["initial_value"] = str(target)
+        inputs.append(
+            {
+                "type": "input",
+                "block_id": block_id,
+                "optional": True,
+                "label": plain(transcript.text(f"sla_modal_{clock}_label")),
+                "element": element,
+            }
+        )
+    return {
+        "type": "modal",
+        "callback_id": SLA_MODAL,
+        "private_metadata": str(tag_id),
+        "title": plain(transcript.text("sla_modal_title")),
+        "submit": plain(transcript.text("rename_modal_submit")),
+        "blocks": [
+            mrkdwn_section(transcript.text("sla_modal_help", name=quoted(name, MAX_NAME_LENGTH))),
+            *inputs,
         ],
     }

@@ -1,0 +1,218 @@
+"""The SLA watcher (``sla-watch``): warn before a target is missed, post the breach when it is.
+
+Every ``EVERY_SECONDS`` (an interval job under its advisory lock) a run claims the current UTC
+minute (one "JobRun" row per job, period ``minute``, moved forward by a conditional upsert), so
+across instances the work of a minute is done once; a run finding its minute taken does nothing.
+Its one read (``nephthys.sla.due.clocks_due``: a range of a partial index, empty when nothing is
+due) finds the running clocks whose next work is due at the job's clock, the longest due first,
+at most ``per_run`` of them:
+
+- **Warning**, once a clock has run SLA_WARN_AT of its target (in support minutes): a DM to the
+  ticket's assignee; when unassigned, to each subscriber of its team tags; when it has none, in
+  the team channel. It says the clock, the ticket (linked) and the support time left.
+- **Breach**, once a clock reaches its target: one post in the team channel (SLACK_BTS_CHANNEL)
+  mentioning the assignee and the team tags' subscribers, linked to the thread; the ticket's
+  backend message is rendered again (its SLA line now says the target was missed). A clock whose
+  warning was never sent (the service was down through it) gets only the breach.
+
+Each warning and breach is first logged on the ticket's timeline (SLA_WARNED / SLA_BREACHED with
+the clock, ``lifecycle.record_sla_event``): the insert is the claim (a unique index on the clock),
+committed before anything is posted, so a restart, a second instance or a repeated run never
+posts it twice. A post that fails after its claim is not tried again (never twice beats late):
+the run reports it and the heartbeat channel hears of it.
+
+Slack's limits: posts are spaced ``interval_seconds`` apart (breaches share one channel, about a
+post a second), a 429 is waited out by slack_sdk's handler, and what is left waits for the next
+minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+
+from nephthys.database.models import TicketEventKind, TicketSpanKind
+from nephthys.sla.clocks import CLOCK_NAMES
+from nephthys.sla.due import DueClock, clocks_due
+from nephthys.slack import flows
+from nephthys.slack.client import PostTag
+from nephthys.slack.context import NO_TEAM_CHANNEL
+from nephthys.slack.mentions import neutralise_mentions
+from nephthys.stats import MessageLinks
+from nephthys.tasks.schedule import describe_interval
+from nephthys.tasks.service_job import ServiceJob
+from nephthys.tasks.summary import duration
+from nephthys.tickets import lifecycle
+from nephthys.tickets.lifecycle import autocommit
+
+log = logging.getLogger(__name__)
+
+NAME = "sla-watch"
+EVERY_SECONDS = 30  # twice a minute, so no minute is missed; the minute's claim keeps it to one run
+PER_RUN = 40
+# Breaches share the team channel (about one post a second); warnings go to people's DMs.
+INTERVAL_SECONDS = 1.1
+
+_CLAIM_MINUTE = text(
+    """INSERT INTO "JobRun" (job, period, "startedAt") VALUES (:job, 'minute', :minute)
+       ON CONFLICT (job, period) DO UPDATE
+       SET "startedAt" = EXCLUDED."startedAt", "finishedAt" = NULL, outcome = NULL, detail = NULL
+       WHERE "JobRun"."startedAt" < EXCLUDED."startedAt"
+       RETURNING id"""
+)
+_FINISH_MINUTE = text(
+    """UPDATE "JobRun" SET "finishedAt" = clock_timestamp(), outcome = :outcome, detail = :detail
+       WHERE job = :job AND period = 'minute' AND "startedAt" = :minute"""
+)
+
+
+def minute_of(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+@dataclass
+class SlaWatch(ServiceJob):
+    per_run: int = PER_RUN
+    interval_seconds: float = INTERVAL_SECONDS
+
+    def off_reason(self) -> str | None:
+        if not self.ctx.channels.bts:
+            return NO_TEAM_CHANNEL
+        return None
+
+    def schedule(self) -> str:
+        share = round(self.ctx.settings.sla_warn_at * 100)
+        return (
+            f"every minute (checked every {describe_interval(EVERY_SECONDS)}); warns at {share}% of a "
+            f"target, posts breaches in the team channel"
+        )
+
+    async def run(self, dry_run: bool = False) -> str:
+        """Warn and post the breaches due now; returns what it did (or, dry, what it would do)."""
+        ctx = self.ctx
+        now = self.now()
+        if dry_run:
+            due = await clocks_due(ctx.sessions, now=now, limit=self.per_run)
+            return "\n".join(self._would(clock, now) for clock in due) or "nothing due"
+        if ctx.channels.bts is None:
+            return "off"
+        minute = minute_of(now)
+        async with autocommit(ctx.sessions) as connection:
+            claimed = await connection.scalar(_CLAIM_MINUTE, {"job": NAME, "minute": minute})
+        if claimed is None:
+            return f"minute {minute:%H:%M} UTC already watched"
+        outcome, detail = "failed", "the run died"
+        try:
+            detail = await self._watch(now)
+            outcome = "done"
+            return detail
+        except Exception as error:
+            detail = f"{type(error).__name__}: {error}"[:500]
+            raise
+        finally:
+            async with autocommit(ctx.sessions) as connection:
+                await connection.execute(
+                    _FINISH_MINUTE,
+                    {"job": NAME, "minute": minute, "outcome": outcome, "detail": detail[:500]},
+                )
+
+    def _would(self, clock: DueClock, now: datetime) -> str:
+        what = "breach" if clock.breached_at(now) else "warn"
+        return f"would {what} #{clock.ticket_id}'s {CLOCK_NAMES[clock.clock].replace('_', ' ')} (due {clock.due_at:%Y-%m-%d %H:%M} UTC)"
+
+    async def _watch(self, now: datetime) -> str:
+        ctx = self.ctx
+        team_channel = ctx.channels.bts
+        assert team_channel is not None  # run() returns "off" without one
+        due = await clocks_due(ctx.sessions, now=now, limit=self.per_run)
+        warned = breached = failed = posts = 0
+        for clock in due:
+            breach = clock.breached_at(now)
+            kind = TicketEventKind.SLA_BREACHED if breach else TicketEventKind.SLA_WARNED
+            event_id = await lifecycle.record_sla_event(
+                ctx.sessions,
+                ticket_id=clock.ticket_id,
+                clock=clock.clock,
+                clock_start=clock.start_at,
+                kind=kind,
+                at=now,
+            )
+            if event_id is None:  # another run logged it, or the ticket moved on since the read
+                continue
+            channels = [team_channel] if breach else self._warning_recipients(clock, team_channel)
+            text_ = self._breach_text(clock) if breach else self._warning_text(clock, now)
+            first_ts: str | None = None
+            try:
+                for channel in channels:
+                    if posts and self.interval_seconds:
+                        await asyncio.sleep(self.interval_seconds)
+                    posts += 1
+                    ts = await ctx.client.post_message(
+                        channel=channel,
+                        text=text_,
+                        tag=PostTag(f"sla_{'breach' if breach else 'warning'}", clock.ticket_id),
+                    )
+                    first_ts = first_ts or ts
+            except Exception as error:
+                failed += 1
+                await ctx.alert(
+                    f":warning: Ticket #{clock.ticket_id}'s SLA {'breach' if breach else 'warning'} was logged "
+                    f"but not posted ({flows.describe(error)}); it is not tried again."
+                )
+            if first_ts is not None:
+                await lifecycle.note_sla_message(ctx.sessions, event_id=event_id, msg_ts=first_ts)
+            if breach:
+                # The clock's state changed (running to breached): its backend message's SLA line says so.
+                await flows.show_wait(ctx, clock.ticket_id)
+            breached += breach
+            warned += not breach
+        more = " (more wait for the next minute)" if len(due) >= self.per_run else ""
+        failures = f", {failed} not posted" if failed else ""
+        return f"warned {warned}, posted {breached} breaches{failures}{more}"
+
+    def _warning_recipients(self, clock: DueClock, team_channel: str) -> list[str]:
+        """The assignee; when unassigned, its team tags' subscribers; when it has none, the team channel."""
+        if clock.assignee_slack_id is not None:
+            return [clock.assignee_slack_id]
+        if clock.subscriber_slack_ids:
+            return list(clock.subscriber_slack_ids)
+        return [team_channel]
+
+    def _clock_name(self, clock: TicketSpanKind) -> str:
+        return self.ctx.transcript.text(f"sla_clock_{CLOCK_NAMES[clock]}")
+
+    def _link_and_title(self, clock: DueClock) -> tuple[str, str]:
+        links = MessageLinks(self.ctx.settings.slack_workspace_url, self.ctx.channels.help)
+        title = neutralise_mentions(clock.title).replace("|", "¦").replace(">", "›") or "(untitled)"
+        return links.question(clock.msg_ts), title
+
+    def _warning_text(self, clock: DueClock, now: datetime) -> str:
+        link, title = self._link_and_title(clock)
+        left = self.ctx.settings.support_calendar.support_minutes(now, clock.due_at)
+        transcript = self.ctx.transcript
+        return transcript.text(
+            "sla_warning",
+            clock=self._clock_name(clock.clock),
+            link=link,
+            title=title,
+            left=duration(left, transcript),
+            target=duration(clock.target_minutes, transcript),
+        )
+
+    def _breach_text(self, clock: DueClock) -> str:
+        link, title = self._link_and_title(clock)
+        people = [clock.assignee_slack_id] if clock.assignee_slack_id else []
+        people += [s for s in clock.subscriber_slack_ids if s not in people]
+        transcript = self.ctx.transcript
+        return transcript.text(
+            "sla_breach",
+            clock=self._clock_name(clock.clock),
+            link=link,
+            title=title,
+            target=duration(clock.target_minutes, transcript),
+            people=" ".join(f"<@{person}>" for person in people),
+        ).rstrip()
