@@ -193,8 +193,9 @@ WITH hours AS (
               AND t."createdAt" < {_p("u")} AND t."closedAt" >= {_p("u")} AND NOT ({LONG_RESOLUTION}))
          + (SELECT count(*) FROM "Ticket" t
             WHERE t.status = 'CLOSED' AND {LONG_RESOLUTION}
+              -- [createdAt, closedAt] holds u: closedAt >= u (not written out: the GiST index is the way in)
               AND tstzrange(t."createdAt", t."closedAt", '[]') @> {_p("u")}
-              AND t."createdAt" >= {_p("s")} AND t."createdAt" < {_p("u")} AND t."closedAt" >= {_p("u")}) AS n
+              AND t."createdAt" >= {_p("s")} AND t."createdAt" < {_p("u")}) AS n
 ), closed_before AS (
     -- Closed tickets created in the window and closed before it began (closed before created).
     SELECT count(*) AS n FROM "Ticket" t
