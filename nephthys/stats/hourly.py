@@ -254,28 +254,24 @@ _DAY_HOURS_SQL = text(
          FROM "TicketHourFigures" WHERE "hour" < CAST(:grid_start AS timestamptz)) AS created_before,
         (SELECT coalesce(sum("closedAny"), 0)
          FROM "TicketHourFigures" WHERE "hour" < CAST(:grid_start AS timestamptz)) AS closed_before,
-        (SELECT coalesce(array_agg("hour" ORDER BY "hour"), '{}') FROM "TicketHourFigures"
-         WHERE "hour" >= CAST(:grid_start AS timestamptz) AND "hour" < CAST(:grid_end AS timestamptz)) AS hours,
-        (SELECT coalesce(array_agg("createdOpen" + "createdInProgress" + "createdClosed" ORDER BY "hour"), '{}')
-         FROM "TicketHourFigures"
-         WHERE "hour" >= CAST(:grid_start AS timestamptz) AND "hour" < CAST(:grid_end AS timestamptz)) AS created,
-        (SELECT coalesce(array_agg("closedAny" ORDER BY "hour"), '{}') FROM "TicketHourFigures"
-         WHERE "hour" >= CAST(:grid_start AS timestamptz) AND "hour" < CAST(:grid_end AS timestamptz)) AS closed"""
+        coalesce(array_agg("hour" ORDER BY "hour"), '{}') AS hours,
+        coalesce(array_agg("createdOpen" + "createdInProgress" + "createdClosed" ORDER BY "hour"), '{}') AS created,
+        coalesce(array_agg("closedAny" ORDER BY "hour"), '{}') AS closed
+       FROM "TicketHourFigures"
+       WHERE "hour" >= CAST(:grid_start AS timestamptz) AND "hour" < CAST(:grid_end AS timestamptz)"""
 )
-# Every whole hour's durations, in hour order, as PostgreSQL's binary arrays without their headers
-# (each element: a 4-byte length, then the 8-byte value), and how many each hour has.
+# Every whole hour's durations, in hour order (each hour's ascending big-endian 8-byte integers).
 _DAY_DURATIONS_SQL = text(
     """SELECT coalesce(array_agg("hour" ORDER BY "hour"), '{}') AS hours,
-              coalesce(array_agg(cardinality("hangMs") ORDER BY "hour"), '{}') AS hang_counts,
-              coalesce(array_agg(cardinality("resolutionMs") ORDER BY "hour"), '{}') AS resolution_counts,
-              coalesce(string_agg(substr(array_send("hangMs"), 21), ''::bytea ORDER BY "hour"), ''::bytea) AS hang,
-              coalesce(string_agg(substr(array_send("resolutionMs"), 21), ''::bytea ORDER BY "hour"), ''::bytea)
-                  AS resolution
+              coalesce(array_agg(length("hangMs") / 8 ORDER BY "hour"), '{}') AS hang_counts,
+              coalesce(array_agg(length("resolutionMs") / 8 ORDER BY "hour"), '{}') AS resolution_counts,
+              coalesce(string_agg("hangMs", ''::bytea ORDER BY "hour"), ''::bytea) AS hang,
+              coalesce(string_agg("resolutionMs", ''::bytea ORDER BY "hour"), ''::bytea) AS resolution
        FROM "TicketHourDurations"
        WHERE "hour" >= CAST(:grid_start AS timestamptz) AND "hour" < CAST(:grid_end AS timestamptz)
          AND NOT ("hour" = ANY(CAST(:cut_hours AS timestamptz[])))"""
 )
-_BINARY_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i8")])
+_BIG_ENDIAN_INT64 = np.dtype(">i8")
 # The tickets of the hours an edge cuts: per day (1-based; 0 and days + 1 are outside), their
 # creations with their durations, and their closings.
 _CUT_CREATED_SQL = text(
@@ -413,10 +409,8 @@ async def days_from_hours(executor: Executor, edges: list[datetime]) -> list[Day
         resolution_offsets[at + 1] = np.array(durations.resolution_counts, dtype=np.int64)
     hang_offsets = np.cumsum(hang_offsets)
     resolution_offsets = np.cumsum(resolution_offsets)
-    hang_values = np.frombuffer(bytes(durations.hang), dtype=_BINARY_ELEMENT)["value"].astype(np.float64)
-    resolution_values = np.frombuffer(bytes(durations.resolution), dtype=_BINARY_ELEMENT)["value"].astype(
-        np.float64
-    )
+    hang_values = np.frombuffer(bytes(durations.hang), dtype=_BIG_ENDIAN_INT64).astype(np.float64)
+    resolution_values = np.frombuffer(bytes(durations.resolution), dtype=_BIG_ENDIAN_INT64).astype(np.float64)
 
     figures: list[DayFigures] = []
     for index, (first, stop) in enumerate(whole):
