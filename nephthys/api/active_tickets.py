@@ -260,6 +260,18 @@ class ActiveTicketsMemo:
             merged = heapq.merge(*(copy.entries(descriptions, since, until, waiting_on) for copy in copies))
             return _array([json for _, json in merged])
 
+    async def read_at_start(self, driver: asyncpg.Connection, *, descriptions: bool) -> None:
+        """Read both copies now, and join each one's whole array as a request with ``descriptions``
+        gets it, so the first such request after start only brings them up to date.
+
+        ``driver`` must not be in a transaction. Each copy in its own snapshot, as a request would.
+        """
+        for status in ACTIVE_STATUSES:
+            async with self._locks[status]:
+                async with driver.transaction(isolation="repeatable_read", readonly=True):
+                    copy = await self._up_to_date(driver, status)
+                copy.body(descriptions, None, None)
+
     async def _up_to_date(self, driver: asyncpg.Connection, status: str) -> ActiveCopy:
         copy = self._copies.get(status)
         now = await driver.fetchrow(

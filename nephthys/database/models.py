@@ -970,16 +970,15 @@ class TicketClosedByPeriod(Base):
 
 
 class TicketHourDurations(Base):
-    """The hang and resolution times (ms, ascending) of the tickets created in each UTC hour (migration 0025)."""
+    """The hang and resolution times of the tickets created in each UTC hour (migration 0025): ascending
+    milliseconds, each a big-endian 8-byte integer."""
 
     __tablename__ = "TicketHourDurations"
 
     hour: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True, precision=3), primary_key=True)
-    hang_ms: Mapped[list[int]] = mapped_column(
-        "hangMs", ARRAY(BigInteger), nullable=False, server_default=text("'{}'")
-    )
-    resolution_ms: Mapped[list[int]] = mapped_column(
-        "resolutionMs", ARRAY(BigInteger), nullable=False, server_default=text("'{}'")
+    hang_ms: Mapped[bytes] = mapped_column("hangMs", LargeBinary, nullable=False, server_default=text("''"))
+    resolution_ms: Mapped[bytes] = mapped_column(
+        "resolutionMs", LargeBinary, nullable=False, server_default=text("''")
     )
 
 

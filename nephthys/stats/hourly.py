@@ -193,8 +193,9 @@ WITH hours AS (
               AND t."createdAt" < {_p("u")} AND t."closedAt" >= {_p("u")} AND NOT ({LONG_RESOLUTION}))
          + (SELECT count(*) FROM "Ticket" t
             WHERE t.status = 'CLOSED' AND {LONG_RESOLUTION}
+              -- [createdAt, closedAt] holds u: closedAt >= u (not written out: the GiST index is the way in)
               AND tstzrange(t."createdAt", t."closedAt", '[]') @> {_p("u")}
-              AND t."createdAt" >= {_p("s")} AND t."createdAt" < {_p("u")} AND t."closedAt" >= {_p("u")}) AS n
+              AND t."createdAt" >= {_p("s")} AND t."createdAt" < {_p("u")}) AS n
 ), closed_before AS (
     -- Closed tickets created in the window and closed before it began (closed before created).
     SELECT count(*) AS n FROM "Ticket" t
@@ -253,28 +254,23 @@ _DAY_HOURS_SQL = text(
          FROM "TicketHourFigures" WHERE "hour" < CAST(:grid_start AS timestamptz)) AS created_before,
         (SELECT coalesce(sum("closedAny"), 0)
          FROM "TicketHourFigures" WHERE "hour" < CAST(:grid_start AS timestamptz)) AS closed_before,
-        (SELECT coalesce(array_agg("hour" ORDER BY "hour"), '{}') FROM "TicketHourFigures"
-         WHERE "hour" >= CAST(:grid_start AS timestamptz) AND "hour" < CAST(:grid_end AS timestamptz)) AS hours,
-        (SELECT coalesce(array_agg("createdOpen" + "createdInProgress" + "createdClosed" ORDER BY "hour"), '{}')
-         FROM "TicketHourFigures"
-         WHERE "hour" >= CAST(:grid_start AS timestamptz) AND "hour" < CAST(:grid_end AS timestamptz)) AS created,
-        (SELECT coalesce(array_agg("closedAny" ORDER BY "hour"), '{}') FROM "TicketHourFigures"
-         WHERE "hour" >= CAST(:grid_start AS timestamptz) AND "hour" < CAST(:grid_end AS timestamptz)) AS closed"""
+        coalesce(array_agg(date_part('epoch', "hour" - CAST(:grid_start AS timestamptz))::bigint / 3600), '{}')
+            AS hours,
+        coalesce(array_agg("createdOpen" + "createdInProgress" + "createdClosed"), '{}') AS created,
+        coalesce(array_agg("closedAny"), '{}') AS closed
+       FROM "TicketHourFigures"
+       WHERE "hour" >= CAST(:grid_start AS timestamptz) AND "hour" < CAST(:grid_end AS timestamptz)"""
 )
-# Every whole hour's durations, in hour order, as PostgreSQL's binary arrays without their headers
-# (each element: a 4-byte length, then the 8-byte value), and how many each hour has.
+# Every whole hour's durations, in hour order (each hour's ascending big-endian 8-byte integers):
+# rows in the primary key's order, joined here (an aggregate's ORDER BY would sort megabytes).
 _DAY_DURATIONS_SQL = text(
-    """SELECT coalesce(array_agg("hour" ORDER BY "hour"), '{}') AS hours,
-              coalesce(array_agg(cardinality("hangMs") ORDER BY "hour"), '{}') AS hang_counts,
-              coalesce(array_agg(cardinality("resolutionMs") ORDER BY "hour"), '{}') AS resolution_counts,
-              coalesce(string_agg(substr(array_send("hangMs"), 21), ''::bytea ORDER BY "hour"), ''::bytea) AS hang,
-              coalesce(string_agg(substr(array_send("resolutionMs"), 21), ''::bytea ORDER BY "hour"), ''::bytea)
-                  AS resolution
-       FROM "TicketHourDurations"
+    """SELECT date_part('epoch', "hour" - CAST(:grid_start AS timestamptz))::bigint / 3600 AS at,
+              "hangMs", "resolutionMs" FROM "TicketHourDurations"
        WHERE "hour" >= CAST(:grid_start AS timestamptz) AND "hour" < CAST(:grid_end AS timestamptz)
-         AND NOT ("hour" = ANY(CAST(:cut_hours AS timestamptz[])))"""
+         AND NOT ("hour" = ANY(CAST(:cut_hours AS timestamptz[])))
+       ORDER BY "hour" """
 )
-_BINARY_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i8")])
+_BIG_ENDIAN_INT64 = np.dtype(">i8")
 # The tickets of the hours an edge cuts: per day (1-based; 0 and days + 1 are outside), their
 # creations with their durations, and their closings.
 _CUT_CREATED_SQL = text(
@@ -350,7 +346,7 @@ async def days_from_hours(executor: Executor, edges: list[datetime]) -> list[Day
     created = np.zeros(hours + 1, dtype=np.int64)
     closed = np.zeros(hours + 1, dtype=np.int64)
     if row.hours:
-        at = np.array([_hour_index(h, grid_start) for h in row.hours], dtype=np.int64)
+        at = np.array(row.hours, dtype=np.int64)  # each row's hour index in the grid
         created[at] = np.array(row.created, dtype=np.int64)
         closed[at] = np.array(row.closed, dtype=np.int64)
     # Cumulative: tickets created (closed) before each grid hour starts.
@@ -403,19 +399,20 @@ async def days_from_hours(executor: Executor, edges: list[datetime]) -> list[Day
         closed_first = sum(1 for r in backwards if r.closed < edge <= r.created) if backwards_closed else 0
         return created_before - closed_before + closed_first
 
-    durations = (await executor.execute(_DAY_DURATIONS_SQL, {**window, "cut_hours": cut_hours})).one()
     hang_offsets = np.zeros(hours + 1, dtype=np.int64)
     resolution_offsets = np.zeros(hours + 1, dtype=np.int64)
-    if durations.hours:
-        at = np.array([_hour_index(h, grid_start) for h in durations.hours], dtype=np.int64)
-        hang_offsets[at + 1] = np.array(durations.hang_counts, dtype=np.int64)
-        resolution_offsets[at + 1] = np.array(durations.resolution_counts, dtype=np.int64)
+    hang_parts, resolution_parts = [], []
+    for at, hang_bytes, resolution_bytes in await executor.execute(
+        _DAY_DURATIONS_SQL, {**window, "cut_hours": cut_hours}
+    ):
+        hang_offsets[at + 1] = len(hang_bytes) // 8
+        resolution_offsets[at + 1] = len(resolution_bytes) // 8
+        hang_parts.append(hang_bytes)
+        resolution_parts.append(resolution_bytes)
     hang_offsets = np.cumsum(hang_offsets)
     resolution_offsets = np.cumsum(resolution_offsets)
-    hang_values = np.frombuffer(bytes(durations.hang), dtype=_BINARY_ELEMENT)["value"].astype(np.float64)
-    resolution_values = np.frombuffer(bytes(durations.resolution), dtype=_BINARY_ELEMENT)["value"].astype(
-        np.float64
-    )
+    hang_values = np.frombuffer(b"".join(hang_parts), dtype=_BIG_ENDIAN_INT64).astype(np.float64)
+    resolution_values = np.frombuffer(b"".join(resolution_parts), dtype=_BIG_ENDIAN_INT64).astype(np.float64)
 
     figures: list[DayFigures] = []
     for index, (first, stop) in enumerate(whole):

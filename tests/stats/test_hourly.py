@@ -85,7 +85,7 @@ async def _rebuilt_equals_kept(db_url: str) -> None:
         '"TicketClosedByPeriod"': 'SELECT * FROM "TicketClosedByPeriod" WHERE "count" <> 0 ORDER BY 1, 2, 3',
         '"FeedbackByPeriod"': 'SELECT * FROM "FeedbackByPeriod" WHERE "count" <> 0 ORDER BY 1, 2, 3, 4',
         '"TicketHourDurations"': """SELECT * FROM "TicketHourDurations"
-            WHERE cardinality("hangMs") + cardinality("resolutionMs") > 0 ORDER BY 1""",
+            WHERE length("hangMs") + length("resolutionMs") > 0 ORDER BY 1""",
     }
     kept = {table: [tuple(r) for r in await postgres.fetch(db_url, sql)] for table, sql in queries.items()}
     await postgres.execute(db_url, 'SELECT "ticket_figures_rebuild"()')
