@@ -30,7 +30,14 @@ _LOG = text(
        ON CONFLICT ("ticketId", kind, "slaClock", "clockStartAt") WHERE "slaClock" IS NOT NULL DO NOTHING
        RETURNING id"""
 )
-_NOTE = text("""UPDATE "TicketEvent" SET "msgTs" = :msg_ts WHERE id = :event_id AND "msgTs" IS NULL""")
+# One message may carry several events (sla-watch coalesces): the ts goes on the first event of each
+# ticket only, as a ticket logs one event per kind and message (the index of migration 0018).
+_NOTE = text(
+    """UPDATE "TicketEvent" e SET "msgTs" = :msg_ts
+       WHERE e.id IN (SELECT DISTINCT ON ("ticketId", kind) id FROM "TicketEvent"
+                      WHERE id = ANY(CAST(:event_ids AS int[])) ORDER BY "ticketId", kind, id)
+         AND e."msgTs" IS NULL"""
+)
 
 
 @retried_on_conflict
@@ -74,7 +81,8 @@ async def record_sla_event(
         return event_id
 
 
-async def note_sla_message(sessions: Sessions, *, event_id: int, msg_ts: str) -> None:
-    """The warning's or breach's Slack message, on its event (the first one, when it went to several)."""
+async def note_sla_message(sessions: Sessions, *, event_ids: list[int], msg_ts: str) -> None:
+    """The Slack message that carried these warnings or breaches, on their events (the first message,
+    when one went to several people)."""
     async with sessions.begin() as session:
-        await session.execute(_NOTE, {"event_id": event_id, "msg_ts": msg_ts})
+        await session.execute(_NOTE, {"event_ids": event_ids, "msg_ts": msg_ts})

@@ -82,9 +82,10 @@ def upgrade() -> None:
     op.execute(
         """CREATE INDEX "TicketSlaClock_running_dueAt_idx" ON "TicketSlaClock"("dueAt") WHERE state = 'RUNNING'"""
     )
-    # /api/stats/sla: one clock kind over the tickets created in a period.
+    # /api/stats/sla: one clock kind over the tickets created in a period, from the index alone.
     op.execute(
-        'CREATE INDEX "TicketSlaClock_kind_ticketCreatedAt_idx" ON "TicketSlaClock"("kind", "ticketCreatedAt")'
+        'CREATE INDEX "TicketSlaClock_kind_ticketCreatedAt_idx" ON "TicketSlaClock"("kind", "ticketCreatedAt") '
+        'INCLUDE (state, minutes, "dueAt", "missedBefore")'
     )
     op.execute(
         """ALTER TABLE "TicketEvent" ADD COLUMN "slaClock" "TicketSpanKind",
