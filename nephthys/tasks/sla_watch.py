@@ -136,24 +136,25 @@ class SlaWatch(ServiceJob):
         ctx = self.ctx
         team_channel = ctx.channels.bts
         assert team_channel is not None  # run() returns "off" without one
+        claims = [
+            lifecycle.SlaClaim(
+                clock.ticket_id,
+                clock.clock,
+                clock.start_at,
+                TicketEventKind.SLA_BREACHED if clock.breached_at(now) else TicketEventKind.SLA_WARNED,
+            )
+            for clock in due
+        ]
+        logged = await lifecycle.record_sla_events(ctx.sessions, claims=claims, at=now)
         # recipient -> [(event id, ticket id, line)], in the order the clocks fell due.
         messages: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
         breaches: list[tuple[int, int, str]] = []
         warned = 0
         for clock in due:
-            breach = clock.breached_at(now)
-            kind = TicketEventKind.SLA_BREACHED if breach else TicketEventKind.SLA_WARNED
-            event_id = await lifecycle.record_sla_event(
-                ctx.sessions,
-                ticket_id=clock.ticket_id,
-                clock=clock.clock,
-                clock_start=clock.start_at,
-                kind=kind,
-                at=now,
-            )
+            event_id = logged.get((clock.ticket_id, clock.clock))
             if event_id is None:  # another run logged it, or the ticket moved on since the read
                 continue
-            if breach:
+            if clock.breached_at(now):
                 breaches.append((event_id, clock.ticket_id, self._breach_text(clock)))
                 continue
             warned += 1
@@ -162,6 +163,7 @@ class SlaWatch(ServiceJob):
         if breaches:
             messages[team_channel].extend(breaches)
         failed = posts = 0
+        notes: list[tuple[int, str]] = []
         for recipient, lines in messages.items():
             if posts and self.interval_seconds:
                 await asyncio.sleep(self.interval_seconds)
@@ -180,9 +182,8 @@ class SlaWatch(ServiceJob):
                     f"({flows.describe(error)}); they are not tried again."
                 )
                 continue
-            await lifecycle.note_sla_message(
-                ctx.sessions, event_ids=[event_id for event_id, _, _ in lines], msg_ts=ts
-            )
+            notes.extend((event_id, ts) for event_id, _, _ in lines)
+        await lifecycle.note_sla_messages(ctx.sessions, notes=notes)
         for _, ticket_id, _ in breaches:
             # The clock's state changed (running to breached): its backend message's SLA line says so.
             await flows.show_wait(ctx, ticket_id)
