@@ -47,7 +47,12 @@ sys.path.insert(0, str(ROOT))
 
 from nephthys.database import migrate  # noqa: E402
 from nephthys.testing.fake_slack import next_ts  # noqa: E402
-from nephthys.testing.slack_requests import event_callback, question, signed_headers  # noqa: E402
+from nephthys.testing.slack_requests import (  # noqa: E402
+    event_callback,
+    question,
+    signed_headers,
+    thread_reply,
+)
 
 HELP = "C0HELP0001"
 TICKETS = "C0TICKETS1"
@@ -86,6 +91,23 @@ def cpu_seconds(pid: int) -> float:
 
 def _dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def unpack_ref(ref: str) -> Path:
+    """The ``nephthys`` package at git ``ref``, unpacked under bench/results (no checkout is touched)."""
+    sha = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", ref], capture_output=True, text=True
+    ).stdout.strip()
+    if not sha:
+        raise SystemExit(f"--code-ref: {ref!r} is not a commit here")
+    target = ROOT / "bench" / "results" / f"code-{sha}"
+    if not (target / "nephthys").is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", sha, "nephthys"], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
 
 
 # ---------------------------------------------------------------- processes
@@ -239,6 +261,7 @@ async def run_phase(
     seconds: float,
     hostile: bool,
     pids: dict[str, int],
+    replies: int = 0,
 ) -> PhaseResult:
     result = PhaseResult(name)
     connection = await asyncpg.connect(_dsn(database_url))
@@ -314,6 +337,10 @@ async def run_phase(
     cpu_used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
     state = await fake.state()
     result.figures, result.checks = await measure(result, state, database_url, questions, finished)
+    if replies and not hostile:
+        asked = [(envelope["event"]["ts"], envelope["event"]["user"]) for envelope in events]
+        await run_replies(result, service=service, database_url=database_url, asked=asked,
+                          replies=replies, seconds=seconds, pids=pids)  # fmt: skip
     slowest = sorted(result.deliveries, key=lambda d: d.ack_ms)[-15:]
     first_sent = min(d.sent_at for d in result.deliveries)
     log(
@@ -323,6 +350,81 @@ async def run_phase(
     for process_name, used in cpu_used.items():
         result.figures[f"cpu_ms_per_question_{process_name}"] = round(used * 1000 / questions, 2)
     return result
+
+
+async def run_replies(
+    result: PhaseResult,
+    *,
+    service: str,
+    database_url: str,
+    asked: list[tuple[str, str]],
+    replies: int,
+    seconds: float,
+    pids: dict[str, int],
+) -> None:
+    """``replies`` thread replies per question, a helper's first, then the asker's and a helper's in
+    turn (each one a ticket change: assignment, who spoke last, and with the timeline its events and
+    fold), paced over ``seconds``; the service's CPU per reply and whether each was handled."""
+    connection = await asyncpg.connect(_dsn(database_url))
+    try:
+        handled_before = await connection.fetchval('SELECT count("processedAt") FROM "SlackEvent"')
+    finally:
+        await connection.close()
+    envelopes = []
+    for turn in range(replies):
+        for n, (ts, asker) in enumerate(asked):
+            author = asker if turn % 2 else f"U0HLP{n % HELPERS:05d}"
+            text = f"Reply {turn} in thread {n}: have you tried the deploy guide?"
+            reply = thread_reply(HELP, author, text, thread_ts=ts, parent_user_id=asker)
+            envelopes.append(event_callback(reply, event_id=f"EvRE{turn:02d}{n:06d}"))
+    interval = seconds / len(envelopes)
+    signed = [signed_request(envelope, 0) for envelope in envelopes]
+    url = f"{service}/slack/events"
+    connector = aiohttp.TCPConnector(limit=400, limit_per_host=400)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
+        log(f"{result.name}: {len(envelopes)} thread replies over {seconds:.0f} s")
+        loop = asyncio.get_running_loop()
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        start_at = loop.time()
+        tasks = []
+        for n, (body, headers) in enumerate(signed):
+            delay = start_at + n * interval - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            ts = envelopes[n]["event"]["ts"]
+            tasks.append(
+                asyncio.create_task(deliver(session, url, ts, body, headers, 0, start_at + n * interval))
+            )
+        deliveries = list(await asyncio.gather(*tasks))
+        handled = await wait_until_handled(database_url, handled_before + len(envelopes), within=180)
+    cpu_used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+    for process_name, used in cpu_used.items():
+        result.figures[f"cpu_ms_per_reply_{process_name}"] = round(used * 1000 / len(envelopes), 2)
+    result.figures["reply_ack_ms_p50"] = round(percentile([d.ack_ms for d in deliveries], 0.5), 2)
+    connection = await asyncpg.connect(_dsn(database_url))
+    try:
+        assigned = await connection.fetchval('SELECT count(*) FROM "Ticket" WHERE "assignedAt" IS NOT NULL')
+    finally:
+        await connection.close()
+    result.checks[f"{len(envelopes)} thread replies acknowledged 2xx"] = all(
+        200 <= d.status < 300 for d in deliveries
+    )
+    result.checks[f"{len(envelopes)} thread replies handled"] = handled
+    result.checks[f"{len(asked)} tickets assigned by their helper's reply"] = assigned == len(asked)
+
+
+async def wait_until_handled(database_url: str, events: int, *, within: float) -> bool:
+    """Whether ``events`` Slack events have been handled (processedAt) within ``within`` seconds."""
+    connection = await asyncpg.connect(_dsn(database_url))
+    try:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if await connection.fetchval('SELECT count("processedAt") FROM "SlackEvent"') >= events:
+                return True
+            await asyncio.sleep(0.2)
+        return False
+    finally:
+        await connection.close()
 
 
 async def wait_until_finished(database_url: str, questions: int, *, within: float) -> bool:
@@ -435,7 +537,22 @@ async def main_async(args: argparse.Namespace) -> int:
         await admin.execute(f'CREATE DATABASE "{args.database}"')
     finally:
         await admin.close()
-    await migrate.upgrade(database_url)
+    workdir = Path(tempfile.mkdtemp(prefix="nephthys-slack-bench-"))
+    base_env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+    if args.code_ref:
+        # Other code (git archive of its nephthys/, found first on PYTHONPATH), migrated by its own
+        # migrations, so the database is what that code ran on.
+        base_env["PYTHONPATH"] = str(unpack_ref(args.code_ref))
+        await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "nephthys", "db", "upgrade"],
+            env={**base_env, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"},
+            cwd=workdir,
+            check=True,
+            capture_output=True,
+        )
+    else:
+        await migrate.upgrade(database_url)
     if args.without_ticket_json:  # the path as it was before issue 14: no stored JSON to keep
         connection = await asyncpg.connect(_dsn(database_url))
         for table, trigger in [
@@ -452,10 +569,10 @@ async def main_async(args: argparse.Namespace) -> int:
         )
         await connection.close()
 
-    workdir = Path(tempfile.mkdtemp(prefix="nephthys-slack-bench-"))
     fake_port, service_port = free_port(), free_port()
-    base_env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
-    fake_process = start_fake_slack(workdir, fake_port, base_env)
+    # The fake Slack is this tree's, whichever code the service runs.
+    fake_env = {key: value for key, value in base_env.items() if key != "PYTHONPATH"}
+    fake_process = start_fake_slack(workdir, fake_port, fake_env)
     processes = [fake_process]
     try:
         fake_base, fake = await fake_slack_ready(fake_process, fake_port)
@@ -490,6 +607,7 @@ async def main_async(args: argparse.Namespace) -> int:
                     seconds=args.seconds,
                     hostile=phase == "hostile",
                     pids={"nephthys": service_process.popen.pid, "fake_slack": fake_process.popen.pid},
+                    replies=args.replies,
                 )
             )
         report(results, args)
@@ -520,7 +638,11 @@ def report(results: list[PhaseResult], args: argparse.Namespace) -> None:
             f"\ntargets (clean): ack p99 {clean.figures['ack_ms_p99']} ms (<= {TARGET_ACK_P99_MS}); "
             f"question -> posted p50 {clean.figures['question_to_posted_ms_p50']} ms (<= {TARGET_POSTED_P50_MS})"
         )
-    output = ROOT / "bench" / "results" / f"slack-{datetime.now():%Y%m%d-%H%M%S}.json"
+    output = (
+        Path(args.output)
+        if args.output
+        else ROOT / "bench" / "results" / f"slack-{datetime.now():%Y%m%d-%H%M%S}.json"
+    )
     output.parent.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
@@ -535,6 +657,7 @@ def report(results: list[PhaseResult], args: argparse.Namespace) -> None:
             {
                 "commit": commit,
                 "nephthys_uncommitted_changes": dirty,
+                "code_ref": args.code_ref,
                 "cpus": os.cpu_count(),
                 "questions": args.questions,
                 "seconds": args.seconds,
@@ -543,7 +666,7 @@ def report(results: list[PhaseResult], args: argparse.Namespace) -> None:
             indent=2,
         )
     )
-    print(f"results written to {output.relative_to(ROOT)}")
+    print(f"results written to {output}")
 
 
 def main() -> int:
@@ -559,6 +682,18 @@ def main() -> int:
         action="store_true",
         help="disable the stored-JSON triggers (migration 0011), to compare with the path before them",
     )
+    parser.add_argument(
+        "--code-ref",
+        help="run the service from this git ref instead of the working tree (git archive, PYTHONPATH), "
+        "on a database its own migrations made",
+    )
+    parser.add_argument(
+        "--replies",
+        type=int,
+        default=0,
+        help="clean phase: then this many thread replies per question (a helper's, the asker's, …), CPU per reply",
+    )
+    parser.add_argument("--output", help="the results' JSON file (default bench/results/slack-<time>.json)")
     args = parser.parse_args()
     return asyncio.run(main_async(args))
 

@@ -107,6 +107,10 @@ class Settings:
     asker_nudge_hours: float = 48.0
     asker_close_days: int = 5
     unanswered_alert_minutes: int | None = None  # None: no unanswered alerts
+    # Surges (nephthys/memory/surges.py): this many similar tickets opened within the window make
+    # one message in the team channel (0: off).
+    surge_min_tickets: int = 5
+    surge_window_minutes: int = 60
     support_hours: SupportHours | None = None  # None: every minute counts
     support_holidays: frozenset[date] = field(default_factory=frozenset)  # whole local days off
     # SLA targets in support minutes (issue 21; None: no target for that clock), and the share of a
@@ -299,9 +303,18 @@ def _parse(env: Mapping[str, str]) -> dict:
         api_descriptions=choice("API_DESCRIPTIONS", ("public", "keys"), DEFAULTS.api_descriptions),
         api_status_case=choice("API_STATUS_CASE", ("lower", "upper"), DEFAULTS.api_status_case),
         daily_figures_kept=number("DAILY_FIGURES_KEPT", DEFAULTS.daily_figures_kept, int, 0, 10_000_000),
+        surge_min_tickets=_surge_min_tickets(number),
+        surge_window_minutes=number("SURGE_WINDOW_MINUTES", DEFAULTS.surge_window_minutes, int, 1, 24 * 60),
         **_load_settings(number),
         **_job_settings(get, number),
     )
+
+
+def _surge_min_tickets(number: Callable) -> int:
+    found = number("SURGE_MIN_TICKETS", DEFAULTS.surge_min_tickets, int, 0, 1000)
+    if found == 1:
+        raise ConfigError("SURGE_MIN_TICKETS: expected 0 (off) or 2 and more, got 1 (one ticket is no surge)")
+    return found
 
 
 def _load_settings(number: Callable) -> dict:

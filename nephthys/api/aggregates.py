@@ -27,8 +27,9 @@ from nephthys.api.params import BadParameter, first, instant, shown, zone
 from nephthys.api.responses import JSON, error_response
 from nephthys.stats.daily import MAX_DAYS, daily_stats
 from nephthys.stats.distribution import METRICS, duration_distribution
+from nephthys.stats.hourly import range_stats
 from nephthys.stats.memo import AnswerMemo, RememberedAnswer
-from nephthys.stats.overview import iso, window_stats
+from nephthys.stats.overview import iso
 from nephthys.stats.response_times import GROUPINGS, Grouping, response_times
 from nephthys.stats.sla import sla_compliance
 
@@ -200,7 +201,8 @@ async def stats_range(request: Request) -> Response:
         since = query.since or EPOCH
         until = query.until or max(now, since)
         return {
-            "stats": await window_stats(connection, since, until),
+            # Summed from the hourly figures: the same answer as overview.window_stats, in a few rows.
+            "stats": await range_stats(connection, since, until),
             "since": iso(since),
             "until": iso(until),
         }

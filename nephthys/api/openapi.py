@@ -94,6 +94,19 @@ SLACK_USER_ID = {
     "examples": ["U0123456789"],
 }
 CURSOR = {"type": "string", "maxLength": 200, "pattern": _blank_or("[A-Za-z0-9_-]+")}
+# Blank or with control characters (a 400), or over 200 characters: not valid.
+SEARCH_WORDS = {
+    "type": "string",
+    "maxLength": 200,
+    "pattern": f"^{_NO_CONTROL}*[^\\s\\x00-\\x1f\\x7f]{_NO_CONTROL}*$",
+    "examples": ["invalid_token", "deadline extended"],
+}
+SEARCH_LIMIT = {
+    "anyOf": [
+        {"type": "integer", "minimum": 1, "maximum": 50},
+        {"type": "string", "pattern": _blank_or("")},
+    ]
+}
 PAGE_SIZE = {
     "anyOf": [
         {"type": "integer", "minimum": 1, "maximum": 1000},
@@ -459,6 +472,29 @@ PATHS = {
                               "(no status or status=closed, no waiting_on, no date bound, no limit)"),
                 "429": TOO_MANY_STREAMS,
                 **COMMON_ERRORS,
+            },
+        }
+    },
+    "/api/tickets/search": {
+        "get": {
+            "summary": "The tickets some words find, best first",
+            "description": "Matches the words against every ticket's question (title and text) and the helper "
+                           "answer that closed it, in any script, forgiving one typo per word; tickets with "
+                           "every word come first. A match reveals what a ticket says, so with "
+                           "API_DESCRIPTIONS=keys a search needs a key (401 without one).",
+            "parameters": [
+                _query("q", "The words to search for (at most 200 characters, no control characters; "
+                       "blank is a 400)", SEARCH_WORDS, required=True),
+                _query("limit", "How many tickets at most (default 10)", SEARCH_LIMIT),
+            ],
+            "responses": {
+                "200": _json({"type": "array", "items": _ref("Ticket")}, "The tickets found, best first"),
+                "400": _error("A malformed or missing parameter (the error names it)"),
+                "401": _error(
+                    "The request lacks a valid API key or API_TOKEN, and API_ACCESS=keys (or API_TOKEN is set) "
+                    "or API_DESCRIPTIONS=keys"
+                ),
+                "503": COMMON_ERRORS["503"],
             },
         }
     },

@@ -10,6 +10,7 @@ from nephthys.api import (
     metrics,
     openapi,
     question_tags,
+    search,
     stats,
     stats_v2,
     ticket,
@@ -24,6 +25,7 @@ def api_routes() -> list[BaseRoute]:
     return [
         stats_v2.route,
         stats.route,
+        search.route,
         tickets.route,
         ticket.route,
         timeline.route,

@@ -26,7 +26,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Prisma's constraint names, so migrations and adopted databases agree.
@@ -366,6 +366,54 @@ class BotMessage(Base):
         # a ticket's bot messages, to remove them with it.
         Index("BotMessage_ticketId_idx", "ticketId"),
     )
+
+
+class TicketSearch(Base):
+    """The team's memory of a ticket: its terms, its closing answer, its similar-tickets post
+    (nephthys/memory; migration 0024)."""
+
+    __tablename__ = "TicketSearch"
+
+    ticket_id: Mapped[int] = mapped_column(
+        "ticketId",
+        ForeignKey("Ticket.id", ondelete="CASCADE", onupdate="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
+    # nephthys/memory/terms.py: question A, its variants B, answer C, its variants D.
+    document: Mapped[str] = mapped_column(TSVECTOR, nullable=False)
+    question_terms: Mapped[list[str]] = mapped_column("questionTerms", ARRAY(Text), nullable=False)
+    # The last helper message before the ticket closed (at most ANSWER_LIMIT characters).
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by_id: Mapped[int | None] = mapped_column(
+        "answeredById", ForeignKey("User.id", ondelete="SET NULL", onupdate="CASCADE")
+    )
+    answer_ts: Mapped[str | None] = mapped_column("answerTs", Text)
+    answered_at: Mapped[datetime | None] = _timestamp(name="answeredAt")
+    # Closed after a helper answered (the closedAt); null while open or closed without an answer.
+    resolved_at: Mapped[datetime | None] = _timestamp(name="resolvedAt")
+    # Its similar past tickets were posted in its backend thread (claimed once, before posting).
+    similar_posted_at: Mapped[datetime | None] = _timestamp(name="similarPostedAt")
+
+    __table_args__ = (Index("TicketSearch_document_idx", "document", postgresql_using="gin"),)
+
+
+class Surge(Base):
+    """Similar tickets opened close together, told in the team channel (nephthys/memory/surges.py)."""
+
+    __tablename__ = "Surge"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    ticket_ids: Mapped[list[int]] = mapped_column("ticketIds", ARRAY(Integer), nullable=False)
+    tickets: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_at: Mapped[datetime] = mapped_column("startedAt", TIMESTAMPTZ, nullable=False)
+    last_at: Mapped[datetime] = mapped_column("lastAt", TIMESTAMPTZ, nullable=False)
+    channel_id: Mapped[str | None] = mapped_column("channelId", Text)
+    ts: Mapped[str | None] = mapped_column(Text)
+    post_claimed_at: Mapped[datetime | None] = _timestamp(name="postClaimedAt")
+
+    __table_args__ = (Index("Surge_lastAt_idx", "lastAt"),)
 
 
 class TicketEvent(Base):
@@ -857,6 +905,119 @@ class DailyFiguresPending(Base):
     ranges: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
 
 
+class TicketHourFigures(Base):
+    """Ticket figures per UTC hour ``[hour, hour + 1 h)``, kept exact by triggers on "Ticket" (migration 0025).
+
+    Of the tickets created in the hour: how many are open, in progress, closed (and closed
+    with a ``closedAt``) now, and the counts and sums (exact milliseconds) of their hang
+    and resolution times; ``closedAny``: tickets whose ``closedAt`` is in the hour,
+    ``closedNowClosed`` those of them closed now; ``assignedInProgress``: tickets now in
+    progress whose ``assignedAt`` is in the hour. Read by nephthys.stats.hourly.
+    """
+
+    __tablename__ = "TicketHourFigures"
+
+    hour: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True, precision=3), primary_key=True)
+    created_open: Mapped[int] = mapped_column(
+        "createdOpen", BigInteger, nullable=False, server_default=text("0")
+    )
+    created_in_progress: Mapped[int] = mapped_column(
+        "createdInProgress", BigInteger, nullable=False, server_default=text("0")
+    )
+    created_closed: Mapped[int] = mapped_column(
+        "createdClosed", BigInteger, nullable=False, server_default=text("0")
+    )
+    created_closed_dated: Mapped[int] = mapped_column(
+        "createdClosedDated", BigInteger, nullable=False, server_default=text("0")
+    )
+    hang_count: Mapped[int] = mapped_column("hangCount", BigInteger, nullable=False, server_default=text("0"))
+    hang_sum_ms: Mapped[int] = mapped_column(
+        "hangSumMs", BigInteger, nullable=False, server_default=text("0")
+    )
+    hang_unresolved_count: Mapped[int] = mapped_column(
+        "hangUnresolvedCount", BigInteger, nullable=False, server_default=text("0")
+    )
+    hang_unresolved_sum_ms: Mapped[int] = mapped_column(
+        "hangUnresolvedSumMs", BigInteger, nullable=False, server_default=text("0")
+    )
+    resolution_count: Mapped[int] = mapped_column(
+        "resolutionCount", BigInteger, nullable=False, server_default=text("0")
+    )
+    resolution_sum_ms: Mapped[int] = mapped_column(
+        "resolutionSumMs", BigInteger, nullable=False, server_default=text("0")
+    )
+    closed_any: Mapped[int] = mapped_column("closedAny", BigInteger, nullable=False, server_default=text("0"))
+    closed_now_closed: Mapped[int] = mapped_column(
+        "closedNowClosed", BigInteger, nullable=False, server_default=text("0")
+    )
+    closed_now_closed_rated: Mapped[int] = mapped_column(
+        "closedNowClosedRated", BigInteger, nullable=False, server_default=text("0")
+    )
+    assigned_in_progress: Mapped[int] = mapped_column(
+        "assignedInProgress", BigInteger, nullable=False, server_default=text("0")
+    )
+
+
+class TicketClosedByPeriod(Base):
+    """Tickets closed per helper by ``closedAt`` in epoch-aligned periods of an hour, a day, 32 days (migration 0025)."""
+
+    __tablename__ = "TicketClosedByPeriod"
+
+    period_seconds: Mapped[int] = mapped_column(
+        "periodSeconds", Integer, primary_key=True, autoincrement=False
+    )
+    period_start: Mapped[datetime] = mapped_column(
+        "periodStart", TIMESTAMP(timezone=True, precision=3), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column("userId", Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+
+
+class TicketHourDurations(Base):
+    """The hang and resolution times (ms, ascending) of the tickets created in each UTC hour (migration 0025)."""
+
+    __tablename__ = "TicketHourDurations"
+
+    hour: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True, precision=3), primary_key=True)
+    hang_ms: Mapped[list[int]] = mapped_column(
+        "hangMs", ARRAY(BigInteger), nullable=False, server_default=text("'{}'")
+    )
+    resolution_ms: Mapped[list[int]] = mapped_column(
+        "resolutionMs", ARRAY(BigInteger), nullable=False, server_default=text("'{}'")
+    )
+
+
+class TicketFiguresPending(Base):
+    """A statement's change to the hourly figures, added to them when its transaction commits (migration 0025)."""
+
+    __tablename__ = "TicketFiguresPending"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    hours: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    closers: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    durations: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    feedback: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+
+
+class FeedbackByPeriod(Base):
+    """Feedback per rating and credited user (the ticket's closer while closed, else 0) by ``createdAt``,
+    in epoch-aligned periods of an hour, a day, 32 days; kept by triggers (migration 0025)."""
+
+    __tablename__ = "FeedbackByPeriod"
+
+    period_seconds: Mapped[int] = mapped_column(
+        "periodSeconds", Integer, primary_key=True, autoincrement=False
+    )
+    period_start: Mapped[datetime] = mapped_column(
+        "periodStart", TIMESTAMP(timezone=True, precision=3), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column("userId", Integer, primary_key=True, autoincrement=False)
+    rating: Mapped[FeedbackRating] = mapped_column(feedback_rating_enum, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+
+    __table_args__ = (Index("FeedbackByPeriod_userId_idx", "userId", "periodSeconds", "periodStart"),)
+
+
 __all__ = [
     "ActiveTicketJson",
     "ClosedTicketJson",
@@ -871,6 +1032,7 @@ __all__ = [
     "DailyFiguresStore",
     "DailyFiguresZone",
     "Feedback",
+    "FeedbackByPeriod",
     "FeedbackRating",
     "JobRun",
     "QuestionTag",
@@ -880,6 +1042,10 @@ __all__ = [
     "Ticket",
     "TicketDurationCount",
     "TicketDurationPending",
+    "TicketClosedByPeriod",
+    "TicketFiguresPending",
+    "TicketHourDurations",
+    "TicketHourFigures",
     "TicketStatus",
     "TicketTotals",
     "TicketTotalsPending",

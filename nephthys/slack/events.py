@@ -91,7 +91,12 @@ async def on_message(ctx: SlackContext, event: dict) -> None:
         if await macros.dispatch(ctx, thread_ts=thread_ts, ts=ts, user=user, text=text):
             return
         await flows.thread_reply(
-            ctx, thread_ts=thread_ts, ts=ts, user=user, broadcast=subtype == "thread_broadcast"
+            ctx,
+            thread_ts=thread_ts,
+            ts=ts,
+            user=user,
+            broadcast=subtype == "thread_broadcast",
+            text=text,
         )
         return
     await flows.open_ticket_for_question(ctx, ts=ts, user=user, text=text)

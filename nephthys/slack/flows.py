@@ -22,11 +22,13 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from nephthys.database.models import TicketStatus, UserType
 from nephthys.database.outage import retry_while_unavailable
+from nephthys.memory.index import question_text
 from nephthys.sla import clocks as sla_clocks
-from nephthys.slack import messages, tag_blocks
+from nephthys.slack import memory, messages, tag_blocks
 from nephthys.slack.client import PostTag, Profile, error_code
 from nephthys.slack.context import SlackContext
 from nephthys.slack.instants import slack_instant
@@ -87,6 +89,14 @@ async def open_ticket_for_question(ctx: SlackContext, *, ts: str, user: str, tex
             f":warning: Ticket #{opened.ticket.id} is stored but its Slack messages are not all posted "
             f"({describe(error)}); the repair job will finish it."
         )
+    question = question_text(opened.ticket.title, opened.ticket.description)
+    if opened.ticket.status is not TicketStatus.CLOSED:
+        # After the backend message, never before it: posted once (a redelivery finds it claimed).
+        await memory.post_similar_tickets(ctx, ticket_id=opened.ticket.id, question=question)
+    if opened.created:
+        # The question's own instant: a late delivery joins the surge it was part of.
+        at = slack_instant(ts) or ctx.clock()
+        await memory.note_surge(ctx, ticket_id=opened.ticket.id, question=question, at=at)
     if not opened.asker_has_username:
         await remember_username(ctx, user)
 
@@ -235,19 +245,27 @@ async def _posted_before(ctx: SlackContext, ticket: TicketState, *, channel: str
 
 
 async def _backend_message(
-    ctx: SlackContext, ticket: TicketState, *, previous_tickets: int | None = None, with_tags: bool = True
+    ctx: SlackContext,
+    ticket: TicketState,
+    *,
+    previous_tickets: int | None = None,
+    with_tags: bool = True,
+    session: AsyncSession | None = None,
 ) -> tuple[str, list[dict]]:
-    """The ticket's backend message as it reads now; ``with_tags=False``: the empty tag controls."""
-    if previous_tickets is None:
-        previous_tickets = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket.id)
-    tags = None
-    now = ctx.clock()
-    async with ctx.sessions() as session:
-        if with_tags:
-            tags = await tag_blocks.backend_tag_blocks_for_ticket(
-                session, ctx.transcript, ticket_id=ticket.id
+    """The ticket's backend message as it reads now; ``with_tags=False``: the empty tag controls.
+    What it reads is read in ``session`` (None: a session of its own)."""
+    if session is None:
+        async with ctx.sessions() as own:
+            return await _backend_message(
+                ctx, ticket, previous_tickets=previous_tickets, with_tags=with_tags, session=own
             )
-        stored = (await sla_clocks.stored_clocks(session, [ticket.id])).get(ticket.id, [])
+    if previous_tickets is None:
+        previous_tickets = await lifecycle.previous_ticket_count_in(session, ticket_id=ticket.id)
+    tags = None
+    if with_tags:
+        tags = await tag_blocks.backend_tag_blocks_for_ticket(session, ctx.transcript, ticket_id=ticket.id)
+    now = ctx.clock()
+    stored = (await sla_clocks.stored_clocks(session, [ticket.id])).get(ticket.id, [])
     calendar = ctx.settings.support_calendar
     shown = sla_clocks.tightest([sla_clocks.clock_view(clock, now, calendar) for clock in stored])
     return messages.backend_message(
@@ -283,7 +301,16 @@ async def show_wait(ctx: SlackContext, ticket_id: int) -> None:
     """
     try:
         async with ctx.ticket_locks.hold(ticket_id):
-            await refresh_backend_message(ctx, await lifecycle.ticket_by_id(ctx.sessions, ticket_id))
+            # The ticket and what its message shows in one session (each session is a BEGIN and a
+            # ROLLBACK more), closed before the Slack call.
+            async with ctx.sessions() as session:
+                ticket = await lifecycle.ticket_in(session, ticket_id)
+                if ticket is None or ticket.ticket_ts is None or ticket.status is TicketStatus.CLOSED:
+                    return
+                text, blocks = await _backend_message(ctx, ticket, session=session)
+            await ctx.client.update_message(
+                channel=ctx.channels.tickets, ts=ticket.ticket_ts, text=text, blocks=blocks
+            )
     except Exception as error:
         log.warning(
             "ticket #%s: its backend message does not show its wait yet: %s", ticket_id, describe(error)
@@ -363,7 +390,7 @@ async def _others_wrote(ctx: SlackContext, ticket: TicketState) -> bool:
 
 
 async def thread_reply(
-    ctx: SlackContext, *, thread_ts: str, ts: str, user: str, broadcast: bool
+    ctx: SlackContext, *, thread_ts: str, ts: str, user: str, broadcast: bool, text: str | None = None
 ) -> lifecycle.ReplyRecorded | None:
     """A reply in a ticket's thread: who spoke last; a helper's reply takes the ticket.
 
@@ -371,7 +398,7 @@ async def thread_reply(
     token) and its sender told why.
     """
     recorded = await lifecycle.record_reply(
-        ctx.sessions, thread_ts=thread_ts, author_slack_id=user, ts=ts, at=slack_instant(ts)
+        ctx.sessions, thread_ts=thread_ts, author_slack_id=user, ts=ts, at=slack_instant(ts), text=text
     )
     if recorded is None:
         return None

@@ -21,7 +21,9 @@ to exactly one day.
 
 A day that ends at or before the first instant any ticket has (its creation or
 closure) holds no ticket: its figures are 0 and its percentiles ``None``, with
-no query. For the others, one statement reads every figure: the tickets created in the series (one index
+no query. The others are summed from the trigger-kept hourly figures
+(``nephthys.stats.hourly``, migration 0025: ~24 rows and arrays a day, whatever the
+zone). The direct computation (``from_hours=False``), one statement, reads every figure: the tickets created in the series (one index
 range on ``createdAt``), those closed in it (one on ``closedAt``), and for
 ``unresolved_at_end`` the tickets that could be unresolved at some day's end
 (created before the last edge, not closed before the first day's end), each
@@ -71,6 +73,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from nephthys.stats.hourly import days_from_hours
 from nephthys.stats.overview import HANG_MS, RESOLUTION_MS, Executor
 
 # The longest series one request may ask for.
@@ -366,11 +369,14 @@ async def daily_stats(
     *,
     remember: bool = False,
     kept_days_limit: int = KEPT_DAYS,
+    from_hours: bool = True,
 ) -> list[dict]:
     """One entry per local day from ``first`` to ``last`` inclusive (see the module's definitions).
 
     ``remember``: read and keep days in "DailyFigures" (only in a REPEATABLE READ transaction),
-    at most ``kept_days_limit`` of them in all.
+    at most ``kept_days_limit`` of them in all. ``from_hours``: days not kept are summed from the
+    hourly figures (``nephthys.stats.hourly``, migration 0025); False reads every ticket of those
+    days with the direct statements below (the reference the tests and the bench compare with).
     """
     edges = local_day_edges(first, last, zone)
     days = len(edges) - 1
@@ -401,7 +407,10 @@ async def daily_stats(
             run_end += 1
         # A kept day just before the run knows how many were unresolved when the run begins.
         before = figures.get(day - 1)
-        run = await _computed_days(executor, edges[day : run_end + 1], before[2] if before else None)
+        if from_hours:
+            run = await days_from_hours(executor, edges[day : run_end + 1])
+        else:
+            run = await _computed_days(executor, edges[day : run_end + 1], before[2] if before else None)
         for offset, day_figures in enumerate(run):
             computed[day + offset] = day_figures
         day = run_end

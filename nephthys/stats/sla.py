@@ -16,7 +16,7 @@ Definitions (docs/api.md says the same in prose; the clocks are nephthys/sla/clo
   in both; untagged tickets in none); ``helper``, per the ticket's assignee now (unassigned
   tickets in none).
 
-How it stays fast (migration 0023): each clock kind is one range of the index on (kind,
+How it stays fast (migration 0026): each clock kind is one range of the index on (kind,
 "ticketCreatedAt") that includes every column read, so the totals never touch the table; the
 three kinds run side by side, under the sort settings of /api/stats/response_times (SET LOCAL:
 call inside a transaction).

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nephthys.database.models import Ticket, TicketEventKind, TicketStatus, User, WaitingOn
+from nephthys.memory import index as memory_index
 from nephthys.tickets import events, timeline
 from nephthys.tickets.core import (
     DEFAULT_CREDIT_WINDOW,
@@ -158,6 +159,7 @@ async def resolve_ticket(
             .values(status=TicketStatus.CLOSED, closed_by_id=closer_id, closed_at=_instant(at))
         )
         await timeline.refresh(session, ticket_id)
+        await memory_index.closed_or_reopened(session, ticket_id=ticket_id)
         return Change(
             Outcome.CHANGED,
             await _state(session, Ticket.id == ticket_id),
@@ -219,6 +221,7 @@ async def reopen_ticket(
             )
         )
         await timeline.refresh(session, ticket_id)
+        await memory_index.closed_or_reopened(session, ticket_id=ticket_id)
         ticket = await _state(session, Ticket.id == ticket_id)
     return Change(Outcome.CHANGED, ticket, previous_ticket_ts=locked.ticket_ts)
 
@@ -274,6 +277,7 @@ async def close_quiet_ticket(
             session, ticket_id=ticket_id, at=at, events=[Event(TicketEventKind.CLOSED, None)]
         )
         await timeline.refresh(session, ticket_id)
+        await memory_index.closed_or_reopened(session, ticket_id=ticket_id)
         return Change(Outcome.CHANGED, await _state(session, Ticket.id == ticket_id))
 
 

@@ -37,6 +37,40 @@ _RECORD = text(
 )
 
 
+# A thread message and, when it takes the ticket, its ASSIGNED (written only with the message: a
+# redelivered message adds neither), then the ticket's events of ``read_kinds`` (the new ones from
+# RETURNING: a statement does not see its own inserts), in the order they happened: one round trip.
+_RECORD_MESSAGE = text(
+    f"""WITH message AS (
+            INSERT INTO "TicketEvent" ("ticketId", kind, at, "actorId", "msgTs")
+            VALUES (:ticket_id, CAST(:kind AS "TicketEventKind"), coalesce(CAST(:at AS timestamptz), clock_timestamp()),
+                    :actor_id, :msg_ts)
+            {ON_CONFLICT}
+            RETURNING id, kind, at, "actorId"),
+        assigned AS (
+            INSERT INTO "TicketEvent" ("ticketId", kind, at, "actorId", "msgTs")
+            SELECT :ticket_id, 'ASSIGNED', m.at, CAST(:assignee_id AS int), :msg_ts
+            FROM message m WHERE CAST(:assignee_id AS int) IS NOT NULL
+            {ON_CONFLICT}
+            RETURNING id, kind, at, "actorId")
+        SELECT true AS new, id, kind, at, "actorId" FROM message
+        UNION ALL
+        SELECT true, id, kind, at, "actorId" FROM assigned
+        UNION ALL
+        SELECT false, id, kind, at, "actorId" FROM "TicketEvent"
+        WHERE "ticketId" = :ticket_id AND kind = ANY(CAST(:read_kinds AS "TicketEventKind"[]))
+        ORDER BY at, id"""
+)
+
+
+@dataclass(frozen=True)
+class RecordedMessage:
+    logged: bool  # False: this message was logged before (a redelivery); nothing was written
+    events: list[
+        tuple[TicketEventKind, datetime, int | None]
+    ]  # the ticket's events of the kinds read, in order
+
+
 @dataclass(frozen=True)
 class Event:
     """One event to write: what happened, who did it (a User id; None for the bot), its message."""
@@ -66,3 +100,36 @@ async def record_events(
         },
     )
     return {TicketEventKind(kind) for kind in result.scalars()}
+
+
+async def record_message(
+    executor: Executor,
+    *,
+    ticket_id: int,
+    at: datetime | None,
+    message: Event,
+    assignee_id: int | None,
+    read_kinds: Sequence[TicketEventKind],
+) -> RecordedMessage:
+    """Write a thread message (and ASSIGNED to ``assignee_id``, when it takes the ticket) and read back
+    the ticket's events of ``read_kinds``, in one statement (each statement of a reply is a round
+    trip the message's handling pays). Nothing is written when the message was logged before."""
+    rows = (
+        await executor.execute(
+            _RECORD_MESSAGE,
+            {
+                "ticket_id": ticket_id,
+                "kind": message.kind.value,
+                "at": at,
+                "actor_id": message.actor_id,
+                "msg_ts": message.msg_ts,
+                "assignee_id": assignee_id,
+                "read_kinds": [kind.value for kind in read_kinds],
+            },
+        )
+    ).all()
+    logged = any(row.new and row.kind == message.kind.value for row in rows)
+    wanted = {kind.value for kind in read_kinds}
+    return RecordedMessage(
+        logged, [(TicketEventKind(row.kind), row.at, row.actorId) for row in rows if row.kind in wanted]
+    )

@@ -43,7 +43,13 @@ from nephthys.tickets.core import (
 )
 from nephthys.tickets.deletion import delete_ticket, question_deleted
 from nephthys.tickets.follow_up import asker_needs_help, record_nudge, wait_key
-from nephthys.tickets.opening import open_ticket, previous_ticket_count, set_ai_title, update_description
+from nephthys.tickets.opening import (
+    open_ticket,
+    previous_ticket_count,
+    previous_ticket_count_in,
+    set_ai_title,
+    update_description,
+)
 from nephthys.tickets.reads import (
     AskedTicket,
     AssignedPage,
@@ -51,6 +57,7 @@ from nephthys.tickets.reads import (
     assigned_tickets,
     ticket_by_id,
     ticket_by_msg_ts,
+    ticket_in,
     tickets_asked_by,
     tickets_needing_repair,
 )
@@ -99,6 +106,7 @@ __all__ = [
     "note_thread_activity",
     "open_ticket",
     "previous_ticket_count",
+    "previous_ticket_count_in",
     "question_deleted",
     "record_backend_message",
     "record_bot_message",
@@ -116,6 +124,7 @@ __all__ = [
     "set_helper",
     "sync_helpers",
     "ticket_by_id",
+    "ticket_in",
     "ticket_by_msg_ts",
     "tickets_asked_by",
     "tickets_needing_repair",

@@ -8,6 +8,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nephthys.database.models import Ticket, TicketStatus, WaitingOn
+from nephthys.memory import index as memory_index
 from nephthys.sla import clocks as sla_clocks
 from nephthys.tickets import events
 from nephthys.tickets.core import (
@@ -32,13 +33,20 @@ _NEW_USER = text(
        ON CONFLICT ("slackId") DO UPDATE SET "slackId" = EXCLUDED."slackId"
        RETURNING id, username IS NOT NULL AS has_username"""
 )
+
+
 # One statement: the ticket and its OPENED event, both at the question's ts (``:at``; the
 # database's clock when there is none), and what folding that one event gives
 # (nephthys/tickets/timeline.py): waiting on the helpers since then, the first-response
-# clock and the resolution's first part running. The outer SELECT, like RETURNING, sees
+# clock and the resolution's first part running, and the ticket's memory row (its question's
+# terms, nephthys/memory/index.py) in the same statement. The outer SELECT, like RETURNING, sees
 # the table as it was before this insert: the count is of earlier tickets only.
-_NEW_TICKET = text(
-    f"""WITH created AS (
+def _new_ticket_sql(*, with_memory: bool = True):
+    """The opening statement; ``with_memory=False``: without the memory row (bench/similar.py
+    times the difference)."""
+    memory = f",\n       {memory_index.NEW_ROW_SQL}" if with_memory else ""
+    return text(
+        f"""WITH created AS (
            INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "lastMsgBy", "createdAt",
                                  "waitingOn", "waitingSince")
            VALUES (:title, :description, 'OPEN', :msg_ts, :asker_id, 'AUTHOR',
@@ -52,11 +60,14 @@ _NEW_TICKET = text(
        running AS (
            INSERT INTO "TicketSpan" ("ticketId", kind, "startAt", "ticketCreatedAt")
            SELECT id, kind, "createdAt", "createdAt" FROM created,
-                  unnest(CAST('{{FIRST_RESPONSE,RESOLUTION}}' AS "TicketSpanKind"[])) AS kind)
+                  unnest(CAST('{{FIRST_RESPONSE,RESOLUTION}}' AS "TicketSpanKind"[])) AS kind){memory}
        SELECT id, "createdAt" AS created_at,
               (SELECT count(*) FROM "Ticket" p WHERE p."openedById" = :asker_id) AS previous
        FROM created"""
-)
+    )
+
+
+_NEW_TICKET = _new_ticket_sql()
 
 
 @retried_on_conflict
@@ -102,7 +113,8 @@ async def open_ticket(
                         "msg_ts": msg_ts,
                         "asker_id": asker_id,
                         "at": at,
-                    },
+                    }
+                    | memory_index.new_row_parameters(title, description),
                 )
             ).one_or_none()
             if created is not None:
@@ -145,22 +157,39 @@ async def update_description(sessions: Sessions, *, msg_ts: str, description: st
         )
         if result.scalar_one_or_none() is None:
             return None
-        return await _state(session, Ticket.msg_ts == msg_ts)
+        state = await _state(session, Ticket.msg_ts == msg_ts)
+        await memory_index.question_changed(
+            session, ticket_id=state.id, title=state.title, description=state.description
+        )
+        return state
 
 
 @retried_on_conflict
 async def set_ai_title(sessions: Sessions, *, ticket_id: int, title: str) -> None:
     """The AI-written title replaces the question's first words (and may be shown without a key)."""
     async with sessions.begin() as session:
-        await session.execute(
-            update(Ticket).where(Ticket.id == ticket_id).values(title=title, title_from_ai=True)
+        described = await session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket_id)
+            .values(title=title, title_from_ai=True)
+            .returning(Ticket.description)
         )
+        description = described.scalar_one_or_none()
+        if description is not None:
+            await memory_index.question_changed(
+                session, ticket_id=ticket_id, title=title, description=description
+            )
 
 
 async def previous_ticket_count(sessions: Sessions, *, ticket_id: int) -> int:
     """How many tickets the ticket's asker opened before it."""
     async with sessions() as session:
         return await _previous_tickets(session, ticket_id)
+
+
+async def previous_ticket_count_in(session: AsyncSession, *, ticket_id: int) -> int:
+    """``previous_ticket_count`` in the caller's session."""
+    return await _previous_tickets(session, ticket_id)
 
 
 async def _previous_tickets(session: AsyncSession, ticket_id: int) -> int:

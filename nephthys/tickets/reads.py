@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from nephthys.database.models import BotMessage, Ticket, TicketStatus, UserType, WaitingOn
 from nephthys.tickets.core import (
@@ -19,6 +20,11 @@ from nephthys.tickets.core import (
 async def ticket_by_id(sessions: Sessions, ticket_id: int) -> TicketState | None:
     async with sessions() as session:
         return await _find_state(session, Ticket.id == ticket_id)
+
+
+async def ticket_in(session: AsyncSession, ticket_id: int) -> TicketState | None:
+    """``ticket_by_id`` in the caller's session (one snapshot with what else it reads)."""
+    return await _find_state(session, Ticket.id == ticket_id)
 
 
 async def ticket_by_msg_ts(sessions: Sessions, msg_ts: str) -> TicketState | None:

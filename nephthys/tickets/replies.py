@@ -8,6 +8,8 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from nephthys.database.models import Ticket, TicketEventKind, TicketStatus, User, UserType
+from nephthys.memory import index as memory_index
+from nephthys.sla import clocks as sla_clocks
 from nephthys.tickets import events, timeline
 from nephthys.tickets.core import (
     _ASSIGNEE,
@@ -35,6 +37,7 @@ async def record_reply(
     author_slack_id: str,
     ts: str | None = None,
     at: datetime | None = None,
+    text: str | None = None,
 ) -> ReplyRecorded | None:
     """A message in a ticket's thread: who spoke last, and a helper's reply takes the ticket.
 
@@ -42,7 +45,8 @@ async def record_reply(
     (ASKER_, HELPER_ or OTHER_MESSAGE) and, when the reply moves the ticket to a new helper,
     ASSIGNED, both at ``at``; ``assignedAt`` is the first helper reply's ``at``. A message
     already logged (a redelivery, replayed work) changes nothing: its first recording stands.
-    None when ``thread_ts`` is not a ticket's question.
+    ``text``: the message; a helper's, while the ticket is not closed, becomes the ticket's answer
+    in the team's memory (nephthys/memory/index.py). None when ``thread_ts`` is not a ticket's question.
     """
     async with sessions.begin() as session:
         author = (
@@ -78,33 +82,55 @@ async def record_reply(
             by = UserType.HELPER
         else:
             by = UserType.OTHER
-        logged = await events.record_events(
-            session, ticket_id=ticket_id, at=at, events=[Event(_MESSAGE_KIND[by], author_id, ts)]
-        )
-        if not logged:  # this message was recorded before
-            return ReplyRecorded(ticket=await _state(session, Ticket.id == ticket_id), by=by, assigned=False)
-        # The time the row lock was granted (not the transaction's start), so replies that
-        # queued on the lock are stamped in the order they were applied.
-        values: dict = {"last_msg_at": func.clock_timestamp(), "last_msg_by": by}
-        assigned = False
         # The asker's own replies never assign, even when the asker is a helper.
         assigning_helper_id = helper_id if by is UserType.HELPER else None
-        if assigning_helper_id is not None and status is not TicketStatus.CLOSED:
-            values.update(assigned_to_id=assigning_helper_id, status=TicketStatus.IN_PROGRESS)
-            if assigned_at is None:
-                values["assigned_at"] = at if at is not None else func.clock_timestamp()
-            assigned = True
-            if assigned_to_id != assigning_helper_id:
-                await events.record_events(
-                    session,
-                    ticket_id=ticket_id,
-                    at=at,
-                    events=[Event(TicketEventKind.ASSIGNED, assigning_helper_id, ts)],
-                )
-        await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(**values))
+        assigned = assigning_helper_id is not None and status is not TicketStatus.CLOSED
+        # One statement logs the message (and its ASSIGNED when it moves the ticket to a new
+        # helper) and reads back what the fold needs; one more writes the fold with the reply's own
+        # columns: a reply's handling pays as few round trips and "Ticket" updates as it can.
+        recorded = await events.record_message(
+            session,
+            ticket_id=ticket_id,
+            at=at,
+            message=Event(_MESSAGE_KIND[by], author_id, ts),
+            assignee_id=assigning_helper_id if assigned and assigned_to_id != assigning_helper_id else None,
+            read_kinds=timeline.FOLDED_KINDS,
+        )
+        if not recorded.logged:  # this message was recorded before
+            return ReplyRecorded(ticket=await _state(session, Ticket.id == ticket_id), by=by, assigned=False)
         waiting_changed = False
-        if by is not UserType.OTHER:  # others' messages change neither wait nor span
-            waiting_changed = _wait_moved(waited, await timeline.refresh(session, ticket_id))
+        if by is UserType.OTHER:  # others' messages change neither wait nor span
+            # The time the row lock was granted (not the transaction's start), so replies that
+            # queued on the lock are stamped in the order they were applied.
+            await session.execute(
+                update(Ticket)
+                .where(Ticket.id == ticket_id)
+                .values(last_msg_at=func.clock_timestamp(), last_msg_by=by)
+            )
+        else:
+            folded = timeline.fold([timeline.LoggedEvent(*event) for event in recorded.events])
+            reply = timeline.Reply(
+                last_msg_by=by.value,
+                assignee_id=assigning_helper_id if assigned else None,
+                assigned_at=at if assigned and assigned_at is None else None,
+            )
+            await timeline.write(session, {ticket_id: folded}, reply=reply)
+            await sla_clocks.refresh(session, [ticket_id])  # as timeline.refresh does
+            waiting_changed = _wait_moved(waited, folded)
+        if by is UserType.HELPER and status is not TicketStatus.CLOSED and text and text.strip():
+            question = (
+                await session.execute(select(Ticket.title, Ticket.description).where(Ticket.id == ticket_id))
+            ).one()
+            await memory_index.answered(
+                session,
+                ticket_id=ticket_id,
+                helper_id=author_id,
+                answer=text,
+                ts=ts,
+                at=at,
+                title=question.title,
+                description=question.description,
+            )
         ticket = await _state(session, Ticket.id == ticket_id)
     moved_from = previous_assignee if assigned and previous_assignee != ticket.assigned_to_slack_id else None
     return ReplyRecorded(

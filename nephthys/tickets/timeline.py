@@ -153,13 +153,16 @@ _READ = text(
 
 # Replaces the ticket's spans and writes its wait and totals in one statement. Minutes are counted
 # by the installed calendar's function; the ticket's resolution is known only once it is closed.
-_WRITE = text(
-    f"""WITH gone AS (DELETE FROM "TicketSpan" WHERE "ticketId" = ANY(CAST(:ticket_ids AS int[]))),
+# {reply} is empty, or a thread message's own columns (_REPLY_COLUMNS), so the reply changes the
+# row once: one row version, one round of the "Ticket" triggers.
+_WRITE_SQL = f"""WITH gone AS (DELETE FROM "TicketSpan" WHERE "ticketId" = ANY(CAST(:ticket_ids AS int[]))),
         written AS (
             INSERT INTO "TicketSpan" ("ticketId", kind, "startAt", "endAt", "actorId", "ticketCreatedAt", minutes)
             SELECT s.ticket_id, CAST(s.kind AS "TicketSpanKind"), s.start_at, s.end_at,
                    CASE WHEN s.kind = 'RESOLUTION' THEN t."closedById" ELSE s.actor_id END, t."createdAt",
-                   CAST({SUPPORT_SECONDS_FUNCTION}(s.start_at, s.end_at) AS float8) / 60
+                   -- a running span has no minutes yet (the "always" function would count 0)
+                   CASE WHEN s.end_at IS NOT NULL
+                        THEN CAST({SUPPORT_SECONDS_FUNCTION}(s.start_at, s.end_at) AS float8) / 60 END
             FROM unnest(CAST(:span_tickets AS int[]), CAST(:kinds AS text[]), CAST(:starts AS timestamptz[]),
                         CAST(:ends AS timestamptz[]), CAST(:actors AS int[]))
                  AS s(ticket_id, kind, start_at, end_at, actor_id)
@@ -175,13 +178,34 @@ _WRITE = text(
             "waitingSince" = w.since,
             "nudgedAt" = w.nudged,
             "firstResponseMinutes" = totals.first_response,
-            "resolutionMinutes" = CASE WHEN w.closed THEN totals.resolution END
+            "resolutionMinutes" = CASE WHEN w.closed THEN totals.resolution END{{reply}}
         FROM unnest(CAST(:ticket_ids AS int[]), CAST(:waitings AS text[]), CAST(:sinces AS timestamptz[]),
                     CAST(:nudgeds AS timestamptz[]), CAST(:closeds AS boolean[]))
              AS w(id, waiting_on, since, nudged, closed)
              LEFT JOIN totals ON totals."ticketId" = w.id
         WHERE t.id = w.id"""
-)
+# Who spoke last (stamped when the row lock was granted: replies queued on it are stamped in the
+# order they were applied) and, for a helper's reply to a ticket not closed, its assignment
+# (assignedAt kept from the first reply).
+_REPLY_COLUMNS = """,
+            "lastMsgAt" = clock_timestamp(),
+            "lastMsgBy" = CAST(:last_msg_by AS "UserType"),
+            "assignedToId" = coalesce(CAST(:assignee_id AS int), t."assignedToId"),
+            status = CASE WHEN CAST(:assignee_id AS int) IS NOT NULL THEN 'IN_PROGRESS' ELSE t.status END,
+            "assignedAt" = CASE WHEN CAST(:assignee_id AS int) IS NOT NULL
+                                THEN coalesce(t."assignedAt", CAST(:assigned_at AS timestamptz), clock_timestamp())
+                                ELSE t."assignedAt" END"""
+_WRITE = text(_WRITE_SQL.replace("{reply}", ""))
+_WRITE_WITH_REPLY = text(_WRITE_SQL.replace("{reply}", _REPLY_COLUMNS))
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A thread message's own columns, written with the fold (see ``write``)."""
+
+    last_msg_by: str  # UserType's value
+    assignee_id: int | None = None  # a helper's reply taking a ticket not closed
+    assigned_at: datetime | None = None  # the first reply's instant (None: the database's clock)
 
 
 async def read_events(executor: Executor, ticket_id: int) -> list[LoggedEvent]:
@@ -198,12 +222,23 @@ async def refresh(executor: Executor, ticket_id: int) -> Timeline:
     return timeline
 
 
-async def write(executor: Executor, timelines: Mapping[int, Timeline]) -> None:
-    """Replace the tickets' spans and write their waits and totals, in one statement."""
+async def write(executor: Executor, timelines: Mapping[int, Timeline], *, reply: Reply | None = None) -> None:
+    """Replace the tickets' spans and write their waits and totals, in one statement; with ``reply``
+    (one ticket), also the thread message's own columns."""
     spans = [(ticket_id, span) for ticket_id, timeline in timelines.items() for span in timeline.spans]
+    extra = (
+        {}
+        if reply is None
+        else {
+            "last_msg_by": reply.last_msg_by,
+            "assignee_id": reply.assignee_id,
+            "assigned_at": reply.assigned_at,
+        }
+    )
     await executor.execute(
-        _WRITE,
+        _WRITE if reply is None else _WRITE_WITH_REPLY,
         {
+            **extra,
             "span_tickets": [ticket_id for ticket_id, _ in spans],
             "kinds": [span.kind.value for _, span in spans],
             "starts": [span.start for _, span in spans],

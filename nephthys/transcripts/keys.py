@@ -241,12 +241,37 @@ TEXT_PLACEHOLDERS.update(
     }
 )
 
+# The team's memory (nephthys/memory): similar past tickets in the backend thread, ?search, and
+# the App Home's search modal. {link}: the past ticket's thread; {closer}: a mention; {closed}:
+# Slack's date token; {answer}: the first line of the helper's answer that closed it.
+TEXT_PLACEHOLDERS.update(
+    {
+        "similar_tickets_header": frozenset({"count"}),
+        "similar_ticket": frozenset({"link", "title", "closer", "closed", "answer"}),
+        "search_usage": frozenset(),
+        "search_results": frozenset({"query", "count"}),
+        "search_no_results": frozenset({"query"}),
+        "search_result": frozenset({"link", "title", "status"}),
+        "app_home_search_button": frozenset(),
+        "search_modal_title": frozenset(),
+        "search_modal_submit": frozenset(),
+        "search_modal_label": frozenset(),
+        # A surge, in the team channel: {minutes} is SURGE_WINDOW_MINUTES; one surge_ticket line per ticket.
+        "surge_message": frozenset({"count", "title", "minutes"}),
+        "surge_ticket": frozenset({"link", "id"}),
+    }
+)
+
 REQUIRED_TEXT_KEYS: frozenset[str] = frozenset(TEXT_PLACEHOLDERS)
 
 # Texts Slack shows in plain_text fields with a length limit (Block Kit reference); they
 # take no placeholders, so a transcript's text that is too long is refused when it loads.
 TEXT_MAX_LENGTH: dict[str, int] = {
     "resolve_button": 75,  # button text
+    "app_home_search_button": 75,
+    "search_modal_title": 24,
+    "search_modal_submit": 24,
+    "search_modal_label": 2000,
     "app_home_subscribe_button": 75,
     "app_home_unsubscribe_button": 75,
     "app_home_create_tag_button": 75,

@@ -11,8 +11,12 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from bench.generate import Shape, generate
+from bench.generate import DEFAULT_CALENDAR, Shape, generate
+from nephthys.config import DEFAULTS
 from nephthys.database import migrate
+from nephthys.database.engine import create_engine, session_factory
+from nephthys.tasks.asker_follow_up import windows
+from nephthys.tickets import timeline, waiting
 from tests.support import postgres
 
 SHAPE = Shape(tickets=2000, users=300, helpers=20, tags=5, question_tags=4, days=365, bot_messages=True)
@@ -47,6 +51,40 @@ VIOLATIONS = {
         "waitingOn" = 'ASKER' AND "lastMsgBy" <> 'HELPER'""",
     "waiting since before it was asked or after now": """
         "waitingSince" < "createdAt" OR "waitingSince" > $1""",
+    "not exactly one OPENED, at its creation, with its question's ts": """
+        (SELECT count(*) FROM "TicketEvent" e WHERE e."ticketId" = "Ticket".id AND e.kind = 'OPENED'
+           AND e.at = "createdAt" AND e."msgTs" = "Ticket"."msgTs" AND e."actorId" = "openedById") <> 1""",
+    "an event before the question or after now": """
+        EXISTS (SELECT 1 FROM "TicketEvent" e WHERE e."ticketId" = "Ticket".id
+                AND (e.at < "Ticket"."createdAt" OR e.at > $1))""",
+    "closed without its closure last, or a closure not logged": """
+        status = 'CLOSED' AND "closedAt" IS DISTINCT FROM (SELECT max(at) FROM "TicketEvent" e
+            WHERE e."ticketId" = "Ticket".id AND e.kind = 'CLOSED')""",
+    "assigned without an ASSIGNED (and a helper message) at the first answer": """
+        "assignedAt" IS DISTINCT FROM (SELECT min(e.at) FROM "TicketEvent" e
+            WHERE e."ticketId" = "Ticket".id AND e.kind = 'ASSIGNED')
+        OR "assignedAt" IS DISTINCT FROM (SELECT min(e.at) FROM "TicketEvent" e
+            WHERE e."ticketId" = "Ticket".id AND e.kind = 'HELPER_MESSAGE')""",
+    "reopenedAt not the last REOPENED": """
+        "reopenedAt" IS DISTINCT FROM (SELECT max(at) FROM "TicketEvent" e
+            WHERE e."ticketId" = "Ticket".id AND e.kind = 'REOPENED')""",
+    "a message at the last message's instant missing": """
+        "lastMsgAt" > "createdAt" AND NOT EXISTS (SELECT 1 FROM "TicketEvent" e WHERE e."ticketId" = "Ticket".id
+            AND e.kind IN ('ASKER_MESSAGE', 'HELPER_MESSAGE', 'OTHER_MESSAGE') AND e.at = "lastMsgAt")""",
+    "a message after the last message": """
+        EXISTS (SELECT 1 FROM "TicketEvent" e WHERE e."ticketId" = "Ticket".id
+                AND e.kind IN ('ASKER_MESSAGE', 'HELPER_MESSAGE') AND e.at > "lastMsgAt")""",
+    "nudged though not waiting on the asker": """"nudgedAt" IS NOT NULL AND "waitingOn" IS DISTINCT FROM 'ASKER'""",
+    "an event or span of no ticket or no user (foreign keys unchecked while loading)": """
+        EXISTS (SELECT 1 FROM "TicketEvent" e WHERE e."ticketId" = "Ticket".id AND e."actorId" IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM "User" u WHERE u.id = e."actorId"))
+        OR EXISTS (SELECT 1 FROM "TicketSpan" s WHERE s."ticketId" = "Ticket".id AND s."actorId" IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM "User" u WHERE u.id = s."actorId"))
+        OR (SELECT count(*) FROM "TicketEvent") <> (SELECT count(*) FROM "TicketEvent" e JOIN "Ticket" t ON t.id = e."ticketId")
+        OR (SELECT count(*) FROM "TicketSpan") <> (SELECT count(*) FROM "TicketSpan" s JOIN "Ticket" t ON t.id = s."ticketId")""",
+    "no span, or a first response not ending at the first answer": """
+        "assignedAt" IS DISTINCT FROM (SELECT s."endAt" FROM "TicketSpan" s
+            WHERE s."ticketId" = "Ticket".id AND s.kind = 'FIRST_RESPONSE')""",
 }
 
 
@@ -169,3 +207,79 @@ async def test_live_data_holds_a_live_tables_history_and_pasted_text(generated) 
         url, 'SELECT (SELECT count(*) FROM "ActiveTicketJson") + (SELECT count(*) FROM "ClosedTicketJson")'
     )
     assert stored == SHAPE.tickets
+
+
+# What the lifecycle's fold writes for a ticket (nephthys/tickets/timeline.py): compared whole.
+_FOLDED_TICKETS = """SELECT id, "waitingOn"::text, "waitingSince", "nudgedAt", "firstResponseMinutes", "resolutionMinutes"
+    FROM "Ticket" WHERE id = ANY($1::int[]) ORDER BY id"""
+_FOLDED_SPANS = """SELECT "ticketId", kind::text, "startAt", "endAt", "actorId", "ticketCreatedAt", minutes
+    FROM "TicketSpan" WHERE "ticketId" = ANY($1::int[]) ORDER BY "ticketId", kind, "startAt", "endAt" NULLS LAST"""
+
+
+async def test_every_ticket_has_a_timeline_the_lifecycle_folds_to_its_stored_state(generated) -> None:
+    """A sample of tickets (every open, in-progress and reopened one, every fifth of the rest) refolded
+    by the lifecycle's own code (timeline.refresh: read the log, fold, write with the installed
+    calendar's function) leaves every folded column and span as generated. Rolled back."""
+    url, _ = generated
+    counts = {row[0]: row[1] for row in await postgres.fetch(
+        url, 'SELECT kind::text, count(*) FROM "TicketEvent" GROUP BY kind'
+    )}  # fmt: skip
+    assert counts["OPENED"] == SHAPE.tickets
+    for kind in ("ASKER_MESSAGE", "HELPER_MESSAGE", "OTHER_MESSAGE", "ASSIGNED", "CLOSED", "REOPENED"):
+        assert counts.get(kind, 0) > 0, kind
+    assert await scalar(url, 'SELECT key FROM "SupportCalendarInUse"') == DEFAULT_CALENDAR.key
+    sample = [row[0] for row in await postgres.fetch(
+        url, """SELECT id FROM "Ticket" WHERE status <> 'CLOSED' OR "reopenedAt" IS NOT NULL OR id % 5 = 0
+                ORDER BY id"""
+    )]  # fmt: skip
+    assert len(sample) > SHAPE.tickets / 5
+    connection = await asyncpg.connect(url)
+    try:
+        stored = (
+            await connection.fetch(_FOLDED_TICKETS, sample),
+            await connection.fetch(_FOLDED_SPANS, sample),
+        )
+    finally:
+        await connection.close()
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            for ticket_id in sample:
+                await timeline.refresh(session, ticket_id)
+            raw = (await (await session.connection()).get_raw_connection()).driver_connection
+            refolded = (await raw.fetch(_FOLDED_TICKETS, sample), await raw.fetch(_FOLDED_SPANS, sample))
+            await session.rollback()
+    finally:
+        await engine.dispose()
+    assert [tuple(r) for r in refolded[0]] == [tuple(r) for r in stored[0]]
+    assert [tuple(r) for r in refolded[1]] == [tuple(r) for r in stored[1]]
+    # The stories reach every rule: answered and not, waits on both sides, next responses, closures.
+    folded = {r["id"]: r for r in stored[0]}
+    assert {r[1] for r in folded.values()} == {"HELPERS", "ASKER", None}
+    assert any(r[4] is None for r in folded.values()) and any(r[5] is not None for r in folded.values())
+    assert {r[1] for r in stored[1]} == {"FIRST_RESPONSE", "NEXT_RESPONSE", "RESOLUTION"}
+
+
+async def test_the_asker_follow_up_finds_nothing_due_at_the_generated_now(generated) -> None:
+    """The follow-up ran as the stories went (turned on four days before now): every wait on the asker
+    due within its look-back was nudged, none nudged long enough ago to be closed."""
+    url, now = generated
+    window = windows(now, nudge_hours=DEFAULTS.asker_nudge_hours, close_days=DEFAULTS.asker_close_days)
+    engine = create_engine(url)
+    try:
+        due = await waiting.tickets_to_follow_up(
+            session_factory(engine),
+            nudge_before=window.nudge_before,
+            nudge_after=window.nudge_after,
+            close_before=window.close_before,
+            limit=100,
+        )
+    finally:
+        await engine.dispose()
+    assert due == []
+    nudged = await scalar(
+        url,
+        """SELECT count(*) FROM "Ticket" t JOIN "TicketEvent" e ON e."ticketId" = t.id AND e.kind = 'NUDGED'
+           AND e.at = t."nudgedAt" WHERE t."waitingOn" = 'ASKER'""",
+    )
+    assert nudged == await scalar(url, "SELECT count(*) FROM \"TicketEvent\" WHERE kind = 'NUDGED'")

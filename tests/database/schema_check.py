@@ -18,6 +18,10 @@ POSTGRES_TYPES = {
     "DateTime": "timestamp with time zone",
     "Float": "double precision",
     "Bytes": "bytea",
+    "BigInt[]": "ARRAY",
+    "String[]": "ARRAY",
+    "Int[]": "ARRAY",
+    'Unsupported("tsvector")': "tsvector",
 }
 
 

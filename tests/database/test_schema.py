@@ -26,7 +26,9 @@ def test_the_schema_reader_sees_every_model_and_enum():
         "TicketDurationCount", "TicketDurationPending", "DailyFigures", "DailyFiguresPending",
         "DailyFiguresZone", "DailyFiguresStore",
         "TicketJsonBlock", "TicketJsonChange", "TicketJsonChangeHorizon", "TicketEvent",
-        "TicketSpan", "SupportCalendarInUse", "SlaPolicyInUse", "TicketSlaClock",
+        "TicketSpan", "SupportCalendarInUse",
+        "TicketHourFigures", "TicketClosedByPeriod", "TicketHourDurations", "TicketFiguresPending",
+        "FeedbackByPeriod", "TicketSearch", "Surge", "SlaPolicyInUse", "TicketSlaClock",
     }  # fmt: skip
     ticket = schema.models["Ticket"]
     assert [f.name for f in ticket.fields if f.unique] == ["msgTs", "ticketTs"]
@@ -40,6 +42,10 @@ def test_the_schema_reader_sees_every_model_and_enum():
     assert schema.models["TagsOnTickets"].primary_key == ("ticketId", "tagId")
     assert schema.models["BotMessage"].uniques == [("ts", "channelId")]
     assert schema.models["Feedback"].uniques == [("ticketId", "createdById")]
+    # The team's memory (0024): a tsvector and a scalar list are columns, not relations.
+    search = {f.name: f.type for f in schema.models["TicketSearch"].fields}
+    assert search["document"] == 'Unsupported("tsvector")' and search["questionTerms"] == "String[]"
+    assert schema.models["TicketSearch"].primary_key == ("ticketId",)
 
 
 async def test_a_new_database_migrates_to_the_schema_of_record(empty_database):

@@ -7,7 +7,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from nephthys.database.models import FeedbackRating, TicketStatus, UserType
-from nephthys.slack.home import assigned, common, dashboard, my_questions, my_stats, question_tags, team_tags
+from nephthys.slack.home import (
+    assigned,
+    common,
+    dashboard,
+    my_questions,
+    my_stats,
+    question_tags,
+    search,
+    team_tags,
+)
 from nephthys.slack.home.common import View, page_of
 from nephthys.stats.home import (
     BoardPlace,
@@ -52,7 +61,12 @@ def assigned_tickets(n: int) -> list[AssignedTicket]:
 @pytest.mark.parametrize("transcript", all_programs(), ids=lambda t: t.program_name)
 def test_every_view_stays_inside_100_blocks_at_its_fullest(transcript):
     header = common.header_blocks(
-        transcript, title="Nephthys", views=common.HELPER_VIEWS, current=View.ASSIGNED, notice="notice"
+        transcript,
+        title="Nephthys",
+        views=common.HELPER_VIEWS,
+        current=View.ASSIGNED,
+        notice="notice",
+        extra=search.search_actions(transcript),
     )
     page = page_of(2, total=1000, size=assigned.PAGE_SIZE)
     full = assigned.blocks(

@@ -305,23 +305,24 @@ async def test_days_before_any_ticket_are_zeros_without_a_query_and_equal_the_fu
     first, last = date(2026, 2, 20), date(2026, 3, 12)
     edges = local_day_edges(first, last, NEW_YORK)
     statements = []
-    real = daily._computed_days
+    real = daily.days_from_hours  # what daily_stats computes the days it reads with (migration 0025)
 
-    async def counted(executor, run_edges, unresolved_before=None):
+    async def counted(executor, run_edges):
         statements.append((run_edges[0], len(run_edges) - 1))
-        return await real(executor, run_edges, unresolved_before)
+        return await real(executor, run_edges)
 
-    full = await real(connection, edges)  # one statement over every day, as before
-    daily._computed_days = counted
+    full = await daily._computed_days(connection, edges)  # one statement over every day, as before
+    daily.days_from_hours = counted
     try:
         series = await daily_stats(connection, first, last, NEW_YORK)
         far = await daily_stats(connection, date(1500, 1, 1), date(1500, 12, 31), NEW_YORK)
     finally:
-        daily._computed_days = real
+        daily.days_from_hours = real
     assert [(d["new_tickets"], d["closed_tickets"], d["unresolved_at_end"]) for d in series] == [
         (f[0], f[1], f[2]) for f in full
     ]
     assert series == await daily_stats(connection, first, last, NEW_YORK, remember=False)
+    assert series == await daily_stats(connection, first, last, NEW_YORK, from_hours=False)
     assert [d["date"] for d in series][13:15] == ["2026-03-05", "2026-03-06"]
     assert series[12]["unresolved_at_end"] == 0 and series[13]["closed_tickets"] == 1  # 5 March, New York
     # Only the days from the one holding the first instant on were read from the database.

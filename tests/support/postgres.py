@@ -103,6 +103,8 @@ UPDATE "SlaPolicyInUse" SET key = 'none', "firstResponseMinutes" = NULL, "nextRe
 
 # Every table a test may write to; emptied before each test that uses the database.
 TABLES = [
+    "Surge",
+    "TicketSearch",
     "TicketSlaClock",
     "TicketSpan",
     "TicketEvent",
@@ -117,6 +119,11 @@ TABLES = [
     "SlackEvent",
     "ApiKey",
     "JobRun",
+    "TicketHourFigures",
+    "TicketClosedByPeriod",
+    "TicketHourDurations",
+    "TicketFiguresPending",
+    "FeedbackByPeriod",
 ]
 
 

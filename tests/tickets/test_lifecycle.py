@@ -517,6 +517,10 @@ async def test_the_wait_and_the_spans_follow_the_messages_in_the_order_slack_dat
     )
     row = await ticket_row(db_url, ticket_id)
     assert (row["waitingOn"], row["waitingSince"]) == ("HELPERS", asked)
+    # Still unanswered: no first response yet, not 0 minutes (the "always" calendar's function
+    # makes 0 of a running span's null end).
+    assert (row["firstResponseMinutes"], row["resolutionMinutes"]) == (None, None)
+    assert {span["minutes"] for span in await fetch(db_url, SPANS_SQL, ticket_id)} == {None}
     await lifecycle.record_reply(
         sessions, thread_ts=thread, author_slack_id="UHELPER01", ts="5.0", at=asked + 5 * minute
     )

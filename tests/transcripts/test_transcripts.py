@@ -57,6 +57,10 @@ SAMPLE_VALUES = {
     "waited": "45m",
     "subscribers": "<@USUB>",
     "since": "14:02",  # Slack's date token in use; its {date_short_pretty} would trip the brace check
+    # the team's memory
+    "answer": "Log out and in again.",
+    "query": "invalid_token",
+    "id": "42",
 }
 # The App Home's placeholders.
 SAMPLE_VALUES.update(

@@ -91,9 +91,16 @@ VIEW_TEXT_KEYS = {
 
 
 def header_blocks(
-    transcript: Transcript, *, title: str, views: tuple[View, ...], current: View, notice: str | None = None
+    transcript: Transcript,
+    *,
+    title: str,
+    views: tuple[View, ...],
+    current: View,
+    notice: str | None = None,
+    extra: dict | None = None,
 ) -> list[dict]:
-    """The app's title and one button per view (the current one highlighted); a notice under them."""
+    """The app's title and one button per view (the current one highlighted), ``extra`` (a helper's
+    Search button) under them, then a notice."""
     buttons = [
         button(
             transcript.text(VIEW_TEXT_KEYS[view]),
@@ -104,6 +111,8 @@ def header_blocks(
         for view in views
     ]
     blocks = [header(title), {"type": "actions", "block_id": HEADER_BLOCK, "elements": buttons}]
+    if extra is not None:
+        blocks.append(extra)
     if notice:
         blocks.append({**context(notice), "block_id": NOTICE_BLOCK})
     blocks.append({"type": "divider"})

@@ -15,9 +15,9 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nephthys.sla.policy import MAX_TARGET_MINUTES, MIN_TARGET_MINUTES, SlaTargets, TargetError, parse_target
-from nephthys.slack import flows, tag_blocks
+from nephthys.slack import flows, memory, tag_blocks
 from nephthys.slack.context import SlackContext
-from nephthys.slack.home import question_tags, team_tags
+from nephthys.slack.home import question_tags, search, team_tags
 from nephthys.slack.home.common import (
     PAGE_BUTTON,
     RESOLVE_BUTTON,
@@ -34,6 +34,7 @@ from nephthys.slack.payload_numbers import payload_id
 from nephthys.slack.tags import AfterAck, is_admin
 from nephthys.tags import service
 from nephthys.tags.service import NameRejected
+from nephthys.tickets import lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,37 @@ async def resolve_clicked(ctx: SlackContext, body: dict) -> None:
     if not change.changed or change.found_ticket.assigned_to_slack_id != user_id:
         # Otherwise the live refresh republishes the assignee's Home (the clicker's).
         await home.show(user_id)
+
+
+# ---------------------------------------------------------------- search
+
+
+async def _may_search(ctx: SlackContext, user_id: str) -> bool:
+    """Helpers (and admins, who see the helpers' desk) may search every ticket."""
+    viewer = await lifecycle.viewer(
+        ctx.sessions, slack_id=user_id, maintainer_id=ctx.settings.slack_maintainer_id
+    )
+    return viewer.helper or viewer.admin
+
+
+async def search_clicked(ctx: SlackContext, body: dict) -> None:
+    """The Home's Search button: the search modal, for helpers; others are told it is theirs only."""
+    user_id, _ = _clicked(body)
+    if not await _may_search(ctx, user_id):
+        await publisher(ctx).show(user_id, notice=ctx.transcript.text("app_home_helpers_only"))
+        return
+    await ctx.client.web.views_open(trigger_id=body["trigger_id"], view=search.search_modal(ctx.transcript))
+
+
+async def search_submitted(ctx: SlackContext, body: dict) -> dict:
+    """The modal's answer: the modal again, with the best matches under the words."""
+    user_id = body["user"]["id"]
+    words = search.submitted_words(body)
+    if not await _may_search(ctx, user_id):
+        results = ctx.transcript.text("app_home_helpers_only")
+    else:
+        results = await memory.search_text(ctx, words)
+    return search.search_modal(ctx.transcript, words=words, results=results)
 
 
 # ---------------------------------------------------------------- admin: team tags and question tags
@@ -277,6 +309,7 @@ def register(app: AsyncApp, ctx: SlackContext, after_ack: AfterAck) -> None:
     app.action(re.compile(f"^{PAGE_BUTTON}:"))(in_background("An App Home page button", page_clicked))
     app.action(RETRY_BUTTON)(in_background("An App Home retry button", page_clicked))
     app.action(RESOLVE_BUTTON)(in_background("An App Home Resolve click", resolve_clicked))
+    app.action(search.SEARCH_BUTTON)(in_background("An App Home Search click", search_clicked))
     app.action(team_tags.RENAME_BUTTON)(in_background("A rename tag button", rename_tag_clicked))
     app.action(team_tags.DELETE_BUTTON)(in_background("A delete tag button", delete_tag_clicked))
     app.action(team_tags.SLA_BUTTON)(in_background("A tag's SLA targets button", sla_tag_clicked))
@@ -300,6 +333,11 @@ def register(app: AsyncApp, ctx: SlackContext, after_ack: AfterAck) -> None:
             after_ack("An App Home refresh", lambda: publisher(ctx).show(user_id, view=view))
 
         return listener
+
+    @app.view(search.SEARCH_MODAL)
+    async def search_modal_submitted(ack, body: dict) -> None:
+        # The search runs before the ack (tens of milliseconds): its results replace the modal.
+        await ack(response_action="update", view=await search_submitted(ctx, body))
 
     app.view(team_tags.RENAME_MODAL)(modal(rename_submitted, View.TEAM_TAGS))
     app.view(team_tags.SLA_MODAL)(modal(sla_submitted, View.TEAM_TAGS))

@@ -40,7 +40,7 @@ from slack_sdk.errors import SlackApiError
 
 from nephthys.slack.client import error_code
 from nephthys.slack.context import KeyedLocks, SlackContext
-from nephthys.slack.home import assigned, dashboard, my_questions, my_stats, question_tags, team_tags
+from nephthys.slack.home import assigned, dashboard, my_questions, my_stats, question_tags, search, team_tags
 from nephthys.slack.home.common import (
     MAX_BLOCKS,
     RETRY_BUTTON,
@@ -188,6 +188,9 @@ class HomePublisher:
                     views=allowed,
                     current=view,
                     notice=notice,
+                    extra=search.search_actions(self.ctx.transcript)
+                    if viewer.helper or viewer.admin
+                    else None,
                 ),
                 *body,
             ]

@@ -13,7 +13,7 @@ import re
 from nephthys.database.models import TicketStatus
 from nephthys.slack import flows
 from nephthys.slack.context import SlackContext
-from nephthys.slack.macros import faq, hii, redirect, reopen, resolve, tag, thread
+from nephthys.slack.macros import faq, hii, redirect, reopen, resolve, search, tag, thread
 from nephthys.slack.macros.base import Macro, MacroCall, Who
 from nephthys.slack.macros.removal import remove_macro_message
 from nephthys.slack.macros.unknown import unknown_macro_text
@@ -27,6 +27,7 @@ MACROS: list[Macro] = [
     thread.MACRO,
     tag.MACRO,
     hii.MACRO,
+    search.MACRO,
 ]
 
 _MACRO_TEXT = re.compile(r"^\?([A-Za-z0-9_-]+)(?:\s+(.*))?$", re.DOTALL)

@@ -1,0 +1,158 @@
+"""Keeping a ticket's memory row ("TicketSearch") in step with the ticket: called by the lifecycle
+(nephthys/tickets/) inside the transaction that changes the ticket, never on its own.
+
+- opening writes the row beside the ticket (``NEW_ROW_SQL``, a CTE of the opening statement);
+- an edited question or an AI title rewrites the question's part of the document;
+- a helper's message in the thread, while the ticket is not closed, becomes its answer
+  (the last such message is the one that closed it);
+- a close marks it resolved when it has an answer; a reopen unmarks it.
+
+Bounds: the question and the answer each give at most ``terms.TERM_LIMIT`` terms from their first
+``terms.TEXT_LIMIT`` characters; the answer is kept to ``ANSWER_LIMIT`` characters.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from nephthys.memory import terms
+
+Executor = AsyncSession | AsyncConnection
+
+ANSWER_LIMIT = 2000
+
+
+def question_text(title: str, description: str) -> str:
+    """What the question part is made of: the title, then the question (the title is often its
+    first words: the terms are kept once)."""
+    return f"{title}\n{description}"
+
+
+def question_document(title: str, description: str) -> tuple[str, list[str]]:
+    """The question's tsvector literal and its terms."""
+    question_terms = terms.terms(question_text(title, description))
+    return terms.tsvector_literal(question_terms), question_terms
+
+
+# A CTE for the opening statement (nephthys/tickets/opening.py): the row beside the new ticket.
+NEW_ROW_SQL = """indexed AS (
+           INSERT INTO "TicketSearch" ("ticketId", document, "questionTerms")
+           SELECT id, CAST(:search_document AS tsvector), CAST(:search_terms AS text[]) FROM created)"""
+
+
+def new_row_parameters(title: str, description: str) -> dict:
+    document, question_terms = question_document(title, description)
+    return {"search_document": document, "search_terms": question_terms}
+
+
+_QUESTION_CHANGED = text(
+    """INSERT INTO "TicketSearch" ("ticketId", document, "questionTerms")
+       VALUES (:ticket_id, CAST(:document AS tsvector), CAST(:question_terms AS text[]))
+       ON CONFLICT ("ticketId") DO UPDATE
+       SET document = EXCLUDED.document || ts_filter("TicketSearch".document, '{c,d}'),
+           "questionTerms" = EXCLUDED."questionTerms\""""
+)
+
+
+async def question_changed(executor: Executor, *, ticket_id: int, title: str, description: str) -> None:
+    """The question's text or title changed: its part of the document follows (the answer's stays)."""
+    document, question_terms = question_document(title, description)
+    await executor.execute(
+        _QUESTION_CHANGED,
+        {"ticket_id": ticket_id, "document": document, "question_terms": question_terms},
+    )
+
+
+_ANSWERED = text(
+    """UPDATE "TicketSearch"
+       SET answer = :answer, "answeredById" = :helper_id, "answerTs" = :ts,
+           "answeredAt" = coalesce(CAST(:at AS timestamptz), clock_timestamp()),
+           document = ts_filter(document, '{a,b}') || CAST(:answer_document AS tsvector)
+       WHERE "ticketId" = :ticket_id
+       RETURNING 1"""
+)
+_ANSWERED_NEW_ROW = text(
+    """INSERT INTO "TicketSearch" ("ticketId", document, "questionTerms", answer, "answeredById",
+                                  "answerTs", "answeredAt")
+       SELECT t.id, CAST(:question_document AS tsvector) || CAST(:answer_document AS tsvector),
+              CAST(:question_terms AS text[]), :answer, :helper_id, :ts,
+              coalesce(CAST(:at AS timestamptz), clock_timestamp())
+       FROM "Ticket" t WHERE t.id = :ticket_id
+       ON CONFLICT ("ticketId") DO NOTHING"""
+)
+
+
+async def answered(
+    session: AsyncSession,
+    *,
+    ticket_id: int,
+    helper_id: int,
+    answer: str,
+    ts: str | None,
+    at: datetime | None,
+    title: str,
+    description: str,
+) -> None:
+    """A helper wrote ``answer`` in the open ticket's thread: it is the ticket's answer now.
+
+    ``title``/``description``: the ticket's, for a ticket opened before the memory existed (no row).
+    """
+    answer = answer[:ANSWER_LIMIT]
+    answer_document = _answer_document(answer)
+    parameters = {
+        "ticket_id": ticket_id,
+        "helper_id": helper_id,
+        "answer": answer,
+        "ts": ts,
+        "at": at,
+        "answer_document": answer_document,
+    }
+    if (await session.execute(_ANSWERED, parameters)).first() is None:
+        question, question_terms = question_document(title, description)
+        await session.execute(
+            _ANSWERED_NEW_ROW,
+            parameters | {"question_document": question, "question_terms": question_terms},
+        )
+
+
+def _answer_document(answer: str) -> str:
+    # Weights C and D only: tsvector_literal's answer group. An empty literal is an empty tsvector.
+    return terms.tsvector_literal([], terms.terms(answer))
+
+
+_CLOSED_OR_REOPENED = text(
+    """UPDATE "TicketSearch" s
+       SET "resolvedAt" = CASE WHEN s.answer IS NOT NULL AND t.status = 'CLOSED' THEN t."closedAt" END
+       FROM "Ticket" t
+       WHERE t.id = s."ticketId" AND s."ticketId" = :ticket_id"""
+)
+
+
+async def closed_or_reopened(executor: Executor, *, ticket_id: int) -> None:
+    """The ticket closed (resolved when a helper had answered: its closedAt) or reopened (not)."""
+    await executor.execute(_CLOSED_OR_REOPENED, {"ticket_id": ticket_id})
+
+
+_CLAIM_SIMILAR_POST = text(
+    """UPDATE "TicketSearch" SET "similarPostedAt" = clock_timestamp()
+       WHERE "ticketId" = :ticket_id AND "similarPostedAt" IS NULL
+       RETURNING 1"""
+)
+_RELEASE_SIMILAR_POST = text(
+    'UPDATE "TicketSearch" SET "similarPostedAt" = NULL WHERE "ticketId" = :ticket_id'
+)
+
+
+async def claim_similar_post(sessions, *, ticket_id: int) -> bool:
+    """Claim the ticket's one similar-tickets post; False when it was claimed before."""
+    async with sessions.begin() as session:
+        return (await session.execute(_CLAIM_SIMILAR_POST, {"ticket_id": ticket_id})).first() is not None
+
+
+async def release_similar_post(sessions, *, ticket_id: int) -> None:
+    """The claimed post failed: a later pass may post it."""
+    async with sessions.begin() as session:
+        await session.execute(_RELEASE_SIMILAR_POST, {"ticket_id": ticket_id})
