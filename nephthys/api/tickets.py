@@ -118,7 +118,9 @@ class TicketFilter:
                 # Implied by the row comparison; it tells the planner how narrow the range is.
                 conditions.append(f"keyset_at {compare[0]}= {instant}::timestamptz")
         arms = []
-        for table, status in stored_tickets.sources(self.status, waiting=self.waiting_on is not None):
+        # A closed ticket waits on nobody and runs no clock: waits and at-risk clocks are the active table's.
+        active_only = self.waiting_on is not None or self.sla == "at_risk"
+        for table, status in stored_tickets.sources(self.status, waiting=active_only):
             # Literals (STATUSES' and WAITING_ON's values), so the planner picks the partial or waiting index.
             filters = [f"j.status = '{status}'"] if status else []
             if self.waiting_on is not None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import text
 
 from nephthys.database.models import TicketSpanKind
-from nephthys.tickets.core import Sessions
+from nephthys.tickets.core import Sessions, autocommit
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,9 @@ _DUE = text(
 
 async def clocks_due(sessions: Sessions, *, now: datetime, limit: int) -> list[DueClock]:
     """Running clocks due a warning or a breach at ``now``, the longest due first (at most ``limit``)."""
-    async with sessions() as session:
-        rows = (await session.execute(_DUE, {"now": now, "limit": limit})).all()
+    # One statement in autocommit: no BEGIN and ROLLBACK around it (the run with nothing due is this).
+    async with autocommit(sessions) as connection:
+        rows = (await connection.execute(_DUE, {"now": now, "limit": limit})).all()
     return [
         DueClock(
             ticket_id=r.ticketId,

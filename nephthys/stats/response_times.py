@@ -154,7 +154,7 @@ def _empty() -> dict[str, Any]:
     return _measure(0, None, None)
 
 
-async def _use_sort_settings(executor: Executor) -> None:
+async def use_sort_settings(executor: Executor) -> None:
     """This transaction's settings for the measures' statements (SET LOCAL: this transaction only)."""
     await executor.execute(_SET_LOCAL, {f"v{i}": value for i, value in enumerate(SORT_SETTINGS.values())})
 
@@ -175,7 +175,7 @@ async def response_times(
         raise ValueError(f"by: expected one of {GROUPINGS}, got {by!r}")
     params = {"since": since, "until": until}
     bounds = (since is not None, until is not None)
-    await _use_sort_settings(executor)
+    await use_sort_settings(executor)
     totals: dict[str, Any] = {measure: _empty() for measure in MEASURES}
     for row in await executor.execute(text(_totals_sql(*bounds)), params):
         totals[MEASURES[row.m]] = _measure(row.n, row.mean, row.percentiles)

@@ -472,8 +472,19 @@ async def rename_tag(
 
 
 async def delete_tag(session: AsyncSession, *, tag_id: int) -> bool:
-    """Delete a team tag (its ticket links and subscriptions go with it); False when already gone."""
-    return await session.scalar(delete(Tag).where(Tag.id == tag_id).returning(Tag.id)) is not None
+    """Delete a team tag (its ticket links and subscriptions go with it); False when already gone.
+
+    Its tickets' SLA clocks are re-evaluated when it had targets of its own (they no longer apply)."""
+    targets = await tag_sla_targets(session, tag_id=tag_id)
+    ticket_ids: list[int] = []
+    if targets is not None and targets.any:
+        ticket_ids = list(
+            await session.scalars(select(TagOnTicket.ticket_id).where(TagOnTicket.tag_id == tag_id))
+        )
+    deleted = await session.scalar(delete(Tag).where(Tag.id == tag_id).returning(Tag.id)) is not None
+    for start in range(0, len(ticket_ids), _SLA_REFRESH_BATCH):
+        await sla_clocks.refresh(session, ticket_ids[start : start + _SLA_REFRESH_BATCH])
+    return deleted
 
 
 async def delete_question_tag(session: AsyncSession, *, question_tag_id: int) -> bool:

@@ -1,11 +1,11 @@
 """The SLA watcher (``sla-watch``): warn before a target is missed, post the breach when it is.
 
-Every ``EVERY_SECONDS`` (an interval job under its advisory lock) a run claims the current UTC
-minute (one "JobRun" row per job, period ``minute``, moved forward by a conditional upsert), so
-across instances the work of a minute is done once; a run finding its minute taken does nothing.
-Its one read (``nephthys.sla.due.clocks_due``: a range of a partial index, empty when nothing is
-due) finds the running clocks whose next work is due at the job's clock, the longest due first,
-at most ``per_run`` of them:
+Every ``EVERY_SECONDS`` (an interval job under its advisory lock) a run first reads the running
+clocks whose next work is due at the job's clock (``nephthys.sla.due.clocks_due``: a range of a
+partial index, empty when nothing is due: then the run is that one read), the longest due first, at
+most ``per_run`` of them. With work to do it claims the current UTC minute (one "JobRun" row per
+job, period ``minute``, moved forward by a conditional upsert), so across instances the work of a
+minute is done once; a run finding its minute taken does nothing. The work:
 
 - **Warning**, once a clock has run SLA_WARN_AT of its target (in support minutes): a DM to the
   ticket's assignee; when unassigned, to each subscriber of its team tags; when it has none, in
@@ -21,15 +21,16 @@ committed before anything is posted, so a restart, a second instance or a repeat
 posts it twice. A post that fails after its claim is not tried again (never twice beats late):
 the run reports it and the heartbeat channel hears of it.
 
-Slack's limits: posts are spaced ``interval_seconds`` apart (breaches share one channel, about a
-post a second), a 429 is waited out by slack_sdk's handler, and what is left waits for the next
-minute.
+Slack's limits: a run's posts are coalesced, one message per recipient (every warning for that
+person, or every breach in the team channel, a line each), spaced ``interval_seconds`` apart; a 429
+is waited out by slack_sdk's handler, and what is left waits for the next minute.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -56,6 +57,7 @@ EVERY_SECONDS = 30  # twice a minute, so no minute is missed; the minute's claim
 PER_RUN = 40
 # Breaches share the team channel (about one post a second); warnings go to people's DMs.
 INTERVAL_SECONDS = 1.1
+NOTHING_DONE = "warned 0, posted 0 breaches"
 
 _CLAIM_MINUTE = text(
     """INSERT INTO "JobRun" (job, period, "startedAt") VALUES (:job, 'minute', :minute)
@@ -100,6 +102,10 @@ class SlaWatch(ServiceJob):
             return "\n".join(self._would(clock, now) for clock in due) or "nothing due"
         if ctx.channels.bts is None:
             return "off"
+        # With nothing due a run is this one read (an empty index range): no claim, nothing written.
+        due = await clocks_due(ctx.sessions, now=now, limit=self.per_run)
+        if not due:
+            return NOTHING_DONE
         minute = minute_of(now)
         async with autocommit(ctx.sessions) as connection:
             claimed = await connection.scalar(_CLAIM_MINUTE, {"job": NAME, "minute": minute})
@@ -107,7 +113,7 @@ class SlaWatch(ServiceJob):
             return f"minute {minute:%H:%M} UTC already watched"
         outcome, detail = "failed", "the run died"
         try:
-            detail = await self._watch(now)
+            detail = await self._watch(now, due)
             outcome = "done"
             return detail
         except Exception as error:
@@ -124,55 +130,66 @@ class SlaWatch(ServiceJob):
         what = "breach" if clock.breached_at(now) else "warn"
         return f"would {what} #{clock.ticket_id}'s {CLOCK_NAMES[clock.clock].replace('_', ' ')} (due {clock.due_at:%Y-%m-%d %H:%M} UTC)"
 
-    async def _watch(self, now: datetime) -> str:
+    async def _watch(self, now: datetime, due: list[DueClock]) -> str:
+        """Claim each due clock's warning or breach (its event), then post them coalesced: one message
+        per recipient with every warning for them, one message in the team channel with every breach."""
         ctx = self.ctx
         team_channel = ctx.channels.bts
         assert team_channel is not None  # run() returns "off" without one
-        due = await clocks_due(ctx.sessions, now=now, limit=self.per_run)
-        warned = breached = failed = posts = 0
-        for clock in due:
-            breach = clock.breached_at(now)
-            kind = TicketEventKind.SLA_BREACHED if breach else TicketEventKind.SLA_WARNED
-            event_id = await lifecycle.record_sla_event(
-                ctx.sessions,
-                ticket_id=clock.ticket_id,
-                clock=clock.clock,
-                clock_start=clock.start_at,
-                kind=kind,
-                at=now,
+        claims = [
+            lifecycle.SlaClaim(
+                clock.ticket_id,
+                clock.clock,
+                clock.start_at,
+                TicketEventKind.SLA_BREACHED if clock.breached_at(now) else TicketEventKind.SLA_WARNED,
             )
+            for clock in due
+        ]
+        logged = await lifecycle.record_sla_events(ctx.sessions, claims=claims, at=now)
+        # recipient -> [(event id, ticket id, line)], in the order the clocks fell due.
+        messages: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+        breaches: list[tuple[int, int, str]] = []
+        warned = 0
+        for clock in due:
+            event_id = logged.get((clock.ticket_id, clock.clock))
             if event_id is None:  # another run logged it, or the ticket moved on since the read
                 continue
-            channels = [team_channel] if breach else self._warning_recipients(clock, team_channel)
-            text_ = self._breach_text(clock) if breach else self._warning_text(clock, now)
-            first_ts: str | None = None
+            if clock.breached_at(now):
+                breaches.append((event_id, clock.ticket_id, self._breach_text(clock)))
+                continue
+            warned += 1
+            for recipient in self._warning_recipients(clock, team_channel):
+                messages[recipient].append((event_id, clock.ticket_id, self._warning_text(clock, now)))
+        if breaches:
+            messages[team_channel].extend(breaches)
+        failed = posts = 0
+        notes: list[tuple[int, str]] = []
+        for recipient, lines in messages.items():
+            if posts and self.interval_seconds:
+                await asyncio.sleep(self.interval_seconds)
+            posts += 1
             try:
-                for channel in channels:
-                    if posts and self.interval_seconds:
-                        await asyncio.sleep(self.interval_seconds)
-                    posts += 1
-                    ts = await ctx.client.post_message(
-                        channel=channel,
-                        text=text_,
-                        tag=PostTag(f"sla_{'breach' if breach else 'warning'}", clock.ticket_id),
-                    )
-                    first_ts = first_ts or ts
-            except Exception as error:
-                failed += 1
-                await ctx.alert(
-                    f":warning: Ticket #{clock.ticket_id}'s SLA {'breach' if breach else 'warning'} was logged "
-                    f"but not posted ({flows.describe(error)}); it is not tried again."
+                ts = await ctx.client.post_message(
+                    channel=recipient,
+                    text="\n".join(line for _, _, line in lines),
+                    tag=PostTag("sla", lines[0][1] if len(lines) == 1 else None),
                 )
-            if first_ts is not None:
-                await lifecycle.note_sla_message(ctx.sessions, event_id=event_id, msg_ts=first_ts)
-            if breach:
-                # The clock's state changed (running to breached): its backend message's SLA line says so.
-                await flows.show_wait(ctx, clock.ticket_id)
-            breached += breach
-            warned += not breach
+            except Exception as error:
+                failed += len(lines)
+                tickets = ", ".join(f"#{ticket_id}" for _, ticket_id, _ in lines)
+                await ctx.alert(
+                    f":warning: SLA warnings or breaches of {tickets} were logged but not posted to {recipient} "
+                    f"({flows.describe(error)}); they are not tried again."
+                )
+                continue
+            notes.extend((event_id, ts) for event_id, _, _ in lines)
+        await lifecycle.note_sla_messages(ctx.sessions, notes=notes)
+        for _, ticket_id, _ in breaches:
+            # The clock's state changed (running to breached): its backend message's SLA line says so.
+            await flows.show_wait(ctx, ticket_id)
         more = " (more wait for the next minute)" if len(due) >= self.per_run else ""
         failures = f", {failed} not posted" if failed else ""
-        return f"warned {warned}, posted {breached} breaches{failures}{more}"
+        return f"warned {warned}, posted {len(breaches)} breaches{failures}{more}"
 
     def _warning_recipients(self, clock: DueClock, team_channel: str) -> list[str]:
         """The assignee; when unassigned, its team tags' subscribers; when it has none, the team channel."""

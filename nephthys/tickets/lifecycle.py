@@ -62,7 +62,7 @@ from nephthys.tickets.reads import (
     tickets_needing_repair,
 )
 from nephthys.tickets.replies import record_helper_macro, record_reply
-from nephthys.tickets.sla_events import note_sla_message, record_sla_event
+from nephthys.tickets.sla_events import SlaClaim, note_sla_messages, record_sla_event, record_sla_events
 from nephthys.tickets.users import (
     Viewer,
     is_helper,
@@ -90,6 +90,7 @@ __all__ = [
     "PostedMessage",
     "ReplyRecorded",
     "Sessions",
+    "SlaClaim",
     "TicketState",
     "Viewer",
     "asker_needs_help",
@@ -101,7 +102,7 @@ __all__ = [
     "delete_ticket",
     "forget_bot_message",
     "is_helper",
-    "note_sla_message",
+    "note_sla_messages",
     "note_thread_activity",
     "open_ticket",
     "previous_ticket_count",
@@ -113,6 +114,7 @@ __all__ = [
     "record_nudge",
     "record_reply",
     "record_sla_event",
+    "record_sla_events",
     "remember_home_view",
     "reopen_ticket",
     "resolve_ticket",

@@ -1,39 +1,101 @@
 """The SLA watcher's changes: a clock's warning or breach logged on the ticket's timeline, once.
 
-``record_sla_event`` is sla-watch's claim (nephthys/tasks/sla_watch.py): it logs SLA_WARNED or
-SLA_BREACHED for one clock (its kind and start) in the transaction that re-checks, under the
-ticket's row lock, that the clock still runs and is due it, and recomputes the ticket's clocks
-(the watcher's next work on it moves on). A partial unique index on the event's clock makes the
-insert the claim: two instances, two runs or a retried run log it once, and only the run that
-logged it posts. The post's ts is noted on the event afterwards (``note_sla_message``).
+``record_sla_events`` is sla-watch's claim (nephthys/tasks/sla_watch.py): in one transaction it
+takes the tickets' row locks, logs SLA_WARNED or SLA_BREACHED for each clock (its kind and start)
+that still runs and is due it, and recomputes those tickets' clocks (the watcher's next work on them
+moves on). A partial unique index on the event's clock makes the insert the claim: two instances,
+two runs or a retried run log it once, and only the run that logged it posts. The posts' ts are
+noted on the events afterwards (``note_sla_messages``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 
-from nephthys.database.models import SlaState, Ticket, TicketEventKind, TicketSpanKind
+from nephthys.database.models import TicketEventKind, TicketSpanKind
 from nephthys.sla import clocks as sla_clocks
 from nephthys.tickets.core import Sessions, retried_on_conflict
 
 SLA_EVENT_KINDS = (TicketEventKind.SLA_WARNED, TicketEventKind.SLA_BREACHED)
 
-_CLOCK = text(
-    """SELECT state, "startAt", "dueAt", "warnAt" FROM "TicketSlaClock"
-       WHERE "ticketId" = :ticket_id AND kind = CAST(:clock AS "TicketSpanKind")"""
-)
+# Locks the tickets (in id order, so two claimers never wait on each other in a cycle).
+_LOCK = text("""SELECT id FROM "Ticket" WHERE id = ANY(CAST(:ticket_ids AS int[])) ORDER BY id FOR UPDATE""")
+# Logs each asked event whose clock still runs, with the same start, and is due it at :at; the
+# partial unique index on the clock skips one logged before. Returns what it logged.
 _LOG = text(
     """INSERT INTO "TicketEvent" ("ticketId", kind, at, "slaClock", "clockStartAt")
-       VALUES (:ticket_id, CAST(:kind AS "TicketEventKind"), :at, CAST(:clock AS "TicketSpanKind"), :clock_start)
+       SELECT x.ticket_id, CAST(x.kind AS "TicketEventKind"), :at, c.kind, c."startAt"
+       FROM unnest(CAST(:ticket_ids AS int[]), CAST(:clocks AS text[]), CAST(:starts AS timestamptz[]),
+                   CAST(:kinds AS text[])) WITH ORDINALITY AS x(ticket_id, clock, start_at, kind, n)
+       JOIN "TicketSlaClock" c ON c."ticketId" = x.ticket_id AND c.kind = CAST(x.clock AS "TicketSpanKind")
+       WHERE c.state = 'RUNNING' AND c."startAt" = x.start_at
+         AND (CASE WHEN x.kind = 'SLA_BREACHED' THEN c."dueAt" ELSE c."warnAt" END) <= CAST(:at AS timestamptz)
+       ORDER BY x.n
        ON CONFLICT ("ticketId", kind, "slaClock", "clockStartAt") WHERE "slaClock" IS NOT NULL DO NOTHING
-       RETURNING id"""
+       RETURNING id, "ticketId", "slaClock" """
 )
-_NOTE = text("""UPDATE "TicketEvent" SET "msgTs" = :msg_ts WHERE id = :event_id AND "msgTs" IS NULL""")
+# One message may carry several events (sla-watch coalesces, and one warning may go to several
+# people): each event takes the first message that carried it, and of a ticket's events of one kind
+# only one takes a given message (a ticket logs one event per kind and message: migration 0018).
+_NOTE = text(
+    """WITH firsts AS (
+           SELECT DISTINCT ON (x.id) x.id, x.ts, x.n
+           FROM unnest(CAST(:event_ids AS int[]), CAST(:msg_tss AS text[])) WITH ORDINALITY AS x(id, ts, n)
+           ORDER BY x.id, x.n),
+       chosen AS (
+           SELECT DISTINCT ON (e."ticketId", e.kind, f.ts) e.id, f.ts
+           FROM firsts f JOIN "TicketEvent" e ON e.id = f.id
+           ORDER BY e."ticketId", e.kind, f.ts, f.n)
+       UPDATE "TicketEvent" e SET "msgTs" = chosen.ts FROM chosen
+       WHERE e.id = chosen.id AND e."msgTs" IS NULL"""
+)
+
+
+@dataclass(frozen=True)
+class SlaClaim:
+    """A clock's warning or breach to log: the ticket, the clock (kind and start), the event's kind."""
+
+    ticket_id: int
+    clock: TicketSpanKind
+    clock_start: datetime
+    kind: TicketEventKind
 
 
 @retried_on_conflict
+async def record_sla_events(
+    sessions: Sessions, *, claims: Sequence[SlaClaim], at: datetime
+) -> dict[tuple[int, TicketSpanKind], int]:
+    """Log each claim's event (SLA_WARNED or SLA_BREACHED) at ``at``, in one transaction holding the
+    tickets' row locks; the logged ones by (ticket id, clock), with their event ids. A claim is not
+    logged when its clock stopped or restarted, is not due it at ``at``, or was logged before."""
+    for claim in claims:
+        if claim.kind not in SLA_EVENT_KINDS:
+            raise ValueError(f"not an SLA event: {claim.kind}")
+    if not claims:
+        return {}
+    async with sessions.begin() as session:
+        await session.execute(_LOCK, {"ticket_ids": sorted({claim.ticket_id for claim in claims})})
+        rows = await session.execute(
+            _LOG,
+            {
+                "ticket_ids": [claim.ticket_id for claim in claims],
+                "clocks": [claim.clock.value for claim in claims],
+                "starts": [claim.clock_start for claim in claims],
+                "kinds": [claim.kind.value for claim in claims],
+                "at": at,
+            },
+        )
+        logged = {(row.ticketId, TicketSpanKind(row.slaClock)): row.id for row in rows}
+        if logged:
+            # The watcher's next work on those clocks moves on (a warning's clock now waits for its breach).
+            await sla_clocks.refresh(session, sorted({ticket_id for ticket_id, _ in logged}))
+        return logged
+
+
 async def record_sla_event(
     sessions: Sessions,
     *,
@@ -43,38 +105,17 @@ async def record_sla_event(
     kind: TicketEventKind,
     at: datetime,
 ) -> int | None:
-    """Log ``kind`` (SLA_WARNED or SLA_BREACHED) at ``at`` for the ticket's ``clock`` that started at
-    ``clock_start``; the event's id, or None when it is not this call's to log: the clock stopped
-    or restarted, is not due it at ``at``, or it was logged before."""
-    if kind not in SLA_EVENT_KINDS:
-        raise ValueError(f"not an SLA event: {kind}")
+    """One claim (``record_sla_events``): its event's id, or None when it is not this call's to log."""
+    logged = await record_sla_events(sessions, claims=[SlaClaim(ticket_id, clock, clock_start, kind)], at=at)
+    return logged.get((ticket_id, clock))
+
+
+async def note_sla_messages(sessions: Sessions, *, notes: Sequence[tuple[int, str]]) -> None:
+    """The Slack messages that carried the warnings and breaches, on their events: (event id, ts)
+    pairs in the order they were posted, written in one statement."""
+    if not notes:
+        return
     async with sessions.begin() as session:
-        locked = await session.scalar(select(Ticket.id).where(Ticket.id == ticket_id).with_for_update())
-        if locked is None:
-            return None
-        row = (await session.execute(_CLOCK, {"ticket_id": ticket_id, "clock": clock.value})).one_or_none()
-        if row is None or row.state != SlaState.RUNNING.value or row.startAt != clock_start:
-            return None
-        due = row.dueAt if kind is TicketEventKind.SLA_BREACHED else row.warnAt
-        if due is None or at < due:
-            return None
-        event_id = await session.scalar(
-            _LOG,
-            {
-                "ticket_id": ticket_id,
-                "kind": kind.value,
-                "at": at,
-                "clock": clock.value,
-                "clock_start": clock_start,
-            },
+        await session.execute(
+            _NOTE, {"event_ids": [event_id for event_id, _ in notes], "msg_tss": [ts for _, ts in notes]}
         )
-        if event_id is None:
-            return None
-        await sla_clocks.refresh(session, [ticket_id])
-        return event_id
-
-
-async def note_sla_message(sessions: Sessions, *, event_id: int, msg_ts: str) -> None:
-    """The warning's or breach's Slack message, on its event (the first one, when it went to several)."""
-    async with sessions.begin() as session:
-        await session.execute(_NOTE, {"event_id": event_id, "msg_ts": msg_ts})

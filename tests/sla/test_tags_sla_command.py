@@ -61,3 +61,19 @@ async def test_tags_sla_sets_and_removes_a_tags_targets_and_re_evaluates_its_tic
         ]:
             code, out, err = await nephthys("tags", "sla", *args, env=env, cwd=tmp_path)
             assert (code, message in err) == (expected_code, True), (args, err)
+
+
+async def test_deleting_a_tag_with_targets_re_evaluates_its_tickets(desk, team):
+    from nephthys.tags import service
+
+    async with desk(sla_first_response_minutes=30) as d:
+        [billing] = await d.fetch(
+            """INSERT INTO "Tag" (name, "slaFirstResponseMinutes") VALUES ('Billing', 10) RETURNING id"""
+        )
+        asked, ticket = await d.ask()
+        await d.reply(asked, HELPER, "?tag Billing")
+        query = """SELECT "targetMinutes" FROM "TicketSlaClock" WHERE "ticketId" = $1 AND kind = 'FIRST_RESPONSE'"""
+        assert [r["targetMinutes"] for r in await d.fetch(query, ticket["id"])] == [10]
+        async with d.service.ctx.sessions.begin() as session:
+            assert await service.delete_tag(session, tag_id=billing["id"])
+        assert [r["targetMinutes"] for r in await d.fetch(query, ticket["id"])] == [30]
