@@ -58,7 +58,7 @@ from nephthys.transcripts import load_transcript
 CALENDAR = SupportCalendar(ZoneInfo("Europe/London"), parse_support_hours("Mon-Fri 09:00-18:00"))
 POLICY = SlaPolicy(SlaTargets(30, 60, 480), 0.75)
 
-# Every ticket's clocks from its columns (the generator writes no timeline): the first response
+# Every ticket's clocks from its columns (written before the generator wrote timelines): the first response
 # to "assignedAt" (or the closure), the resolution to the closure (paused while waiting on the
 # asker), a next response running for in-progress tickets waiting on the helpers.
 FILL = """
