@@ -66,8 +66,10 @@ def parse(path: Path) -> Schema:
             field_name, raw_type = parts[0], parts[1]
             attributes = " ".join(parts[2:])
             base_type = raw_type.rstrip("?").removesuffix("[]")
-            if raw_type.endswith("[]") or base_type in model_names:
+            if base_type in model_names or (raw_type.endswith("[]") and base_type not in SCALARS):
                 continue  # relation fields have no column
+            if raw_type.endswith("[]"):
+                base_type += "[]"  # a scalar list: a PostgreSQL array column
             db_type = re.search(r"@db\.(\w+)", attributes)
             model.fields.append(
                 Field(
