@@ -25,7 +25,10 @@ from nephthys.tickets.core import (
 # its own transaction, with no BEGIN/COMMIT round trips and no ORM machinery.
 _ASKER_AND_TICKET = text(
     """SELECT u.id AS asker_id, u.username IS NOT NULL AS has_username,
-              (SELECT t.id FROM "Ticket" t WHERE t."msgTs" = :msg_ts) AS ticket_id
+              (SELECT t.id FROM "Ticket" t WHERE t."msgTs" = :msg_ts) AS ticket_id,
+              -- A new ticket has no tags yet: only the default policy can give it clocks.
+              coalesce((SELECT p."firstResponseMinutes" IS NOT NULL OR p."resolutionMinutes" IS NOT NULL
+                        FROM "SlaPolicyInUse" p WHERE p.id = 1), false) AS default_targets
        FROM (SELECT 1) AS one LEFT JOIN "User" u ON u."slackId" = :slack_id"""
 )
 _NEW_USER = text(
@@ -119,7 +122,10 @@ async def open_ticket(
             ).one_or_none()
             if created is not None:
                 # Its SLA clocks (first response and resolution running, under the default targets).
-                await sla_clocks.refresh(connection, [created.id])
+                # Without default targets there are none to compute, and the question's Slack side
+                # waits on no further statement (it is posted even while the database drops out).
+                if found.default_targets:
+                    await sla_clocks.refresh(connection, [created.id])
                 ticket = TicketState(
                     id=created.id,
                     title=title,
