@@ -82,11 +82,13 @@ class KeyedLocks:
 
     @contextlib.asynccontextmanager
     async def hold(self, key: Hashable):
+        """Hold ``key``'s lock; yields whether another holder had it first (and may have acted)."""
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._users[key] = self._users.get(key, 0) + 1
         try:
+            waited = lock.locked()
             async with lock:
-                yield
+                yield waited
         finally:
             self._users[key] -= 1
             if self._users[key] == 0:

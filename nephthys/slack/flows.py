@@ -120,8 +120,10 @@ async def finish_ticket(
     reply comes last, so its BotMessage row marks a finished ticket for the repair job.
     ``opened`` (the ticket as open_ticket just returned it) saves reading it again.
     """
-    async with ctx.ticket_locks.hold(ticket_id):
-        await _finish_ticket(ctx, ticket_id, opened=opened)
+    async with ctx.ticket_locks.hold(ticket_id) as waited:
+        # Another worker held the ticket first (a second delivery of the question under another
+        # event id): it may have posted already, so this one reads the ticket as it is now.
+        await _finish_ticket(ctx, ticket_id, opened=None if waited else opened)
 
 
 async def _finish_ticket(
