@@ -2,47 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from nephthys.slack.titles import first_words_title
+from nephthys.testing.fake_ai import FakeAI
 from tests.slack.conftest import TICKET_CHANNEL
 from tests.support.server import running
 
 QUESTION = "My GitHub Pages site shows a 404 after I pushed the new build, what did I break?"
 
 
-class FakeModel:
-    """An OpenAI-compatible /chat/completions that answers well, slowly, or with an error."""
-
-    def __init__(self, behaviour: str) -> None:
-        self.behaviour = behaviour
-        self.requests: list[dict] = []
-        self.release = asyncio.Event()
-        self.app = Starlette(routes=[Route("/v1/chat/completions", self.complete, methods=["POST"])])
-
-    async def complete(self, request: Request) -> JSONResponse:
-        self.requests.append(
-            {"body": await request.json(), "authorization": request.headers.get("authorization")}
-        )
-        if self.behaviour == "slow":
-            await self.release.wait()
-        if self.behaviour == "error":
-            return JSONResponse({"error": {"message": "overloaded"}}, status_code=500)
-        if self.behaviour == "garbage":
-            return JSONResponse({"choices": []})
-        return JSONResponse(
-            {"choices": [{"message": {"role": "assistant", "content": '"GitHub Pages 404 after deploy"'}}]}
-        )
+def title_model(behaviour: str) -> FakeAI:
+    """The fake OpenAI-compatible endpoint, answering (when it answers) with one title."""
+    return FakeAI('"GitHub Pages 404 after deploy"', behaviour=behaviour)
 
 
 async def ask_with_model(desk, behaviour: str):
-    model = FakeModel(behaviour)
+    model = title_model(behaviour)
     async with running(model.app) as model_url:
         try:
             async with desk(
@@ -89,7 +65,7 @@ async def test_without_a_model_no_call_is_made_and_titles_are_the_first_words(de
 @pytest.mark.parametrize("behaviour", ["good", "error"])
 async def test_without_a_key_only_an_ai_written_title_is_shown(desk, team, behaviour):
     """API_DESCRIPTIONS=keys: the first words are the question's text, hidden like it (issue 18 §5)."""
-    model = FakeModel(behaviour)
+    model = title_model(behaviour)
     settings = {"hack_club_ai_api_key": "sk-test", "ai_timeout_seconds": 0.5, "api_descriptions": "keys"}
     async with running(model.app) as model_url, desk(ai_base_url=f"{model_url}/v1", **settings) as d:
         _, ticket = await d.ask(QUESTION)
