@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nephthys.stats.overview import MessageLinks, StatsV2Raw, age_minutes, stats_v2_raw, stats_v2_view
@@ -144,8 +143,7 @@ class AnswerMemo:
 
 
 # The clock is the database's: windows end at the now() of the first statement, whose
-# snapshot also gives the data version.
-NO_JIT = text("SET LOCAL jit = off")
+# snapshot also gives the data version. (JIT is off for every connection: see database/engine.py.)
 VERSION_AND_NOW = 'SELECT (SELECT "version" FROM "TicketTotals" WHERE id = 1) AS version, now() AS now'
 
 
@@ -167,8 +165,6 @@ async def current_stats_v2(
         async with memo.computing:
             rendered = memo.lookup(version, now)
             if rendered is None:
-                # One statement of many small index scans: compiling it costs more than it saves.
-                await connection.execute(NO_JIT)
                 rendered = RenderedStatsV2.of(await stats_v2_raw(connection, now), links)
                 memo.remember(rendered)
     return rendered, now
