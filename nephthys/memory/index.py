@@ -176,3 +176,20 @@ async def release_draft_send(sessions, *, ticket_id: int) -> None:
     """The claimed send failed: a later click may send it."""
     async with sessions.begin() as session:
         await session.execute(_RELEASE_DRAFT_SEND, {"ticket_id": ticket_id})
+
+
+_CLAIM_QUESTION_TAG = text(
+    """UPDATE "TicketSearch" s SET "questionTagAskedAt" = clock_timestamp()
+       FROM "Ticket" t
+       WHERE s."ticketId" = :ticket_id AND t.id = s."ticketId" AND s."questionTagAskedAt" IS NULL
+         AND t."questionTagId" IS NULL AND t.status <> 'CLOSED'
+       RETURNING 1"""
+)
+
+
+async def claim_question_tag(sessions, *, ticket_id: int) -> bool:
+    """Claim asking the model for the ticket's question tag, once (a redelivered question, a retry
+    or a second instance finds it claimed); False too when a helper already chose one or the
+    ticket is closed. Not released on a failure: a ticket's question tag is asked for once."""
+    async with sessions.begin() as session:
+        return (await session.execute(_CLAIM_QUESTION_TAG, {"ticket_id": ticket_id})).first() is not None
