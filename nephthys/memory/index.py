@@ -81,7 +81,10 @@ _ANSWERED_NEW_ROW = text(
               CAST(:question_terms AS text[]), :answer, :helper_id, :ts,
               coalesce(CAST(:at AS timestamptz), clock_timestamp())
        FROM "Ticket" t WHERE t.id = :ticket_id
-       ON CONFLICT ("ticketId") DO NOTHING"""
+       ON CONFLICT ("ticketId") DO UPDATE
+       SET answer = EXCLUDED.answer, "answeredById" = EXCLUDED."answeredById",
+           "answerTs" = EXCLUDED."answerTs", "answeredAt" = EXCLUDED."answeredAt",
+           document = ts_filter("TicketSearch".document, '{a,b}') || CAST(:answer_document AS tsvector)"""
 )
 
 
@@ -99,6 +102,7 @@ async def answered(
     """A helper wrote ``answer`` in the open ticket's thread: it is the ticket's answer now.
 
     ``title``/``description``: the ticket's, for a ticket opened before the memory existed (no row).
+    A row the bulk reindex (nephthys/memory/reindex.py) inserts in between gets the answer too.
     """
     answer = answer[:ANSWER_LIMIT]
     answer_document = _answer_document(answer)
