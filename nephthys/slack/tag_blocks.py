@@ -98,12 +98,13 @@ async def backend_tag_blocks_for_ticket(
     session: AsyncSession, transcript: Transcript, *, ticket_id: int
 ) -> list[dict]:
     """``backend_tag_blocks`` with the ticket's current tags read from the database."""
+    question_tag, automatic = await service.question_tag_and_mark(session, ticket_id=ticket_id)
     return backend_tag_blocks(
         transcript,
         ticket_id=ticket_id,
         ticket_tags=await service.tags_on_ticket(session, ticket_id=ticket_id),
-        question_tag=await service.question_tag_of_ticket(session, ticket_id=ticket_id),
-        question_tag_automatic=await service.question_tag_is_automatic(session, ticket_id=ticket_id),
+        question_tag=question_tag,
+        question_tag_automatic=automatic,
     )
 
 

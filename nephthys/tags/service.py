@@ -452,16 +452,22 @@ async def question_tag_of_ticket(session: AsyncSession, *, ticket_id: int) -> Ta
     return None if row is None else TagView(id=row.id, name=row.label)
 
 
-_AUTOMATIC_QUESTION_TAG = text(
-    """SELECT 1 FROM "Ticket" t JOIN "TicketSearch" s ON s."ticketId" = t.id
-       WHERE t.id = :ticket_id AND s."autoQuestionTagId" = t."questionTagId"
-"""
+_QUESTION_TAG_AND_MARK = text(
+    """SELECT q.id, q.label, s."autoQuestionTagId" IS NOT DISTINCT FROM q.id AS automatic
+       FROM "Ticket" t
+       JOIN "QuestionTag" q ON q.id = t."questionTagId"
+       LEFT JOIN "TicketSearch" s ON s."ticketId" = t.id
+       WHERE t.id = :ticket_id"""
 )
 
 
-async def question_tag_is_automatic(session: AsyncSession, *, ticket_id: int) -> bool:
-    """The ticket's question tag is the one the model chose (no helper changed it since)."""
-    return (await session.execute(_AUTOMATIC_QUESTION_TAG, {"ticket_id": ticket_id})).first() is not None
+async def question_tag_and_mark(session: AsyncSession, *, ticket_id: int) -> tuple[TagView | None, bool]:
+    """The ticket's question tag (None: none) and whether it is the one the model chose (no
+    helper changed it since), in one read."""
+    row = (await session.execute(_QUESTION_TAG_AND_MARK, {"ticket_id": ticket_id})).first()
+    if row is None:
+        return None, False
+    return TagView(id=row.id, name=row.label), bool(row.automatic)
 
 
 # --- the App Home's tag administration (admins) -----------------------------------------------
