@@ -147,7 +147,50 @@ def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
         print(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
         if upgraded.adopted:
             print(migrate.adoption_note(settings.api_status_case))
+        if not args.no_reindex:
+            _run_db(lambda: _reindex_memory(url, batch=args.batch), url)
     return 0
+
+
+def cmd_db_reindex_memory(settings: Settings, args: argparse.Namespace) -> int:
+    with command_database(settings) as url:
+        state = _run_db(lambda: migrate.status(url), url)
+        if state.behind:
+            raise StartupError(f"the database is {state.describe()}; run `nephthys db upgrade` first")
+        _run_db(lambda: _reindex_memory(url, batch=args.batch), url)
+    return 0
+
+
+async def _reindex_memory(url: str, *, batch: int) -> None:
+    """The memory rows of tickets opened before migration 0024 (nephthys/memory/reindex.py)."""
+    import time
+
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from nephthys.database.engine import create_engine
+    from nephthys.memory import reindex
+
+    engine = create_engine(url, pool_size=2)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    started = time.perf_counter()
+
+    def progress(done: reindex.Reindexed) -> None:
+        if done.batches % 100 == 0:
+            print(
+                f"  memory reindex: {reindex.rate(done, started)} so far (up to ticket #{done.after})",
+                flush=True,
+            )
+
+    try:
+        done = await reindex.reindex_missing(sessions, batch=batch, progress=progress)
+    finally:
+        await engine.dispose()
+    if done.skipped:
+        print("memory reindex: another run holds it (the service's memory-reindex job or another upgrade)")
+    elif done.filled:
+        print(
+            f"memory reindex: filled the search rows of tickets opened before 0024: {reindex.rate(done, started)}"
+        )
 
 
 def cmd_db_status(settings: Settings, args: argparse.Namespace) -> int:
@@ -282,8 +325,18 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="manage the database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     for name, handler, text in [
-        ("upgrade", cmd_db_upgrade, "bring the database to the newest schema (adopting a Prisma one)"),
+        (
+            "upgrade",
+            cmd_db_upgrade,
+            "bring the database to the newest schema (adopting a Prisma one), then fill the search rows "
+            "of tickets opened before migration 0024",
+        ),
         ("status", cmd_db_status, "say which revision the database is at; exit 1 when behind"),
+        (
+            "reindex-memory",
+            cmd_db_reindex_memory,
+            "fill the search rows of tickets opened before migration 0024 (resumable; what `db upgrade` runs)",
+        ),
         (
             "rebuild-ticket-json",
             cmd_db_rebuild_ticket_json,
@@ -293,6 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub = db_commands.add_parser(name, help=text)
         accept_embedded_flag(sub)
         sub.set_defaults(handler=handler)
+        if name in ("upgrade", "reindex-memory"):
+            sub.add_argument("--batch", type=int, default=500, help="tickets a transaction (default 500)")
+        if name == "upgrade":
+            sub.add_argument("--no-reindex", action="store_true", help="only migrate the schema")
 
     api_keys = commands.add_parser("api-keys", help="make, list and revoke keys for the HTTP API")
     keys_commands = api_keys.add_subparsers(dest="keys_command", required=True)

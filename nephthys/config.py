@@ -74,6 +74,10 @@ class Settings:
     ai_base_url: str | None = None
     ai_model: str = "gpt-4o-mini"
     ai_timeout_seconds: float = 3.0
+    # A new ticket's question tag chosen by the endpoint from the existing ones (issue 22 §4): set
+    # only when the model's stated confidence is at least this.
+    ai_question_tags: bool = True
+    ai_question_tag_confidence: float = 0.8
     # Closing the loop with the asker (issue 9)
     feedback: bool = True
     resolve_credit_hours: float = 48.0
@@ -294,6 +298,10 @@ def _parse(env: Mapping[str, str]) -> dict:
         ai_base_url=url("AI_BASE_URL"),
         ai_model=get("AI_MODEL") or DEFAULTS.ai_model,
         ai_timeout_seconds=number("AI_TIMEOUT_SECONDS", DEFAULTS.ai_timeout_seconds, float, 0.1, 60),
+        ai_question_tags=boolean("AI_QUESTION_TAGS", DEFAULTS.ai_question_tags),
+        ai_question_tag_confidence=number(
+            "AI_QUESTION_TAG_CONFIDENCE", DEFAULTS.ai_question_tag_confidence, float, 0.0, 1.0
+        ),
         feedback=boolean("FEEDBACK", DEFAULTS.feedback),
         resolve_credit_hours=number(
             "RESOLVE_CREDIT_HOURS", DEFAULTS.resolve_credit_hours, float, 0, 24 * 365

@@ -396,6 +396,12 @@ class TicketSearch(Base):
     similar_posted_at: Mapped[datetime | None] = _timestamp(name="similarPostedAt")
     # The AI-drafted answer was sent to the asker (claimed once, by the first click).
     draft_sent_at: Mapped[datetime | None] = _timestamp(name="draftSentAt")
+    # The model was asked to choose the question tag (claimed once, before asking; migration 0029).
+    question_tag_asked_at: Mapped[datetime | None] = _timestamp(name="questionTagAskedAt")
+    # The question tag the model chose: "chosen automatically" while the ticket's is still this one.
+    auto_question_tag_id: Mapped[int | None] = mapped_column(
+        "autoQuestionTagId", ForeignKey("QuestionTag.id", ondelete="SET NULL", onupdate="CASCADE")
+    )
 
     __table_args__ = (Index("TicketSearch_document_idx", "document", postgresql_using="gin"),)
 

@@ -10,12 +10,10 @@ kept to ``DRAFT_CHARS``; the call to ``AI_TIMEOUT_SECONDS``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-import httpx
-
 from nephthys.config import Settings
+from nephthys.memory import ai
 from nephthys.memory.similar import PastTicket
 
 log = logging.getLogger(__name__)
@@ -44,27 +42,8 @@ def grounding(question: str, past: list[PastTicket]) -> str:
 
 async def drafted_answer(settings: Settings, question: str, past: list[PastTicket]) -> str:
     """The draft; raises DraftFailed on a timeout, an error or an empty answer."""
-    if not settings.ai_enabled or settings.ai_base_url is None:
-        raise DraftFailed("no AI endpoint is configured")
-    body = {
-        "model": settings.ai_model,
-        "messages": [
-            {"role": "system", "content": PROMPT},
-            {"role": "user", "content": grounding(question, past)},
-        ],
-        "max_tokens": 400,
-        "temperature": 0.2,
-    }
-    headers = {"Authorization": f"Bearer {settings.hack_club_ai_api_key}"}
-    url = settings.ai_base_url.rstrip("/") + "/chat/completions"
     try:
-        async with asyncio.timeout(settings.ai_timeout_seconds):
-            async with httpx.AsyncClient(timeout=settings.ai_timeout_seconds) as client:
-                response = await client.post(url, json=body, headers=headers)
-        response.raise_for_status()
-        content = str(response.json()["choices"][0]["message"]["content"]).strip()
-    except (TimeoutError, httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as error:
-        raise DraftFailed(type(error).__name__) from None
-    if not content:
-        raise DraftFailed("an empty answer")
+        content = await ai.completion(settings, system=PROMPT, user=grounding(question, past), max_tokens=400)
+    except ai.AIFailed as error:
+        raise DraftFailed(str(error)) from None
     return content if len(content) <= DRAFT_CHARS else content[: DRAFT_CHARS - 1] + "…"

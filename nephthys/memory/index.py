@@ -81,7 +81,10 @@ _ANSWERED_NEW_ROW = text(
               CAST(:question_terms AS text[]), :answer, :helper_id, :ts,
               coalesce(CAST(:at AS timestamptz), clock_timestamp())
        FROM "Ticket" t WHERE t.id = :ticket_id
-       ON CONFLICT ("ticketId") DO NOTHING"""
+       ON CONFLICT ("ticketId") DO UPDATE
+       SET answer = EXCLUDED.answer, "answeredById" = EXCLUDED."answeredById",
+           "answerTs" = EXCLUDED."answerTs", "answeredAt" = EXCLUDED."answeredAt",
+           document = ts_filter("TicketSearch".document, '{a,b}') || CAST(:answer_document AS tsvector)"""
 )
 
 
@@ -99,6 +102,7 @@ async def answered(
     """A helper wrote ``answer`` in the open ticket's thread: it is the ticket's answer now.
 
     ``title``/``description``: the ticket's, for a ticket opened before the memory existed (no row).
+    A row the bulk reindex (nephthys/memory/reindex.py) inserts in between gets the answer too.
     """
     answer = answer[:ANSWER_LIMIT]
     answer_document = _answer_document(answer)
@@ -176,3 +180,20 @@ async def release_draft_send(sessions, *, ticket_id: int) -> None:
     """The claimed send failed: a later click may send it."""
     async with sessions.begin() as session:
         await session.execute(_RELEASE_DRAFT_SEND, {"ticket_id": ticket_id})
+
+
+_CLAIM_QUESTION_TAG = text(
+    """UPDATE "TicketSearch" s SET "questionTagAskedAt" = clock_timestamp()
+       FROM "Ticket" t
+       WHERE s."ticketId" = :ticket_id AND t.id = s."ticketId" AND s."questionTagAskedAt" IS NULL
+         AND t."questionTagId" IS NULL AND t.status <> 'CLOSED'
+       RETURNING 1"""
+)
+
+
+async def claim_question_tag(sessions, *, ticket_id: int) -> bool:
+    """Claim asking the model for the ticket's question tag, once (a redelivered question, a retry
+    or a second instance finds it claimed); False too when a helper already chose one or the
+    ticket is closed. Not released on a failure: a ticket's question tag is asked for once."""
+    async with sessions.begin() as session:
+        return (await session.execute(_CLAIM_QUESTION_TAG, {"ticket_id": ticket_id})).first() is not None

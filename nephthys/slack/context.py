@@ -148,6 +148,9 @@ class SlackContext:
     home: HomePublisher | None = None
     # "Now" for the scheduler, the jobs and the views (nephthys/utils/clock.py).
     clock: Clock = utc_now
+    # The AI uses ("draft", "question_tag") whose last call failed: the heartbeat channel hears of
+    # a failure once, not per ticket, until a call succeeds (nephthys/slack/memory.py).
+    ai_failing: set[str] = field(default_factory=set)
 
     def ticket_changed(self, helper_slack_id: str | None) -> None:
         """A ticket assigned to this helper changed: their App Home may need a refresh (live, debounced)."""

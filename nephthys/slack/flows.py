@@ -16,6 +16,7 @@ click or the repair job can run them again and nothing is posted twice:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -92,7 +93,11 @@ async def open_ticket_for_question(ctx: SlackContext, *, ts: str, user: str, tex
     question = question_text(opened.ticket.title, opened.ticket.description)
     if opened.ticket.status is not TicketStatus.CLOSED:
         # After the backend message, never before it: posted once (a redelivery finds it claimed).
-        await memory.post_similar_tickets(ctx, ticket_id=opened.ticket.id, question=question)
+        # The question tag (AI endpoint configured) is asked for meanwhile, also once.
+        await asyncio.gather(
+            memory.post_similar_tickets(ctx, ticket_id=opened.ticket.id, question=question),
+            memory.choose_question_tag(ctx, ticket_id=opened.ticket.id, question=question),
+        )
     if opened.created:
         # The question's own instant: a late delivery joins the surge it was part of.
         at = slack_instant(ts) or ctx.clock()

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from nephthys.database.models import TicketStatus
-from nephthys.memory import draft, similar, surges
+from nephthys.memory import ai, draft, question_tag, similar, surges
 from nephthys.memory import index as memory_index
 from nephthys.slack.client import PostTag
 from nephthys.slack.context import SlackContext
@@ -155,8 +155,6 @@ DRAFT_SEND_ACTION = "memory_send_draft"
 DRAFT_TEXT_BLOCK = "draft_text"
 DRAFT_ACTIONS_BLOCK = "draft_actions"
 _CITATION = re.compile(r"\[(\d{1,2})\]")
-# Contexts whose last draft failed: the heartbeat channel hears of a failure once, not per ticket.
-_drafts_failing: set[int] = set()
 
 
 def draft_blocks(transcript: Transcript, ticket_id: int, draft: str, *, link) -> tuple[str, list[dict]]:
@@ -192,14 +190,14 @@ async def post_draft(ctx: SlackContext, *, ticket, question: str, found: list[si
     try:
         drafted = await draft.drafted_answer(ctx.settings, question, found)
     except draft.DraftFailed as error:
-        if id(ctx) not in _drafts_failing:
-            _drafts_failing.add(id(ctx))
+        if "draft" not in ctx.ai_failing:
+            ctx.ai_failing.add("draft")
             await ctx.alert(
                 f":warning: No answer was drafted for ticket #{ticket.id}: the AI endpoint failed ({error}). "
                 "Said once; drafts resume when it answers."
             )
         return
-    _drafts_failing.discard(id(ctx))
+    ctx.ai_failing.discard("draft")
     links = [ctx.permalink(ctx.channels.help, past.msg_ts) for past in found]
     text, blocks = draft_blocks(
         ctx.transcript, ticket.id, drafted, link=lambda n: links[n - 1] if 1 <= n <= len(links) else None
@@ -279,6 +277,62 @@ def register(app, ctx: SlackContext, after_ack) -> None:
         after_ack("A Send to the asker click", lambda: send_draft_clicked(ctx, body))
 
     app.action(DRAFT_SEND_ACTION)(clicked)
+
+
+# ---------------------------------------------------------------- the question tag (AI endpoint configured)
+
+
+async def choose_question_tag(ctx: SlackContext, *, ticket_id: int, question: str) -> bool:
+    """Ask the AI endpoint for the new ticket's question tag among the existing ones and set it,
+    marked as chosen automatically, when the model is confident (nephthys/memory/question_tag.py).
+    Run after the backend message; once per ticket (claimed in the database). Nothing is sent when
+    the endpoint is off, AI_QUESTION_TAGS is false or no question tag exists; nothing is set on an
+    unknown label, a low confidence, an answer not in the shape asked for, a timeout or an error
+    (the last two said once in the heartbeat channel, until a choice succeeds), nor when a helper
+    chose a tag first. True when set by this call."""
+    settings = ctx.settings
+    if not settings.ai_enabled or not settings.ai_question_tags:
+        return False
+    try:
+        async with ctx.sessions() as session:
+            labels = await question_tag.offered_labels(session)
+        if not labels or not await memory_index.claim_question_tag(ctx.sessions, ticket_id=ticket_id):
+            return False
+        try:
+            choice = await question_tag.ask(settings, question, labels)
+        except ai.AIFailed as error:
+            if "question_tag" not in ctx.ai_failing:
+                ctx.ai_failing.add("question_tag")
+                await ctx.alert(
+                    f":warning: No question tag was chosen for ticket #{ticket_id}: the AI endpoint "
+                    f"failed ({error}). Said once; choices resume when it answers."
+                )
+            return False
+        except question_tag.NoChoice as error:
+            ctx.ai_failing.discard("question_tag")
+            log.info("ticket #%s: the model's question tag is unusable: %s", ticket_id, error)
+            return False
+        ctx.ai_failing.discard("question_tag")
+        chosen = question_tag.chosen_label(choice, labels, min_confidence=settings.ai_question_tag_confidence)
+        if chosen is None:
+            log.info(
+                "ticket #%s: no question tag chosen (model said %r at %.2f)",
+                ticket_id,
+                choice.tag,
+                choice.confidence,
+            )
+            return False
+        if not await lifecycle.set_automatic_question_tag(
+            ctx.sessions, ticket_id=ticket_id, question_tag_id=chosen.id
+        ):
+            return False  # a helper chose one meanwhile, or the ticket closed or the tag went
+        from nephthys.slack import flows  # flows imports this module
+
+        await flows.refresh_backend_message(ctx, await lifecycle.ticket_by_id(ctx.sessions, ticket_id))
+        return True
+    except Exception as error:
+        log.warning("ticket #%s: question tag not chosen: %s", ticket_id, error)
+        return False
 
 
 # ---------------------------------------------------------------- surges

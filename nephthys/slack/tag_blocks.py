@@ -52,9 +52,11 @@ def backend_tag_blocks(
     ticket_id: int,
     ticket_tags: Sequence[TagView] = (),
     question_tag: TagView | None = None,
+    question_tag_automatic: bool = False,
 ) -> list[dict]:
     """The backend message's tag controls: team tags and the question tag, both answered by the
     options endpoint (filtered by what the helper types, no limit on how many tags exist).
+    A question tag the AI endpoint chose is also named above them, "(chosen automatically)".
     """
     team_select: dict = {
         "type": "multi_external_select",
@@ -77,6 +79,11 @@ def backend_tag_blocks(
         names = ", ".join(f"*{neutralise_mentions(tag.name)}*" for tag in ticket_tags)
         label = transcript.text("backend_team_tags_label")
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"{label}: {names}"}]})
+    if question_tag is not None and question_tag_automatic:
+        label = transcript.text("backend_question_tag_label")
+        mark = transcript.text("backend_question_tag_automatic")
+        shown = f"{label}: *{neutralise_mentions(question_tag.name)}* {mark}"
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": shown}]})
     blocks.append(
         {
             "type": "actions",
@@ -91,11 +98,13 @@ async def backend_tag_blocks_for_ticket(
     session: AsyncSession, transcript: Transcript, *, ticket_id: int
 ) -> list[dict]:
     """``backend_tag_blocks`` with the ticket's current tags read from the database."""
+    question_tag, automatic = await service.question_tag_and_mark(session, ticket_id=ticket_id)
     return backend_tag_blocks(
         transcript,
         ticket_id=ticket_id,
         ticket_tags=await service.tags_on_ticket(session, ticket_id=ticket_id),
-        question_tag=await service.question_tag_of_ticket(session, ticket_id=ticket_id),
+        question_tag=question_tag,
+        question_tag_automatic=automatic,
     )
 
 

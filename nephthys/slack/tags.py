@@ -126,10 +126,9 @@ async def question_tag_selected(ctx: SlackContext, body: dict) -> None:
     if not await lifecycle.is_helper(ctx.sessions, slack_id=user_id):
         await _refuse(ctx, body, user_id, ticket_id)
         return
-    async with ctx.sessions.begin() as session:
-        changed = await service.set_question_tag(
-            session, ticket_id=ticket_id, question_tag_id=selected[0] if selected else None
-        )
+    changed = await lifecycle.set_question_tag(
+        ctx.sessions, ticket_id=ticket_id, question_tag_id=selected[0] if selected else None
+    )
     if changed:
         await refresh_backend_message(ctx, ticket_id)
 

@@ -390,8 +390,17 @@ async def question_tag_options(session: AsyncSession, *, typed: str = "") -> lis
     return await _options(session, QuestionTag.id, QuestionTag.label, typed)
 
 
+_CLEAR_AUTOMATIC_MARK = text(
+    """UPDATE "TicketSearch" SET "autoQuestionTagId" = NULL
+       WHERE "ticketId" = :ticket_id AND "autoQuestionTagId" IS NOT NULL
+       RETURNING 1"""
+)
+
+
 async def set_question_tag(session: AsyncSession, *, ticket_id: int, question_tag_id: int | None) -> bool:
-    """Set (or clear, with None) the ticket's one question tag; True when it changed.
+    """A helper sets (or clears, with None) the ticket's one question tag; True when it changed,
+    or when it was the model's choice (issue 22 §4): a helper's choice, even of the same tag,
+    clears the "chosen automatically" mark.
 
     False too when the ticket or the question tag does not exist.
     """
@@ -405,7 +414,32 @@ async def set_question_tag(session: AsyncSession, *, ticket_id: int, question_ta
         .values(question_tag_id=question_tag_id)
         .returning(Ticket.id)
     )
-    return changed is not None
+    unmarked = (await session.execute(_CLEAR_AUTOMATIC_MARK, {"ticket_id": ticket_id})).first()
+    return changed is not None or unmarked is not None
+
+
+_SET_AUTOMATIC_QUESTION_TAG = text(
+    """WITH chosen AS (
+           UPDATE "Ticket" t SET "questionTagId" = :question_tag_id
+           WHERE t.id = :ticket_id AND t."questionTagId" IS NULL AND t.status <> 'CLOSED'
+             AND EXISTS (SELECT 1 FROM "QuestionTag" q WHERE q.id = :question_tag_id)
+           RETURNING t.id),
+       marked AS (
+           UPDATE "TicketSearch" s SET "autoQuestionTagId" = :question_tag_id
+           FROM chosen WHERE s."ticketId" = chosen.id
+           RETURNING 1)
+       SELECT id FROM chosen"""
+)
+
+
+async def set_automatic_question_tag(session: AsyncSession, *, ticket_id: int, question_tag_id: int) -> bool:
+    """The model's choice (issue 22 §4): set only on an open ticket with no question tag yet (a
+    helper who chose one first wins, even while the model was answering: the update waits for
+    their row lock and then sees their tag), and marked as chosen automatically. True when set."""
+    chosen = await session.execute(
+        _SET_AUTOMATIC_QUESTION_TAG, {"ticket_id": ticket_id, "question_tag_id": question_tag_id}
+    )
+    return chosen.first() is not None
 
 
 async def question_tag_of_ticket(session: AsyncSession, *, ticket_id: int) -> TagView | None:
@@ -416,6 +450,24 @@ async def question_tag_of_ticket(session: AsyncSession, *, ticket_id: int) -> Ta
         .where(Ticket.id == ticket_id)
     )
     return None if row is None else TagView(id=row.id, name=row.label)
+
+
+_QUESTION_TAG_AND_MARK = text(
+    """SELECT q.id, q.label, s."autoQuestionTagId" IS NOT DISTINCT FROM q.id AS automatic
+       FROM "Ticket" t
+       JOIN "QuestionTag" q ON q.id = t."questionTagId"
+       LEFT JOIN "TicketSearch" s ON s."ticketId" = t.id
+       WHERE t.id = :ticket_id"""
+)
+
+
+async def question_tag_and_mark(session: AsyncSession, *, ticket_id: int) -> tuple[TagView | None, bool]:
+    """The ticket's question tag (None: none) and whether it is the one the model chose (no
+    helper changed it since), in one read."""
+    row = (await session.execute(_QUESTION_TAG_AND_MARK, {"ticket_id": ticket_id})).first()
+    if row is None:
+        return None, False
+    return TagView(id=row.id, name=row.label), bool(row.automatic)
 
 
 # --- the App Home's tag administration (admins) -----------------------------------------------

@@ -92,15 +92,19 @@ def _local(instant: datetime | None, tz: ZoneInfo) -> str:
 
 def _interval_jobs(service) -> list[Job]:
     """The Slack service's interval jobs, then the API's own (run by every instance, Slack on or off)."""
-    from nephthys.tasks import ticket_json
+    from nephthys.tasks import memory_reindex, ticket_json
 
-    return [*service.scheduler.jobs, ticket_json.job(service.ctx.sessions)]
+    return [
+        *service.scheduler.jobs,
+        ticket_json.job(service.ctx.sessions),
+        memory_reindex.job(service.ctx.sessions),
+    ]
 
 
 def _off(job_name: str, own_reason: str | None, slack_reason: str | None) -> str | None:
-    from nephthys.tasks import ticket_json
+    from nephthys.tasks import memory_reindex, ticket_json
 
-    if job_name == ticket_json.NAME:
+    if job_name in (ticket_json.NAME, memory_reindex.NAME):
         return None  # the API's job: every instance runs it, Slack on or off
     return slack_reason or own_reason
 

@@ -9,7 +9,7 @@ end in one consistent state.
 
 The functions live by concern, beside this module: ``core`` (what they share),
 ``users``, ``opening``, ``replies`` (and assignment), ``closing`` (and reopening),
-``deletion``, ``follow_up`` (the asker follow-up's nudge and its answer), ``sla_events`` (the SLA
+``deletion``, ``question_tags``, ``follow_up`` (the asker follow-up's nudge and its answer), ``sla_events`` (the SLA
 watcher's warnings and breaches), ``bot_messages``
 and ``reads``. This module is their one public face: callers write
 ``lifecycle.resolve_ticket(...)`` whichever module holds it.
@@ -50,6 +50,7 @@ from nephthys.tickets.opening import (
     set_ai_title,
     update_description,
 )
+from nephthys.tickets.question_tags import set_automatic_question_tag, set_question_tag
 from nephthys.tickets.reads import (
     AskedTicket,
     AssignedPage,
@@ -121,7 +122,9 @@ __all__ = [
     "retried_on_conflict",
     "set_admin",
     "set_ai_title",
+    "set_automatic_question_tag",
     "set_helper",
+    "set_question_tag",
     "sync_helpers",
     "ticket_by_id",
     "ticket_in",

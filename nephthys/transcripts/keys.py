@@ -31,6 +31,8 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "backend_team_tags_placeholder": frozenset(),
     "backend_question_tag_label": frozenset(),
     "backend_question_tag_placeholder": frozenset(),
+    # After the question tag's name when the AI endpoint chose it (issue 22 §4).
+    "backend_question_tag_automatic": frozenset(),
     # Closing and reopening, in the thread.
     "resolved": frozenset({"user", "closer"}),
     "resolved_stale": frozenset({"user"}),

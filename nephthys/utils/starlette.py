@@ -22,7 +22,7 @@ from nephthys.database.engine import open_pools, session_factory
 from nephthys.database.outage import database_unavailable
 from nephthys.slack.app import start_slack
 from nephthys.stats.memo import StatsV2Memo
-from nephthys.tasks import ticket_json
+from nephthys.tasks import memory_reindex, ticket_json
 from nephthys.tasks.scheduler import Scheduler
 from nephthys.tickets.support_minutes import install_calendar_at_start
 from nephthys.utils.body_limit import BodySizeLimitMiddleware
@@ -79,7 +79,11 @@ def create_app(
         app.state.active_tickets = ActiveTicketsMemo(settings.api_status_case)
         await read_active_tickets_at_start(app.state.active_tickets, pools.api, settings)
         # Jobs of the API itself, run with Slack on or off.
-        api_jobs = Scheduler(app.state.sessions, [ticket_json.job(app.state.sessions)], clock=clock)
+        api_jobs = Scheduler(
+            app.state.sessions,
+            [ticket_json.job(app.state.sessions), memory_reindex.job(app.state.sessions)],
+            clock=clock,
+        )
         if run_jobs:
             api_jobs.start()
         if settings.slack_enabled:

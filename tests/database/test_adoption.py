@@ -89,13 +89,58 @@ async def test_a_prisma_database_is_adopted_with_every_row_kept(prisma_database)
 async def test_db_upgrade_says_to_set_api_status_case_upper_when_it_adopts(prisma_database, tmp_path):
     adopting = nephthys("db", "upgrade", env={"DATABASE_URL": prisma_database}, cwd=tmp_path)
     assert adopting.returncode == 0, adopting.stderr
-    using, first, note = adopting.stdout.strip().splitlines()
+    using, first, note, reindexed = adopting.stdout.strip().splitlines()
     assert using.startswith("using the database at ")  # every database command says which first
     assert first.startswith("database at revision") and "(was empty)" in first
     assert "existing Nephthys" in note and "set API_STATUS_CASE=upper" in note
-    # Adopted once: a later upgrade has nothing to say about it.
+    # Its tickets (opened before the memory existed) get their search rows.
+    assert reindexed.startswith(
+        "memory reindex: filled the search rows of tickets opened before 0024: 2 rows"
+    )
+    # Adopted once: a later upgrade has nothing to say about it, nor anything to reindex.
     again = nephthys("db", "upgrade", env={"DATABASE_URL": prisma_database}, cwd=tmp_path)
     assert again.returncode == 0 and "API_STATUS_CASE" not in again.stdout
+    assert "memory reindex" not in again.stdout
+
+
+async def test_db_upgrade_fills_the_search_rows_of_an_adopted_databases_tickets(prisma_database, tmp_path):
+    """Adopted tickets have no memory row (they predate 0024): `db upgrade` fills them, in bounded
+    batches, once; until then search cannot find them."""
+    from nephthys.database.engine import session_factory
+    from nephthys.memory import similar
+
+    env = {"DATABASE_URL": prisma_database}
+    migrated = nephthys("db", "upgrade", "--no-reindex", env=env, cwd=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    # More old tickets than a batch, as a database from before 0024 would hold them.
+    await postgres.execute(
+        prisma_database,
+        """INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "lastMsgBy")
+           SELECT 'Sticker order ' || n, 'my sticker order number ' || n || ' has not shipped', 'OPEN',
+                  '1750000000.' || lpad(n::text, 6, '0'), 1, 'AUTHOR'
+           FROM generate_series(1, 25) n""",
+    )
+    await postgres.execute(prisma_database, 'DELETE FROM "TicketSearch"')
+    engine = create_engine(prisma_database)
+    sessions = session_factory(engine)
+    try:
+        assert await similar.search_tickets(sessions, words="sticker") == []
+        filled = nephthys("db", "upgrade", "--batch", "10", env=env, cwd=tmp_path)
+        assert filled.returncode == 0, filled.stderr
+        assert "filled the search rows of tickets opened before 0024: 27 rows" in filled.stdout
+        rows = await postgres.fetch(prisma_database, 'SELECT "ticketId" FROM "TicketSearch" ORDER BY 1')
+        tickets = await postgres.fetch(prisma_database, 'SELECT id FROM "Ticket" ORDER BY 1')
+        assert [r["ticketId"] for r in rows] == [t["id"] for t in tickets]
+        found = await similar.search_tickets(sessions, words="sticker shipped", limit=50)
+        assert len(found) == 26  # the 25, and the adopted 'I ordered a sticker a month ago'
+        [adopted] = [f for f in found if f.msg_ts == "1740819600.000100"]
+        assert adopted.title == "Where is my order?"
+        # Once: the command run again (or reindex-memory) finds nothing missing.
+        again = nephthys("db", "reindex-memory", env=env, cwd=tmp_path)
+        assert again.returncode == 0 and "memory reindex" not in again.stdout
+        assert len(await postgres.fetch(prisma_database, 'SELECT 1 FROM "TicketSearch"')) == 27
+    finally:
+        await engine.dispose()
 
 
 async def test_adopting_with_api_status_case_upper_already_set_says_so(prisma_database, tmp_path):

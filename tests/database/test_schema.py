@@ -46,6 +46,8 @@ def test_the_schema_reader_sees_every_model_and_enum():
     search = {f.name: f.type for f in schema.models["TicketSearch"].fields}
     assert search["document"] == 'Unsupported("tsvector")' and search["questionTerms"] == "String[]"
     assert schema.models["TicketSearch"].primary_key == ("ticketId",)
+    # The AI-chosen question tag (0029): its claim and the "chosen automatically" mark.
+    assert {"questionTagAskedAt", "autoQuestionTagId"} <= set(search)
 
 
 async def test_a_new_database_migrates_to_the_schema_of_record(empty_database):

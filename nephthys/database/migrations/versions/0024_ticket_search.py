@@ -15,7 +15,8 @@ told by one message in the team channel ("channelId", "ts"; claimed by "postClai
 by "lastAt" (a new ticket looks at the surges still running).
 
 Tickets opened before this migration have no row: their answers were never stored, so they
-cannot be offered as past answers; they start being searchable when next edited or answered.
+cannot be offered as past answers; they start being searchable when next edited or answered, or
+when the bulk reindex (nephthys/memory/reindex.py, run by `nephthys db upgrade`) fills their rows.
 
 Revision ID: 0024
 Revises: 0022
