@@ -234,7 +234,9 @@ async def test_a_burst_of_similar_questions_makes_one_surge_whose_message_ends_s
         assert 1 <= len(updates) <= len(burst)
         last = updates[-1].args["text"]
         assert f"{len(askers)} questions like" in last
-        newest = await d.fetch('SELECT "msgTs" FROM "Ticket" ORDER BY id DESC LIMIT $1', SURGE_LINKS_SHOWN)
+        shown = surge["ticketIds"][-SURGE_LINKS_SHOWN:]  # the newest to join, in the order they joined
+        newest = await d.fetch('SELECT "msgTs" FROM "Ticket" WHERE id = ANY($1)', shown)
+        assert len(newest) == SURGE_LINKS_SHOWN
         for row in newest:
             assert row["msgTs"].replace(".", "") in last
 
