@@ -582,6 +582,7 @@ async def main_async(args: argparse.Namespace) -> int:
         await fake.call("set_members", channel_id=BTS, user_ids=helpers)
 
         env = service_env(base_env, database_url, fake_base)
+        env.update(dict(setting.split("=", 1) for setting in args.service_env))
         command = [sys.executable, "-m", "nephthys", "serve", "--no-migrate", "--host", "127.0.0.1"]
         if args.profile:
             command[1:1] = ["-m", "cProfile", "-o", str(workdir / "nephthys.prof")]
@@ -692,6 +693,13 @@ def main() -> int:
         type=int,
         default=0,
         help="clean phase: then this many thread replies per question (a helper's, the asker's, …), CPU per reply",
+    )
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for the service (repeatable), e.g. SURGE_MIN_TICKETS=0 to see what surges cost",
     )
     parser.add_argument("--output", help="the results' JSON file (default bench/results/slack-<time>.json)")
     args = parser.parse_args()

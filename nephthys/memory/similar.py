@@ -70,13 +70,16 @@ def similarity(query_terms: Sequence[str], candidate_terms: Sequence[str]) -> fl
     query, candidate = set(query_terms), set(candidate_terms)
     if not query or not candidate:
         return 0.0
-    candidate_variants = {variant for term in candidate for variant in terms.variants(term)}
+    candidate_variants: set[str] | None = None  # made only when a query term is not a candidate's
     matched = 0.0
     for term in query:
         if term in candidate:
             matched += 1
-        elif terms.VARIANT_MARK + term in candidate_variants or candidate_variants.intersection(
-            terms.variants(term)
+            continue
+        if candidate_variants is None:
+            candidate_variants = set().union(*map(terms.variant_set, candidate))
+        if terms.VARIANT_MARK + term in candidate_variants or not candidate_variants.isdisjoint(
+            terms.variant_set(term)
         ):
             matched += TYPO_CREDIT
     return matched / math.sqrt(len(query) * len(candidate))

@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from nephthys.memory import similar, terms
 from nephthys.memory.similar import Sessions
+from nephthys.tickets.core import autocommit
 
 KIN_LIMIT = 200
 TICKET_IDS_LIMIT = 50
@@ -47,25 +48,31 @@ _KIN = text(
        ORDER BY s."ticketId" DESC
        LIMIT :limit"""
 )
-_RUNNING = text(
-    """SELECT id FROM "Surge"
-       WHERE "lastAt" >= :since AND "ticketIds" && CAST(:kin AS int[])
-       ORDER BY id DESC LIMIT 1"""
-)
-_GROW = text(
-    """UPDATE "Surge"
-       SET "ticketIds" = CASE WHEN :own = ANY("ticketIds") OR cardinality("ticketIds") >= :keep
-                              THEN "ticketIds" ELSE "ticketIds" || :own END,
-           tickets = tickets + CASE WHEN :own = ANY("ticketIds") THEN 0 ELSE 1 END,
-           "lastAt" = greatest("lastAt", :at)
-       WHERE id = :id
-       RETURNING id"""
-)
-_START = text(
-    """INSERT INTO "Surge" (title, "ticketIds", tickets, "startedAt", "lastAt")
-       SELECT (SELECT left(title, :title_limit) FROM "Ticket" WHERE id = (CAST(:ids AS int[]))[1]),
-              CAST(:ids AS int[]), :count, :started, :at
-       RETURNING id"""
+# Under the lock, in one statement: the running surge holding any of the kin grown by the ticket,
+# or a new one made of them all; the surge as it is then. (The lock is taken by the statement
+# before, so this one's snapshot sees every surge decided before it.)
+_JOIN = text(
+    """WITH running AS (
+           SELECT id FROM "Surge"
+           WHERE "lastAt" >= :since AND "ticketIds" && CAST(:kin AS int[])
+           ORDER BY id DESC LIMIT 1),
+       grown AS (
+           UPDATE "Surge"
+           SET "ticketIds" = CASE WHEN :own = ANY("ticketIds") OR cardinality("ticketIds") >= :keep
+                                  THEN "ticketIds" ELSE "ticketIds" || :own END,
+               tickets = tickets + CASE WHEN :own = ANY("ticketIds") THEN 0 ELSE 1 END,
+               "lastAt" = greatest("lastAt", :at)
+           WHERE id = (SELECT id FROM running)
+           RETURNING id, title, "ticketIds", tickets, ts, "channelId"),
+       started AS (
+           INSERT INTO "Surge" (title, "ticketIds", tickets, "startedAt", "lastAt")
+           SELECT (SELECT left(title, :title_limit) FROM "Ticket" WHERE id = (CAST(:ids AS int[]))[1]),
+                  CAST(:ids AS int[]), :count, :started, :at
+           WHERE NOT EXISTS (SELECT 1 FROM running)
+           RETURNING id, title, "ticketIds", tickets, ts, "channelId")
+       SELECT id, title, "ticketIds" AS ticket_ids, tickets, ts, "channelId" AS channel_id FROM grown
+       UNION ALL
+       SELECT id, title, "ticketIds" AS ticket_ids, tickets, ts, "channelId" AS channel_id FROM started"""
 )
 _STATE = text(
     'SELECT id, title, "ticketIds" AS ticket_ids, tickets, ts, "channelId" AS channel_id FROM "Surge" WHERE id = :id'
@@ -80,9 +87,9 @@ async def kin(
     query = terms.tsquery_two_of(query_terms)
     if query is None:
         return []
-    async with sessions() as session:
+    async with autocommit(sessions) as connection:
         rows = (
-            await session.execute(
+            await connection.execute(
                 _KIN, {"query": query, "since": at - window, "at": at, "own": ticket_id, "limit": KIN_LIMIT}
             )
         ).all()
@@ -106,36 +113,31 @@ async def join_surge(
     found = await kin(sessions, ticket_id=ticket_id, question=question, at=at, window=window)
     if len(found) + 1 < min_tickets:
         return None
+    ids = (found + [ticket_id])[-TICKET_IDS_LIMIT:]
     async with sessions.begin() as session:
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SURGE_LOCK})
-        running = (
-            await session.execute(_RUNNING, {"since": at - window, "kin": found + [ticket_id]})
-        ).scalar()
-        if running is not None:
+        row = (
             await session.execute(
-                _GROW, {"id": running, "own": ticket_id, "at": at, "keep": TICKET_IDS_LIMIT}
+                _JOIN,
+                {
+                    "since": at - window,
+                    "kin": found + [ticket_id],
+                    "own": ticket_id,
+                    "at": at,
+                    "keep": TICKET_IDS_LIMIT,
+                    "ids": ids,
+                    "count": len(found) + 1,
+                    "started": at,
+                    "title_limit": TITLE_LIMIT,
+                },
             )
-            surge_id = running
-        else:
-            ids = (found + [ticket_id])[-TICKET_IDS_LIMIT:]
-            surge_id = (
-                await session.execute(
-                    _START,
-                    {
-                        "ids": ids,
-                        "count": len(found) + 1,
-                        "started": at,
-                        "at": at,
-                        "title_limit": TITLE_LIMIT,
-                    },
-                )
-            ).scalar_one()
-        return SurgeState(**(await session.execute(_STATE, {"id": surge_id})).one()._mapping)
+        ).one()
+        return SurgeState(**row._mapping)
 
 
 async def surge(sessions: Sessions, *, surge_id: int) -> SurgeState | None:
-    async with sessions() as session:
-        row = (await session.execute(_STATE, {"id": surge_id})).one_or_none()
+    async with autocommit(sessions) as connection:
+        row = (await connection.execute(_STATE, {"id": surge_id})).one_or_none()
     return None if row is None else SurgeState(**row._mapping)
 
 

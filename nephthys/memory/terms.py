@@ -21,6 +21,7 @@ Bounds: a text is read up to ``TEXT_LIMIT`` characters and gives at most ``TERM_
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -151,9 +152,16 @@ def terms(text: str) -> list[str]:
 
 def variants(term: str) -> list[str]:
     """The term's one-deletion variants (marked), for stems of four characters or more; else none."""
+    return sorted(variant_set(term))
+
+
+@functools.lru_cache(maxsize=65536)
+def variant_set(term: str) -> frozenset[str]:
+    """``variants`` as a set, remembered: a new question is compared with up to hundreds of recent ones
+    (nephthys/memory/surges.py), which share most of their terms."""
     if len(term) < 4 or len(term) > STEM_LENGTH or term.isdigit():
-        return []
-    return sorted({VARIANT_MARK + term[:i] + term[i + 1 :] for i in range(len(term))})
+        return frozenset()
+    return frozenset(VARIANT_MARK + term[:i] + term[i + 1 :] for i in range(len(term)))
 
 
 def _quoted(term: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -104,6 +104,36 @@ class TicketLocks(KeyedLocks):
     """
 
 
+class Coalesced:
+    """Per key, at most one piece of work running in this instance, and one more queued behind it.
+
+    For work that shows the current state of something (re-read when it runs): a request that
+    arrives while a round runs is served by the next round, which every request that arrived
+    meanwhile shares. So a burst costs two rounds, not one per request. The caller that started
+    the rounds runs them all; the others return at once.
+    """
+
+    def __init__(self) -> None:
+        self._again: dict[Hashable, bool] = {}
+
+    async def run(
+        self, key: Hashable, first: Callable[[], Awaitable[object]], again: Callable[[], Awaitable[object]]
+    ) -> None:
+        """``first`` now, then ``again`` while requests came during the round before; or, when a
+        round is already running for ``key``, only ask it for one more and return."""
+        if key in self._again:
+            self._again[key] = True
+            return
+        self._again[key] = False
+        try:
+            await first()
+            while self._again[key]:
+                self._again[key] = False
+                await again()
+        finally:
+            del self._again[key]
+
+
 class QuestionsInFlight:
     """Questions acknowledged by this instance whose ticket is not stored yet.
 
@@ -141,6 +171,8 @@ class SlackContext:
     background: BackgroundWork = field(default_factory=BackgroundWork)
     ticket_locks: TicketLocks = field(default_factory=TicketLocks)
     questions_in_flight: QuestionsInFlight = field(default_factory=QuestionsInFlight)
+    # A surge's team-channel message updated by one round at a time (nephthys/slack/memory.py).
+    surge_updates: Coalesced = field(default_factory=Coalesced)
     # Known once auth.test has answered (retried in the background at start-up).
     identity: BotIdentity = field(default_factory=BotIdentity)
     heartbeat: Heartbeat | None = None

@@ -15,6 +15,8 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import text
+
 from nephthys.database.models import TicketStatus
 from nephthys.memory import ai, draft, question_tag, similar, surges
 from nephthys.memory import index as memory_index
@@ -24,6 +26,7 @@ from nephthys.slack.mentions import neutralise_mentions
 from nephthys.slack.messages import mention, slack_date
 from nephthys.slack.payload_numbers import payload_id
 from nephthys.tickets import lifecycle
+from nephthys.tickets.core import autocommit
 from nephthys.transcripts import Transcript
 
 log = logging.getLogger(__name__)
@@ -379,9 +382,9 @@ async def _show_surge(ctx: SlackContext, state: surges.SurgeState) -> None:
     team_channel = ctx.channels.bts
     if team_channel is None:  # note_surge checked it; the type checker cannot see that
         return
-    links = await _ticket_links(ctx, state.ticket_ids)
 
-    def render(current: surges.SurgeState) -> str:
+    async def render(current: surges.SurgeState) -> str:
+        links = await _ticket_links(ctx, current.ticket_ids)
         return surge_text(
             ctx.transcript,
             current,
@@ -393,7 +396,9 @@ async def _show_surge(ctx: SlackContext, state: surges.SurgeState) -> None:
         if not await surges.claim_post(ctx.sessions, surge_id=state.id):
             return  # another pass posts it, from the surge as it is then
         try:
-            ts = await ctx.client.post_message(channel=team_channel, text=render(state), tag=PostTag(SURGE))
+            ts = await ctx.client.post_message(
+                channel=team_channel, text=await render(state), tag=PostTag(SURGE)
+            )
         except Exception:
             await surges.release_post(ctx.sessions, surge_id=state.id)
             raise
@@ -401,16 +406,34 @@ async def _show_surge(ctx: SlackContext, state: surges.SurgeState) -> None:
         # A ticket that joined while it was being posted is shown now.
         current = await surges.surge(ctx.sessions, surge_id=state.id)
         if current is not None and current.tickets != state.tickets:
-            links.update(await _ticket_links(ctx, current.ticket_ids))
-            await ctx.client.update_message(channel=team_channel, ts=ts, text=render(current))
+            await ctx.client.update_message(channel=team_channel, ts=ts, text=await render(current))
         return
-    await ctx.client.update_message(channel=state.channel_id or team_channel, ts=state.ts, text=render(state))
+
+    async def show(current: surges.SurgeState) -> None:
+        if current.ts is not None:
+            await ctx.client.update_message(
+                channel=current.channel_id or team_channel, ts=current.ts, text=await render(current)
+            )
+
+    async def show_again() -> None:
+        current = await surges.surge(ctx.sessions, surge_id=state.id)
+        if current is not None:
+            await show(current)
+
+    # In a burst, one update at a time per surge: the tickets that join while it is being made
+    # are shown together by one more, from the surge as it is then (Slack limits chat.update
+    # to about one a second per message anyway).
+    await ctx.surge_updates.run(state.id, lambda: show(state), show_again)
 
 
 async def _ticket_links(ctx: SlackContext, ticket_ids: list[int]) -> dict[int, str]:
-    found = {}
-    for ticket_id in ticket_ids[-SURGE_LINKS_SHOWN:]:
-        ticket = await lifecycle.ticket_by_id(ctx.sessions, ticket_id)
-        if ticket is not None:
-            found[ticket_id] = ctx.permalink(ctx.channels.help, ticket.msg_ts)
-    return found
+    """The questions' links of the newest SURGE_LINKS_SHOWN tickets (a deleted ticket has none)."""
+    shown = ticket_ids[-SURGE_LINKS_SHOWN:]
+    if not shown:
+        return {}
+    async with autocommit(ctx.sessions) as connection:
+        rows = (await connection.execute(_QUESTION_TS, {"ids": shown})).all()
+    return {row.id: ctx.permalink(ctx.channels.help, row.msg_ts) for row in rows}
+
+
+_QUESTION_TS = text('SELECT id, "msgTs" AS msg_ts FROM "Ticket" WHERE id = ANY(CAST(:ids AS int[]))')

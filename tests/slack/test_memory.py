@@ -204,6 +204,43 @@ async def test_a_surge_is_posted_once_in_the_team_channel_and_updated_as_it_grow
         assert surge["tickets"] == 6 and surge["ts"] == post.response["ts"]
 
 
+async def test_a_burst_of_similar_questions_makes_one_surge_whose_message_ends_showing_them_all(desk, team):
+    """Questions handled at once: one surge, one post, and its updates (fewer than one per question
+    while they overlap) end on the surge as it is: every ticket counted, the newest linked."""
+    import asyncio
+
+    from nephthys.slack.memory import SURGE_LINKS_SHOWN
+    from tests.slack.conftest import BTS_CHANNEL
+
+    askers = [f"U0BURST{n:03}" for n in range(24)]
+    for asker in askers:
+        team.add_user(asker, name=asker.lower())
+    async with desk(surge_min_tickets=3, surge_window_minutes=60) as d:
+        for asker in askers[:3]:  # the surge and its message exist first
+            await d.ask(f"How do I get my project deployed before the deadline? ({asker})", user=asker)
+        [post] = d.posts(BTS_CHANNEL)
+        burst = [
+            question(HELP_CHANNEL, asker, f"How do I get my project deployed before the deadline? ({asker})")
+            for asker in askers[3:]
+        ]
+        responses = await asyncio.gather(*(d.deliver.event(asked) for asked in burst))
+        assert {response.status_code for response in responses} == {200}
+        await d.settle()
+
+        assert len(d.posts(BTS_CHANNEL)) == 1
+        [surge] = await d.fetch('SELECT * FROM "Surge"')
+        assert surge["tickets"] == len(askers) and surge["ts"] == post.response["ts"]
+        updates = d.slack.calls_to("chat.update", ok=True, channel=BTS_CHANNEL)
+        assert 1 <= len(updates) <= len(burst)
+        last = updates[-1].args["text"]
+        assert f"{len(askers)} questions like" in last
+        shown = surge["ticketIds"][-SURGE_LINKS_SHOWN:]  # the newest to join, in the order they joined
+        newest = await d.fetch('SELECT "msgTs" FROM "Ticket" WHERE id = ANY($1)', shown)
+        assert len(newest) == SURGE_LINKS_SHOWN
+        for row in newest:
+            assert row["msgTs"].replace(".", "") in last
+
+
 # ---------------------------------------------------------------- the drafted answer (§4)
 
 
