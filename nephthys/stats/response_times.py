@@ -37,9 +37,12 @@ leader and two workers take one each. Team-tag groups join the tags and sort per
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+import math
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
+import numpy as np
 from sqlalchemy import text
 
 from nephthys.stats.overview import Executor
@@ -159,15 +162,15 @@ async def use_sort_settings(executor: Executor) -> None:
     await executor.execute(_SET_LOCAL, {f"v{i}": value for i, value in enumerate(SORT_SETTINGS.values())})
 
 
-async def response_times(
+async def direct_response_times(
     executor: Executor,
     *,
     since: datetime | None = None,
     until: datetime | None = None,
     by: Grouping = "none",
 ) -> dict[str, Any]:
-    """``{first_response, next_response, resolution}`` (each ``{count, mean, p50, p90, p95}``) over
-    tickets created in ``[since, until)``, and ``groups`` when ``by`` is not ``none``.
+    """``response_times`` computed directly: every value of the period read and sorted (migration 0021's
+    indexes). The definition the counts of migration 0027 must agree with (the tests compare the two).
 
     Call inside a transaction (the API's read-only snapshot): the sort settings are local to it.
     """
@@ -191,6 +194,294 @@ async def response_times(
             )
             groups[row.k] = {**name, **{measure: _empty() for measure in MEASURES}}
         groups[row.k][MEASURES[row.m]] = _measure(row.n, row.mean, row.percentiles)
+    # Team tags by name, people by id.
+    order = (lambda k: (groups[k]["team_tag"], k)) if by == "team_tag" else (lambda k: k)
+    return {**totals, "groups": [groups[k] for k in sorted(groups, key=order)]}
+
+
+# ---------------------------------------------------------------- from the kept counts (migration 0027)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
+# The periods of "ResponseTimeCounts", longest first (migration 0027).
+PERIOD_DAYS = (64, 8, 1)
+GROUP_KINDS: dict[Grouping, int] = {"none": 0, "team_tag": 1, "helper": 2}
+MEASURE_KINDS = ("FIRST_RESPONSE", "NEXT_RESPONSE", "RESOLUTION")
+_LOWEST_DAY, _HIGHEST_DAY = -(2**31), 2**31 - 1
+
+
+def thresholds(ratio: float, low: float = 0.01, high: float = 2.0e6) -> list[float]:
+    """The value buckets' lower bounds (``response_time_bucket``): 0, then ``low`` growing by ``ratio``."""
+    values = [0.0]
+    k = 0
+    while True:
+        value = float(f"{low * ratio**k:.6g}")
+        if value > high:
+            return values
+        values.append(value)
+        k += 1
+
+
+# Per group kind, migration 0027's thresholds: bucket b >= 1 holds [THRESHOLDS[b - 1], THRESHOLDS[b]),
+# bucket 0 what is below 0.
+THRESHOLDS = {0: thresholds(1.05), 1: thresholds(1.05), 2: thresholds(1.15)}
+
+
+def bucket_floor(kind: int, bucket: int) -> float:
+    return -math.inf if bucket == 0 else THRESHOLDS[kind][bucket - 1]
+
+
+def day_of(instant: datetime) -> int:
+    """Days since 1970-01-01 (UTC) of the day holding ``instant``."""
+    return (instant - EPOCH) // DAY
+
+
+def day_tiling(
+    low: int | None, high: int | None, sizes: tuple[int, ...] = PERIOD_DAYS
+) -> list[tuple[int, int, int]]:
+    """Whole days ``[low, high)`` (None: open) as ranges of epoch-aligned periods ``(days, first start, end)``:
+    the longest periods in the middle, shorter ones toward the ends (at most 5 ranges)."""
+    if low is not None and high is not None and low >= high:
+        return []
+    size, shorter = sizes[0], sizes[1:]
+    inner_low = None if low is None else -((-low) // size) * size
+    inner_high = None if high is None else (high // size) * size
+    if inner_low is not None and inner_high is not None and inner_low >= inner_high:
+        return day_tiling(low, high, shorter)  # a period of one day always fits: shorter is not empty
+    ranges = [
+        (
+            size,
+            _LOWEST_DAY if inner_low is None else inner_low,
+            _HIGHEST_DAY if inner_high is None else inner_high,
+        )
+    ]
+    if low is not None and inner_low is not None and low < inner_low:
+        ranges += day_tiling(low, inner_low, shorter)
+    if high is not None and inner_high is not None and inner_high < high:
+        ranges += day_tiling(inner_high, high, shorter)
+    return ranges
+
+
+_COUNTS_SQL = text(
+    """SELECT c."groupKind" AS gk, c."groupId" AS gid, c.measure AS m, c.count AS n, c.sum AS total,
+              array_lower(c.counts, 1) AS low, array_send(c.counts) AS raw
+       FROM unnest(CAST(:days AS integer[]), CAST(:lows AS integer[]), CAST(:highs AS integer[])) AS p(days, low, high)
+       JOIN "ResponseTimeCounts" c
+         ON c."groupKind" = ANY(CAST(:kinds AS integer[])) AND c."periodDays" = p.days
+        AND c."periodStart" >= p.low AND c."periodStart" < p.high"""
+)
+
+
+def _edges(column: str) -> str:
+    return (
+        f"(({column} >= CAST(:s AS timestamptz) AND {column} < CAST(:s_day AS timestamptz)) "
+        f"OR ({column} >= CAST(:u_day AS timestamptz) AND {column} < CAST(:u AS timestamptz)))"
+    )
+
+
+# The values of the period's parts of a day at its two ends, per group and bucket.
+_EDGES_SQL = text(
+    f"""WITH v AS (
+        SELECT CASE WHEN s.kind = 'FIRST_RESPONSE' THEN 0 ELSE 1 END AS m, s.minutes, s."actorId" AS helper,
+               s."ticketId" AS ticket
+        FROM "TicketSpan" s
+        WHERE s.kind IN ('FIRST_RESPONSE', 'NEXT_RESPONSE') AND s."endAt" IS NOT NULL AND s.kind <> 'RESOLUTION'
+          AND s.minutes IS NOT NULL AND {_edges('s."ticketCreatedAt"')}
+        UNION ALL
+        SELECT 2, t."resolutionMinutes", CASE WHEN t."closedById" <> t."openedById" THEN t."closedById" END, t.id
+        FROM "Ticket" t WHERE t."resolutionMinutes" IS NOT NULL AND {_edges('t."createdAt"')})
+    SELECT g.gk, g.gid, v.m, "response_time_bucket"(g.gk, v.minutes) AS b, count(*) AS n,
+           sum(v.minutes::numeric) AS total
+    FROM v CROSS JOIN LATERAL (
+        SELECT 0 AS gk, 0 AS gid
+        UNION ALL SELECT 2, v.helper WHERE CAST(:kind AS integer) = 2 AND v.helper IS NOT NULL
+        UNION ALL SELECT 1, tt."tagId" FROM tags_on_tickets tt
+                  WHERE CAST(:kind AS integer) = 1 AND tt."ticketId" = v.ticket) g
+    GROUP BY 1, 2, 3, 4"""
+)
+
+_IN_PERIOD = "{c} >= coalesce(CAST(:since AS timestamptz), '-infinity') AND {c} < coalesce(CAST(:until AS timestamptz), 'infinity')"
+_SPAN_FILTER = """s.kind = CAST(l.kind AS "TicketSpanKind") AND s."endAt" IS NOT NULL AND s.kind <> 'RESOLUTION'
+                  AND s.minutes >= l.low AND """ + _IN_PERIOD.format(c='s."ticketCreatedAt"')
+_TICKET_FILTER = (
+    """t."resolutionMinutes" IS NOT NULL AND t."resolutionMinutes" >= l.low AND """
+    + _IN_PERIOD.format(c='t."createdAt"')
+)
+# Each lookup: the values at its offset and the next among the group's values of the measure in the
+# period that are at least ``low`` (its bucket's floor), in order; one branch runs per lookup.
+_VALUES_AT_SQL = text(
+    f"""SELECT l.i, x.minutes
+    FROM unnest(CAST(:ids AS integer[]), CAST(:gks AS integer[]), CAST(:gids AS integer[]),
+                CAST(:ms AS integer[]), CAST(:kinds AS text[]), CAST(:lows AS float8[]), CAST(:offsets AS bigint[]))
+         AS l(i, gk, gid, m, kind, low, off)
+    CROSS JOIN LATERAL (
+        (SELECT s.minutes FROM "TicketSpan" s WHERE l.gk = 0 AND l.m < 2 AND {_SPAN_FILTER}
+         ORDER BY s.minutes OFFSET l.off LIMIT 2)
+        UNION ALL
+        (SELECT s.minutes FROM "TicketSpan" s WHERE l.gk = 2 AND l.m < 2 AND s."actorId" = l.gid AND {_SPAN_FILTER}
+         ORDER BY s.minutes OFFSET l.off LIMIT 2)
+        UNION ALL
+        (SELECT t."resolutionMinutes" FROM "Ticket" t WHERE l.gk = 0 AND l.m = 2 AND {_TICKET_FILTER}
+         ORDER BY t."resolutionMinutes" OFFSET l.off LIMIT 2)
+        UNION ALL
+        (SELECT t."resolutionMinutes" FROM "Ticket" t
+         WHERE l.gk = 2 AND l.m = 2 AND t."closedById" = l.gid AND t."closedById" <> t."openedById" AND {_TICKET_FILTER}
+         ORDER BY t."resolutionMinutes" OFFSET l.off LIMIT 2)
+        UNION ALL
+        (SELECT v.minutes FROM "ResponseTimeTagValues" v CROSS JOIN LATERAL generate_series(1, v.count) AS copy
+         WHERE l.gk = 1 AND v."tagId" = l.gid AND v.measure = l.m AND v.minutes >= l.low
+           AND {_IN_PERIOD.format(c='v."createdAt"')}
+         ORDER BY v.minutes OFFSET l.off LIMIT 2)
+    ) AS x(minutes)"""
+)
+_TAG_NAMES_SQL = text('SELECT id, name FROM "Tag" WHERE id = ANY(CAST(:ids AS integer[]))')
+_USERS_SQL = text(
+    'SELECT id, "slackId" AS slack_id, username FROM "User" WHERE id = ANY(CAST(:ids AS integer[]))'
+)
+_ARRAY_HEADER = 20  # array_send of a one-dimensional array: ndim, flags, element type, length, lower bound
+_ELEMENT = np.dtype(">i4")
+
+
+class _Tally:
+    """One group's one measure over the period: values per bucket, their count and exact sum."""
+
+    __slots__ = ("counts", "n", "total")
+
+    def __init__(self, buckets: int) -> None:
+        self.counts = np.zeros(buckets, dtype=np.int64)
+        self.n = 0
+        self.total = Decimal(0)
+
+
+async def response_times(
+    executor: Executor,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    by: Grouping = "none",
+) -> dict[str, Any]:
+    """``{first_response, next_response, resolution}`` (each ``{count, mean, p50, p90, p95}``) over
+    tickets created in ``[since, until)``, and ``groups`` when ``by`` is not ``none``.
+
+    The same figures as ``direct_response_times``, from the counts triggers keep (migration 0027):
+    the period's whole UTC days are added up from "ResponseTimeCounts" (per period of 64, 8 and 1
+    days), its parts of a day at either end read from the spans; each percentile's ranks are found
+    in the bucket counts and their values read at their offset inside the bucket, from an index.
+    """
+    if by not in GROUPINGS:
+        raise ValueError(f"by: expected one of {GROUPINGS}, got {by!r}")
+    kind = GROUP_KINDS[by]
+    kinds = [0] if kind == 0 else [0, kind]
+    if until is not None and since is not None and until < since:
+        until = since
+    # Whole days [first_day, end_day) (None: open), and the instants where they start and end.
+    first_day = None if since is None else day_of(since) + (EPOCH + day_of(since) * DAY != since)
+    end_day = None if until is None else day_of(until)
+    if first_day is not None and end_day is not None and first_day >= end_day:
+        # No whole day: the period is all edge.
+        ranges: list[tuple[int, int, int]] = []
+        s_day = u_day = until
+    else:
+        ranges = day_tiling(first_day, end_day)
+        s_day = None if first_day is None else EPOCH + first_day * DAY
+        u_day = None if end_day is None else EPOCH + end_day * DAY
+
+    tallies: dict[tuple[int, int, int], _Tally] = {}
+
+    def tally(gk: int, gid: int, m: int) -> _Tally:
+        key = (gk, gid, m)
+        found = tallies.get(key)
+        if found is None:
+            found = tallies[key] = _Tally(len(THRESHOLDS[gk]) + 1)
+        return found
+
+    if ranges:
+        rows = await executor.execute(
+            _COUNTS_SQL,
+            {
+                "days": [r[0] for r in ranges],
+                "lows": [r[1] for r in ranges],
+                "highs": [r[2] for r in ranges],
+                "kinds": kinds,
+            },
+        )
+        for gk, gid, m, n, total, low, raw in rows:
+            t = tally(gk, gid, m)
+            values = np.frombuffer(raw, dtype=_ELEMENT, offset=_ARRAY_HEADER)[1::2]
+            t.counts[low : low + len(values)] += values
+            t.n += n
+            t.total += total
+    if since is not None or until is not None:
+        edges = {"s": since, "s_day": s_day, "u_day": u_day, "u": until, "kind": kind}
+        for gk, gid, m, b, n, total in await executor.execute(_EDGES_SQL, edges):
+            t = tally(gk, gid, m)
+            t.counts[b] += n
+            t.n += n
+            t.total += total
+
+    # Each percentile's lower rank: its bucket and offset there (a lookup reads it and the next value).
+    lookups: dict[tuple[int, int, int, int, int], int] = {}
+    wanted: dict[tuple[int, int, int], list[tuple[float, int, int]]] = {}
+    for (gk, gid, m), t in tallies.items():
+        if t.n == 0:
+            continue
+        cumulative = np.cumsum(t.counts)
+        ranks = []
+        for fraction in PERCENTILES:
+            position = fraction * (t.n - 1)
+            low = math.floor(position)
+            bucket = int(np.searchsorted(cumulative, low, side="right"))
+            offset = low - (int(cumulative[bucket - 1]) if bucket else 0)
+            key = (gk, gid, m, bucket, offset)
+            index = lookups.setdefault(key, len(lookups))
+            ranks.append((position, low, index))
+        wanted[(gk, gid, m)] = ranks
+    found: dict[int, list[float]] = {}
+    if lookups:
+        keys = list(lookups)
+        rows = await executor.execute(
+            _VALUES_AT_SQL,
+            {
+                "ids": list(range(len(keys))),
+                "gks": [k[0] for k in keys],
+                "gids": [k[1] for k in keys],
+                "ms": [k[2] for k in keys],
+                "kinds": [MEASURE_KINDS[k[2]] for k in keys],
+                "lows": [bucket_floor(k[0], k[3]) for k in keys],
+                "offsets": [k[4] for k in keys],
+                "since": since,
+                "until": until,
+            },
+        )
+        for i, minutes in rows:
+            found.setdefault(i, []).append(minutes)
+
+    def figures(gk: int, gid: int, m: int) -> dict[str, Any]:
+        t = tallies.get((gk, gid, m))
+        if t is None or t.n == 0:
+            return _empty()
+        values = []
+        for position, low, index in wanted[(gk, gid, m)]:
+            pair = sorted(found[index])
+            if position == low:
+                values.append(pair[0])
+            else:  # percentile_cont's interpolation, in its order of operations
+                values.append(pair[0] + ((position - low) * (pair[1] - pair[0])))
+        return _measure(t.n, float(t.total / t.n), values)
+
+    totals = {measure: figures(0, 0, m) for m, measure in enumerate(MEASURES)}
+    if by == "none":
+        return totals
+    ids = sorted({gid for (gk, gid, _m), t in tallies.items() if gk == kind and t.n > 0})
+    groups: dict[int, dict[str, Any]] = {}
+    if by == "team_tag":
+        for tag_id, name in await executor.execute(_TAG_NAMES_SQL, {"ids": ids}):
+            groups[tag_id] = {"team_tag": name}
+    else:
+        for user_id, slack_id, username in await executor.execute(_USERS_SQL, {"ids": ids}):
+            groups[user_id] = {"helper": {"id": user_id, "slack_id": slack_id, "username": username}}
+    for gid, group in groups.items():
+        group.update({measure: figures(kind, gid, m) for m, measure in enumerate(MEASURES)})
     # Team tags by name, people by id.
     order = (lambda k: (groups[k]["team_tag"], k)) if by == "team_tag" else (lambda k: k)
     return {**totals, "groups": [groups[k] for k in sorted(groups, key=order)]}
