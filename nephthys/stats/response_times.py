@@ -24,18 +24,22 @@ Definitions (docs/api.md says the same in prose; the spans are nephthys/tickets/
   in no group. A group lists all three measures, with
   ``count`` 0 for a measure it has none of.
 
-How it stays fast (migration 0021): each measure is read from one covering index alone, never
-the tables, and handed to ``percentile_cont`` already sorted (its sort then makes one pass,
-and the one sort yields all three percentiles): over a long period the index ordered by
-minutes (per helper, by person and minutes) is read with the rows outside the period skipped;
-over a short one the period's range of the index by creation time is read and its few rows
-sorted. The planner chooses by the period's size, on a plan made for the values asked
-(``plan_cache_mode``). The three measures are three aggregates under one Parallel Append: the
-leader and two workers take one each. Team-tag groups join the tags and sort per tag.
+How it stays fast (migration 0027): triggers keep, per measure, group (all, each team tag, each
+helper) and epoch-aligned period of 64, 8 and 1 UTC days of the tickets' creation, how many values
+fall in each value bucket (fixed thresholds, ``response_time_bucket``) with their count and exact
+sum. A request adds up the rows of the period's whole days (a year is at most ~33 periods per group)
+and reads the values of its parts of a day at either end from the spans; for each percentile it
+finds the bucket holding the rank in those counts, then reads the value at the rank's offset inside
+that bucket, and the next one, from an index ordered by minutes (the spans' and closed tickets'
+indexes of migration 0021 for all and per helper, "ResponseTimeTagValues" per team tag). The
+figures are the same floats ``percentile_cont`` gives (``direct_response_times`` is the direct
+computation, kept as the definition the tests and the bench compare with); the mean is the exact
+sum over the count.
 """
 
 from __future__ import annotations
 
+import decimal
 import functools
 import math
 from datetime import UTC, datetime, timedelta
@@ -224,7 +228,7 @@ def thresholds(ratio: float, low: float = 0.01, high: float = 2.0e6) -> list[flo
 
 # Per group kind, migration 0027's thresholds: bucket b >= 1 holds [THRESHOLDS[b - 1], THRESHOLDS[b]),
 # bucket 0 what is below 0.
-THRESHOLDS = {0: thresholds(1.05), 1: thresholds(1.05), 2: thresholds(1.15)}
+THRESHOLDS = {0: thresholds(1.05), 1: thresholds(1.05), 2: thresholds(1.05)}
 
 
 def bucket_floor(kind: int, bucket: int) -> float:
@@ -264,11 +268,14 @@ def day_tiling(
 
 _COUNTS_SQL = text(
     """SELECT c."groupKind" AS gk, c."groupId" AS gid, c.measure AS m, c.count AS n, c.sum AS total,
-              array_lower(c.counts, 1) AS low, array_send(c.counts) AS raw
+              c.low, c.counts AS raw
        FROM unnest(CAST(:days AS integer[]), CAST(:lows AS integer[]), CAST(:highs AS integer[])) AS p(days, low, high)
-       JOIN "ResponseTimeCounts" c
-         ON c."groupKind" = ANY(CAST(:kinds AS integer[])) AND c."periodDays" = p.days
-        AND c."periodStart" >= p.low AND c."periodStart" < p.high"""
+       CROSS JOIN unnest(CAST(:kinds AS integer[])) AS k(kind)
+       -- each range of each kind is one range of the primary key (OFFSET 0: not flattened into a hash join)
+       CROSS JOIN LATERAL (
+           SELECT * FROM "ResponseTimeCounts" c
+           WHERE c."groupKind" = k.kind AND c."periodDays" = p.days
+             AND c."periodStart" >= p.low AND c."periodStart" < p.high OFFSET 0) c"""
 )
 
 
@@ -279,7 +286,7 @@ def _edges(column: str) -> str:
     )
 
 
-# The values of the period's parts of a day at its two ends, per group and bucket.
+# The values of the period's parts of a day at its two ends, with their helper and (by team tag) tags.
 _EDGES_SQL = text(
     f"""WITH v AS (
         SELECT CASE WHEN s.kind = 'FIRST_RESPONSE' THEN 0 ELSE 1 END AS m, s.minutes, s."actorId" AS helper,
@@ -290,15 +297,13 @@ _EDGES_SQL = text(
         UNION ALL
         SELECT 2, t."resolutionMinutes", CASE WHEN t."closedById" <> t."openedById" THEN t."closedById" END, t.id
         FROM "Ticket" t WHERE t."resolutionMinutes" IS NOT NULL AND {_edges('t."createdAt"')})
-    SELECT g.gk, g.gid, v.m, "response_time_bucket"(g.gk, v.minutes) AS b, count(*) AS n,
-           sum(v.minutes::numeric) AS total
-    FROM v CROSS JOIN LATERAL (
-        SELECT 0 AS gk, 0 AS gid
-        UNION ALL SELECT 2, v.helper WHERE CAST(:kind AS integer) = 2 AND v.helper IS NOT NULL
-        UNION ALL SELECT 1, tt."tagId" FROM tags_on_tickets tt
-                  WHERE CAST(:kind AS integer) = 1 AND tt."ticketId" = v.ticket) g
-    GROUP BY 1, 2, 3, 4"""
+    SELECT v.m, v.minutes, v.helper,
+           CASE WHEN CAST(:kind AS integer) = 1
+                THEN (SELECT array_agg(tt."tagId") FROM tags_on_tickets tt WHERE tt."ticketId" = v.ticket) END AS tags
+    FROM v"""
 )
+# Exact sums of numeric values (PostgreSQL's float8 -> numeric: 15 significant digits), never rounded.
+_EXACT = decimal.Context(prec=80)
 
 _IN_PERIOD = "{c} >= coalesce(CAST(:since AS timestamptz), '-infinity') AND {c} < coalesce(CAST(:until AS timestamptz), 'infinity')"
 _SPAN_FILTER = """s.kind = CAST(l.kind AS "TicketSpanKind") AND s."endAt" IS NOT NULL AND s.kind <> 'RESOLUTION'
@@ -334,12 +339,14 @@ _VALUES_AT_SQL = text(
          ORDER BY v.minutes OFFSET l.off LIMIT 2)
     ) AS x(minutes)"""
 )
+# This transaction's settings (SET LOCAL): the statements are short, compiling them costs more than it saves.
+_COUNT_SETTINGS = text("SELECT set_config('jit', 'off', true)")
 _TAG_NAMES_SQL = text('SELECT id, name FROM "Tag" WHERE id = ANY(CAST(:ids AS integer[]))')
 _USERS_SQL = text(
     'SELECT id, "slackId" AS slack_id, username FROM "User" WHERE id = ANY(CAST(:ids AS integer[]))'
 )
-_ARRAY_HEADER = 20  # array_send of a one-dimensional array: ndim, flags, element type, length, lower bound
-_ELEMENT = np.dtype(">i4")
+_ELEMENT = np.dtype(">i4")  # "ResponseTimeCounts"."counts": big-endian 4-byte counts
+_THRESHOLD_ARRAYS = {kind: np.array(values, dtype=np.float64) for kind, values in THRESHOLDS.items()}
 
 
 class _Tally:
@@ -386,6 +393,7 @@ async def response_times(
         s_day = None if first_day is None else EPOCH + first_day * DAY
         u_day = None if end_day is None else EPOCH + end_day * DAY
 
+    await executor.execute(_COUNT_SETTINGS)
     tallies: dict[tuple[int, int, int], _Tally] = {}
 
     def tally(gk: int, gid: int, m: int) -> _Tally:
@@ -407,17 +415,28 @@ async def response_times(
         )
         for gk, gid, m, n, total, low, raw in rows:
             t = tally(gk, gid, m)
-            values = np.frombuffer(raw, dtype=_ELEMENT, offset=_ARRAY_HEADER)[1::2]
+            values = np.frombuffer(raw, dtype=_ELEMENT)
             t.counts[low : low + len(values)] += values
             t.n += n
-            t.total += total
+            t.total = _EXACT.add(t.total, total)
     if since is not None or until is not None:
         edges = {"s": since, "s_day": s_day, "u_day": u_day, "u": until, "kind": kind}
-        for gk, gid, m, b, n, total in await executor.execute(_EDGES_SQL, edges):
+        edge_values: dict[tuple[int, int, int], list[float]] = {}
+        for m, minutes, helper, tag_ids in await executor.execute(_EDGES_SQL, edges):
+            edge_values.setdefault((0, 0, m), []).append(minutes)
+            if kind == 2 and helper is not None:
+                edge_values.setdefault((2, helper, m), []).append(minutes)
+            elif kind == 1 and tag_ids:
+                for tag_id in tag_ids:
+                    edge_values.setdefault((1, tag_id, m), []).append(minutes)
+        for (gk, gid, m), edge in edge_values.items():
             t = tally(gk, gid, m)
-            t.counts[b] += n
-            t.n += n
-            t.total += total
+            # response_time_bucket: how many thresholds are at most the value (width_bucket).
+            buckets = np.searchsorted(_THRESHOLD_ARRAYS[gk], np.array(edge, dtype=np.float64), side="right")
+            np.add.at(t.counts, buckets, 1)
+            t.n += len(edge)
+            for value in edge:
+                t.total = _EXACT.add(t.total, Decimal(f"{value:.15g}"))
 
     # Each percentile's lower rank: its bucket and offset there (a lookup reads it and the next value).
     lookups: dict[tuple[int, int, int, int, int], int] = {}
@@ -467,7 +486,7 @@ async def response_times(
                 values.append(pair[0])
             else:  # percentile_cont's interpolation, in its order of operations
                 values.append(pair[0] + ((position - low) * (pair[1] - pair[0])))
-        return _measure(t.n, float(t.total / t.n), values)
+        return _measure(t.n, float(_EXACT.divide(t.total, t.n)), values)
 
     totals = {measure: figures(0, 0, m) for m, measure in enumerate(MEASURES)}
     if by == "none":
