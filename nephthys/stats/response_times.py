@@ -284,14 +284,23 @@ _COUNTS_SQL = text(
 )
 
 
-def _added_counts(buckets: int, parts: bytes, counts: bytes) -> np.ndarray:
-    """The sum of a group's period rows' counts, per bucket (``parts``: each row's first bucket and length)."""
+def _added_counts(buckets: int, rows_per_group: list[int], parts: bytes, counts: bytes) -> np.ndarray:
+    """Per group (``rows_per_group`` period rows each), its period rows' counts added up per bucket;
+    ``parts`` holds each row's first bucket and length, ``counts`` the rows' counts, in the same order."""
     header = np.frombuffer(parts, dtype=_ELEMENT).reshape(-1, 2).astype(np.int64)
     lows, lengths = header[:, 0], header[:, 1]
     values = np.frombuffer(counts, dtype=_ELEMENT)
+    group_of_row = np.repeat(np.arange(len(rows_per_group), dtype=np.int64), rows_per_group)
+    row_of_value = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     starts = np.cumsum(lengths) - lengths
-    bucket_of = np.arange(len(values), dtype=np.int64) - np.repeat(starts - lows, lengths)
-    return np.bincount(bucket_of, weights=values, minlength=buckets).astype(np.int64)
+    slot = (
+        group_of_row[row_of_value] * buckets
+        + np.arange(len(values), dtype=np.int64)
+        - starts[row_of_value]
+        + lows[row_of_value]
+    )
+    added = np.bincount(slot, weights=values, minlength=len(rows_per_group) * buckets)
+    return np.rint(added).astype(np.int64).reshape(len(rows_per_group), buckets)
 
 
 def _edges(column: str) -> str:
@@ -301,7 +310,7 @@ def _edges(column: str) -> str:
     )
 
 
-# The values of the period's parts of a day at its two ends, with their helper and (by team tag) tags.
+# The values of the period's parts of a day at its two ends, per group and measure, with their exact sum.
 _EDGES_SQL = text(
     f"""WITH v AS (
         SELECT CASE WHEN s.kind = 'FIRST_RESPONSE' THEN 0 ELSE 1 END AS m, s.minutes, s."actorId" AS helper,
@@ -312,10 +321,13 @@ _EDGES_SQL = text(
         UNION ALL
         SELECT 2, t."resolutionMinutes", CASE WHEN t."closedById" <> t."openedById" THEN t."closedById" END, t.id
         FROM "Ticket" t WHERE t."resolutionMinutes" IS NOT NULL AND {_edges('t."createdAt"')})
-    SELECT v.m, v.minutes, v.helper,
-           CASE WHEN CAST(:kind AS integer) = 1
-                THEN (SELECT array_agg(tt."tagId") FROM tags_on_tickets tt WHERE tt."ticketId" = v.ticket) END AS tags
-    FROM v"""
+    SELECT g.gk, g.gid, v.m, array_agg(v.minutes) AS minutes, sum(v.minutes::numeric) AS total
+    FROM v CROSS JOIN LATERAL (
+        SELECT 0 AS gk, 0 AS gid
+        UNION ALL SELECT 2, v.helper WHERE CAST(:kind AS integer) = 2 AND v.helper IS NOT NULL
+        UNION ALL SELECT 1, tt."tagId" FROM tags_on_tickets tt
+                  WHERE CAST(:kind AS integer) = 1 AND tt."ticketId" = v.ticket) g
+    GROUP BY 1, 2, 3"""
 )
 # Exact sums of numeric values (PostgreSQL's float8 -> numeric: 15 significant digits), never rounded.
 _EXACT = decimal.Context(prec=80)
@@ -328,32 +340,37 @@ _TICKET_FILTER = (
     + _IN_PERIOD.format(c='t."createdAt"')
 )
 # Each lookup: the values at its offset and the next among the group's values of the measure in the
-# period that are at least ``low`` (its bucket's floor), in order; one branch runs per lookup.
-_VALUES_AT_SQL = text(
-    f"""SELECT l.i, x.minutes
-    FROM unnest(CAST(:ids AS integer[]), CAST(:gks AS integer[]), CAST(:gids AS integer[]),
-                CAST(:ms AS integer[]), CAST(:kinds AS text[]), CAST(:lows AS float8[]), CAST(:offsets AS bigint[]))
-         AS l(i, gk, gid, m, kind, low, off)
-    CROSS JOIN LATERAL (
-        (SELECT s.minutes FROM "TicketSpan" s WHERE l.gk = 0 AND l.m < 2 AND {_SPAN_FILTER}
-         ORDER BY s.minutes OFFSET l.off LIMIT 2)
-        UNION ALL
-        (SELECT s.minutes FROM "TicketSpan" s WHERE l.gk = 2 AND l.m < 2 AND s."actorId" = l.gid AND {_SPAN_FILTER}
-         ORDER BY s.minutes OFFSET l.off LIMIT 2)
-        UNION ALL
-        (SELECT t."resolutionMinutes" FROM "Ticket" t WHERE l.gk = 0 AND l.m = 2 AND {_TICKET_FILTER}
-         ORDER BY t."resolutionMinutes" OFFSET l.off LIMIT 2)
-        UNION ALL
-        (SELECT t."resolutionMinutes" FROM "Ticket" t
-         WHERE l.gk = 2 AND l.m = 2 AND t."closedById" = l.gid AND t."closedById" <> t."openedById" AND {_TICKET_FILTER}
-         ORDER BY t."resolutionMinutes" OFFSET l.off LIMIT 2)
-        UNION ALL
-        (SELECT v.minutes FROM "ResponseTimeTagValues" v CROSS JOIN LATERAL generate_series(1, v.count) AS copy
-         WHERE l.gk = 1 AND v."tagId" = l.gid AND v.measure = l.m AND v.minutes >= l.low
-           AND {_IN_PERIOD.format(c='v."createdAt"')}
-         ORDER BY v.minutes OFFSET l.off LIMIT 2)
-    ) AS x(minutes)"""
-)
+# period that are at least ``low`` (its bucket's floor), in order. One statement per source (group kind
+# and measure), each lookup one index range.
+_SOURCES = {
+    (0, False): f"""SELECT s.minutes FROM "TicketSpan" s WHERE {_SPAN_FILTER}
+                    ORDER BY s.minutes OFFSET l.off LIMIT 2""",
+    (2, False): f"""SELECT s.minutes FROM "TicketSpan" s WHERE s."actorId" = l.gid AND {_SPAN_FILTER}
+                    ORDER BY s.minutes OFFSET l.off LIMIT 2""",
+    (0, True): f"""SELECT t."resolutionMinutes" FROM "Ticket" t WHERE {_TICKET_FILTER}
+                   ORDER BY t."resolutionMinutes" OFFSET l.off LIMIT 2""",
+    (2, True): f"""SELECT t."resolutionMinutes" FROM "Ticket" t
+                   WHERE t."closedById" = l.gid AND t."closedById" <> t."openedById" AND {_TICKET_FILTER}
+                   ORDER BY t."resolutionMinutes" OFFSET l.off LIMIT 2""",
+    (
+        1,
+        False,
+    ): f"""SELECT v.minutes FROM "ResponseTimeTagValues" v CROSS JOIN LATERAL generate_series(1, v.count) AS copy
+                    WHERE v."tagId" = l.gid AND v.measure = l.m AND v.minutes >= l.low
+                      AND {_IN_PERIOD.format(c='v."createdAt"')}
+                    ORDER BY v.minutes OFFSET l.off LIMIT 2""",
+}
+_SOURCES[(1, True)] = _SOURCES[(1, False)]
+_VALUES_AT_SQL = {
+    source: text(
+        f"""SELECT coalesce(array_agg(l.i), '{{}}') AS ids, coalesce(array_agg(x.minutes), '{{}}') AS minutes
+        FROM unnest(CAST(:ids AS integer[]), CAST(:gids AS integer[]), CAST(:ms AS integer[]),
+                    CAST(:kinds AS text[]), CAST(:lows AS float8[]), CAST(:offsets AS bigint[]))
+             AS l(i, gid, m, kind, low, off)
+        CROSS JOIN LATERAL ({sql}) AS x(minutes)"""
+    )
+    for source, sql in _SOURCES.items()
+}
 # This transaction's settings (SET LOCAL): the statements are short, compiling them costs more than it
 # saves; and a plan for the values asked (a generic plan, cached after five runs, scans the edges' tables).
 _COUNT_SETTINGS = text(
@@ -365,6 +382,7 @@ _USERS_SQL = text(
 )
 _ELEMENT = np.dtype(">i4")  # "ResponseTimeCounts"."counts": big-endian 4-byte counts
 _THRESHOLD_ARRAYS = {kind: np.array(values, dtype=np.float64) for kind, values in THRESHOLDS.items()}
+_BUCKETS = max(len(values) for values in THRESHOLDS.values()) + 1
 
 
 class _Tally:
@@ -431,29 +449,31 @@ async def response_times(
                 "kinds": kinds,
             },
         )
-        for gk, gid, m, n, total, parts, counts in rows:
-            t = tally(gk, gid, m)
-            t.counts += _added_counts(len(t.counts), parts, counts)
-            t.n += int(n)
-            t.total = _EXACT.add(t.total, total)
+        fetched = rows.all()
+        if fetched:
+            owners = [tally(gk, gid, m) for gk, gid, m, _n, _total, _parts, _counts in fetched]
+            for t, (_gk, _gid, _m, n, total, _parts, _counts) in zip(owners, fetched, strict=True):
+                t.n += int(n)
+                t.total = _EXACT.add(t.total, total)
+            added = _added_counts(
+                _BUCKETS,
+                [len(row.parts) // 8 for row in fetched],
+                b"".join(row.parts for row in fetched),
+                b"".join(row.counts for row in fetched),
+            )
+            for t, counts in zip(owners, added, strict=True):
+                t.counts += counts[: len(t.counts)]
     if since is not None or until is not None:
         edges = {"s": since, "s_day": s_day, "u_day": u_day, "u": until, "kind": kind}
-        edge_values: dict[tuple[int, int, int], list[float]] = {}
-        for m, minutes, helper, tag_ids in await executor.execute(_EDGES_SQL, edges):
-            edge_values.setdefault((0, 0, m), []).append(minutes)
-            if kind == 2 and helper is not None:
-                edge_values.setdefault((2, helper, m), []).append(minutes)
-            elif kind == 1 and tag_ids:
-                for tag_id in tag_ids:
-                    edge_values.setdefault((1, tag_id, m), []).append(minutes)
-        for (gk, gid, m), edge in edge_values.items():
+        for gk, gid, m, minutes, total in await executor.execute(_EDGES_SQL, edges):
             t = tally(gk, gid, m)
             # response_time_bucket: how many thresholds are at most the value (width_bucket).
-            buckets = np.searchsorted(_THRESHOLD_ARRAYS[gk], np.array(edge, dtype=np.float64), side="right")
-            np.add.at(t.counts, buckets, 1)
-            t.n += len(edge)
-            for value in edge:
-                t.total = _EXACT.add(t.total, Decimal(f"{value:.15g}"))
+            buckets = np.searchsorted(
+                _THRESHOLD_ARRAYS[gk], np.array(minutes, dtype=np.float64), side="right"
+            )
+            t.counts += np.bincount(buckets, minlength=len(t.counts))
+            t.n += len(minutes)
+            t.total = _EXACT.add(t.total, total)
 
     # Each percentile's lower rank: its bucket and offset there (a lookup reads it and the next value).
     lookups: dict[tuple[int, int, int, int, int], int] = {}
@@ -473,13 +493,14 @@ async def response_times(
             ranks.append((position, low, index))
         wanted[(gk, gid, m)] = ranks
     found: dict[int, list[float]] = {}
-    if lookups:
-        keys = list(lookups)
+    by_source: dict[tuple[int, bool], list[tuple[int, int, int, int, int]]] = {}
+    for key in lookups:
+        by_source.setdefault((key[0], key[2] == 2), []).append(key)
+    for source, keys in by_source.items():
         rows = await executor.execute(
-            _VALUES_AT_SQL,
+            _VALUES_AT_SQL[source],
             {
-                "ids": list(range(len(keys))),
-                "gks": [k[0] for k in keys],
+                "ids": [lookups[k] for k in keys],
                 "gids": [k[1] for k in keys],
                 "ms": [k[2] for k in keys],
                 "kinds": [MEASURE_KINDS[k[2]] for k in keys],
@@ -489,7 +510,8 @@ async def response_times(
                 "until": until,
             },
         )
-        for i, minutes in rows:
+        ids, values = rows.one()
+        for i, minutes in zip(ids, values, strict=True):
             found.setdefault(i, []).append(minutes)
 
     def figures(gk: int, gid: int, m: int) -> dict[str, Any]:
