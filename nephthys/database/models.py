@@ -1086,8 +1086,9 @@ class ResponseTimeCounts(Base):
     measure: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     count: Mapped[int] = mapped_column(BigInteger, nullable=False)
     sum: Mapped[float] = mapped_column(Numeric, nullable=False)
-    # Values per bucket (response_time_bucket), indexed by bucket from the lowest one held.
-    counts: Mapped[list[int]] = mapped_column(ARRAY(Integer), nullable=False)
+    # Values per bucket (response_time_bucket): big-endian 4-byte integers, the first for bucket ``low``.
+    low: Mapped[int] = mapped_column(Integer, nullable=False)
+    counts: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
 class ResponseTimeTagValues(Base):

@@ -454,6 +454,9 @@ def downgrade() -> None:
     for name, (table, _event, _transitions, _rows, _contributions) in RECORDERS.items():
         op.execute(f'DROP TRIGGER "response_time_{name}" ON "{table}"')
         op.execute(f'DROP FUNCTION "response_time_on_{name}"()')
+    op.execute('DROP TABLE "ResponseTimePending"')  # and its trigger
+    op.execute('DROP TABLE "ResponseTimeTagValues"')
+    op.execute('DROP TABLE "ResponseTimeCounts"')
     for function in (
         '"response_time_on_truncate"()',
         '"response_time_on_ticket_delete"()',
@@ -466,6 +469,3 @@ def downgrade() -> None:
         '"response_time_bucket"(integer, float8)',
     ):
         op.execute(f"DROP FUNCTION {function}")
-    op.execute('DROP TABLE "ResponseTimePending"')
-    op.execute('DROP TABLE "ResponseTimeTagValues"')
-    op.execute('DROP TABLE "ResponseTimeCounts"')
