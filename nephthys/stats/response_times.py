@@ -240,6 +240,14 @@ def day_of(instant: datetime) -> int:
     return (instant - EPOCH) // DAY
 
 
+def _day_start(day: int) -> datetime | None:
+    """The instant ``day`` starts, or None past what a datetime holds."""
+    try:
+        return EPOCH + day * DAY
+    except OverflowError:
+        return None
+
+
 def day_tiling(
     low: int | None, high: int | None, sizes: tuple[int, ...] = PERIOD_DAYS
 ) -> list[tuple[int, int, int]]:
@@ -420,14 +428,16 @@ async def response_times(
     # Whole days [first_day, end_day) (None: open), and the instants where they start and end.
     first_day = None if since is None else day_of(since) + (EPOCH + day_of(since) * DAY != since)
     end_day = None if until is None else day_of(until)
-    if first_day is not None and end_day is not None and first_day >= end_day:
-        # No whole day: the period is all edge.
-        ranges: list[tuple[int, int, int]] = []
+    s_day = None if first_day is None else _day_start(first_day)
+    u_day = None if end_day is None else _day_start(end_day)
+    ranges: list[tuple[int, int, int]] = []
+    if (first_day is not None and s_day is None) or (
+        first_day is not None and end_day is not None and first_day >= end_day
+    ):
+        # No whole day (or none a datetime can name): the period is all edge.
         s_day = u_day = until
     else:
         ranges = day_tiling(first_day, end_day)
-        s_day = None if first_day is None else EPOCH + first_day * DAY
-        u_day = None if end_day is None else EPOCH + end_day * DAY
 
     await executor.execute(_COUNT_SETTINGS)
     tallies: dict[tuple[int, int, int], _Tally] = {}

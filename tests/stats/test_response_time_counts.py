@@ -57,6 +57,7 @@ PERIODS = [
     (utc(2026, 3, 30, 1), utc(2026, 3, 30, 23)),  # inside one day
     (utc(2026, 4, 1, 12), utc(2026, 4, 1, 12)),  # empty
     (utc(2025, 1, 1), utc(2027, 1, 1)),  # over several 64-day periods
+    (datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)),  # the datetime's ends
 ]
 
 
