@@ -26,7 +26,8 @@ which never waits); a deferred constraint trigger nets them when the transaction
 (the lifecycle replaces a ticket's spans on every write: the unchanged ones cancel) and
 applies what is left. A statement changing more than ``BULK_ROWS`` rows (the calendar
 recount, a bulk load) records instead that everything must be recounted, which the commit
-does (``response_time_counts_rebuild()``). A ticket's deletion takes its contributions out
+does (``response_time_counts_rebuild()``; the calendar recount does it itself first, in ranges
+of ticket ids, each statement short: nephthys/tickets/support_minutes.py). A ticket's deletion takes its contributions out
 before it goes (its cascaded spans and tags then count nothing: their ticket is gone).
 
 Bound: every stored count is a value of a stored span or ticket in one of its groups (all,
