@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     PrimaryKeyConstraint,
     Text,
     UniqueConstraint,
@@ -1073,3 +1074,46 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column("keyHash", Text, nullable=False, unique=True)
     created_at: Mapped[datetime] = _created_at()
     last_used_at: Mapped[datetime | None] = _timestamp(name="lastUsedAt")
+
+
+class ResponseTimeCounts(Base):
+    """Response-time values per measure, group and epoch-aligned period of 1, 8 or 64 UTC days of the
+    ticket's creation, counted per value bucket; kept by triggers (migration 0027)."""
+
+    __tablename__ = "ResponseTimeCounts"
+
+    # 0: all (groupId 0), 1: a team tag, 2: a helper.
+    group_kind: Mapped[int] = mapped_column("groupKind", Integer, primary_key=True, autoincrement=False)
+    period_days: Mapped[int] = mapped_column("periodDays", Integer, primary_key=True, autoincrement=False)
+    # Days since 1970-01-01 (UTC), a multiple of periodDays.
+    period_start: Mapped[int] = mapped_column("periodStart", Integer, primary_key=True, autoincrement=False)
+    group_id: Mapped[int] = mapped_column("groupId", Integer, primary_key=True, autoincrement=False)
+    # 0: first response, 1: next response, 2: resolution.
+    measure: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sum: Mapped[float] = mapped_column(Numeric, nullable=False)
+    # Values per bucket (response_time_bucket): big-endian 4-byte integers, the first for bucket ``low``.
+    low: Mapped[int] = mapped_column(Integer, nullable=False)
+    counts: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class ResponseTimeTagValues(Base):
+    """A team tag's response-time values with their multiplicity, in order (migration 0027)."""
+
+    __tablename__ = "ResponseTimeTagValues"
+
+    tag_id: Mapped[int] = mapped_column("tagId", Integer, primary_key=True, autoincrement=False)
+    measure: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    minutes: Mapped[float] = mapped_column(Double, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column("createdAt", TIMESTAMPTZ, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class ResponseTimePending(Base):
+    """A statement's change to the response-time counts, applied when its transaction commits (migration 0027)."""
+
+    __tablename__ = "ResponseTimePending"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    changes: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    rebuild: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))

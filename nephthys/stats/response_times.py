@@ -24,22 +24,29 @@ Definitions (docs/api.md says the same in prose; the spans are nephthys/tickets/
   in no group. A group lists all three measures, with
   ``count`` 0 for a measure it has none of.
 
-How it stays fast (migration 0021): each measure is read from one covering index alone, never
-the tables, and handed to ``percentile_cont`` already sorted (its sort then makes one pass,
-and the one sort yields all three percentiles): over a long period the index ordered by
-minutes (per helper, by person and minutes) is read with the rows outside the period skipped;
-over a short one the period's range of the index by creation time is read and its few rows
-sorted. The planner chooses by the period's size, on a plan made for the values asked
-(``plan_cache_mode``). The three measures are three aggregates under one Parallel Append: the
-leader and two workers take one each. Team-tag groups join the tags and sort per tag.
+How it stays fast (migration 0027): triggers keep, per measure, group (all, each team tag, each
+helper) and epoch-aligned period of 64, 8 and 1 UTC days of the tickets' creation, how many values
+fall in each value bucket (fixed thresholds, ``response_time_bucket``) with their count and exact
+sum. A request adds up the rows of the period's whole days (a year is at most ~33 periods per group)
+and reads the values of its parts of a day at either end from the spans; for each percentile it
+finds the bucket holding the rank in those counts, then reads the value at the rank's offset inside
+that bucket, and the next one, from an index ordered by minutes (the spans' and closed tickets'
+indexes of migration 0021 for all and per helper, "ResponseTimeTagValues" per team tag). The
+figures are the same floats ``percentile_cont`` gives (``direct_response_times`` is the direct
+computation, kept as the definition the tests and the bench compare with); the mean is the exact
+sum over the count.
 """
 
 from __future__ import annotations
 
+import decimal
 import functools
-from datetime import datetime
+import math
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
+import numpy as np
 from sqlalchemy import text
 
 from nephthys.stats.overview import Executor
@@ -159,15 +166,15 @@ async def use_sort_settings(executor: Executor) -> None:
     await executor.execute(_SET_LOCAL, {f"v{i}": value for i, value in enumerate(SORT_SETTINGS.values())})
 
 
-async def response_times(
+async def direct_response_times(
     executor: Executor,
     *,
     since: datetime | None = None,
     until: datetime | None = None,
     by: Grouping = "none",
 ) -> dict[str, Any]:
-    """``{first_response, next_response, resolution}`` (each ``{count, mean, p50, p90, p95}``) over
-    tickets created in ``[since, until)``, and ``groups`` when ``by`` is not ``none``.
+    """``response_times`` computed directly: every value of the period read and sorted (migration 0021's
+    indexes). The definition the counts of migration 0027 must agree with (the tests compare the two).
 
     Call inside a transaction (the API's read-only snapshot): the sort settings are local to it.
     """
@@ -191,6 +198,358 @@ async def response_times(
             )
             groups[row.k] = {**name, **{measure: _empty() for measure in MEASURES}}
         groups[row.k][MEASURES[row.m]] = _measure(row.n, row.mean, row.percentiles)
+    # Team tags by name, people by id.
+    order = (lambda k: (groups[k]["team_tag"], k)) if by == "team_tag" else (lambda k: k)
+    return {**totals, "groups": [groups[k] for k in sorted(groups, key=order)]}
+
+
+# ---------------------------------------------------------------- from the kept counts (migration 0027)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
+# The periods of "ResponseTimeCounts", longest first (migration 0027).
+PERIOD_DAYS = (64, 8, 1)
+GROUP_KINDS: dict[Grouping, int] = {"none": 0, "team_tag": 1, "helper": 2}
+MEASURE_KINDS = ("FIRST_RESPONSE", "NEXT_RESPONSE", "RESOLUTION")
+_LOWEST_DAY, _HIGHEST_DAY = -(2**31), 2**31 - 1
+
+
+def thresholds(ratio: float, low: float = 0.01, high: float = 2.0e6) -> list[float]:
+    """The value buckets' lower bounds (``response_time_bucket``): 0, then ``low`` growing by ``ratio``."""
+    values = [0.0]
+    k = 0
+    while True:
+        value = float(f"{low * ratio**k:.6g}")
+        if value > high:
+            return values
+        values.append(value)
+        k += 1
+
+
+# Per group kind, migration 0027's thresholds: bucket b >= 1 holds [THRESHOLDS[b - 1], THRESHOLDS[b]),
+# bucket 0 what is below 0.
+THRESHOLDS = {0: thresholds(1.05), 1: thresholds(1.05), 2: thresholds(1.05)}
+
+
+def bucket_floor(kind: int, bucket: int) -> float:
+    return -math.inf if bucket == 0 else THRESHOLDS[kind][bucket - 1]
+
+
+def day_of(instant: datetime) -> int:
+    """Days since 1970-01-01 (UTC) of the day holding ``instant``."""
+    return (instant - EPOCH) // DAY
+
+
+def _day_start(day: int) -> datetime | None:
+    """The instant ``day`` starts, or None past what a datetime holds."""
+    try:
+        return EPOCH + day * DAY
+    except OverflowError:
+        return None
+
+
+def day_tiling(
+    low: int | None, high: int | None, sizes: tuple[int, ...] = PERIOD_DAYS
+) -> list[tuple[int, int, int]]:
+    """Whole days ``[low, high)`` (None: open) as ranges of epoch-aligned periods ``(days, first start, end)``:
+    the longest periods in the middle, shorter ones toward the ends (at most 5 ranges)."""
+    if low is not None and high is not None and low >= high:
+        return []
+    size, shorter = sizes[0], sizes[1:]
+    inner_low = None if low is None else -((-low) // size) * size
+    inner_high = None if high is None else (high // size) * size
+    if inner_low is not None and inner_high is not None and inner_low >= inner_high:
+        return day_tiling(low, high, shorter)  # a period of one day always fits: shorter is not empty
+    ranges = [
+        (
+            size,
+            _LOWEST_DAY if inner_low is None else inner_low,
+            _HIGHEST_DAY if inner_high is None else inner_high,
+        )
+    ]
+    if low is not None and inner_low is not None and low < inner_low:
+        ranges += day_tiling(low, inner_low, shorter)
+    if high is not None and inner_high is not None and inner_high < high:
+        ranges += day_tiling(inner_high, high, shorter)
+    return ranges
+
+
+# Per group and measure over the period's whole days: the count, the exact sum, and each period row's
+# first bucket and number of buckets (big-endian 4-byte pairs) with its counts, in the same order.
+_COUNTS_SQL = text(
+    """SELECT c."groupKind" AS gk, c."groupId" AS gid, c.measure AS m, sum(c.count) AS n, sum(c.sum) AS total,
+              string_agg(int4send(c.low) || int4send(length(c.counts) / 4), ''::bytea
+                         ORDER BY c."periodDays", c."periodStart") AS parts,
+              string_agg(c.counts, ''::bytea ORDER BY c."periodDays", c."periodStart") AS counts
+       FROM unnest(CAST(:days AS integer[]), CAST(:lows AS integer[]), CAST(:highs AS integer[])) AS p(days, low, high)
+       CROSS JOIN unnest(CAST(:kinds AS integer[])) AS k(kind)
+       -- each range of each kind is one range of the primary key (OFFSET 0: not flattened into a hash join)
+       CROSS JOIN LATERAL (
+           SELECT * FROM "ResponseTimeCounts" c
+           WHERE c."groupKind" = k.kind AND c."periodDays" = p.days
+             AND c."periodStart" >= p.low AND c."periodStart" < p.high OFFSET 0) c
+       GROUP BY 1, 2, 3"""
+)
+
+
+def _added_counts(buckets: int, rows_per_group: list[int], parts: bytes, counts: bytes) -> np.ndarray:
+    """Per group (``rows_per_group`` period rows each), its period rows' counts added up per bucket;
+    ``parts`` holds each row's first bucket and length, ``counts`` the rows' counts, in the same order."""
+    header = np.frombuffer(parts, dtype=_ELEMENT).reshape(-1, 2).astype(np.int64)
+    lows, lengths = header[:, 0], header[:, 1]
+    values = np.frombuffer(counts, dtype=_ELEMENT)
+    group_of_row = np.repeat(np.arange(len(rows_per_group), dtype=np.int64), rows_per_group)
+    row_of_value = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    starts = np.cumsum(lengths) - lengths
+    slot = (
+        group_of_row[row_of_value] * buckets
+        + np.arange(len(values), dtype=np.int64)
+        - starts[row_of_value]
+        + lows[row_of_value]
+    )
+    added = np.bincount(slot, weights=values, minlength=len(rows_per_group) * buckets)
+    return np.rint(added).astype(np.int64).reshape(len(rows_per_group), buckets)
+
+
+def _edges(column: str) -> str:
+    return (
+        f"(({column} >= CAST(:s AS timestamptz) AND {column} < CAST(:s_day AS timestamptz)) "
+        f"OR ({column} >= CAST(:u_day AS timestamptz) AND {column} < CAST(:u AS timestamptz)))"
+    )
+
+
+# The values of the period's parts of a day at its two ends, per group and measure, with their exact sum.
+_EDGES_SQL = text(
+    f"""WITH v AS (
+        SELECT CASE WHEN s.kind = 'FIRST_RESPONSE' THEN 0 ELSE 1 END AS m, s.minutes, s."actorId" AS helper,
+               s."ticketId" AS ticket
+        FROM "TicketSpan" s
+        WHERE s.kind IN ('FIRST_RESPONSE', 'NEXT_RESPONSE') AND s."endAt" IS NOT NULL AND s.kind <> 'RESOLUTION'
+          AND s.minutes IS NOT NULL AND {_edges('s."ticketCreatedAt"')}
+        UNION ALL
+        SELECT 2, t."resolutionMinutes", CASE WHEN t."closedById" <> t."openedById" THEN t."closedById" END, t.id
+        FROM "Ticket" t WHERE t."resolutionMinutes" IS NOT NULL AND {_edges('t."createdAt"')})
+    SELECT g.gk, g.gid, v.m, array_agg(v.minutes) AS minutes, sum(v.minutes::numeric) AS total
+    FROM v CROSS JOIN LATERAL (
+        SELECT 0 AS gk, 0 AS gid
+        UNION ALL SELECT 2, v.helper WHERE CAST(:kind AS integer) = 2 AND v.helper IS NOT NULL
+        UNION ALL SELECT 1, tt."tagId" FROM tags_on_tickets tt
+                  WHERE CAST(:kind AS integer) = 1 AND tt."ticketId" = v.ticket) g
+    GROUP BY 1, 2, 3"""
+)
+# Exact sums of numeric values (PostgreSQL's float8 -> numeric: 15 significant digits), never rounded.
+_EXACT = decimal.Context(prec=80)
+
+_IN_PERIOD = "{c} >= coalesce(CAST(:since AS timestamptz), '-infinity') AND {c} < coalesce(CAST(:until AS timestamptz), 'infinity')"
+_SPAN_FILTER = """s.kind = CAST(l.kind AS "TicketSpanKind") AND s."endAt" IS NOT NULL AND s.kind <> 'RESOLUTION'
+                  AND s.minutes >= l.low AND """ + _IN_PERIOD.format(c='s."ticketCreatedAt"')
+_TICKET_FILTER = (
+    """t."resolutionMinutes" IS NOT NULL AND t."resolutionMinutes" >= l.low AND """
+    + _IN_PERIOD.format(c='t."createdAt"')
+)
+# Each lookup: the values at its offset and the next among the group's values of the measure in the
+# period that are at least ``low`` (its bucket's floor), in order. One statement per source (group kind
+# and measure), each lookup one index range.
+_SOURCES = {
+    (0, False): f"""SELECT s.minutes FROM "TicketSpan" s WHERE {_SPAN_FILTER}
+                    ORDER BY s.minutes OFFSET l.off LIMIT 2""",
+    (2, False): f"""SELECT s.minutes FROM "TicketSpan" s WHERE s."actorId" = l.gid AND {_SPAN_FILTER}
+                    ORDER BY s.minutes OFFSET l.off LIMIT 2""",
+    (0, True): f"""SELECT t."resolutionMinutes" FROM "Ticket" t WHERE {_TICKET_FILTER}
+                   ORDER BY t."resolutionMinutes" OFFSET l.off LIMIT 2""",
+    (2, True): f"""SELECT t."resolutionMinutes" FROM "Ticket" t
+                   WHERE t."closedById" = l.gid AND t."closedById" <> t."openedById" AND {_TICKET_FILTER}
+                   ORDER BY t."resolutionMinutes" OFFSET l.off LIMIT 2""",
+    (
+        1,
+        False,
+    ): f"""SELECT v.minutes FROM "ResponseTimeTagValues" v CROSS JOIN LATERAL generate_series(1, v.count) AS copy
+                    WHERE v."tagId" = l.gid AND v.measure = l.m AND v.minutes >= l.low
+                      AND {_IN_PERIOD.format(c='v."createdAt"')}
+                    ORDER BY v.minutes OFFSET l.off LIMIT 2""",
+}
+_SOURCES[(1, True)] = _SOURCES[(1, False)]
+_VALUES_AT_SQL = {
+    source: text(
+        f"""SELECT coalesce(array_agg(l.i), '{{}}') AS ids, coalesce(array_agg(x.minutes), '{{}}') AS minutes
+        FROM unnest(CAST(:ids AS integer[]), CAST(:gids AS integer[]), CAST(:ms AS integer[]),
+                    CAST(:kinds AS text[]), CAST(:lows AS float8[]), CAST(:offsets AS bigint[]))
+             AS l(i, gid, m, kind, low, off)
+        CROSS JOIN LATERAL ({sql}) AS x(minutes)"""
+    )
+    for source, sql in _SOURCES.items()
+}
+# This transaction's settings (SET LOCAL): the statements are short, compiling them costs more than it
+# saves; and a plan for the values asked (a generic plan, cached after five runs, scans the edges' tables).
+_COUNT_SETTINGS = text(
+    "SELECT set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true)"
+)
+_TAG_NAMES_SQL = text('SELECT id, name FROM "Tag" WHERE id = ANY(CAST(:ids AS integer[]))')
+_USERS_SQL = text(
+    'SELECT id, "slackId" AS slack_id, username FROM "User" WHERE id = ANY(CAST(:ids AS integer[]))'
+)
+_ELEMENT = np.dtype(">i4")  # "ResponseTimeCounts"."counts": big-endian 4-byte counts
+_THRESHOLD_ARRAYS = {kind: np.array(values, dtype=np.float64) for kind, values in THRESHOLDS.items()}
+_BUCKETS = max(len(values) for values in THRESHOLDS.values()) + 1
+
+
+class _Tally:
+    """One group's one measure over the period: values per bucket, their count and exact sum."""
+
+    __slots__ = ("counts", "n", "total")
+
+    def __init__(self, buckets: int) -> None:
+        self.counts = np.zeros(buckets, dtype=np.int64)
+        self.n = 0
+        self.total = Decimal(0)
+
+
+async def response_times(
+    executor: Executor,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    by: Grouping = "none",
+) -> dict[str, Any]:
+    """``{first_response, next_response, resolution}`` (each ``{count, mean, p50, p90, p95}``) over
+    tickets created in ``[since, until)``, and ``groups`` when ``by`` is not ``none``.
+
+    The same figures as ``direct_response_times``, from the counts triggers keep (migration 0027):
+    the period's whole UTC days are added up from "ResponseTimeCounts" (per period of 64, 8 and 1
+    days), its parts of a day at either end read from the spans; each percentile's ranks are found
+    in the bucket counts and their values read at their offset inside the bucket, from an index.
+    """
+    if by not in GROUPINGS:
+        raise ValueError(f"by: expected one of {GROUPINGS}, got {by!r}")
+    kind = GROUP_KINDS[by]
+    kinds = [0] if kind == 0 else [0, kind]
+    if until is not None and since is not None and until < since:
+        until = since
+    # Whole days [first_day, end_day) (None: open), and the instants where they start and end.
+    first_day = None if since is None else day_of(since) + (EPOCH + day_of(since) * DAY != since)
+    end_day = None if until is None else day_of(until)
+    s_day = None if first_day is None else _day_start(first_day)
+    u_day = None if end_day is None else _day_start(end_day)
+    ranges: list[tuple[int, int, int]] = []
+    if (first_day is not None and s_day is None) or (
+        first_day is not None and end_day is not None and first_day >= end_day
+    ):
+        # No whole day (or none a datetime can name): the period is all edge.
+        s_day = u_day = until
+    else:
+        ranges = day_tiling(first_day, end_day)
+
+    await executor.execute(_COUNT_SETTINGS)
+    tallies: dict[tuple[int, int, int], _Tally] = {}
+
+    def tally(gk: int, gid: int, m: int) -> _Tally:
+        key = (gk, gid, m)
+        found = tallies.get(key)
+        if found is None:
+            found = tallies[key] = _Tally(len(THRESHOLDS[gk]) + 1)
+        return found
+
+    if ranges:
+        rows = await executor.execute(
+            _COUNTS_SQL,
+            {
+                "days": [r[0] for r in ranges],
+                "lows": [r[1] for r in ranges],
+                "highs": [r[2] for r in ranges],
+                "kinds": kinds,
+            },
+        )
+        fetched = rows.all()
+        if fetched:
+            owners = [tally(gk, gid, m) for gk, gid, m, _n, _total, _parts, _counts in fetched]
+            for t, (_gk, _gid, _m, n, total, _parts, _counts) in zip(owners, fetched, strict=True):
+                t.n += int(n)
+                t.total = _EXACT.add(t.total, total)
+            added = _added_counts(
+                _BUCKETS,
+                [len(row.parts) // 8 for row in fetched],
+                b"".join(row.parts for row in fetched),
+                b"".join(row.counts for row in fetched),
+            )
+            for t, counts in zip(owners, added, strict=True):
+                t.counts += counts[: len(t.counts)]
+    if since is not None or until is not None:
+        edges = {"s": since, "s_day": s_day, "u_day": u_day, "u": until, "kind": kind}
+        for gk, gid, m, minutes, total in await executor.execute(_EDGES_SQL, edges):
+            t = tally(gk, gid, m)
+            # response_time_bucket: how many thresholds are at most the value (width_bucket).
+            buckets = np.searchsorted(
+                _THRESHOLD_ARRAYS[gk], np.array(minutes, dtype=np.float64), side="right"
+            )
+            t.counts += np.bincount(buckets, minlength=len(t.counts))
+            t.n += len(minutes)
+            t.total = _EXACT.add(t.total, total)
+
+    # Each percentile's lower rank: its bucket and offset there (a lookup reads it and the next value).
+    lookups: dict[tuple[int, int, int, int, int], int] = {}
+    wanted: dict[tuple[int, int, int], list[tuple[float, int, int]]] = {}
+    for (gk, gid, m), t in tallies.items():
+        if t.n == 0:
+            continue
+        cumulative = np.cumsum(t.counts)
+        ranks = []
+        for fraction in PERCENTILES:
+            position = fraction * (t.n - 1)
+            low = math.floor(position)
+            bucket = int(np.searchsorted(cumulative, low, side="right"))
+            offset = low - (int(cumulative[bucket - 1]) if bucket else 0)
+            key = (gk, gid, m, bucket, offset)
+            index = lookups.setdefault(key, len(lookups))
+            ranks.append((position, low, index))
+        wanted[(gk, gid, m)] = ranks
+    found: dict[int, list[float]] = {}
+    by_source: dict[tuple[int, bool], list[tuple[int, int, int, int, int]]] = {}
+    for key in lookups:
+        by_source.setdefault((key[0], key[2] == 2), []).append(key)
+    for source, keys in by_source.items():
+        rows = await executor.execute(
+            _VALUES_AT_SQL[source],
+            {
+                "ids": [lookups[k] for k in keys],
+                "gids": [k[1] for k in keys],
+                "ms": [k[2] for k in keys],
+                "kinds": [MEASURE_KINDS[k[2]] for k in keys],
+                "lows": [bucket_floor(k[0], k[3]) for k in keys],
+                "offsets": [k[4] for k in keys],
+                "since": since,
+                "until": until,
+            },
+        )
+        ids, values = rows.one()
+        for i, minutes in zip(ids, values, strict=True):
+            found.setdefault(i, []).append(minutes)
+
+    def figures(gk: int, gid: int, m: int) -> dict[str, Any]:
+        t = tallies.get((gk, gid, m))
+        if t is None or t.n == 0:
+            return _empty()
+        values = []
+        for position, low, index in wanted[(gk, gid, m)]:
+            pair = sorted(found[index])
+            if position == low:
+                values.append(pair[0])
+            else:  # percentile_cont's interpolation, in its order of operations
+                values.append(pair[0] + ((position - low) * (pair[1] - pair[0])))
+        return _measure(t.n, float(_EXACT.divide(t.total, t.n)), values)
+
+    totals = {measure: figures(0, 0, m) for m, measure in enumerate(MEASURES)}
+    if by == "none":
+        return totals
+    ids = sorted({gid for (gk, gid, _m), t in tallies.items() if gk == kind and t.n > 0})
+    groups: dict[int, dict[str, Any]] = {}
+    if by == "team_tag":
+        for tag_id, name in await executor.execute(_TAG_NAMES_SQL, {"ids": ids}):
+            groups[tag_id] = {"team_tag": name}
+    else:
+        for user_id, slack_id, username in await executor.execute(_USERS_SQL, {"ids": ids}):
+            groups[user_id] = {"helper": {"id": user_id, "slack_id": slack_id, "username": username}}
+    for gid, group in groups.items():
+        group.update({measure: figures(kind, gid, m) for m, measure in enumerate(MEASURES)})
     # Team tags by name, people by id.
     order = (lambda k: (groups[k]["team_tag"], k)) if by == "team_tag" else (lambda k: k)
     return {**totals, "groups": [groups[k] for k in sorted(groups, key=order)]}

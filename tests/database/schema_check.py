@@ -18,6 +18,7 @@ POSTGRES_TYPES = {
     "DateTime": "timestamp with time zone",
     "Float": "double precision",
     "Bytes": "bytea",
+    "Decimal": "numeric",
     "String[]": "ARRAY",
     "Int[]": "ARRAY",
     'Unsupported("tsvector")': "tsvector",

@@ -23,6 +23,8 @@ NEWER_THAN_PRISMA = {
     # kept by triggers from "Ticket" and "Feedback" (migration 0025)
     "TicketHourFigures", "TicketClosedByPeriod", "TicketHourDurations", "TicketFiguresPending", "FeedbackByPeriod",
     "TicketSearch", "Surge", "TicketSlaClock",
+    # kept by triggers from the spans, tickets and tags (migration 0027)
+    "ResponseTimeCounts", "ResponseTimeTagValues", "ResponseTimePending",
 }  # fmt: skip
 
 

@@ -124,6 +124,9 @@ TABLES = [
     "TicketHourDurations",
     "TicketFiguresPending",
     "FeedbackByPeriod",
+    "ResponseTimeCounts",
+    "ResponseTimeTagValues",
+    "ResponseTimePending",
 ]
 
 
