@@ -450,8 +450,7 @@ PATHS = {
                        "in-progress tickets waiting on them", WAITING_ON),
                 _query("sla", "breached or at_risk (any case; blank means not given): only the tickets with an "
                        "SLA clock past its target now, or with a running clock past its warning point and none "
-                       "breached. Answered a page at a time (1000 unless limit says fewer); each object then "
-                       "carries sla", {"type": "string", "examples": ["breached", "at_risk"], "pattern": _blank_or(
+                       "breached. Answered a page at a time (1000 unless limit says fewer)", {"type": "string", "examples": ["breached", "at_risk"], "pattern": _blank_or(
                            "[bB][rR][eE][aA][cC][hH][eE][dD]|[aA][tT]_[rR][iI][sS][kK]")}),
                 _query("since", "Created at or after (ISO 8601; no zone means UTC)", DATE),
                 _query("after", "Same as since (since wins when both are given)", DATE),
@@ -806,7 +805,7 @@ COMPONENTS["schemas"]["Ticket"]["properties"]["sla"] = {
         {"type": "null"},
     ],
     "description": "The ticket's SLA clocks now (null when no target applies; a clock null when it has no "
-    "target or has not started). Only on /api/tickets?sla= answers so far",
+    "target or has not started). On every ticket object, after every other key",
 }
 _SLA_FIGURES = _object(
     {

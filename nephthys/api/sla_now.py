@@ -1,0 +1,296 @@
+"""The ``sla`` member of the tickets with a running clock, rewritten as they are served.
+
+Every stored ticket object ends with its ``sla`` member (migration 0028), exact for every ticket
+whose clocks are all met, breached or paused (every closed ticket, every ticket of a database
+without targets). A running clock's state and minutes left move with time, so an object with
+one is stored with that clock's ``due_at`` and ``"minutes_left":null``, and each answer rewrites
+its ``sla`` member at the answer's instant (the database's ``now()`` in the answer's snapshot):
+the object is cut where its last member, ``,"sla":``, starts, and the member computed by
+:class:`SlaShown` (what ``nephthys.sla.clocks.sla_json`` gives, without a calendar walk per
+clock) is put in its place.
+
+The cost is per ticket with a running clock in the answer; the other objects pass as stored.
+The support minutes between two instants are the difference of their readings on a
+:class:`SupportOdometer` (support seconds since a fixed day): per clock, its due instant's
+reading is taken once when the ticket is prepared, and per answer, ``now``'s.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+
+from nephthys.api import stored_tickets
+from nephthys.api.ticket_json import float8_json
+from nephthys.sla import clocks
+from nephthys.sla.clocks import CLOCK_NAMES, SlaState, StoredClock, TicketSpanKind
+from nephthys.support_calendar import SupportCalendar
+
+SLA_MEMBER = stored_tickets.SLA_MEMBER
+_RUNNING_STORED = b'"state":"running"'
+# Days read around an instant the odometer does not cover yet (a year back: clocks long overdue).
+_DAYS_BACK, _DAYS_AHEAD = 400, 60
+
+
+class SupportOdometer:
+    """Support seconds since the start of a local day, read at any instant.
+
+    ``seconds(b) - seconds(a)`` is the support time of ``[a, b)`` in seconds (``calendar.support_time``),
+    each reading a bisection over the covered days' windows (extended when an instant falls outside).
+    """
+
+    def __init__(self, calendar: SupportCalendar) -> None:
+        self._calendar = calendar
+        self._every_second = calendar.every_minute_counts
+        self._first: date | None = None
+        self._start = self._end = 0.0  # the covered days' first midnight and the midnight after the last
+        self._opens: list[float] = []
+        self._closes: list[float] = []
+        self._before: list[float] = []  # support seconds of the covered days before each
+
+    def seconds(self, instant: datetime) -> float:
+        at = instant.timestamp()
+        if self._every_second:
+            return at
+        if not self._start <= at < self._end:
+            self._cover(instant)
+        i = bisect.bisect_right(self._opens, at) - 1
+        if i < 0:
+            return 0.0
+        return self._before[i] + max(0.0, min(at, self._closes[i]) - self._opens[i])
+
+    def _cover(self, instant: datetime) -> None:
+        day = instant.astimezone(self._calendar.zone).date()
+        first = day - timedelta(days=_DAYS_BACK)
+        last = day + timedelta(days=_DAYS_AHEAD)
+        if self._first is not None:
+            # Keep what is covered (readings taken stay comparable): only ever widen.
+            first = min(first, self._first)
+            last = max(last, self._first + timedelta(days=len(self._opens) - 1))
+        calendar = self._calendar
+        opens, closes, before, total = [], [], [], 0.0
+        current = first
+        while current <= last:
+            window = calendar.window(current)
+            if window is None:
+                midnight = calendar._instant(current, timedelta(0)).timestamp()
+                opens.append(midnight)
+                closes.append(midnight)
+            else:
+                opens.append(window[0].timestamp())
+                closes.append(window[1].timestamp())
+            before.append(total)
+            total += closes[-1] - opens[-1]
+            current += timedelta(days=1)
+        if self._first is not None and first < self._first:
+            # The old readings counted from the old first day: shift so they still hold.
+            offset = before[(self._first - first).days]
+            before = [value - offset for value in before]
+        self._first = first
+        self._opens, self._closes, self._before = opens, closes, before
+        self._start = calendar._instant(first, timedelta(0)).timestamp()
+        self._end = calendar._instant(last + timedelta(days=1), timedelta(0)).timestamp()
+
+
+@functools.lru_cache(maxsize=4)  # bound: one per calendar in use (settings change only on restart)
+def odometer(calendar: SupportCalendar) -> SupportOdometer:
+    return SupportOdometer(calendar)
+
+
+class _Running:
+    """A running clock's text before its minutes left, as running and as breached, and its due reading."""
+
+    __slots__ = ("due", "due_reading", "running_head", "breached_head")
+
+    def __init__(self, clock: StoredClock, meter: SupportOdometer) -> None:
+        assert clock.due_at is not None
+        self.due = clock.due_at.timestamp()
+        self.due_reading = meter.seconds(clock.due_at)
+        due_text = clocks._instant_text(clock.due_at)
+        self.running_head, self.breached_head = (
+            f'{{"target_minutes":{clock.target_minutes},"state":"{state}","due_at":"{due_text}","minutes_left":'.encode()
+            for state in ("running", "breached")
+        )
+
+
+def _fixed_clock(clock: StoredClock) -> bytes:
+    """A clock that is not running, as migration 0028 stores it."""
+    if clock.state is SlaState.PAUSED:
+        state, left = "paused", float8_json(round(clock.target_minutes - clock.minutes, 2))
+    else:  # stopped: met, or breached (or a running clock without a due instant, as clock_view shows it)
+        state, left = ("met" if clock.state is SlaState.MET else "breached"), "null"
+    return f'{{"target_minutes":{clock.target_minutes},"state":"{state}","due_at":null,"minutes_left":{left}}}'.encode()
+
+
+Template = tuple[bytes | _Running, ...]
+
+
+def template(ticket_clocks: Sequence[StoredClock], meter: SupportOdometer) -> Template:
+    """A ticket's ``sla`` value with its running clocks left to fill in (``fill``)."""
+    by_kind = {clock.kind: clock for clock in ticket_clocks}
+    parts: list[bytes | _Running] = []
+    separator = b"{"
+    for kind, name in CLOCK_NAMES.items():
+        parts.append(b'%s"%s":' % (separator, name.encode()))
+        separator = b","
+        clock = by_kind.get(kind)
+        if clock is None:
+            parts.append(b"null")
+        elif clock.state is SlaState.RUNNING and clock.due_at is not None:
+            parts.append(_Running(clock, meter))
+        else:
+            parts.append(_fixed_clock(clock))
+    parts.append(b"}")
+    # Join the fixed runs: a template alternates fixed bytes and running clocks.
+    joined: list[bytes | _Running] = []
+    for part in parts:
+        if isinstance(part, bytes) and joined and isinstance(joined[-1], bytes):
+            joined[-1] = joined[-1] + part
+        else:
+            joined.append(part)
+    return tuple(joined)
+
+
+class SlaShown:
+    """One answer's instant: fills templates with the running clocks' states and minutes left then."""
+
+    def __init__(self, now: datetime, calendar: SupportCalendar) -> None:
+        self.now = now
+        self.meter = odometer(calendar)
+        self._at = now.timestamp()
+        self._reading = self.meter.seconds(now)
+
+    def fill(self, parts: Template) -> bytes:
+        out: list[bytes] = []
+        at, reading = self._at, self._reading
+        for part in parts:
+            if part.__class__ is bytes:
+                out.append(part)  # type: ignore[arg-type]
+                continue
+            running: _Running = part  # type: ignore[assignment]
+            out.append(running.breached_head if at >= running.due else running.running_head)
+            left = round((running.due_reading - reading) / 60, 2) + 0.0  # + 0.0: no -0.0
+            out.append(repr(left).encode())
+            out.append(b"}")
+        return b"".join(out)
+
+    def value(self, ticket_clocks: Sequence[StoredClock]) -> bytes:
+        """A ticket's ``sla`` value: null without clocks."""
+        return self.fill(template(ticket_clocks, self.meter)) if ticket_clocks else b"null"
+
+
+def stored_running(json: bytes | memoryview) -> bool:
+    """Whether a stored object's ``sla`` has a running clock (so is rewritten when served)."""
+    data = bytes(json)
+    at = data.rfind(SLA_MEMBER)
+    return at >= 0 and data.find(_RUNNING_STORED, at) >= 0
+
+
+with_value = stored_tickets.with_sla_value
+
+
+def rewrite_joined(data: bytes, values: dict[int, bytes]) -> list[bytes | memoryview]:
+    """Objects each preceded by a comma (an export block, a batch of rows) with the ``sla`` of the
+    tickets in ``values`` rewritten; as pieces to send one after another (the rest not copied).
+
+    An object starts at ``,{"id":N,"title":`` (a user object starts ``{"id":`` after a colon,
+    never after a comma; a string's quotes are escaped), and its ``sla`` member is its last.
+    """
+    view = memoryview(data)
+    found: list[tuple[int, int, bytes]] = []
+    for ticket_id, value in values.items():
+        start = data.find(b',{"id":%d,"title":' % ticket_id)
+        if start < 0:
+            continue
+        end = data.find(b',{"id":', start + 1)
+        end = len(data) if end < 0 else end
+        member = data.rfind(SLA_MEMBER, start, end)
+        if member >= 0:
+            found.append((member + len(SLA_MEMBER), end - 1, value))  # the value runs to the closing brace
+    found.sort()
+    pieces: list[bytes | memoryview] = []
+    position = 0
+    for start, end, value in found:
+        pieces.append(view[position:start])
+        pieces.append(value)
+        position = end
+    pieces.append(view[position:])
+    return pieces
+
+
+_CLOCK_COLUMNS = """c."ticketId", c.kind, c."targetMinutes", c."startAt", c.state, c.minutes, c."runningSince",
+    c."dueAt", c."warnAt", c."missedBefore", c."ticketCreatedAt" """
+_OF_TICKETS = f"""SELECT {_CLOCK_COLUMNS} FROM "TicketSlaClock" c WHERE c."ticketId" = ANY($1::int[])"""
+# The clocks of every ticket with a running clock created in [$1, $2] (either may be null): the
+# running ones by their partial index, then each such ticket's by the primary key.
+_RUNNING_IN_RANGE = f"""SELECT {_CLOCK_COLUMNS} FROM "TicketSlaClock" c
+    WHERE c."ticketId" IN (
+        SELECT r."ticketId" FROM "TicketSlaClock" r
+        WHERE r.state = 'RUNNING'
+          AND r."ticketCreatedAt" >= coalesce($1::timestamptz, '-infinity')
+          AND r."ticketCreatedAt" <= coalesce($2::timestamptz, 'infinity'))"""
+
+
+def _by_ticket(rows: Iterable[asyncpg.Record]) -> dict[int, list[StoredClock]]:
+    found: dict[int, list[StoredClock]] = {}
+    for row in rows:
+        found.setdefault(row["ticketId"], []).append(
+            StoredClock(
+                kind=TicketSpanKind(row["kind"]),
+                target_minutes=row["targetMinutes"],
+                start_at=row["startAt"],
+                state=SlaState(row["state"]),
+                minutes=row["minutes"],
+                running_since=row["runningSince"],
+                due_at=row["dueAt"],
+                warn_at=row["warnAt"],
+                missed_before=row["missedBefore"],
+            )
+        )
+    return found
+
+
+async def clocks_of(driver: asyncpg.Connection, ticket_ids: Sequence[int]) -> dict[int, list[StoredClock]]:
+    """The tickets' clocks (a ticket without any is absent)."""
+    if not ticket_ids:
+        return {}
+    return _by_ticket(await driver.fetch(_OF_TICKETS, list(ticket_ids)))
+
+
+async def running_in_range(
+    driver: asyncpg.Connection, since: datetime | None, until: datetime | None
+) -> tuple[dict[int, list[StoredClock]], list[tuple[datetime, int]]]:
+    """The clocks of the tickets created in [since, until] with a running clock, and those tickets'
+    keys (createdAt, id) in order."""
+    rows = await driver.fetch(_RUNNING_IN_RANGE, since, until)
+    keys = sorted({(row["ticketCreatedAt"], row["ticketId"]) for row in rows})
+    return _by_ticket(rows), keys
+
+
+async def database_now(driver: asyncpg.Connection) -> datetime:
+    now = await driver.fetchval("SELECT now()")
+    return now.astimezone(UTC)
+
+
+async def rewrite_objects(
+    driver: asyncpg.Connection,
+    objects: Sequence[tuple[int, bytes]],
+    calendar: SupportCalendar,
+    now: datetime | None = None,
+) -> list[bytes]:
+    """Each (ticket id, stored object) as served: those with a running clock rewritten at ``now``
+    (default: the database's), in the caller's snapshot."""
+    running = [ticket_id for ticket_id, json in objects if stored_running(json)]
+    if not running:
+        return [json for _, json in objects]
+    found = await clocks_of(driver, running)
+    shown = SlaShown(now or await database_now(driver), calendar)
+    wanted = set(running)
+    return [
+        with_value(json, shown.value(found.get(ticket_id, ()))) if ticket_id in wanted else json
+        for ticket_id, json in objects
+    ]
