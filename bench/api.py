@@ -803,6 +803,8 @@ async def bring_up_to_date(database_url: str) -> None:
     # Ticket update trigger, and 0020 replaces 0016's (the wait and the minutes): applied after them.
     title_source = importlib.import_module("nephthys.database.migrations.versions.0016_title_source")
     waiting = importlib.import_module("nephthys.database.migrations.versions.0020_ticket_json_waiting")
+    # 0028 replaces 0020's (the sla member last) and renders a ticket again when its clocks change.
+    sla = importlib.import_module("nephthys.database.migrations.versions.0028_ticket_json_sla")
     connection = await asyncpg.connect(generate._dsn(database_url))
     try:
         async with connection.transaction():
@@ -811,6 +813,7 @@ async def bring_up_to_date(database_url: str) -> None:
                 + stored_json.create_functions_and_triggers()
                 + title_source.render_functions_and_trigger()
                 + waiting.render_functions_and_trigger()
+                + sla.render_functions_and_trigger()
             ):
                 await connection.execute(statement)
     finally:

@@ -42,7 +42,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bench import generate
-from nephthys.api import ticket_sla, tickets
+from nephthys.api import sla_now, tickets
 from nephthys.config import Settings
 from nephthys.database.engine import create_engine
 from nephthys.sla import clocks
@@ -301,9 +301,8 @@ async def measure(url: str, runs: int) -> dict[str, tuple[float, float]]:
                 async with driver.transaction(isolation="repeatable_read", readonly=True):
                     rows = await driver.fetch(sql, *args)
                     page = rows[:1000]
-                    found_now = await driver.fetchval("SELECT now()")
-                    await ticket_sla.objects_with_sla(
-                        driver, [(r["keyset_id"], r["json"]) for r in page], CALENDAR, found_now
+                    await sla_now.rewrite_objects(
+                        driver, [(r["keyset_id"], r["json"]) for r in page], CALENDAR
                     )
             assert len(rows) >= len(ids), f"expected the {len(ids)} at risk, found {len(rows)}"
 

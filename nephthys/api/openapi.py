@@ -853,6 +853,50 @@ SLA_STATS_RESPONSES: dict[str, Any] = {
     ),
     **COMMON_ERRORS,
 }
+_SLA_ATTENTION_TICKET = _object(
+    {
+        "id": {"type": "integer"},
+        "title": {"type": ["string", "null"]},
+        "link": {"type": "string", "description": "The question's thread in Slack"},
+        "state": {"enum": ["breached", "at_risk"]},
+        "clock": {"enum": ["first_response", "next_response", "resolution"]},
+        "due_at": {"type": "string", "format": "date-time"},
+        "minutes_left": {"type": "number", "description": "Support minutes; negative once breached"},
+    }
+)
+SLA_ATTENTION_RESPONSES: dict[str, Any] = {
+    "200": _json(
+        _object(
+            {
+                "breached": COUNT,
+                "at_risk": COUNT,
+                "tickets": {"type": "array", "items": _SLA_ATTENTION_TICKET},
+            }
+        ),
+        "How many are breached and at risk now, and the first limit of each",
+        ETAG,
+    ),
+    **NOT_MODIFIED,
+    "400": _error("`invalid_limit`"),
+    **COMMON_ERRORS,
+}
+PATHS["/api/sla/attention"] = {
+    "get": {
+        "summary": "Open and in-progress tickets whose SLA clock is breached or at risk now, breached first",
+        "description": "Counts of each (breached: a running clock past its due instant; at_risk: as "
+        "/api/tickets?sla=at_risk) and up to limit tickets of each, with the tightest such clock. The weak "
+        "ETag leaves out minutes_left. See docs/api.md.",
+        "parameters": [
+            _query(
+                "limit",
+                "How many of each to list (default 10)",
+                {"type": "integer", "minimum": 1, "maximum": 100},
+            ),
+            IF_NONE_MATCH,
+        ],
+        "responses": SLA_ATTENTION_RESPONSES,
+    }
+}
 PATHS["/api/stats/sla"] = {
     "get": {
         "summary": "SLA compliance per clock over tickets created in [since, until), optionally per team tag or "

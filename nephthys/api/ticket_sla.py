@@ -11,18 +11,9 @@ breached); ``at_risk``, a ticket with a running clock past its warning point and
 
 from __future__ import annotations
 
+from nephthys.stats.sla import SLA_TICKET_FILTERS
+
 SLA_FILTERS = ("breached", "at_risk")
 
-_BREACHED_CLOCK = (
-    """(b."missedBefore" OR b.state = 'BREACHED' OR (b.state = 'RUNNING' AND b."dueAt" <= now()))"""
-)
-# The tickets each filter keeps, as a condition on ``j."ticketId"`` (the database's clock: now()).
-FILTER_SQL = {
-    "breached": """j."ticketId" IN (
-        SELECT b."ticketId" FROM "TicketSlaClock" b WHERE b.state = 'BREACHED' OR b."missedBefore"
-        UNION SELECT b."ticketId" FROM "TicketSlaClock" b WHERE b.state = 'RUNNING' AND b."dueAt" <= now())""",
-    "at_risk": f"""j."ticketId" IN (
-        SELECT c."ticketId" FROM "TicketSlaClock" c
-        WHERE c.state = 'RUNNING' AND c."dueAt" > now() AND c."warnAt" <= now()
-          AND NOT EXISTS (SELECT 1 FROM "TicketSlaClock" b WHERE b."ticketId" = c."ticketId" AND {_BREACHED_CLOCK}))""",
-}
+# The tickets each filter keeps (nephthys/stats/sla.py's definitions, shared with the dashboard's list).
+FILTER_SQL = SLA_TICKET_FILTERS
