@@ -134,8 +134,9 @@ def start_nephthys(
     name: str = "nephthys",
     pythonpath: Path | None = None,
     status_case: str = "lower",
+    extra_env: dict[str, str] | None = None,
 ) -> Server:
-    env = {**service_env(database_url, pythonpath), "API_STATUS_CASE": status_case}
+    env = {**service_env(database_url, pythonpath), "API_STATUS_CASE": status_case, **(extra_env or {})}
     command = [sys.executable, "-m", "nephthys", "serve", "--no-migrate", "--host", "127.0.0.1"]
     return start_server(name, [*command, "--port", str(port)], env, port, log_dir)
 
@@ -955,7 +956,11 @@ def run(args: argparse.Namespace) -> dict:
     results: dict = {}
     try:
         servers["nephthys"] = start_nephthys(
-            database_url, args.nephthys_port or free_port(), log_dir, status_case=args.status_case
+            database_url,
+            args.nephthys_port or free_port(),
+            log_dir,
+            status_case=args.status_case,
+            extra_env=dict(setting.split("=", 1) for setting in args.service_env),
         )
         if not args.skip_today:
             servers["today"] = start_today(database_url, free_port(), log_dir, unpack_ref(args.today_ref))
@@ -1260,6 +1265,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["lower", "upper"],
         default="lower",
         help="API_STATUS_CASE of the nephthys service (upper: statuses rewritten as they are served)",
+    )
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the nephthys service (repeatable), e.g. bench/sla.py's SLA targets and calendar "
+        "(see bench/README.md, SLA section) so a database with its clocks is served as filled",
     )
     parser.add_argument("--nephthys-port", type=int, default=0, help="0: any free port")
     parser.add_argument("--baseline-port", type=int, default=0, help="0: any free port")
