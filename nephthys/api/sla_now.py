@@ -62,29 +62,31 @@ Template = tuple[bytes | _Running, ...]
 
 
 def template(ticket_clocks: Sequence[StoredClock], meter: SupportOdometer) -> Template:
-    """A ticket's ``sla`` value with its running clocks left to fill in (``fill``)."""
+    """A ticket's ``sla`` value with its running clocks left to fill in (``fill``): fixed bytes and
+    running clocks, alternating."""
     by_kind = {clock.kind: clock for clock in ticket_clocks}
     parts: list[bytes | _Running] = []
-    separator = b"{"
-    for kind, name in CLOCK_NAMES.items():
-        parts.append(b'%s"%s":' % (separator, name.encode()))
-        separator = b","
+    fixed = b""
+    for kind, opening in _OPENINGS:
+        fixed += opening
         clock = by_kind.get(kind)
         if clock is None:
-            parts.append(b"null")
+            fixed += b"null"
         elif clock.state is SlaState.RUNNING and clock.due_at is not None:
+            parts.append(fixed)
             parts.append(_Running(clock, meter))
+            fixed = b""
         else:
-            parts.append(_fixed_clock(clock))
-    parts.append(b"}")
-    # Join the fixed runs: a template alternates fixed bytes and running clocks.
-    joined: list[bytes | _Running] = []
-    for part in parts:
-        if isinstance(part, bytes) and joined and isinstance(joined[-1], bytes):
-            joined[-1] = joined[-1] + part
-        else:
-            joined.append(part)
-    return tuple(joined)
+            fixed += _fixed_clock(clock)
+    parts.append(fixed + b"}")
+    return tuple(parts)
+
+
+# Each clock's member name, with what comes before it.
+_OPENINGS = [
+    (kind, b'%s"%s":' % (b"{" if i == 0 else b",", name.encode()))
+    for i, (kind, name) in enumerate(CLOCK_NAMES.items())
+]
 
 
 class SlaShown:
