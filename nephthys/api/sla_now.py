@@ -131,27 +131,29 @@ def rewrite_joined(data: bytes, values: dict[int, bytes]) -> list[bytes | memory
     """Objects each preceded by a comma (an export block, a batch of rows) with the ``sla`` of the
     tickets in ``values`` rewritten; as pieces to send one after another (the rest not copied).
 
-    An object starts at ``,{"id":N,"title":`` (a user object starts ``{"id":`` after a colon,
-    never after a comma; a string's quotes are escaped), and its ``sla`` member is its last.
+    ``values`` is in the objects' order (creation order, as a block holds them): each is looked
+    for after the previous one, so a block is scanned once whatever the number rewritten. An
+    object starts at ``,{"id":N,"title":`` (a user object starts ``{"id":`` after a colon, never
+    after a comma; a string's quotes are escaped), and its ``sla`` member is its last.
     """
     view = memoryview(data)
-    found: list[tuple[int, int, bytes]] = []
+    pieces: list[bytes | memoryview] = []
+    position = 0  # copied up to here
+    searched = 0  # the next object is looked for from here
     for ticket_id, value in values.items():
-        start = data.find(b',{"id":%d,"title":' % ticket_id)
+        start = data.find(b',{"id":%d,"title":' % ticket_id, searched)
         if start < 0:
-            continue
+            start = data.find(b',{"id":%d,"title":' % ticket_id, 0, searched)  # out of order: look back
+            if start < position:
+                continue
         end = data.find(b',{"id":', start + 1)
         end = len(data) if end < 0 else end
         member = data.rfind(SLA_MEMBER, start, end)
-        if member >= 0:
-            found.append((member + len(SLA_MEMBER), end - 1, value))  # the value runs to the closing brace
-    found.sort()
-    pieces: list[bytes | memoryview] = []
-    position = 0
-    for start, end, value in found:
-        pieces.append(view[position:start])
+        if member < 0:
+            continue
+        pieces.append(view[position : member + len(SLA_MEMBER)])
         pieces.append(value)
-        position = end
+        position, searched = end - 1, end  # the value runs to the object's closing brace
     pieces.append(view[position:])
     return pieces
 

@@ -156,3 +156,26 @@ def test_the_served_member_equals_the_clocks_shown_at_the_instant(now):
     done = [stored(state=SlaState.MET, minutes=25.0, running_since=None, due_at=None)]
     assert orjson.loads(shown.value(done)) == clocks.sla_json(done, now, CALENDAR)
     assert shown.value([]) == b"null"
+
+
+def test_a_block_is_rewritten_in_one_pass_only_where_clocks_run():
+    tricky = 'a title with ,{\\"id\\":3,\\"title\\": and ,\\"sla\\": in it'
+    objects = [
+        b',{"id":%d,"title":"%s","opened_by":{"id":%d,"slack_id":"U1","username":null},"sla":%s}'
+        % (
+            ticket_id,
+            tricky.encode(),
+            ticket_id + 1,
+            b'{"first_response":null}' if ticket_id % 2 else b"null",
+        )
+        for ticket_id in range(1, 9)
+    ]
+    block = b"".join(objects)
+    values = {3: b'{"three":3}', 4: b'{"four":4}', 8: b"null"}  # in the block's order
+    rewritten = b"".join(bytes(piece) for piece in sla_now.rewrite_joined(block, values))
+    shown = orjson.loads(b"[" + rewritten[1:] + b"]")
+    assert [ticket["sla"] for ticket in shown] == [
+        {"first_response": None}, None, {"three": 3}, {"four": 4}, {"first_response": None}, None,
+        {"first_response": None}, None,
+    ]  # fmt: skip
+    assert [ticket["title"] for ticket in shown] == [orjson.loads(f'"{tricky}"')] * 8
