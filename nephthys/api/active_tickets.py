@@ -27,7 +27,8 @@ Each object ends with its ``sla`` member (migration 0028). A ticket with a runni
 kept with its member as a template (nephthys/api/sla_now.py: its fixed text and, per running
 clock, its due instant's support reading), read with the object; each answer fills the templates
 in at the clock of the snapshot that brought the copy up to date (``now()``, the instant the
-changes were asked for, to the second), so such a copy's body is kept for that second only.
+changes were asked for), so such a copy's body is kept for that second of support time only: while
+no support time passes (nights, weekends, holidays) every answer is the same.
 """
 
 from __future__ import annotations
@@ -116,9 +117,9 @@ class ActiveCopy:
     # The sla templates of the tickets with a running clock, by ticket id (sla_now.py).
     slas: dict[int, sla_now.Template] = field(default_factory=dict)
     # Whole arrays already joined, by (descriptions, waiting_on): dropped at every patch. With running
-    # clocks, those of one instant (a whole second: SlaShown's), dropped when another is asked for.
+    # clocks, those of one support second (SlaShown.key), dropped when another is asked for.
     _bodies: dict[tuple[bool, str | None], bytes] = field(default_factory=dict)
-    _bodies_at: datetime | None = None
+    _bodies_at: int | None = None
 
     @classmethod
     def read(
@@ -192,9 +193,9 @@ class ActiveCopy:
         if whole and self.slas:
             # A copy with running clocks changes with the time: its bodies hold for their instant only.
             assert shown is not None, "a copy with running clocks is shown at an instant"
-            if self._bodies_at != shown.now:
+            if self._bodies_at != shown.key:
                 self._bodies.clear()
-                self._bodies_at = shown.now
+                self._bodies_at = shown.key
         cached = (descriptions, waiting_on)
         if whole and cached in self._bodies:
             return self._bodies[cached]
@@ -295,12 +296,8 @@ class ActiveTicketsMemo:
                 await held.enter_async_context(self._locks[each])
             async with driver.transaction(isolation="repeatable_read", readonly=True):
                 copies = [await self._up_to_date(driver, each) for each in statuses]
-            # The running clocks at the snapshot's second (answers within one second share a body).
-            shown = (
-                sla_now.SlaShown(self._now.replace(microsecond=0), self._calendar)
-                if any(copy.slas for copy in copies)
-                else None
-            )
+            # The running clocks at the snapshot's instant (answers within one support second share a body).
+            shown = sla_now.SlaShown(self._now, self._calendar) if any(copy.slas for copy in copies) else None
             if len(copies) == 1:
                 return copies[0].body(descriptions, since, until, waiting_on, shown)
             merged = heapq.merge(

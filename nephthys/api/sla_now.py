@@ -34,19 +34,14 @@ _RUNNING_STORED = b'"state":"running"'
 
 
 class _Running:
-    """A running clock's text before its minutes left, as running and as breached, and its due reading."""
+    """A running clock: its due instant, and its reading on the odometer."""
 
-    __slots__ = ("due", "due_reading", "running_head", "breached_head")
+    __slots__ = ("due", "due_reading")
 
     def __init__(self, clock: StoredClock, meter: SupportOdometer) -> None:
         assert clock.due_at is not None
         self.due = clock.due_at.timestamp()
         self.due_reading = meter.seconds(clock.due_at)
-        due_text = clocks._instant_text(clock.due_at)
-        self.running_head, self.breached_head = (
-            f'{{"target_minutes":{clock.target_minutes},"state":"{state}","due_at":"{due_text}","minutes_left":'.encode()
-            for state in ("running", "breached")
-        )
 
 
 def _fixed_clock(clock: StoredClock) -> bytes:
@@ -58,28 +53,31 @@ def _fixed_clock(clock: StoredClock) -> bytes:
     return f'{{"target_minutes":{clock.target_minutes},"state":"{state}","due_at":null,"minutes_left":{left}}}'.encode()
 
 
-Template = tuple[bytes | _Running, ...]
+# A ticket's sla value as a %-format (a state and the minutes left per running clock) and its running
+# clocks, in order: filled in by one format operation.
+Template = tuple[bytes, tuple[_Running, ...]]
 
 
 def template(ticket_clocks: Sequence[StoredClock], meter: SupportOdometer) -> Template:
-    """A ticket's ``sla`` value with its running clocks left to fill in (``fill``): fixed bytes and
-    running clocks, alternating."""
+    """A ticket's ``sla`` value with its running clocks left to fill in (``SlaShown.fill``)."""
     by_kind = {clock.kind: clock for clock in ticket_clocks}
-    parts: list[bytes | _Running] = []
-    fixed = b""
+    text = b""
+    running: list[_Running] = []
     for kind, opening in _OPENINGS:
-        fixed += opening
+        text += opening
         clock = by_kind.get(kind)
         if clock is None:
-            fixed += b"null"
+            text += b"null"
         elif clock.state is SlaState.RUNNING and clock.due_at is not None:
-            parts.append(fixed)
-            parts.append(_Running(clock, meter))
-            fixed = b""
+            due_text = clocks._instant_text(clock.due_at).encode()
+            text += b'{"target_minutes":%d,"state":"%%s","due_at":"%s","minutes_left":%%.2f}' % (
+                clock.target_minutes,
+                due_text,
+            )
+            running.append(_Running(clock, meter))
         else:
-            fixed += _fixed_clock(clock)
-    parts.append(fixed + b"}")
-    return tuple(parts)
+            text += _fixed_clock(clock).replace(b"%", b"%%")
+    return text + b"}", tuple(running)
 
 
 # Each clock's member name, with what comes before it.
@@ -87,6 +85,7 @@ _OPENINGS = [
     (kind, b'%s"%s":' % (b"{" if i == 0 else b",", name.encode()))
     for i, (kind, name) in enumerate(CLOCK_NAMES.items())
 ]
+_RUNNING, _BREACHED = b"running", b"breached"
 
 
 class SlaShown:
@@ -97,20 +96,25 @@ class SlaShown:
         self.meter = odometer(calendar)
         self._at = now.timestamp()
         self._reading = self.meter.seconds(now)
+        # What the filled values depend on, to the second: support time read at ``now``. Equal
+        # readings are instants with no support time between them, where no running clock's state
+        # changes either (a due instant lies inside a support window or at its close), so an answer
+        # made at one serves the other (nights and weekends: every answer).
+        self.key = int(self._reading)
 
     def fill(self, parts: Template) -> bytes:
-        out: list[bytes] = []
+        """The value of a template at this instant: each running clock running, or breached from its
+        due instant on, with its support minutes left to the hundredth (the same number as
+        ``round(left, 2)``; negative once breached)."""
+        text, running = parts
+        if not running:
+            return text
         at, reading = self._at, self._reading
-        for part in parts:
-            if part.__class__ is bytes:
-                out.append(part)  # type: ignore[arg-type]
-                continue
-            running: _Running = part  # type: ignore[assignment]
-            out.append(running.breached_head if at >= running.due else running.running_head)
-            left = round((running.due_reading - reading) / 60, 2) + 0.0  # + 0.0: no -0.0
-            out.append(repr(left).encode())
-            out.append(b"}")
-        return b"".join(out)
+        values: list[bytes | float] = []
+        for clock in running:
+            values.append(_BREACHED if at >= clock.due else _RUNNING)
+            values.append((clock.due_reading - reading) / 60)
+        return text % tuple(values)
 
     def value(self, ticket_clocks: Sequence[StoredClock]) -> bytes:
         """A ticket's ``sla`` value: null without clocks."""
