@@ -134,8 +134,9 @@ def start_nephthys(
     name: str = "nephthys",
     pythonpath: Path | None = None,
     status_case: str = "lower",
+    extra_env: dict[str, str] | None = None,
 ) -> Server:
-    env = {**service_env(database_url, pythonpath), "API_STATUS_CASE": status_case}
+    env = {**service_env(database_url, pythonpath), "API_STATUS_CASE": status_case, **(extra_env or {})}
     command = [sys.executable, "-m", "nephthys", "serve", "--no-migrate", "--host", "127.0.0.1"]
     return start_server(name, [*command, "--port", str(port)], env, port, log_dir)
 
@@ -803,6 +804,8 @@ async def bring_up_to_date(database_url: str) -> None:
     # Ticket update trigger, and 0020 replaces 0016's (the wait and the minutes): applied after them.
     title_source = importlib.import_module("nephthys.database.migrations.versions.0016_title_source")
     waiting = importlib.import_module("nephthys.database.migrations.versions.0020_ticket_json_waiting")
+    # 0028 replaces 0020's (the sla member last) and renders a ticket again when its clocks change.
+    sla = importlib.import_module("nephthys.database.migrations.versions.0028_ticket_json_sla")
     connection = await asyncpg.connect(generate._dsn(database_url))
     try:
         async with connection.transaction():
@@ -811,6 +814,7 @@ async def bring_up_to_date(database_url: str) -> None:
                 + stored_json.create_functions_and_triggers()
                 + title_source.render_functions_and_trigger()
                 + waiting.render_functions_and_trigger()
+                + sla.render_functions_and_trigger()
             ):
                 await connection.execute(statement)
     finally:
@@ -952,7 +956,11 @@ def run(args: argparse.Namespace) -> dict:
     results: dict = {}
     try:
         servers["nephthys"] = start_nephthys(
-            database_url, args.nephthys_port or free_port(), log_dir, status_case=args.status_case
+            database_url,
+            args.nephthys_port or free_port(),
+            log_dir,
+            status_case=args.status_case,
+            extra_env=dict(setting.split("=", 1) for setting in args.service_env),
         )
         if not args.skip_today:
             servers["today"] = start_today(database_url, free_port(), log_dir, unpack_ref(args.today_ref))
@@ -1257,6 +1265,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["lower", "upper"],
         default="lower",
         help="API_STATUS_CASE of the nephthys service (upper: statuses rewritten as they are served)",
+    )
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the nephthys service (repeatable), e.g. bench/sla.py's SLA targets and calendar "
+        "(see bench/README.md, SLA section) so a database with its clocks is served as filled",
     )
     parser.add_argument("--nephthys-port", type=int, default=0, help="0: any free port")
     parser.add_argument("--baseline-port", type=int, default=0, help="0: any free port")

@@ -22,6 +22,13 @@ capitals (nephthys/api/status_case.py), rewritten once as it is read, not per an
 Each object is kept with whom its ticket waits on ("ActiveTicketJson"."waitingOn", migration
 0020), so ``?waiting_on=`` is answered from the copies too: with a status from that status's
 copy, without one from both copies, brought up to date in one snapshot and merged in order.
+
+Each object ends with its ``sla`` member (migration 0028). A ticket with a running SLA clock is
+kept with its member as a template (nephthys/api/sla_now.py: its fixed text and, per running
+clock, its due instant's support reading), read with the object; each answer fills the templates
+in at the clock of the snapshot that brought the copy up to date (``now()``, the instant the
+changes were asked for), so such a copy's body is kept for that second of support time only: while
+no support time passes (nights, weekends, holidays) every answer is the same.
 """
 
 from __future__ import annotations
@@ -33,18 +40,21 @@ import functools
 import heapq
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from nephthys.api import stored_tickets
+from nephthys.api import sla_now, stored_tickets
 from nephthys.api.status_case import LOWER, UPPER, upper_statuses
+from nephthys.support_calendar import SupportCalendar
 
 ACTIVE_STATUSES = ("OPEN", "IN_PROGRESS")
+UTC_ZONE = ZoneInfo("UTC")
 
 # The request's snapshot, and the tickets whose stored objects changed since the copy's ($1: its xmin,
 # $2: its snapshot; NULL when there is no copy). A NULL ticket: everything changed.
-CHANGES_SINCE = """SELECT pg_current_snapshot()::text AS snapshot,
+CHANGES_SINCE = """SELECT pg_current_snapshot()::text AS snapshot, now() AS now,
     pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
     (SELECT "prunedBelow" FROM "TicketJsonChangeHorizon" WHERE id = 1) AS pruned_below,
     CASE WHEN $1::bigint IS NOT NULL THEN ARRAY(
@@ -104,8 +114,12 @@ class ActiveCopy:
     cuts: tuple[tuple[int, int], ...] = ()
     waits: tuple[str | None, ...] = ()
     where: dict[int, Key] = field(default_factory=dict)
-    # Whole arrays already joined, by (descriptions, waiting_on): dropped at every patch.
+    # The sla templates of the tickets with a running clock, by ticket id (sla_now.py).
+    slas: dict[int, sla_now.Template] = field(default_factory=dict)
+    # Whole arrays already joined, by (descriptions, waiting_on): dropped at every patch. With running
+    # clocks, those of one support second (SlaShown.key), dropped when another is asked for.
     _bodies: dict[tuple[bool, str | None], bytes] = field(default_factory=dict)
+    _bodies_at: int | None = None
 
     @classmethod
     def read(
@@ -114,8 +128,10 @@ class ActiveCopy:
         xmin: int,
         rows: list[asyncpg.Record],
         served: Callable[[bytes], bytes] = as_stored,
+        slas: dict[int, sla_now.Template] | None = None,
     ) -> ActiveCopy:
-        """A copy of ``rows``, each object's bytes as ``served`` makes them (the status's case)."""
+        """A copy of ``rows``, each object's bytes as ``served`` makes them (the status's case), with
+        the ``slas`` templates of those with a running clock."""
         keys = [_key(row) for row in rows]  # already in order
         return cls(
             snapshot,
@@ -125,6 +141,7 @@ class ActiveCopy:
             tuple((row["descriptionAt"], row["descriptionLength"]) for row in rows),
             tuple(_shared_wait(row["waitingOn"]) for row in rows),
             {key[1]: key for key in keys},
+            dict(slas or {}),
         )
 
     def patch(
@@ -134,10 +151,13 @@ class ActiveCopy:
         changed: list[int],
         rows: list[asyncpg.Record],
         served: Callable[[bytes], bytes] = as_stored,
+        slas: dict[int, sla_now.Template] | None = None,
     ) -> None:
-        """Replace the ``changed`` tickets by ``rows`` (those of them that have this status now)."""
+        """Replace the ``changed`` tickets by ``rows`` (those of them that have this status now), with
+        the ``slas`` templates of those with a running clock."""
         keys, jsons, cuts, waits = list(self.keys), list(self.jsons), list(self.cuts), list(self.waits)
         for ticket_id in changed:
+            self.slas.pop(ticket_id, None)
             key = self.where.pop(ticket_id, None)
             if key is not None:
                 at = bisect.bisect_left(keys, key)
@@ -150,6 +170,7 @@ class ActiveCopy:
             cuts.insert(at, (row["descriptionAt"], row["descriptionLength"]))
             waits.insert(at, _shared_wait(row["waitingOn"]))
             self.where[key[1]] = key
+        self.slas.update(slas or {})
         self.keys, self.jsons, self.cuts, self.waits = tuple(keys), tuple(jsons), tuple(cuts), tuple(waits)
         self.advance(snapshot, xmin)
         self._bodies.clear()
@@ -163,15 +184,22 @@ class ActiveCopy:
         since: datetime | None,
         until: datetime | None,
         waiting_on: str | None = None,
+        shown: sla_now.SlaShown | None = None,
     ) -> bytes:
         """The JSON array of the tickets created in [since, until] (waiting on ``waiting_on``, when
-        given), oldest first."""
+        given), oldest first; the running clocks shown at ``shown``'s instant."""
         low, high = self._range(since, until)
         whole = low == 0 and high == len(self.keys)
+        if whole and self.slas:
+            # A copy with running clocks changes with the time: its bodies hold for their instant only.
+            assert shown is not None, "a copy with running clocks is shown at an instant"
+            if self._bodies_at != shown.key:
+                self._bodies.clear()
+                self._bodies_at = shown.key
         cached = (descriptions, waiting_on)
         if whole and cached in self._bodies:
             return self._bodies[cached]
-        body = _array([json for _, json in self.entries(descriptions, since, until, waiting_on)])
+        body = _array([json for _, json in self.entries(descriptions, since, until, waiting_on, shown)])
         if whole:
             self._bodies[cached] = body
         return body
@@ -182,6 +210,7 @@ class ActiveCopy:
         since: datetime | None,
         until: datetime | None,
         waiting_on: str | None = None,
+        shown: sla_now.SlaShown | None = None,
     ) -> list[tuple[Key, bytes]]:
         """(key, object bytes) of the tickets ``body`` answers, in order (to merge with another copy's)."""
         low, high = self._range(since, until)
@@ -193,10 +222,20 @@ class ActiveCopy:
                 entry for entry, waits in zip(found, self.waits[low:high], strict=True) if waits == waiting_on
             )
         if descriptions:
-            return [(key, json) for key, json, _ in found]
-        return [
-            (key, stored_tickets.without_description(json, at, length)) for key, json, (at, length) in found
-        ]
+            entries = [(key, json) for key, json, _ in found]
+        else:
+            entries = [
+                (key, stored_tickets.without_description(json, at, length))
+                for key, json, (at, length) in found
+            ]
+        if self.slas:
+            assert shown is not None, "a copy with running clocks is shown at an instant"
+            slas, fill, rewrite = self.slas, shown.fill, stored_tickets.with_sla_value
+            entries = [
+                (key, json) if (parts := slas.get(key[1])) is None else (key, rewrite(json, fill(parts)))
+                for key, json in entries
+            ]
+        return entries
 
     def _range(self, since: datetime | None, until: datetime | None) -> tuple[int, int]:
         low = 0 if since is None else bisect.bisect_left(self.keys, (since, _BEFORE_ANY_ID))
@@ -220,7 +259,9 @@ def _key(row: asyncpg.Record) -> Key:
 class ActiveTicketsMemo:
     """The service's copies, one per active status; one request at a time brings a copy up to date."""
 
-    def __init__(self, status_case: str = LOWER) -> None:
+    def __init__(self, status_case: str = LOWER, calendar: SupportCalendar | None = None) -> None:
+        self._calendar = calendar or SupportCalendar(UTC_ZONE)
+        self._now = datetime.now(UTC)  # the last snapshot's clock (set with every request's changes)
         self._copies: dict[str, ActiveCopy] = {}
         self._locks = {status: asyncio.Lock() for status in ACTIVE_STATUSES}
         # How each status's objects are kept: as stored, or with the status in capitals (one scan each:
@@ -255,9 +296,13 @@ class ActiveTicketsMemo:
                 await held.enter_async_context(self._locks[each])
             async with driver.transaction(isolation="repeatable_read", readonly=True):
                 copies = [await self._up_to_date(driver, each) for each in statuses]
+            # The running clocks at the snapshot's instant (answers within one support second share a body).
+            shown = sla_now.SlaShown(self._now, self._calendar) if any(copy.slas for copy in copies) else None
             if len(copies) == 1:
-                return copies[0].body(descriptions, since, until, waiting_on)
-            merged = heapq.merge(*(copy.entries(descriptions, since, until, waiting_on) for copy in copies))
+                return copies[0].body(descriptions, since, until, waiting_on, shown)
+            merged = heapq.merge(
+                *(copy.entries(descriptions, since, until, waiting_on, shown) for copy in copies)
+            )
             return _array([json for _, json in merged])
 
     async def read_at_start(self, driver: asyncpg.Connection, *, descriptions: bool) -> None:
@@ -270,7 +315,8 @@ class ActiveTicketsMemo:
             async with self._locks[status]:
                 async with driver.transaction(isolation="repeatable_read", readonly=True):
                     copy = await self._up_to_date(driver, status)
-                copy.body(descriptions, None, None)
+                if not copy.slas:  # one with running clocks is joined for its answers' instants
+                    copy.body(descriptions, None, None)
 
     async def _up_to_date(self, driver: asyncpg.Connection, status: str) -> ActiveCopy:
         copy = self._copies.get(status)
@@ -278,21 +324,31 @@ class ActiveTicketsMemo:
             CHANGES_SINCE, copy.xmin if copy else None, copy.snapshot if copy else None
         )
         snapshot, xmin, changed = now["snapshot"], now["xmin"], now["changed"]
+        self._now = now["now"]
         if copy is None or copy.xmin < now["pruned_below"] or None in changed:
             for setting in stored_tickets.READ_SETTINGS:
                 await driver.execute(setting)
+            rows = await driver.fetch(EVERY_TICKET[status])
             copy = ActiveCopy.read(
-                snapshot, xmin, await driver.fetch(EVERY_TICKET[status]), self._served[status]
+                snapshot, xmin, rows, self._served[status], await self._templates(driver, rows)
             )
             self._copies[status] = copy
         elif changed:
+            rows = await driver.fetch(SOME_TICKETS, status, changed)
             copy.patch(
-                snapshot,
-                xmin,
-                changed,
-                await driver.fetch(SOME_TICKETS, status, changed),
-                self._served[status],
+                snapshot, xmin, changed, rows, self._served[status], await self._templates(driver, rows)
             )
         else:
             copy.advance(snapshot, xmin)
         return copy
+
+    async def _templates(
+        self, driver: asyncpg.Connection, rows: list[asyncpg.Record]
+    ) -> dict[int, sla_now.Template]:
+        """The sla templates of the rows' tickets with a running clock (their clocks read in the snapshot)."""
+        running = [row["ticketId"] for row in rows if sla_now.stored_running(row["json"])]
+        if not running:
+            return {}
+        meter = sla_now.odometer(self._calendar)
+        found = await sla_now.clocks_of(driver, running)
+        return {ticket_id: sla_now.template(clocks, meter) for ticket_id, clocks in found.items()}

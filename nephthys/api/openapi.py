@@ -450,8 +450,7 @@ PATHS = {
                        "in-progress tickets waiting on them", WAITING_ON),
                 _query("sla", "breached or at_risk (any case; blank means not given): only the tickets with an "
                        "SLA clock past its target now, or with a running clock past its warning point and none "
-                       "breached. Answered a page at a time (1000 unless limit says fewer); each object then "
-                       "carries sla", {"type": "string", "examples": ["breached", "at_risk"], "pattern": _blank_or(
+                       "breached. Answered a page at a time (1000 unless limit says fewer)", {"type": "string", "examples": ["breached", "at_risk"], "pattern": _blank_or(
                            "[bB][rR][eE][aA][cC][hH][eE][dD]|[aA][tT]_[rR][iI][sS][kK]")}),
                 _query("since", "Created at or after (ISO 8601; no zone means UTC)", DATE),
                 _query("after", "Same as since (since wins when both are given)", DATE),
@@ -806,7 +805,7 @@ COMPONENTS["schemas"]["Ticket"]["properties"]["sla"] = {
         {"type": "null"},
     ],
     "description": "The ticket's SLA clocks now (null when no target applies; a clock null when it has no "
-    "target or has not started). Only on /api/tickets?sla= answers so far",
+    "target or has not started). On every ticket object, after every other key",
 }
 _SLA_FIGURES = _object(
     {
@@ -853,6 +852,50 @@ SLA_STATS_RESPONSES: dict[str, Any] = {
         "by not none, team_tag or helper, a malformed date, or since after until (the error names it)"
     ),
     **COMMON_ERRORS,
+}
+_SLA_ATTENTION_TICKET = _object(
+    {
+        "id": {"type": "integer"},
+        "title": {"type": ["string", "null"]},
+        "link": {"type": "string", "description": "The question's thread in Slack"},
+        "state": {"enum": ["breached", "at_risk"]},
+        "clock": {"enum": ["first_response", "next_response", "resolution"]},
+        "due_at": {"type": "string", "format": "date-time"},
+        "minutes_left": {"type": "number", "description": "Support minutes; negative once breached"},
+    }
+)
+SLA_ATTENTION_RESPONSES: dict[str, Any] = {
+    "200": _json(
+        _object(
+            {
+                "breached": COUNT,
+                "at_risk": COUNT,
+                "tickets": {"type": "array", "items": _SLA_ATTENTION_TICKET},
+            }
+        ),
+        "How many are breached and at risk now, and the first limit of each",
+        ETAG,
+    ),
+    **NOT_MODIFIED,
+    "400": _error("`invalid_limit`"),
+    **COMMON_ERRORS,
+}
+PATHS["/api/sla/attention"] = {
+    "get": {
+        "summary": "Open and in-progress tickets whose SLA clock is breached or at risk now, breached first",
+        "description": "Counts of each (breached: a running clock past its due instant; at_risk: as "
+        "/api/tickets?sla=at_risk) and up to limit tickets of each, with the tightest such clock. The weak "
+        "ETag leaves out minutes_left. See docs/api.md.",
+        "parameters": [
+            _query(
+                "limit",
+                "How many of each to list (default 10)",
+                {"type": "integer", "minimum": 1, "maximum": 100},
+            ),
+            IF_NONE_MATCH,
+        ],
+        "responses": SLA_ATTENTION_RESPONSES,
+    }
 }
 PATHS["/api/stats/sla"] = {
     "get": {

@@ -11,6 +11,7 @@ from nephthys.api import (
     openapi,
     question_tags,
     search,
+    sla_attention,
     stats,
     stats_v2,
     ticket,
@@ -34,6 +35,7 @@ def api_routes() -> list[BaseRoute]:
         feedback.route,
         *aggregates.routes,
         unanswered.route,
+        sla_attention.route,
         metrics.route,
         openapi.route,
     ]

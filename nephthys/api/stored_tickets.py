@@ -100,11 +100,44 @@ Piece = bytes | memoryview
 Put = Callable[[Piece], Awaitable[None]]
 
 
-async def put_rows(driver: asyncpg.Connection, select_json: str, args: list, put: Put) -> None:
-    """Hand on the objects ``select_json`` returns, a batch of rows per piece (a cursor: in a transaction)."""
+async def put_rows(
+    driver: asyncpg.Connection,
+    select_json: str,
+    args: list,
+    put: Put,
+    sla_values: dict[int, bytes] | None = None,
+) -> None:
+    """Hand on the objects ``select_json`` returns, a batch of rows per piece (a cursor: in a transaction).
+
+    ``sla_values``: the ``sla`` member's value of the tickets with a running clock (their stored
+    object's is rewritten: nephthys/api/sla_now.py), by ticket id, the rows' third column.
+    """
     cursor = await driver.cursor(select_json, *args)
+    if not sla_values:
+        while rows := await cursor.fetch(_BATCH_ROWS):
+            await put(b",".join([b"", *[row[0] for row in rows]]))
+        return
     while rows := await cursor.fetch(_BATCH_ROWS):
-        await put(b",".join([b"", *[row[0] for row in rows]]))
+        await put(
+            b",".join(
+                [
+                    b"",
+                    *[
+                        row[0] if (value := sla_values.get(row[2])) is None else with_sla_value(row[0], value)
+                        for row in rows
+                    ],
+                ]
+            )
+        )
+
+
+def with_sla_value(json: bytes, value: bytes) -> bytes:
+    """A stored object with its ``sla`` member's value (its last member) replaced by ``value``."""
+    at = json.rfind(SLA_MEMBER)
+    return json[: at + len(SLA_MEMBER)] + value + b"}"
+
+
+SLA_MEMBER = b',"sla":'
 
 
 async def stream_array(produce: Callable[[Put], Awaitable[None]]) -> AsyncGenerator[bytes | memoryview, None]:

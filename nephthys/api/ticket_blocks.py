@@ -25,12 +25,13 @@ drops blocks that are no longer usable and builds new ones, one statement each
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
 
-from nephthys.api import stored_tickets
+from nephthys.api import sla_now, stored_tickets
 from nephthys.api.stored_tickets import Put
 
 Key = tuple[datetime, int]
@@ -181,6 +182,39 @@ async def put_blocks(driver: asyncpg.Connection, segment: Segment, put: Put, *, 
     await driver.copy_from_query(blocks_sql(segment, descriptions), output=sink, format="binary")
     if not values.ended:
         raise ValueError("binary COPY: the stream ended early")
+
+
+async def put_blocks_rewriting(
+    driver: asyncpg.Connection,
+    segment: Segment,
+    put: Put,
+    rewrites: Callable[[Key, Key], dict[int, bytes]],
+    *,
+    descriptions: bool,
+) -> None:
+    """``put_blocks``, where a block holding tickets whose ``sla`` is rewritten (``rewrites``: their
+    values, by id, for a key range) is read alone and passed on rewritten (nephthys/api/sla_now.py)."""
+    assert segment.blocks is not None
+    clean: list[Block] = []
+    for block in segment.blocks:
+        values = rewrites(block.start, block.end)
+        if not values:
+            clean.append(block)
+            continue
+        if clean:
+            await put_blocks(driver, Segment(tuple(clean), None, None), put, descriptions=descriptions)
+            clean = []
+        stored = await driver.fetchval(_ONE_BLOCK[descriptions], block.start[0], block.start[1])
+        await put(b"".join(sla_now.rewrite_joined(stored, values)))
+    if clean:
+        await put_blocks(driver, Segment(tuple(clean), None, None), put, descriptions=descriptions)
+
+
+_ONE_BLOCK = {
+    descriptions: f"""SELECT {"json" if descriptions else '"jsonWithoutDescriptions"'} FROM "TicketJsonBlock"
+        WHERE "startAt" = $1 AND "startId" = $2"""
+    for descriptions in (True, False)
+}
 
 
 async def usable_blocks(driver: asyncpg.Connection) -> list[Block]:

@@ -38,7 +38,12 @@ class Encoding(enum.Enum):
     PYTHON = "python"
 
     def columns(
-        self, *, descriptions: bool = True, question_titles: bool | None = None, waiting: bool = True
+        self,
+        *,
+        descriptions: bool = True,
+        question_titles: bool | None = None,
+        waiting: bool = True,
+        sla: bool | None = None,
     ) -> str:
         """What a ticket query selects first, in the order ``TicketRenderer.encode`` reads.
 
@@ -47,13 +52,15 @@ class Encoding(enum.Enum):
         (default: as ``descriptions``) shows a title made of the question's words; when False
         such a title is null (an AI-written one stays: "titleFromAi", migration 0016).
         ``waiting=False`` writes the wait and the minutes null without reading their columns
-        (a database before migration 0020).
+        (a database before migration 0020). ``sla`` (default: as ``waiting``) writes the ``sla``
+        member last, as migration 0028 stores it; False leaves it out (a database before it).
         """
         title = _title_column(descriptions if question_titles is None else question_titles)
         wait = _WAITING if waiting else _NO_WAITING
+        sla_value = (_SLA_VALUE if waiting else None) if sla is None else (_SLA_VALUE if sla else None)
         if self is Encoding.DATABASE:
-            return _database_columns(descriptions, title, wait)
-        return _python_columns(descriptions, title, wait)
+            return _database_columns(descriptions, title, wait, sla_value)
+        return _python_columns(descriptions, title, wait, sla_value)
 
 
 # created_at and closed_at: ISO 8601 with milliseconds and the UTC offset, the API's one timestamp format.
@@ -72,6 +79,29 @@ _WAITING = (
 )
 _NO_WAITING = ("NULL::text", "NULL::text", "NULL::float8", "NULL::float8")
 _OPEN = "t.status <> 'CLOSED'"
+
+# The ``sla`` member's value as stored (migration 0028): null without clocks; a running clock with
+# its due instant and minutes_left null (the served object has it rewritten: nephthys/api/sla_now.py).
+_CLOCK_OBJECT = f"""'{{"target_minutes":' || c."targetMinutes"
+    || ',"state":"' || lower(c.state::text) || '"'
+    || ',"due_at":' || CASE WHEN c.state = 'RUNNING' AND c."dueAt" IS NOT NULL
+                            THEN '"' || {_iso('c."dueAt"')} || '"' ELSE 'null' END
+    || ',"minutes_left":' || CASE WHEN c.state = 'PAUSED'
+                                  THEN to_json(CAST(round(CAST(c."targetMinutes" - c.minutes AS numeric), 2) AS float8))::text
+                                  ELSE 'null' END
+    || '}}'"""
+_SLA_VALUE = (
+    "coalesce((SELECT '{\"first_response\":' || "
+    + " || ".join(
+        f"""{prefix}coalesce(max({_CLOCK_OBJECT}) FILTER (WHERE c.kind = '{kind}'), 'null')"""
+        for prefix, kind in (
+            ("", "FIRST_RESPONSE"),
+            ("""',"next_response":' || """, "NEXT_RESPONSE"),
+            ("""',"resolution":' || """, "RESOLUTION"),
+        )
+    )
+    + """ || '}' FROM "TicketSlaClock" c WHERE c."ticketId" = t.id HAVING count(*) > 0), 'null')"""
+)
 _DESCRIPTION_JSON = """ || ',"description":' || to_json(t.description)::text"""
 
 
@@ -79,8 +109,11 @@ def _title_column(question_titles: bool) -> str:
     return "t.title" if question_titles else 'CASE WHEN t."titleFromAi" THEN t.title END'
 
 
-def _database_columns(descriptions: bool, title: str, wait: tuple[str, str, str, str]) -> str:
+def _database_columns(
+    descriptions: bool, title: str, wait: tuple[str, str, str, str], sla_value: str | None
+) -> str:
     description = _DESCRIPTION_JSON if descriptions else ""
+    sla = "" if sla_value is None else f""" || ',"sla":' || {sla_value}"""
     waiting_on, waiting_since, first_response, resolution = wait
     return f"""convert_to('{{"id":' || t.id || ',"title":' || coalesce(to_json({title})::text, 'null'){description}
         || ',"status":"' || lower(t.status::text) || '"', 'UTF8') AS head,
@@ -91,16 +124,19 @@ def _database_columns(descriptions: bool, title: str, wait: tuple[str, str, str,
         || ',"waiting_on":' || coalesce('"' || lower(CASE WHEN {_OPEN} THEN {waiting_on} END) || '"', 'null')
         || ',"waiting_since":' || coalesce('"' || CASE WHEN {_OPEN} THEN {waiting_since} END || '"', 'null')
         || ',"first_response_minutes":' || coalesce(to_json({first_response})::text, 'null')
-        || ',"resolution_minutes":' || coalesce(to_json({resolution})::text, 'null')
+        || ',"resolution_minutes":' || coalesce(to_json({resolution})::text, 'null'){sla}
         || '}}', 'UTF8') AS tail"""
 
 
-def _python_columns(descriptions: bool, title: str, wait: tuple[str, str, str, str]) -> str:
-    # Without descriptions the column stays (the row's layout is one), empty.
+def _python_columns(
+    descriptions: bool, title: str, wait: tuple[str, str, str, str], sla_value: str | None
+) -> str:
+    # Without descriptions the column stays (the row's layout is one), empty; so does sla without it.
     description = "t.description" if descriptions else "NULL::text AS description"
+    sla = "NULL::text" if sla_value is None else f"{sla_value}"
     return f"""t.id, {title} AS title, {description}, lower(t.status::text) AS status,
     {_USER_IDS}, {_TAG_IDS}, {_CREATED_AT} AS created_at, {_CLOSED_AT} AS closed_at, t."msgTs",
-    {", ".join(wait)}"""
+    {", ".join(wait)}, {sla} AS sla"""
 
 
 # Where the user ids and tag ids sit in the row, for each encoding.
@@ -228,16 +264,20 @@ class TicketRenderer:
                 "waiting_since": waiting_since if status != "closed" else None,
                 "first_response_minutes": _minutes(first_response),
                 "resolution_minutes": _minutes(resolution),
+                "sla": None if sla is None else orjson.Fragment(sla),
             }
             for (
                 ticket_id, title, description, status, opened_by, closed_by, assigned_to, reopened_by,
                 tag_ids, created_at, closed_at, message_ts, waiting_on, waiting_since, first_response,
-                resolution,
-            ) in (row[:16] for row in rows)
+                resolution, sla,
+            ) in (row[:17] for row in rows)
         ]  # fmt: skip
         if not self.descriptions:
             for ticket in tickets:
                 del ticket["description"]
+        if rows and rows[0][16] is None:  # columns without the member (a database before migration 0028)
+            for ticket in tickets:
+                del ticket["sla"]
         return orjson.dumps(tickets)[1:-1]
 
 

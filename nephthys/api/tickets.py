@@ -12,9 +12,10 @@ With API_STATUS_CASE=upper every answer's statuses are rewritten on the way out
 (nephthys/api/status_case.py); what is stored stays lower case.
 
 ``sla`` (breached or at_risk) narrows to the tickets whose SLA clocks are so now; its answer is
-always paged (MAX_PAGE unless ``limit`` says fewer) and each of its objects carries the ticket's
-``sla`` member, computed as served (nephthys/api/ticket_sla.py). Other answers' objects do not
-carry it yet.
+always paged (MAX_PAGE unless ``limit`` says fewer). Every answer's objects end with the ticket's
+``sla`` member (migration 0028), rewritten at the answer's instant for the tickets with a running
+clock (nephthys/api/sla_now.py): in a page and a stream, at the database's clock in the answer's
+snapshot; in the active copies, at the clock of the snapshot that brought them up to date.
 
 ``waiting_on`` (helpers or asker) narrows to the open and in-progress tickets waiting
 on them (a closed ticket waits on nobody): without ``limit`` or ``cursor`` from the
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import contextlib
 import dataclasses
 import functools
@@ -43,7 +45,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from nephthys.api import active_tickets, stored_tickets, stream_slots, ticket_blocks, ticket_sla
+from nephthys.api import active_tickets, sla_now, stored_tickets, stream_slots, ticket_blocks, ticket_sla
 from nephthys.api.access import shows_descriptions
 from nephthys.api.params import BadParameter, first, instant, shown, whole_number
 from nephthys.api.responses import JSON, error_response, too_many_requests
@@ -244,16 +246,12 @@ async def _page(request: Request, query: TicketFilter, limit: int) -> Response:
                 await driver.execute(setting)
             rows = await driver.fetch(sql, *args)
             page = rows[:limit]
-            objects = [row["json"] for row in page]
-            if query.sla is not None:
-                # Each object's SLA clocks at the database's clock, in the same snapshot.
-                now = await driver.fetchval("SELECT now()")
-                objects = await ticket_sla.objects_with_sla(
-                    driver,
-                    [(row["keyset_id"], row["json"]) for row in page],
-                    request.app.state.settings.support_calendar,
-                    now,
-                )
+            # The objects with a running SLA clock rewritten at the database's clock, in the same snapshot.
+            objects = await sla_now.rewrite_objects(
+                driver,
+                [(row["keyset_id"], row["json"]) for row in page],
+                request.app.state.settings.support_calendar,
+            )
     body = b"[" + b",".join(objects) + b"]"
     if _upper(request):
         body = upper_statuses(body)
@@ -321,7 +319,8 @@ async def _stream(request: Request, query: TicketFilter) -> Response:
             segments = ticket_blocks.plan(await ticket_blocks.usable_blocks(driver), query.since, query.until)
         else:
             segments = [ticket_blocks.Segment(None, None, None)]
-        produce: Produce = functools.partial(_put_segments, driver, query, segments)
+        rewrites = await _sla_rewrites(request, driver, query)
+        produce: Produce = functools.partial(_put_segments, driver, query, segments, rewrites)
         if _upper(request):
             produce = with_upper_statuses(produce)
         body = await stored_tickets.stream_array(produce)
@@ -335,16 +334,50 @@ def _upper(request: Request) -> bool:
     return request.app.state.settings.api_status_case == UPPER
 
 
+@dataclass(frozen=True)
+class _SlaRewrites:
+    """The ``sla`` values of a stream's tickets with a running clock, at its instant (sla_now.py)."""
+
+    values: dict[int, bytes]
+    keys: list[Key]  # those tickets' (createdAt, id), in order
+
+    def within(self, start: Key, end: Key) -> dict[int, bytes]:
+        """The values of the tickets in [start, end)."""
+        low, high = bisect.bisect_left(self.keys, start), bisect.bisect_left(self.keys, end)
+        return {ticket_id: self.values[ticket_id] for _, ticket_id in self.keys[low:high]}
+
+
+_NO_REWRITES = _SlaRewrites({}, [])
+
+
+async def _sla_rewrites(request: Request, driver, query: TicketFilter) -> _SlaRewrites:
+    """In the stream's snapshot: the tickets it may hold with a running clock (closed ones have none)."""
+    if query.status == "CLOSED":
+        return _NO_REWRITES
+    found, keys = await sla_now.running_in_range(driver, query.since, query.until)
+    if not found:
+        return _NO_REWRITES
+    shown = sla_now.SlaShown(await sla_now.database_now(driver), request.app.state.settings.support_calendar)
+    return _SlaRewrites({ticket_id: shown.value(clocks) for ticket_id, clocks in found.items()}, keys)
+
+
 async def _put_segments(
-    driver, query: TicketFilter, segments: list[ticket_blocks.Segment], put: stored_tickets.Put
+    driver,
+    query: TicketFilter,
+    segments: list[ticket_blocks.Segment],
+    rewrites: _SlaRewrites,
+    put: stored_tickets.Put,
 ) -> None:
-    """Every ticket of an export in order: usable blocks as stored, the rows between them one by one."""
+    """Every ticket of an export in order: usable blocks as stored, the rows between them one by one;
+    the tickets with a running SLA clock rewritten (a block holding one is read whole and rewritten)."""
     for segment in segments:
         if segment.blocks is not None:
-            await ticket_blocks.put_blocks(driver, segment, put, descriptions=query.descriptions)
+            await ticket_blocks.put_blocks_rewriting(
+                driver, segment, put, rewrites.within, descriptions=query.descriptions
+            )
         else:
             sql, args = query.sql(segment.start, segment.end)
-            await stored_tickets.put_rows(driver, sql, args, put)
+            await stored_tickets.put_rows(driver, sql, args, put, rewrites.values)
 
 
 async def _quietly(close: Callable[[], Awaitable[None]]) -> None:

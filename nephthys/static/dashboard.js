@@ -11,11 +11,14 @@ const BUCKET_LABELS = ["≤5m", "≤15m", "≤30m", "≤1h", "≤2h", "≤4h", "
 // Tick steps for counts of tickets: whole numbers only.
 const COUNT_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
 const QUEUE_SHOWN = 10; // the longest-waiting questions listed; the rest are counted ("and 40 more")
+const ATTENTION_SHOWN = 10; // of each: tickets breached, tickets at risk (the rest are counted)
+const CLOCK_NAMES = { first_response: "first response", next_response: "next response", resolution: "resolution" };
 const DAY_SECONDS = 86400;
 const TODAY_ROOM = 20; // pixels above the 30-day chart's plot, for its "today (so far)" label
 // Numbers in the reader's locale, grouped by thousands ("20,000"), as uPlot writes its axes' ticks.
 const COUNT_FORMAT = new Intl.NumberFormat();
 const DECIMAL_FORMAT = new Intl.NumberFormat(undefined, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+const PERCENT_FORMAT = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 0 });
 
 class KeyNeeded extends Error {}
 class Unreachable extends Error {}
@@ -111,6 +114,11 @@ function sinceThirtyDays() {
   return new Date(Date.now() - 29 * 86400000).toISOString().slice(0, 10);
 }
 
+// Today (UTC) and the 6 days before, as the 30-day sections count theirs.
+function sinceSevenDays() {
+  return new Date(Date.now() - 6 * 86400000).toISOString().slice(0, 10);
+}
+
 const sections = [
   { id: "numbers", url: () => "/api/stats_v2", render: renderStats },
   { id: "times", url: () => "/api/stats/response_times", render: renderResponseTimes },
@@ -126,6 +134,8 @@ const sections = [
     render: (data) => renderDistribution("hang", data),
   },
   { id: "queue", url: () => `/api/unanswered?limit=${QUEUE_SHOWN}`, render: renderQueue },
+  { id: "sla", url: () => `/api/stats/sla?since=${sinceSevenDays()}`, render: renderSla },
+  { id: "attention", url: () => `/api/sla/attention?limit=${ATTENTION_SHOWN}`, render: renderAttention },
 ];
 
 // "waiting 3.2 h": the API's age when it answered, kept growing by the browser's clock between
@@ -219,6 +229,50 @@ function renderQueue(queue) {
         item.append(element("p", { className: "description", dir: "auto" }, ticket.description));
       }
       return item;
+    }),
+  );
+}
+
+// Per clock: the share of decided clocks (met or breached) that met their target, and the counts.
+function renderSla(figures) {
+  let withTarget = 0;
+  for (const shown of document.querySelectorAll("#sla-figures [data-clock]")) {
+    const clock = figures[shown.dataset.clock];
+    withTarget += clock.with_target;
+    $(".compliance", shown).textContent = clock.compliance == null ? "–" : PERCENT_FORMAT.format(clock.compliance);
+    $(".change", shown).textContent = clock.with_target
+      ? `${formatCount(clock.met)} met, ${formatCount(clock.breached)} missed, ${formatCount(clock.running)} running`
+      : "no target";
+  }
+  $("#sla-note").textContent = withTarget
+    ? "Of the tickets asked since then whose clock met or missed its target (support hours)."
+    : "No ticket asked since then has an SLA target.";
+}
+
+// The tickets whose clock is past its target (breached) or past its warning point (at risk), linked.
+function renderAttention(attention) {
+  const shown = attention.tickets.length;
+  const total = attention.breached + attention.at_risk;
+  $("#attention-note").textContent =
+    total === 0
+      ? "Nothing is breached or at risk."
+      : `${formatCount(attention.breached)} breached, ${formatCount(attention.at_risk)} at risk` +
+        (shown < total ? ` (the first ${formatCount(shown)} listed).` : ".");
+  $("#attention-list").replaceChildren(
+    ...attention.tickets.map((ticket) => {
+      const breached = ticket.state === "breached";
+      const left = breached
+        ? `${CLOCK_NAMES[ticket.clock]} over by ${formatDuration(-ticket.minutes_left)}`
+        : `${CLOCK_NAMES[ticket.clock]} due in ${formatDuration(ticket.minutes_left)}`;
+      return element(
+        "li",
+        { className: ticket.state },
+        element("span", { className: "state" }, breached ? "breached" : "at risk"),
+        " ",
+        element("a", { href: ticket.link, target: "_blank", rel: "noopener" }, userText(ticket.title || `Ticket #${ticket.id}`)),
+        " ",
+        element("span", { className: "left" }, left),
+      );
     }),
   );
 }

@@ -16,6 +16,16 @@ Definitions (docs/api.md says the same in prose; the clocks are nephthys/sla/clo
   in both; untagged tickets in none); ``helper``, per the ticket's assignee now (unassigned
   tickets in none).
 
+Tickets needing attention now (``SLA_TICKET_FILTERS``: ``/api/tickets?sla=``; ``sla_attention``:
+the dashboard's list, /api/sla/attention), at the database's clock:
+
+- ``breached``: a ticket with a clock past its target (running past its due instant, stopped or
+  paused beyond it, or an earlier next response breached); the dashboard lists the open and
+  in-progress ones whose running clock is past its due instant (the ones an answer can still help),
+  the most recently breached first;
+- ``at_risk``: a ticket with a running clock past its warning point and none breached; the
+  dashboard lists them the soonest due first.
+
 How it stays fast (migration 0026): each clock kind is one range of the index on (kind,
 "ticketCreatedAt") that includes every column read, so the totals never touch the table; the
 three kinds run side by side, under the sort settings of /api/stats/response_times (SET LOCAL:
@@ -30,13 +40,30 @@ from typing import Any, Literal
 
 from sqlalchemy import text
 
-from nephthys.stats.overview import Executor
+from nephthys.sla.odometer import odometer
+from nephthys.stats.overview import Executor, MessageLinks, iso
 from nephthys.stats.response_times import use_sort_settings
+from nephthys.support_calendar import SupportCalendar
 
 Grouping = Literal["none", "team_tag", "helper"]
 GROUPINGS: tuple[Grouping, ...] = ("none", "team_tag", "helper")
 CLOCKS = ("first_response", "next_response", "resolution")
 _KINDS = {"FIRST_RESPONSE": "first_response", "NEXT_RESPONSE": "next_response", "RESOLUTION": "resolution"}
+
+# A clock of "TicketSlaClock" b past its target at the database's clock.
+_BREACHED_AT_NOW = (
+    """(b."missedBefore" OR b.state = 'BREACHED' OR (b.state = 'RUNNING' AND b."dueAt" <= now()))"""
+)
+# The tickets each /api/tickets?sla= filter keeps, as a condition on ``j."ticketId"``.
+SLA_TICKET_FILTERS = {
+    "breached": """j."ticketId" IN (
+        SELECT b."ticketId" FROM "TicketSlaClock" b WHERE b.state = 'BREACHED' OR b."missedBefore"
+        UNION SELECT b."ticketId" FROM "TicketSlaClock" b WHERE b.state = 'RUNNING' AND b."dueAt" <= now())""",
+    "at_risk": f"""j."ticketId" IN (
+        SELECT c."ticketId" FROM "TicketSlaClock" c
+        WHERE c.state = 'RUNNING' AND c."dueAt" > now() AND c."warnAt" <= now()
+          AND NOT EXISTS (SELECT 1 FROM "TicketSlaClock" b WHERE b."ticketId" = c."ticketId" AND {_BREACHED_AT_NOW}))""",
+}
 
 _BREACHED = """(c."missedBefore" OR c.state = 'BREACHED' OR (c.state = 'RUNNING' AND c."dueAt" <= CAST(:now AS timestamptz)))"""
 _FIGURES = f"""count(*) AS with_target,
@@ -138,3 +165,80 @@ async def sla_compliance(
         groups[row.k][_KINDS[row.kind]] = _clock(row)
     order = (lambda k: (groups[k]["team_tag"], k)) if by == "team_tag" else (lambda k: k)
     return {**totals, "groups": [groups[k] for k in sorted(groups, key=order)]}
+
+
+# --- the tickets needing attention now (the dashboard) -------------------------------------------
+
+# Running clocks past their due instant, by "TicketSlaClock_running_dueAt_idx" (the latest due first).
+_BREACHED_RUNNING = """FROM "TicketSlaClock" c WHERE c.state = 'RUNNING' AND c."dueAt" <= now()"""
+# At risk: /api/tickets?sla=at_risk's running clocks (the soonest due first).
+_AT_RISK_RUNNING = f"""FROM "TicketSlaClock" c
+    WHERE c.state = 'RUNNING' AND c."dueAt" > now() AND c."warnAt" <= now()
+      AND NOT EXISTS (SELECT 1 FROM "TicketSlaClock" b WHERE b."ticketId" = c."ticketId" AND {_BREACHED_AT_NOW})"""
+_ATTENTION = text(
+    f"""SELECT (SELECT count(DISTINCT c."ticketId") {_BREACHED_RUNNING}) AS breached,
+               (SELECT count(DISTINCT c."ticketId") {_AT_RISK_RUNNING}) AS at_risk"""
+)
+_ATTENTION_CLOCKS = {
+    "breached": text(
+        f"""SELECT c."ticketId" AS id, c.kind::text AS kind, c."dueAt" AS due_at {_BREACHED_RUNNING}
+            ORDER BY c."dueAt" DESC, c."ticketId" LIMIT :rows"""
+    ),
+    "at_risk": text(
+        f"""SELECT c."ticketId" AS id, c.kind::text AS kind, c."dueAt" AS due_at {_AT_RISK_RUNNING}
+            ORDER BY c."dueAt", c."ticketId" LIMIT :rows"""
+    ),
+}
+_ATTENTION_TICKETS = text(
+    """SELECT t.id, t.title, t."titleFromAi" AS title_from_ai, t."msgTs" AS msg_ts, t.status::text AS status
+       FROM "Ticket" t WHERE t.id = ANY(CAST(:ids AS int[]))"""
+)
+
+
+async def sla_attention(
+    executor: Executor,
+    *,
+    now: datetime,
+    links: MessageLinks,
+    calendar: SupportCalendar,
+    limit: int,
+    with_descriptions: bool,
+) -> dict[str, Any]:
+    """``{"breached", "at_risk", "tickets"}``: how many tickets are so now (``now``: the database's clock,
+    read in the same snapshot), and up to ``limit`` of each, breached ones first (module docstring).
+
+    Each ticket: ``id``, ``title`` (null without descriptions when it is the question's words, as
+    /api/unanswered), ``link``, ``state`` (breached or at_risk), its tightest such clock (``clock``,
+    ``due_at``) and that clock's support ``minutes_left`` (negative once breached).
+    """
+    counts = (await executor.execute(_ATTENTION)).one()
+    meter = odometer(calendar)
+    reading = meter.seconds(now)
+    chosen: list[tuple[str, int, str, datetime]] = []
+    for state in ("breached", "at_risk"):
+        # A ticket may have two such clocks: read twice the rows wanted, keep each ticket's first.
+        rows = (await executor.execute(_ATTENTION_CLOCKS[state], {"rows": 2 * limit})).all()
+        seen: set[int] = set()
+        for row in rows:
+            if row.id not in seen and len(seen) < limit:
+                seen.add(row.id)
+                chosen.append((state, row.id, row.kind, row.due_at))
+    ids = sorted({ticket_id for _, ticket_id, _, _ in chosen})
+    found = {ticket.id: ticket for ticket in (await executor.execute(_ATTENTION_TICKETS, {"ids": ids})).all()}
+    tickets = []
+    for state, ticket_id, kind, due_at in chosen:
+        ticket = found.get(ticket_id)
+        if ticket is None or ticket.status == "CLOSED":
+            continue
+        tickets.append(
+            {
+                "id": ticket_id,
+                "title": ticket.title if with_descriptions or ticket.title_from_ai else None,
+                "link": links.question(ticket.msg_ts),
+                "state": state,
+                "clock": _KINDS[kind],
+                "due_at": iso(due_at),
+                "minutes_left": round((meter.seconds(due_at) - reading) / 60, 2) + 0.0,
+            }
+        )
+    return {"breached": counts.breached, "at_risk": counts.at_risk, "tickets": tickets}

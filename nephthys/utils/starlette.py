@@ -76,7 +76,7 @@ def create_app(
         app.state.slack = None
         # One memo for /api/stats_v2 and the App Home, so both show the same computation.
         app.state.stats_v2_memo = StatsV2Memo()
-        app.state.active_tickets = ActiveTicketsMemo(settings.api_status_case)
+        app.state.active_tickets = ActiveTicketsMemo(settings.api_status_case, settings.support_calendar)
         await read_active_tickets_at_start(app.state.active_tickets, pools.api, settings)
         # Jobs of the API itself, run with Slack on or off.
         api_jobs = Scheduler(

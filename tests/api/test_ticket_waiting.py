@@ -40,7 +40,7 @@ def iso(ts: str) -> str:
 
 
 def waiting(ticket: dict) -> tuple:
-    assert list(ticket)[-5:] == ["message_ts", *NEW_KEYS]  # after every existing key
+    assert list(ticket)[-6:] == ["message_ts", *NEW_KEYS, "sla"]  # after every existing key (sla: issue 21)
     return tuple(ticket[key] for key in NEW_KEYS)
 
 

@@ -45,6 +45,7 @@ async def test_a_ticket_is_the_contracts_object(serve, db_url):
         "waiting_since": None,
         "first_response_minutes": 5,
         "resolution_minutes": 42.5,
+        "sla": None,  # no SLA target applies (issue 21 §3; migration 0028 adds it last)
     }
     async with serve() as client:
         # What the lifecycle's timeline keeps (nephthys/tickets/timeline.py), written as it would
@@ -73,11 +74,12 @@ async def test_a_ticket_is_the_contracts_object(serve, db_url):
         and other.json()["status"] == "open"
         and other.json()["closed_at"] is None
     )
-    assert list(other.json())[-4:] == [
+    assert list(other.json())[-5:] == [
         "waiting_on",
         "waiting_since",
         "first_response_minutes",
         "resolution_minutes",
+        "sla",
     ]
     assert other.json()["waiting_on"] == "helpers"
     assert other.json()["waiting_since"] == "2026-01-10T14:00:00.000+00:00"
@@ -337,7 +339,7 @@ async def test_every_way_of_reading_a_ticket_writes_the_same_object(serve, db_ur
         "team_tags": sorted(["Ünïcode tag", 'tag "two"']), "created_at": "2026-01-10T12:00:00.000+00:00",
         "closed_at": "2027-02-14T12:00:00.005+00:00", "message_ts": "1768046400.000001",
         "waiting_on": "asker", "waiting_since": "2026-01-10T12:00:00.001+00:00",
-        "first_response_minutes": 1 / 60000, "resolution_minutes": None,
+        "first_response_minutes": 1 / 60000, "resolution_minutes": None, "sla": None,
     }  # fmt: skip
     for answer in answers:
         assert answer == expected

@@ -201,8 +201,9 @@ async def test_stored_json_follows_every_change(generated):
         await connection.close()
     for ticket, row in columns.items():
         keys = list(shown[ticket])
-        assert keys[-5:] == ["message_ts", "waiting_on", "waiting_since", "first_response_minutes",
-                             "resolution_minutes"]  # fmt: skip
+        assert keys[-6:] == ["message_ts", "waiting_on", "waiting_since", "first_response_minutes",
+                             "resolution_minutes", "sla"]  # fmt: skip
+        assert shown[ticket]["sla"] is None  # no SLA targets here (the member is 0028's, last)
         waits = row["waitingOn"] if row["status"] != "CLOSED" else None  # a closed ticket waits on nobody
         assert shown[ticket]["waiting_on"] == (waits.lower() if waits else None)
         assert (shown[ticket]["waiting_since"] is None) is (waits is None)

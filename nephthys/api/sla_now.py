@@ -1,0 +1,236 @@
+"""The ``sla`` member of the tickets with a running clock, rewritten as they are served.
+
+Every stored ticket object ends with its ``sla`` member (migration 0028), exact for every ticket
+whose clocks are all met, breached or paused (every closed ticket, every ticket of a database
+without targets). A running clock's state and minutes left move with time, so an object with
+one is stored with that clock's ``due_at`` and ``"minutes_left":null``, and each answer rewrites
+its ``sla`` member at the answer's instant (the database's ``now()`` in the answer's snapshot):
+the object is cut where its last member, ``,"sla":``, starts, and the member computed by
+:class:`SlaShown` (what ``nephthys.sla.clocks.sla_json`` gives, without a calendar walk per
+clock) is put in its place.
+
+The cost is per ticket with a running clock in the answer; the other objects pass as stored.
+The support minutes between two instants are the difference of their readings on a
+:class:`SupportOdometer` (support seconds since a fixed day): per clock, its due instant's
+reading is taken once when the ticket is prepared, and per answer, ``now``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+import asyncpg
+
+from nephthys.api import stored_tickets
+from nephthys.api.ticket_json import float8_json
+from nephthys.sla import clocks
+from nephthys.sla.clocks import CLOCK_NAMES, SlaState, StoredClock, TicketSpanKind
+from nephthys.sla.odometer import SupportOdometer, odometer
+from nephthys.support_calendar import SupportCalendar
+
+SLA_MEMBER = stored_tickets.SLA_MEMBER
+_RUNNING_STORED = b'"state":"running"'
+
+
+class _Running:
+    """A running clock: its due instant, and its reading on the odometer."""
+
+    __slots__ = ("due", "due_reading")
+
+    def __init__(self, clock: StoredClock, meter: SupportOdometer) -> None:
+        assert clock.due_at is not None
+        self.due = clock.due_at.timestamp()
+        self.due_reading = meter.seconds(clock.due_at)
+
+
+def _fixed_clock(clock: StoredClock) -> bytes:
+    """A clock that is not running, as migration 0028 stores it."""
+    if clock.state is SlaState.PAUSED:
+        state, left = "paused", float8_json(round(clock.target_minutes - clock.minutes, 2))
+    else:  # stopped: met, or breached (or a running clock without a due instant, as clock_view shows it)
+        state, left = ("met" if clock.state is SlaState.MET else "breached"), "null"
+    return f'{{"target_minutes":{clock.target_minutes},"state":"{state}","due_at":null,"minutes_left":{left}}}'.encode()
+
+
+# A ticket's sla value as a %-format (a state and the minutes left per running clock) and its running
+# clocks, in order: filled in by one format operation.
+Template = tuple[bytes, tuple[_Running, ...]]
+
+
+def template(ticket_clocks: Sequence[StoredClock], meter: SupportOdometer) -> Template:
+    """A ticket's ``sla`` value with its running clocks left to fill in (``SlaShown.fill``)."""
+    by_kind = {clock.kind: clock for clock in ticket_clocks}
+    text = b""
+    running: list[_Running] = []
+    for kind, opening in _OPENINGS:
+        text += opening
+        clock = by_kind.get(kind)
+        if clock is None:
+            text += b"null"
+        elif clock.state is SlaState.RUNNING and clock.due_at is not None:
+            due_text = clocks._instant_text(clock.due_at).encode()
+            text += b'{"target_minutes":%d,"state":"%%s","due_at":"%s","minutes_left":%%.2f}' % (
+                clock.target_minutes,
+                due_text,
+            )
+            running.append(_Running(clock, meter))
+        else:
+            text += _fixed_clock(clock).replace(b"%", b"%%")
+    return text + b"}", tuple(running)
+
+
+# Each clock's member name, with what comes before it.
+_OPENINGS = [
+    (kind, b'%s"%s":' % (b"{" if i == 0 else b",", name.encode()))
+    for i, (kind, name) in enumerate(CLOCK_NAMES.items())
+]
+_RUNNING, _BREACHED = b"running", b"breached"
+
+
+class SlaShown:
+    """One answer's instant: fills templates with the running clocks' states and minutes left then."""
+
+    def __init__(self, now: datetime, calendar: SupportCalendar) -> None:
+        self.now = now
+        self.meter = odometer(calendar)
+        self._at = now.timestamp()
+        self._reading = self.meter.seconds(now)
+        # What the filled values depend on, to the second: support time read at ``now``. Equal
+        # readings are instants with no support time between them, where no running clock's state
+        # changes either (a due instant lies inside a support window or at its close), so an answer
+        # made at one serves the other (nights and weekends: every answer).
+        self.key = int(self._reading)
+
+    def fill(self, parts: Template) -> bytes:
+        """The value of a template at this instant: each running clock running, or breached from its
+        due instant on, with its support minutes left to the hundredth (the same number as
+        ``round(left, 2)``; negative once breached)."""
+        text, running = parts
+        if not running:
+            return text
+        at, reading = self._at, self._reading
+        values: list[bytes | float] = []
+        for clock in running:
+            values.append(_BREACHED if at >= clock.due else _RUNNING)
+            values.append((clock.due_reading - reading) / 60)
+        return text % tuple(values)
+
+    def value(self, ticket_clocks: Sequence[StoredClock]) -> bytes:
+        """A ticket's ``sla`` value: null without clocks."""
+        return self.fill(template(ticket_clocks, self.meter)) if ticket_clocks else b"null"
+
+
+def stored_running(json: bytes | memoryview) -> bool:
+    """Whether a stored object's ``sla`` has a running clock (so is rewritten when served)."""
+    data = bytes(json)
+    at = data.rfind(SLA_MEMBER)
+    return at >= 0 and data.find(_RUNNING_STORED, at) >= 0
+
+
+with_value = stored_tickets.with_sla_value
+
+
+def rewrite_joined(data: bytes, values: dict[int, bytes]) -> list[bytes | memoryview]:
+    """Objects each preceded by a comma (an export block, a batch of rows) with the ``sla`` of the
+    tickets in ``values`` rewritten; as pieces to send one after another (the rest not copied).
+
+    ``values`` is in the objects' order (creation order, as a block holds them): each is looked
+    for after the previous one, so a block is scanned once whatever the number rewritten. An
+    object starts at ``,{"id":N,"title":`` (a user object starts ``{"id":`` after a colon, never
+    after a comma; a string's quotes are escaped), and its ``sla`` member is its last.
+    """
+    view = memoryview(data)
+    pieces: list[bytes | memoryview] = []
+    position = 0  # copied up to here
+    searched = 0  # the next object is looked for from here
+    for ticket_id, value in values.items():
+        start = data.find(b',{"id":%d,"title":' % ticket_id, searched)
+        if start < 0:
+            start = data.find(b',{"id":%d,"title":' % ticket_id, 0, searched)  # out of order: look back
+            if start < position:
+                continue
+        end = data.find(b',{"id":', start + 1)
+        end = len(data) if end < 0 else end
+        member = data.rfind(SLA_MEMBER, start, end)
+        if member < 0:
+            continue
+        pieces.append(view[position : member + len(SLA_MEMBER)])
+        pieces.append(value)
+        position, searched = end - 1, end  # the value runs to the object's closing brace
+    pieces.append(view[position:])
+    return pieces
+
+
+_CLOCK_COLUMNS = """c."ticketId", c.kind, c."targetMinutes", c."startAt", c.state, c.minutes, c."runningSince",
+    c."dueAt", c."warnAt", c."missedBefore", c."ticketCreatedAt" """
+_OF_TICKETS = f"""SELECT {_CLOCK_COLUMNS} FROM "TicketSlaClock" c WHERE c."ticketId" = ANY($1::int[])"""
+# The clocks of every ticket with a running clock created in [$1, $2] (either may be null): the
+# running ones by their partial index, then each such ticket's by the primary key.
+_RUNNING_IN_RANGE = f"""SELECT {_CLOCK_COLUMNS} FROM "TicketSlaClock" c
+    WHERE c."ticketId" IN (
+        SELECT r."ticketId" FROM "TicketSlaClock" r
+        WHERE r.state = 'RUNNING'
+          AND r."ticketCreatedAt" >= coalesce($1::timestamptz, '-infinity')
+          AND r."ticketCreatedAt" <= coalesce($2::timestamptz, 'infinity'))"""
+
+
+def _by_ticket(rows: Iterable[asyncpg.Record]) -> dict[int, list[StoredClock]]:
+    found: dict[int, list[StoredClock]] = {}
+    for row in rows:
+        found.setdefault(row["ticketId"], []).append(
+            StoredClock(
+                kind=TicketSpanKind(row["kind"]),
+                target_minutes=row["targetMinutes"],
+                start_at=row["startAt"],
+                state=SlaState(row["state"]),
+                minutes=row["minutes"],
+                running_since=row["runningSince"],
+                due_at=row["dueAt"],
+                warn_at=row["warnAt"],
+                missed_before=row["missedBefore"],
+            )
+        )
+    return found
+
+
+async def clocks_of(driver: asyncpg.Connection, ticket_ids: Sequence[int]) -> dict[int, list[StoredClock]]:
+    """The tickets' clocks (a ticket without any is absent)."""
+    if not ticket_ids:
+        return {}
+    return _by_ticket(await driver.fetch(_OF_TICKETS, list(ticket_ids)))
+
+
+async def running_in_range(
+    driver: asyncpg.Connection, since: datetime | None, until: datetime | None
+) -> tuple[dict[int, list[StoredClock]], list[tuple[datetime, int]]]:
+    """The clocks of the tickets created in [since, until] with a running clock, and those tickets'
+    keys (createdAt, id) in order."""
+    rows = await driver.fetch(_RUNNING_IN_RANGE, since, until)
+    keys = sorted({(row["ticketCreatedAt"], row["ticketId"]) for row in rows})
+    return _by_ticket(rows), keys
+
+
+async def database_now(driver: asyncpg.Connection) -> datetime:
+    now = await driver.fetchval("SELECT now()")
+    return now.astimezone(UTC)
+
+
+async def rewrite_objects(
+    driver: asyncpg.Connection,
+    objects: Sequence[tuple[int, bytes]],
+    calendar: SupportCalendar,
+    now: datetime | None = None,
+) -> list[bytes]:
+    """Each (ticket id, stored object) as served: those with a running clock rewritten at ``now``
+    (default: the database's), in the caller's snapshot."""
+    running = [ticket_id for ticket_id, json in objects if stored_running(json)]
+    if not running:
+        return [json for _, json in objects]
+    found = await clocks_of(driver, running)
+    shown = SlaShown(now or await database_now(driver), calendar)
+    wanted = set(running)
+    return [
+        with_value(json, shown.value(found.get(ticket_id, ()))) if ticket_id in wanted else json
+        for ticket_id, json in objects
+    ]

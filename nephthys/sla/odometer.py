@@ -1,0 +1,83 @@
+"""Support time read like an odometer: support seconds since a fixed day, at any instant.
+
+``seconds(b) - seconds(a)`` is the support time of ``[a, b)`` (``SupportCalendar.support_time``) in
+seconds. One reading is a bisection over the covered days' support windows, so the support
+minutes left of many clocks at one instant cost a subtraction each once their due instants are
+read (nephthys/api/sla_now.py, the dashboard's SLA list), instead of a walk over the days between.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+from datetime import date, datetime, timedelta
+
+from nephthys.support_calendar import SupportCalendar
+
+# Days read around an instant the odometer does not cover yet (a year back: clocks long overdue).
+_DAYS_BACK, _DAYS_AHEAD = 400, 60
+
+
+class SupportOdometer:
+    """Support seconds since the start of a local day, read at any instant.
+
+    ``seconds(b) - seconds(a)`` is the support time of ``[a, b)`` in seconds (``calendar.support_time``),
+    each reading a bisection over the covered days' windows (extended when an instant falls outside).
+    """
+
+    def __init__(self, calendar: SupportCalendar) -> None:
+        self._calendar = calendar
+        self._every_second = calendar.every_minute_counts
+        self._first: date | None = None
+        self._start = self._end = 0.0  # the covered days' first midnight and the midnight after the last
+        self._opens: list[float] = []
+        self._closes: list[float] = []
+        self._before: list[float] = []  # support seconds of the covered days before each
+
+    def seconds(self, instant: datetime) -> float:
+        at = instant.timestamp()
+        if self._every_second:
+            return at
+        if not self._start <= at < self._end:
+            self._cover(instant)
+        i = bisect.bisect_right(self._opens, at) - 1
+        if i < 0:
+            return 0.0
+        return self._before[i] + max(0.0, min(at, self._closes[i]) - self._opens[i])
+
+    def _cover(self, instant: datetime) -> None:
+        day = instant.astimezone(self._calendar.zone).date()
+        first = day - timedelta(days=_DAYS_BACK)
+        last = day + timedelta(days=_DAYS_AHEAD)
+        if self._first is not None:
+            # Keep what is covered (readings taken stay comparable): only ever widen.
+            first = min(first, self._first)
+            last = max(last, self._first + timedelta(days=len(self._opens) - 1))
+        calendar = self._calendar
+        opens, closes, before, total = [], [], [], 0.0
+        current = first
+        while current <= last:
+            window = calendar.window(current)
+            if window is None:
+                midnight = calendar._instant(current, timedelta(0)).timestamp()
+                opens.append(midnight)
+                closes.append(midnight)
+            else:
+                opens.append(window[0].timestamp())
+                closes.append(window[1].timestamp())
+            before.append(total)
+            total += closes[-1] - opens[-1]
+            current += timedelta(days=1)
+        if self._first is not None and first < self._first:
+            # The old readings counted from the old first day: shift so they still hold.
+            offset = before[(self._first - first).days]
+            before = [value - offset for value in before]
+        self._first = first
+        self._opens, self._closes, self._before = opens, closes, before
+        self._start = calendar._instant(first, timedelta(0)).timestamp()
+        self._end = calendar._instant(last + timedelta(days=1), timedelta(0)).timestamp()
+
+
+@functools.lru_cache(maxsize=4)  # bound: one per calendar in use (settings change only on restart)
+def odometer(calendar: SupportCalendar) -> SupportOdometer:
+    return SupportOdometer(calendar)

@@ -1,0 +1,181 @@
+"""``sla`` on every ticket object (issue 21, section 3): /api/ticket, every /api/tickets answer (the
+active copies, pages, the export's rows and its blocks), each equal to the ticket's clocks shown at
+the answer's instant; and the served member's arithmetic (nephthys/api/sla_now.py) equal to
+``nephthys.sla.clocks.sla_json`` at injected instants across weekends, a bank holiday and DST."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+
+from nephthys.api import sla_now
+from nephthys.database.engine import create_engine, session_factory
+from nephthys.sla import clocks
+from nephthys.sla.clocks import SlaState, TicketSpanKind
+from nephthys.tasks.ticket_json import keep_blocks
+from tests.sla.test_clocks import CALENDAR, SLA, london, stored
+from tests.sla.test_stats import tell_five_stories
+
+
+def _expected(found: dict[int, list[clocks.StoredClock]], now: datetime) -> dict[int, dict | None]:
+    return {
+        ticket_id: clocks.sla_json(ticket_clocks, now, CALENDAR) for ticket_id, ticket_clocks in found.items()
+    }
+
+
+def _same(got: dict | None, expected: dict | None) -> bool:
+    """Equal, the minutes left within a minute (the answers are made a few seconds apart)."""
+    if got is None or expected is None:
+        return got == expected
+    for name in ("first_response", "next_response", "resolution"):
+        mine, theirs = got[name], expected[name]
+        if mine is None or theirs is None:
+            if mine != theirs:
+                return False
+            continue
+        if {k: v for k, v in mine.items() if k != "minutes_left"} != {
+            k: v for k, v in theirs.items() if k != "minutes_left"
+        }:
+            return False
+        if (mine["minutes_left"] is None) != (theirs["minutes_left"] is None):
+            return False
+        if mine["minutes_left"] is not None and abs(mine["minutes_left"] - theirs["minutes_left"]) > 1:
+            return False
+    return True
+
+
+async def test_every_ticket_object_carries_its_clocks_as_they_stand(desk, team):
+    async with desk(**SLA) as d:
+        await tell_five_stories(d)
+        ids = [row["id"] for row in await d.fetch('SELECT id FROM "Ticket" ORDER BY id')]
+        rows = await d.fetch(
+            """SELECT "ticketId", kind, "targetMinutes", "startAt", state, minutes, "runningSince", "dueAt",
+                      "warnAt", "missedBefore" FROM "TicketSlaClock" """
+        )
+        found: dict[int, list[clocks.StoredClock]] = {}
+        for row in rows:
+            found.setdefault(row["ticketId"], []).append(
+                clocks.StoredClock(
+                    kind=TicketSpanKind(row["kind"]),
+                    target_minutes=row["targetMinutes"],
+                    start_at=row["startAt"],
+                    state=SlaState(row["state"]),
+                    minutes=row["minutes"],
+                    running_since=row["runningSince"],
+                    due_at=row["dueAt"],
+                    warn_at=row["warnAt"],
+                    missed_before=row["missedBefore"],
+                )
+            )
+        assert set(found) == set(ids)  # the default policy gives every ticket clocks
+        states = {clock.state for ticket_clocks in found.values() for clock in ticket_clocks}
+        assert {SlaState.RUNNING, SlaState.PAUSED, SlaState.MET, SlaState.BREACHED} <= states
+
+        async def answers() -> dict[str, list[dict]]:
+            got: dict[str, list[dict]] = {}
+            for name, params in {
+                "open copy": {"status": "open"},
+                "in-progress copy": {"status": "in_progress"},
+                "both copies": {"waiting_on": "asker"},
+                "helpers": {"waiting_on": "helpers"},
+                "page": {"since": "2025-01-01", "limit": 2},
+                "export": {"since": "2025-01-01"},
+                "breached": {"sla": "breached"},
+            }.items():
+                response = await d.client.get("/api/tickets", params=params)
+                assert response.status_code == 200, (name, response.text)
+                got[name] = response.json()
+            got["ticket"] = [await d.api_ticket(ticket_id) for ticket_id in ids]
+            return got
+
+        engine = create_engine(d.db_url)
+        try:
+            for blocks in (False, True):
+                if blocks:  # the export's blocks hold every ticket: those with a running clock are rewritten
+                    kept = await keep_blocks(session_factory(engine), per_block=2, settled_after=timedelta(0))
+                    assert kept.built >= 2
+                got = await answers()
+                expected = _expected(found, datetime.now(UTC))
+                seen = set()
+                for name, objects in got.items():
+                    for ticket in objects:
+                        assert list(ticket)[-1] == "sla", name
+                        assert _same(ticket["sla"], expected[ticket["id"]]), (
+                            name,
+                            ticket["sla"],
+                            expected[ticket["id"]],
+                        )
+                        seen.add(ticket["id"])
+                assert seen == set(ids)
+                assert len(got["export"]) == len(ids)
+                running = {
+                    ticket_id
+                    for ticket_id, ticket_clocks in found.items()
+                    if any(clock.state is SlaState.RUNNING for clock in ticket_clocks)
+                }
+                assert running and running < set(ids)  # some are rewritten as served, some served as stored
+        finally:
+            await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        london(2025, 5, 23, 18, 0),  # Friday after hours
+        london(2025, 5, 26, 12, 0),  # the bank holiday
+        london(2025, 5, 27, 9, 7, 30),  # at the warning point
+        london(2025, 5, 27, 9, 20),  # past the target
+        london(2025, 5, 27, 9, 20, 0, 1234),
+        london(2026, 3, 30, 10, 0),  # after the clocks went forward
+        london(2026, 11, 2, 17, 59),  # after they went back, long overdue
+    ],
+)
+def test_the_served_member_equals_the_clocks_shown_at_the_instant(now):
+    ticket_clocks = [
+        stored(),
+        stored(
+            kind=TicketSpanKind.NEXT_RESPONSE,
+            state=SlaState.PAUSED,
+            minutes=12.5,
+            running_since=None,
+            due_at=None,
+        ),
+        stored(
+            kind=TicketSpanKind.RESOLUTION,
+            target_minutes=240,
+            minutes=100.25,
+            running_since=london(2025, 5, 23, 17, 0),
+            due_at=CALENDAR.add_support_minutes(london(2025, 5, 23, 17, 0), 139.75),
+        ),
+    ]
+    shown = sla_now.SlaShown(now, CALENDAR)
+    assert orjson.loads(shown.value(ticket_clocks)) == clocks.sla_json(ticket_clocks, now, CALENDAR)
+    # Met and breached clocks, and none at all, are as migration 0028 stores them.
+    done = [stored(state=SlaState.MET, minutes=25.0, running_since=None, due_at=None)]
+    assert orjson.loads(shown.value(done)) == clocks.sla_json(done, now, CALENDAR)
+    assert shown.value([]) == b"null"
+
+
+def test_a_block_is_rewritten_in_one_pass_only_where_clocks_run():
+    tricky = 'a title with ,{\\"id\\":3,\\"title\\": and ,\\"sla\\": in it'
+    objects = [
+        b',{"id":%d,"title":"%s","opened_by":{"id":%d,"slack_id":"U1","username":null},"sla":%s}'
+        % (
+            ticket_id,
+            tricky.encode(),
+            ticket_id + 1,
+            b'{"first_response":null}' if ticket_id % 2 else b"null",
+        )
+        for ticket_id in range(1, 9)
+    ]
+    block = b"".join(objects)
+    values = {3: b'{"three":3}', 4: b'{"four":4}', 8: b"null"}  # in the block's order
+    rewritten = b"".join(bytes(piece) for piece in sla_now.rewrite_joined(block, values))
+    shown = orjson.loads(b"[" + rewritten[1:] + b"]")
+    assert [ticket["sla"] for ticket in shown] == [
+        {"first_response": None}, None, {"three": 3}, {"four": 4}, {"first_response": None}, None,
+        {"first_response": None}, None,
+    ]  # fmt: skip
+    assert [ticket["title"] for ticket in shown] == [orjson.loads(f'"{tricky}"')] * 8
