@@ -33,7 +33,7 @@ TRUNCATE writes them (one note: everything changed, not one per ticket), and the
 dropped (their job builds them again).
 
 Revision ID: 0028
-Revises: 0026
+Revises: 0027
 """
 
 import importlib
@@ -42,7 +42,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0028"
-down_revision = "0026"
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 

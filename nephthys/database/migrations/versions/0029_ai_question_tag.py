@@ -7,13 +7,13 @@
   (and a deleted tag clears it by the foreign key).
 
 Revision ID: 0029
-Revises: 0027
+Revises: 0028
 """
 
 from alembic import op
 
 revision = "0029"
-down_revision = "0027"
+down_revision = "0028"
 branch_labels = None
 depends_on = None
 
