@@ -94,6 +94,7 @@ async def open_ticket(
     None when the question's ticket existed but was deleted (with the question) before
     it could be read back: there is no ticket to give a Slack side.
     """
+    created = None
     async with autocommit(sessions) as connection:
         found = (
             await connection.execute(_ASKER_AND_TICKET, {"msg_ts": msg_ts, "slack_id": asker_slack_id})
@@ -107,44 +108,47 @@ async def open_ticket(
                     )
                 ).one()
                 asker_id, has_username = user.id, user.has_username
-            created = (
-                await connection.execute(
-                    _NEW_TICKET,
-                    {
-                        "title": title,
-                        "description": description,
-                        "msg_ts": msg_ts,
-                        "asker_id": asker_id,
-                        "at": at,
-                    }
-                    | memory_index.new_row_parameters(title, description),
-                )
-            ).one_or_none()
+            parameters = {
+                "title": title,
+                "description": description,
+                "msg_ts": msg_ts,
+                "asker_id": asker_id,
+                "at": at,
+            } | memory_index.new_row_parameters(title, description)
+            if not found.default_targets:
+                # No default targets: a new ticket (it has no tags) has no SLA clocks, and the
+                # question's Slack side waits on this one statement only (it is posted even
+                # while the database drops out right after).
+                created = (await connection.execute(_NEW_TICKET, parameters)).one_or_none()
+    if found.ticket_id is None and found.default_targets:
+        # The ticket and its first clocks (first response and resolution running) in one
+        # transaction: a database that drops out between them must not leave a ticket without
+        # clocks, which sla-watch would never warn about. The autocommit connection is given
+        # back first, so a question never holds two of the pool's connections.
+        async with sessions.kw["bind"].begin() as connection:
+            created = (await connection.execute(_NEW_TICKET, parameters)).one_or_none()
             if created is not None:
-                # Its SLA clocks (first response and resolution running, under the default targets).
-                # Without default targets there are none to compute, and the question's Slack side
-                # waits on no further statement (it is posted even while the database drops out).
-                if found.default_targets:
-                    await sla_clocks.refresh(connection, [created.id])
-                ticket = TicketState(
-                    id=created.id,
-                    title=title,
-                    description=description,
-                    status=TicketStatus.OPEN,
-                    msg_ts=msg_ts,
-                    ticket_ts=None,
-                    opened_by_slack_id=asker_slack_id,
-                    assigned_to_slack_id=None,
-                    closed_by_slack_id=None,
-                    waiting_on=WaitingOn.HELPERS,  # as the row was written: asked, nobody answered yet
-                    waiting_since=created.created_at,
-                )
-                return OpenedTicket(
-                    ticket=ticket,
-                    created=True,
-                    previous_tickets=created.previous,
-                    asker_has_username=bool(has_username),
-                )
+                await sla_clocks.refresh(connection, [created.id])
+    if created is not None:
+        ticket = TicketState(
+            id=created.id,
+            title=title,
+            description=description,
+            status=TicketStatus.OPEN,
+            msg_ts=msg_ts,
+            ticket_ts=None,
+            opened_by_slack_id=asker_slack_id,
+            assigned_to_slack_id=None,
+            closed_by_slack_id=None,
+            waiting_on=WaitingOn.HELPERS,  # as the row was written: asked, nobody answered yet
+            waiting_since=created.created_at,
+        )
+        return OpenedTicket(
+            ticket=ticket,
+            created=True,
+            previous_tickets=created.previous,
+            asker_has_username=bool(has_username),
+        )
     # The question already has its ticket (a redelivery, or a racing worker won).
     async with sessions() as session:
         existing = await _find_state(session, Ticket.msg_ts == msg_ts)

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from nephthys.database.models import SlaState, TicketSpanKind
 from nephthys.sla.clocks import StoredClock, clock_view
 from nephthys.support_calendar import SupportCalendar, parse_holidays, parse_support_hours
-from tests.slack.conftest import ASKER, HELP_CHANNEL, HELPER
+from tests.slack.conftest import ASKER, HELP_CHANNEL, HELPER, TICKET_CHANNEL
+from tests.support import postgres
 from tests.support.slack import question
 
 LONDON = ZoneInfo("Europe/London")
@@ -195,3 +196,43 @@ def test_a_clock_shown_at_an_instant_counts_support_minutes_left():
         CALENDAR,
     )
     assert (met.state, met.minutes_left) == ("met", None)
+
+
+async def test_a_database_dropping_out_at_the_first_clocks_leaves_no_ticket_without_them(desk, team):
+    # The ticket and its first clocks are one transaction. Here the database drops out (a
+    # connection-failure error, as a restart gives) the first time clocks are stored: had the
+    # ticket been committed on its own, the question's retry would find it and store no clocks,
+    # and sla-watch would never warn about it.
+    at = Clock()
+    async with desk(**SLA) as d:
+        await postgres.execute(
+            d.db_url,
+            """CREATE SEQUENCE test_clock_inserts;
+               CREATE FUNCTION test_clocks_drop_once() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN
+                   IF nextval('test_clock_inserts') = 1 THEN  -- a sequence: not undone by the rollback
+                       RAISE EXCEPTION 'terminating connection' USING ERRCODE = '57P01';
+                   END IF;
+                   RETURN NEW;
+               END $$;
+               CREATE TRIGGER test_clocks_drop_once BEFORE INSERT ON "TicketSlaClock"
+                   FOR EACH ROW EXECUTE FUNCTION test_clocks_drop_once();""",
+        )
+        try:
+            asked = await ask(d, at(2025, 5, 27, 10, 0))
+            await d.settle()
+            [inserts] = await d.fetch("SELECT last_value FROM test_clock_inserts")
+            assert inserts["last_value"] >= 2  # it failed once, then was stored
+        finally:
+            await postgres.execute(
+                d.db_url,
+                """DROP TRIGGER test_clocks_drop_once ON "TicketSlaClock";
+                   DROP FUNCTION test_clocks_drop_once(); DROP SEQUENCE test_clock_inserts;""",
+            )
+        assert len(await d.fetch('SELECT * FROM "Ticket"')) == 1
+        clocks = await clocks_of(d, asked)
+        assert {kind: row["state"] for kind, row in clocks.items()} == {
+            "FIRST_RESPONSE": "RUNNING",
+            "RESOLUTION": "RUNNING",
+        }
+        assert len(d.posts(TICKET_CHANNEL)) == 1
