@@ -402,8 +402,22 @@ class TicketSearch(Base):
     auto_question_tag_id: Mapped[int | None] = mapped_column(
         "autoQuestionTagId", ForeignKey("QuestionTag.id", ondelete="SET NULL", onupdate="CASCADE")
     )
+    # Its helpers' messages may never have been stored (a ticket from before the memory): while it
+    # has no answer, the memory-answers job reads its thread once after it closed (migration 0030).
+    answer_fetch_due: Mapped[bool] = mapped_column(
+        "answerFetchDue", Boolean, nullable=False, server_default=text("false")
+    )
+    # That job's claim on the thread (a claim older than its lease is a run that died).
+    answer_fetch_claimed_at: Mapped[datetime | None] = _timestamp(name="answerFetchClaimedAt")
 
-    __table_args__ = (Index("TicketSearch_document_idx", "document", postgresql_using="gin"),)
+    __table_args__ = (
+        Index("TicketSearch_document_idx", "document", postgresql_using="gin"),
+        Index(
+            "TicketSearch_answerFetch_idx",
+            "ticketId",
+            postgresql_where=text('"answerFetchDue" AND answer IS NULL'),
+        ),
+    )
 
 
 class Surge(Base):

@@ -5,7 +5,10 @@
 - an edited question or an AI title rewrites the question's part of the document;
 - a helper's message in the thread, while the ticket is not closed, becomes its answer
   (the last such message is the one that closed it);
-- a close marks it resolved when it has an answer; a reopen unmarks it.
+- a close marks it resolved when it has an answer; a reopen unmarks it;
+- a ticket from before the memory (its row written by the bulk reindex, nephthys/memory/reindex.py)
+  is due ("answerFetchDue"): once closed, the ``memory-answers`` job claims it, reads its thread
+  from Slack and records the answer that closed it here, as a live helper message would have.
 
 Bounds: the question and the answer each give at most ``terms.TERM_LIMIT`` terms from their first
 ``terms.TEXT_LIMIT`` characters; the answer is kept to ``ANSWER_LIMIT`` characters.
@@ -48,9 +51,11 @@ def new_row_parameters(title: str, description: str) -> dict:
     return {"search_document": document, "search_terms": question_terms}
 
 
+# A row inserted here is a ticket's from before the memory (opening writes every new one): its
+# helpers' answers were never stored, so the memory-answers job reads its thread (see below).
 _QUESTION_CHANGED = text(
-    """INSERT INTO "TicketSearch" ("ticketId", document, "questionTerms")
-       VALUES (:ticket_id, CAST(:document AS tsvector), CAST(:question_terms AS text[]))
+    """INSERT INTO "TicketSearch" ("ticketId", document, "questionTerms", "answerFetchDue")
+       VALUES (:ticket_id, CAST(:document AS tsvector), CAST(:question_terms AS text[]), true)
        ON CONFLICT ("ticketId") DO UPDATE
        SET document = EXCLUDED.document || ts_filter("TicketSearch".document, '{c,d}'),
            "questionTerms" = EXCLUDED."questionTerms\""""
@@ -197,3 +202,110 @@ async def claim_question_tag(sessions, *, ticket_id: int) -> bool:
     ticket is closed. Not released on a failure: a ticket's question tag is asked for once."""
     async with sessions.begin() as session:
         return (await session.execute(_CLAIM_QUESTION_TAG, {"ticket_id": ticket_id})).first() is not None
+
+
+# ---------------------------------------------------------------- answers read back from Slack
+# The memory-answers job (nephthys/tasks/memory_answers.py): tickets from before the memory.
+
+_CLAIM_PAST_ANSWER = text(
+    """WITH next AS (
+           SELECT s."ticketId"
+           FROM "TicketSearch" s JOIN "Ticket" t ON t.id = s."ticketId"
+           WHERE s."answerFetchDue" AND s.answer IS NULL AND t.status = 'CLOSED'
+             AND (s."answerFetchClaimedAt" IS NULL OR s."answerFetchClaimedAt" < :stale_before)
+           ORDER BY s."ticketId" DESC
+           LIMIT 1
+           FOR UPDATE OF s SKIP LOCKED)
+       UPDATE "TicketSearch" s SET "answerFetchClaimedAt" = :now
+       FROM next, "Ticket" t, "User" asker
+       WHERE s."ticketId" = next."ticketId" AND t.id = s."ticketId" AND asker.id = t."openedById"
+       RETURNING s."ticketId" AS id, t."msgTs" AS msg_ts, t."closedAt" AS closed_at,
+                 asker."slackId" AS asker_slack_id, s."answerFetchClaimedAt" AS claimed_at"""
+)
+_PAST_ANSWERS_DUE = text(
+    """SELECT s."ticketId" AS id, t."msgTs" AS msg_ts, t."closedAt" AS closed_at, NULL AS asker_slack_id
+       FROM "TicketSearch" s JOIN "Ticket" t ON t.id = s."ticketId"
+       WHERE s."answerFetchDue" AND s.answer IS NULL AND t.status = 'CLOSED'
+         AND (s."answerFetchClaimedAt" IS NULL OR s."answerFetchClaimedAt" < :stale_before)
+       ORDER BY s."ticketId" DESC
+       LIMIT :limit"""
+)
+_RELEASE_PAST_ANSWER = text(
+    """UPDATE "TicketSearch" SET "answerFetchClaimedAt" = NULL
+       WHERE "ticketId" = :ticket_id AND "answerFetchClaimedAt" = :claimed_at"""
+)
+_PAST_ANSWER_DONE = text('UPDATE "TicketSearch" SET "answerFetchDue" = false WHERE "ticketId" = :ticket_id')
+_HELPERS = text(
+    """SELECT "slackId", id FROM "User" WHERE helper AND "slackId" = ANY(CAST(:slack_ids AS text[]))"""
+)
+_LOCK_FOR_PAST_ANSWER = text(
+    """SELECT t.title, t.description, s.answer
+       FROM "Ticket" t JOIN "TicketSearch" s ON s."ticketId" = t.id
+       WHERE t.id = :ticket_id
+       FOR UPDATE OF t"""
+)
+
+
+async def claim_past_answer(sessions, *, now: datetime, stale_before: datetime):
+    """Claim the newest closed ticket whose thread is due to be read (one look at the partial index
+    "TicketSearch_answerFetch_idx"); a row (id, msg_ts, closed_at, asker_slack_id, claimed_at), or None when
+    none is due. A claim made before ``stale_before`` is a run that died: it may be taken again."""
+    async with sessions.begin() as session:
+        return (await session.execute(_CLAIM_PAST_ANSWER, {"now": now, "stale_before": stale_before})).first()
+
+
+async def past_answers_due(sessions, *, stale_before: datetime, limit: int) -> list:
+    """The next ``limit`` tickets a run would claim, newest first (a dry run: nothing is claimed)."""
+    async with sessions() as session:
+        return list(
+            (await session.execute(_PAST_ANSWERS_DUE, {"stale_before": stale_before, "limit": limit})).all()
+        )
+
+
+async def release_past_answer(sessions, *, ticket_id: int, claimed_at: datetime) -> None:
+    """Reading the thread failed for a while (a 429, Slack down): a later run reads it again."""
+    async with sessions.begin() as session:
+        await session.execute(_RELEASE_PAST_ANSWER, {"ticket_id": ticket_id, "claimed_at": claimed_at})
+
+
+async def past_answer_done(sessions, *, ticket_id: int) -> None:
+    """The thread was read and has no helper's answer (or is gone): it is not read again."""
+    async with sessions.begin() as session:
+        await session.execute(_PAST_ANSWER_DONE, {"ticket_id": ticket_id})
+
+
+async def helpers_among(sessions, slack_ids: list[str]) -> dict[str, int]:
+    """The helpers among ``slack_ids``: their Slack id → user id (the lifecycle's rule: "User".helper)."""
+    if not slack_ids:
+        return {}
+    async with sessions() as session:
+        rows = await session.execute(_HELPERS, {"slack_ids": slack_ids})
+        return {row.slackId: row.id for row in rows}
+
+
+async def record_past_answer(
+    sessions, *, ticket_id: int, helper_id: int, answer: str, ts: str, at: datetime | None
+) -> bool:
+    """Record the answer read back from the ticket's thread, as a live helper message would be
+    (:func:`answered`, then :func:`closed_or_reopened`: resolved when the ticket is closed), and
+    mark the row read. Under the ticket's row lock, which the lifecycle's reply takes too: an answer
+    the lifecycle recorded meanwhile wins, and this one is dropped (False)."""
+    async with sessions.begin() as session:
+        row = (await session.execute(_LOCK_FOR_PAST_ANSWER, {"ticket_id": ticket_id})).first()
+        if row is None:  # the ticket is gone
+            return False
+        recorded = row.answer is None
+        if recorded:
+            await answered(
+                session,
+                ticket_id=ticket_id,
+                helper_id=helper_id,
+                answer=answer,
+                ts=ts,
+                at=at,
+                title=row.title,
+                description=row.description,
+            )
+            await closed_or_reopened(session, ticket_id=ticket_id)
+        await session.execute(_PAST_ANSWER_DONE, {"ticket_id": ticket_id})
+        return recorded
