@@ -402,11 +402,10 @@ class TicketSearch(Base):
     auto_question_tag_id: Mapped[int | None] = mapped_column(
         "autoQuestionTagId", ForeignKey("QuestionTag.id", ondelete="SET NULL", onupdate="CASCADE")
     )
-    # Its helpers' messages may never have been stored (a ticket from before the memory): while it
-    # has no answer, the memory-answers job reads its thread once after it closed (migration 0030).
-    answer_fetch_due: Mapped[bool] = mapped_column(
-        "answerFetchDue", Boolean, nullable=False, server_default=text("false")
-    )
+    # Its helpers' messages may never have been stored (a ticket from before the memory): its thread
+    # is read once by the memory-answers job: "DUE" while the ticket is closed, "WAITING" while it
+    # is not; None once read, or never needed (migration 0030).
+    answer_fetch: Mapped[str | None] = mapped_column("answerFetch", Text)
     # That job's claim on the thread (a claim older than its lease is a run that died).
     answer_fetch_claimed_at: Mapped[datetime | None] = _timestamp(name="answerFetchClaimedAt")
 
@@ -415,7 +414,7 @@ class TicketSearch(Base):
         Index(
             "TicketSearch_answerFetch_idx",
             "ticketId",
-            postgresql_where=text('"answerFetchDue" AND answer IS NULL'),
+            postgresql_where=text("\"answerFetch\" = 'DUE' AND answer IS NULL"),
         ),
     )
 

@@ -7,8 +7,9 @@
   (the last such message is the one that closed it);
 - a close marks it resolved when it has an answer; a reopen unmarks it;
 - a ticket from before the memory (its row written by the bulk reindex, nephthys/memory/reindex.py)
-  is due ("answerFetchDue"): once closed, the ``memory-answers`` job claims it, reads its thread
-  from Slack and records the answer that closed it here, as a live helper message would have.
+  has its thread to be read ("answerFetch": 'DUE' while closed, 'WAITING' while not): the
+  ``memory-answers`` job claims a due one, reads its thread from Slack and records the answer that
+  closed it here, as a live helper message would have (a live answer first makes it unneeded).
 
 Bounds: the question and the answer each give at most ``terms.TERM_LIMIT`` terms from their first
 ``terms.TEXT_LIMIT`` characters; the answer is kept to ``ANSWER_LIMIT`` characters.
@@ -51,13 +52,17 @@ def new_row_parameters(title: str, description: str) -> dict:
     return {"search_document": document, "search_terms": question_terms}
 
 
+# Whether a ticket from before the memory ("t") has its thread due to be read (closed) or waiting.
+ANSWER_FETCH_FOR_STATUS = "CASE WHEN t.status = 'CLOSED' THEN 'DUE' ELSE 'WAITING' END"
+
 # A row inserted here is a ticket's from before the memory (opening writes every new one): its
 # helpers' answers were never stored, so the memory-answers job reads its thread (see below).
 _QUESTION_CHANGED = text(
-    """INSERT INTO "TicketSearch" ("ticketId", document, "questionTerms", "answerFetchDue")
-       VALUES (:ticket_id, CAST(:document AS tsvector), CAST(:question_terms AS text[]), true)
+    f"""INSERT INTO "TicketSearch" ("ticketId", document, "questionTerms", "answerFetch")
+       SELECT t.id, CAST(:document AS tsvector), CAST(:question_terms AS text[]), {ANSWER_FETCH_FOR_STATUS}
+       FROM "Ticket" t WHERE t.id = :ticket_id
        ON CONFLICT ("ticketId") DO UPDATE
-       SET document = EXCLUDED.document || ts_filter("TicketSearch".document, '{c,d}'),
+       SET document = EXCLUDED.document || ts_filter("TicketSearch".document, '{{c,d}}'),
            "questionTerms" = EXCLUDED."questionTerms\""""
 )
 
@@ -73,7 +78,7 @@ async def question_changed(executor: Executor, *, ticket_id: int, title: str, de
 
 _ANSWERED = text(
     """UPDATE "TicketSearch"
-       SET answer = :answer, "answeredById" = :helper_id, "answerTs" = :ts,
+       SET answer = :answer, "answeredById" = :helper_id, "answerTs" = :ts, "answerFetch" = NULL,
            "answeredAt" = coalesce(CAST(:at AS timestamptz), clock_timestamp()),
            document = ts_filter(document, '{a,b}') || CAST(:answer_document AS tsvector)
        WHERE "ticketId" = :ticket_id
@@ -133,15 +138,17 @@ def _answer_document(answer: str) -> str:
 
 
 _CLOSED_OR_REOPENED = text(
-    """UPDATE "TicketSearch" s
-       SET "resolvedAt" = CASE WHEN s.answer IS NOT NULL AND t.status = 'CLOSED' THEN t."closedAt" END
+    f"""UPDATE "TicketSearch" s
+       SET "resolvedAt" = CASE WHEN s.answer IS NOT NULL AND t.status = 'CLOSED' THEN t."closedAt" END,
+           "answerFetch" = CASE WHEN s."answerFetch" IS NOT NULL THEN {ANSWER_FETCH_FOR_STATUS} END
        FROM "Ticket" t
        WHERE t.id = s."ticketId" AND s."ticketId" = :ticket_id"""
 )
 
 
 async def closed_or_reopened(executor: Executor, *, ticket_id: int) -> None:
-    """The ticket closed (resolved when a helper had answered: its closedAt) or reopened (not)."""
+    """The ticket closed (resolved when a helper had answered: its closedAt) or reopened (not); a
+    ticket from before the memory whose thread is still to be read is due while closed."""
     await executor.execute(_CLOSED_OR_REOPENED, {"ticket_id": ticket_id})
 
 
@@ -207,14 +214,15 @@ async def claim_question_tag(sessions, *, ticket_id: int) -> bool:
 # ---------------------------------------------------------------- answers read back from Slack
 # The memory-answers job (nephthys/tasks/memory_answers.py): tickets from before the memory.
 
-# The ticket's status is read by a subquery, row by row, not a join: a join let the planner walk
-# "Ticket"'s primary key backwards (every closed ticket, probing the partial index for each: 6.7 s
-# at 1,000,000 tickets once none is due) instead of the partial index, which is empty then.
+# Only closed tickets are 'DUE' (the close and reopen keep it): the status is checked again by a
+# subquery, row by row, not a join, which let the planner walk "Ticket"'s primary key backwards
+# (every closed ticket, probing the partial index for each: 6.7 s at 1,000,000 tickets once none
+# is due) instead of the partial index, which is empty then.
 _CLAIM_PAST_ANSWER = text(
     """WITH next AS (
            SELECT s."ticketId"
            FROM "TicketSearch" s
-           WHERE s."answerFetchDue" AND s.answer IS NULL
+           WHERE s."answerFetch" = 'DUE' AND s.answer IS NULL
              AND (s."answerFetchClaimedAt" IS NULL OR s."answerFetchClaimedAt" < :stale_before)
              AND (SELECT t.status FROM "Ticket" t WHERE t.id = s."ticketId") = 'CLOSED'
            ORDER BY s."ticketId" DESC
@@ -229,7 +237,7 @@ _CLAIM_PAST_ANSWER = text(
 _PAST_ANSWERS_DUE = text(
     """SELECT s."ticketId" AS id
        FROM "TicketSearch" s
-       WHERE s."answerFetchDue" AND s.answer IS NULL
+       WHERE s."answerFetch" = 'DUE' AND s.answer IS NULL
          AND (s."answerFetchClaimedAt" IS NULL OR s."answerFetchClaimedAt" < :stale_before)
          AND (SELECT t.status FROM "Ticket" t WHERE t.id = s."ticketId") = 'CLOSED'
        ORDER BY s."ticketId" DESC
@@ -239,7 +247,7 @@ _RELEASE_PAST_ANSWER = text(
     """UPDATE "TicketSearch" SET "answerFetchClaimedAt" = NULL
        WHERE "ticketId" = :ticket_id AND "answerFetchClaimedAt" = :claimed_at"""
 )
-_PAST_ANSWER_DONE = text('UPDATE "TicketSearch" SET "answerFetchDue" = false WHERE "ticketId" = :ticket_id')
+_PAST_ANSWER_DONE = text('UPDATE "TicketSearch" SET "answerFetch" = NULL WHERE "ticketId" = :ticket_id')
 _HELPERS = text(
     """SELECT "slackId", id FROM "User" WHERE helper AND "slackId" = ANY(CAST(:slack_ids AS text[]))"""
 )

@@ -2,9 +2,10 @@
 
 A ticket opened before migration 0024 got its memory row from the bulk reindex
 (nephthys/memory/reindex.py) without an answer: its helpers' messages were never stored, so it
-was never offered as a similar past ticket. Such a row is due ("answerFetchDue"). Every
-``EVERY_SECONDS`` (an interval job under its advisory lock), for at most ``per_run`` of them,
-closed, newest ticket first (the most useful to the next asker):
+was never offered as a similar past ticket. Such a row's thread is to be read ("answerFetch":
+'DUE' while the ticket is closed, 'WAITING' while not). Every ``EVERY_SECONDS`` (an interval job
+under its advisory lock), for at most ``per_run`` due ones, newest ticket first (the most useful to
+the next asker):
 
 - **Claim.** One statement claims the next due ticket ("answerFetchClaimedAt", at the job's clock;
   ``FOR UPDATE SKIP LOCKED``), through the partial index of the rows still due: a second instance,

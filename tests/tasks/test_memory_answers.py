@@ -70,7 +70,7 @@ async def test_an_adopted_ticket_gets_the_answer_that_closed_it_and_is_offered_a
         d.slack.add_message(HELP_CHANNEL, user=HELPER_2, text="Glad it's sorted", thread_ts=original["ts"])
         await adopt(d)
         before = await row(d, original)
-        assert before["answer"] is None and before["answerFetchDue"]
+        assert before["answer"] is None and before["answerFetch"] == "DUE"
         _, unhelped = await d.ask("was the dedline extnded??", user=STRANGER)
         assert similar_posts(d, unhelped) == []  # nothing to offer yet
 
@@ -80,7 +80,7 @@ async def test_an_adopted_ticket_gets_the_answer_that_closed_it_and_is_offered_a
         assert after["answer"] == "Yes, to August 31st.\nDetails in the announcement."
         assert await d.slack_id(after["answeredById"]) == HELPER
         assert after["resolvedAt"] == (await d.ticket(original["ts"]))["closedAt"]
-        assert not after["answerFetchDue"] and after["answerTs"] is not None
+        assert after["answerFetch"] is None and after["answerTs"] is not None
         [helper_answer] = [
             m for m in d.slack.messages(HELP_CHANNEL, thread_ts=original["ts"]) if m["text"].startswith("Yes")
         ]
@@ -107,16 +107,19 @@ async def test_a_thread_without_a_helpers_answer_is_marked_and_not_read_again(de
         assert "0 answers, 0 threads without one" in await job(d).run()
         assert reads(d, unanswered) == 1 and reads(d, opened) == 0  # an open ticket waits for its close
         marked = await row(d, unanswered)
-        assert marked["answer"] is None and marked["resolvedAt"] is None and not marked["answerFetchDue"]
+        assert marked["answer"] is None and marked["resolvedAt"] is None and marked["answerFetch"] is None
+        # Not closed: waiting; its close makes it due (and a reopen would make it wait again).
+        assert (await row(d, opened))["answerFetch"] == "WAITING"
         # A thread that is gone (Slack: thread_not_found) is done too.
         await d.reply(opened, HELPER, "?resolve")
+        assert (await row(d, opened))["answerFetch"] == "DUE"
         d.slack.remove_message(HELP_CHANNEL, opened["ts"])
         assert "0 answers, 1 threads without one" in await job(d).run()
         assert (
             d.slack.calls_to("conversations.replies", ts=opened["ts"])[0].response["error"]
             == "thread_not_found"
         )
-        assert not (await row(d, opened))["answerFetchDue"]
+        assert (await row(d, opened))["answerFetch"] is None
 
 
 async def test_a_429_or_slack_failing_leaves_the_ticket_for_a_later_run(desk, team):
@@ -132,7 +135,7 @@ async def test_a_429_or_slack_failing_leaves_the_ticket_for_a_later_run(desk, te
         assert "recorded 0 answers" in result and "HTTP 429 'ratelimited'" in result, result
         assert {call.status for call in d.slack.calls_to("conversations.replies")} == {429}
         newest = await row(d, asked[-1])
-        assert newest["answerFetchDue"] and newest["answerFetchClaimedAt"] is None  # released
+        assert newest["answerFetch"] == "DUE" and newest["answerFetchClaimedAt"] is None  # released
         d.slack.clear_failures()
         # Slack failing (500s past the retries) the same way.
         d.slack.fail("conversations.replies", error="internal_error", status=500, times=None)
@@ -159,7 +162,7 @@ async def test_racing_runs_read_each_thread_once_and_a_bound_per_run(desk, team)
         more = [await closed_with(d, f"Later question {n}", (HELPER, f"Later {n}")) for n in range(3)]
         await postgres.execute(
             d.db_url,
-            'UPDATE "TicketSearch" SET answer = NULL, "answerFetchDue" = true WHERE answer LIKE \'Later%\'',
+            "UPDATE \"TicketSearch\" SET answer = NULL, \"answerFetch\" = 'DUE' WHERE answer LIKE 'Later%'",
         )
         assert (
             await job(d, per_run=2).run()
@@ -197,7 +200,7 @@ async def test_a_live_answer_meanwhile_wins(desk, team, monkeypatch):
         assert result == "recorded 0 answers, 0 threads without one, 1 answered live meanwhile"
         after = await row(d, asked)
         assert after["answer"] == "New answer, live" and await d.slack_id(after["answeredById"]) == HELPER_2
-        assert after["resolvedAt"] is not None and not after["answerFetchDue"]
+        assert after["resolvedAt"] is not None and after["answerFetch"] is None
 
 
 async def test_a_run_that_died_is_taken_over_after_the_lease_and_a_dry_run_reads_nothing(desk, team):
