@@ -403,8 +403,21 @@ class TicketSearch(Base):
     auto_question_tag_id: Mapped[int | None] = mapped_column(
         "autoQuestionTagId", ForeignKey("QuestionTag.id", ondelete="SET NULL", onupdate="CASCADE")
     )
+    # Its helpers' messages may never have been stored (a ticket from before the memory): its thread
+    # is read once by the memory-answers job: "DUE" while the ticket is closed, "WAITING" while it
+    # is not; None once read, or never needed (migration 0030).
+    answer_fetch: Mapped[str | None] = mapped_column("answerFetch", Text)
+    # That job's claim on the thread (a claim older than its lease is a run that died).
+    answer_fetch_claimed_at: Mapped[datetime | None] = _timestamp(name="answerFetchClaimedAt")
 
-    __table_args__ = (Index("TicketSearch_document_idx", "document", postgresql_using="gin"),)
+    __table_args__ = (
+        Index("TicketSearch_document_idx", "document", postgresql_using="gin"),
+        Index(
+            "TicketSearch_answerFetch_idx",
+            "ticketId",
+            postgresql_where=text("\"answerFetch\" = 'DUE' AND answer IS NULL"),
+        ),
+    )
 
 
 class Surge(Base):

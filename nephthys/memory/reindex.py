@@ -2,8 +2,9 @@
 ticket is never found by ``?search``, the App Home's search or ``/api/tickets/search``.
 
 Their question is indexed as opening would have (nephthys/memory/index.py). Their helpers'
-answers were never stored, so they still cannot be offered as similar past tickets (those need the
-answer that closed them); a ticket answered again from now on gets one.
+answers were never stored: each row is marked to be read ("answerFetch"), and the ``memory-answers``
+job (nephthys/tasks/memory_answers.py) reads the thread of each closed one from Slack and records
+the answer that closed it, so it can be offered as a similar past ticket.
 
 - Bounded: ``BATCH`` tickets a transaction, in id order; each transaction reads its batch, makes
   the terms (in Python, as opening does) and inserts, so none is held for long, and a pause
@@ -50,8 +51,9 @@ _MISSING = text(
 )
 # One statement a batch: the rows as three parallel arrays (each ticket's terms as an array literal).
 _INSERT = text(
-    """INSERT INTO "TicketSearch" ("ticketId", document, "questionTerms")
-       SELECT x.id, CAST(x.document AS tsvector), CAST(x.terms AS text[])
+    f"""INSERT INTO "TicketSearch" ("ticketId", document, "questionTerms", "answerFetch")
+       SELECT x.id, CAST(x.document AS tsvector), CAST(x.terms AS text[]),
+              {memory_index.ANSWER_FETCH_FOR_STATUS}
        FROM unnest(CAST(:ids AS int[]), CAST(:documents AS text[]), CAST(:terms AS text[]))
             AS x(id, document, terms)
        JOIN "Ticket" t ON t.id = x.id

@@ -151,6 +151,13 @@ def answer_lost(error: BaseException) -> bool:
     return isinstance(error, aiohttp.ClientError | TimeoutError)
 
 
+def transient(error: BaseException) -> bool:
+    """Slack was overloaded, failing or out of reach (after the retry handlers): worth trying later."""
+    if isinstance(error, SlackApiError):
+        return _worth_retrying(error)
+    return isinstance(error, aiohttp.ClientError | TimeoutError)
+
+
 def error_code(error: SlackApiError) -> str | None:
     response = error.response
     data = response.data if response is not None else None

@@ -9,6 +9,9 @@ from nephthys.tasks.asker_follow_up import EVERY_SECONDS as FOLLOW_UP_EVERY_SECO
 from nephthys.tasks.asker_follow_up import NAME as FOLLOW_UP_NAME
 from nephthys.tasks.asker_follow_up import AskerFollowUp
 from nephthys.tasks.digests import TagDigestsJob
+from nephthys.tasks.memory_answers import EVERY_SECONDS as MEMORY_ANSWERS_EVERY_SECONDS
+from nephthys.tasks.memory_answers import NAME as MEMORY_ANSWERS_NAME
+from nephthys.tasks.memory_answers import MemoryAnswers
 from nephthys.tasks.scheduler import Job
 from nephthys.tasks.sla_watch import EVERY_SECONDS as SLA_WATCH_EVERY_SECONDS
 from nephthys.tasks.sla_watch import NAME as SLA_WATCH_NAME
@@ -24,8 +27,8 @@ if TYPE_CHECKING:
 
 
 def add_scheduled_jobs(service: SlackService) -> None:
-    """Add the unanswered alerts, the SLA watcher and the asker follow-up (interval jobs) and the
-    periodic jobs to the service's scheduler."""
+    """Add the unanswered alerts, the SLA watcher, the memory's answers from Slack and the asker
+    follow-up (interval jobs) and the periodic jobs to the service's scheduler."""
     ctx, scheduler = service.ctx, service.scheduler
     scheduler.catch_up = timedelta(hours=ctx.settings.job_catch_up_hours)
     heartbeat = ctx.heartbeat
@@ -51,6 +54,16 @@ def add_scheduled_jobs(service: SlackService) -> None:
             off_reason=sla_watch.off_reason(),
             schedule=sla_watch.schedule(),
             dry_run=lambda: sla_watch.run(dry_run=True),
+        )
+    )
+    memory_answers = MemoryAnswers(ctx)
+    scheduler.jobs.append(
+        Job(
+            MEMORY_ANSWERS_NAME,
+            MEMORY_ANSWERS_EVERY_SECONDS,
+            memory_answers.run,
+            schedule=memory_answers.schedule(),
+            dry_run=lambda: memory_answers.run(dry_run=True),
         )
     )
     follow_up = AskerFollowUp(ctx)

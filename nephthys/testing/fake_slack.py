@@ -22,7 +22,8 @@ What it copies from Slack, because the code under test depends on it:
   and conversations.replies only with ``include_all_metadata``; history honours ``oldest``/``latest``;
 - ``fail(..., applied=True)``: the call takes effect but answers the error (a 500 or a timeout
   after Slack did the work), the fault that makes a blind retry post twice;
-- the error codes of the real methods (``message_not_found``, ``cant_delete_message``,
+- the error codes of the real methods (``message_not_found``, ``thread_not_found`` for
+  conversations.replies, ``cant_delete_message``,
   ``already_reacted``, ``no_reaction``, ``user_not_found``, ``channel_not_found``, ``invalid_cursor``, …);
 - a click's ``trigger_id`` opens one view, within 3 seconds of the click (``views.open`` answers
   ``expired_trigger_id`` after that and ``exchanged_trigger_id`` for a second use) when the click
@@ -1111,7 +1112,10 @@ class FakeSlack:
 
     def _conversations_replies(self, caller: Caller, args: Args) -> Answer:
         channel = self._channel(args.get("channel"))
-        parent = self._find_message(channel, args.get("ts"))
+        try:
+            parent = self._find_message(channel, args.get("ts"))
+        except SlackError:
+            raise SlackError("thread_not_found") from None  # Slack's answer for a missing thread
         thread_ts = parent.get("thread_ts", parent["ts"])
         thread = [self.message(channel, thread_ts)] if thread_ts in self._messages[channel] else []
         thread += self.messages(channel, thread_ts=thread_ts)

@@ -133,6 +133,14 @@ async def test_db_upgrade_fills_the_search_rows_of_an_adopted_databases_tickets(
         rows = await postgres.fetch(prisma_database, 'SELECT "ticketId" FROM "TicketSearch" ORDER BY 1')
         tickets = await postgres.fetch(prisma_database, 'SELECT id FROM "Ticket" ORDER BY 1')
         assert [r["ticketId"] for r in rows] == [t["id"] for t in tickets]
+        # Their helpers' answers were never stored: each thread is to be read by the memory-answers
+        # job, once its ticket is closed.
+        fetch = await postgres.fetch(
+            prisma_database,
+            'SELECT s."answerFetch", t.status::text FROM "TicketSearch" s JOIN "Ticket" t ON t.id = s."ticketId"',
+        )
+        assert len(fetch) == 27 and {row["status"] for row in fetch} >= {"OPEN", "CLOSED"}
+        assert all(row["answerFetch"] == ("DUE" if row["status"] == "CLOSED" else "WAITING") for row in fetch)
         found = await similar.search_tickets(sessions, words="sticker shipped", limit=50)
         assert len(found) == 26  # the 25, and the adopted 'I ordered a sticker a month ago'
         [adopted] = [f for f in found if f.msg_ts == "1740819600.000100"]

@@ -49,6 +49,8 @@ def test_the_schema_reader_sees_every_model_and_enum():
     assert schema.models["TicketSearch"].primary_key == ("ticketId",)
     # The AI-chosen question tag (0029): its claim and the "chosen automatically" mark.
     assert {"questionTagAskedAt", "autoQuestionTagId"} <= set(search)
+    # The answers of tickets from before the memory, read back from Slack (0030): due, and claimed.
+    assert search["answerFetch"] == "String" and search["answerFetchClaimedAt"] == "DateTime"
 
 
 async def test_a_new_database_migrates_to_the_schema_of_record(empty_database):

@@ -111,13 +111,14 @@ async def test_jobs_list_works_without_slack_and_says_why_each_job_is_off(db_url
     lines = {line.split(":")[0]: line for line in rest}
     assert set(lines) == {
         "daily-summary", "stale-tickets", "asker-follow-up", "tag-digests", "unanswered-alerts", "sla-watch",
-        "slack-repair", "slack-replay-events", "slack-prune-events", "slack-helper-sync", "ticket-json-upkeep",
+        "memory-answers", "slack-repair", "slack-replay-events", "slack-prune-events", "slack-helper-sync", "ticket-json-upkeep",
         "memory-reindex",
     }  # fmt: skip
     slack_off = "off (needs Slack: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not set)"
     api_jobs = {"ticket-json-upkeep", "memory-reindex"}
     assert all(slack_off in line for name, line in lines.items() if name not in api_jobs)
     assert lines["memory-reindex"].startswith("memory-reindex: on; every 60 s until none is missing")
+    assert lines["memory-answers"].startswith(f"memory-answers: {slack_off}; every 1 min: at most 20 threads")
     assert lines["ticket-json-upkeep"] == (
         "ticket-json-upkeep: on; every 1 min; last run: not recorded (interval job); "
         "next run: 5 s after start-up, then every 1 min"
