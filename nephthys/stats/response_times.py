@@ -278,9 +278,8 @@ def day_tiling(
 # first bucket and number of buckets (big-endian 4-byte pairs) with its counts, in the same order.
 _COUNTS_SQL = text(
     """SELECT c."groupKind" AS gk, c."groupId" AS gid, c.measure AS m, sum(c.count) AS n, sum(c.sum) AS total,
-              string_agg(int4send(c.low) || int4send(length(c.counts) / 4), ''::bytea
-                         ORDER BY c."periodDays", c."periodStart") AS parts,
-              string_agg(c.counts, ''::bytea ORDER BY c."periodDays", c."periodStart") AS counts
+              string_agg(int4send(c.low) || int4send(length(c.counts) / 4), ''::bytea) AS parts,
+              string_agg(c.counts, ''::bytea) AS counts
        FROM unnest(CAST(:days AS integer[]), CAST(:lows AS integer[]), CAST(:highs AS integer[])) AS p(days, low, high)
        CROSS JOIN unnest(CAST(:kinds AS integer[])) AS k(kind)
        -- each range of each kind is one range of the primary key (OFFSET 0: not flattened into a hash join)
@@ -294,20 +293,19 @@ _COUNTS_SQL = text(
 
 def _added_counts(buckets: int, rows_per_group: list[int], parts: bytes, counts: bytes) -> np.ndarray:
     """Per group (``rows_per_group`` period rows each), its period rows' counts added up per bucket;
-    ``parts`` holds each row's first bucket and length, ``counts`` the rows' counts, in the same order."""
+    ``parts`` holds each row's first bucket and length, ``counts`` the rows' counts, in the same order.
+
+    One numpy pass over the non-zero counts only (most of a short period's buckets are empty): each
+    finds its row by its position, and its slot is the row's group and first bucket plus its place."""
     header = np.frombuffer(parts, dtype=_ELEMENT).reshape(-1, 2).astype(np.int64)
     lows, lengths = header[:, 0], header[:, 1]
     values = np.frombuffer(counts, dtype=_ELEMENT)
-    group_of_row = np.repeat(np.arange(len(rows_per_group), dtype=np.int64), rows_per_group)
-    row_of_value = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    present = np.flatnonzero(values)
     starts = np.cumsum(lengths) - lengths
-    slot = (
-        group_of_row[row_of_value] * buckets
-        + np.arange(len(values), dtype=np.int64)
-        - starts[row_of_value]
-        + lows[row_of_value]
-    )
-    added = np.bincount(slot, weights=values, minlength=len(rows_per_group) * buckets)
+    row = np.searchsorted(starts, present, side="right") - 1
+    group_of_row = np.repeat(np.arange(len(rows_per_group), dtype=np.int64), rows_per_group)
+    slot = (group_of_row * buckets + lows - starts)[row] + present
+    added = np.bincount(slot, weights=values[present], minlength=len(rows_per_group) * buckets)
     return np.rint(added).astype(np.int64).reshape(len(rows_per_group), buckets)
 
 
@@ -318,18 +316,19 @@ def _edges(column: str) -> str:
     )
 
 
-# The values of the period's parts of a day at its two ends, per group and measure, with their exact sum.
+# The values of the period's parts of a day at its two ends, per group and measure, with their exact sum
+# (each value made numeric once, not once per group it is in).
 _EDGES_SQL = text(
     f"""WITH v AS (
-        SELECT CASE WHEN s.kind = 'FIRST_RESPONSE' THEN 0 ELSE 1 END AS m, s.minutes, s."actorId" AS helper,
-               s."ticketId" AS ticket
+        SELECT CASE WHEN s.kind = 'FIRST_RESPONSE' THEN 0 ELSE 1 END AS m, s.minutes, s.minutes::numeric AS exact,
+               s."actorId" AS helper, s."ticketId" AS ticket
         FROM "TicketSpan" s
         WHERE s.kind IN ('FIRST_RESPONSE', 'NEXT_RESPONSE') AND s."endAt" IS NOT NULL AND s.kind <> 'RESOLUTION'
           AND s.minutes IS NOT NULL AND {_edges('s."ticketCreatedAt"')}
         UNION ALL
-        SELECT 2, t."resolutionMinutes", CASE WHEN t."closedById" <> t."openedById" THEN t."closedById" END, t.id
+        SELECT 2, t."resolutionMinutes", t."resolutionMinutes"::numeric, CASE WHEN t."closedById" <> t."openedById" THEN t."closedById" END, t.id
         FROM "Ticket" t WHERE t."resolutionMinutes" IS NOT NULL AND {_edges('t."createdAt"')})
-    SELECT g.gk, g.gid, v.m, array_agg(v.minutes) AS minutes, sum(v.minutes::numeric) AS total
+    SELECT g.gk, g.gid, v.m, array_agg(v.minutes) AS minutes, sum(v.exact) AS total
     FROM v CROSS JOIN LATERAL (
         SELECT 0 AS gk, 0 AS gid
         UNION ALL SELECT 2, v.helper WHERE CAST(:kind AS integer) = 2 AND v.helper IS NOT NULL
@@ -347,34 +346,35 @@ _TICKET_FILTER = (
     """t."resolutionMinutes" IS NOT NULL AND t."resolutionMinutes" >= l.low AND """
     + _IN_PERIOD.format(c='t."createdAt"')
 )
-# Each lookup: the values at its offset and the next among the group's values of the measure in the
+# Each lookup: the values from its offset on (as many as its limit) among the group's values of the measure in the
 # period that are at least ``low`` (its bucket's floor), in order. One statement per source (group kind
 # and measure), each lookup one index range.
 _SOURCES = {
     (0, False): f"""SELECT s.minutes FROM "TicketSpan" s WHERE {_SPAN_FILTER}
-                    ORDER BY s.minutes OFFSET l.off LIMIT 2""",
+                    ORDER BY s.minutes OFFSET l.off LIMIT l.lim""",
     (2, False): f"""SELECT s.minutes FROM "TicketSpan" s WHERE s."actorId" = l.gid AND {_SPAN_FILTER}
-                    ORDER BY s.minutes OFFSET l.off LIMIT 2""",
+                    ORDER BY s.minutes OFFSET l.off LIMIT l.lim""",
     (0, True): f"""SELECT t."resolutionMinutes" FROM "Ticket" t WHERE {_TICKET_FILTER}
-                   ORDER BY t."resolutionMinutes" OFFSET l.off LIMIT 2""",
+                   ORDER BY t."resolutionMinutes" OFFSET l.off LIMIT l.lim""",
     (2, True): f"""SELECT t."resolutionMinutes" FROM "Ticket" t
                    WHERE t."closedById" = l.gid AND t."closedById" <> t."openedById" AND {_TICKET_FILTER}
-                   ORDER BY t."resolutionMinutes" OFFSET l.off LIMIT 2""",
+                   ORDER BY t."resolutionMinutes" OFFSET l.off LIMIT l.lim""",
     (
         1,
         False,
     ): f"""SELECT v.minutes FROM "ResponseTimeTagValues" v CROSS JOIN LATERAL generate_series(1, v.count) AS copy
                     WHERE v."tagId" = l.gid AND v.measure = l.m AND v.minutes >= l.low
                       AND {_IN_PERIOD.format(c='v."createdAt"')}
-                    ORDER BY v.minutes OFFSET l.off LIMIT 2""",
+                    ORDER BY v.minutes OFFSET l.off LIMIT l.lim""",
 }
 _SOURCES[(1, True)] = _SOURCES[(1, False)]
 _VALUES_AT_SQL = {
     source: text(
         f"""SELECT coalesce(array_agg(l.i), '{{}}') AS ids, coalesce(array_agg(x.minutes), '{{}}') AS minutes
         FROM unnest(CAST(:ids AS integer[]), CAST(:gids AS integer[]), CAST(:ms AS integer[]),
-                    CAST(:kinds AS text[]), CAST(:lows AS float8[]), CAST(:offsets AS bigint[]))
-             AS l(i, gid, m, kind, low, off)
+                    CAST(:kinds AS text[]), CAST(:lows AS float8[]), CAST(:offsets AS bigint[]),
+                    CAST(:limits AS bigint[]))
+             AS l(i, gid, m, kind, low, off, lim)
         CROSS JOIN LATERAL ({sql}) AS x(minutes)"""
     )
     for source, sql in _SOURCES.items()
@@ -391,17 +391,6 @@ _USERS_SQL = text(
 _ELEMENT = np.dtype(">i4")  # "ResponseTimeCounts"."counts": big-endian 4-byte counts
 _THRESHOLD_ARRAYS = {kind: np.array(values, dtype=np.float64) for kind, values in THRESHOLDS.items()}
 _BUCKETS = max(len(values) for values in THRESHOLDS.values()) + 1
-
-
-class _Tally:
-    """One group's one measure over the period: values per bucket, their count and exact sum."""
-
-    __slots__ = ("counts", "n", "total")
-
-    def __init__(self, buckets: int) -> None:
-        self.counts = np.zeros(buckets, dtype=np.int64)
-        self.n = 0
-        self.total = Decimal(0)
 
 
 async def response_times(
@@ -440,15 +429,23 @@ async def response_times(
         ranges = day_tiling(first_day, end_day)
 
     await executor.execute(_COUNT_SETTINGS)
-    tallies: dict[tuple[int, int, int], _Tally] = {}
+    # One row per group kind, group and measure with values in the period (``keys``): its count
+    # and exact sum, and its values per bucket (a row of ``counts``).
+    row_of: dict[tuple[int, int, int], int] = {}
+    keys: list[tuple[int, int, int]] = []
+    totals_of: list[Decimal] = []
+    counted: list[int] = []
 
-    def tally(gk: int, gid: int, m: int) -> _Tally:
-        key = (gk, gid, m)
-        found = tallies.get(key)
+    def row(key: tuple[int, int, int]) -> int:
+        found = row_of.get(key)
         if found is None:
-            found = tallies[key] = _Tally(len(THRESHOLDS[gk]) + 1)
+            found = row_of[key] = len(keys)
+            keys.append(key)
+            totals_of.append(Decimal(0))
+            counted.append(0)
         return found
 
+    parts: list[tuple[np.ndarray, np.ndarray]] = []  # (rows, their added counts), added up below
     if ranges:
         rows = await executor.execute(
             _COUNTS_SQL,
@@ -461,86 +458,117 @@ async def response_times(
         )
         fetched = rows.all()
         if fetched:
-            owners = [tally(gk, gid, m) for gk, gid, m, _n, _total, _parts, _counts in fetched]
-            for t, (_gk, _gid, _m, n, total, _parts, _counts) in zip(owners, fetched, strict=True):
-                t.n += int(n)
-                t.total = _EXACT.add(t.total, total)
+            for gk, gid, m, n, total, _parts, _counts in fetched:
+                i = row((gk, gid, m))
+                counted[i] += int(n)
+                totals_of[i] = _EXACT.add(totals_of[i], total)
             added = _added_counts(
                 _BUCKETS,
-                [len(row.parts) // 8 for row in fetched],
-                b"".join(row.parts for row in fetched),
-                b"".join(row.counts for row in fetched),
+                [len(r.parts) // 8 for r in fetched],
+                b"".join(r.parts for r in fetched),
+                b"".join(r.counts for r in fetched),
             )
-            for t, counts in zip(owners, added, strict=True):
-                t.counts += counts[: len(t.counts)]
+            parts.append((np.arange(len(fetched)), added))
     if since is not None or until is not None:
         edges = {"s": since, "s_day": s_day, "u_day": u_day, "u": until, "kind": kind}
+        edge_rows: list[int] = []
+        edge_minutes: list[list[float]] = []
         for gk, gid, m, minutes, total in await executor.execute(_EDGES_SQL, edges):
-            t = tally(gk, gid, m)
-            # response_time_bucket: how many thresholds are at most the value (width_bucket).
-            buckets = np.searchsorted(
-                _THRESHOLD_ARRAYS[gk], np.array(minutes, dtype=np.float64), side="right"
+            i = row((gk, gid, m))
+            counted[i] += len(minutes)
+            totals_of[i] = _EXACT.add(totals_of[i], total)
+            edge_rows.append(i)
+            edge_minutes.append(minutes)
+        if edge_rows:
+            # response_time_bucket: how many thresholds are at most the value (width_bucket), in
+            # one pass per group kind.
+            lengths = np.array([len(v) for v in edge_minutes], dtype=np.int64)
+            values = np.fromiter(
+                (v for minutes in edge_minutes for v in minutes), dtype=np.float64, count=int(lengths.sum())
             )
-            t.counts += np.bincount(buckets, minlength=len(t.counts))
-            t.n += len(minutes)
-            t.total = _EXACT.add(t.total, total)
+            owner = np.repeat(np.array(edge_rows, dtype=np.int64), lengths)
+            kind_of = np.array([keys[i][0] for i in range(len(keys))], dtype=np.int64)[owner]
+            buckets = np.empty(len(values), dtype=np.int64)
+            for gk in set(kinds):
+                mask = kind_of == gk
+                buckets[mask] = np.searchsorted(_THRESHOLD_ARRAYS[gk], values[mask], side="right")
+            edge_counts = np.bincount(owner * _BUCKETS + buckets, minlength=len(keys) * _BUCKETS)
+            parts.append((np.arange(len(keys)), edge_counts.reshape(len(keys), _BUCKETS)))
 
-    # Each percentile's lower rank: its bucket and offset there (a lookup reads it and the next value).
-    lookups: dict[tuple[int, int, int, int, int], int] = {}
-    wanted: dict[tuple[int, int, int], list[tuple[float, int, int]]] = {}
-    for (gk, gid, m), t in tallies.items():
-        if t.n == 0:
-            continue
-        cumulative = np.cumsum(t.counts)
-        ranks = []
-        for fraction in PERCENTILES:
-            position = fraction * (t.n - 1)
-            low = math.floor(position)
-            bucket = int(np.searchsorted(cumulative, low, side="right"))
-            offset = low - (int(cumulative[bucket - 1]) if bucket else 0)
-            key = (gk, gid, m, bucket, offset)
-            index = lookups.setdefault(key, len(lookups))
-            ranks.append((position, low, index))
-        wanted[(gk, gid, m)] = ranks
+    counts = np.zeros((len(keys), _BUCKETS), dtype=np.int64)
+    for at, added in parts:
+        counts[at] += added
+    n = np.array(counted, dtype=np.int64)
+
+    # Each percentile's lower rank (percentile_cont: position = fraction * (n - 1)), found in the
+    # counts of every row at once: its bucket and its offset inside the bucket.
+    cumulative = np.cumsum(counts, axis=1)
+    positions = np.array(PERCENTILES, dtype=np.float64)[None, :] * (n[:, None] - 1).astype(np.float64)
+    lows = np.floor(positions).astype(np.int64)
+    ranked = np.maximum(lows, 0)
+    bucket_of = (cumulative[:, None, :] <= ranked[:, :, None]).sum(axis=2)
+    before = np.where(
+        bucket_of > 0,
+        np.take_along_axis(cumulative, np.maximum(bucket_of - 1, 0), axis=1),
+        0,
+    )
+    offsets = ranked - before
+    # One lookup per row and bucket: from the lowest offset wanted there to the next value after
+    # the highest (p90 and p95, often p50 too, share a small group's bucket).
+    spans: dict[tuple[int, int], list[int]] = {}
+    for i in np.flatnonzero(n > 0).tolist():
+        for j in range(len(PERCENTILES)):
+            bucket, offset = int(bucket_of[i, j]), int(offsets[i, j])
+            span = spans.setdefault((i, bucket), [offset, offset])
+            span[0], span[1] = min(span[0], offset), max(span[1], offset)
+    lookup_keys = list(spans)
+    by_source: dict[tuple[int, bool], list[int]] = {}
+    for index, (i, _bucket) in enumerate(lookup_keys):
+        by_source.setdefault((keys[i][0], keys[i][2] == 2), []).append(index)
     found: dict[int, list[float]] = {}
-    by_source: dict[tuple[int, bool], list[tuple[int, int, int, int, int]]] = {}
-    for key in lookups:
-        by_source.setdefault((key[0], key[2] == 2), []).append(key)
-    for source, keys in by_source.items():
+    for source, indexes in by_source.items():
+        chosen = [(index, *lookup_keys[index]) for index in indexes]
         rows = await executor.execute(
             _VALUES_AT_SQL[source],
             {
-                "ids": [lookups[k] for k in keys],
-                "gids": [k[1] for k in keys],
-                "ms": [k[2] for k in keys],
-                "kinds": [MEASURE_KINDS[k[2]] for k in keys],
-                "lows": [bucket_floor(k[0], k[3]) for k in keys],
-                "offsets": [k[4] for k in keys],
+                "ids": [index for index, _i, _b in chosen],
+                "gids": [keys[i][1] for _index, i, _b in chosen],
+                "ms": [keys[i][2] for _index, i, _b in chosen],
+                "kinds": [MEASURE_KINDS[keys[i][2]] for _index, i, _b in chosen],
+                "lows": [bucket_floor(keys[i][0], b) for _index, i, b in chosen],
+                "offsets": [spans[(i, b)][0] for _index, i, b in chosen],
+                "limits": [spans[(i, b)][1] - spans[(i, b)][0] + 2 for _index, i, b in chosen],
                 "since": since,
                 "until": until,
             },
         )
         ids, values = rows.one()
-        for i, minutes in zip(ids, values, strict=True):
-            found.setdefault(i, []).append(minutes)
+        for index, minutes in zip(ids, values, strict=True):
+            found.setdefault(index, []).append(minutes)
+    lookup_index = {key: index for index, key in enumerate(lookup_keys)}
 
     def figures(gk: int, gid: int, m: int) -> dict[str, Any]:
-        t = tallies.get((gk, gid, m))
-        if t is None or t.n == 0:
+        i = row_of.get((gk, gid, m))
+        if i is None or counted[i] == 0:
             return _empty()
         values = []
-        for position, low, index in wanted[(gk, gid, m)]:
-            pair = sorted(found[index])
+        for j in range(len(PERCENTILES)):
+            position = float(positions[i, j])
+            low = int(lows[i, j])
+            bucket = int(bucket_of[i, j])
+            first = spans[(i, bucket)][0]
+            read = sorted(found[lookup_index[(i, bucket)]])
+            at = int(offsets[i, j]) - first
             if position == low:
-                values.append(pair[0])
+                values.append(read[at])
             else:  # percentile_cont's interpolation, in its order of operations
-                values.append(pair[0] + ((position - low) * (pair[1] - pair[0])))
-        return _measure(t.n, float(_EXACT.divide(t.total, t.n)), values)
+                values.append(read[at] + ((position - low) * (read[at + 1] - read[at])))
+        return _measure(counted[i], float(_EXACT.divide(totals_of[i], counted[i])), values)
 
     totals = {measure: figures(0, 0, m) for m, measure in enumerate(MEASURES)}
     if by == "none":
         return totals
-    ids = sorted({gid for (gk, gid, _m), t in tallies.items() if gk == kind and t.n > 0})
+    ids = sorted({gid for (gk, gid, _m), i in row_of.items() if gk == kind and counted[i] > 0})
     groups: dict[int, dict[str, Any]] = {}
     if by == "team_tag":
         for tag_id, name in await executor.execute(_TAG_NAMES_SQL, {"ids": ids}):

@@ -256,3 +256,27 @@ async def test_bucket_floors_match_the_sql_function(db_url):
             assert rt.bucket_floor(kind, bucket) <= row["v"], (kind, row)
             if bucket < len(floors):
                 assert row["v"] < floors[bucket], (kind, row)
+
+
+def test_period_rows_are_added_up_per_group_bucket_by_bucket():
+    """``_added_counts`` (the rows' non-zero counts placed by their row's first bucket) equals adding
+    each row's counts one by one, with empty rows, zeros inside and at either end, and rows at the
+    last bucket."""
+    import random
+
+    generator = random.Random(20)
+    buckets = 12
+    rows_per_group = [3, 0, 1, 4, 2]
+    expected = [[0] * buckets for _ in rows_per_group]
+    parts, counts = b"", b""
+    for group, rows in enumerate(rows_per_group):
+        for _row in range(rows):
+            low = generator.randrange(buckets)
+            length = generator.randrange(buckets - low + 1)  # 0: a row with no counts
+            values = [generator.choice([0, 0, 1, 7, 2**31 - 1]) for _ in range(length)]
+            for place, value in enumerate(values):
+                expected[group][low + place] += value
+            parts += low.to_bytes(4, "big") + length.to_bytes(4, "big")
+            counts += b"".join(value.to_bytes(4, "big") for value in values)
+    added = rt._added_counts(buckets, rows_per_group, parts, counts)
+    assert added.tolist() == expected
