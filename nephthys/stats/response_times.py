@@ -295,17 +295,16 @@ def _added_counts(buckets: int, rows_per_group: list[int], parts: bytes, counts:
     """Per group (``rows_per_group`` period rows each), its period rows' counts added up per bucket;
     ``parts`` holds each row's first bucket and length, ``counts`` the rows' counts, in the same order.
 
-    One numpy pass over the non-zero counts only (most of a short period's buckets are empty): each
-    finds its row by its position, and its slot is the row's group and first bucket plus its place."""
+    One numpy pass: each count's slot is its row's group and first bucket (one value per row,
+    repeated over the row) plus its place in the concatenation."""
     header = np.frombuffer(parts, dtype=_ELEMENT).reshape(-1, 2).astype(np.int64)
     lows, lengths = header[:, 0], header[:, 1]
-    values = np.frombuffer(counts, dtype=_ELEMENT)
-    present = np.flatnonzero(values)
-    starts = np.cumsum(lengths) - lengths
-    row = np.searchsorted(starts, present, side="right") - 1
+    values = np.frombuffer(counts, dtype=_ELEMENT).astype(np.float64)
     group_of_row = np.repeat(np.arange(len(rows_per_group), dtype=np.int64), rows_per_group)
-    slot = (group_of_row * buckets + lows - starts)[row] + present
-    added = np.bincount(slot, weights=values[present], minlength=len(rows_per_group) * buckets)
+    starts = np.cumsum(lengths) - lengths
+    slot = np.repeat(group_of_row * buckets + lows - starts, lengths)
+    slot += np.arange(len(values), dtype=np.int64)
+    added = np.bincount(slot, weights=values, minlength=len(rows_per_group) * buckets)
     return np.rint(added).astype(np.int64).reshape(len(rows_per_group), buckets)
 
 
