@@ -367,17 +367,30 @@ _SOURCES = {
                     ORDER BY v.minutes OFFSET l.off LIMIT l.lim""",
 }
 _SOURCES[(1, True)] = _SOURCES[(1, False)]
-_VALUES_AT_SQL = {
-    source: text(
-        f"""SELECT coalesce(array_agg(l.i), '{{}}') AS ids, coalesce(array_agg(x.minutes), '{{}}') AS minutes
-        FROM unnest(CAST(:ids AS integer[]), CAST(:gids AS integer[]), CAST(:ms AS integer[]),
-                    CAST(:kinds AS text[]), CAST(:lows AS float8[]), CAST(:offsets AS bigint[]),
-                    CAST(:limits AS bigint[]))
-             AS l(i, gid, m, kind, low, off, lim)
-        CROSS JOIN LATERAL ({sql}) AS x(minutes)"""
+_SOURCE_ORDER = sorted(_SOURCES)
+
+
+@functools.cache
+def _values_at_sql(sources: tuple[tuple[int, bool], ...]) -> Any:
+    """One statement for the lookups of every source asked (each its own arrays: ``ids3`` and so on
+    for the source at position 3 of _SOURCE_ORDER), their values and lookup ids in two arrays."""
+    branches = []
+    for source in sources:
+        n = _SOURCE_ORDER.index(source)
+        branches.append(
+            f"""SELECT l.i, x.minutes
+            FROM unnest(CAST(:ids{n} AS integer[]), CAST(:gids{n} AS integer[]), CAST(:ms{n} AS integer[]),
+                        CAST(:kinds{n} AS text[]), CAST(:lows{n} AS float8[]), CAST(:offsets{n} AS bigint[]),
+                        CAST(:limits{n} AS bigint[]))
+                 AS l(i, gid, m, kind, low, off, lim)
+            CROSS JOIN LATERAL ({_SOURCES[source]}) AS x(minutes)"""
+        )
+    return text(
+        f"""SELECT coalesce(array_agg(v.i), '{{}}') AS ids, coalesce(array_agg(v.minutes), '{{}}') AS minutes
+        FROM ({" UNION ALL ".join(branches)}) AS v"""
     )
-    for source, sql in _SOURCES.items()
-}
+
+
 # This transaction's settings (SET LOCAL): the statements are short, compiling them costs more than it
 # saves; and a plan for the values asked (a generic plan, cached after five runs, scans the edges' tables).
 _COUNT_SETTINGS = text(
@@ -515,9 +528,10 @@ async def response_times(
     # One lookup per row and bucket: from the lowest offset wanted there to the next value after
     # the highest (p90 and p95, often p50 too, share a small group's bucket).
     spans: dict[tuple[int, int], list[int]] = {}
+    bucket_list, offset_list = bucket_of.tolist(), offsets.tolist()
+    position_list, low_list = positions.tolist(), lows.tolist()
     for i in np.flatnonzero(n > 0).tolist():
-        for j in range(len(PERCENTILES)):
-            bucket, offset = int(bucket_of[i, j]), int(offsets[i, j])
+        for bucket, offset in zip(bucket_list[i], offset_list[i], strict=True):
             span = spans.setdefault((i, bucket), [offset, offset])
             span[0], span[1] = min(span[0], offset), max(span[1], offset)
     lookup_keys = list(spans)
@@ -525,23 +539,28 @@ async def response_times(
     for index, (i, _bucket) in enumerate(lookup_keys):
         by_source.setdefault((keys[i][0], keys[i][2] == 2), []).append(index)
     found: dict[int, list[float]] = {}
-    for source, indexes in by_source.items():
-        chosen = [(index, *lookup_keys[index]) for index in indexes]
-        rows = await executor.execute(
-            _VALUES_AT_SQL[source],
-            {
-                "ids": [index for index, _i, _b in chosen],
-                "gids": [keys[i][1] for _index, i, _b in chosen],
-                "ms": [keys[i][2] for _index, i, _b in chosen],
-                "kinds": [MEASURE_KINDS[keys[i][2]] for _index, i, _b in chosen],
-                "lows": [bucket_floor(keys[i][0], b) for _index, i, b in chosen],
-                "offsets": [spans[(i, b)][0] for _index, i, b in chosen],
-                "limits": [spans[(i, b)][1] - spans[(i, b)][0] + 2 for _index, i, b in chosen],
-                "since": since,
-                "until": until,
-            },
-        )
-        ids, values = rows.one()
+    if by_source:
+        params: dict[str, Any] = {"since": since, "until": until}
+        for source, indexes in by_source.items():
+            n_at = _SOURCE_ORDER.index(source)
+            chosen = [lookup_keys[index] for index in indexes]
+            lookup_rows = [keys[i] for i, _b in chosen]
+            params.update(
+                {
+                    f"ids{n_at}": indexes,
+                    f"gids{n_at}": [gid for _gk, gid, _m in lookup_rows],
+                    f"ms{n_at}": [m for _gk, _gid, m in lookup_rows],
+                    f"kinds{n_at}": [MEASURE_KINDS[m] for _gk, _gid, m in lookup_rows],
+                    f"lows{n_at}": [
+                        bucket_floor(gk, b)
+                        for (gk, _gid, _m), (_i, b) in zip(lookup_rows, chosen, strict=True)
+                    ],
+                    f"offsets{n_at}": [spans[key][0] for key in chosen],
+                    f"limits{n_at}": [spans[key][1] - spans[key][0] + 2 for key in chosen],
+                }
+            )
+        sources = tuple(source for source in _SOURCE_ORDER if source in by_source)
+        ids, values = (await executor.execute(_values_at_sql(sources), params)).one()
         for index, minutes in zip(ids, values, strict=True):
             found.setdefault(index, []).append(minutes)
     lookup_index = {key: index for index, key in enumerate(lookup_keys)}
@@ -551,13 +570,11 @@ async def response_times(
         if i is None or counted[i] == 0:
             return _empty()
         values = []
-        for j in range(len(PERCENTILES)):
-            position = float(positions[i, j])
-            low = int(lows[i, j])
-            bucket = int(bucket_of[i, j])
-            first = spans[(i, bucket)][0]
+        for position, low, bucket, offset in zip(
+            position_list[i], low_list[i], bucket_list[i], offset_list[i], strict=True
+        ):
             read = sorted(found[lookup_index[(i, bucket)]])
-            at = int(offsets[i, j]) - first
+            at = offset - spans[(i, bucket)][0]
             if position == low:
                 values.append(read[at])
             else:  # percentile_cont's interpolation, in its order of operations
