@@ -45,6 +45,7 @@ from __future__ import annotations
 import decimal
 import functools
 import math
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -277,13 +278,66 @@ def day_tiling(
     return ranges
 
 
+def _rows(ranges: Iterable[tuple[int, int, int, int]]) -> int:
+    """How many period rows (per group and measure) ``ranges`` read at most."""
+    return sum((end - start) // days for days, start, end, _sign in ranges)
+
+
+def signed_day_tiling(
+    low: int, high: int, sizes: tuple[int, ...] = PERIOD_DAYS, sign: int = 1
+) -> list[tuple[int, int, int, int]]:
+    """Whole days ``[low, high)`` as ranges of epoch-aligned periods ``(days, first start, end, sign)``
+    whose counts, added with their sign, are those of the days: where a part at either end is most of
+    a longer period, that period less the rest (shorter periods, subtracted) reads fewer rows than the
+    part in shorter periods (56 days: one 64-day row less one 8-day row, not seven 8-day rows).
+    A longer period's counts are the sum of its shorter ones' (migration 0027 keeps all three)."""
+    if low >= high:
+        return []
+    size, shorter = sizes[0], sizes[1:]
+    if not shorter:
+        return [(size, low, high, sign)]
+    inner_low, inner_high = -((-low) // size) * size, (high // size) * size
+    if inner_low >= inner_high:  # inside one period, or across one boundary
+        options = [signed_day_tiling(low, high, shorter, sign)]
+        start = (low // size) * size
+        if high <= start + size:
+            options.append(
+                [(size, start, start + size, sign)]
+                + signed_day_tiling(start, low, shorter, -sign)
+                + signed_day_tiling(high, start + size, shorter, -sign)
+            )
+        return min(options, key=_rows)
+    ranges = [(size, inner_low, inner_high, sign)]
+    if low < inner_low:
+        ranges += min(
+            [
+                signed_day_tiling(low, inner_low, shorter, sign),
+                [(size, inner_low - size, inner_low, sign)]
+                + signed_day_tiling(inner_low - size, low, shorter, -sign),
+            ],
+            key=_rows,
+        )
+    if inner_high < high:
+        ranges += min(
+            [
+                signed_day_tiling(inner_high, high, shorter, sign),
+                [(size, inner_high, inner_high + size, sign)]
+                + signed_day_tiling(high, inner_high + size, shorter, -sign),
+            ],
+            key=_rows,
+        )
+    return ranges
+
+
 # Per group and measure over the period's whole days: the count, the exact sum, and each period row's
-# first bucket and number of buckets (big-endian 4-byte pairs) with its counts, in the same order.
+# first bucket, number of buckets and sign (big-endian 4-byte triples) with its counts, in the same order.
 _COUNTS_SQL = text(
-    """SELECT c."groupKind" AS gk, c."groupId" AS gid, c.measure AS m, sum(c.count) AS n, sum(c.sum) AS total,
-              string_agg(int4send(c.low) || int4send(length(c.counts) / 4), ''::bytea) AS parts,
+    """SELECT c."groupKind" AS gk, c."groupId" AS gid, c.measure AS m, sum(p.sign * c.count) AS n,
+              sum(p.sign * c.sum) AS total,
+              string_agg(int4send(c.low) || int4send(length(c.counts) / 4) || int4send(p.sign), ''::bytea) AS parts,
               string_agg(c.counts, ''::bytea) AS counts
-       FROM unnest(CAST(:days AS integer[]), CAST(:lows AS integer[]), CAST(:highs AS integer[])) AS p(days, low, high)
+       FROM unnest(CAST(:days AS integer[]), CAST(:lows AS integer[]), CAST(:highs AS integer[]),
+                   CAST(:signs AS integer[])) AS p(days, low, high, sign)
        CROSS JOIN unnest(CAST(:kinds AS integer[])) AS k(kind)
        -- each range of each kind is one range of the primary key (OFFSET 0: not flattened into a hash join)
        CROSS JOIN LATERAL (
@@ -296,13 +350,16 @@ _COUNTS_SQL = text(
 
 def _added_counts(buckets: int, rows_per_group: list[int], parts: bytes, counts: bytes) -> np.ndarray:
     """Per group (``rows_per_group`` period rows each), its period rows' counts added up per bucket;
-    ``parts`` holds each row's first bucket and length, ``counts`` the rows' counts, in the same order.
+    ``parts`` holds each row's first bucket, length and sign (a subtracted row: -1), ``counts`` the
+    rows' counts, in the same order.
 
     One numpy pass: each count's slot is its row's group and first bucket (one value per row,
     repeated over the row) plus its place in the concatenation."""
-    header = np.frombuffer(parts, dtype=_ELEMENT).reshape(-1, 2).astype(np.int64)
-    lows, lengths = header[:, 0], header[:, 1]
+    header = np.frombuffer(parts, dtype=_ELEMENT).reshape(-1, 3).astype(np.int64)
+    lows, lengths, signs = header[:, 0], header[:, 1], header[:, 2]
     values = np.frombuffer(counts, dtype=_ELEMENT).astype(np.float64)
+    if (signs < 0).any():
+        values *= np.repeat(signs, lengths)
     group_of_row = np.repeat(np.arange(len(rows_per_group), dtype=np.int64), rows_per_group)
     starts = np.cumsum(lengths) - lengths
     slot = np.repeat(group_of_row * buckets + lows - starts, lengths)
@@ -437,14 +494,18 @@ async def response_times(
     end_day = None if until is None else day_of(until)
     s_day = None if first_day is None else _day_start(first_day)
     u_day = None if end_day is None else _day_start(end_day)
-    ranges: list[tuple[int, int, int]] = []
+    ranges: list[tuple[int, int, int, int]] = []
     if (first_day is not None and s_day is None) or (
         first_day is not None and end_day is not None and first_day >= end_day
     ):
         # No whole day (or none a datetime can name): the period is all edge.
         s_day = u_day = until
     else:
-        ranges = day_tiling(first_day, end_day)
+        ranges = (
+            signed_day_tiling(first_day, end_day)
+            if first_day is not None and end_day is not None
+            else [(*r, 1) for r in day_tiling(first_day, end_day)]
+        )
 
     await executor.execute(_COUNT_SETTINGS)
     # One row per group kind, group and measure with values in the period (``keys``): its count
@@ -471,6 +532,7 @@ async def response_times(
                 "days": [r[0] for r in ranges],
                 "lows": [r[1] for r in ranges],
                 "highs": [r[2] for r in ranges],
+                "signs": [r[3] for r in ranges],
                 "kinds": kinds,
             },
         )
@@ -482,7 +544,7 @@ async def response_times(
                 totals_of[i] = _EXACT.add(totals_of[i], total)
             added = _added_counts(
                 _BUCKETS,
-                [len(r.parts) // 8 for r in fetched],
+                [len(r.parts) // 12 for r in fetched],
                 b"".join(r.parts for r in fetched),
                 b"".join(r.counts for r in fetched),
             )
