@@ -27,7 +27,8 @@ Definitions (docs/api.md says the same in prose; the spans are nephthys/tickets/
 How it stays fast (migration 0027): triggers keep, per measure, group (all, each team tag, each
 helper) and epoch-aligned period of 64, 8 and 1 UTC days of the tickets' creation, how many values
 fall in each value bucket (fixed thresholds, ``response_time_bucket``) with their count and exact
-sum. A request adds up the rows of the period's whole days (a year is at most ~33 periods per group)
+sum. A request adds up the rows of the period's whole days (a year is at most ~33 periods per group;
+an end that is most of a longer period is read as that period less the rest, ``signed_day_tiling``)
 and reads the values of its parts of a day at either end from the spans; for each percentile it
 finds the bucket holding the rank in those counts, then reads the value at the rank's offset inside
 that bucket, and the next one, from an index ordered by minutes (the spans' and closed tickets'
