@@ -256,3 +256,51 @@ async def test_bucket_floors_match_the_sql_function(db_url):
             assert rt.bucket_floor(kind, bucket) <= row["v"], (kind, row)
             if bucket < len(floors):
                 assert row["v"] < floors[bucket], (kind, row)
+
+
+def test_period_rows_are_added_up_per_group_bucket_by_bucket():
+    """``_added_counts`` (each row's counts placed by its first bucket, with its sign) equals adding
+    each row's counts one by one, with empty rows, zeros inside and at either end, rows at the last
+    bucket and subtracted rows."""
+    import random
+
+    generator = random.Random(20)
+    buckets = 12
+    rows_per_group = [3, 0, 1, 4, 2]
+    expected = [[0] * buckets for _ in rows_per_group]
+    parts, counts = b"", b""
+    for group, rows in enumerate(rows_per_group):
+        for _row in range(rows):
+            low = generator.randrange(buckets)
+            length = generator.randrange(buckets - low + 1)  # 0: a row with no counts
+            values = [generator.choice([0, 0, 1, 7, 2**31 - 1]) for _ in range(length)]
+            sign = generator.choice([1, 1, -1])  # a subtracted row (signed_day_tiling)
+            for place, value in enumerate(values):
+                expected[group][low + place] += sign * value
+            parts += low.to_bytes(4, "big") + length.to_bytes(4, "big") + sign.to_bytes(4, "big", signed=True)
+            counts += b"".join(value.to_bytes(4, "big") for value in values)
+    added = rt._added_counts(buckets, rows_per_group, parts, counts)
+    assert added.tolist() == expected
+
+
+def test_signed_tilings_cover_each_day_once_in_no_more_rows():
+    """``signed_day_tiling``'s ranges, added with their signs, count every day of ``[low, high)`` once and
+    no other day, in at most as many period rows as ``day_tiling``'s, each range on its period's grid."""
+    import random
+
+    generator = random.Random(64)
+    cases = [(0, 0), (5, 6), (-3, 130), (20430, 20794), (20767, 20796), (1, 63), (-700000, 2900000)]
+    cases += [
+        (a, a + generator.randrange(1, 800)) for a in (generator.randrange(-5000, 5000) for _ in range(300))
+    ]
+    for low, high in cases:
+        signed = rt.signed_day_tiling(low, high)
+        net: dict[int, int] = {}
+        for days, start, end, sign in signed:
+            assert start % days == 0 and end % days == 0 and start < end, (low, high, signed)
+            for day in range(start, end):
+                net[day] = net.get(day, 0) + sign
+        assert {day for day, n in net.items() if n} == set(range(low, high)), (low, high, signed)
+        assert all(n in (0, 1) for n in net.values()), (low, high, signed)
+        plain = rt.day_tiling(low, high)
+        assert rt._rows(signed) <= rt._rows([(*r, 1) for r in plain]), (low, high)
