@@ -175,7 +175,7 @@ _RUNNING_IN_RANGE = f"""SELECT {_CLOCK_COLUMNS} FROM "TicketSlaClock" c
           AND r."ticketCreatedAt" <= coalesce($2::timestamptz, 'infinity'))"""
 
 
-def _by_ticket(rows: Iterable[asyncpg.Record]) -> dict[int, list[StoredClock]]:
+def clocks_by_ticket(rows: Iterable[asyncpg.Record]) -> dict[int, list[StoredClock]]:
     found: dict[int, list[StoredClock]] = {}
     for row in rows:
         found.setdefault(row["ticketId"], []).append(
@@ -198,7 +198,7 @@ async def clocks_of(driver: asyncpg.Connection, ticket_ids: Sequence[int]) -> di
     """The tickets' clocks (a ticket without any is absent)."""
     if not ticket_ids:
         return {}
-    return _by_ticket(await driver.fetch(_OF_TICKETS, list(ticket_ids)))
+    return clocks_by_ticket(await driver.fetch(_OF_TICKETS, list(ticket_ids)))
 
 
 async def running_in_range(
@@ -208,7 +208,7 @@ async def running_in_range(
     keys (createdAt, id) in order."""
     rows = await driver.fetch(_RUNNING_IN_RANGE, since, until)
     keys = sorted({(row["ticketCreatedAt"], row["ticketId"]) for row in rows})
-    return _by_ticket(rows), keys
+    return clocks_by_ticket(rows), keys
 
 
 async def database_now(driver: asyncpg.Connection) -> datetime:

@@ -54,21 +54,7 @@ async def test_every_ticket_object_carries_its_clocks_as_they_stand(desk, team):
             """SELECT "ticketId", kind, "targetMinutes", "startAt", state, minutes, "runningSince", "dueAt",
                       "warnAt", "missedBefore" FROM "TicketSlaClock" """
         )
-        found: dict[int, list[clocks.StoredClock]] = {}
-        for row in rows:
-            found.setdefault(row["ticketId"], []).append(
-                clocks.StoredClock(
-                    kind=TicketSpanKind(row["kind"]),
-                    target_minutes=row["targetMinutes"],
-                    start_at=row["startAt"],
-                    state=SlaState(row["state"]),
-                    minutes=row["minutes"],
-                    running_since=row["runningSince"],
-                    due_at=row["dueAt"],
-                    warn_at=row["warnAt"],
-                    missed_before=row["missedBefore"],
-                )
-            )
+        found = sla_now.clocks_by_ticket(rows)
         assert set(found) == set(ids)  # the default policy gives every ticket clocks
         states = {clock.state for ticket_clocks in found.values() for clock in ticket_clocks}
         assert {SlaState.RUNNING, SlaState.PAUSED, SlaState.MET, SlaState.BREACHED} <= states
