@@ -16,8 +16,8 @@ caught up), an older one is recorded as skipped with one heartbeat line.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
+import io
 import logging
 import zlib
 from collections.abc import Awaitable, Callable
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 # The first key of every Nephthys advisory lock ("Ne"), so they never meet another app's.
 LOCK_NAMESPACE = 0x4E65
 PERIODIC_TICK_SECONDS = 30.0
+# How long a stop waits for a cancelled job to end before leaving it behind (logged).
+STOP_WITHIN_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -166,10 +168,24 @@ class Scheduler:
             except Exception:  # a failed run is logged; the next one comes anyway
                 log.exception("scheduled job %s failed", job.name)
 
-    async def stop(self) -> None:
+    async def stop(self, within: float = STOP_WITHIN_SECONDS) -> list[str]:
+        """Cancel every job's task and wait up to ``within`` seconds for them to end; returns the
+        names of those that did not (a run that swallowed its cancellation), each logged with
+        where it is stuck, so a shutdown never waits forever on one job."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        stuck: list[str] = []
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=within)
+            for task in pending:
+                where = io.StringIO()
+                task.print_stack(file=where)
+                log.error(
+                    "%s did not stop within %.0f s; left behind:\n%s",
+                    task.get_name(),
+                    within,
+                    where.getvalue(),
+                )
+                stuck.append(task.get_name())
         self._tasks.clear()
+        return stuck

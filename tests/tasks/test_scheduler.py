@@ -108,3 +108,22 @@ async def test_an_unfinished_claim_can_be_taken_over_after_its_lease(two_instanc
     await deliveries.finish_event(sessions, "Ev0LEASE001")
     await execute(db_url, """UPDATE "SlackEvent" SET "receivedAt" = now() - interval '2 minutes'""")
     assert not await deliveries.claim_event(sessions, "Ev0LEASE001")  # finished work is never redone
+
+
+async def test_a_job_that_swallows_its_cancellation_does_not_hold_the_stop_forever(two_instances, caplog):
+    sessions = two_instances[0]
+    running, release = asyncio.Event(), asyncio.Event()
+
+    async def stubborn() -> None:
+        running.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await release.wait()  # a run that ignores the stop it was asked to do
+
+    scheduler = Scheduler(sessions, [Job("stubborn", 3600, stubborn, first_after_seconds=0)])
+    scheduler.start()
+    await asyncio.wait_for(running.wait(), 10)
+    assert await scheduler.stop(within=0.2) == ["job stubborn"]
+    assert "job stubborn did not stop within" in caplog.text and "stubborn" in caplog.text
+    release.set()
