@@ -268,7 +268,7 @@ class Ticket(Base):
             postgresql_where=text('"closedAt" IS NOT NULL'),
         ),
         # /api/stats/response_times (migration 0021): closed tickets' resolutions, read from the
-        # index alone, by creation time, by minutes and by closer (as the spans').
+        # index alone, by creation time, by minutes and by closer and minutes (as the spans').
         Index(
             "Ticket_resolved_createdAt_idx",
             "createdAt",
@@ -281,13 +281,11 @@ class Ticket(Base):
             postgresql_include=["createdAt"],
             postgresql_where=_RESOLVED,
         ),
-        # By closer, value bucket (as a helper's counts bucket it) and creation time (migration 0033).
         Index(
-            "Ticket_resolved_closer_bucket_idx",
+            "Ticket_resolved_closer_idx",
             "closedById",
-            text('"response_time_bucket"(2, "resolutionMinutes")'),
-            "createdAt",
-            postgresql_include=["resolutionMinutes", "openedById"],
+            "resolutionMinutes",
+            postgresql_include=["createdAt", "openedById"],
             postgresql_where=_RESOLVED,
         ),
     )
@@ -511,8 +509,7 @@ class TicketSpan(Base):
         Index("TicketSpan_ticketId_idx", "ticketId"),
         # The response-time aggregates (migration 0021): ended first and next responses, read from
         # the index alone, by creation time (short periods), by minutes (long periods, in the
-        # order percentile_cont wants) and by person, value bucket and creation time (a helper's
-        # values of a bucket in a period: migration 0033).
+        # order percentile_cont wants) and by person and minutes (long periods per helper).
         Index(
             "TicketSpan_ended_response_idx",
             "kind",
@@ -528,12 +525,11 @@ class TicketSpan(Base):
             postgresql_where=_ENDED_RESPONSES,
         ),
         Index(
-            "TicketSpan_ended_response_actor_bucket_idx",
+            "TicketSpan_ended_response_actor_idx",
             "kind",
             "actorId",
-            text('"response_time_bucket"(2, minutes)'),
-            "ticketCreatedAt",
-            postgresql_include=["minutes"],
+            "minutes",
+            postgresql_include=["ticketCreatedAt"],
             postgresql_where=_ENDED_RESPONSES,
         ),
         Index("TicketSpan_actorId_idx", "actorId"),

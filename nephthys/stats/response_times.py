@@ -29,17 +29,16 @@ helper) and epoch-aligned period of 64, 8 and 1 UTC days of the tickets' creatio
 fall in each value bucket (fixed thresholds, ``response_time_bucket``) with their count and exact
 sum. A request adds up the rows of the period's whole days (a year is at most ~33 periods per group;
 an end that is most of a longer period is read as that period less the rest, ``signed_day_tiling``)
-and reads the values of its parts of a day at either end from the spans (a part of more than half a
-day as the whole day less the rest: a period ending now has nothing after now to read); for each
-percentile it finds the buckets holding its two ranks (the floor of its position and the next) in
-those counts, then reads the values at the ranks' offsets inside their buckets from an index: for all
-and per team tag, ordered by minutes from the bucket's floor (the spans' and closed tickets' indexes of
-migration 0021, "ResponseTimeTagValues" per team tag); per helper, every value of the period in the
-buckets wanted, one range each of migration 0033's indexes by (helper, bucket, creation time), all of
-a group and measure's buckets in one index scan. Every group's counts are added in one numpy pass and
-its buckets found in another, and all the reads are one statement. The figures are the same floats
-``percentile_cont`` gives (``direct_response_times`` is the direct computation, kept as the definition
-the tests and the bench compare with); the mean is the exact sum over the count.
+and reads the values of its parts of a day at either end from the spans; for each percentile it
+finds the bucket holding the rank in those counts, then reads the value at the rank's offset inside
+that bucket, and the next one, from an index ordered by minutes (the spans' and closed tickets'
+indexes of migration 0021 for all and per helper, "ResponseTimeTagValues" per team tag). Every
+group's counts are added in one numpy pass and its buckets found in another; the percentiles of a
+group and measure that fall in one bucket (p90 and p95 mostly, in a small group all three) share one
+index read, and all the reads are one statement. The
+figures are the same floats ``percentile_cont`` gives (``direct_response_times`` is the direct
+computation, kept as the definition the tests and the bench compare with); the mean is the exact
+sum over the count.
 """
 
 from __future__ import annotations
@@ -414,68 +413,48 @@ _TICKET_FILTER = (
     """t."resolutionMinutes" IS NOT NULL AND t."resolutionMinutes" >= l.low AND """
     + _IN_PERIOD.format(c='t."createdAt"')
 )
-# Each lookup of all and team tags: its bucket and the values from its offset on (as many as its limit) among
-# the group's values of the measure in the period that are at least ``low`` (its bucket's floor), in order,
-# one index range. A helper's (ROW_SOURCES): each value in the period of the buckets asked, with its bucket.
+# Each lookup: the values from its offset on (as many as its limit) among the group's values of the measure in the
+# period that are at least ``low`` (its bucket's floor), in order. One statement per source (group kind
+# and measure), each lookup one index range.
 _SOURCES = {
-    (0, False): f"""SELECT l.bucket, s.minutes FROM "TicketSpan" s WHERE {_SPAN_FILTER}
+    (0, False): f"""SELECT s.minutes FROM "TicketSpan" s WHERE {_SPAN_FILTER}
                     ORDER BY s.minutes OFFSET l.off LIMIT l.lim""",
-    # A helper's: every value in the period of the buckets its ranks are in (few: a helper's bucket holds a
-    # few values of a month), one range of migration 0033's index per bucket, all in one index scan.
-    (2, False): f"""SELECT "response_time_bucket"(2, s.minutes), s.minutes FROM "TicketSpan" s
-                    WHERE s.kind = CAST(l.kind AS "TicketSpanKind") AND s."actorId" = l.gid
-                      AND "response_time_bucket"(2, s.minutes) = ANY(CAST(l.buckets AS integer[]))
-                      AND s."endAt" IS NOT NULL AND s.kind <> 'RESOLUTION'
-                      AND {_IN_PERIOD.format(c='s."ticketCreatedAt"')}""",
-    (0, True): f"""SELECT l.bucket, t."resolutionMinutes" FROM "Ticket" t WHERE {_TICKET_FILTER}
+    (2, False): f"""SELECT s.minutes FROM "TicketSpan" s WHERE s."actorId" = l.gid AND {_SPAN_FILTER}
+                    ORDER BY s.minutes OFFSET l.off LIMIT l.lim""",
+    (0, True): f"""SELECT t."resolutionMinutes" FROM "Ticket" t WHERE {_TICKET_FILTER}
                    ORDER BY t."resolutionMinutes" OFFSET l.off LIMIT l.lim""",
-    (
-        2,
-        True,
-    ): f"""SELECT "response_time_bucket"(2, t."resolutionMinutes"), t."resolutionMinutes" FROM "Ticket" t
-                   WHERE t."closedById" = l.gid
-                     AND "response_time_bucket"(2, t."resolutionMinutes") = ANY(CAST(l.buckets AS integer[]))
-                     AND t."resolutionMinutes" IS NOT NULL AND t."closedById" <> t."openedById"
-                     AND {_IN_PERIOD.format(c='t."createdAt"')}""",
+    (2, True): f"""SELECT t."resolutionMinutes" FROM "Ticket" t
+                   WHERE t."closedById" = l.gid AND t."closedById" <> t."openedById" AND {_TICKET_FILTER}
+                   ORDER BY t."resolutionMinutes" OFFSET l.off LIMIT l.lim""",
     (
         1,
         False,
-    ): f"""SELECT l.bucket, v.minutes FROM "ResponseTimeTagValues" v CROSS JOIN LATERAL generate_series(1, v.count) AS copy
+    ): f"""SELECT v.minutes FROM "ResponseTimeTagValues" v CROSS JOIN LATERAL generate_series(1, v.count) AS copy
                     WHERE v."tagId" = l.gid AND v.measure = l.m AND v.minutes >= l.low
                       AND {_IN_PERIOD.format(c='v."createdAt"')}
                     ORDER BY v.minutes OFFSET l.off LIMIT l.lim""",
 }
 _SOURCES[(1, True)] = _SOURCES[(1, False)]
 _SOURCE_ORDER = sorted(_SOURCES)
-# The sources read once per row (group and measure), every bucket asked at once and whole; the others
-# once per row and bucket, from an offset.
-ROW_SOURCES = frozenset({(2, False), (2, True)})
 
 
 @functools.cache
 def _values_at_sql(sources: tuple[tuple[int, bool], ...]) -> Any:
     """One statement for the lookups of every source asked (each its own arrays: ``ids3`` and so on
-    for the source at position 3 of _SOURCE_ORDER), their values with their rows and buckets in three
-    arrays."""
+    for the source at position 3 of _SOURCE_ORDER), their values and lookup ids in two arrays."""
     branches = []
     for source in sources:
         n = _SOURCE_ORDER.index(source)
         branches.append(
-            f"""SELECT l.i, x.bucket, x.minutes
+            f"""SELECT l.i, x.minutes
             FROM unnest(CAST(:ids{n} AS integer[]), CAST(:gids{n} AS integer[]), CAST(:ms{n} AS integer[]),
-                        CAST(:kinds{n} AS text[]), CAST(:buckets{n} AS integer[]), CAST(:lows{n} AS float8[]),
-                        CAST(:offsets{n} AS bigint[]), CAST(:limits{n} AS bigint[]))
-                 AS l(i, gid, m, kind, bucket, low, off, lim)
-            CROSS JOIN LATERAL ({_SOURCES[source]}) AS x(bucket, minutes)"""
-            if source not in ROW_SOURCES
-            else f"""SELECT l.i, x.bucket, x.minutes
-            FROM unnest(CAST(:ids{n} AS integer[]), CAST(:gids{n} AS integer[]), CAST(:kinds{n} AS text[]),
-                        CAST(:buckets{n} AS text[])) AS l(i, gid, kind, buckets)
-            CROSS JOIN LATERAL ({_SOURCES[source]}) AS x(bucket, minutes)"""
+                        CAST(:kinds{n} AS text[]), CAST(:lows{n} AS float8[]), CAST(:offsets{n} AS bigint[]),
+                        CAST(:limits{n} AS bigint[]))
+                 AS l(i, gid, m, kind, low, off, lim)
+            CROSS JOIN LATERAL ({_SOURCES[source]}) AS x(minutes)"""
         )
     return text(
-        f"""SELECT coalesce(array_agg(v.i), '{{}}') AS ids, coalesce(array_agg(v.bucket), '{{}}') AS buckets,
-                   coalesce(array_agg(v.minutes), '{{}}') AS minutes
+        f"""SELECT coalesce(array_agg(v.i), '{{}}') AS ids, coalesce(array_agg(v.minutes), '{{}}') AS minutes
         FROM ({" UNION ALL ".join(branches)}) AS v"""
     )
 
@@ -638,24 +617,21 @@ async def response_times(
         counts[at] += added
     n = np.array(counted, dtype=np.int64)
 
-    # The two ranks each percentile reads (percentile_cont: position = fraction * (n - 1); the values at
-    # its floor and, when it falls between two, the next), found in the counts of every row at once:
-    # each rank's bucket and its offset inside the bucket, so every read stays inside one bucket.
+    # Each percentile's lower rank (percentile_cont: position = fraction * (n - 1)), found in the
+    # counts of every row at once: its bucket and its offset inside the bucket.
     cumulative = np.cumsum(counts, axis=1)
     positions = np.array(PERCENTILES, dtype=np.float64)[None, :] * (n[:, None] - 1).astype(np.float64)
     lows = np.floor(positions).astype(np.int64)
-    lower = np.maximum(lows, 0)
-    upper = np.where(positions > lows, lows + 1, lower)
-    ranks = np.stack([lower, upper], axis=2).reshape(len(keys), 2 * len(PERCENTILES))
-    bucket_of = (cumulative[:, None, :] <= ranks[:, :, None]).sum(axis=2)
+    ranked = np.maximum(lows, 0)
+    bucket_of = (cumulative[:, None, :] <= ranked[:, :, None]).sum(axis=2)
     before = np.where(
         bucket_of > 0,
         np.take_along_axis(cumulative, np.maximum(bucket_of - 1, 0), axis=1),
         0,
     )
-    offsets = ranks - before
-    # One lookup per row and bucket: its offsets from the lowest wanted there to the highest (the
-    # ranks of p90 and p95, often p50's too, share a small group's bucket).
+    offsets = ranked - before
+    # One lookup per row and bucket: from the lowest offset wanted there to the next value after
+    # the highest (p90 and p95, often p50 too, share a small group's bucket).
     spans: dict[tuple[int, int], list[int]] = {}
     bucket_list, offset_list = bucket_of.tolist(), offsets.tolist()
     position_list, low_list = positions.tolist(), lows.tolist()
@@ -663,67 +639,51 @@ async def response_times(
         for bucket, offset in zip(bucket_list[i], offset_list[i], strict=True):
             span = spans.setdefault((i, bucket), [offset, offset])
             span[0], span[1] = min(span[0], offset), max(span[1], offset)
-    # Per source, its lookups: (row, its buckets) for a row source, (row, bucket) for the others.
-    by_source: dict[tuple[int, bool], dict[int, list[int]]] = {}
-    for i, bucket in spans:
-        by_source.setdefault((keys[i][0], keys[i][2] == 2), {}).setdefault(i, []).append(bucket)
-    read_of: dict[tuple[int, int], list[float]] = {key: [] for key in spans}
+    lookup_keys = list(spans)
+    by_source: dict[tuple[int, bool], list[int]] = {}
+    for index, (i, _bucket) in enumerate(lookup_keys):
+        by_source.setdefault((keys[i][0], keys[i][2] == 2), []).append(index)
+    found: dict[int, list[float]] = {}
     if by_source:
         params: dict[str, Any] = {"since": since, "until": until}
-        for source, buckets_of in by_source.items():
+        for source, indexes in by_source.items():
             n_at = _SOURCE_ORDER.index(source)
-            if source in ROW_SOURCES:
-                rows_asked = list(buckets_of)
-                params.update(
-                    {
-                        f"ids{n_at}": rows_asked,
-                        f"gids{n_at}": [keys[i][1] for i in rows_asked],
-                        f"kinds{n_at}": [MEASURE_KINDS[keys[i][2]] for i in rows_asked],
-                        f"buckets{n_at}": ["{" + ",".join(map(str, buckets_of[i])) + "}" for i in rows_asked],
-                    }
-                )
-                continue
-            chosen = [(i, b) for i, buckets in buckets_of.items() for b in buckets]
+            chosen = [lookup_keys[index] for index in indexes]
+            lookup_rows = [keys[i] for i, _b in chosen]
             params.update(
                 {
-                    f"ids{n_at}": [i for i, _b in chosen],
-                    f"gids{n_at}": [keys[i][1] for i, _b in chosen],
-                    f"ms{n_at}": [keys[i][2] for i, _b in chosen],
-                    f"kinds{n_at}": [MEASURE_KINDS[keys[i][2]] for i, _b in chosen],
-                    f"buckets{n_at}": [b for _i, b in chosen],
-                    f"lows{n_at}": [bucket_floor(keys[i][0], b) for i, b in chosen],
+                    f"ids{n_at}": indexes,
+                    f"gids{n_at}": [gid for _gk, gid, _m in lookup_rows],
+                    f"ms{n_at}": [m for _gk, _gid, m in lookup_rows],
+                    f"kinds{n_at}": [MEASURE_KINDS[m] for _gk, _gid, m in lookup_rows],
+                    f"lows{n_at}": [
+                        bucket_floor(gk, b)
+                        for (gk, _gid, _m), (_i, b) in zip(lookup_rows, chosen, strict=True)
+                    ],
                     f"offsets{n_at}": [spans[key][0] for key in chosen],
-                    f"limits{n_at}": [spans[key][1] - spans[key][0] + 1 for key in chosen],
+                    f"limits{n_at}": [spans[key][1] - spans[key][0] + 2 for key in chosen],
                 }
             )
         sources = tuple(source for source in _SOURCE_ORDER if source in by_source)
-        ids, buckets, values = (await executor.execute(_values_at_sql(sources), params)).one()
-        for i, bucket, minutes in zip(ids, buckets, values, strict=True):
-            read_of[(i, bucket)].append(minutes)
-    for values_read in read_of.values():
-        values_read.sort()
-    # Where each lookup's values start: a row source's read its buckets whole, the others from the
-    # lowest offset wanted.
-    first_read = {
-        (i, bucket): 0 if (keys[i][0], keys[i][2] == 2) in ROW_SOURCES else span[0]
-        for (i, bucket), span in spans.items()
-    }
+        ids, values = (await executor.execute(_values_at_sql(sources), params)).one()
+        for index, minutes in zip(ids, values, strict=True):
+            found.setdefault(index, []).append(minutes)
+    lookup_index = {key: index for index, key in enumerate(lookup_keys)}
 
     def figures(gk: int, gid: int, m: int) -> dict[str, Any]:
         i = row_of.get((gk, gid, m))
         if i is None or counted[i] == 0:
             return _empty()
-        read = [
-            read_of[(i, bucket)][offset - first_read[(i, bucket)]]
-            for bucket, offset in zip(bucket_list[i], offset_list[i], strict=True)
-        ]
         values = []
-        for p, (position, low) in enumerate(zip(position_list[i], low_list[i], strict=True)):
-            below, above = read[2 * p], read[2 * p + 1]
+        for position, low, bucket, offset in zip(
+            position_list[i], low_list[i], bucket_list[i], offset_list[i], strict=True
+        ):
+            read = sorted(found[lookup_index[(i, bucket)]])
+            at = offset - spans[(i, bucket)][0]
             if position == low:
-                values.append(below)
+                values.append(read[at])
             else:  # percentile_cont's interpolation, in its order of operations
-                values.append(below + ((position - low) * (above - below)))
+                values.append(read[at] + ((position - low) * (read[at + 1] - read[at])))
         return _measure(counted[i], float(_EXACT.divide(totals_of[i], counted[i])), values)
 
     totals = {measure: figures(0, 0, m) for m, measure in enumerate(MEASURES)}

@@ -84,30 +84,3 @@ async def test_the_schema_check_notices_a_departure(db_url):
 
 def differences_contains(problems: list[str], text: str) -> bool:
     return any(text in problem for problem in problems)
-
-
-async def test_a_helpers_response_times_are_indexed_by_bucket_then_creation(empty_database):
-    """Migration 0033: a helper's values of one bucket in a period are one index range (by=helper's reads),
-    in place of migration 0021's per-person indexes ordered by minutes alone."""
-    from tests.support import postgres
-
-    await migrate.upgrade(empty_database)
-    rows = await postgres.fetch(
-        empty_database,
-        """SELECT indexname, indexdef FROM pg_indexes
-           WHERE tablename IN ('TicketSpan', 'Ticket') AND indexname LIKE '%resolved_closer%'
-              OR indexname LIKE '%ended_response_actor%' ORDER BY indexname""",
-    )
-    definitions = {row["indexname"]: row["indexdef"] for row in rows}
-    assert set(definitions) == {
-        "TicketSpan_ended_response_actor_bucket_idx",
-        "Ticket_resolved_closer_bucket_idx",
-    }
-    assert (
-        'response_time_bucket(2, minutes), "ticketCreatedAt") INCLUDE (minutes)'
-        in definitions["TicketSpan_ended_response_actor_bucket_idx"]
-    )
-    assert (
-        'response_time_bucket(2, "resolutionMinutes"), "createdAt") INCLUDE ("resolutionMinutes", "openedById")'
-        in (definitions["Ticket_resolved_closer_bucket_idx"])
-    )
