@@ -708,6 +708,15 @@ async def _append(connection: asyncpg.Connection, table: str, sql: str, *, log) 
     log(f"  {'  its indexes':<24} {len(indexes):>10}       {time.perf_counter() - started:7.1f} s")
 
 
+async def _count_response_times(connection: asyncpg.Connection, *, log) -> None:
+    """The response-time counts (migration 0027) as their triggers would have kept them: the spans were
+    appended with the triggers off, so without this the counts hold the resolutions alone."""
+    if await connection.fetchval(
+        "SELECT count(*) FROM pg_proc WHERE proname = 'response_time_counts_rebuild'"
+    ):
+        await _timed(connection, "response-time counts", 'SELECT "response_time_counts_rebuild"()', log=log)
+
+
 async def _install_calendar(connection: asyncpg.Connection, calendar: SupportCalendar) -> None:
     """Make ``calendar`` the database's, as a service starting with it would (nothing to recount yet)."""
     await connection.execute(calendar.function_definition())
@@ -822,11 +831,13 @@ async def fill(
                 await _timed(connection, "stored ticket JSON", 'SELECT "ticket_json_rebuild"()', log=log)
                 await _append(connection, '"TicketEvent"', EVENTS_SQL[False], log=log)
                 await _append(connection, '"TicketSpan"', SPANS_SQL, log=log)
+                await _count_response_times(connection, log=log)
         if shape.live:
             await _load_live(connection, shape, now, log)
             async with connection.transaction():
                 await _append(connection, '"TicketEvent"', EVENTS_SQL[True], log=log)
                 await _append(connection, '"TicketSpan"', SPANS_SQL, log=log)
+                await _count_response_times(connection, log=log)
             # Appended tables are vacuumed by autovacuum's insert threshold (the visibility map set).
             for table in ['"TicketEvent"', '"TicketSpan"']:
                 await connection.execute(f"VACUUM {table}")

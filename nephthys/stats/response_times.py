@@ -370,10 +370,16 @@ def _added_counts(buckets: int, rows_per_group: list[int], parts: bytes, counts:
 
 
 def _edges(column: str) -> str:
+    """The two edge ranges (either may be empty or NULL), and each value's sign: the first range's
+    (which lies before the second) or the second's."""
     return (
-        f"(({column} >= CAST(:s AS timestamptz) AND {column} < CAST(:s_day AS timestamptz)) "
-        f"OR ({column} >= CAST(:u_day AS timestamptz) AND {column} < CAST(:u AS timestamptz)))"
+        f"(({column} >= CAST(:low_from AS timestamptz) AND {column} < CAST(:low_to AS timestamptz)) "
+        f"OR ({column} >= CAST(:high_from AS timestamptz) AND {column} < CAST(:high_to AS timestamptz)))"
     )
+
+
+def _edge_sign(column: str) -> str:
+    return f"CASE WHEN {column} < CAST(:low_to AS timestamptz) THEN CAST(:low_sign AS integer) ELSE CAST(:high_sign AS integer) END"
 
 
 # The values of the period's parts of a day at its two ends, per group and measure, with their exact sum
@@ -381,20 +387,21 @@ def _edges(column: str) -> str:
 _EDGES_SQL = text(
     f"""WITH v AS (
         SELECT CASE WHEN s.kind = 'FIRST_RESPONSE' THEN 0 ELSE 1 END AS m, s.minutes, s.minutes::numeric AS exact,
-               s."actorId" AS helper, s."ticketId" AS ticket
+               s."actorId" AS helper, s."ticketId" AS ticket, {_edge_sign('s."ticketCreatedAt"')} AS sign
         FROM "TicketSpan" s
         WHERE s.kind IN ('FIRST_RESPONSE', 'NEXT_RESPONSE') AND s."endAt" IS NOT NULL AND s.kind <> 'RESOLUTION'
           AND s.minutes IS NOT NULL AND {_edges('s."ticketCreatedAt"')}
         UNION ALL
-        SELECT 2, t."resolutionMinutes", t."resolutionMinutes"::numeric, CASE WHEN t."closedById" <> t."openedById" THEN t."closedById" END, t.id
+        SELECT 2, t."resolutionMinutes", t."resolutionMinutes"::numeric, CASE WHEN t."closedById" <> t."openedById" THEN t."closedById" END, t.id,
+               {_edge_sign('t."createdAt"')}
         FROM "Ticket" t WHERE t."resolutionMinutes" IS NOT NULL AND {_edges('t."createdAt"')})
-    SELECT g.gk, g.gid, v.m, array_agg(v.minutes) AS minutes, sum(v.exact) AS total
+    SELECT g.gk, g.gid, v.m, v.sign, array_agg(v.minutes) AS minutes, sum(v.exact) AS total
     FROM v CROSS JOIN LATERAL (
         SELECT 0 AS gk, 0 AS gid
         UNION ALL SELECT 2, v.helper WHERE CAST(:kind AS integer) = 2 AND v.helper IS NOT NULL
         UNION ALL SELECT 1, tt."tagId" FROM tags_on_tickets tt
                   WHERE CAST(:kind AS integer) = 1 AND tt."ticketId" = v.ticket) g
-    GROUP BY 1, 2, 3"""
+    GROUP BY 1, 2, 3, 4"""
 )
 # Exact sums of numeric values (PostgreSQL's float8 -> numeric: 15 significant digits), never rounded.
 _EXACT = decimal.Context(prec=80)
@@ -455,10 +462,12 @@ def _values_at_sql(sources: tuple[tuple[int, bool], ...]) -> Any:
 # This transaction's settings (SET LOCAL): the statements are short, compiling them costs more than it
 # saves; a plan for the values asked (a generic plan, cached after five runs, scans the edges' tables);
 # and room for the counts' aggregate in memory (a year by helper holds ~16 MB of concatenated counts in
-# its hash table: with the default 4 MB work_mem it spilled to disk in 5 batches, ~20 ms more).
+# its hash table: with the default 4 MB work_mem it spilled to disk in 5 batches, ~20 ms more); and no
+# parallel workers (the edges' few hundred values were read by a Gather of two workers, whose start
+# cost ~20 ms at 1M tickets: more than the read).
 _COUNT_SETTINGS = text(
     "SELECT set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true), "
-    "set_config('work_mem', '64MB', true)"
+    "set_config('work_mem', '64MB', true), set_config('max_parallel_workers_per_gather', '0', true)"
 )
 _TAG_NAMES_SQL = text('SELECT id, name FROM "Tag" WHERE id = ANY(CAST(:ids AS integer[]))')
 _USERS_SQL = text(
@@ -495,13 +504,27 @@ async def response_times(
     end_day = None if until is None else day_of(until)
     s_day = None if first_day is None else _day_start(first_day)
     u_day = None if end_day is None else _day_start(end_day)
+    # The edges: values read from the spans, each range's with its sign (added or taken out).
+    low_edge: tuple[datetime | None, datetime | None, int] = (since, s_day, 1)
+    high_edge: tuple[datetime | None, datetime | None, int] = (u_day, until, 1)
     ranges: list[tuple[int, int, int, int]] = []
     if (first_day is not None and s_day is None) or (
         first_day is not None and end_day is not None and first_day >= end_day
     ):
         # No whole day (or none a datetime can name): the period is all edge.
-        s_day = u_day = until
+        low_edge, high_edge = (since, until, 1), (until, until, 1)
     else:
+        # A part of a day at either end that is more than half of it is read as the whole day (its
+        # stored rows) less the rest of the day, fewer values to read: a period ending now has no
+        # values after now, so its last day costs nothing.
+        if since is not None and first_day is not None and s_day is not None and s_day - since > DAY / 2:
+            first_day -= 1
+            low_edge = (s_day - DAY, since, -1)
+        if until is not None and end_day is not None and u_day is not None and until - u_day > DAY / 2:
+            next_day = _day_start(end_day + 1)
+            if next_day is not None:
+                end_day += 1
+                high_edge = (until, next_day, -1)
         ranges = (
             signed_day_tiling(first_day, end_day)
             if first_day is not None and end_day is not None
@@ -551,14 +574,24 @@ async def response_times(
             )
             parts.append((np.arange(len(fetched)), added))
     if since is not None or until is not None:
-        edges = {"s": since, "s_day": s_day, "u_day": u_day, "u": until, "kind": kind}
+        edges = {
+            "low_from": low_edge[0],
+            "low_to": low_edge[1],
+            "low_sign": low_edge[2],
+            "high_from": high_edge[0],
+            "high_to": high_edge[1],
+            "high_sign": high_edge[2],
+            "kind": kind,
+        }
         edge_rows: list[int] = []
+        edge_signs: list[int] = []
         edge_minutes: list[list[float]] = []
-        for gk, gid, m, minutes, total in await executor.execute(_EDGES_SQL, edges):
+        for gk, gid, m, sign, minutes, total in await executor.execute(_EDGES_SQL, edges):
             i = row((gk, gid, m))
-            counted[i] += len(minutes)
-            totals_of[i] = _EXACT.add(totals_of[i], total)
+            counted[i] += sign * len(minutes)
+            totals_of[i] = _EXACT.add(totals_of[i], total if sign > 0 else -total)
             edge_rows.append(i)
+            edge_signs.append(sign)
             edge_minutes.append(minutes)
         if edge_rows:
             # response_time_bucket: how many thresholds are at most the value (width_bucket), in
@@ -573,7 +606,10 @@ async def response_times(
             for gk in set(kinds):
                 mask = kind_of == gk
                 buckets[mask] = np.searchsorted(_THRESHOLD_ARRAYS[gk], values[mask], side="right")
-            edge_counts = np.bincount(owner * _BUCKETS + buckets, minlength=len(keys) * _BUCKETS)
+            signs = np.repeat(np.array(edge_signs, dtype=np.int64), lengths)
+            edge_counts = np.rint(
+                np.bincount(owner * _BUCKETS + buckets, weights=signs, minlength=len(keys) * _BUCKETS)
+            ).astype(np.int64)
             parts.append((np.arange(len(keys)), edge_counts.reshape(len(keys), _BUCKETS)))
 
     counts = np.zeros((len(keys), _BUCKETS), dtype=np.int64)

@@ -55,23 +55,24 @@ class Job:
         return zlib.crc32(self.name.encode()) & 0x7FFFFFFF
 
 
+_TRY_LOCK = text("SELECT pg_try_advisory_lock(:namespace, :key)")
+_UNLOCK = text("SELECT pg_advisory_unlock(:namespace, :key)")
+
+
 async def run_exclusively(sessions: async_sessionmaker[AsyncSession], job: Job) -> bool:
     """Run ``job`` once if no other instance is running it; False when it was skipped."""
+    lock = {"namespace": LOCK_NAMESPACE, "key": job.lock_key}
     async with sessions() as session:
-        locked = await session.scalar(
-            text("SELECT pg_try_advisory_lock(:namespace, :key)"),
-            {"namespace": LOCK_NAMESPACE, "key": job.lock_key},
-        )
+        # A session-level lock needs no transaction: autocommit makes taking and releasing it one
+        # round trip each (no BEGIN and COMMIT around them), which is most of a run with nothing to do.
+        connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        locked = (await connection.execute(_TRY_LOCK, lock)).scalar()
         if not locked:
             return False
         try:
             await job.run()
         finally:
-            await session.execute(
-                text("SELECT pg_advisory_unlock(:namespace, :key)"),
-                {"namespace": LOCK_NAMESPACE, "key": job.lock_key},
-            )
-            await session.commit()
+            await connection.execute(_UNLOCK, lock)
     return True
 
 

@@ -180,6 +180,18 @@ async def test_derived_tables_the_migrations_keep_are_exact(generated) -> None:
     await postgres.execute(url, 'SELECT "ticket_totals_rebuild"()')
     assert [json.loads(await scalar(url, sql)) for sql in (totals_sql, closers_sql)] == loaded
     assert loaded[0]["closed"] > 0 and loaded[1]
+    # The response-time counts (migration 0027), the spans' included though they were appended with
+    # the triggers off.
+    counts_sql = """SELECT coalesce(jsonb_agg(to_jsonb(c) ORDER BY "groupKind", "periodDays", "periodStart",
+                                              "groupId", measure), '[]')
+                    FROM (SELECT "groupKind", "periodDays", "periodStart", "groupId", measure, count, sum
+                          FROM "ResponseTimeCounts") c"""
+    if await scalar(url, "SELECT count(*) FROM pg_proc WHERE proname = 'response_time_counts_rebuild'"):
+        counted = json.loads(await scalar(url, counts_sql))
+        await postgres.execute(url, 'SELECT "response_time_counts_rebuild"()')
+        assert json.loads(await scalar(url, counts_sql)) == counted
+        measures = {row["measure"] for row in counted if row["groupKind"] == 0}
+        assert measures == {0, 1, 2}  # first and next responses (from the spans) and resolutions
 
 
 async def test_live_data_holds_a_live_tables_history_and_pasted_text(generated) -> None:

@@ -51,7 +51,9 @@ def lord_howe(*parts: int) -> datetime:
 PERIODS = [
     (None, None),
     (utc(2026, 3, 20), utc(2026, 5, 1)),  # whole UTC days
-    (utc(2026, 3, 28, 7, 13, 5), utc(2026, 4, 9, 19, 2, 11)),  # parts of a day at both ends
+    # parts of a day at both ends, each more than half a day (read as the whole day less the rest)
+    (utc(2026, 3, 28, 7, 13, 5), utc(2026, 4, 9, 19, 2, 11)),
+    (utc(2026, 3, 28, 21, 0), utc(2026, 4, 9, 2, 30)),  # ... each less than half a day (read as it is)
     (None, utc(2026, 4, 4, 13, 30)),
     (utc(2026, 4, 2, 0, 0, 0, 1000), None),
     (utc(2026, 3, 30, 1), utc(2026, 3, 30, 23)),  # inside one day
