@@ -39,6 +39,7 @@ from sqlalchemy import text
 from nephthys.database.models import TicketEventKind, TicketSpanKind
 from nephthys.sla.clocks import CLOCK_NAMES
 from nephthys.sla.due import DueClock, clocks_due
+from nephthys.sla.install import recompute_state
 from nephthys.slack import flows
 from nephthys.slack.client import PostTag
 from nephthys.slack.context import NO_TEAM_CHANNEL
@@ -99,6 +100,10 @@ class SlaWatch(ServiceJob):
         now = self.now()
         if dry_run:
             due = await clocks_due(ctx.sessions, now=now, limit=self.per_run)
+            if not due:
+                recomputing = await recompute_state(ctx.sessions)
+                if recomputing.pending is not None and recomputing.active_done_at is None:
+                    return f"nothing acted on until the active tickets' clocks follow the new policy ({recomputing.describe()})"
             return "\n".join(self._would(clock, now) for clock in due) or "nothing due"
         if ctx.channels.bts is None:
             return "off"
