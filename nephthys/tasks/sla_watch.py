@@ -15,6 +15,10 @@ minute is done once; a run finding its minute taken does nothing. The work:
   backend message is rendered again (its SLA line now says the target was missed). A clock whose
   warning was never sent (the service was down through it) gets only the breach.
 
+After a change of the SLA settings nothing is due until the open and in-progress tickets' clocks
+follow the new policy (nephthys/sla/install.py, nephthys/sla/due.py): a warning or a breach is never
+posted from a clock of the old one.
+
 Each warning and breach is first logged on the ticket's timeline (SLA_WARNED / SLA_BREACHED with
 the clock, ``lifecycle.record_sla_event``): the insert is the claim (a unique index on the clock),
 committed before anything is posted, so a restart, a second instance or a repeated run never
