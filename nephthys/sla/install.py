@@ -50,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from nephthys.sla import clocks
 from nephthys.sla.policy import SlaPolicy
 from nephthys.support_calendar import SupportCalendar
+from nephthys.tickets.core import retried_on_conflict
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +202,7 @@ class Batch:
     phase_done: bool
 
 
+@retried_on_conflict  # a deadlock with a change of many tickets' clocks (a tag's targets): the batch again
 async def recompute_batch(sessions: Sessions, *, batch: int = BATCH) -> Batch | None:
     """Recompute the next ``batch`` tickets' clocks, in one transaction (module docstring); None
     when no recompute is pending."""
