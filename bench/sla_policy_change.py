@@ -19,6 +19,12 @@ however many times it is repeated). Measured:
   (``application_name`` ``nephthys-*``; PostgreSQL must run on this machine);
 - ``/health`` answered meanwhile: every 0.5 s, its wall time.
 
+``--foreground`` isolates the recompute's own CPU: the service is stopped as soon as it answers
+``/health``, and the recompute is run in this process (``nephthys.sla.install.recompute``, as the
+job runs it, on connections of its own): this process's CPU and its backends'. In the service it
+shares both with the API's other jobs (``memory-reindex`` fills a copy of the template's search rows
+for a long while, and ``ticket-json-upkeep`` rebuilds the export's blocks the recompute touched).
+
 ``--code-ref REF`` runs the ``nephthys`` package at git ``REF`` instead (unpacked under bench/results;
 its start-up then does the recompute itself, and only the time to the first ``/health`` is measured).
 """
@@ -38,9 +44,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sqlalchemy import text
+
 from bench import generate, sla
 from bench.api import cpu_seconds, free_port, start_nephthys, stop_server, unpack_ref
 from nephthys.database import migrate
+from nephthys.database.engine import create_engine, session_factory
+from nephthys.sla import install
 from nephthys.sla.install import policy_key
 from nephthys.sla.policy import SlaPolicy, SlaTargets
 
@@ -77,7 +87,38 @@ async def backend_cpu(connection: asyncpg.Connection) -> dict[int, float]:
     return {row["pid"]: cpu for row in rows if (cpu := cpu_seconds(row["pid"])) is not None}
 
 
-async def run(url: str, code_ref: str | None, health_timeout: float) -> None:
+async def recompute_here(url: str, connection: asyncpg.Connection) -> None:
+    """The rest of the recompute, in this process, timed and its CPU measured (``--foreground``)."""
+    engine = create_engine(url, pool_size=2, application_name="nephthys-bench-recompute")
+    sessions = session_factory(engine)
+    load_before = loadavg()
+    try:
+        async with engine.connect() as warm:  # the pool's connection, so its backend is seen below
+            await warm.execute(text("SELECT 1"))
+        pids = [
+            row["pid"]
+            for row in await connection.fetch(
+                """SELECT pid FROM pg_stat_activity WHERE application_name = 'nephthys-bench-recompute'"""
+            )
+        ]
+        before = {pid: cpu_seconds(pid) or 0.0 for pid in pids}
+        wall, cpu = time.perf_counter(), time.process_time()
+        done = await install.recompute(sessions)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        after = await connection.fetch(
+            """SELECT pid FROM pg_stat_activity WHERE application_name = 'nephthys-bench-recompute'"""
+        )
+        postgres = sum((cpu_seconds(row["pid"]) or 0.0) - before.get(row["pid"], 0.0) for row in after)
+    finally:
+        await engine.dispose()
+    state = await connection.fetchrow('SELECT * FROM "SlaPolicyInUse" WHERE id = 1')
+    log(f"  in this process: {done.tickets:,} tickets in {done.batches:,} batches, {wall:.1f} s")
+    log(f"  CPU: this process {cpu:.1f} s, its PostgreSQL backends {postgres:.1f} s")
+    log(f"  ({state['recomputedTickets']:,} tickets recomputed in all, the service's first ones included)")
+    log(f"load average: before {load_before}, after {loadavg()}")
+
+
+async def run(url: str, code_ref: str | None, health_timeout: float, foreground: bool = False) -> None:
     connection = await asyncpg.connect(generate._dsn(url))
     try:
         row = await connection.fetchrow('SELECT key, "recomputeKey" FROM "SlaPolicyInUse" WHERE id = 1')
@@ -115,6 +156,10 @@ async def run(url: str, code_ref: str | None, health_timeout: float) -> None:
                 log(f"  first /health 200 after {first_health:.2f} s (load {load_before} before)")
                 if code_ref:
                     log(f"load average after: {loadavg()}")
+                    return
+                if foreground:
+                    stop_server(server)
+                    await recompute_here(url, connection)
                     return
                 service_cpu0 = cpu_seconds(server.pid) or 0.0
                 seen: dict[int, float] = {}
@@ -161,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-clocks", action="store_true", help="the clocks a previous run left")
     parser.add_argument("--code-ref", help="run the nephthys package at this git ref instead")
     parser.add_argument("--health-timeout", type=float, default=1200.0)
+    parser.add_argument(
+        "--foreground", action="store_true", help="the recompute in this process (its own CPU)"
+    )
     args = parser.parse_args(argv)
     if not args.reuse:
         parser.error("--reuse: make the database first (a copy of the template; bench/sla.py generates one)")
@@ -170,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"  migrated the database from {before} to {after}")
     if not args.keep_clocks:
         asyncio.run(sla.prepare(url))
-    asyncio.run(run(url, args.code_ref, args.health_timeout))
+    asyncio.run(run(url, args.code_ref, args.health_timeout, args.foreground))
     return 0
 
 
