@@ -128,7 +128,7 @@ async def prepare(url: str) -> None:
             await connection.execute(
                 text(
                     """UPDATE "SlaPolicyInUse" SET "firstResponseMinutes" = 30, "nextResponseMinutes" = 60,
-                       "resolutionMinutes" = 480, "warnAt" = 0.75, key = :key WHERE id = 1"""
+                       "resolutionMinutes" = 480, "warnAt" = 0.75, key = :key, "recomputeKey" = NULL WHERE id = 1"""
                 ),
                 {"key": policy_key(CALENDAR, POLICY)},
             )

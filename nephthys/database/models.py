@@ -563,6 +563,20 @@ class SlaPolicyInUse(Base):
     installed_at: Mapped[datetime] = mapped_column(
         "installedAt", TIMESTAMPTZ, nullable=False, server_default=func.now()
     )
+    # A policy change's recompute, in the background (migration 0032; nephthys/sla/install.py): the
+    # policy it brings the clocks to (None: none pending), its cursors (active tickets first) and progress.
+    recompute_key: Mapped[str | None] = mapped_column("recomputeKey", Text)
+    recompute_started_at: Mapped[datetime | None] = mapped_column("recomputeStartedAt", TIMESTAMPTZ)
+    recompute_active_after: Mapped[int] = mapped_column(
+        "recomputeActiveAfter", Integer, nullable=False, server_default=text("0")
+    )
+    recompute_active_done_at: Mapped[datetime | None] = mapped_column("recomputeActiveDoneAt", TIMESTAMPTZ)
+    recompute_after: Mapped[int] = mapped_column(
+        "recomputeAfter", Integer, nullable=False, server_default=text("0")
+    )
+    recomputed_tickets: Mapped[int] = mapped_column(
+        "recomputedTickets", Integer, nullable=False, server_default=text("0")
+    )
 
 
 class TicketSlaClock(Base):

@@ -2,6 +2,11 @@
 
 One range of "TicketSlaClock_actionAt_idx" (partial: only clocks with work pending), the
 earliest due first: with nothing due it is empty, whatever the number of tickets.
+
+While a new SLA policy's recompute has not yet done the active tickets (nephthys/sla/install.py),
+nothing is due: a running clock may still follow the old targets, and a warning or a breach from
+it could be one the new policy never makes. The check is a constant of the one-row policy table,
+so the index range is not even read then.
 """
 
 from __future__ import annotations
@@ -40,7 +45,11 @@ _DUE = text(
                JOIN user_tag_subscriptions us ON us."tagId" = tt."tagId"
                JOIN "User" s ON s.id = us."userId"
                WHERE tt."ticketId" = t.id) AS subscribers
-       FROM (SELECT * FROM "TicketSlaClock" WHERE "actionAt" <= :now ORDER BY "actionAt" LIMIT :limit) c
+       FROM (SELECT * FROM "TicketSlaClock"
+             WHERE "actionAt" <= :now
+               AND (SELECT "recomputeKey" IS NULL OR "recomputeActiveDoneAt" IS NOT NULL
+                    FROM "SlaPolicyInUse" WHERE id = 1)
+             ORDER BY "actionAt" LIMIT :limit) c
        JOIN "Ticket" t ON t.id = c."ticketId"
        LEFT JOIN "User" a ON a.id = t."assignedToId"
        ORDER BY c."actionAt", c."ticketId", c.kind"""

@@ -92,19 +92,20 @@ def _local(instant: datetime | None, tz: ZoneInfo) -> str:
 
 def _interval_jobs(service) -> list[Job]:
     """The Slack service's interval jobs, then the API's own (run by every instance, Slack on or off)."""
-    from nephthys.tasks import memory_reindex, ticket_json
+    from nephthys.tasks import memory_reindex, sla_recompute, ticket_json
 
     return [
         *service.scheduler.jobs,
         ticket_json.job(service.ctx.sessions),
         memory_reindex.job(service.ctx.sessions),
+        sla_recompute.job(service.ctx.sessions),
     ]
 
 
 def _off(job_name: str, own_reason: str | None, slack_reason: str | None) -> str | None:
-    from nephthys.tasks import memory_reindex, ticket_json
+    from nephthys.tasks import memory_reindex, sla_recompute, ticket_json
 
-    if job_name in (ticket_json.NAME, memory_reindex.NAME):
+    if job_name in (ticket_json.NAME, memory_reindex.NAME, sla_recompute.NAME):
         return None  # the API's job: every instance runs it, Slack on or off
     return slack_reason or own_reason
 
@@ -145,9 +146,10 @@ async def list_jobs(settings: Settings, url: str, *, now: datetime | None = None
                 else f"{_local(last.started_at, tz)} {last.outcome or 'unfinished'} ({last.period})"
             )
             next_text = "-" if off else f"{first} after start-up, then every {every}"
+            now_text = "" if job.progress is None else f"; now: {await job.progress()}"
             lines.append(
                 f"{job.name}: {'off (' + off + ')' if off else 'on'}; {job.schedule or 'every ' + every}; "
-                f"last run: {last_text}; next run: {next_text}"
+                f"last run: {last_text}; next run: {next_text}{now_text}"
             )
     return lines
 

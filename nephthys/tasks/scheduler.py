@@ -49,6 +49,8 @@ class Job:
     off_reason: str | None = None
     schedule: str | None = None
     dry_run: Callable[[], Awaitable[str]] | None = None
+    # For `nephthys jobs list`: where a job's long work stands now (None: nothing to say).
+    progress: Callable[[], Awaitable[str]] | None = None
 
     @property
     def lock_key(self) -> int:

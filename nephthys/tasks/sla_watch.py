@@ -15,6 +15,10 @@ minute is done once; a run finding its minute taken does nothing. The work:
   backend message is rendered again (its SLA line now says the target was missed). A clock whose
   warning was never sent (the service was down through it) gets only the breach.
 
+After a change of the SLA settings nothing is due until the open and in-progress tickets' clocks
+follow the new policy (nephthys/sla/install.py, nephthys/sla/due.py): a warning or a breach is never
+posted from a clock of the old one.
+
 Each warning and breach is first logged on the ticket's timeline (SLA_WARNED / SLA_BREACHED with
 the clock, ``lifecycle.record_sla_event``): the insert is the claim (a unique index on the clock),
 committed before anything is posted, so a restart, a second instance or a repeated run never
@@ -39,6 +43,7 @@ from sqlalchemy import text
 from nephthys.database.models import TicketEventKind, TicketSpanKind
 from nephthys.sla.clocks import CLOCK_NAMES
 from nephthys.sla.due import DueClock, clocks_due
+from nephthys.sla.install import recompute_state
 from nephthys.slack import flows
 from nephthys.slack.client import PostTag
 from nephthys.slack.context import NO_TEAM_CHANNEL
@@ -99,6 +104,10 @@ class SlaWatch(ServiceJob):
         now = self.now()
         if dry_run:
             due = await clocks_due(ctx.sessions, now=now, limit=self.per_run)
+            if not due:
+                recomputing = await recompute_state(ctx.sessions)
+                if recomputing.pending is not None and recomputing.active_done_at is None:
+                    return f"nothing acted on until the active tickets' clocks follow the new policy ({recomputing.describe()})"
             return "\n".join(self._would(clock, now) for clock in due) or "nothing due"
         if ctx.channels.bts is None:
             return "off"

@@ -58,8 +58,9 @@ async def install_calendar(
     sessions: Sessions, calendar: SupportCalendar, sla_policy: SlaPolicy | None = None
 ) -> bool:
     """Make ``calendar`` the database's; True when that recounted the stored minutes. Then, with
-    ``sla_policy`` (the SLA settings; None: the default, no targets), the SLA clocks follow
-    (nephthys/sla/install.py)."""
+    ``sla_policy`` (the SLA settings; None: the default, no targets), the SLA policy is installed
+    and, when it or the calendar changed, the clocks' recompute asked for; it runs in the
+    background (nephthys/sla/install.py, the ``sla-recompute`` job)."""
     async with sessions() as session:
         await session.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _INSTALL_LOCK})
         try:

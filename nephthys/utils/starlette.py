@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -20,9 +21,10 @@ from nephthys.config import Settings
 from nephthys.dashboard import dashboard_routes
 from nephthys.database.engine import open_pools, session_factory
 from nephthys.database.outage import database_unavailable
+from nephthys.sla.install import Batch
 from nephthys.slack.app import start_slack
 from nephthys.stats.memo import StatsV2Memo
-from nephthys.tasks import memory_reindex, ticket_json
+from nephthys.tasks import memory_reindex, sla_recompute, ticket_json
 from nephthys.tasks.scheduler import Scheduler
 from nephthys.tickets.support_minutes import install_calendar_at_start
 from nephthys.utils.body_limit import BodySizeLimitMiddleware
@@ -57,10 +59,16 @@ async def read_active_tickets_at_start(
 
 
 def create_app(
-    settings: Settings, *, database_url: str, clock: Clock = utc_now, run_jobs: bool = True
+    settings: Settings,
+    *,
+    database_url: str,
+    clock: Clock = utc_now,
+    run_jobs: bool = True,
+    between_sla_batches: Callable[[Batch], Awaitable[None]] | None = None,
 ) -> Starlette:
     """The app. ``clock``: "now" for the scheduler and every job; ``run_jobs``: False leaves the
-    schedulers stopped (tests that do not test them, so nothing runs for the machine's real hour)."""
+    schedulers stopped (tests that do not test them, so nothing runs for the machine's real hour);
+    ``between_sla_batches``: awaited after each batch of the SLA clocks' recompute (a test pauses it)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -69,7 +77,8 @@ def create_app(
         pools = open_pools(database_url, settings)
         app.state.engine, app.state.health_engine = pools.api, pools.health
         app.state.sessions = session_factory(pools.api)
-        # Stored support minutes follow this service's calendar before anything is answered.
+        # Stored support minutes follow this service's calendar before anything is answered; the SLA
+        # clocks follow a changed policy in the background (the sla-recompute job below).
         calendar_install = await install_calendar_at_start(
             app.state.sessions, settings.support_calendar, settings.sla_policy
         )
@@ -81,7 +90,11 @@ def create_app(
         # Jobs of the API itself, run with Slack on or off.
         api_jobs = Scheduler(
             app.state.sessions,
-            [ticket_json.job(app.state.sessions), memory_reindex.job(app.state.sessions)],
+            [
+                ticket_json.job(app.state.sessions),
+                memory_reindex.job(app.state.sessions),
+                sla_recompute.job(app.state.sessions, between_batches=between_sla_batches),
+            ],
             clock=clock,
         )
         if run_jobs:

@@ -40,6 +40,11 @@ def test_the_schema_reader_sees_every_model_and_enum():
         f.name for f in schema.models["Tag"].fields
     }
     assert schema.models["TicketSlaClock"].primary_key == ("ticketId", "kind")
+    # A policy change's recompute, in the background (0032): what it brings in, its cursors, its progress.
+    assert {
+        "recomputeKey", "recomputeStartedAt", "recomputeActiveAfter", "recomputeActiveDoneAt", "recomputeAfter",
+        "recomputedTickets",
+    } <= {f.name for f in schema.models["SlaPolicyInUse"].fields}  # fmt: skip
     assert schema.models["TagsOnTickets"].primary_key == ("ticketId", "tagId")
     assert schema.models["BotMessage"].uniques == [("ts", "channelId")]
     assert schema.models["Feedback"].uniques == [("ticketId", "createdById")]

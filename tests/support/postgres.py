@@ -99,7 +99,9 @@ ALWAYS_CALENDAR = f"""{_0019.ALWAYS_FUNCTION};
 {_0023.ALWAYS_ADD_FUNCTION};
 UPDATE "SupportCalendarInUse" SET key = 'none' WHERE id = 1;
 UPDATE "SlaPolicyInUse" SET key = 'none', "firstResponseMinutes" = NULL, "nextResponseMinutes" = NULL,
-    "resolutionMinutes" = NULL, "warnAt" = 0.75 WHERE id = 1"""
+    "resolutionMinutes" = NULL, "warnAt" = 0.75, "recomputeKey" = NULL, "recomputeStartedAt" = NULL,
+    "recomputeActiveAfter" = 0, "recomputeActiveDoneAt" = NULL, "recomputeAfter" = 0, "recomputedTickets" = 0
+    WHERE id = 1"""
 
 # Every table a test may write to; emptied before each test that uses the database.
 TABLES = [

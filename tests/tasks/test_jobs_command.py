@@ -112,16 +112,21 @@ async def test_jobs_list_works_without_slack_and_says_why_each_job_is_off(db_url
     assert set(lines) == {
         "daily-summary", "stale-tickets", "asker-follow-up", "tag-digests", "unanswered-alerts", "sla-watch",
         "memory-answers", "slack-repair", "slack-replay-events", "slack-prune-events", "slack-helper-sync", "ticket-json-upkeep",
-        "memory-reindex",
+        "memory-reindex", "sla-recompute",
     }  # fmt: skip
     slack_off = "off (needs Slack: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not set)"
-    api_jobs = {"ticket-json-upkeep", "memory-reindex"}
+    api_jobs = {"ticket-json-upkeep", "memory-reindex", "sla-recompute"}
     assert all(slack_off in line for name, line in lines.items() if name not in api_jobs)
     assert lines["memory-reindex"].startswith("memory-reindex: on; every 60 s until none is missing")
     assert lines["memory-answers"].startswith(f"memory-answers: {slack_off}; every 1 min: at most 20 threads")
     assert lines["ticket-json-upkeep"] == (
         "ticket-json-upkeep: on; every 1 min; last run: not recorded (interval job); "
         "next run: 5 s after start-up, then every 1 min"
+    )
+    assert lines["sla-recompute"] == (
+        "sla-recompute: on; every 30 s while the SLA clocks follow another policy than the service's: "
+        "recomputes them in batches of 1000 tickets, active tickets first; last run: not recorded (interval job); "
+        "next run: 1 s after start-up, then every 30 s; now: no recompute pending"
     )
     assert "; every 6 h;" in lines["slack-helper-sync"] and "; every 1 h;" in lines["slack-prune-events"]
     assert "; every 2 min;" in lines["unanswered-alerts"] and "None" not in out
