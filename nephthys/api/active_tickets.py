@@ -42,7 +42,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -92,6 +92,7 @@ _MICROSECOND = timedelta(microseconds=1)
 _READ_BATCH = 2_000
 _SLA_MEMBER = stored_tickets.SLA_MEMBER
 _COMMA = ord(",")
+_NONE = np.zeros(0, np.int64)  # no positions
 
 
 def _micros(at: datetime) -> int:
@@ -165,52 +166,86 @@ class _Array:
         """Objects ``low`` to ``high - 1`` joined by their commas (low < high)."""
         return memoryview(self.data)[self.starts[low] : self.starts[high] - 1]
 
-    def compose(self, runs: Iterable[tuple[int, int]], rewritten: list[int], values: list[bytes]) -> bytes:
-        """The array of the objects in ``runs`` (ranges of positions, in order), the ``sla`` value of
-        those at the ``rewritten`` positions (in order, each inside a run) replaced by ``values``."""
-        data, starts = self.data, self.starts
-        view = memoryview(data)
-        pieces: list[bytes | memoryview] = [b"["]
-        next_rewritten = 0
-        for low, high in runs:
-            copied, end = int(starts[low]), int(starts[high]) - 1
-            while next_rewritten < len(rewritten) and rewritten[next_rewritten] < high:
-                at = rewritten[next_rewritten]
-                object_end = int(starts[at + 1]) - 1  # its closing brace is object_end - 1
-                member = data.rfind(_SLA_MEMBER, int(starts[at]), object_end) + len(_SLA_MEMBER)
-                pieces += (view[copied:member], values[next_rewritten])
-                copied = object_end - 1
-                next_rewritten += 1
-            pieces += (view[copied:end], b",")
-        if len(pieces) == 1:
+    def compose(self, runs: _Runs, rewritten: np.ndarray, values: list[bytes]) -> bytes:
+        """The array of the objects in ``runs`` (in order), the ``sla`` value of those at the
+        ``rewritten`` positions (in order, each inside a run) replaced by ``values``.
+
+        Each run is copied from the array with the byte before it (``[`` or a comma), so the pieces
+        are joined as they are, once; a rewritten object splits its run around its ``sla`` value.
+        """
+        lows, highs = runs
+        if not len(lows):
             return b"[]"
-        pieces[-1] = b"]"
+        starts = self.starts
+        begins, ends = starts[lows] - 1, starts[highs] - 1
+        ends_at_value = np.zeros(len(ends), bool)
+        if len(rewritten):
+            data = self.data
+            closing = starts[rewritten + 1] - 2  # each rewritten object's closing brace
+            members = np.fromiter(
+                (
+                    data.rfind(_SLA_MEMBER, start, end) + len(_SLA_MEMBER)
+                    for start, end in zip(starts[rewritten].tolist(), closing.tolist(), strict=True)
+                ),
+                np.int64,
+                len(rewritten),
+            )
+            # Segments from a run's start or a closing brace, to a run's end or an sla value.
+            begins = np.sort(np.concatenate((begins, closing)))
+            ends = np.concatenate((ends, members))
+            order = np.argsort(ends, kind="stable")
+            ends, ends_at_value = (
+                ends[order],
+                np.concatenate((ends_at_value, np.ones(len(members), bool)))[order],
+            )
+        begins[0] += 1  # the first run's "[" or comma: the array's own "[" goes first
+        view = memoryview(self.data)
+        pieces: list[bytes | memoryview] = [b"["]
+        if not len(rewritten):
+            pieces += [view[begin:end] for begin, end in zip(begins.tolist(), ends.tolist(), strict=True)]
+        else:
+            next_value = iter(values)
+            for begin, end, at_value in zip(
+                begins.tolist(), ends.tolist(), ends_at_value.tolist(), strict=True
+            ):
+                pieces.append(view[begin:end])
+                if at_value:
+                    pieces.append(next(next_value))
+        pieces.append(b"]")
         return b"".join(pieces)
 
-    def each(self, positions: Iterable[int], values: dict[int, bytes]) -> list[bytes | memoryview]:
-        """The objects at ``positions``, one piece each; the ``sla`` value of those in ``values`` replaced."""
+    def each(
+        self, positions: np.ndarray, rewritten: np.ndarray, values: list[bytes]
+    ) -> list[bytes | memoryview]:
+        """The objects at ``positions``, one piece each; the ``sla`` value of those at the indexes
+        ``rewritten`` (of ``positions``) replaced by ``values``."""
         data, starts = self.data, self.starts
         view = memoryview(data)
-        found: list[bytes | memoryview] = []
-        for at in positions:
-            start, end = int(starts[at]), int(starts[at + 1]) - 1
-            value = values.get(at)
-            if value is None:
-                found.append(view[start:end])
-            else:
-                member = data.rfind(_SLA_MEMBER, start, end) + len(_SLA_MEMBER)
-                found.append(b"".join((view[start:member], value, b"}")))
+        begins, ends = starts[positions].tolist(), (starts[positions + 1] - 1).tolist()
+        found: list[bytes | memoryview] = [view[begin:end] for begin, end in zip(begins, ends, strict=True)]
+        for at, value in zip(rewritten.tolist(), values, strict=True):
+            begin, end = begins[at], ends[at]
+            member = data.rfind(_SLA_MEMBER, begin, end) + len(_SLA_MEMBER)
+            found[at] = b"".join((view[begin:member], value, b"}"))
         return found
 
 
-def _runs(positions: np.ndarray) -> list[tuple[int, int]]:
-    """Sorted positions as ranges of consecutive ones, [low, high)."""
+# Ranges of consecutive positions: their lows and highs (exclusive), in order.
+_Runs = tuple[np.ndarray, np.ndarray]
+
+
+def _runs(positions: np.ndarray) -> _Runs:
+    """Sorted positions as ranges of consecutive ones."""
     if not len(positions):
-        return []
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     breaks = np.flatnonzero(np.diff(positions) != 1) + 1
     lows = positions[np.concatenate(([0], breaks))]
     highs = positions[np.concatenate((breaks - 1, [len(positions) - 1]))] + 1
-    return list(zip(lows.tolist(), highs.tolist(), strict=True))
+    return lows, highs
+
+
+def _one_run(low: int, high: int) -> _Runs:
+    return np.array([low] if low < high else [], np.int64), np.array([high] if low < high else [], np.int64)
 
 
 @dataclass
@@ -348,7 +383,7 @@ class ActiveCopy:
                 return source.data
             if waiting_on is None:
                 return _joined_array([source.objects(low, high)] if low < high else [])
-            return source.compose(_runs(self._waiting(low, high, waiting_on)), [], [])
+            return source.compose(_runs(self._waiting(low, high, waiting_on)), _NONE, [])
         assert shown is not None, "a copy with running clocks is shown at an instant"
         if whole:
             if self._timed_at != shown.key:
@@ -356,15 +391,15 @@ class ActiveCopy:
                 self._timed_at = shown.key
             if descriptions in self._timed:
                 return self._timed[descriptions]
+        running = self.running()
         if waiting_on is None:
-            runs = [(low, high)] if low < high else []
-            running = self.running()
+            runs = _one_run(low, high)
             running = running[np.searchsorted(running, low) : np.searchsorted(running, high)]
         else:
             selected = self._waiting(low, high, waiting_on)
             runs = _runs(selected)
-            running = selected[np.isin(selected, self.running(), assume_unique=True)]
-        body = source.compose(runs, running.tolist(), self._values(running, shown))
+            running = selected[np.isin(selected, running, assume_unique=True)]
+        body = source.compose(runs, running, self._values(running, shown))
         if whole:
             self._timed[descriptions] = body
         return body
@@ -385,13 +420,13 @@ class ActiveCopy:
             if waiting_on is None
             else self._waiting(low, high, waiting_on)
         )
-        values: dict[int, bytes] = {}
+        rewritten, values = _NONE, []
         if self.slas:
             assert shown is not None, "a copy with running clocks is shown at an instant"
-            running = selected[np.isin(selected, self.running(), assume_unique=True)]
-            values = dict(zip(running.tolist(), self._values(running, shown), strict=True))
+            rewritten = np.flatnonzero(np.isin(selected, self.running(), assume_unique=True))
+            values = self._values(selected[rewritten], shown)
         source = self.array if descriptions else self.hidden()
-        return self.created[selected], self.ids[selected], source.each(selected.tolist(), values)
+        return self.created[selected], self.ids[selected], source.each(selected, rewritten, values)
 
     def hidden(self) -> _Array:
         """The array without descriptions (and without the titles that are the question's words):
@@ -456,7 +491,8 @@ def merged_body(
 
 def _kept_runs(array: _Array, kept: np.ndarray, low: int, high: int) -> list[memoryview]:
     """The kept objects ``kept[low:high]`` as runs of consecutive ones in ``array``."""
-    return [array.objects(first, last) for first, last in _runs(kept[low:high])]
+    lows, highs = _runs(kept[low:high])
+    return [array.objects(first, last) for first, last in zip(lows.tolist(), highs.tolist(), strict=True)]
 
 
 class ActiveTicketsMemo:
