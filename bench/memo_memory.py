@@ -139,7 +139,6 @@ def parts(memo: ActiveTicketsMemo) -> dict[str, int]:
             )
             if copy._hidden is not None:
                 sizes["joined answers"] += size(copy._hidden.data) + size(copy._hidden.starts)
-            sizes["joined answers"] += sum(size(body) for body in copy._timed.values())
         sizes["sla templates"] += deep(copy.slas)
     return sizes
 

@@ -166,12 +166,15 @@ class _Array:
         """Objects ``low`` to ``high - 1`` joined by their commas (low < high)."""
         return memoryview(self.data)[self.starts[low] : self.starts[high] - 1]
 
-    def compose(self, runs: _Runs, rewritten: np.ndarray, values: list[bytes]) -> bytes:
+    def compose(
+        self, runs: _Runs, rewritten: np.ndarray, values: list[bytes], members: np.ndarray | None = None
+    ) -> bytes:
         """The array of the objects in ``runs`` (in order), the ``sla`` value of those at the
         ``rewritten`` positions (in order, each inside a run) replaced by ``values``.
 
         Each run is copied from the array with the byte before it (``[`` or a comma), so the pieces
-        are joined as they are, once; a rewritten object splits its run around its ``sla`` value.
+        are joined as they are, once; a rewritten object splits its run around its ``sla`` value
+        (``members``: where each one's value starts, when known).
         """
         lows, highs = runs
         if not len(lows):
@@ -180,16 +183,9 @@ class _Array:
         begins, ends = starts[lows] - 1, starts[highs] - 1
         ends_at_value = np.zeros(len(ends), bool)
         if len(rewritten):
-            data = self.data
             closing = starts[rewritten + 1] - 2  # each rewritten object's closing brace
-            members = np.fromiter(
-                (
-                    data.rfind(_SLA_MEMBER, start, end) + len(_SLA_MEMBER)
-                    for start, end in zip(starts[rewritten].tolist(), closing.tolist(), strict=True)
-                ),
-                np.int64,
-                len(rewritten),
-            )
+            if members is None:
+                members = _sla_values_at(self.data, starts[rewritten], closing)
             # Segments from a run's start or a closing brace, to a run's end or an sla value.
             begins = np.sort(np.concatenate((begins, closing)))
             ends = np.concatenate((ends, members))
@@ -214,20 +210,35 @@ class _Array:
         pieces.append(b"]")
         return b"".join(pieces)
 
-    def each(
-        self, positions: np.ndarray, rewritten: np.ndarray, values: list[bytes]
-    ) -> list[bytes | memoryview]:
-        """The objects at ``positions``, one piece each; the ``sla`` value of those at the indexes
-        ``rewritten`` (of ``positions``) replaced by ``values``."""
-        data, starts = self.data, self.starts
-        view = memoryview(data)
+    def each(self, positions: np.ndarray) -> list[bytes | memoryview]:
+        """The objects at ``positions``, one piece each."""
+        view, starts = memoryview(self.data), self.starts
         begins, ends = starts[positions].tolist(), (starts[positions + 1] - 1).tolist()
-        found: list[bytes | memoryview] = [view[begin:end] for begin, end in zip(begins, ends, strict=True)]
-        for at, value in zip(rewritten.tolist(), values, strict=True):
-            begin, end = begins[at], ends[at]
-            member = data.rfind(_SLA_MEMBER, begin, end) + len(_SLA_MEMBER)
-            found[at] = b"".join((view[begin:member], value, b"}"))
-        return found
+        return [view[begin:end] for begin, end in zip(begins, ends, strict=True)]
+
+    def rewritten(self, positions: np.ndarray, values: list[bytes]) -> _Array:
+        """This array with the ``sla`` value of the objects at ``positions`` (in order) replaced by
+        ``values``."""
+        if not len(positions):
+            return self
+        data, starts = self.data, self.starts
+        closing = starts[positions + 1] - 2  # each object's closing brace
+        members = _sla_values_at(data, starts[positions], closing)
+        lengths = np.diff(starts) - 1
+        lengths[positions] += np.fromiter(map(len, values), np.int64, len(values)) - (closing - members)
+        return _Array(self.compose(_one_run(0, len(lengths)), positions, values, members), _starts(lengths))
+
+
+def _sla_values_at(data: bytes, begins: np.ndarray, closing: np.ndarray) -> np.ndarray:
+    """Where the ``sla`` value of each object (from ``begins`` to its ``closing`` brace) starts."""
+    return np.fromiter(
+        (
+            data.rfind(_SLA_MEMBER, begin, end) + len(_SLA_MEMBER)
+            for begin, end in zip(begins.tolist(), closing.tolist(), strict=True)
+        ),
+        np.int64,
+        len(begins),
+    )
 
 
 # Ranges of consecutive positions: their lows and highs (exclusive), in order.
@@ -259,12 +270,16 @@ class ActiveCopy:
     object, length) and whom it waits on (a byte). Nothing per ticket is a Python object, so the
     copy adds nothing to the garbage collector's walks.
 
+    While tickets of the copy have a running SLA clock, the array holds their ``sla`` members as
+    shown at one second of support time (``SlaShown.key``): an answer for another second first
+    builds the next array with every running clock filled in at its instant (``show``) and drops
+    the one before, so such a copy is still one array, not an array and a body per second. Its
+    tickets' templates (sla_now.py) are kept beside it.
+
     Bounds (what a copy holds beyond its array and those columns): the array without descriptions,
-    built the first time one is asked for and dropped at the next change (API_DESCRIPTIONS=keys),
-    and, while tickets of the copy have a running SLA clock, their templates (sla_now.py) and at
-    most one filled whole array per descriptions choice, for the current second of support time.
-    Every other answer (a range, ``?waiting_on=``) is joined per request from ``array`` and kept
-    by nobody.
+    built the first time one is asked for and dropped at the next change or second shown
+    (API_DESCRIPTIONS=keys), and the templates of the tickets with a running clock. Every other
+    answer (a range, ``?waiting_on=``) is joined per request from the array and kept by nobody.
 
     A patch builds the next array from runs of the current one and the new objects (one copy of
     the bytes, what the join of the whole answer after a change cost before).
@@ -284,9 +299,9 @@ class ActiveCopy:
     # of the tickets in ``slas``.
     _hidden: _Array | None = None
     _running: np.ndarray | None = None
-    # With running clocks: the whole arrays (by descriptions) filled at one support second (SlaShown.key).
-    _timed: dict[bool, bytes] = field(default_factory=dict)
-    _timed_at: int | None = None
+    # The support second (SlaShown.key) whose sla values the running tickets' objects in ``array``
+    # hold; None: as stored (or some as stored), since a read or a patch.
+    _shown_at: int | None = None
 
     @classmethod
     def read(
@@ -358,8 +373,7 @@ class ActiveCopy:
         self.cut_at = merged(self.cut_at, rows.cut_at)
         self.cut_length = merged(self.cut_length, rows.cut_length)
         self.waits = merged(self.waits, rows.waits)
-        self._hidden = self._running = None
-        self._timed.clear()
+        self._hidden = self._running = self._shown_at = None
         self.advance(snapshot, xmin)
 
     def advance(self, snapshot: str, xmin: int) -> None:
@@ -375,34 +389,14 @@ class ActiveCopy:
     ) -> bytes:
         """The JSON array of the tickets created in [since, until] (waiting on ``waiting_on``, when
         given), oldest first; the running clocks shown at ``shown``'s instant."""
+        self.show(shown)
         low, high = self._range(since, until)
         source = self.array if descriptions else self.hidden()
-        whole = low == 0 and high == self.count and waiting_on is None
-        if not self.slas:
-            if whole:
-                return source.data
-            if waiting_on is None:
-                return _joined_array([source.objects(low, high)] if low < high else [])
-            return source.compose(_runs(self._waiting(low, high, waiting_on)), _NONE, [])
-        assert shown is not None, "a copy with running clocks is shown at an instant"
-        if whole:
-            if self._timed_at != shown.key:
-                self._timed.clear()
-                self._timed_at = shown.key
-            if descriptions in self._timed:
-                return self._timed[descriptions]
-        running = self.running()
+        if low == 0 and high == self.count and waiting_on is None:
+            return source.data
         if waiting_on is None:
-            runs = _one_run(low, high)
-            running = running[np.searchsorted(running, low) : np.searchsorted(running, high)]
-        else:
-            selected = self._waiting(low, high, waiting_on)
-            runs = _runs(selected)
-            running = selected[np.isin(selected, running, assume_unique=True)]
-        body = source.compose(runs, running, self._values(running, shown))
-        if whole:
-            self._timed[descriptions] = body
-        return body
+            return _joined_array([source.objects(low, high)] if low < high else [])
+        return source.compose(_runs(self._waiting(low, high, waiting_on)), _NONE, [])
 
     def entries(
         self,
@@ -414,19 +408,27 @@ class ActiveCopy:
     ) -> tuple[np.ndarray, np.ndarray, list[bytes | memoryview]]:
         """The tickets ``body`` answers, in order (to merge with another copy's): their creation
         instants, ids, and objects."""
+        self.show(shown)
         low, high = self._range(since, until)
         selected = (
             np.arange(low, high, dtype=np.int64)
             if waiting_on is None
             else self._waiting(low, high, waiting_on)
         )
-        rewritten, values = _NONE, []
-        if self.slas:
-            assert shown is not None, "a copy with running clocks is shown at an instant"
-            rewritten = np.flatnonzero(np.isin(selected, self.running(), assume_unique=True))
-            values = self._values(selected[rewritten], shown)
         source = self.array if descriptions else self.hidden()
-        return self.created[selected], self.ids[selected], source.each(selected, rewritten, values)
+        return self.created[selected], self.ids[selected], source.each(selected)
+
+    def show(self, shown: sla_now.SlaShown | None) -> None:
+        """Make the array hold the running clocks as shown at ``shown``'s instant (a copy without
+        running clocks is always as shown)."""
+        if not self.slas:
+            return
+        assert shown is not None, "a copy with running clocks is shown at an instant"
+        if self._shown_at == shown.key:
+            return
+        running = self.running()
+        self.array = self.array.rewritten(running, self._values(running, shown))
+        self._hidden, self._shown_at = None, shown.key
 
     def hidden(self) -> _Array:
         """The array without descriptions (and without the titles that are the question's words):
