@@ -13,7 +13,9 @@ requests would and prints what each keeps once the answers are dropped:
   garbage collection) before the memo and after one ``/api/tickets?status=open`` and one
   ``in_progress`` request with descriptions (what the service holds with the default
   API_DESCRIPTIONS=public), then after the same two without descriptions too (what =keys adds);
-  and each request's median time in process, repeated. Then, again from empty with
+  and each request's median time in process, repeated, and right after a ticket change
+  (``--changes`` open tickets assigned and put back, one transaction each; the copies patched).
+  Then, again from empty with
   ``tracemalloc`` tracing Python's allocations, what the filled memo keeps, and its parts by
   ``sys.getsizeof`` (numpy arrays by ``nbytes``): the objects' bytes, the per-ticket Python
   objects, the indexes, the joined answers and the sla templates;
@@ -166,7 +168,36 @@ async def medians(memo: ActiveTicketsMemo, driver: asyncpg.Connection, runs: int
     return found
 
 
-async def measure(url: str, runs: int) -> None:
+async def after_changes(
+    memo: ActiveTicketsMemo, driver: asyncpg.Connection, changes: int
+) -> dict[str, float]:
+    """Each status's answer right after a ticket change (the copies patched), median in ms: ``changes``
+    open tickets each assigned (in progress) and put back, one transaction each, as bench/api.py's
+    change_cost does; both statuses asked after each change."""
+    tickets = await driver.fetch(
+        """SELECT id FROM "Ticket" WHERE status = 'OPEN' AND "assignedToId" IS NULL ORDER BY id LIMIT $1""",
+        changes,
+    )
+    helper = await driver.fetchval('SELECT id FROM "User" WHERE helper ORDER BY id LIMIT 1')
+    times: dict[str, list[float]] = {status: [] for status in ACTIVE_STATUSES}
+    for ticket in tickets:
+        for status, assigned in (("IN_PROGRESS", helper), ("OPEN", None)):
+            await driver.execute(
+                """UPDATE "Ticket" SET status = $2::"TicketStatus", "assignedToId" = $3,
+                       "assignedAt" = CASE WHEN $3::int IS NULL THEN NULL ELSE now() END
+                   WHERE id = $1""",
+                ticket["id"],
+                status,
+                assigned,
+            )
+            for each in ACTIVE_STATUSES:
+                started = time.perf_counter()
+                await memo.answer(driver, each, descriptions=True)
+                times[each].append((time.perf_counter() - started) * 1000)
+    return {status: statistics.median(found) for status, found in times.items() if found}
+
+
+async def measure(url: str, runs: int, changes: int) -> None:
     dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
     driver = await asyncpg.connect(dsn)
     try:
@@ -186,6 +217,7 @@ async def measure(url: str, runs: int) -> None:
         largest = max(largest, await fill(memo, driver, descriptions=False))
         rss_keys = resident()
         times = await medians(memo, driver, runs)
+        changed = await after_changes(memo, driver, changes)
         del memo
         # Python's allocations, traced, from empty again.
         tracemalloc.start()
@@ -219,6 +251,9 @@ async def measure(url: str, runs: int) -> None:
           f"(+{mib(rss_keys - rss_empty).strip()})")  # fmt: skip
     answers = ", ".join(f"{status} {ms:.1f} ms" for status, ms in times.items())
     print(f"answer in process, median of {runs}: {answers}")
+    if changed:
+        answers = ", ".join(f"{status} {ms:.1f} ms" for status, ms in changed.items())
+        print(f"answer in process right after a ticket change, median of {2 * changes}: {answers}")
     print(f"ActiveTicketsMemo keeps {mib(active)} ({active / max(total, 1):,.0f} bytes a ticket); "
           f"largest answer {mib(largest)}")  # fmt: skip
     for kind, size in kinds.items():
@@ -233,6 +268,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-url", default=DEFAULT_SERVER_URL)
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument("--runs", type=int, default=20, help="requests per status for the in-process medians")
+    parser.add_argument(
+        "--changes",
+        type=int,
+        default=10,
+        help="open tickets assigned and put back to time answers after a change",
+    )
     parser.add_argument("--code-ref", help="measure this commit's nephthys instead of the working tree's")
     args = parser.parse_args(argv)
     if args.reuse:
@@ -241,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         url = asyncio.run(
             generate(Shape(tickets=args.tickets), server_url=args.server_url, database=args.database)
         )
-    asyncio.run(measure(url, args.runs))
+    asyncio.run(measure(url, args.runs, args.changes))
     return 0
 
 
