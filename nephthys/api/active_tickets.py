@@ -273,8 +273,9 @@ class ActiveCopy:
     While tickets of the copy have a running SLA clock, the array holds their ``sla`` members as
     shown at one second of support time (``SlaShown.key``): an answer for another second first
     builds the next array with every running clock filled in at its instant (``show``) and drops
-    the one before, so such a copy is still one array, not an array and a body per second. Its
-    tickets' templates (sla_now.py) are kept beside it.
+    the one before, so such a copy is still one array, not an array and a body per second; after a
+    change within the same second, only the objects the patch put in are filled. Its tickets'
+    templates (sla_now.py) are kept beside it.
 
     Bounds (what a copy holds beyond its array and those columns): the array without descriptions,
     built the first time one is asked for and dropped at the next change or second shown
@@ -300,8 +301,10 @@ class ActiveCopy:
     _hidden: _Array | None = None
     _running: np.ndarray | None = None
     # The support second (SlaShown.key) whose sla values the running tickets' objects in ``array``
-    # hold; None: as stored (or some as stored), since a read or a patch.
+    # hold (None: as stored, since a read), but for those of ``_unshown``: running tickets put in by
+    # a patch since, their objects as stored.
     _shown_at: int | None = None
+    _unshown: set[int] = field(default_factory=set)
 
     @classmethod
     def read(
@@ -339,7 +342,9 @@ class ActiveCopy:
         the ``slas`` templates of those with a running clock."""
         for ticket_id in changed:
             self.slas.pop(ticket_id, None)
+            self._unshown.discard(ticket_id)
         self.slas.update(slas)
+        self._unshown.update(slas)
         gone = np.isin(self.ids, np.asarray(changed, np.int32))
         kept = np.flatnonzero(~gone)
         # The new objects in key order, and where each goes among the kept ones.
@@ -373,7 +378,7 @@ class ActiveCopy:
         self.cut_at = merged(self.cut_at, rows.cut_at)
         self.cut_length = merged(self.cut_length, rows.cut_length)
         self.waits = merged(self.waits, rows.waits)
-        self._hidden = self._running = self._shown_at = None
+        self._hidden = self._running = None
         self.advance(snapshot, xmin)
 
     def advance(self, snapshot: str, xmin: int) -> None:
@@ -425,10 +430,17 @@ class ActiveCopy:
             return
         assert shown is not None, "a copy with running clocks is shown at an instant"
         if self._shown_at == shown.key:
-            return
-        running = self.running()
+            if not self._unshown:
+                return
+            # Only the objects a patch put in since: the others already hold this second's values.
+            running = np.flatnonzero(
+                np.isin(self.ids, np.fromiter(self._unshown, np.int32, len(self._unshown)))
+            )
+        else:
+            running = self.running()
         self.array = self.array.rewritten(running, self._values(running, shown))
         self._hidden, self._shown_at = None, shown.key
+        self._unshown.clear()
 
     def hidden(self) -> _Array:
         """The array without descriptions (and without the titles that are the question's words):
