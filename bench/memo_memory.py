@@ -218,6 +218,7 @@ async def measure(url: str, runs: int, changes: int) -> None:
         rss_keys = resident()
         times = await medians(memo, driver, runs)
         changed = await after_changes(memo, driver, changes)
+        rss_changed = resident()
         del memo
         # Python's allocations, traced, from empty again.
         tracemalloc.start()
@@ -254,6 +255,9 @@ async def measure(url: str, runs: int, changes: int) -> None:
     if changed:
         answers = ", ".join(f"{status} {ms:.1f} ms" for status, ms in changed.items())
         print(f"answer in process right after a ticket change, median of {2 * changes}: {answers}")
+        print(
+            f"resident memory after those changes: {mib(rss_changed)} (+{mib(rss_changed - rss_empty).strip()})"
+        )
     print(f"ActiveTicketsMemo keeps {mib(active)} ({active / max(total, 1):,.0f} bytes a ticket); "
           f"largest answer {mib(largest)}")  # fmt: skip
     for kind, size in kinds.items():
