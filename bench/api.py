@@ -763,6 +763,8 @@ def measure(
         database_url,
         lambda: sequential(server.url(IN_PROGRESS_PATH), plan.open_requests, plan.budget, timeout=600),
     )
+    # The service's resident memory once both active copies have answered (issue 23, "Memory").
+    out["rss_after_active_mb"] = proc_status_kb(server.pid, "VmRSS") / 1024
     out["stats"] = phase(
         "stats_v2 sequential",
         server,
@@ -1037,6 +1039,7 @@ def headline(side: dict) -> dict:
         "export_counted_tickets_per_s": side["export_counted"]["tickets_per_s"],
         "export_rss_growth_mb": max(e["rss_growth_mb"] for e in [*exports, side["export_counted"]]),
         "stats_after_write_ms": side.get("stats_after_write", {}).get("median_ms"),
+        "rss_after_active_mb": side.get("rss_after_active_mb"),
     }
 
 
@@ -1066,6 +1069,7 @@ ROWS = [
     ("export_counted_tickets_per_s", "full export rate, client counting tickets", "tickets/s", True),
     ("export_rss_growth_mb", "full export: server peak RSS growth", "MB", False),
     ("stats_after_write_ms", "/api/stats_v2 median, ticket changed first", "ms", False),
+    ("rss_after_active_mb", "server RSS after status=open and in_progress", "MB", False),
 ]
 
 

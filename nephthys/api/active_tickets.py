@@ -3,8 +3,12 @@
 Dashboards poll the open and in-progress tickets; answering each poll by reading
 ~30,000 stored objects scattered over the active table cost ~100 ms of CPU at
 1,000,000 tickets (bench/README.md, "Issue 14"). The service keeps, per active
-status, a copy of those objects (their bytes and description offsets, in
-creation order) with the PostgreSQL snapshot it was read in.
+status, a copy of those objects (one JSON array of them in creation order, with
+each one's place, key and description offsets) with the PostgreSQL snapshot it
+was read in. The array is the whole answer: issue 23 found the copies of 80,000
+active tickets holding ~160 MB (every object once as its own bytes, once more in
+the joined answer, and a few Python objects per ticket); kept once, they hold
+about the objects' bytes (bench/README.md, "The API's in-process copies, in memory").
 
 Each request opens a REPEATABLE READ transaction and asks, in one statement,
 which tickets' stored objects changed between the copy's snapshot and its own:
@@ -27,23 +31,24 @@ Each object ends with its ``sla`` member (migration 0028). A ticket with a runni
 kept with its member as a template (nephthys/api/sla_now.py: its fixed text and, per running
 clock, its due instant's support reading), read with the object; each answer fills the templates
 in at the clock of the snapshot that brought the copy up to date (``now()``, the instant the
-changes were asked for), so such a copy's body is kept for that second of support time only: while
-no support time passes (nights, weekends, holidays) every answer is the same.
+changes were asked for), so such a copy's whole body is kept for that second of support time only:
+while no support time passes (nights, weekends, holidays) every answer is the same.
+
+What a copy holds, and its bounds, are in :class:`ActiveCopy`'s docstring.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import functools
-import heapq
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import numpy as np
 
 from nephthys.api import sla_now, stored_tickets
 from nephthys.api.status_case import LOWER, UPPER, upper_statuses
@@ -77,17 +82,22 @@ EVERY_TICKET = {
 SOME_TICKETS = f"""SELECT {_COLUMNS} FROM "ActiveTicketJson" j
     WHERE j."ticketId" = ANY($2::integer[]) AND j.status = $1::"TicketStatus" """
 
-Key = tuple[datetime, int]
-# Each row's "waitingOn" as one shared string (asyncpg makes a new one per row): a pointer a ticket.
-_WAITS: dict[str | None, str | None] = {"HELPERS": "HELPERS", "ASKER": "ASKER", None: None}
+# Whom a ticket waits on ("ActiveTicketJson"."waitingOn"), one byte a ticket.
+_WAIT_CODES: dict[str | None, int] = {None: 0, "HELPERS": 1, "ASKER": 2}
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+# Rows read per round trip when a copy is read whole: each batch is joined as it comes, so a whole
+# read never holds 80,000 row objects (and their bytes) beside the array it builds.
+_READ_BATCH = 2_000
+_SLA_MEMBER = stored_tickets.SLA_MEMBER
+_COMMA = ord(",")
+_NONE = np.zeros(0, np.int64)  # no positions
 
 
-def _shared_wait(value: str | None) -> str | None:
-    return _WAITS.setdefault(value, value)
-
-
-# Below and above every ticket id, to bisect on a creation time alone.
-_BEFORE_ANY_ID, _AFTER_ANY_ID = -(2**63), 2**63
+def _micros(at: datetime) -> int:
+    """An instant as whole microseconds since 1970 (PostgreSQL's and Python's resolution: exact)."""
+    return (at - _EPOCH) // _MICROSECOND
 
 
 def as_stored(json: bytes) -> bytes:
@@ -96,84 +106,280 @@ def as_stored(json: bytes) -> bytes:
 
 
 @dataclass
-class ActiveCopy:
-    """One status's stored objects as of a snapshot, in creation order.
+class _Rows:
+    """Some rows' objects joined by commas (as served), and their columns, in the rows' order."""
 
-    ``keys`` (createdAt, ticketId), ``jsons`` (the objects' bytes), ``cuts`` (where
-    each object's description member starts, and its length) and ``waits`` (whom the
-    ticket waits on: "HELPERS", "ASKER" or None) are parallel tuples in that order; ``where`` finds a ticket's key. They are tuples of tuples, bytes and
-    ints, which Python's garbage collector stops tracking, so ~80,000 kept items add
-    nothing to its full collections (lists would be walked by every one). A patch
-    builds new tuples (copying pointers); a whole body is one join of ``jsons``.
+    joined: bytes
+    lengths: np.ndarray  # each object's length in bytes
+    created: np.ndarray  # createdAt, in microseconds since 1970
+    ids: np.ndarray
+    cut_at: np.ndarray  # where the description cut starts, in the object
+    cut_length: np.ndarray
+    waits: np.ndarray  # _WAIT_CODES
+
+    @classmethod
+    def of(cls, rows: list[asyncpg.Record], served: Callable[[bytes], bytes]) -> _Rows:
+        count = len(rows)
+        jsons = [row["json"] for row in rows]
+        # A status member never spans two objects, so the case is rewritten over the joined bytes at once.
+        joined = served(b",".join(jsons))
+        return cls(
+            joined,
+            np.fromiter(map(len, jsons), np.int64, count),
+            np.fromiter((_micros(row["createdAt"]) for row in rows), np.int64, count),
+            np.fromiter((row["ticketId"] for row in rows), np.int32, count),
+            np.fromiter((row["descriptionAt"] for row in rows), np.int32, count),
+            np.fromiter((row["descriptionLength"] for row in rows), np.int32, count),
+            np.fromiter((_WAIT_CODES[row["waitingOn"]] for row in rows), np.int8, count),
+        )
+
+
+def _starts(lengths: np.ndarray) -> np.ndarray:
+    """Where each object starts in ``[`` + the objects joined by commas + ``]``, and one more entry:
+    object ``i`` is ``array[starts[i] : starts[i + 1] - 1]`` (what follows it is a comma or ``]``)."""
+    starts = np.empty(len(lengths) + 1, np.int64)
+    starts[0] = 1
+    np.cumsum(lengths + 1, out=starts[1:])
+    starts[1:] += 1
+    return starts
+
+
+def _joined_array(parts: list[bytes | memoryview]) -> bytes:
+    """``[`` + the parts (each one or more whole objects) joined by commas + ``]``, copied once."""
+    if not parts:
+        return b"[]"
+    pieces: list[bytes | memoryview] = [b"["]
+    for part in parts:
+        pieces += (part, b",")
+    pieces[-1] = b"]"
+    return b"".join(pieces)
+
+
+@dataclass
+class _Array:
+    """A JSON array of objects and where each starts (``_starts``)."""
+
+    data: bytes
+    starts: np.ndarray
+
+    def objects(self, low: int, high: int) -> memoryview:
+        """Objects ``low`` to ``high - 1`` joined by their commas (low < high)."""
+        return memoryview(self.data)[self.starts[low] : self.starts[high] - 1]
+
+    def compose(
+        self, runs: _Runs, rewritten: np.ndarray, values: list[bytes], members: np.ndarray | None = None
+    ) -> bytes:
+        """The array of the objects in ``runs`` (in order), the ``sla`` value of those at the
+        ``rewritten`` positions (in order, each inside a run) replaced by ``values``.
+
+        Each run is copied from the array with the byte before it (``[`` or a comma), so the pieces
+        are joined as they are, once; a rewritten object splits its run around its ``sla`` value
+        (``members``: where each one's value starts, when known).
+        """
+        lows, highs = runs
+        if not len(lows):
+            return b"[]"
+        starts = self.starts
+        begins, ends = starts[lows] - 1, starts[highs] - 1
+        ends_at_value = np.zeros(len(ends), bool)
+        if len(rewritten):
+            closing = starts[rewritten + 1] - 2  # each rewritten object's closing brace
+            if members is None:
+                members = _sla_values_at(self.data, starts[rewritten], closing)
+            # Segments from a run's start or a closing brace, to a run's end or an sla value.
+            begins = np.sort(np.concatenate((begins, closing)))
+            ends = np.concatenate((ends, members))
+            order = np.argsort(ends, kind="stable")
+            ends, ends_at_value = (
+                ends[order],
+                np.concatenate((ends_at_value, np.ones(len(members), bool)))[order],
+            )
+        begins[0] += 1  # the first run's "[" or comma: the array's own "[" goes first
+        view = memoryview(self.data)
+        pieces: list[bytes | memoryview] = [b"["]
+        if not len(rewritten):
+            pieces += [view[begin:end] for begin, end in zip(begins.tolist(), ends.tolist(), strict=True)]
+        else:
+            next_value = iter(values)
+            for begin, end, at_value in zip(
+                begins.tolist(), ends.tolist(), ends_at_value.tolist(), strict=True
+            ):
+                pieces.append(view[begin:end])
+                if at_value:
+                    pieces.append(next(next_value))
+        pieces.append(b"]")
+        return b"".join(pieces)
+
+    def each(self, positions: np.ndarray) -> list[bytes | memoryview]:
+        """The objects at ``positions``, one piece each."""
+        view, starts = memoryview(self.data), self.starts
+        begins, ends = starts[positions].tolist(), (starts[positions + 1] - 1).tolist()
+        return [view[begin:end] for begin, end in zip(begins, ends, strict=True)]
+
+    def rewritten(self, positions: np.ndarray, values: list[bytes]) -> _Array:
+        """This array with the ``sla`` value of the objects at ``positions`` (in order) replaced by
+        ``values``."""
+        if not len(positions):
+            return self
+        data, starts = self.data, self.starts
+        closing = starts[positions + 1] - 2  # each object's closing brace
+        members = _sla_values_at(data, starts[positions], closing)
+        lengths = np.diff(starts) - 1
+        lengths[positions] += np.fromiter(map(len, values), np.int64, len(values)) - (closing - members)
+        return _Array(self.compose(_one_run(0, len(lengths)), positions, values, members), _starts(lengths))
+
+
+def _sla_values_at(data: bytes, begins: np.ndarray, closing: np.ndarray) -> np.ndarray:
+    """Where the ``sla`` value of each object (from ``begins`` to its ``closing`` brace) starts."""
+    return np.fromiter(
+        (
+            data.rfind(_SLA_MEMBER, begin, end) + len(_SLA_MEMBER)
+            for begin, end in zip(begins.tolist(), closing.tolist(), strict=True)
+        ),
+        np.int64,
+        len(begins),
+    )
+
+
+# Ranges of consecutive positions: their lows and highs (exclusive), in order.
+_Runs = tuple[np.ndarray, np.ndarray]
+
+
+def _runs(positions: np.ndarray) -> _Runs:
+    """Sorted positions as ranges of consecutive ones."""
+    if not len(positions):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    breaks = np.flatnonzero(np.diff(positions) != 1) + 1
+    lows = positions[np.concatenate(([0], breaks))]
+    highs = positions[np.concatenate((breaks - 1, [len(positions) - 1]))] + 1
+    return lows, highs
+
+
+def _one_run(low: int, high: int) -> _Runs:
+    return np.array([low] if low < high else [], np.int64), np.array([high] if low < high else [], np.int64)
+
+
+@dataclass
+class ActiveCopy:
+    """One status's stored objects as of a snapshot, in creation order, in one JSON array.
+
+    ``array`` is the answer to the whole status with descriptions: ``[`` + the objects (as served:
+    the status's case) joined by commas + ``]``, one ``bytes``, served as it is. Beside it, one
+    entry per ticket in numpy arrays (about 30 bytes a ticket): where its object starts, its
+    creation instant (microseconds, to bisect on), its id, its description cut (offset in the
+    object, length) and whom it waits on (a byte). Nothing per ticket is a Python object, so the
+    copy adds nothing to the garbage collector's walks.
+
+    While tickets of the copy have a running SLA clock, the array holds their ``sla`` members as
+    shown at one second of support time (``SlaShown.key``): an answer for another second first
+    builds the next array with every running clock filled in at its instant (``show``) and drops
+    the one before, so such a copy is still one array, not an array and a body per second; after a
+    change within the same second, only the objects the patch put in are filled. Its tickets'
+    templates (sla_now.py) are kept beside it.
+
+    Bounds (what a copy holds beyond its array and those columns): the array without descriptions,
+    built the first time one is asked for and dropped at the next change or second shown
+    (API_DESCRIPTIONS=keys), and the templates of the tickets with a running clock. Every other
+    answer (a range, ``?waiting_on=``) is joined per request from the array and kept by nobody.
+
+    A patch builds the next array from runs of the current one and the new objects (one copy of
+    the bytes, what the join of the whole answer after a change cost before).
     """
 
     snapshot: str
     xmin: int
-    keys: tuple[Key, ...] = ()
-    jsons: tuple[bytes, ...] = ()
-    cuts: tuple[tuple[int, int], ...] = ()
-    waits: tuple[str | None, ...] = ()
-    where: dict[int, Key] = field(default_factory=dict)
+    array: _Array = field(default_factory=lambda: _Array(b"[]", _starts(np.zeros(0, np.int64))))
+    created: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    cut_at: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    cut_length: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    waits: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
     # The sla templates of the tickets with a running clock, by ticket id (sla_now.py).
     slas: dict[int, sla_now.Template] = field(default_factory=dict)
-    # Whole arrays already joined, by (descriptions, waiting_on): dropped at every patch. With running
-    # clocks, those of one support second (SlaShown.key), dropped when another is asked for.
-    _bodies: dict[tuple[bool, str | None], bytes] = field(default_factory=dict)
-    _bodies_at: int | None = None
+    # Built when first needed, dropped at every patch: the array without descriptions; the positions
+    # of the tickets in ``slas``.
+    _hidden: _Array | None = None
+    _running: np.ndarray | None = None
+    # The support second (SlaShown.key) whose sla values the running tickets' objects in ``array``
+    # hold (None: as stored, since a read), but for those of ``_unshown``: running tickets put in by
+    # a patch since, their objects as stored.
+    _shown_at: int | None = None
+    _unshown: set[int] = field(default_factory=set)
 
     @classmethod
     def read(
-        cls,
-        snapshot: str,
-        xmin: int,
-        rows: list[asyncpg.Record],
-        served: Callable[[bytes], bytes] = as_stored,
-        slas: dict[int, sla_now.Template] | None = None,
+        cls, snapshot: str, xmin: int, batches: list[_Rows], slas: dict[int, sla_now.Template] | None = None
     ) -> ActiveCopy:
-        """A copy of ``rows``, each object's bytes as ``served`` makes them (the status's case), with
-        the ``slas`` templates of those with a running clock."""
-        keys = [_key(row) for row in rows]  # already in order
+        """A copy of the rows read in ``batches`` (in order), with the ``slas`` templates of those with a
+        running clock."""
+        batches = [batch for batch in batches if len(batch.ids)]
+        if not batches:
+            return cls(snapshot, xmin, slas=dict(slas or {}))
+
+        def column(name: str) -> np.ndarray:
+            return np.concatenate([getattr(batch, name) for batch in batches])
+
         return cls(
             snapshot,
             xmin,
-            tuple(keys),
-            tuple(served(row["json"]) for row in rows),
-            tuple((row["descriptionAt"], row["descriptionLength"]) for row in rows),
-            tuple(_shared_wait(row["waitingOn"]) for row in rows),
-            {key[1]: key for key in keys},
+            _Array(_joined_array([batch.joined for batch in batches]), _starts(column("lengths"))),
+            column("created"),
+            column("ids"),
+            column("cut_at"),
+            column("cut_length"),
+            column("waits"),
             dict(slas or {}),
         )
 
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
     def patch(
-        self,
-        snapshot: str,
-        xmin: int,
-        changed: list[int],
-        rows: list[asyncpg.Record],
-        served: Callable[[bytes], bytes] = as_stored,
-        slas: dict[int, sla_now.Template] | None = None,
+        self, snapshot: str, xmin: int, changed: list[int], rows: _Rows, slas: dict[int, sla_now.Template]
     ) -> None:
         """Replace the ``changed`` tickets by ``rows`` (those of them that have this status now), with
         the ``slas`` templates of those with a running clock."""
-        keys, jsons, cuts, waits = list(self.keys), list(self.jsons), list(self.cuts), list(self.waits)
         for ticket_id in changed:
             self.slas.pop(ticket_id, None)
-            key = self.where.pop(ticket_id, None)
-            if key is not None:
-                at = bisect.bisect_left(keys, key)
-                del keys[at], jsons[at], cuts[at], waits[at]
-        for row in rows:
-            key = _key(row)
-            at = bisect.bisect_left(keys, key)
-            keys.insert(at, key)
-            jsons.insert(at, served(row["json"]))
-            cuts.insert(at, (row["descriptionAt"], row["descriptionLength"]))
-            waits.insert(at, _shared_wait(row["waitingOn"]))
-            self.where[key[1]] = key
-        self.slas.update(slas or {})
-        self.keys, self.jsons, self.cuts, self.waits = tuple(keys), tuple(jsons), tuple(cuts), tuple(waits)
+            self._unshown.discard(ticket_id)
+        self.slas.update(slas)
+        self._unshown.update(slas)
+        gone = np.isin(self.ids, np.asarray(changed, np.int32))
+        kept = np.flatnonzero(~gone)
+        # The new objects in key order, and where each goes among the kept ones.
+        order = np.lexsort((rows.ids, rows.created))
+        kept_created, kept_ids = self.created[kept], self.ids[kept]
+        places = np.empty(len(order), np.int64)
+        for i, row in enumerate(order.tolist()):
+            created, ticket_id = rows.created[row], rows.ids[row]
+            low = int(np.searchsorted(kept_created, created, "left"))
+            high = int(np.searchsorted(kept_created, created, "right"))
+            places[i] = low + int(np.searchsorted(kept_ids[low:high], ticket_id))
+        # The next array: runs of kept objects from the current one, the new objects between them.
+        lengths = np.diff(self.array.starts) - 1
+        new_starts = _starts(rows.lengths)
+        new_view = memoryview(rows.joined)
+        parts: list[bytes | memoryview] = []
+        run_low = 0  # in ``kept``
+        for i, row in enumerate(order.tolist()):
+            place = int(places[i])
+            parts += _kept_runs(self.array, kept, run_low, place)
+            parts.append(new_view[new_starts[row] - 1 : new_starts[row + 1] - 2])
+            run_low = place
+        parts += _kept_runs(self.array, kept, run_low, len(kept))
+
+        def merged(current: np.ndarray, new: np.ndarray) -> np.ndarray:
+            return np.insert(current[kept], places, new[order])
+
+        self.array = _Array(_joined_array(parts), _starts(merged(lengths, rows.lengths)))
+        self.created = merged(self.created, rows.created)
+        self.ids = merged(self.ids, rows.ids)
+        self.cut_at = merged(self.cut_at, rows.cut_at)
+        self.cut_length = merged(self.cut_length, rows.cut_length)
+        self.waits = merged(self.waits, rows.waits)
+        self._hidden = self._running = None
         self.advance(snapshot, xmin)
-        self._bodies.clear()
 
     def advance(self, snapshot: str, xmin: int) -> None:
         self.snapshot, self.xmin = snapshot, xmin
@@ -188,21 +394,14 @@ class ActiveCopy:
     ) -> bytes:
         """The JSON array of the tickets created in [since, until] (waiting on ``waiting_on``, when
         given), oldest first; the running clocks shown at ``shown``'s instant."""
+        self.show(shown)
         low, high = self._range(since, until)
-        whole = low == 0 and high == len(self.keys)
-        if whole and self.slas:
-            # A copy with running clocks changes with the time: its bodies hold for their instant only.
-            assert shown is not None, "a copy with running clocks is shown at an instant"
-            if self._bodies_at != shown.key:
-                self._bodies.clear()
-                self._bodies_at = shown.key
-        cached = (descriptions, waiting_on)
-        if whole and cached in self._bodies:
-            return self._bodies[cached]
-        body = _array([json for _, json in self.entries(descriptions, since, until, waiting_on, shown)])
-        if whole:
-            self._bodies[cached] = body
-        return body
+        source = self.array if descriptions else self.hidden()
+        if low == 0 and high == self.count and waiting_on is None:
+            return source.data
+        if waiting_on is None:
+            return _joined_array([source.objects(low, high)] if low < high else [])
+        return source.compose(_runs(self._waiting(low, high, waiting_on)), _NONE, [])
 
     def entries(
         self,
@@ -211,49 +410,103 @@ class ActiveCopy:
         until: datetime | None,
         waiting_on: str | None = None,
         shown: sla_now.SlaShown | None = None,
-    ) -> list[tuple[Key, bytes]]:
-        """(key, object bytes) of the tickets ``body`` answers, in order (to merge with another copy's)."""
+    ) -> tuple[np.ndarray, np.ndarray, list[bytes | memoryview]]:
+        """The tickets ``body`` answers, in order (to merge with another copy's): their creation
+        instants, ids, and objects."""
+        self.show(shown)
         low, high = self._range(since, until)
-        found: Iterable[tuple[Key, bytes, tuple[int, int]]] = zip(
-            self.keys[low:high], self.jsons[low:high], self.cuts[low:high], strict=True
+        selected = (
+            np.arange(low, high, dtype=np.int64)
+            if waiting_on is None
+            else self._waiting(low, high, waiting_on)
         )
-        if waiting_on is not None:
-            found = (
-                entry for entry, waits in zip(found, self.waits[low:high], strict=True) if waits == waiting_on
+        source = self.array if descriptions else self.hidden()
+        return self.created[selected], self.ids[selected], source.each(selected)
+
+    def show(self, shown: sla_now.SlaShown | None) -> None:
+        """Make the array hold the running clocks as shown at ``shown``'s instant (a copy without
+        running clocks is always as shown)."""
+        if not self.slas:
+            return
+        assert shown is not None, "a copy with running clocks is shown at an instant"
+        if self._shown_at == shown.key:
+            if not self._unshown:
+                return
+            # Only the objects a patch put in since: the others already hold this second's values.
+            running = np.flatnonzero(
+                np.isin(self.ids, np.fromiter(self._unshown, np.int32, len(self._unshown)))
             )
-        if descriptions:
-            entries = [(key, json) for key, json, _ in found]
         else:
-            entries = [
-                (key, stored_tickets.without_description(json, at, length))
-                for key, json, (at, length) in found
-            ]
-        if self.slas:
-            assert shown is not None, "a copy with running clocks is shown at an instant"
-            slas, fill, rewrite = self.slas, shown.fill, stored_tickets.with_sla_value
-            entries = [
-                (key, json) if (parts := slas.get(key[1])) is None else (key, rewrite(json, fill(parts)))
-                for key, json in entries
-            ]
-        return entries
+            running = self.running()
+        self.array = self.array.rewritten(running, self._values(running, shown))
+        self._hidden, self._shown_at = None, shown.key
+        self._unshown.clear()
+
+    def hidden(self) -> _Array:
+        """The array without descriptions (and without the titles that are the question's words):
+        ``stored_tickets.without_description`` of every object."""
+        if self._hidden is None:
+            data, starts = self.array.data, self.array.starts
+            view = memoryview(data)
+            cuts = starts[:-1] + self.cut_at
+            # A cut that starts at a comma is the description member alone and goes; one that starts
+            # at the title's value runs to the description's end and becomes null.
+            members = np.frombuffer(data, np.uint8)[cuts] == _COMMA if len(cuts) else np.zeros(0, bool)
+            pieces: list[bytes | memoryview] = [view[:1]]
+            copied = 1
+            for cut, length, member in zip(
+                cuts.tolist(), self.cut_length.tolist(), members.tolist(), strict=True
+            ):
+                pieces.append(view[copied:cut])
+                if not member:
+                    pieces.append(b"null")
+                copied = cut + length
+            pieces.append(view[copied:])
+            lengths = np.diff(starts) - 1 - self.cut_length + np.where(members, 0, len(b"null"))
+            self._hidden = _Array(b"".join(pieces), _starts(lengths))
+        return self._hidden
+
+    def running(self) -> np.ndarray:
+        """The positions of the tickets with a running clock, in order."""
+        if self._running is None:
+            ids = np.fromiter(self.slas, np.int32, len(self.slas))
+            self._running = np.flatnonzero(np.isin(self.ids, ids))
+        return self._running
+
+    def _values(self, positions: np.ndarray, shown: sla_now.SlaShown) -> list[bytes]:
+        slas, fill = self.slas, shown.fill
+        return [fill(slas[ticket_id]) for ticket_id in self.ids[positions].tolist()]
+
+    def _waiting(self, low: int, high: int, waiting_on: str) -> np.ndarray:
+        return np.flatnonzero(self.waits[low:high] == _WAIT_CODES[waiting_on]) + low
 
     def _range(self, since: datetime | None, until: datetime | None) -> tuple[int, int]:
-        low = 0 if since is None else bisect.bisect_left(self.keys, (since, _BEFORE_ANY_ID))
-        high = len(self.keys) if until is None else bisect.bisect_right(self.keys, (until, _AFTER_ANY_ID))
-        return low, high
+        low = 0 if since is None else int(np.searchsorted(self.created, _micros(since), "left"))
+        high = self.count if until is None else int(np.searchsorted(self.created, _micros(until), "right"))
+        return low, max(low, high)
 
 
-def _array(parts: list[bytes]) -> bytes:
-    """``[`` + the parts joined by commas + ``]``, copying the parts' bytes once (``parts`` is changed)."""
-    if not parts:
-        return b"[]"
-    parts[0] = b"[" + parts[0]
-    parts[-1] = parts[-1] + b"]"
-    return b",".join(parts)
+def merged_body(
+    copies: list[ActiveCopy],
+    descriptions: bool,
+    since: datetime | None,
+    until: datetime | None,
+    waiting_on: str | None,
+    shown: sla_now.SlaShown | None,
+) -> bytes:
+    """The copies' answers as one array, in (createdAt, id) order."""
+    found = [copy.entries(descriptions, since, until, waiting_on, shown) for copy in copies]
+    order = np.lexsort(
+        (np.concatenate([ids for _, ids, _ in found]), np.concatenate([at for at, _, _ in found]))
+    )
+    objects = [each for _, _, pieces in found for each in pieces]
+    return _joined_array([objects[at] for at in order.tolist()])
 
 
-def _key(row: asyncpg.Record) -> Key:
-    return (row["createdAt"], row["ticketId"])
+def _kept_runs(array: _Array, kept: np.ndarray, low: int, high: int) -> list[memoryview]:
+    """The kept objects ``kept[low:high]`` as runs of consecutive ones in ``array``."""
+    lows, highs = _runs(kept[low:high])
+    return [array.objects(first, last) for first, last in zip(lows.tolist(), highs.tolist(), strict=True)]
 
 
 class ActiveTicketsMemo:
@@ -300,14 +553,11 @@ class ActiveTicketsMemo:
             shown = sla_now.SlaShown(self._now, self._calendar) if any(copy.slas for copy in copies) else None
             if len(copies) == 1:
                 return copies[0].body(descriptions, since, until, waiting_on, shown)
-            merged = heapq.merge(
-                *(copy.entries(descriptions, since, until, waiting_on, shown) for copy in copies)
-            )
-            return _array([json for _, json in merged])
+            return merged_body(copies, descriptions, since, until, waiting_on, shown)
 
     async def read_at_start(self, driver: asyncpg.Connection, *, descriptions: bool) -> None:
-        """Read both copies now, and join each one's whole array as a request with ``descriptions``
-        gets it, so the first such request after start only brings them up to date.
+        """Read both copies now (and, without ``descriptions``, cut each one's array as such a request
+        gets it), so the first request after start only brings them up to date.
 
         ``driver`` must not be in a transaction. Each copy in its own snapshot, as a request would.
         """
@@ -315,8 +565,8 @@ class ActiveTicketsMemo:
             async with self._locks[status]:
                 async with driver.transaction(isolation="repeatable_read", readonly=True):
                     copy = await self._up_to_date(driver, status)
-                if not copy.slas:  # one with running clocks is joined for its answers' instants
-                    copy.body(descriptions, None, None)
+                if not descriptions:
+                    copy.hidden()
 
     async def _up_to_date(self, driver: asyncpg.Connection, status: str) -> ActiveCopy:
         copy = self._copies.get(status)
@@ -328,15 +578,22 @@ class ActiveTicketsMemo:
         if copy is None or copy.xmin < now["pruned_below"] or None in changed:
             for setting in stored_tickets.READ_SETTINGS:
                 await driver.execute(setting)
-            rows = await driver.fetch(EVERY_TICKET[status])
-            copy = ActiveCopy.read(
-                snapshot, xmin, rows, self._served[status], await self._templates(driver, rows)
-            )
+            batches, slas = [], {}
+            cursor = await driver.cursor(EVERY_TICKET[status])
+            while rows := await cursor.fetch(_READ_BATCH):
+                batches.append(_Rows.of(rows, self._served[status]))
+                slas.update(await self._templates(driver, rows))
+                del rows
+            copy = ActiveCopy.read(snapshot, xmin, batches, slas)
             self._copies[status] = copy
         elif changed:
             rows = await driver.fetch(SOME_TICKETS, status, changed)
             copy.patch(
-                snapshot, xmin, changed, rows, self._served[status], await self._templates(driver, rows)
+                snapshot,
+                xmin,
+                changed,
+                _Rows.of(rows, self._served[status]),
+                await self._templates(driver, rows),
             )
         else:
             copy.advance(snapshot, xmin)
