@@ -131,34 +131,38 @@ def stored_running(json: bytes | memoryview) -> bool:
 with_value = stored_tickets.with_sla_value
 
 
-def rewrite_joined(data: bytes, values: dict[int, bytes]) -> list[bytes | memoryview]:
-    """Objects each preceded by a comma (an export block, a batch of rows) with the ``sla`` of the
-    tickets in ``values`` rewritten; as pieces to send one after another (the rest not copied).
+def rewrite_joined(
+    data: bytes | bytearray, values: dict[int, bytes], begin: int = 0, finish: int | None = None
+) -> list[bytes | memoryview]:
+    """Objects each preceded by a comma (an export block, a batch of rows: ``data[begin:finish]``)
+    with the ``sla`` of the tickets in ``values`` rewritten; as pieces to send one after another
+    (views of ``data``, the rest not copied).
 
     ``values`` is in the objects' order (creation order, as a block holds them): each is looked
     for after the previous one, so a block is scanned once whatever the number rewritten. An
     object starts at ``,{"id":N,"title":`` (a user object starts ``{"id":`` after a colon, never
     after a comma; a string's quotes are escaped), and its ``sla`` member is its last.
     """
+    finish = len(data) if finish is None else finish
     view = memoryview(data)
     pieces: list[bytes | memoryview] = []
-    position = 0  # copied up to here
-    searched = 0  # the next object is looked for from here
+    position = begin  # copied up to here
+    searched = begin  # the next object is looked for from here
     for ticket_id, value in values.items():
-        start = data.find(b',{"id":%d,"title":' % ticket_id, searched)
+        start = data.find(b',{"id":%d,"title":' % ticket_id, searched, finish)
         if start < 0:
-            start = data.find(b',{"id":%d,"title":' % ticket_id, 0, searched)  # out of order: look back
+            start = data.find(b',{"id":%d,"title":' % ticket_id, begin, searched)  # out of order: look back
             if start < position:
                 continue
-        end = data.find(b',{"id":', start + 1)
-        end = len(data) if end < 0 else end
+        end = data.find(b',{"id":', start + 1, finish)
+        end = finish if end < 0 else end
         member = data.rfind(SLA_MEMBER, start, end)
         if member < 0:
             continue
         pieces.append(view[position : member + len(SLA_MEMBER)])
         pieces.append(value)
         position, searched = end - 1, end  # the value runs to the object's closing brace
-    pieces.append(view[position:])
+    pieces.append(view[position:finish])
     return pieces
 
 

@@ -25,7 +25,7 @@ drops blocks that are no longer usable and builds new ones, one statement each
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -193,28 +193,27 @@ async def put_blocks_rewriting(
     descriptions: bool,
 ) -> None:
     """``put_blocks``, where a block holding tickets whose ``sla`` is rewritten (``rewrites``: their
-    values, by id, for a key range) is read alone and passed on rewritten (nephthys/api/sla_now.py)."""
+    values, by id, for a key range) is passed on rewritten (nephthys/api/sla_now.py): the run's
+    blocks still arrive in one COPY, each block whole, and one holding such tickets is passed on as
+    one piece, its stored bytes spliced with the values (one scan of it, one copy)."""
     assert segment.blocks is not None
-    clean: list[Block] = []
-    for block in segment.blocks:
-        values = rewrites(block.start, block.end)
-        if not values:
-            clean.append(block)
-            continue
-        if clean:
-            await put_blocks(driver, Segment(tuple(clean), None, None), put, descriptions=descriptions)
-            clean = []
-        stored = await driver.fetchval(_ONE_BLOCK[descriptions], block.start[0], block.start[1])
-        await put(b"".join(sla_now.rewrite_joined(stored, values)))
-    if clean:
-        await put_blocks(driver, Segment(tuple(clean), None, None), put, descriptions=descriptions)
+    values = BinaryCopyValues()
+    blocks = iter(segment.blocks)
 
+    async def sink(chunk: bytes) -> None:
+        for data, start, end in values.whole_values(chunk):
+            block = next(blocks, None)
+            if block is None:
+                raise ValueError("binary COPY: more blocks than asked for")
+            found = rewrites(block.start, block.end)
+            if found:
+                await put(b"".join(sla_now.rewrite_joined(data, found, start, end)))
+            elif end > start:
+                await put(memoryview(data)[start:end])
 
-_ONE_BLOCK = {
-    descriptions: f"""SELECT {"json" if descriptions else '"jsonWithoutDescriptions"'} FROM "TicketJsonBlock"
-        WHERE "startAt" = $1 AND "startId" = $2"""
-    for descriptions in (True, False)
-}
+    await driver.copy_from_query(blocks_sql(segment, descriptions), output=sink, format="binary")
+    if not values.ended or next(blocks, None) is not None:
+        raise ValueError("binary COPY: the stream ended early")
 
 
 async def usable_blocks(driver: asyncpg.Connection) -> list[Block]:
@@ -229,9 +228,12 @@ class BinaryCopyValues:
 
     PostgreSQL's binary COPY format: an 19-byte header, then per row a 16-bit
     field count and a 32-bit length before the value, and a field count of -1 at
-    the end. The stream arrives in chunks that split anywhere; ``feed`` returns
+    the end. The stream arrives in chunks that split anywhere. ``feed`` returns
     the value bytes of a chunk as views into it (nothing is copied), values'
-    boundaries are not kept (the blocks carry their own separators).
+    boundaries not kept (the blocks carry their own separators); ``whole_values``
+    returns each value completed in a chunk, where it starts and ends (a value
+    that arrived across chunks is joined: PostgreSQL sends each row as one message
+    and asyncpg hands on whole messages, so that is rare).
     """
 
     _HEADER = 19
@@ -241,27 +243,48 @@ class BinaryCopyValues:
         self._framing = bytearray()
         self._state = "header"  # header → count → length → value → count … → end
         self._value_left = 0
+        self._partial: bytearray | None = None  # a value begun in an earlier chunk (whole_values)
 
-    def feed(self, chunk: bytes) -> list[memoryview]:
-        values: list[memoryview] = []
+    def feed(self, chunk: bytes | bytearray) -> list[memoryview]:
         view = memoryview(chunk)
-        while view:
+        return [view[start:end] for start, end, _ in self._spans(chunk) if end > start]
+
+    def whole_values(self, chunk: bytes | bytearray) -> list[tuple[bytes | bytearray, int, int]]:
+        """Each value completed in ``chunk``, as (buffer, start, end): a span of ``chunk`` when it
+        lies in it whole, else its bytes joined."""
+        values: list[tuple[bytes | bytearray, int, int]] = []
+        for start, end, completed in self._spans(chunk):
+            if self._partial is None and completed:
+                values.append((chunk, start, end))
+                continue
+            if self._partial is None:
+                self._partial = bytearray()
+            self._partial += memoryview(chunk)[start:end]
+            if completed:
+                values.append((bytes(self._partial), 0, len(self._partial)))
+                self._partial = None
+        return values
+
+    def _spans(self, chunk: bytes | bytearray) -> Iterator[tuple[int, int, bool]]:
+        """The value bytes in ``chunk``: (start, end, whether the value ends there), an empty value too."""
+        at, size = 0, len(chunk)
+        while at < size:
             if self._state == "value":
-                taken = view[: self._value_left]
-                values.append(taken)
-                view = view[len(taken) :]
-                self._value_left -= len(taken)
+                taken = min(self._value_left, size - at)
+                self._value_left -= taken
+                yield at, at + taken, not self._value_left
+                at += taken
                 if not self._value_left:
                     self._expect("count", 2)
                 continue
             if self._state == "end":
                 raise ValueError("binary COPY: data after the end marker")
-            wanted = self._need - len(self._framing)
-            self._framing += view[:wanted]
-            view = view[wanted:]
+            wanted = min(self._need - len(self._framing), size - at)
+            self._framing += chunk[at : at + wanted]
+            at += wanted
             if len(self._framing) == self._need:
-                self._framing_done(bytes(self._framing))
-        return values
+                if self._framing_done(bytes(self._framing)):
+                    yield at, at, True  # an empty value
 
     @property
     def ended(self) -> bool:
@@ -271,7 +294,8 @@ class BinaryCopyValues:
         self._state, self._need = state, size
         self._framing.clear()
 
-    def _framing_done(self, framing: bytes) -> None:
+    def _framing_done(self, framing: bytes) -> bool:
+        """Move on past a piece of framing; True when it was the length of an empty value."""
         if self._state == "header":
             if not framing.startswith(b"PGCOPY\n\xff\r\n\x00"):
                 raise ValueError("binary COPY: not a binary COPY header")
@@ -293,3 +317,5 @@ class BinaryCopyValues:
                 self._state = "value"
             else:
                 self._expect("count", 2)
+                return True
+        return False

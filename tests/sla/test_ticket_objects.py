@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import orjson
 import pytest
 
-from nephthys.api import sla_now
+from nephthys.api import sla_now, stored_tickets, ticket_blocks, tickets
 from nephthys.database.engine import create_engine, session_factory
 from nephthys.sla import clocks
 from nephthys.sla.clocks import SlaState, TicketSpanKind
@@ -165,3 +166,77 @@ def test_a_block_is_rewritten_in_one_pass_only_where_clocks_run():
         {"first_response": None}, None,
     ]  # fmt: skip
     assert [ticket["title"] for ticket in shown] == [orjson.loads(f'"{tricky}"')] * 8
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        london(2025, 6, 3, 17, 40),  # the unanswered ticket's first response running, not yet due
+        london(2025, 6, 4, 9, 30, 15, 250_000),  # some running, some past their due instant
+        london(2025, 6, 7, 12, 0),  # a Saturday
+        london(2025, 12, 1, 10, 0),  # every running clock long overdue
+    ],
+)
+async def test_the_exports_spliced_blocks_equal_the_objects_rendered_one_by_one(desk, team, now):
+    """The export splices the running tickets' ``sla`` into its blocks as they stream past (one COPY
+    of the run of blocks): byte for byte what each stored object rewritten alone gives at the same
+    instant, with and without descriptions."""
+    async with desk(**SLA) as d:
+        await tell_five_stories(d)
+        engine = create_engine(d.db_url)
+        try:
+            kept = await keep_blocks(session_factory(engine), per_block=2, settled_after=timedelta(0))
+            assert kept.built >= 2
+        finally:
+            await engine.dispose()
+        pieces: list[bytes] = []
+
+        async def put(piece) -> None:
+            pieces.append(bytes(piece))
+
+        driver = await asyncpg.connect(d.db_url)
+        try:
+            async with driver.transaction(isolation="repeatable_read", readonly=True):
+                blocks = await ticket_blocks.usable_blocks(driver)
+                for descriptions in (True, False):
+                    query = tickets.TicketFilter(
+                        since=datetime(2000, 1, 1, tzinfo=UTC), descriptions=descriptions
+                    )
+                    segments = ticket_blocks.plan(blocks, query.since, query.until)
+                    rewrites = await tickets.sla_rewrites(driver, query, CALENDAR, now)
+                    in_blocks = [
+                        ticket_id
+                        for segment in segments
+                        if segment.blocks
+                        for block in segment.blocks
+                        for ticket_id in rewrites.within(block.start, block.end)
+                    ]
+                    assert in_blocks  # blocks holding a running clock are spliced
+                    pieces.clear()
+                    await tickets.put_segments(driver, query, segments, rewrites, put)
+                    columns = '"ticketId", "createdAt", json, "descriptionAt", "descriptionLength"'
+                    rows = await driver.fetch(
+                        f"""SELECT j."ticketId", {stored_tickets.json_bytes(descriptions)} AS json
+                            FROM (SELECT {columns} FROM "ActiveTicketJson" UNION ALL SELECT {columns} FROM "ClosedTicketJson") j
+                            ORDER BY j."createdAt", j."ticketId" """
+                    )
+                    one_by_one = await sla_now.rewrite_objects(
+                        driver, [(row["ticketId"], row["json"]) for row in rows], CALENDAR, now
+                    )
+                    assert len(one_by_one) == len(rows) >= 5
+                    assert b"".join(pieces) == b"".join(b"," + json for json in one_by_one)
+        finally:
+            await driver.close()
+
+
+def test_a_block_among_others_is_spliced_within_its_own_bounds():
+    """A block handed over as its span of a larger buffer (the COPY's chunk) is cut only inside it."""
+    objects = [
+        b',{"id":%d,"title":"t%d","sla":{"first_response":null}}' % (ticket_id, ticket_id)
+        for ticket_id in range(1, 7)
+    ]
+    before, block, after = b"".join(objects[:2]), b"".join(objects[2:4]), b"".join(objects[4:])
+    chunk = bytearray(before + block + after)
+    values = {3: b'{"three":3}', 4: b"null", 5: b'{"five":5}'}  # 5 is not in the block: left alone
+    spliced = b"".join(sla_now.rewrite_joined(chunk, values, len(before), len(before) + len(block)))
+    assert spliced == b',{"id":3,"title":"t3","sla":{"three":3}},{"id":4,"title":"t4","sla":null}'
