@@ -358,11 +358,9 @@ async def sla_rewrites(
     their ``sla`` at ``now`` (default: the database's)."""
     if query.status == "CLOSED":
         return _NO_REWRITES
-    found, keys = await sla_now.running_in_range(driver, query.since, query.until)
-    if not found:
-        return _NO_REWRITES
     shown = sla_now.SlaShown(now or await sla_now.database_now(driver), calendar)
-    return _SlaRewrites({ticket_id: shown.value(clocks) for ticket_id, clocks in found.items()}, keys)
+    values, keys = await sla_now.running_values_in_range(driver, query.since, query.until, shown)
+    return _SlaRewrites(values, keys) if values else _NO_REWRITES
 
 
 async def put_segments(

@@ -5,6 +5,7 @@ the answer's instant; and the served member's arithmetic (nephthys/api/sla_now.p
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -240,3 +241,31 @@ def test_a_block_among_others_is_spliced_within_its_own_bounds():
     values = {3: b'{"three":3}', 4: b"null", 5: b'{"five":5}'}  # 5 is not in the block: left alone
     spliced = b"".join(sla_now.rewrite_joined(chunk, values, len(before), len(before) + len(block)))
     assert spliced == b',{"id":3,"title":"t3","sla":{"three":3}},{"id":4,"title":"t4","sla":null}'
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_an_exports_values_are_each_tickets_value_byte_for_byte(seed):
+    """``SlaShown.values`` (every running ticket of an export at once, from its clock rows) gives the
+    bytes ``SlaShown.value`` gives for each ticket alone: running, due, past due, paused, met,
+    breached and due-less running clocks, at instants in and out of support hours."""
+    chooser = random.Random(seed)
+    now = london(2025, 5, 27, 9, 0) + timedelta(seconds=chooser.randrange(0, 14 * 86400), microseconds=1234)
+    shown = sla_now.SlaShown(now, CALENDAR)
+    rows, by_ticket = [], {}
+    for ticket_id in range(1, 400):
+        kinds = chooser.sample(list(TicketSpanKind), chooser.randrange(1, 4))
+        for kind in kinds:
+            state = chooser.choice(list(SlaState))
+            target = chooser.choice([10, 30, 60, 480])
+            minutes = chooser.choice([0.0, 12.5, 0.125, 29.999, 100.25, chooser.random() * 500])
+            due = None
+            if state is SlaState.RUNNING and chooser.random() > 0.1:
+                due = now + timedelta(
+                    seconds=chooser.randrange(-30 * 86400, 30 * 86400), microseconds=chooser.randrange(10**6)
+                )
+            clock = stored(kind=kind, target_minutes=target, state=state, minutes=minutes, due_at=due)
+            by_ticket.setdefault(ticket_id, []).append(clock)
+            rows.append((ticket_id, kind.value, target, state.value, minutes, due, now))
+    chooser.shuffle(rows)
+    expected = {ticket_id: shown.value(ticket_clocks) for ticket_id, ticket_clocks in by_ticket.items()}
+    assert shown.values(rows) == expected
