@@ -201,6 +201,33 @@ def rewrite_joined(
     return pieces
 
 
+def rewrite_at_ends(
+    data: bytes | bytearray, values: Iterable[bytes], ends: Sequence[int], begin: int, finish: int
+) -> list[bytes | memoryview] | None:
+    """``rewrite_joined`` where the objects to rewrite are known to end at ``ends`` (octets from
+    ``begin``, past each closing brace; an export block keeps them, migration 0031): each
+    ``sla`` member is found back from its object's end, nothing else is read. None when an object
+    does not end where it should (the caller scans for them instead)."""
+    view = memoryview(data)
+    pieces: list[bytes | memoryview] = []
+    position = begin
+    for value, end in zip(values, ends, strict=True):
+        close = begin + end - 1  # the object's closing brace
+        if close >= finish or data[close] != _CLOSING_BRACE:
+            return None
+        member = data.rfind(SLA_MEMBER, position, close)
+        if member < 0:
+            return None
+        pieces.append(view[position : member + len(SLA_MEMBER)])
+        pieces.append(value)
+        position = close
+    pieces.append(view[position:finish])
+    return pieces
+
+
+_CLOSING_BRACE = ord("}")
+
+
 _CLOCK_COLUMNS = """c."ticketId", c.kind, c."targetMinutes", c."startAt", c.state, c.minutes, c."runningSince",
     c."dueAt", c."warnAt", c."missedBefore", c."ticketCreatedAt" """
 _OF_TICKETS = f"""SELECT {_CLOCK_COLUMNS} FROM "TicketSlaClock" c WHERE c."ticketId" = ANY($1::int[])"""

@@ -81,27 +81,39 @@ BLOCK_RANGES = (
 )
 
 
-def _joined(object_bytes: str) -> str:
-    """The objects of row ``j``, each preceded by a comma, joined in creation order."""
-    return f"""coalesce(string_agg(','::bytea || {object_bytes}, ''::bytea
-        ORDER BY j."createdAt", j."ticketId"), '')"""
-
-
-# One block: the objects in [$1/$2, $3/$4), with and without descriptions, read in the statement
-# that stores them with its snapshot.
+# One block: the objects in [$1/$2, $3/$4), with and without descriptions, each preceded by a
+# comma and joined in creation order, and where the objects whose stored sla has a running clock
+# end in each (a running total of the lengths: the octet after each object's closing brace), read
+# in the statement that stores them with its snapshot. An object's sla member is its last, and
+# starts at its one ``,"sla":`` (a string's quotes are escaped); ``"state":"running"`` after it is
+# what sla_now.stored_running looks for.
 _STORED_COLUMNS = '"createdAt", "ticketId", json, "descriptionAt", "descriptionLength"'
+_RUNNING = """position('"state":"running"'::bytea IN substring(o.bytes FROM position(',"sla":'::bytea IN o.bytes))) > 0"""
+_IN_ORDER = 'ORDER BY o."createdAt", o."ticketId"'
 BUILD_BLOCK = f"""INSERT INTO "TicketJsonBlock"
-        ("startAt", "startId", "endAt", "endId", tickets, json, "jsonWithoutDescriptions", snapshot, "snapshotXmin")
+        ("startAt", "startId", "endAt", "endId", tickets, json, "jsonWithoutDescriptions", snapshot, "snapshotXmin",
+         "runningIds", "runningEnds", "runningEndsWithoutDescriptions")
     SELECT $1, $2, $3, $4, count(*),
-        {_joined(stored_tickets.json_bytes(descriptions=True))},
-        {_joined(stored_tickets.json_bytes(descriptions=False))},
-        pg_current_snapshot()::text, pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-    FROM (SELECT {_STORED_COLUMNS} FROM "ActiveTicketJson"
-          UNION ALL SELECT {_STORED_COLUMNS} FROM "ClosedTicketJson") j
-    WHERE (j."createdAt", j."ticketId") >= ($1::timestamptz, $2::integer)
-      AND (j."createdAt", j."ticketId") < ($3::timestamptz, $4::integer)
-      -- Implied by the two above; without them the planner misjudges the range and scans whole tables.
-      AND j."createdAt" >= $1::timestamptz AND j."createdAt" <= $3::timestamptz"""
+        coalesce(string_agg(','::bytea || o.bytes, ''::bytea {_IN_ORDER}), ''),
+        coalesce(string_agg(','::bytea || o.without, ''::bytea {_IN_ORDER}), ''),
+        pg_current_snapshot()::text, pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+        coalesce(array_agg(o."ticketId" {_IN_ORDER}) FILTER (WHERE o.running), '{{}}'),
+        coalesce(array_agg(o.ends {_IN_ORDER}) FILTER (WHERE o.running), '{{}}'),
+        coalesce(array_agg(o.ends_without {_IN_ORDER}) FILTER (WHERE o.running), '{{}}')
+    FROM (
+        SELECT o.*, {_RUNNING} AS running,
+            CAST(sum(1 + octet_length(o.bytes)) OVER ({_IN_ORDER}) AS integer) AS ends,
+            CAST(sum(1 + octet_length(o.without)) OVER ({_IN_ORDER}) AS integer) AS ends_without
+        FROM (
+            SELECT j."createdAt", j."ticketId", {stored_tickets.json_bytes(descriptions=True)} AS bytes,
+                {stored_tickets.json_bytes(descriptions=False)} AS without
+            FROM (SELECT {_STORED_COLUMNS} FROM "ActiveTicketJson"
+                  UNION ALL SELECT {_STORED_COLUMNS} FROM "ClosedTicketJson") j
+            WHERE (j."createdAt", j."ticketId") >= ($1::timestamptz, $2::integer)
+              AND (j."createdAt", j."ticketId") < ($3::timestamptz, $4::integer)
+              -- Implied by the two above; without them the planner misjudges the range and scans whole tables.
+              AND j."createdAt" >= $1::timestamptz AND j."createdAt" <= $3::timestamptz
+            OFFSET 0) o) o"""
 
 TICKETS_PER_BLOCK = 1000
 # Tickets younger than this change often (assigned, closed): they are read row by row.
@@ -184,6 +196,16 @@ async def put_blocks(driver: asyncpg.Connection, segment: Segment, put: Put, *, 
         raise ValueError("binary COPY: the stream ended early")
 
 
+def _running_sql(segment: Segment, descriptions: bool) -> str:
+    """A run's blocks' running tickets and where their objects end, in order (``blocks_sql``'s rows)."""
+    assert segment.blocks is not None
+    first, last = segment.blocks[0].start, segment.blocks[-1].start
+    ends = '"runningEnds"' if descriptions else '"runningEndsWithoutDescriptions"'
+    return f"""SELECT "runningIds", {ends} FROM "TicketJsonBlock"
+        WHERE ("startAt", "startId") >= ({_literal(first)}) AND ("startAt", "startId") <= ({_literal(last)})
+        ORDER BY "startAt", "startId" """
+
+
 async def put_blocks_rewriting(
     driver: asyncpg.Connection,
     segment: Segment,
@@ -193,23 +215,38 @@ async def put_blocks_rewriting(
     descriptions: bool,
 ) -> None:
     """``put_blocks``, where a block holding tickets whose ``sla`` is rewritten (``rewrites``: their
-    values, by id, for a key range) is passed on rewritten (nephthys/api/sla_now.py): the run's
-    blocks still arrive in one COPY, each block whole, and one holding such tickets is passed on as
-    one piece, its stored bytes spliced with the values (one scan of it, one copy)."""
+    values, by id, for a key range) is passed on rewritten (nephthys/api/sla_now.py).
+
+    The run's blocks still arrive in one COPY, each block whole. One holding such tickets is passed
+    on as one piece: its stored bytes up to each of those members, the member's value, and so on
+    (one copy), each member found back from where its block says the object ends (migration
+    0031). A block whose running tickets are not the ones it lists (never, while the clocks and the
+    objects change together) is scanned for them instead.
+    """
     assert segment.blocks is not None
+    running = await driver.fetch(_running_sql(segment, descriptions))
+    if len(running) != len(segment.blocks):
+        raise ValueError("the run's blocks changed under its snapshot")
     values = BinaryCopyValues()
-    blocks = iter(segment.blocks)
+    blocks = iter(zip(segment.blocks, running, strict=True))
 
     async def sink(chunk: bytes) -> None:
         for data, start, end in values.whole_values(chunk):
-            block = next(blocks, None)
-            if block is None:
+            taken = next(blocks, None)
+            if taken is None:
                 raise ValueError("binary COPY: more blocks than asked for")
+            block, (ids, ends) = taken
             found = rewrites(block.start, block.end)
-            if found:
-                await put(b"".join(sla_now.rewrite_joined(data, found, start, end)))
-            elif end > start:
-                await put(memoryview(data)[start:end])
+            if not found:
+                if end > start:
+                    await put(memoryview(data)[start:end])
+                continue
+            pieces = None
+            if list(found) == ids:
+                pieces = sla_now.rewrite_at_ends(data, found.values(), ends, start, end)
+            if pieces is None:
+                pieces = sla_now.rewrite_joined(data, found, start, end)
+            await put(b"".join(pieces))
 
     await driver.copy_from_query(blocks_sql(segment, descriptions), output=sink, format="binary")
     if not values.ended or next(blocks, None) is not None:

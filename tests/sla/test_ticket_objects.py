@@ -180,8 +180,10 @@ def test_a_block_is_rewritten_in_one_pass_only_where_clocks_run():
 )
 async def test_the_exports_spliced_blocks_equal_the_objects_rendered_one_by_one(desk, team, now):
     """The export splices the running tickets' ``sla`` into its blocks as they stream past (one COPY
-    of the run of blocks): byte for byte what each stored object rewritten alone gives at the same
-    instant, with and without descriptions."""
+    of the run of blocks), each member found from where its block says the object ends: byte for
+    byte what each stored object rewritten alone gives at the same instant, with and without
+    descriptions; and the same when a block's note of its running tickets is lost or wrong (it is
+    scanned for them instead)."""
     async with desk(**SLA) as d:
         await tell_five_stories(d)
         engine = create_engine(d.db_url)
@@ -197,35 +199,53 @@ async def test_the_exports_spliced_blocks_equal_the_objects_rendered_one_by_one(
 
         driver = await asyncpg.connect(d.db_url)
         try:
-            async with driver.transaction(isolation="repeatable_read", readonly=True):
-                blocks = await ticket_blocks.usable_blocks(driver)
-                for descriptions in (True, False):
-                    query = tickets.TicketFilter(
-                        since=datetime(2000, 1, 1, tzinfo=UTC), descriptions=descriptions
+            for notes in ("as built", "ends off by one", "ids lost"):
+                if notes == "ids lost":
+                    await driver.execute("""UPDATE "TicketJsonBlock" SET "runningIds" = '{}'""")
+                elif notes == "ends off by one":
+                    await driver.execute(
+                        """UPDATE "TicketJsonBlock" SET "runningIds" = b.ids, "runningEnds" = b.ends,
+                               "runningEndsWithoutDescriptions" = b.ends
+                           FROM (SELECT "startAt", "startId",
+                                        array_agg(id ORDER BY position) AS ids, array_agg(1) AS ends
+                                 FROM "TicketJsonBlock", unnest("runningIds") WITH ORDINALITY AS i(id, position)
+                                 GROUP BY 1, 2) b
+                           WHERE (b."startAt", b."startId") = ("TicketJsonBlock"."startAt", "TicketJsonBlock"."startId")"""
                     )
-                    segments = ticket_blocks.plan(blocks, query.since, query.until)
-                    rewrites = await tickets.sla_rewrites(driver, query, CALENDAR, now)
-                    in_blocks = [
-                        ticket_id
-                        for segment in segments
-                        if segment.blocks
-                        for block in segment.blocks
-                        for ticket_id in rewrites.within(block.start, block.end)
-                    ]
-                    assert in_blocks  # blocks holding a running clock are spliced
-                    pieces.clear()
-                    await tickets.put_segments(driver, query, segments, rewrites, put)
-                    columns = '"ticketId", "createdAt", json, "descriptionAt", "descriptionLength"'
-                    rows = await driver.fetch(
-                        f"""SELECT j."ticketId", {stored_tickets.json_bytes(descriptions)} AS json
-                            FROM (SELECT {columns} FROM "ActiveTicketJson" UNION ALL SELECT {columns} FROM "ClosedTicketJson") j
-                            ORDER BY j."createdAt", j."ticketId" """
-                    )
-                    one_by_one = await sla_now.rewrite_objects(
-                        driver, [(row["ticketId"], row["json"]) for row in rows], CALENDAR, now
-                    )
-                    assert len(one_by_one) == len(rows) >= 5
-                    assert b"".join(pieces) == b"".join(b"," + json for json in one_by_one)
+                async with driver.transaction(isolation="repeatable_read", readonly=True):
+                    blocks = await ticket_blocks.usable_blocks(driver)
+                    for descriptions in (True, False):
+                        query = tickets.TicketFilter(
+                            since=datetime(2000, 1, 1, tzinfo=UTC), descriptions=descriptions
+                        )
+                        segments = ticket_blocks.plan(blocks, query.since, query.until)
+                        rewrites = await tickets.sla_rewrites(driver, query, CALENDAR, now)
+                        in_blocks = [
+                            list(rewrites.within(block.start, block.end))
+                            for segment in segments
+                            if segment.blocks
+                            for block in segment.blocks
+                        ]
+                        assert any(in_blocks)  # blocks holding a running clock are spliced
+                        if notes == "as built":
+                            noted = await driver.fetch(
+                                """SELECT "runningIds" FROM "TicketJsonBlock" ORDER BY "startAt", "startId" """
+                            )
+                            assert [row[0] for row in noted] == in_blocks
+                        pieces.clear()
+                        await tickets.put_segments(driver, query, segments, rewrites, put)
+                        columns = '"ticketId", "createdAt", json, "descriptionAt", "descriptionLength"'
+                        rows = await driver.fetch(
+                            f"""SELECT j."ticketId", {stored_tickets.json_bytes(descriptions)} AS json
+                                FROM (SELECT {columns} FROM "ActiveTicketJson"
+                                      UNION ALL SELECT {columns} FROM "ClosedTicketJson") j
+                                ORDER BY j."createdAt", j."ticketId" """
+                        )
+                        one_by_one = await sla_now.rewrite_objects(
+                            driver, [(row["ticketId"], row["json"]) for row in rows], CALENDAR, now
+                        )
+                        assert len(one_by_one) == len(rows) >= 5
+                        assert b"".join(pieces) == b"".join(b"," + json for json in one_by_one), notes
         finally:
             await driver.close()
 
