@@ -371,7 +371,7 @@ async def put_segments(
     put: stored_tickets.Put,
 ) -> None:
     """Every ticket of an export in order: usable blocks as stored, the rows between them one by one;
-    the tickets with a running SLA clock rewritten (a block holding one is read whole and rewritten)."""
+    the tickets with a running SLA clock rewritten (spliced into the blocks as they stream past)."""
     for segment in segments:
         if segment.blocks is not None:
             await ticket_blocks.put_blocks_rewriting(
