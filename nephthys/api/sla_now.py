@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from nephthys.api import stored_tickets
+from nephthys.api import stored_tickets, ticket_json
 from nephthys.api.ticket_json import float8_json
 from nephthys.sla import clocks
 from nephthys.sla.clocks import CLOCK_NAMES, SlaState, StoredClock, TicketSpanKind
@@ -136,12 +136,12 @@ class SlaShown:
         at, reading, seconds = self._at, self._reading, self.meter.seconds
         fixed: dict[tuple, bytes] = {}
         slots: dict[int, list[bytes]] = {}
-        for ticket_id, kind, target_minutes, state, minutes, due_at, _ in rows:
+        for ticket_id, kind, target_minutes, state, minutes, due_at, due_text, _ in rows:
             if state == SlaState.RUNNING and due_at is not None:
                 clock = _RUNNING_CLOCK % (
                     target_minutes,
                     _BREACHED if at >= due_at.timestamp() else _RUNNING,
-                    clocks._instant_text(due_at).encode(),
+                    due_text.encode(),
                     (seconds(due_at) - reading) / 60,
                 )
             else:
@@ -267,8 +267,10 @@ async def clocks_of(driver: asyncpg.Connection, ticket_ids: Sequence[int]) -> di
 
 
 # What a ticket's sla value shows of each of its clocks (SlaShown.values), and the ticket's creation.
-_SHOWN = """SELECT c."ticketId", c.kind::text, c."targetMinutes", c.state::text, c.minutes, c."dueAt",
-    c."ticketCreatedAt" FROM "TicketSlaClock" c"""
+# The due instant also as text, as the stored member writes it (ticket_json._CLOCK_OBJECT), the same
+# as clocks._instant_text: made by PostgreSQL while it sends the rows, not by the service per clock.
+_SHOWN = f"""SELECT c."ticketId", c.kind::text, c."targetMinutes", c.state::text, c.minutes, c."dueAt",
+    {ticket_json._iso('c."dueAt"')}, c."ticketCreatedAt" FROM "TicketSlaClock" c"""
 _SHOWN_RUNNING_IN_RANGE = _SHOWN + _OF_RUNNING_IN_RANGE
 
 
@@ -278,7 +280,7 @@ async def running_values_in_range(
     """The ``sla`` values at ``shown``'s instant of the tickets created in [since, until] with a
     running clock, and those tickets' keys (createdAt, id) in order."""
     rows = await driver.fetch(_SHOWN_RUNNING_IN_RANGE, since, until)
-    keys = sorted({(row[6], row[0]) for row in rows})
+    keys = sorted({(row[7], row[0]) for row in rows})
     return shown.values(rows), keys
 
 

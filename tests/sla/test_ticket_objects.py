@@ -285,7 +285,8 @@ def test_an_exports_values_are_each_tickets_value_byte_for_byte(seed):
                 )
             clock = stored(kind=kind, target_minutes=target, state=state, minutes=minutes, due_at=due)
             by_ticket.setdefault(ticket_id, []).append(clock)
-            rows.append((ticket_id, kind.value, target, state.value, minutes, due, now))
+            due_text = None if due is None else clocks._instant_text(due)  # as PostgreSQL writes it (0028)
+            rows.append((ticket_id, kind.value, target, state.value, minutes, due, due_text, now))
     chooser.shuffle(rows)
     expected = {ticket_id: shown.value(ticket_clocks) for ticket_id, ticket_clocks in by_ticket.items()}
     assert shown.values(rows) == expected
