@@ -133,16 +133,17 @@ class SlaShown:
         by ticket id: byte for byte ``value`` of each ticket's clocks, made for an export's tens of
         thousands of tickets without a template per ticket (a clock not running is the same bytes
         for every ticket with its state and target, made once)."""
-        at, reading, seconds = self._at, self._reading, self.meter.seconds
+        at, reading, seconds_at = self._at, self._reading, self.meter.seconds_at
         fixed: dict[tuple, bytes] = {}
         slots: dict[int, list[bytes]] = {}
         for ticket_id, kind, target_minutes, state, minutes, due_at, due_text, _ in rows:
             if state == SlaState.RUNNING and due_at is not None:
+                due = due_at.timestamp()
                 clock = _RUNNING_CLOCK % (
                     target_minutes,
-                    _BREACHED if at >= due_at.timestamp() else _RUNNING,
+                    _BREACHED if at >= due else _RUNNING,
                     due_text.encode(),
-                    (seconds(due_at) - reading) / 60,
+                    (seconds_at(due) - reading) / 60,
                 )
             else:
                 key = (state, target_minutes, minutes if state == SlaState.PAUSED else None)
