@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from nephthys.api import stored_tickets
+from nephthys.api import stored_tickets, ticket_json
 from nephthys.api.ticket_json import float8_json
 from nephthys.sla import clocks
 from nephthys.sla.clocks import CLOCK_NAMES, SlaState, StoredClock, TicketSpanKind
@@ -46,11 +46,15 @@ class _Running:
 
 def _fixed_clock(clock: StoredClock) -> bytes:
     """A clock that is not running, as migration 0028 stores it."""
-    if clock.state is SlaState.PAUSED:
-        state, left = "paused", float8_json(round(clock.target_minutes - clock.minutes, 2))
+    return _fixed_clock_of(clock.state, clock.target_minutes, clock.minutes)
+
+
+def _fixed_clock_of(state: str, target_minutes: int, minutes: float) -> bytes:
+    if state == SlaState.PAUSED:
+        shown, left = "paused", float8_json(round(target_minutes - minutes, 2))
     else:  # stopped: met, or breached (or a running clock without a due instant, as clock_view shows it)
-        state, left = ("met" if clock.state is SlaState.MET else "breached"), "null"
-    return f'{{"target_minutes":{clock.target_minutes},"state":"{state}","due_at":null,"minutes_left":{left}}}'.encode()
+        shown, left = ("met" if state == SlaState.MET else "breached"), "null"
+    return f'{{"target_minutes":{target_minutes},"state":"{shown}","due_at":null,"minutes_left":{left}}}'.encode()
 
 
 # A ticket's sla value as a %-format (a state and the minutes left per running clock) and its running
@@ -86,6 +90,10 @@ _OPENINGS = [
     for i, (kind, name) in enumerate(CLOCK_NAMES.items())
 ]
 _RUNNING, _BREACHED = b"running", b"breached"
+# The same, written at once (SlaShown.values): a running clock filled in, and the three in their places.
+_RUNNING_CLOCK = b'{"target_minutes":%d,"state":"%s","due_at":"%s","minutes_left":%.2f}'
+_SLA_OBJECT = b"".join(opening + b"%s" for _, opening in _OPENINGS) + b"}"
+_SLOT = {kind.value: i for i, (kind, _) in enumerate(_OPENINGS)}
 
 
 class SlaShown:
@@ -120,6 +128,34 @@ class SlaShown:
         """A ticket's ``sla`` value: null without clocks."""
         return self.fill(template(ticket_clocks, self.meter)) if ticket_clocks else b"null"
 
+    def values(self, rows: Iterable[Sequence]) -> dict[int, bytes]:
+        """The ``sla`` values of the tickets whose clocks ``rows`` are (``_SHOWN``'s columns, any order),
+        by ticket id: byte for byte ``value`` of each ticket's clocks, made for an export's tens of
+        thousands of tickets without a template per ticket (a clock not running is the same bytes
+        for every ticket with its state and target, made once)."""
+        at, reading, seconds_at = self._at, self._reading, self.meter.seconds_at
+        fixed: dict[tuple, bytes] = {}
+        slots: dict[int, list[bytes]] = {}
+        for ticket_id, kind, target_minutes, state, minutes, due_at, due_text, _ in rows:
+            if state == SlaState.RUNNING and due_at is not None:
+                due = due_at.timestamp()
+                clock = _RUNNING_CLOCK % (
+                    target_minutes,
+                    _BREACHED if at >= due else _RUNNING,
+                    due_text.encode(),
+                    (seconds_at(due) - reading) / 60,
+                )
+            else:
+                key = (state, target_minutes, minutes if state == SlaState.PAUSED else None)
+                if (found := fixed.get(key)) is None:
+                    found = fixed[key] = _fixed_clock_of(state, target_minutes, minutes)
+                clock = found
+            ticket = slots.get(ticket_id)
+            if ticket is None:
+                ticket = slots[ticket_id] = [b"null", b"null", b"null"]
+            ticket[_SLOT[kind]] = clock
+        return {ticket_id: _SLA_OBJECT % tuple(ticket) for ticket_id, ticket in slots.items()}
+
 
 def stored_running(json: bytes | memoryview) -> bool:
     """Whether a stored object's ``sla`` has a running clock (so is rewritten when served)."""
@@ -131,35 +167,66 @@ def stored_running(json: bytes | memoryview) -> bool:
 with_value = stored_tickets.with_sla_value
 
 
-def rewrite_joined(data: bytes, values: dict[int, bytes]) -> list[bytes | memoryview]:
-    """Objects each preceded by a comma (an export block, a batch of rows) with the ``sla`` of the
-    tickets in ``values`` rewritten; as pieces to send one after another (the rest not copied).
+def rewrite_joined(
+    data: bytes | bytearray, values: dict[int, bytes], begin: int = 0, finish: int | None = None
+) -> list[bytes | memoryview]:
+    """Objects each preceded by a comma (an export block, a batch of rows: ``data[begin:finish]``)
+    with the ``sla`` of the tickets in ``values`` rewritten; as pieces to send one after another
+    (views of ``data``, the rest not copied).
 
     ``values`` is in the objects' order (creation order, as a block holds them): each is looked
     for after the previous one, so a block is scanned once whatever the number rewritten. An
     object starts at ``,{"id":N,"title":`` (a user object starts ``{"id":`` after a colon, never
     after a comma; a string's quotes are escaped), and its ``sla`` member is its last.
     """
+    finish = len(data) if finish is None else finish
     view = memoryview(data)
     pieces: list[bytes | memoryview] = []
-    position = 0  # copied up to here
-    searched = 0  # the next object is looked for from here
+    position = begin  # copied up to here
+    searched = begin  # the next object is looked for from here
     for ticket_id, value in values.items():
-        start = data.find(b',{"id":%d,"title":' % ticket_id, searched)
+        start = data.find(b',{"id":%d,"title":' % ticket_id, searched, finish)
         if start < 0:
-            start = data.find(b',{"id":%d,"title":' % ticket_id, 0, searched)  # out of order: look back
+            start = data.find(b',{"id":%d,"title":' % ticket_id, begin, searched)  # out of order: look back
             if start < position:
                 continue
-        end = data.find(b',{"id":', start + 1)
-        end = len(data) if end < 0 else end
+        end = data.find(b',{"id":', start + 1, finish)
+        end = finish if end < 0 else end
         member = data.rfind(SLA_MEMBER, start, end)
         if member < 0:
             continue
         pieces.append(view[position : member + len(SLA_MEMBER)])
         pieces.append(value)
         position, searched = end - 1, end  # the value runs to the object's closing brace
-    pieces.append(view[position:])
+    pieces.append(view[position:finish])
     return pieces
+
+
+def rewrite_at_ends(
+    data: bytes | bytearray, values: Iterable[bytes], ends: Sequence[int], begin: int, finish: int
+) -> list[bytes | memoryview] | None:
+    """``rewrite_joined`` where the objects to rewrite are known to end at ``ends`` (octets from
+    ``begin``, past each closing brace; an export block keeps them, migration 0031): each
+    ``sla`` member is found back from its object's end, nothing else is read. None when an object
+    does not end where it should (the caller scans for them instead)."""
+    view = memoryview(data)
+    pieces: list[bytes | memoryview] = []
+    position = begin
+    for value, end in zip(values, ends, strict=True):
+        close = begin + end - 1  # the object's closing brace
+        if close >= finish or data[close] != _CLOSING_BRACE:
+            return None
+        member = data.rfind(SLA_MEMBER, position, close)
+        if member < 0:
+            return None
+        pieces.append(view[position : member + len(SLA_MEMBER)])
+        pieces.append(value)
+        position = close
+    pieces.append(view[position:finish])
+    return pieces
+
+
+_CLOSING_BRACE = ord("}")
 
 
 _CLOCK_COLUMNS = """c."ticketId", c.kind, c."targetMinutes", c."startAt", c.state, c.minutes, c."runningSince",
@@ -167,8 +234,7 @@ _CLOCK_COLUMNS = """c."ticketId", c.kind, c."targetMinutes", c."startAt", c.stat
 _OF_TICKETS = f"""SELECT {_CLOCK_COLUMNS} FROM "TicketSlaClock" c WHERE c."ticketId" = ANY($1::int[])"""
 # The clocks of every ticket with a running clock created in [$1, $2] (either may be null): the
 # running ones by their partial index, then each such ticket's by the primary key.
-_RUNNING_IN_RANGE = f"""SELECT {_CLOCK_COLUMNS} FROM "TicketSlaClock" c
-    WHERE c."ticketId" IN (
+_OF_RUNNING_IN_RANGE = """ WHERE c."ticketId" IN (
         SELECT r."ticketId" FROM "TicketSlaClock" r
         WHERE r.state = 'RUNNING'
           AND r."ticketCreatedAt" >= coalesce($1::timestamptz, '-infinity')
@@ -201,14 +267,22 @@ async def clocks_of(driver: asyncpg.Connection, ticket_ids: Sequence[int]) -> di
     return clocks_by_ticket(await driver.fetch(_OF_TICKETS, list(ticket_ids)))
 
 
-async def running_in_range(
-    driver: asyncpg.Connection, since: datetime | None, until: datetime | None
-) -> tuple[dict[int, list[StoredClock]], list[tuple[datetime, int]]]:
-    """The clocks of the tickets created in [since, until] with a running clock, and those tickets'
-    keys (createdAt, id) in order."""
-    rows = await driver.fetch(_RUNNING_IN_RANGE, since, until)
-    keys = sorted({(row["ticketCreatedAt"], row["ticketId"]) for row in rows})
-    return clocks_by_ticket(rows), keys
+# What a ticket's sla value shows of each of its clocks (SlaShown.values), and the ticket's creation.
+# The due instant also as text, as the stored member writes it (ticket_json._CLOCK_OBJECT), the same
+# as clocks._instant_text: made by PostgreSQL while it sends the rows, not by the service per clock.
+_SHOWN = f"""SELECT c."ticketId", c.kind::text, c."targetMinutes", c.state::text, c.minutes, c."dueAt",
+    {ticket_json._iso('c."dueAt"')}, c."ticketCreatedAt" FROM "TicketSlaClock" c"""
+_SHOWN_RUNNING_IN_RANGE = _SHOWN + _OF_RUNNING_IN_RANGE
+
+
+async def running_values_in_range(
+    driver: asyncpg.Connection, since: datetime | None, until: datetime | None, shown: SlaShown
+) -> tuple[dict[int, bytes], list[tuple[datetime, int]]]:
+    """The ``sla`` values at ``shown``'s instant of the tickets created in [since, until] with a
+    running clock, and those tickets' keys (createdAt, id) in order."""
+    rows = await driver.fetch(_SHOWN_RUNNING_IN_RANGE, since, until)
+    keys = sorted({(row[7], row[0]) for row in rows})
+    return shown.values(rows), keys
 
 
 async def database_now(driver: asyncpg.Connection) -> datetime:

@@ -25,7 +25,7 @@ drops blocks that are no longer usable and builds new ones, one statement each
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -81,27 +81,39 @@ BLOCK_RANGES = (
 )
 
 
-def _joined(object_bytes: str) -> str:
-    """The objects of row ``j``, each preceded by a comma, joined in creation order."""
-    return f"""coalesce(string_agg(','::bytea || {object_bytes}, ''::bytea
-        ORDER BY j."createdAt", j."ticketId"), '')"""
-
-
-# One block: the objects in [$1/$2, $3/$4), with and without descriptions, read in the statement
-# that stores them with its snapshot.
+# One block: the objects in [$1/$2, $3/$4), with and without descriptions, each preceded by a
+# comma and joined in creation order, and where the objects whose stored sla has a running clock
+# end in each (a running total of the lengths: the octet after each object's closing brace), read
+# in the statement that stores them with its snapshot. An object's sla member is its last, and
+# starts at its one ``,"sla":`` (a string's quotes are escaped); ``"state":"running"`` after it is
+# what sla_now.stored_running looks for.
 _STORED_COLUMNS = '"createdAt", "ticketId", json, "descriptionAt", "descriptionLength"'
+_RUNNING = """position('"state":"running"'::bytea IN substring(o.bytes FROM position(',"sla":'::bytea IN o.bytes))) > 0"""
+_IN_ORDER = 'ORDER BY o."createdAt", o."ticketId"'
 BUILD_BLOCK = f"""INSERT INTO "TicketJsonBlock"
-        ("startAt", "startId", "endAt", "endId", tickets, json, "jsonWithoutDescriptions", snapshot, "snapshotXmin")
+        ("startAt", "startId", "endAt", "endId", tickets, json, "jsonWithoutDescriptions", snapshot, "snapshotXmin",
+         "runningIds", "runningEnds", "runningEndsWithoutDescriptions")
     SELECT $1, $2, $3, $4, count(*),
-        {_joined(stored_tickets.json_bytes(descriptions=True))},
-        {_joined(stored_tickets.json_bytes(descriptions=False))},
-        pg_current_snapshot()::text, pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-    FROM (SELECT {_STORED_COLUMNS} FROM "ActiveTicketJson"
-          UNION ALL SELECT {_STORED_COLUMNS} FROM "ClosedTicketJson") j
-    WHERE (j."createdAt", j."ticketId") >= ($1::timestamptz, $2::integer)
-      AND (j."createdAt", j."ticketId") < ($3::timestamptz, $4::integer)
-      -- Implied by the two above; without them the planner misjudges the range and scans whole tables.
-      AND j."createdAt" >= $1::timestamptz AND j."createdAt" <= $3::timestamptz"""
+        coalesce(string_agg(','::bytea || o.bytes, ''::bytea {_IN_ORDER}), ''),
+        coalesce(string_agg(','::bytea || o.without, ''::bytea {_IN_ORDER}), ''),
+        pg_current_snapshot()::text, pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+        coalesce(array_agg(o."ticketId" {_IN_ORDER}) FILTER (WHERE o.running), '{{}}'),
+        coalesce(array_agg(o.ends {_IN_ORDER}) FILTER (WHERE o.running), '{{}}'),
+        coalesce(array_agg(o.ends_without {_IN_ORDER}) FILTER (WHERE o.running), '{{}}')
+    FROM (
+        SELECT o.*, {_RUNNING} AS running,
+            CAST(sum(1 + octet_length(o.bytes)) OVER ({_IN_ORDER}) AS integer) AS ends,
+            CAST(sum(1 + octet_length(o.without)) OVER ({_IN_ORDER}) AS integer) AS ends_without
+        FROM (
+            SELECT j."createdAt", j."ticketId", {stored_tickets.json_bytes(descriptions=True)} AS bytes,
+                {stored_tickets.json_bytes(descriptions=False)} AS without
+            FROM (SELECT {_STORED_COLUMNS} FROM "ActiveTicketJson"
+                  UNION ALL SELECT {_STORED_COLUMNS} FROM "ClosedTicketJson") j
+            WHERE (j."createdAt", j."ticketId") >= ($1::timestamptz, $2::integer)
+              AND (j."createdAt", j."ticketId") < ($3::timestamptz, $4::integer)
+              -- Implied by the two above; without them the planner misjudges the range and scans whole tables.
+              AND j."createdAt" >= $1::timestamptz AND j."createdAt" <= $3::timestamptz
+            OFFSET 0) o) o"""
 
 TICKETS_PER_BLOCK = 1000
 # Tickets younger than this change often (assigned, closed): they are read row by row.
@@ -184,6 +196,16 @@ async def put_blocks(driver: asyncpg.Connection, segment: Segment, put: Put, *, 
         raise ValueError("binary COPY: the stream ended early")
 
 
+def _running_sql(segment: Segment, descriptions: bool) -> str:
+    """A run's blocks' running tickets and where their objects end, in order (``blocks_sql``'s rows)."""
+    assert segment.blocks is not None
+    first, last = segment.blocks[0].start, segment.blocks[-1].start
+    ends = '"runningEnds"' if descriptions else '"runningEndsWithoutDescriptions"'
+    return f"""SELECT "runningIds", {ends} FROM "TicketJsonBlock"
+        WHERE ("startAt", "startId") >= ({_literal(first)}) AND ("startAt", "startId") <= ({_literal(last)})
+        ORDER BY "startAt", "startId" """
+
+
 async def put_blocks_rewriting(
     driver: asyncpg.Connection,
     segment: Segment,
@@ -193,28 +215,42 @@ async def put_blocks_rewriting(
     descriptions: bool,
 ) -> None:
     """``put_blocks``, where a block holding tickets whose ``sla`` is rewritten (``rewrites``: their
-    values, by id, for a key range) is read alone and passed on rewritten (nephthys/api/sla_now.py)."""
+    values, by id, for a key range) is passed on rewritten (nephthys/api/sla_now.py).
+
+    The run's blocks still arrive in one COPY, each block whole. One holding such tickets is passed
+    on as one piece: its stored bytes up to each of those members, the member's value, and so on
+    (one copy), each member found back from where its block says the object ends (migration
+    0031). A block whose running tickets are not the ones it lists (never, while the clocks and the
+    objects change together) is scanned for them instead.
+    """
     assert segment.blocks is not None
-    clean: list[Block] = []
-    for block in segment.blocks:
-        values = rewrites(block.start, block.end)
-        if not values:
-            clean.append(block)
-            continue
-        if clean:
-            await put_blocks(driver, Segment(tuple(clean), None, None), put, descriptions=descriptions)
-            clean = []
-        stored = await driver.fetchval(_ONE_BLOCK[descriptions], block.start[0], block.start[1])
-        await put(b"".join(sla_now.rewrite_joined(stored, values)))
-    if clean:
-        await put_blocks(driver, Segment(tuple(clean), None, None), put, descriptions=descriptions)
+    running = await driver.fetch(_running_sql(segment, descriptions))
+    if len(running) != len(segment.blocks):
+        raise ValueError("the run's blocks changed under its snapshot")
+    values = BinaryCopyValues()
+    blocks = iter(zip(segment.blocks, running, strict=True))
 
+    async def sink(chunk: bytes) -> None:
+        for data, start, end in values.whole_values(chunk):
+            taken = next(blocks, None)
+            if taken is None:
+                raise ValueError("binary COPY: more blocks than asked for")
+            block, (ids, ends) = taken
+            found = rewrites(block.start, block.end)
+            if not found:
+                if end > start:
+                    await put(memoryview(data)[start:end])
+                continue
+            pieces = None
+            if list(found) == ids:
+                pieces = sla_now.rewrite_at_ends(data, found.values(), ends, start, end)
+            if pieces is None:
+                pieces = sla_now.rewrite_joined(data, found, start, end)
+            await put(b"".join(pieces))
 
-_ONE_BLOCK = {
-    descriptions: f"""SELECT {"json" if descriptions else '"jsonWithoutDescriptions"'} FROM "TicketJsonBlock"
-        WHERE "startAt" = $1 AND "startId" = $2"""
-    for descriptions in (True, False)
-}
+    await driver.copy_from_query(blocks_sql(segment, descriptions), output=sink, format="binary")
+    if not values.ended or next(blocks, None) is not None:
+        raise ValueError("binary COPY: the stream ended early")
 
 
 async def usable_blocks(driver: asyncpg.Connection) -> list[Block]:
@@ -229,9 +265,12 @@ class BinaryCopyValues:
 
     PostgreSQL's binary COPY format: an 19-byte header, then per row a 16-bit
     field count and a 32-bit length before the value, and a field count of -1 at
-    the end. The stream arrives in chunks that split anywhere; ``feed`` returns
+    the end. The stream arrives in chunks that split anywhere. ``feed`` returns
     the value bytes of a chunk as views into it (nothing is copied), values'
-    boundaries are not kept (the blocks carry their own separators).
+    boundaries not kept (the blocks carry their own separators); ``whole_values``
+    returns each value completed in a chunk, where it starts and ends (a value
+    that arrived across chunks is joined: PostgreSQL sends each row as one message
+    and asyncpg hands on whole messages, so that is rare).
     """
 
     _HEADER = 19
@@ -241,27 +280,48 @@ class BinaryCopyValues:
         self._framing = bytearray()
         self._state = "header"  # header → count → length → value → count … → end
         self._value_left = 0
+        self._partial: bytearray | None = None  # a value begun in an earlier chunk (whole_values)
 
-    def feed(self, chunk: bytes) -> list[memoryview]:
-        values: list[memoryview] = []
+    def feed(self, chunk: bytes | bytearray) -> list[memoryview]:
         view = memoryview(chunk)
-        while view:
+        return [view[start:end] for start, end, _ in self._spans(chunk) if end > start]
+
+    def whole_values(self, chunk: bytes | bytearray) -> list[tuple[bytes | bytearray, int, int]]:
+        """Each value completed in ``chunk``, as (buffer, start, end): a span of ``chunk`` when it
+        lies in it whole, else its bytes joined."""
+        values: list[tuple[bytes | bytearray, int, int]] = []
+        for start, end, completed in self._spans(chunk):
+            if self._partial is None and completed:
+                values.append((chunk, start, end))
+                continue
+            if self._partial is None:
+                self._partial = bytearray()
+            self._partial += memoryview(chunk)[start:end]
+            if completed:
+                values.append((bytes(self._partial), 0, len(self._partial)))
+                self._partial = None
+        return values
+
+    def _spans(self, chunk: bytes | bytearray) -> Iterator[tuple[int, int, bool]]:
+        """The value bytes in ``chunk``: (start, end, whether the value ends there), an empty value too."""
+        at, size = 0, len(chunk)
+        while at < size:
             if self._state == "value":
-                taken = view[: self._value_left]
-                values.append(taken)
-                view = view[len(taken) :]
-                self._value_left -= len(taken)
+                taken = min(self._value_left, size - at)
+                self._value_left -= taken
+                yield at, at + taken, not self._value_left
+                at += taken
                 if not self._value_left:
                     self._expect("count", 2)
                 continue
             if self._state == "end":
                 raise ValueError("binary COPY: data after the end marker")
-            wanted = self._need - len(self._framing)
-            self._framing += view[:wanted]
-            view = view[wanted:]
+            wanted = min(self._need - len(self._framing), size - at)
+            self._framing += chunk[at : at + wanted]
+            at += wanted
             if len(self._framing) == self._need:
-                self._framing_done(bytes(self._framing))
-        return values
+                if self._framing_done(bytes(self._framing)):
+                    yield at, at, True  # an empty value
 
     @property
     def ended(self) -> bool:
@@ -271,7 +331,8 @@ class BinaryCopyValues:
         self._state, self._need = state, size
         self._framing.clear()
 
-    def _framing_done(self, framing: bytes) -> None:
+    def _framing_done(self, framing: bytes) -> bool:
+        """Move on past a piece of framing; True when it was the length of an empty value."""
         if self._state == "header":
             if not framing.startswith(b"PGCOPY\n\xff\r\n\x00"):
                 raise ValueError("binary COPY: not a binary COPY header")
@@ -293,3 +354,5 @@ class BinaryCopyValues:
                 self._state = "value"
             else:
                 self._expect("count", 2)
+                return True
+        return False

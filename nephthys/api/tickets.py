@@ -51,6 +51,7 @@ from nephthys.api.params import BadParameter, first, instant, shown, whole_numbe
 from nephthys.api.responses import JSON, error_response, too_many_requests
 from nephthys.api.status_case import UPPER, Produce, upper_statuses, with_upper_statuses
 from nephthys.api.ticket_blocks import Key
+from nephthys.support_calendar import SupportCalendar
 
 STATUSES = {"open": "OPEN", "in_progress": "IN_PROGRESS", "closed": "CLOSED"}
 WAITING_ON = {"helpers": "HELPERS", "asker": "ASKER"}
@@ -319,8 +320,8 @@ async def _stream(request: Request, query: TicketFilter) -> Response:
             segments = ticket_blocks.plan(await ticket_blocks.usable_blocks(driver), query.since, query.until)
         else:
             segments = [ticket_blocks.Segment(None, None, None)]
-        rewrites = await _sla_rewrites(request, driver, query)
-        produce: Produce = functools.partial(_put_segments, driver, query, segments, rewrites)
+        rewrites = await sla_rewrites(driver, query, request.app.state.settings.support_calendar)
+        produce: Produce = functools.partial(put_segments, driver, query, segments, rewrites)
         if _upper(request):
             produce = with_upper_statuses(produce)
         body = await stored_tickets.stream_array(produce)
@@ -350,18 +351,19 @@ class _SlaRewrites:
 _NO_REWRITES = _SlaRewrites({}, [])
 
 
-async def _sla_rewrites(request: Request, driver, query: TicketFilter) -> _SlaRewrites:
-    """In the stream's snapshot: the tickets it may hold with a running clock (closed ones have none)."""
+async def sla_rewrites(
+    driver, query: TicketFilter, calendar: SupportCalendar, now: datetime | None = None
+) -> _SlaRewrites:
+    """In the stream's snapshot: the tickets it may hold with a running clock (closed ones have none),
+    their ``sla`` at ``now`` (default: the database's)."""
     if query.status == "CLOSED":
         return _NO_REWRITES
-    found, keys = await sla_now.running_in_range(driver, query.since, query.until)
-    if not found:
-        return _NO_REWRITES
-    shown = sla_now.SlaShown(await sla_now.database_now(driver), request.app.state.settings.support_calendar)
-    return _SlaRewrites({ticket_id: shown.value(clocks) for ticket_id, clocks in found.items()}, keys)
+    shown = sla_now.SlaShown(now or await sla_now.database_now(driver), calendar)
+    values, keys = await sla_now.running_values_in_range(driver, query.since, query.until, shown)
+    return _SlaRewrites(values, keys) if values else _NO_REWRITES
 
 
-async def _put_segments(
+async def put_segments(
     driver,
     query: TicketFilter,
     segments: list[ticket_blocks.Segment],
@@ -369,7 +371,7 @@ async def _put_segments(
     put: stored_tickets.Put,
 ) -> None:
     """Every ticket of an export in order: usable blocks as stored, the rows between them one by one;
-    the tickets with a running SLA clock rewritten (a block holding one is read whole and rewritten)."""
+    the tickets with a running SLA clock rewritten (spliced into the blocks as they stream past)."""
     for segment in segments:
         if segment.blocks is not None:
             await ticket_blocks.put_blocks_rewriting(

@@ -828,6 +828,13 @@ class TicketJsonBlock(Base):
     )
     snapshot: Mapped[str] = mapped_column(Text, nullable=False)
     snapshot_xmin: Mapped[int] = mapped_column("snapshotXmin", BigInteger, nullable=False)
+    # The tickets whose stored sla has a running clock, in order, and where each of their objects
+    # ends (octets from the block's start) in json and in jsonWithoutDescriptions (migration 0031).
+    running_ids: Mapped[list[int]] = mapped_column("runningIds", ARRAY(Integer), nullable=False)
+    running_ends: Mapped[list[int]] = mapped_column("runningEnds", ARRAY(Integer), nullable=False)
+    running_ends_without_descriptions: Mapped[list[int]] = mapped_column(
+        "runningEndsWithoutDescriptions", ARRAY(Integer), nullable=False
+    )
 
 
 class TicketJsonChangeHorizon(Base):

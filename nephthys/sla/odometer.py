@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import functools
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from nephthys.support_calendar import SupportCalendar
 
@@ -35,11 +35,14 @@ class SupportOdometer:
         self._before: list[float] = []  # support seconds of the covered days before each
 
     def seconds(self, instant: datetime) -> float:
-        at = instant.timestamp()
+        return self.seconds_at(instant.timestamp())
+
+    def seconds_at(self, at: float) -> float:
+        """``seconds`` of the instant whose POSIX timestamp is ``at`` (a caller that has it already)."""
         if self._every_second:
             return at
         if not self._start <= at < self._end:
-            self._cover(instant)
+            self._cover(datetime.fromtimestamp(at, UTC))
         i = bisect.bisect_right(self._opens, at) - 1
         if i < 0:
             return 0.0

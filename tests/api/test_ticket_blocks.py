@@ -182,3 +182,19 @@ async def test_hidden_descriptions_come_from_the_blocks_own_column(serve, db_url
         assert len(hidden) == 6 and all("description" not in t for t in hidden)
         assert hidden == await every_ticket_by_rows(client)
         assert "secret" not in (await client.get("/api/tickets", params={"since": "2000-01-01"})).text
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_binary_copy_whole_values_keep_each_value_however_the_stream_is_cut(seed):
+    """The export's splicing needs each block whole and in order, an empty one too."""
+    chooser = random.Random(seed)
+    values = [bytes(chooser.randrange(256) for _ in range(chooser.choice([0, 1, 5, 300]))) for _ in range(12)]
+    stream = binary_copy(values)
+    cuts = sorted(chooser.sample(range(1, len(stream)), chooser.randrange(0, min(40, len(stream) - 1))))
+    parser = BinaryCopyValues()
+    found = [
+        bytes(buffer[start:end])
+        for begin, finish in zip([0, *cuts], [*cuts, len(stream)], strict=True)
+        for buffer, start, end in parser.whole_values(bytearray(stream[begin:finish]))
+    ]
+    assert found == values and parser.ended

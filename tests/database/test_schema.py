@@ -56,6 +56,11 @@ def test_the_schema_reader_sees_every_model_and_enum():
     assert {"questionTagAskedAt", "autoQuestionTagId"} <= set(search)
     # The answers of tickets from before the memory, read back from Slack (0030): due, and claimed.
     assert search["answerFetch"] == "String" and search["answerFetchClaimedAt"] == "DateTime"
+    # Where an export block's running SLA clocks sit (0031).
+    blocks = {f.name: f.type for f in schema.models["TicketJsonBlock"].fields}
+    assert (
+        blocks["runningIds"] == blocks["runningEnds"] == blocks["runningEndsWithoutDescriptions"] == "Int[]"
+    )
 
 
 async def test_a_new_database_migrates_to_the_schema_of_record(empty_database):
