@@ -592,6 +592,35 @@ def report(outcome: dict) -> str:
     return "\n".join(lines)
 
 
+async def move_to_revision(url: str, revision: str) -> None:
+    """Downgrade (or upgrade) the database to ``revision`` with this tree's migrations."""
+    from alembic import command
+
+    from nephthys.database import migrate
+    from nephthys.database.engine import create_engine
+
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            current = await connection.run_sync(
+                lambda sync: migrate.MigrationContext.configure(sync).get_current_revision()
+            )
+            if current == revision:
+                return
+            log(f"  moving the database from revision {current} to {revision} …")
+            move = command.downgrade if current is not None and current > revision else command.upgrade
+            await connection.run_sync(lambda sync: move(migrate.alembic_config(sync), revision))
+    finally:
+        await engine.dispose()
+
+
+def head_of(code: Path) -> str:
+    """The newest migration revision of the code unpacked at ``code``."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(code / "nephthys" / "database" / "migrations")).get_current_head() or ""
+
+
 async def prepare_database(args: argparse.Namespace) -> tuple[str, dict]:
     if args.reuse:
         url = generate.database_url(args.server_url, args.database)
@@ -616,6 +645,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--restarts", type=int, default=3, help="service starts for the first-request rows")
     parser.add_argument("--before-ref", default="85c4203", help="main before issue 23")
     parser.add_argument("--skip-before", action="store_true")
+    parser.add_argument(
+        "--before-at-its-revision",
+        action="store_true",
+        help="downgrade the database to the before code's newest migration for its side (only for a "
+        "before ref a few cheap migrations back: downgrading past 0025 drops the hourly figures)",
+    )
     # Internal: My stats' timing in a process running one side's code.
     parser.add_argument("--home-ratings", nargs=2, metavar=("URL", "SLACK_ID"), help=argparse.SUPPRESS)
     parser.add_argument(
@@ -636,6 +671,12 @@ def main(argv: list[str] | None = None) -> int:
     sides = [] if args.skip_before else [("before", unpack_ref(args.before_ref))]
     sides.append(("after", None))
     for name, pythonpath in sides:
+        if args.before_at_its_revision:
+            # The before side on its own schema (its head's migrations undone), the after side on this tree's.
+            revision = head_of(pythonpath) if pythonpath is not None else "head"
+            asyncio.run(move_to_revision(url, revision))
+            if pythonpath is None:
+                asyncio.run(bring_up_to_date(url))
         outcome["load"][name] = load()
         log(f"  measuring {name} (load average {outcome['load'][name]}) …")
         outcome["sides"][name] = asyncio.run(measure_side(name, url, facts, args, pythonpath, log_dir))
