@@ -47,6 +47,7 @@ from nephthys.stats.overview import (
 )
 
 HOUR = timedelta(hours=1)
+ZERO = timedelta(0)
 # The partial indexes' predicate (migration 0025): closed tickets that took over a day.
 LONG_RESOLUTION = """t."closedAt" - t."createdAt" > interval '1 day'"""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -341,6 +342,12 @@ def percentile_cont(
     return result
 
 
+def _native_int64(big_endian: bytes) -> np.ndarray:
+    """Big-endian 8-byte integers as a native int64 array (a byte swap, no conversion per element)."""
+    values = np.frombuffer(big_endian, dtype=_BIG_ENDIAN_INT64)
+    return values.byteswap().view(values.dtype.newbyteorder("="))
+
+
 def _hour_index(hour: datetime, grid_start: datetime) -> int:
     return int((hour - grid_start) // HOUR)
 
@@ -365,19 +372,22 @@ async def days_from_hours(executor: Executor, edges: list[datetime]) -> list[Day
     created_before_hour = np.concatenate(([0], np.cumsum(created[:-1]))) + int(row.created_before)
     closed_before_hour = np.concatenate(([0], np.cumsum(closed[:-1]))) + int(row.closed_before)
 
-    # Each day's whole hours: [first, stop) in grid indexes (an hour an edge cuts belongs to none).
-    whole: list[tuple[int, int]] = []
-    for index in range(days):
-        first = _hour_index(ceil_to(edges[index], HOUR), grid_start)
-        stop = _hour_index(floor_to(edges[index + 1], HOUR), grid_start)
-        whole.append((first, max(first, stop)))
-
-    new = [int(created[a:b].sum()) for a, b in whole]
-    closings = [int(closed[a:b].sum()) for a, b in whole]
+    # Each edge's grid hour (the hour holding it) and whether it cuts that hour; each day's whole
+    # hours are [first, stop) in grid indexes (an hour an edge cuts belongs to no day's whole hours).
+    edge_hour = np.array([(e - grid_start) // HOUR for e in edges], dtype=np.int64)
+    edge_cuts = np.array([(e - grid_start) % HOUR != ZERO for e in edges], dtype=bool)
+    firsts = edge_hour[:-1] + edge_cuts[:-1]
+    stops = np.maximum(firsts, edge_hour[1:])
+    created_sums = np.concatenate(([0], np.cumsum(created)))
+    closed_sums = np.concatenate(([0], np.cumsum(closed)))
+    new = (created_sums[stops] - created_sums[firsts]).tolist()
+    closings = (closed_sums[stops] - closed_sums[firsts]).tolist()
     extra_hang: dict[int, list[int]] = {}
     extra_resolution: dict[int, list[int]] = {}
-    cut_created_before: dict[datetime, int] = {}
-    cut_closed_before: dict[datetime, int] = {}
+    # Tickets created (closed) before each day's end: the whole hours before the end's hour, plus,
+    # when the end cuts its hour, those of that hour before it.
+    created_before_end = created_before_hour[edge_hour[1:]]
+    closed_before_end = closed_before_hour[edge_hour[1:]]
     if cut_hours:
         cut = {"cut_hours": cut_hours, "edges": edges}
         for cut_row in await executor.execute(_CUT_CREATED_SQL, cut):
@@ -388,57 +398,61 @@ async def days_from_hours(executor: Executor, edges: list[datetime]) -> list[Day
         for cut_row in await executor.execute(_CUT_CLOSED_SQL, cut):
             if 1 <= cut_row.day <= days:
                 closings[cut_row.day - 1] += cut_row.n
+        cut_created_before: dict[datetime, int] = {}
+        cut_closed_before: dict[datetime, int] = {}
         for cut_row in await executor.execute(
             _CUT_BEFORE_EDGE_SQL,
             {"cut_edges": cut_edges, "cut_edge_hours": [floor_to(e, HOUR) for e in cut_edges]},
         ):
             cut_created_before[cut_row.at] = cut_row.created
             cut_closed_before[cut_row.at] = cut_row.closed
+        created_before_end = created_before_end + np.array(
+            [cut_created_before.get(e, 0) for e in edges[1:]], dtype=np.int64
+        )
+        closed_before_end = closed_before_end + np.array(
+            [cut_closed_before.get(e, 0) for e in edges[1:]], dtype=np.int64
+        )
+    unresolved = (created_before_end - closed_before_end).tolist()
 
     backwards = (
         await executor.execute(
             _CLOSED_BEFORE_CREATED_SQL, {"first": edges[1] if days else edges[0], "last": edges[-1]}
         )
     ).all()
-    backwards_closed = sorted(r.closed for r in backwards)
-
-    def unresolved_at(edge: datetime) -> int:
-        hour = floor_to(edge, HOUR)
-        index = _hour_index(hour, grid_start)
-        created_before = int(created_before_hour[index]) + cut_created_before.get(edge, 0)
-        closed_before = int(closed_before_hour[index]) + cut_closed_before.get(edge, 0)
+    for index, edge in enumerate(edges[1:]):
         # Closed before ``edge`` but created at or after it: counted as closed, never as created.
-        closed_first = sum(1 for r in backwards if r.closed < edge <= r.created) if backwards_closed else 0
-        return created_before - closed_before + closed_first
+        unresolved[index] += sum(1 for r in backwards if r.closed < edge <= r.created)
 
-    no_values = np.zeros(0, dtype=np.float64)
-    hang_of_day = [no_values] * days
-    resolution_of_day = [no_values] * days
+    # Every day's durations decoded at once, then each day's a slice of them.
+    hang_parts: list[bytes] = [b""] * days
+    resolution_parts: list[bytes] = [b""] * days
     for day, hang_bytes, resolution_bytes in await executor.execute(
         _DAY_DURATIONS_SQL,
         {
-            "firsts": [grid_start + first * HOUR for first, _ in whole],
-            "stops": [grid_start + stop * HOUR for _, stop in whole],
+            "firsts": [grid_start + int(first) * HOUR for first in firsts],
+            "stops": [grid_start + int(stop) * HOUR for stop in stops],
         },
     ):
-        if hang_bytes:
-            hang_of_day[day - 1] = np.frombuffer(hang_bytes, dtype=_BIG_ENDIAN_INT64).astype(np.float64)
-        if resolution_bytes:
-            resolution_of_day[day - 1] = np.frombuffer(resolution_bytes, dtype=_BIG_ENDIAN_INT64).astype(
-                np.float64
-            )
+        hang_parts[day - 1] = hang_bytes or b""
+        resolution_parts[day - 1] = resolution_bytes or b""
+    hang_offsets = np.concatenate(([0], np.cumsum([len(b) // 8 for b in hang_parts])))
+    resolution_offsets = np.concatenate(([0], np.cumsum([len(b) // 8 for b in resolution_parts])))
+    # Kept as integers (milliseconds, exact as floats): percentile_cont converts only what it picks.
+    hang_values = _native_int64(b"".join(hang_parts))
+    resolution_values = _native_int64(b"".join(resolution_parts))
 
     figures: list[DayFigures] = []
     for index in range(days):
-        hang, resolution = hang_of_day[index], resolution_of_day[index]
+        hang = hang_values[hang_offsets[index] : hang_offsets[index + 1]]
+        resolution = resolution_values[resolution_offsets[index] : resolution_offsets[index + 1]]
         if index in extra_hang:
-            hang = np.concatenate((hang, np.array(extra_hang[index], dtype=np.float64)))
-            resolution = np.concatenate((resolution, np.array(extra_resolution[index], dtype=np.float64)))
+            hang = np.concatenate((hang, np.array(extra_hang[index], dtype=np.int64)))
+            resolution = np.concatenate((resolution, np.array(extra_resolution[index], dtype=np.int64)))
         figures.append(
             (
                 new[index],
                 closings[index],
-                unresolved_at(edges[index + 1]),
+                unresolved[index],
                 percentile_cont(hang),
                 percentile_cont(resolution),
             )
