@@ -17,12 +17,13 @@ those closed before ``s`` (closed before they were created: a partial index, emp
 
 **Days** between consecutive edges: a UTC hour no edge falls strictly inside belongs to
 one day whole, and is read from "TicketHourFigures" and "TicketHourDurations" (each
-hour's hang and resolution times, ascending); an hour an edge cuts (zones with
-half-hour offsets) is read ticket by ticket from "Ticket". The tickets unresolved at an
-edge ``e`` are those created before it less those closed before it, plus those closed
-before it but created at or after it (closed before created). Percentiles are picked
-with numpy's partition at the ranks PostgreSQL's ``percentile_cont`` uses, and
-interpolated with its formula, so they are the same floats.
+hour's hang and resolution times, ascending; PostgreSQL concatenates each day's); an hour an
+edge cuts (zones with half-hour and 45-minute offsets) is read ticket by ticket from "Ticket"'s
+indexes alone (the creation index includes both instants the durations need, migration 0036).
+The tickets unresolved at an edge ``e`` are those created before it less those closed
+before it, plus those closed before it but created at or after it (closed before created).
+Percentiles are picked with numpy's partition at the ranks PostgreSQL's ``percentile_cont``
+uses, and interpolated with its formula, so they are the same floats.
 """
 
 from __future__ import annotations
