@@ -424,9 +424,11 @@ async def days_from_hours(executor: Executor, edges: list[datetime]) -> list[Day
         # Closed before ``edge`` but created at or after it: counted as closed, never as created.
         unresolved[index] += sum(1 for r in backwards if r.closed < edge <= r.created)
 
-    # Every day's durations decoded at once, then each day's a slice of them.
-    hang_parts: list[bytes] = [b""] * days
-    resolution_parts: list[bytes] = [b""] * days
+    # Each day's durations as integers (milliseconds, exact as floats): percentile_cont converts
+    # only the ranks it picks. Decoded day by day: small arrays, no copy of the year's megabytes.
+    no_values = np.zeros(0, dtype=np.int64)
+    hang_of_day = [no_values] * days
+    resolution_of_day = [no_values] * days
     for day, hang_bytes, resolution_bytes in await executor.execute(
         _DAY_DURATIONS_SQL,
         {
@@ -434,18 +436,14 @@ async def days_from_hours(executor: Executor, edges: list[datetime]) -> list[Day
             "stops": [grid_start + int(stop) * HOUR for stop in stops],
         },
     ):
-        hang_parts[day - 1] = hang_bytes or b""
-        resolution_parts[day - 1] = resolution_bytes or b""
-    hang_offsets = np.concatenate(([0], np.cumsum([len(b) // 8 for b in hang_parts])))
-    resolution_offsets = np.concatenate(([0], np.cumsum([len(b) // 8 for b in resolution_parts])))
-    # Kept as integers (milliseconds, exact as floats): percentile_cont converts only what it picks.
-    hang_values = _native_int64(b"".join(hang_parts))
-    resolution_values = _native_int64(b"".join(resolution_parts))
+        if hang_bytes:
+            hang_of_day[day - 1] = _native_int64(hang_bytes)
+        if resolution_bytes:
+            resolution_of_day[day - 1] = _native_int64(resolution_bytes)
 
     figures: list[DayFigures] = []
     for index in range(days):
-        hang = hang_values[hang_offsets[index] : hang_offsets[index + 1]]
-        resolution = resolution_values[resolution_offsets[index] : resolution_offsets[index + 1]]
+        hang, resolution = hang_of_day[index], resolution_of_day[index]
         if index in extra_hang:
             hang = np.concatenate((hang, np.array(extra_hang[index], dtype=np.int64)))
             resolution = np.concatenate((resolution, np.array(extra_resolution[index], dtype=np.int64)))
