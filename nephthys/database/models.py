@@ -201,8 +201,9 @@ class Ticket(Base):
 
     __table_args__ = (
         # /api/tickets ordered by creation (date bounds, keyset cursor) and
-        # every stats window on createdAt.
-        Index("Ticket_createdAt_id_idx", "createdAt", "id"),
+        # every stats window on createdAt; with the two instants the daily series'
+        # cut hours read their tickets' durations from the index alone (0036).
+        Index("Ticket_createdAt_id_idx", "createdAt", "id", postgresql_include=["assignedAt", "closedAt"]),
         # /api/tickets?status=… in creation order; counts by status.
         Index("Ticket_status_createdAt_id_idx", "status", "createdAt", "id"),
         # closed_today windows and the windowed helper leaderboard.

@@ -150,8 +150,7 @@ async def direct_helper_ratings(
 _CREDITED = f"""
 SELECT user_id, rating, sum(n)::bigint AS n FROM (
     SELECT k."userId" AS user_id, k.rating, k."count" AS n
-    FROM {kept_periods('"FeedbackByPeriod"', "k")}
-    WHERE CAST(:closed_by AS integer) IS NULL OR k."userId" = :closed_by
+    FROM {kept_periods('"FeedbackByPeriod"', "k", 'AND (CAST(:closed_by AS integer) IS NULL OR k."userId" = :closed_by)')}
     UNION ALL
     SELECT CASE WHEN t.status = 'CLOSED' AND t."closedById" IS NOT NULL THEN t."closedById" ELSE 0 END,
            f.rating, 1

@@ -19,6 +19,8 @@ ZONES = [
     ZoneInfo("Asia/Kolkata"),  # +05:30: every edge cuts an hour
     ZoneInfo("Australia/Lord_Howe"),  # +10:30/+11: a half-hour daylight-saving change
     ZoneInfo("Pacific/Chatham"),  # +12:45/+13:45
+    ZoneInfo("Australia/Adelaide"),  # +10:30/+09:30: cut hours on both sides of its change on 5 April
+    ZoneInfo("Asia/Kathmandu"),  # +05:45
 ]
 TABLES = ('"TicketHourFigures"', '"TicketClosedByPeriod"', '"TicketHourDurations"', '"FeedbackByPeriod"')
 
