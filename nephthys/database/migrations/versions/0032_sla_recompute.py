@@ -15,7 +15,7 @@ state on "SlaPolicyInUse", so a start-up no longer recomputes every ticket's clo
 One row, so adding the columns rewrites nothing.
 
 Revision ID: 0032
-Revises: 0030
+Revises: 0031
 """
 
 from alembic import op

@@ -11,13 +11,13 @@ write maintains no more indexes than before; "assignedAt" and "closedAt" are ind
 already, so no update that was HOT stops being HOT.
 
 Revision ID: 0036
-Revises: 0030
+Revises: 0032
 """
 
 from alembic import op
 
 revision = "0036"
-down_revision = "0030"
+down_revision = "0032"
 branch_labels = None
 depends_on = None
 
