@@ -28,6 +28,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from nephthys.database import raw
 from nephthys.database.models import TicketStatus
 from nephthys.memory import terms
 
@@ -106,7 +107,7 @@ _COMMON_TERMS = text(
 _common: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
 
 
-async def _common_terms(session: AsyncSession) -> frozenset[str]:
+async def _common_terms(session: raw.Executor) -> frozenset[str]:
     """The terms more than COMMON_SHARE of tickets carry, as ANALYZE last saw them (cached)."""
     global _common
     now = time.monotonic()
@@ -168,7 +169,7 @@ _DETAILS = text(
 )
 
 
-async def _windows(session: AsyncSession):
+async def _windows(session: raw.Executor):
     """(lowest ticket id, first window?) of each window, narrowest first."""
     newest = (await session.execute(_NEWEST)).scalar()
     if newest is None:
@@ -195,7 +196,7 @@ async def similar_tickets(
     if query is None:
         return []
     scored: dict[int, float] = {}
-    async with sessions() as session:
+    async with raw.transaction(sessions) as session:
         async for lowest, first in _windows(session):
             if not first:
                 query = terms.tsquery_two_of(_rare(query_terms, await _common_terms(session)))
@@ -268,7 +269,7 @@ async def search_tickets(sessions: Sessions, *, words: str, limit: int = 10) -> 
         return await _details(session, best)
 
 
-async def _details(session: AsyncSession, best: list[tuple[int, float]]) -> list[PastTicket]:
+async def _details(session: raw.Executor, best: list[tuple[int, float]]) -> list[PastTicket]:
     if not best:
         return []
     rows = {

@@ -23,8 +23,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from nephthys.database import raw
 from nephthys.database.models import TicketStatus, UserType
 from nephthys.database.outage import retry_while_unavailable
 from nephthys.memory.index import question_text
@@ -35,6 +35,7 @@ from nephthys.slack.context import SlackContext
 from nephthys.slack.instants import slack_instant
 from nephthys.slack.titles import first_words_title, generated_title
 from nephthys.tickets import lifecycle
+from nephthys.tickets.core import state_by_id
 from nephthys.tickets.lifecycle import Change, Outcome, TicketState
 
 log = logging.getLogger(__name__)
@@ -257,7 +258,7 @@ async def _backend_message(
     *,
     previous_tickets: int | None = None,
     with_tags: bool = True,
-    session: AsyncSession | None = None,
+    session: raw.Executor | None = None,
 ) -> tuple[str, list[dict]]:
     """The ticket's backend message as it reads now; ``with_tags=False``: the empty tag controls.
     What it reads is read in ``session`` (None: a session of its own)."""
@@ -308,10 +309,11 @@ async def show_wait(ctx: SlackContext, ticket_id: int) -> None:
     """
     try:
         async with ctx.ticket_locks.hold(ticket_id):
-            # The ticket and what its message shows in one session (each session is a BEGIN and a
-            # ROLLBACK more), closed before the Slack call.
-            async with ctx.sessions() as session:
-                ticket = await lifecycle.ticket_in(session, ticket_id)
+            # The ticket and what its message shows in one snapshot, on the pooled asyncpg connection
+            # (nephthys/database/raw.py: every reply that moves the wait pays these reads), given
+            # back before the Slack call.
+            async with raw.transaction(ctx.sessions) as session:
+                ticket = await state_by_id(session, ticket_id)
                 if ticket is None or ticket.ticket_ts is None or ticket.status is TicketStatus.CLOSED:
                     return
                 text, blocks = await _backend_message(ctx, ticket, session=session)
