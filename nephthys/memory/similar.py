@@ -196,7 +196,9 @@ async def similar_tickets(
     if query is None:
         return []
     scored: dict[int, float] = {}
-    async with raw.transaction(sessions) as session:
+    # Read-only and each read complete in itself: in autocommit, no BEGIN and COMMIT round trips
+    # on every question (nephthys/database/raw.py).
+    async with raw.autocommit(sessions) as session:
         async for lowest, first in _windows(session):
             if not first:
                 query = terms.tsquery_two_of(_rare(query_terms, await _common_terms(session)))

@@ -309,10 +309,11 @@ async def show_wait(ctx: SlackContext, ticket_id: int) -> None:
     """
     try:
         async with ctx.ticket_locks.hold(ticket_id):
-            # The ticket and what its message shows in one snapshot, on the pooled asyncpg connection
-            # (nephthys/database/raw.py: every reply that moves the wait pays these reads), given
-            # back before the Slack call.
-            async with raw.transaction(ctx.sessions) as session:
+            # The ticket and what its message shows, on the pooled asyncpg connection in autocommit
+            # (nephthys/database/raw.py: every reply that moves the wait pays these reads, so no
+            # BEGIN and COMMIT round trips; under the ticket's lock, a change made between two reads
+            # is shown by that change's own update), given back before the Slack call.
+            async with raw.autocommit(ctx.sessions) as session:
                 ticket = await state_by_id(session, ticket_id)
                 if ticket is None or ticket.ticket_ts is None or ticket.status is TicketStatus.CLOSED:
                     return
