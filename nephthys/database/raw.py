@@ -35,7 +35,7 @@ from sqlalchemy.util import greenlet_spawn
 # Compiled statements, by the identity of their (module-level, long-lived) TextClause: the
 # clause is kept beside its compiled form so an id is never reused while it is in here.
 _COMPILED: dict[int, tuple[TextClause, str, tuple[str, ...]]] = {}
-_ROW_TYPES: dict[tuple[str, ...], type] = {}
+_ROW_TYPES: dict[tuple[str, ...], Any] = {}
 
 
 def _compiled(engine: AsyncEngine, clause: TextClause) -> tuple[str, tuple[str, ...]]:
@@ -49,7 +49,7 @@ def _compiled(engine: AsyncEngine, clause: TextClause) -> tuple[str, tuple[str, 
     return found[1], found[2]
 
 
-def _row_type(names: tuple[str, ...]) -> type:
+def _row_type(names: tuple[str, ...]) -> Any:
     row_type = _ROW_TYPES.get(names)
     if row_type is None:
         base = namedtuple("Row", names, rename=True)  # type: ignore[misc]
