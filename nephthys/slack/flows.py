@@ -263,7 +263,8 @@ async def _backend_message(
     """The ticket's backend message as it reads now; ``with_tags=False``: the empty tag controls.
     What it reads is read in ``session`` (None: a session of its own)."""
     if session is None:
-        async with ctx.sessions() as own:
+        # Single-statement reads: autocommit on the pooled asyncpg connection (nephthys/database/raw.py).
+        async with raw.autocommit(ctx.sessions) as own:
             return await _backend_message(
                 ctx, ticket, previous_tickets=previous_tickets, with_tags=with_tags, session=own
             )

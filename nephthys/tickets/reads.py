@@ -8,18 +8,22 @@ from datetime import datetime
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nephthys.database import raw
 from nephthys.database.models import BotMessage, Ticket, TicketStatus, UserType, WaitingOn
 from nephthys.tickets.core import (
     Sessions,
     TicketState,
     _find_state,
     autocommit,
+    state_by_id,
 )
 
 
 async def ticket_by_id(sessions: Sessions, ticket_id: int) -> TicketState | None:
-    async with sessions() as session:
-        return await _find_state(session, Ticket.id == ticket_id)
+    # One statement in autocommit on the pooled asyncpg connection (nephthys/database/raw.py):
+    # the Slack side reads a ticket this way after most changes.
+    async with raw.autocommit(sessions) as connection:
+        return await state_by_id(connection, ticket_id)
 
 
 async def ticket_in(session: AsyncSession, ticket_id: int) -> TicketState | None:
