@@ -138,8 +138,8 @@ class RawConnection:
             raise self.translated(error, sql, parameters) from error
         if not records:
             return RawResult([])
-        make = _row_type(tuple(records[0].keys()))._make  # tuple.__new__: no Python frame per row
-        return RawResult([make(record) for record in records])
+        row_type, new = _row_type(tuple(records[0].keys())), tuple.__new__
+        return RawResult([new(row_type, record) for record in records])  # no Python frame per row
 
     def translated(self, error: Exception, sql: str | None, parameters: Any) -> BaseException:
         """``error`` as SQLAlchemy would raise it from the same statement."""

@@ -19,6 +19,7 @@ labelled set.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Sequence
@@ -66,19 +67,27 @@ class PastTicket:
     answer: str | None
 
 
+@functools.lru_cache(maxsize=1024)
+def _variants_of(candidate: frozenset[str]) -> frozenset[str]:
+    """Every typo variant of a candidate's terms, remembered: in a burst each recent ticket is a
+    candidate of the hundreds of questions after it (nephthys/memory/surges.py reads up to 200).
+    Bound: 1,024 candidates (a few kB each)."""
+    return frozenset().union(*map(terms.variant_set, candidate))
+
+
 def similarity(query_terms: Sequence[str], candidate_terms: Sequence[str]) -> float:
     """Cosine of two term sets, in [0, 1]; a query term one typo from a candidate's counts TYPO_CREDIT."""
-    query, candidate = set(query_terms), set(candidate_terms)
+    query, candidate = set(query_terms), frozenset(candidate_terms)
     if not query or not candidate:
         return 0.0
-    candidate_variants: set[str] | None = None  # made only when a query term is not a candidate's
+    candidate_variants: frozenset[str] | None = None  # made only when a query term is not a candidate's
     matched = 0.0
     for term in query:
         if term in candidate:
             matched += 1
             continue
         if candidate_variants is None:
-            candidate_variants = set().union(*map(terms.variant_set, candidate))
+            candidate_variants = _variants_of(candidate)
         if terms.VARIANT_MARK + term in candidate_variants or not candidate_variants.isdisjoint(
             terms.variant_set(term)
         ):

@@ -152,7 +152,13 @@ async def _finish_ticket(
             if previous is None:
                 previous = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket.id)
             # A new ticket has no tags; a reopened or repaired one shows the ones it has.
-            text, blocks = await _backend_message(ctx, ticket, previous_tickets=previous, with_tags=not fresh)
+            text, blocks = await _backend_message(
+                ctx,
+                ticket,
+                previous_tickets=previous,
+                with_tags=not fresh,
+                with_clocks=not fresh or opened is None or opened.may_have_clocks,
+            )
             ts = await ctx.client.post_message(
                 channel=tickets_channel,
                 text=text,
@@ -258,23 +264,34 @@ async def _backend_message(
     *,
     previous_tickets: int | None = None,
     with_tags: bool = True,
+    with_clocks: bool = True,
     session: raw.Executor | None = None,
 ) -> tuple[str, list[dict]]:
-    """The ticket's backend message as it reads now; ``with_tags=False``: the empty tag controls.
-    What it reads is read in ``session`` (None: a session of its own)."""
-    if session is None:
+    """The ticket's backend message as it reads now; ``with_tags=False``: the empty tag controls;
+    ``with_clocks=False``: no SLA line (a ticket opened without clocks, like one opened without tags).
+    What it reads is read in ``session`` (None: a connection of its own, if anything is to be read)."""
+    if session is None and (previous_tickets is None or with_tags or with_clocks):
         # Single-statement reads: autocommit on the pooled asyncpg connection (nephthys/database/raw.py).
         async with raw.autocommit(ctx.sessions) as own:
             return await _backend_message(
-                ctx, ticket, previous_tickets=previous_tickets, with_tags=with_tags, session=own
+                ctx,
+                ticket,
+                previous_tickets=previous_tickets,
+                with_tags=with_tags,
+                with_clocks=with_clocks,
+                session=own,
             )
     if previous_tickets is None:
+        if session is None:  # unreachable: a connection is opened above when the count is missing
+            raise AssertionError("no connection to count the asker's tickets on")
         previous_tickets = await lifecycle.previous_ticket_count_in(session, ticket_id=ticket.id)
     tags = None
-    if with_tags:
+    if with_tags and session is not None:
         tags = await tag_blocks.backend_tag_blocks_for_ticket(session, ctx.transcript, ticket_id=ticket.id)
     now = ctx.clock()
-    stored = (await sla_clocks.stored_clocks(session, [ticket.id])).get(ticket.id, [])
+    stored = []
+    if with_clocks and session is not None:
+        stored = (await sla_clocks.stored_clocks(session, [ticket.id])).get(ticket.id, [])
     calendar = ctx.settings.support_calendar
     shown = sla_clocks.tightest([sla_clocks.clock_view(clock, now, calendar) for clock in stored])
     return messages.backend_message(

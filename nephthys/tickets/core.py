@@ -80,6 +80,9 @@ class OpenedTicket:
     created: bool  # False when the question already had its ticket (a redelivery)
     previous_tickets: int  # tickets the asker opened before this one
     asker_has_username: bool = True  # False: worth asking users.info once
+    # False: created without SLA clocks (no default targets, and a new ticket has no tags), so its
+    # first backend message has no SLA line to read.
+    may_have_clocks: bool = True
 
 
 @dataclass(frozen=True)

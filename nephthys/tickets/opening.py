@@ -148,6 +148,7 @@ async def open_ticket(
             created=True,
             previous_tickets=created.previous,
             asker_has_username=bool(has_username),
+            may_have_clocks=bool(found.default_targets),
         )
     # The question already has its ticket (a redelivery, or a racing worker won).
     async with sessions() as session:
