@@ -34,8 +34,8 @@ from nephthys.slack.client import PostTag, Profile, error_code
 from nephthys.slack.context import SlackContext
 from nephthys.slack.instants import slack_instant
 from nephthys.slack.titles import first_words_title, generated_title
+from nephthys.tags.service import TagView
 from nephthys.tickets import lifecycle
-from nephthys.tickets.core import state_by_id
 from nephthys.tickets.lifecycle import Change, Outcome, TicketState
 
 log = logging.getLogger(__name__)
@@ -265,10 +265,12 @@ async def _backend_message(
     previous_tickets: int | None = None,
     with_tags: bool = True,
     with_clocks: bool = True,
+    tags_read: list[dict] | None = None,
     session: raw.Executor | None = None,
 ) -> tuple[str, list[dict]]:
     """The ticket's backend message as it reads now; ``with_tags=False``: the empty tag controls;
-    ``with_clocks=False``: no SLA line (a ticket opened without clocks, like one opened without tags).
+    ``with_clocks=False``: no SLA line (a ticket opened without clocks, like one opened without tags);
+    ``tags_read``: the tag controls as the caller already rendered them from its own read.
     What it reads is read in ``session`` (None: a connection of its own, if anything is to be read)."""
     if session is None and (previous_tickets is None or with_tags or with_clocks):
         # Single-statement reads: autocommit on the pooled asyncpg connection (nephthys/database/raw.py).
@@ -285,8 +287,8 @@ async def _backend_message(
         if session is None:  # unreachable: a connection is opened above when the count is missing
             raise AssertionError("no connection to count the asker's tickets on")
         previous_tickets = await lifecycle.previous_ticket_count_in(session, ticket_id=ticket.id)
-    tags = None
-    if with_tags and session is not None:
+    tags = tags_read
+    if tags is None and with_tags and session is not None:
         tags = await tag_blocks.backend_tag_blocks_for_ticket(session, ctx.transcript, ticket_id=ticket.id)
     now = ctx.clock()
     stored = []
@@ -332,10 +334,25 @@ async def show_wait(ctx: SlackContext, ticket_id: int) -> None:
             # BEGIN and COMMIT round trips; under the ticket's lock, a change made between two reads
             # is shown by that change's own update), given back before the Slack call.
             async with raw.autocommit(ctx.sessions) as session:
-                ticket = await state_by_id(session, ticket_id)
-                if ticket is None or ticket.ticket_ts is None or ticket.status is TicketStatus.CLOSED:
+                view = await lifecycle.backend_view(session, ticket_id)
+                ticket = None if view is None else view.ticket
+                if (
+                    view is None
+                    or ticket is None
+                    or ticket.ticket_ts is None
+                    or ticket.status is TicketStatus.CLOSED
+                ):
                     return
-                text, blocks = await _backend_message(ctx, ticket, session=session)
+                shown_tags = tag_blocks.backend_tag_blocks(
+                    ctx.transcript,
+                    ticket_id=ticket.id,
+                    ticket_tags=[TagView(id=tag_id, name=name) for tag_id, name in view.tags],
+                    question_tag=None if view.question_tag is None else TagView(*view.question_tag),
+                    question_tag_automatic=view.question_tag_automatic,
+                )
+                text, blocks = await _backend_message(
+                    ctx, ticket, previous_tickets=view.previous_tickets, tags_read=shown_tags, session=session
+                )
             await ctx.client.update_message(
                 channel=ctx.channels.tickets, ts=ticket.ticket_ts, text=text, blocks=blocks
             )

@@ -194,8 +194,11 @@ _STATE_BY_ID = text(
 async def state_by_id(executor: raw.Executor, ticket_id: int) -> TicketState | None:
     """The ticket as the Slack side needs it, read in one statement on any executor."""
     row = (await executor.execute(_STATE_BY_ID, {"ticket_id": ticket_id})).one_or_none()
-    if row is None:
-        return None
+    return None if row is None else state_from_row(row)
+
+
+def state_from_row(row) -> TicketState:
+    """A ticket from a row whose first columns are ``_STATE_BY_ID``'s, in its order."""
     return TicketState(
         id=row[0],
         title=row[1],
