@@ -231,9 +231,11 @@ async def transaction(
         try:
             yield connection
         except BaseException:
-            if not connection.driver.is_closed():
-                with contextlib.suppress(Exception):
+            try:
+                if not connection.driver.is_closed():
                     await driver_transaction.rollback()
+            except Exception:
+                connection.broken = True  # still inside its transaction: never given to the next caller
             raise
         try:
             await driver_transaction.commit()
