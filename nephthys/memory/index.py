@@ -20,11 +20,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from nephthys.database import raw
 from nephthys.memory import terms
 
-Executor = AsyncSession | AsyncConnection
+Executor = raw.Executor
 
 ANSWER_LIMIT = 2000
 
@@ -99,7 +99,7 @@ _ANSWERED_NEW_ROW = text(
 
 
 async def answered(
-    session: AsyncSession,
+    session: Executor,
     *,
     ticket_id: int,
     helper_id: int,
@@ -164,13 +164,13 @@ _RELEASE_SIMILAR_POST = text(
 
 async def claim_similar_post(sessions, *, ticket_id: int) -> bool:
     """Claim the ticket's one similar-tickets post; False when it was claimed before."""
-    async with sessions.begin() as session:
+    async with raw.autocommit(sessions) as session:
         return (await session.execute(_CLAIM_SIMILAR_POST, {"ticket_id": ticket_id})).first() is not None
 
 
 async def release_similar_post(sessions, *, ticket_id: int) -> None:
     """The claimed post failed: a later pass may post it."""
-    async with sessions.begin() as session:
+    async with raw.autocommit(sessions) as session:
         await session.execute(_RELEASE_SIMILAR_POST, {"ticket_id": ticket_id})
 
 

@@ -19,6 +19,7 @@ labelled set.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from nephthys.database import raw
 from nephthys.database.models import TicketStatus
 from nephthys.memory import terms
 
@@ -65,19 +67,27 @@ class PastTicket:
     answer: str | None
 
 
+@functools.lru_cache(maxsize=1024)
+def _variants_of(candidate: frozenset[str]) -> frozenset[str]:
+    """Every typo variant of a candidate's terms, remembered: in a burst each recent ticket is a
+    candidate of the hundreds of questions after it (nephthys/memory/surges.py reads up to 200).
+    Bound: 1,024 candidates (a few kB each)."""
+    return frozenset().union(*map(terms.variant_set, candidate))
+
+
 def similarity(query_terms: Sequence[str], candidate_terms: Sequence[str]) -> float:
     """Cosine of two term sets, in [0, 1]; a query term one typo from a candidate's counts TYPO_CREDIT."""
-    query, candidate = set(query_terms), set(candidate_terms)
+    query, candidate = set(query_terms), frozenset(candidate_terms)
     if not query or not candidate:
         return 0.0
-    candidate_variants: set[str] | None = None  # made only when a query term is not a candidate's
+    candidate_variants: frozenset[str] | None = None  # made only when a query term is not a candidate's
     matched = 0.0
     for term in query:
         if term in candidate:
             matched += 1
             continue
         if candidate_variants is None:
-            candidate_variants = set().union(*map(terms.variant_set, candidate))
+            candidate_variants = _variants_of(candidate)
         if terms.VARIANT_MARK + term in candidate_variants or not candidate_variants.isdisjoint(
             terms.variant_set(term)
         ):
@@ -106,7 +116,7 @@ _COMMON_TERMS = text(
 _common: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
 
 
-async def _common_terms(session: AsyncSession) -> frozenset[str]:
+async def _common_terms(session: raw.Executor) -> frozenset[str]:
     """The terms more than COMMON_SHARE of tickets carry, as ANALYZE last saw them (cached)."""
     global _common
     now = time.monotonic()
@@ -168,7 +178,7 @@ _DETAILS = text(
 )
 
 
-async def _windows(session: AsyncSession):
+async def _windows(session: raw.Executor):
     """(lowest ticket id, first window?) of each window, narrowest first."""
     newest = (await session.execute(_NEWEST)).scalar()
     if newest is None:
@@ -195,7 +205,9 @@ async def similar_tickets(
     if query is None:
         return []
     scored: dict[int, float] = {}
-    async with sessions() as session:
+    # Read-only and each read complete in itself: in autocommit, no BEGIN and COMMIT round trips
+    # on every question (nephthys/database/raw.py).
+    async with raw.autocommit(sessions) as session:
         async for lowest, first in _windows(session):
             if not first:
                 query = terms.tsquery_two_of(_rare(query_terms, await _common_terms(session)))
@@ -268,7 +280,7 @@ async def search_tickets(sessions: Sessions, *, words: str, limit: int = 10) -> 
         return await _details(session, best)
 
 
-async def _details(session: AsyncSession, best: list[tuple[int, float]]) -> list[PastTicket]:
+async def _details(session: raw.Executor, best: list[tuple[int, float]]) -> list[PastTicket]:
     if not best:
         return []
     rows = {

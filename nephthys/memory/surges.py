@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import text
 
+from nephthys.database import raw
 from nephthys.memory import similar, terms
 from nephthys.memory.similar import Sessions
-from nephthys.tickets.core import autocommit
 
 KIN_LIMIT = 200
 TICKET_IDS_LIMIT = 50
@@ -87,7 +87,7 @@ async def kin(
     query = terms.tsquery_two_of(query_terms)
     if query is None:
         return []
-    async with autocommit(sessions) as connection:
+    async with raw.autocommit(sessions) as connection:
         rows = (
             await connection.execute(
                 _KIN, {"query": query, "since": at - window, "at": at, "own": ticket_id, "limit": KIN_LIMIT}
@@ -114,8 +114,8 @@ async def join_surge(
     if len(found) + 1 < min_tickets:
         return None
     ids = (found + [ticket_id])[-TICKET_IDS_LIMIT:]
-    async with sessions.begin() as session:
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SURGE_LOCK})
+    async with raw.transaction(sessions) as session:
+        await session.execute(_SURGE_LOCK, {"key": SURGE_LOCK})
         row = (
             await session.execute(
                 _JOIN,
@@ -135,8 +135,11 @@ async def join_surge(
         return SurgeState(**row._mapping)
 
 
+_SURGE_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
 async def surge(sessions: Sessions, *, surge_id: int) -> SurgeState | None:
-    async with autocommit(sessions) as connection:
+    async with raw.autocommit(sessions) as connection:
         row = (await connection.execute(_STATE, {"id": surge_id})).one_or_none()
     return None if row is None else SurgeState(**row._mapping)
 
@@ -151,12 +154,12 @@ _POSTED = text('UPDATE "Surge" SET ts = :ts, "channelId" = :channel WHERE id = :
 
 async def claim_post(sessions: Sessions, *, surge_id: int) -> bool:
     """Claim the surge's one message; False when another pass claimed it."""
-    async with sessions.begin() as session:
+    async with raw.autocommit(sessions) as session:
         return (await session.execute(_CLAIM_POST, {"id": surge_id})).first() is not None
 
 
 async def release_post(sessions: Sessions, *, surge_id: int) -> None:
-    async with sessions.begin() as session:
+    async with raw.autocommit(sessions) as session:
         await session.execute(_RELEASE_POST, {"id": surge_id})
 
 

@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from nephthys.database import raw
 from nephthys.database.models import SlaState, TicketSpanKind
 from nephthys.support_calendar import SUPPORT_ADD_FUNCTION, SUPPORT_SECONDS_FUNCTION, SupportCalendar
 
-Executor = AsyncSession | AsyncConnection
+Executor = raw.Executor
 
 # The API's names for the clocks, in the order a ticket's ``sla`` object lists them.
 CLOCK_NAMES = {

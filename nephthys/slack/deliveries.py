@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, text
 
+from nephthys.database import raw
 from nephthys.database.models import SlackEvent
 from nephthys.tickets.lifecycle import Sessions, autocommit
 
@@ -41,7 +42,7 @@ async def claim_event(
     it sits on the acknowledgement path.
     """
     payload = None if event is None else json.dumps(event)
-    async with autocommit(sessions) as connection:
+    async with raw.autocommit(sessions) as connection:
         result = await connection.execute(
             _CLAIM, {"event_id": event_id, "payload": payload, "lease_seconds": lease.total_seconds()}
         )
@@ -80,7 +81,7 @@ async def take_unfinished_events(
 
 
 async def finish_event(sessions: Sessions, event_id: str) -> None:
-    async with autocommit(sessions) as connection:
+    async with raw.autocommit(sessions) as connection:
         await connection.execute(_FINISH, {"event_id": event_id})
 
 

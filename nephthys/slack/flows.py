@@ -23,8 +23,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from nephthys.database import raw
 from nephthys.database.models import TicketStatus, UserType
 from nephthys.database.outage import retry_while_unavailable
 from nephthys.memory.index import question_text
@@ -34,6 +34,7 @@ from nephthys.slack.client import PostTag, Profile, error_code
 from nephthys.slack.context import SlackContext
 from nephthys.slack.instants import slack_instant
 from nephthys.slack.titles import first_words_title, generated_title
+from nephthys.tags.service import TagView
 from nephthys.tickets import lifecycle
 from nephthys.tickets.lifecycle import Change, Outcome, TicketState
 
@@ -151,7 +152,13 @@ async def _finish_ticket(
             if previous is None:
                 previous = await lifecycle.previous_ticket_count(ctx.sessions, ticket_id=ticket.id)
             # A new ticket has no tags; a reopened or repaired one shows the ones it has.
-            text, blocks = await _backend_message(ctx, ticket, previous_tickets=previous, with_tags=not fresh)
+            text, blocks = await _backend_message(
+                ctx,
+                ticket,
+                previous_tickets=previous,
+                with_tags=not fresh,
+                with_clocks=not fresh or opened is None or opened.may_have_clocks,
+            )
             ts = await ctx.client.post_message(
                 channel=tickets_channel,
                 text=text,
@@ -257,22 +264,36 @@ async def _backend_message(
     *,
     previous_tickets: int | None = None,
     with_tags: bool = True,
-    session: AsyncSession | None = None,
+    with_clocks: bool = True,
+    tags_read: list[dict] | None = None,
+    session: raw.Executor | None = None,
 ) -> tuple[str, list[dict]]:
-    """The ticket's backend message as it reads now; ``with_tags=False``: the empty tag controls.
-    What it reads is read in ``session`` (None: a session of its own)."""
-    if session is None:
-        async with ctx.sessions() as own:
+    """The ticket's backend message as it reads now; ``with_tags=False``: the empty tag controls;
+    ``with_clocks=False``: no SLA line (a ticket opened without clocks, like one opened without tags);
+    ``tags_read``: the tag controls as the caller already rendered them from its own read.
+    What it reads is read in ``session`` (None: a connection of its own, if anything is to be read)."""
+    if session is None and (previous_tickets is None or with_tags or with_clocks):
+        # Single-statement reads: autocommit on the pooled asyncpg connection (nephthys/database/raw.py).
+        async with raw.autocommit(ctx.sessions) as own:
             return await _backend_message(
-                ctx, ticket, previous_tickets=previous_tickets, with_tags=with_tags, session=own
+                ctx,
+                ticket,
+                previous_tickets=previous_tickets,
+                with_tags=with_tags,
+                with_clocks=with_clocks,
+                session=own,
             )
     if previous_tickets is None:
+        if session is None:  # unreachable: a connection is opened above when the count is missing
+            raise AssertionError("no connection to count the asker's tickets on")
         previous_tickets = await lifecycle.previous_ticket_count_in(session, ticket_id=ticket.id)
-    tags = None
-    if with_tags:
+    tags = tags_read
+    if tags is None and with_tags and session is not None:
         tags = await tag_blocks.backend_tag_blocks_for_ticket(session, ctx.transcript, ticket_id=ticket.id)
     now = ctx.clock()
-    stored = (await sla_clocks.stored_clocks(session, [ticket.id])).get(ticket.id, [])
+    stored = []
+    if with_clocks and session is not None:
+        stored = (await sla_clocks.stored_clocks(session, [ticket.id])).get(ticket.id, [])
     calendar = ctx.settings.support_calendar
     shown = sla_clocks.tightest([sla_clocks.clock_view(clock, now, calendar) for clock in stored])
     return messages.backend_message(
@@ -308,13 +329,30 @@ async def show_wait(ctx: SlackContext, ticket_id: int) -> None:
     """
     try:
         async with ctx.ticket_locks.hold(ticket_id):
-            # The ticket and what its message shows in one session (each session is a BEGIN and a
-            # ROLLBACK more), closed before the Slack call.
-            async with ctx.sessions() as session:
-                ticket = await lifecycle.ticket_in(session, ticket_id)
-                if ticket is None or ticket.ticket_ts is None or ticket.status is TicketStatus.CLOSED:
+            # The ticket and what its message shows, on the pooled asyncpg connection in autocommit
+            # (nephthys/database/raw.py: every reply that moves the wait pays these reads, so no
+            # BEGIN and COMMIT round trips; under the ticket's lock, a change made between two reads
+            # is shown by that change's own update), given back before the Slack call.
+            async with raw.autocommit(ctx.sessions) as session:
+                view = await lifecycle.backend_view(session, ticket_id)
+                ticket = None if view is None else view.ticket
+                if (
+                    view is None
+                    or ticket is None
+                    or ticket.ticket_ts is None
+                    or ticket.status is TicketStatus.CLOSED
+                ):
                     return
-                text, blocks = await _backend_message(ctx, ticket, session=session)
+                shown_tags = tag_blocks.backend_tag_blocks(
+                    ctx.transcript,
+                    ticket_id=ticket.id,
+                    ticket_tags=[TagView(id=tag_id, name=name) for tag_id, name in view.tags],
+                    question_tag=None if view.question_tag is None else TagView(*view.question_tag),
+                    question_tag_automatic=view.question_tag_automatic,
+                )
+                text, blocks = await _backend_message(
+                    ctx, ticket, previous_tickets=view.previous_tickets, tags_read=shown_tags, session=session
+                )
             await ctx.client.update_message(
                 channel=ctx.channels.tickets, ts=ticket.ticket_ts, text=text, blocks=blocks
             )

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
+from nephthys.database import raw
 from nephthys.database.models import TicketStatus
 from nephthys.memory import ai, draft, question_tag, similar, surges
 from nephthys.memory import index as memory_index
@@ -26,7 +27,6 @@ from nephthys.slack.mentions import neutralise_mentions
 from nephthys.slack.messages import mention, slack_date
 from nephthys.slack.payload_numbers import payload_id
 from nephthys.tickets import lifecycle
-from nephthys.tickets.core import autocommit
 from nephthys.transcripts import Transcript
 
 log = logging.getLogger(__name__)
@@ -431,7 +431,7 @@ async def _ticket_links(ctx: SlackContext, ticket_ids: list[int]) -> dict[int, s
     shown = ticket_ids[-SURGE_LINKS_SHOWN:]
     if not shown:
         return {}
-    async with autocommit(ctx.sessions) as connection:
+    async with raw.autocommit(ctx.sessions) as connection:
         rows = (await connection.execute(_QUESTION_TS, {"ids": shown})).all()
     return {row.id: ctx.permalink(ctx.channels.help, row.msg_ts) for row in rows}
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from nephthys.database import raw
 from nephthys.slack.mentions import neutralise_mentions
 from nephthys.slack.payload_numbers import payload_id
 from nephthys.tags import service
@@ -95,7 +94,7 @@ def backend_tag_blocks(
 
 
 async def backend_tag_blocks_for_ticket(
-    session: AsyncSession, transcript: Transcript, *, ticket_id: int
+    session: raw.Executor, transcript: Transcript, *, ticket_id: int
 ) -> list[dict]:
     """``backend_tag_blocks`` with the ticket's current tags read from the database."""
     question_tag, automatic = await service.question_tag_and_mark(session, ticket_id=ticket_id)

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from nephthys.database import raw
 from nephthys.database.models import (
     QuestionTag,
     Tag,
@@ -169,15 +170,17 @@ async def tags_named(session: AsyncSession, *, names: Iterable[str]) -> tuple[li
     return tags, unknown
 
 
-async def tags_on_ticket(session: AsyncSession, *, ticket_id: int) -> list[TagView]:
-    """The team tags on a ticket, in the order they were added."""
-    rows = await session.scalars(
-        select(Tag)
-        .join(TagOnTicket, TagOnTicket.tag_id == Tag.id)
-        .where(TagOnTicket.ticket_id == ticket_id)
-        .order_by(TagOnTicket.assigned_at, Tag.id)
-    )
-    return [_view(tag) for tag in rows]
+_TAGS_ON_TICKET = text(
+    """SELECT g.id, g.name FROM tags_on_tickets o JOIN "Tag" g ON g.id = o."tagId"
+       WHERE o."ticketId" = :ticket_id ORDER BY o."assignedAt", g.id"""
+)
+
+
+async def tags_on_ticket(session: raw.Executor, *, ticket_id: int) -> list[TagView]:
+    """The team tags on a ticket, in the order they were added (a text statement: the backend
+    message reads it on the hot path's raw connection too)."""
+    rows = await session.execute(_TAGS_ON_TICKET, {"ticket_id": ticket_id})
+    return [TagView(id=row.id, name=row.name) for row in rows]
 
 
 async def add_tags_to_ticket(
@@ -461,7 +464,7 @@ _QUESTION_TAG_AND_MARK = text(
 )
 
 
-async def question_tag_and_mark(session: AsyncSession, *, ticket_id: int) -> tuple[TagView | None, bool]:
+async def question_tag_and_mark(session: raw.Executor, *, ticket_id: int) -> tuple[TagView | None, bool]:
     """The ticket's question tag (None: none) and whether it is the one the model chose (no
     helper changed it since), in one read."""
     row = (await session.execute(_QUESTION_TAG_AND_MARK, {"ticket_id": ticket_id})).first()

@@ -6,11 +6,11 @@ from __future__ import annotations
 from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError
 
+from nephthys.database import raw
 from nephthys.database.models import BotMessage
 from nephthys.tickets.core import (
     PostedMessage,
     Sessions,
-    autocommit,
     retried_on_conflict,
 )
 
@@ -42,7 +42,7 @@ async def record_backend_message(sessions: Sessions, *, ticket_id: int, channel_
     same ``ts`` again is True: a retry whose first attempt committed but lost its answer (the
     database dropped the connection) must not take its own message for a surplus one.
     """
-    async with autocommit(sessions) as connection:
+    async with raw.autocommit(sessions) as connection:
         result = await connection.execute(
             _CLAIM_BACKEND_MESSAGE, {"ts": ts, "ticket_id": ticket_id, "channel_id": channel_id}
         )
@@ -53,7 +53,7 @@ async def record_backend_message(sessions: Sessions, *, ticket_id: int, channel_
 async def record_bot_message(sessions: Sessions, *, ticket_id: int, channel_id: str, ts: str) -> bool:
     """Remember a message the bot posted for a ticket; False if the ticket is gone."""
     try:
-        async with autocommit(sessions) as connection:
+        async with raw.autocommit(sessions) as connection:
             result = await connection.execute(
                 _RECORD_BOT_MESSAGE, {"ts": ts, "ticket_id": ticket_id, "channel_id": channel_id}
             )

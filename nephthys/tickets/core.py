@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import ParamSpec, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from nephthys.database import raw
 from nephthys.database.models import Ticket, TicketStatus, User, UserType, WaitingOn
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -79,6 +80,9 @@ class OpenedTicket:
     created: bool  # False when the question already had its ticket (a redelivery)
     previous_tickets: int  # tickets the asker opened before this one
     asker_has_username: bool = True  # False: worth asking users.info once
+    # False: created without SLA clocks (no default targets, and a new ticket has no tags), so its
+    # first backend message has no SLA line to read.
+    may_have_clocks: bool = True
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,44 @@ async def autocommit(sessions: Sessions) -> AsyncIterator[AsyncConnection]:
 _OPENER = User.__table__.alias("opener")
 _ASSIGNEE = User.__table__.alias("assignee")
 _CLOSER = User.__table__.alias("closer")
+
+
+# ``_find_state``'s read as one text statement, for the hot path's raw connections (nephthys/database/raw.py).
+_STATE_BY_ID = text(
+    """SELECT t.id, t.title, t.description, t.status, t."msgTs", t."ticketTs", opener."slackId" AS opener,
+              assignee."slackId" AS assignee, closer."slackId" AS closer, t."closedAt",
+              t."questionDeletedAt", t."waitingOn", t."waitingSince"
+       FROM "Ticket" t
+       JOIN "User" opener ON opener.id = t."openedById"
+       LEFT JOIN "User" assignee ON assignee.id = t."assignedToId"
+       LEFT JOIN "User" closer ON closer.id = t."closedById"
+       WHERE t.id = :ticket_id"""
+)
+
+
+async def state_by_id(executor: raw.Executor, ticket_id: int) -> TicketState | None:
+    """The ticket as the Slack side needs it, read in one statement on any executor."""
+    row = (await executor.execute(_STATE_BY_ID, {"ticket_id": ticket_id})).one_or_none()
+    return None if row is None else state_from_row(row)
+
+
+def state_from_row(row) -> TicketState:
+    """A ticket from a row whose first columns are ``_STATE_BY_ID``'s, in its order."""
+    return TicketState(
+        id=row[0],
+        title=row[1],
+        description=row[2],
+        status=TicketStatus(row[3]),
+        msg_ts=row[4],
+        ticket_ts=row[5],
+        opened_by_slack_id=row[6],
+        assigned_to_slack_id=row[7],
+        closed_by_slack_id=row[8],
+        closed_at=row[9],
+        question_deleted=row[10] is not None,
+        waiting_on=None if row[11] is None else WaitingOn(row[11]),
+        waiting_since=row[12],
+    )
 
 
 async def _state(session: AsyncSession, where) -> TicketState:

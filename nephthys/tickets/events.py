@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from nephthys.database import raw
 from nephthys.database.models import TicketEventKind
 
-Executor = AsyncSession | AsyncConnection
+Executor = raw.Executor
 
 # Shared with the statements that write an event beside their own change (opening.py).
 ON_CONFLICT = 'ON CONFLICT ("ticketId", kind, "msgTs") WHERE "msgTs" IS NOT NULL DO NOTHING'

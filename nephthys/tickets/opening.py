@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nephthys.database import raw
 from nephthys.database.models import Ticket, TicketStatus, WaitingOn
 from nephthys.memory import index as memory_index
 from nephthys.sla import clocks as sla_clocks
@@ -17,7 +18,6 @@ from nephthys.tickets.core import (
     TicketState,
     _find_state,
     _state,
-    autocommit,
     retried_on_conflict,
 )
 
@@ -95,7 +95,7 @@ async def open_ticket(
     it could be read back: there is no ticket to give a Slack side.
     """
     created = None
-    async with autocommit(sessions) as connection:
+    async with raw.autocommit(sessions) as connection:
         found = (
             await connection.execute(_ASKER_AND_TICKET, {"msg_ts": msg_ts, "slack_id": asker_slack_id})
         ).one()
@@ -125,7 +125,7 @@ async def open_ticket(
         # transaction: a database that drops out between them must not leave a ticket without
         # clocks, which sla-watch would never warn about. The autocommit connection is given
         # back first, so a question never holds two of the pool's connections.
-        async with sessions.kw["bind"].begin() as connection:
+        async with raw.transaction(sessions) as connection:
             created = (await connection.execute(_NEW_TICKET, parameters)).one_or_none()
             if created is not None:
                 await sla_clocks.refresh(connection, [created.id])
@@ -148,6 +148,7 @@ async def open_ticket(
             created=True,
             previous_tickets=created.previous,
             asker_has_username=bool(has_username),
+            may_have_clocks=bool(found.default_targets),
         )
     # The question already has its ticket (a redelivery, or a racing worker won).
     async with sessions() as session:
@@ -197,9 +198,16 @@ async def previous_ticket_count(sessions: Sessions, *, ticket_id: int) -> int:
         return await _previous_tickets(session, ticket_id)
 
 
-async def previous_ticket_count_in(session: AsyncSession, *, ticket_id: int) -> int:
-    """``previous_ticket_count`` in the caller's session."""
-    return await _previous_tickets(session, ticket_id)
+_PREVIOUS_TICKETS = text(
+    """SELECT count(*) FROM "Ticket" p
+       WHERE p."openedById" = (SELECT t."openedById" FROM "Ticket" t WHERE t.id = :ticket_id)
+         AND p.id < :ticket_id"""
+)
+
+
+async def previous_ticket_count_in(session: raw.Executor, *, ticket_id: int) -> int:
+    """``previous_ticket_count`` in the caller's session or connection (one text statement)."""
+    return (await session.execute(_PREVIOUS_TICKETS, {"ticket_id": ticket_id})).scalar() or 0
 
 
 async def _previous_tickets(session: AsyncSession, ticket_id: int) -> int:

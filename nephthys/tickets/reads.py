@@ -8,23 +8,78 @@ from datetime import datetime
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nephthys.database import raw
 from nephthys.database.models import BotMessage, Ticket, TicketStatus, UserType, WaitingOn
 from nephthys.tickets.core import (
     Sessions,
     TicketState,
     _find_state,
     autocommit,
+    state_by_id,
+    state_from_row,
 )
 
 
 async def ticket_by_id(sessions: Sessions, ticket_id: int) -> TicketState | None:
-    async with sessions() as session:
-        return await _find_state(session, Ticket.id == ticket_id)
+    # One statement in autocommit on the pooled asyncpg connection (nephthys/database/raw.py):
+    # the Slack side reads a ticket this way after most changes.
+    async with raw.autocommit(sessions) as connection:
+        return await state_by_id(connection, ticket_id)
 
 
 async def ticket_in(session: AsyncSession, ticket_id: int) -> TicketState | None:
     """``ticket_by_id`` in the caller's session (one snapshot with what else it reads)."""
     return await _find_state(session, Ticket.id == ticket_id)
+
+
+@dataclass(frozen=True)
+class BackendView:
+    """What a ticket's backend message shows but its SLA line, read in one statement."""
+
+    ticket: TicketState
+    previous_tickets: int  # tickets its asker opened before it
+    tags: list[tuple[int, str]]  # its team tags (id, name), in the order they were added
+    question_tag: tuple[int, str] | None  # its question tag (id, label)
+    question_tag_automatic: bool  # the question tag is the one the model chose
+
+
+# The state read (core._STATE_BY_ID), the asker's earlier tickets, the team tags and the question
+# tag (with its mark, as tags/service.py reads them): one round trip instead of four for every
+# reply that moves the ticket's wait (nephthys/slack/flows.py's show_wait).
+_BACKEND_VIEW = text(
+    """SELECT t.id, t.title, t.description, t.status, t."msgTs", t."ticketTs", opener."slackId" AS opener,
+              assignee."slackId" AS assignee, closer."slackId" AS closer, t."closedAt",
+              t."questionDeletedAt", t."waitingOn", t."waitingSince",
+              (SELECT count(*) FROM "Ticket" p WHERE p."openedById" = t."openedById" AND p.id < t.id)
+                  AS previous,
+              ARRAY(SELECT g.id FROM tags_on_tickets o JOIN "Tag" g ON g.id = o."tagId"
+                    WHERE o."ticketId" = t.id ORDER BY o."assignedAt", g.id) AS tag_ids,
+              ARRAY(SELECT g.name FROM tags_on_tickets o JOIN "Tag" g ON g.id = o."tagId"
+                    WHERE o."ticketId" = t.id ORDER BY o."assignedAt", g.id) AS tag_names,
+              q.id AS question_tag_id, q.label AS question_tag_label,
+              s."autoQuestionTagId" IS NOT DISTINCT FROM q.id AS automatic
+       FROM "Ticket" t
+       JOIN "User" opener ON opener.id = t."openedById"
+       LEFT JOIN "User" assignee ON assignee.id = t."assignedToId"
+       LEFT JOIN "User" closer ON closer.id = t."closedById"
+       LEFT JOIN "QuestionTag" q ON q.id = t."questionTagId"
+       LEFT JOIN "TicketSearch" s ON s."ticketId" = t.id
+       WHERE t.id = :ticket_id"""
+)
+
+
+async def backend_view(executor: raw.Executor, ticket_id: int) -> BackendView | None:
+    """The ticket and what its backend message shows of it (``BackendView``); None if it is gone."""
+    row = (await executor.execute(_BACKEND_VIEW, {"ticket_id": ticket_id})).one_or_none()
+    if row is None:
+        return None
+    return BackendView(
+        ticket=state_from_row(row),
+        previous_tickets=row.previous,
+        tags=list(zip(row.tag_ids, row.tag_names, strict=True)),
+        question_tag=None if row.question_tag_id is None else (row.question_tag_id, row.question_tag_label),
+        question_tag_automatic=row.question_tag_id is not None and bool(row.automatic),
+    )
 
 
 async def ticket_by_msg_ts(sessions: Sessions, msg_ts: str) -> TicketState | None:

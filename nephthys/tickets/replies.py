@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, text
 
-from nephthys.database.models import Ticket, TicketEventKind, TicketStatus, User, UserType
+from nephthys.database import raw
+from nephthys.database.models import Ticket, TicketEventKind, TicketStatus, UserType, WaitingOn
 from nephthys.memory import index as memory_index
 from nephthys.sla import clocks as sla_clocks
 from nephthys.tickets import events, timeline
 from nephthys.tickets.core import (
-    _ASSIGNEE,
     MacroRecorded,
     ReplyRecorded,
     Sessions,
-    _state,
+    TicketState,
     retried_on_conflict,
+    state_by_id,
 )
 from nephthys.tickets.events import Event
 from nephthys.tickets.users import _upsert_user
@@ -27,6 +28,41 @@ _MESSAGE_KIND = {
     UserType.HELPER: TicketEventKind.HELPER_MESSAGE,
     UserType.OTHER: TicketEventKind.OTHER_MESSAGE,
 }
+
+
+# The thread's ticket, locked, with what a reply reads of it, and the message's author (if a user).
+_TICKET_AND_AUTHOR = text(
+    """SELECT t.id, t.status, t."assignedAt" AS assigned_at, t."assignedToId" AS assigned_to_id,
+              opener."slackId" AS opener_slack_id, assignee."slackId" AS assignee_slack_id,
+              t."waitingOn" AS waiting_on, t."waitingSince" AS waiting_since, t.title, t.description,
+              author.id AS author_id, coalesce(author.helper, false) AS author_helper
+       FROM "Ticket" t
+       JOIN "User" opener ON opener.id = t."openedById"
+       LEFT JOIN "User" assignee ON assignee.id = t."assignedToId"
+       LEFT JOIN "User" author ON author."slackId" = :author
+       WHERE t."msgTs" = :thread_ts
+       FOR UPDATE OF t"""
+)
+# A user Nephthys had not met (``_upsert_user`` with nothing but the Slack id): someone who
+# inserted it meanwhile wins, and writes nothing more to "User".
+_NEW_AUTHOR = text('INSERT INTO "User" ("slackId") VALUES (:author) ON CONFLICT ("slackId") DO NOTHING')
+_NEW_AUTHOR_ID = text(
+    """WITH inserted AS (
+           INSERT INTO "User" ("slackId") VALUES (:author) ON CONFLICT ("slackId") DO NOTHING RETURNING id)
+       SELECT id FROM inserted UNION ALL SELECT id FROM "User" WHERE "slackId" = :author LIMIT 1"""
+)
+_OTHER_SPOKE = text(
+    """UPDATE "Ticket" SET "lastMsgAt" = clock_timestamp(), "lastMsgBy" = CAST(:by AS "UserType")
+       WHERE id = :ticket_id"""
+)
+
+
+async def _found_state(connection: raw.RawConnection, ticket_id: int) -> TicketState:
+    """The ticket, which the caller holds locked."""
+    state = await state_by_id(connection, ticket_id)
+    if state is None:
+        raise LookupError("ticket not found")
+    return state
 
 
 @retried_on_conflict
@@ -48,34 +84,25 @@ async def record_reply(
     ``text``: the message; a helper's, while the ticket is not closed, becomes the ticket's answer
     in the team's memory (nephthys/memory/index.py). None when ``thread_ts`` is not a ticket's question.
     """
-    async with sessions.begin() as session:
-        author = (
-            await session.execute(select(User.id, User.helper).where(User.slack_id == author_slack_id))
-        ).one_or_none()
-        # Everyone on the timeline is a user: the bot alone acts without one.
-        author_id = author.id if author is not None else await _upsert_user(session, slack_id=author_slack_id)
+    # On the pooled asyncpg connection itself (nephthys/database/raw.py): every reply pays this
+    # transaction, and SQLAlchemy's work per statement cost more CPU than the statements.
+    async with raw.transaction(sessions) as connection:
         row = (
-            await session.execute(
-                select(
-                    Ticket.id,
-                    Ticket.status,
-                    Ticket.assigned_at,
-                    Ticket.assigned_to_id,
-                    User.slack_id,
-                    _ASSIGNEE.c.slackId,
-                    Ticket.waiting_on,
-                    Ticket.waiting_since,
-                )
-                .join(User, User.id == Ticket.opened_by_id)
-                .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == Ticket.assigned_to_id)
-                .where(Ticket.msg_ts == thread_ts)
-                .with_for_update(of=Ticket)
-            )
+            await connection.execute(_TICKET_AND_AUTHOR, {"thread_ts": thread_ts, "author": author_slack_id})
         ).one_or_none()
         if row is None:
+            # Not a ticket's thread; its author is still a user, as for any thread message.
+            await connection.execute(_NEW_AUTHOR, {"author": author_slack_id})
             return None
-        ticket_id, status, assigned_at, assigned_to_id, opener_slack_id, previous_assignee, *waited = row
-        helper_id = author_id if author is not None and author.helper else None
+        ticket_id, assigned_at, assigned_to_id = row.id, row.assigned_at, row.assigned_to_id
+        status = TicketStatus(row.status)
+        opener_slack_id, previous_assignee = row.opener_slack_id, row.assignee_slack_id
+        waited = (None if row.waiting_on is None else WaitingOn(row.waiting_on), row.waiting_since)
+        # Everyone on the timeline is a user: the bot alone acts without one.
+        author_id = row.author_id
+        if author_id is None:
+            author_id = (await connection.execute(_NEW_AUTHOR_ID, {"author": author_slack_id})).scalar_one()
+        helper_id = author_id if row.author_helper else None
         if author_slack_id == opener_slack_id:
             by = UserType.AUTHOR
         elif helper_id is not None:
@@ -89,7 +116,7 @@ async def record_reply(
         # helper) and reads back what the fold needs; one more writes the fold with the reply's own
         # columns: a reply's handling pays as few round trips and "Ticket" updates as it can.
         recorded = await events.record_message(
-            session,
+            connection,
             ticket_id=ticket_id,
             at=at,
             message=Event(_MESSAGE_KIND[by], author_id, ts),
@@ -97,16 +124,12 @@ async def record_reply(
             read_kinds=timeline.FOLDED_KINDS,
         )
         if not recorded.logged:  # this message was recorded before
-            return ReplyRecorded(ticket=await _state(session, Ticket.id == ticket_id), by=by, assigned=False)
+            return ReplyRecorded(ticket=await _found_state(connection, ticket_id), by=by, assigned=False)
         waiting_changed = False
         if by is UserType.OTHER:  # others' messages change neither wait nor span
             # The time the row lock was granted (not the transaction's start), so replies that
             # queued on the lock are stamped in the order they were applied.
-            await session.execute(
-                update(Ticket)
-                .where(Ticket.id == ticket_id)
-                .values(last_msg_at=func.clock_timestamp(), last_msg_by=by)
-            )
+            await connection.execute(_OTHER_SPOKE, {"ticket_id": ticket_id, "by": by.value})
         else:
             folded = timeline.fold([timeline.LoggedEvent(*event) for event in recorded.events])
             reply = timeline.Reply(
@@ -114,24 +137,21 @@ async def record_reply(
                 assignee_id=assigning_helper_id if assigned else None,
                 assigned_at=at if assigned and assigned_at is None else None,
             )
-            await timeline.write(session, {ticket_id: folded}, reply=reply)
-            await sla_clocks.refresh(session, [ticket_id])  # as timeline.refresh does
+            await timeline.write(connection, {ticket_id: folded}, reply=reply)
+            await sla_clocks.refresh(connection, [ticket_id])  # as timeline.refresh does
             waiting_changed = _wait_moved(waited, folded)
         if by is UserType.HELPER and status is not TicketStatus.CLOSED and text and text.strip():
-            question = (
-                await session.execute(select(Ticket.title, Ticket.description).where(Ticket.id == ticket_id))
-            ).one()
             await memory_index.answered(
-                session,
+                connection,
                 ticket_id=ticket_id,
                 helper_id=author_id,
                 answer=text,
                 ts=ts,
                 at=at,
-                title=question.title,
-                description=question.description,
+                title=row.title,
+                description=row.description,
             )
-        ticket = await _state(session, Ticket.id == ticket_id)
+        ticket = await _found_state(connection, ticket_id)
     moved_from = previous_assignee if assigned and previous_assignee != ticket.assigned_to_slack_id else None
     return ReplyRecorded(
         ticket=ticket,

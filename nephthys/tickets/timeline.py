@@ -32,13 +32,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from nephthys.database import raw
 from nephthys.database.models import TicketEventKind, TicketSpanKind, WaitingOn
 from nephthys.sla import clocks as sla_clocks
 from nephthys.support_calendar import SUPPORT_SECONDS_FUNCTION
 
-Executor = AsyncSession | AsyncConnection
+Executor = raw.Executor
 
 # The kinds the fold reads; the others (tags, SLA notes) change neither wait nor span.
 FOLDED_KINDS = (
