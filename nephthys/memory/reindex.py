@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from nephthys.database.locks import held_session_lock
 from nephthys.memory import index as memory_index
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -123,29 +124,21 @@ async def reindex_missing(
     """Fill every missing memory row (see the module's docstring), at most ``max_batches`` batches,
     starting after ticket id ``after``; ``progress`` hears of each batch."""
     done = Reindexed(after=after)
-    engine = sessions.kw["bind"]
-    # The lock is this connection's (a session-level advisory lock): no transaction stays open.
-    async with engine.connect() as holder:
-        locked = await holder.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY})
-        await holder.commit()
+    async with held_session_lock(sessions.kw["bind"], LOCK_KEY) as locked:
         if not locked:
             done.skipped = True
             return done
-        try:
-            while max_batches is None or done.batches < max_batches:
-                looked, inserted, done.after = await reindex_batch(sessions, after=done.after, batch=batch)
-                if not looked:
-                    done.done = True
-                    break
-                done.batches += 1
-                done.filled += inserted
-                if progress is not None:
-                    progress(done)
-                if pause_seconds:
-                    await asyncio.sleep(pause_seconds)
-        finally:
-            await holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
-            await holder.commit()
+        while max_batches is None or done.batches < max_batches:
+            looked, inserted, done.after = await reindex_batch(sessions, after=done.after, batch=batch)
+            if not looked:
+                done.done = True
+                break
+            done.batches += 1
+            done.filled += inserted
+            if progress is not None:
+                progress(done)
+            if pause_seconds:
+                await asyncio.sleep(pause_seconds)
     return done
 
 

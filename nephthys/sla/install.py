@@ -47,6 +47,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from nephthys.database.locks import held_session_lock
 from nephthys.sla import clocks
 from nephthys.sla.policy import SlaPolicy
 from nephthys.support_calendar import SupportCalendar
@@ -264,51 +265,43 @@ async def recompute(
     batches; ``between_batches`` is awaited after each committed batch (a test pauses or stops a
     run there)."""
     done = Recomputed()
-    engine = sessions.kw["bind"]
-    # A session-level advisory lock on its own connection: no transaction stays open across batches.
-    async with engine.connect() as holder:
-        locked = await holder.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY})
-        await holder.commit()
+    async with held_session_lock(sessions.kw["bind"], LOCK_KEY) as locked:
         if not locked:
             done.skipped = True
             return done
-        try:
-            started = time.monotonic()
-            logged_at = 0
-            while max_batches is None or done.batches < max_batches:
-                step = await recompute_batch(sessions, batch=batch)
-                if step is None:
+        started = time.monotonic()
+        logged_at = 0
+        while max_batches is None or done.batches < max_batches:
+            step = await recompute_batch(sessions, batch=batch)
+            if step is None:
+                done.done = True
+                break
+            done.batches += 1
+            done.tickets += len(step.ticket_ids)
+            if step.phase_done:
+                state = await recompute_state(sessions)
+                log.info(
+                    "SLA recompute for %r: %s done (%d tickets in %.1f s this run)",
+                    step.key,
+                    "the active tickets" if step.phase == "active" else "every ticket, policy installed",
+                    done.tickets,
+                    time.monotonic() - started,
+                )
+                if step.phase == "all" and state.pending is None:
                     done.done = True
+                    if between_batches is not None:
+                        await between_batches(step)
                     break
-                done.batches += 1
-                done.tickets += len(step.ticket_ids)
-                if step.phase_done:
-                    state = await recompute_state(sessions)
-                    log.info(
-                        "SLA recompute for %r: %s done (%d tickets in %.1f s this run)",
-                        step.key,
-                        "the active tickets" if step.phase == "active" else "every ticket, policy installed",
-                        done.tickets,
-                        time.monotonic() - started,
-                    )
-                    if step.phase == "all" and state.pending is None:
-                        done.done = True
-                        if between_batches is not None:
-                            await between_batches(step)
-                        break
-                elif done.tickets - logged_at >= LOG_EVERY:
-                    logged_at = done.tickets
-                    log.info(
-                        "SLA recompute for %r: %d tickets in %.1f s (%s, up to #%d)",
-                        step.key,
-                        done.tickets,
-                        time.monotonic() - started,
-                        "active tickets" if step.phase == "active" else "every ticket",
-                        step.ticket_ids[-1],
-                    )
-                if between_batches is not None:
-                    await between_batches(step)
-        finally:
-            await holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
-            await holder.commit()
+            elif done.tickets - logged_at >= LOG_EVERY:
+                logged_at = done.tickets
+                log.info(
+                    "SLA recompute for %r: %d tickets in %.1f s (%s, up to #%d)",
+                    step.key,
+                    done.tickets,
+                    time.monotonic() - started,
+                    "active tickets" if step.phase == "active" else "every ticket",
+                    step.ticket_ids[-1],
+                )
+            if between_batches is not None:
+                await between_batches(step)
     return done

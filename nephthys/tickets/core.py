@@ -249,20 +249,5 @@ async def _find_state(session: AsyncSession, where) -> TicketState | None:
             .where(where)
         )
     ).one_or_none()
-    if row is None:
-        return None
-    return TicketState(
-        id=row[0],
-        title=row[1],
-        description=row[2],
-        status=row[3],
-        msg_ts=row[4],
-        ticket_ts=row[5],
-        opened_by_slack_id=row[6],
-        assigned_to_slack_id=row[7],
-        closed_by_slack_id=row[8],
-        closed_at=row[9],
-        question_deleted=row[10] is not None,
-        waiting_on=row[11],
-        waiting_since=row[12],
-    )
+    # The ORM row holds the enums already; state_from_row's conversions leave them as they are.
+    return None if row is None else state_from_row(row)
