@@ -234,11 +234,13 @@ _CLOCK_COLUMNS = """c."ticketId", c.kind, c."targetMinutes", c."startAt", c.stat
 _OF_TICKETS = f"""SELECT {_CLOCK_COLUMNS} FROM "TicketSlaClock" c WHERE c."ticketId" = ANY($1::int[])"""
 # The clocks of every ticket with a running clock created in [$1, $2] (either may be null): the
 # running ones by their partial index, then each such ticket's by the primary key.
-_OF_RUNNING_IN_RANGE = """ WHERE c."ticketId" IN (
+# The running tickets' ids as one array probed on the primary key: as ``IN (subquery)`` the planner
+# hashed them and scanned every clock (2M at 1,000,000 tickets: ~500 ms against ~280 ms).
+_OF_RUNNING_IN_RANGE = """ WHERE c."ticketId" = ANY(ARRAY(
         SELECT r."ticketId" FROM "TicketSlaClock" r
         WHERE r.state = 'RUNNING'
           AND r."ticketCreatedAt" >= coalesce($1::timestamptz, '-infinity')
-          AND r."ticketCreatedAt" <= coalesce($2::timestamptz, 'infinity'))"""
+          AND r."ticketCreatedAt" <= coalesce($2::timestamptz, 'infinity')))"""
 
 
 def clocks_by_ticket(rows: Iterable[asyncpg.Record]) -> dict[int, list[StoredClock]]:
