@@ -33,7 +33,10 @@ from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.util import greenlet_spawn
 
 # Compiled statements, by the identity of their (module-level, long-lived) TextClause: the
-# clause is kept beside its compiled form so an id is never reused while it is in here.
+# clause is kept beside its compiled form so an id is never reused while it is in here. Bounded:
+# a caller building its text() per call would otherwise add an entry per call; past the bound
+# the cache starts again (the hot path's few dozen statements are compiled again once).
+_CACHED_AT_MOST = 512
 _COMPILED: dict[int, tuple[TextClause, str, tuple[str, ...]]] = {}
 _ROW_TYPES: dict[tuple[str, ...], Any] = {}
 
@@ -45,6 +48,8 @@ def _compiled(engine: AsyncEngine, clause: TextClause) -> tuple[str, tuple[str, 
         if compiled._bind_processors:  # a typed parameter: not this module's kind of statement
             raise TypeError("raw statements take untyped parameters only")
         found = (clause, compiled.string, tuple(compiled.positiontup or ()))
+        if len(_COMPILED) >= _CACHED_AT_MOST:
+            _COMPILED.clear()
         _COMPILED[id(clause)] = found
     return found[1], found[2]
 
@@ -55,6 +60,8 @@ def _row_type(names: tuple[str, ...]) -> Any:
         base = namedtuple("Row", names, rename=True)  # type: ignore[misc]
         # SQLAlchemy's Row also reads as a mapping of its columns.
         row_type = type("Row", (base,), {"__slots__": (), "_mapping": property(base._asdict)})
+        if len(_ROW_TYPES) >= _CACHED_AT_MOST:
+            _ROW_TYPES.clear()
         _ROW_TYPES[names] = row_type
     return row_type
 
