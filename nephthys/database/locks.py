@@ -19,13 +19,18 @@ async def held_session_lock(engine: AsyncEngine, key: int) -> AsyncIterator[bool
     transaction open, so the block's own short transactions (on other connections) are what run;
     PostgreSQL frees the lock itself if the process dies."""
     async with engine.connect() as holder:
-        locked = bool(await holder.scalar(_TRY_LOCK, {"key": key}))
-        await holder.commit()
-        if not locked:
-            yield False
-            return
+        known_free = False  # this connection surely holds no lock: it may go back to the pool
         try:
-            yield True
-        finally:
-            await holder.execute(_UNLOCK, {"key": key})
+            locked = bool(await holder.scalar(_TRY_LOCK, {"key": key}))
             await holder.commit()
+            known_free = not locked
+            yield locked
+            if locked:
+                await holder.execute(_UNLOCK, {"key": key})
+                await holder.commit()
+                known_free = True
+        finally:
+            if not known_free:
+                # Cancelled or failed while it may hold the lock: a pooled connection must never
+                # keep it (a rollback does not free it), so it is closed, which frees it.
+                await holder.invalidate()

@@ -204,7 +204,7 @@ async def _checked_out(
         if connection.broken or connection.driver.is_closed():
             await greenlet_spawn(fairy.invalidate)
         else:
-            fairy.close()
+            await greenlet_spawn(fairy.close)
         raise
     except BaseException:
         # Cancelled, perhaps mid-statement: the connection may be mid-protocol, so it is closed
@@ -212,7 +212,7 @@ async def _checked_out(
         await greenlet_spawn(fairy.invalidate)
         raise
     else:
-        fairy.close()  # back to the pool (nothing to roll back: no transaction is open)
+        await greenlet_spawn(fairy.close)  # back to the pool (nothing to roll back: no transaction is open)
 
 
 @contextlib.asynccontextmanager
@@ -234,12 +234,16 @@ async def transaction(
         try:
             await driver_transaction.start()
         except Exception as error:
+            # asyncpg may count the failed BEGIN as its open transaction: never given back.
+            connection.broken = True
             raise connection.translated(error, "BEGIN", None) from error
         try:
             yield connection
         except BaseException:
             try:
-                if not connection.driver.is_closed():
+                # A broken connection is invalidated, not rolled back (a half-open socket would
+                # hold the ROLLBACK for the whole command timeout).
+                if not connection.broken and not connection.driver.is_closed():
                     await driver_transaction.rollback()
             except Exception:
                 connection.broken = True  # still inside its transaction: never given to the next caller

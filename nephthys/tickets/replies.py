@@ -51,6 +51,7 @@ _NEW_AUTHOR_ID = text(
            INSERT INTO "User" ("slackId") VALUES (:author) ON CONFLICT ("slackId") DO NOTHING RETURNING id)
        SELECT id FROM inserted UNION ALL SELECT id FROM "User" WHERE "slackId" = :author LIMIT 1"""
 )
+_AUTHOR_ID = text('SELECT id FROM "User" WHERE "slackId" = :author')
 _OTHER_SPOKE = text(
     """UPDATE "Ticket" SET "lastMsgAt" = clock_timestamp(), "lastMsgBy" = CAST(:by AS "UserType")
        WHERE id = :ticket_id"""
@@ -101,7 +102,13 @@ async def record_reply(
         # Everyone on the timeline is a user: the bot alone acts without one.
         author_id = row.author_id
         if author_id is None:
-            author_id = (await connection.execute(_NEW_AUTHOR_ID, {"author": author_slack_id})).scalar_one()
+            author_id = (
+                await connection.execute(_NEW_AUTHOR_ID, {"author": author_slack_id})
+            ).scalar_one_or_none()
+            if author_id is None:
+                # Another transaction inserted the user while ours waited on it: DO NOTHING returned
+                # no row, and the statement's snapshot predates that commit. A new statement sees it.
+                author_id = (await connection.execute(_AUTHOR_ID, {"author": author_slack_id})).scalar_one()
         helper_id = author_id if row.author_helper else None
         if author_slack_id == opener_slack_id:
             by = UserType.AUTHOR

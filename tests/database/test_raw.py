@@ -44,3 +44,22 @@ async def test_a_failed_transaction_is_rolled_back_and_its_connection_serves_the
 async def _execute(engine, sql: str) -> None:
     async with engine.begin() as connection:
         await connection.execute(text(sql))
+
+
+async def test_a_held_lock_whose_block_fails_is_freed_with_its_connection(engine, db_url):
+    from nephthys.database.locks import held_session_lock
+
+    with pytest.raises(RuntimeError):
+        async with held_session_lock(engine, 424242) as locked:
+            assert locked
+            raise RuntimeError("the run failed")
+    other = create_engine(db_url, pool_size=1, max_overflow=0)
+    try:
+        async with held_session_lock(other, 424242) as locked_again:
+            assert locked_again  # nobody kept it: neither the failed block nor a pooled connection
+        async with held_session_lock(engine, 424242) as locked_here:
+            assert locked_here
+            async with held_session_lock(other, 424242) as taken:
+                assert not taken  # held by the block above
+    finally:
+        await other.dispose()
