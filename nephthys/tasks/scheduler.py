@@ -68,13 +68,22 @@ async def run_exclusively(sessions: async_sessionmaker[AsyncSession], job: Job) 
         # A session-level lock needs no transaction: autocommit makes taking and releasing it one
         # round trip each (no BEGIN and COMMIT around them), which is most of a run with nothing to do.
         connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        locked = (await connection.execute(_TRY_LOCK, lock)).scalar()
-        if not locked:
-            return False
+        known_free = False  # this connection surely holds no lock: it may go back to the pool
         try:
-            await job.run()
+            locked = (await connection.execute(_TRY_LOCK, lock)).scalar()
+            known_free = not locked
+            if not locked:
+                return False
+            try:
+                await job.run()
+            finally:
+                await connection.execute(_UNLOCK, lock)
+                known_free = True
         finally:
-            await connection.execute(_UNLOCK, lock)
+            if not known_free:
+                # Cancelled or failed while it may hold the job's lock: a pooled connection must
+                # never keep it (every instance would skip the job), so it is closed, which frees it.
+                await connection.invalidate()
     return True
 
 

@@ -127,3 +127,27 @@ async def test_a_job_that_swallows_its_cancellation_does_not_hold_the_stop_forev
     assert await scheduler.stop(within=0.2) == ["job stubborn"]
     assert "job stubborn did not stop within" in caplog.text and "stubborn" in caplog.text
     release.set()
+
+
+async def test_a_run_cancelled_while_holding_its_lock_leaves_no_pooled_connection_holding_it(two_instances):
+    first, second = two_instances
+    started = asyncio.Event()
+
+    async def long_run() -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    running = asyncio.create_task(run_exclusively(first, Job("repair", 60, long_run)))
+    await started.wait()
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    ran: list[str] = []
+
+    async def quick() -> None:
+        ran.append("ran")
+
+    # Neither the other instance nor this one (on whatever pooled connection it gets) is locked out.
+    assert await run_exclusively(second, Job("repair", 60, quick)) is True
+    assert await run_exclusively(first, Job("repair", 60, quick)) is True
+    assert ran == ["ran", "ran"]
