@@ -27,10 +27,16 @@ async def serving(
     The service's own configuration (nephthys/utils/connections.py: keep-alive, header deadline,
     connection bounds); ``limits`` makes its bounds small for a test.
     """
-    port = port or free_port()
+    sockets: list[socket.socket] | None = None
+    if port is None:
+        # Bound here and handed to uvicorn: a port probed free and bound later can be taken in
+        # between (another worker's server, any outgoing connection's ephemeral port).
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        port, sockets = listener.getsockname()[1], [listener]
     config = server_config(app, host="127.0.0.1", port=port, log_level="warning", limits=limits)
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=sockets))
     while not server.started:
         if task.done():
             task.result()  # raises the start-up error
@@ -41,6 +47,8 @@ async def serving(
     finally:
         server.should_exit = True
         await task
+        for listener in sockets or []:
+            listener.close()
 
 
 @contextlib.asynccontextmanager
