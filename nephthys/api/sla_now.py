@@ -74,10 +74,7 @@ def template(ticket_clocks: Sequence[StoredClock], meter: SupportOdometer) -> Te
             text += b"null"
         elif clock.state is SlaState.RUNNING and clock.due_at is not None:
             due_text = clocks._instant_text(clock.due_at).encode()
-            text += b'{"target_minutes":%d,"state":"%%s","due_at":"%s","minutes_left":%%.2f}' % (
-                clock.target_minutes,
-                due_text,
-            )
+            text += _RUNNING_CLOCK_LEFT_OPEN % (clock.target_minutes, due_text)
             running.append(_Running(clock, meter))
         else:
             text += _fixed_clock(clock).replace(b"%", b"%%")
@@ -90,8 +87,10 @@ _OPENINGS = [
     for i, (kind, name) in enumerate(CLOCK_NAMES.items())
 ]
 _RUNNING, _BREACHED = b"running", b"breached"
-# The same, written at once (SlaShown.values): a running clock filled in, and the three in their places.
-_RUNNING_CLOCK = b'{"target_minutes":%d,"state":"%s","due_at":"%s","minutes_left":%.2f}'
+# A running clock with its target and due instant in place, its state and minutes left still to fill
+# (template); the same written at once (SlaShown.values), from one literal so the two never differ.
+_RUNNING_CLOCK_LEFT_OPEN = b'{"target_minutes":%d,"state":"%%s","due_at":"%s","minutes_left":%%.2f}'
+_RUNNING_CLOCK = _RUNNING_CLOCK_LEFT_OPEN.replace(b"%%", b"%")
 _SLA_OBJECT = b"".join(opening + b"%s" for _, opening in _OPENINGS) + b"}"
 _SLOT = {kind.value: i for i, (kind, _) in enumerate(_OPENINGS)}
 
