@@ -114,18 +114,9 @@ def channels_for(settings: Settings, transcript) -> Channels:
 class SlackService:
     """What the HTTP app holds: ``handle(request)``, ``healthy`` and ``stop()``."""
 
-    def __init__(
-        self,
-        ctx: SlackContext,
-        http: aiohttp.ClientSession,
-        *,
-        claims: async_sessionmaker[AsyncSession] | None = None,
-    ) -> None:
+    def __init__(self, ctx: SlackContext, http: aiohttp.ClientSession) -> None:
         self.ctx = ctx
         self._http = http
-        # The deliveries' claims, before each acknowledgement: a pool of their own when given
-        # (nephthys/database/engine.py, CLAIM_CONNECTIONS), so they never wait behind the work.
-        self._claims = claims or ctx.sessions
         self.ready = asyncio.Event()  # auth.test and the helper sync have succeeded
         self._stopping = False
         self._startup: asyncio.Task | None = None
@@ -251,7 +242,7 @@ class SlackService:
         if not event_id:
             return await next()
         try:
-            claimed = await deliveries.claim_event(self._claims, event_id, body.get("event"))
+            claimed = await deliveries.claim_event(self.ctx.sessions, event_id, body.get("event"))
         except Exception as error:
             if refused_for_content(error) and not database_unavailable(error):
                 # The database refused the event itself: a redelivery would be refused too.
@@ -434,14 +425,12 @@ async def start_slack(
     sessions: async_sessionmaker[AsyncSession],
     *,
     stats_v2_memo: StatsV2Memo | None = None,
-    claims: async_sessionmaker[AsyncSession] | None = None,
     clock: Clock = utc_now,
     run_jobs: bool = True,
 ) -> SlackService:
     """Start the Slack integration; returns at once (Slack start-up work goes on in the background).
 
     ``stats_v2_memo``: the one /api/stats_v2 uses, so the App Home shows the same computation.
-    ``claims``: the deliveries' claims' own sessions (``sessions`` when not given).
     ``clock``: "now" for the scheduler and every job. ``run_jobs``: False leaves the scheduler
     stopped (its jobs can still be run by hand: ``nephthys jobs run``, or a test).
     """
@@ -459,6 +448,6 @@ async def start_slack(
         clock=clock,
     )
     ctx.home = HomePublisher(ctx, stats_v2_memo=stats_v2_memo)
-    service = SlackService(ctx, http, claims=claims)
+    service = SlackService(ctx, http)
     service.start(run_jobs=run_jobs)
     return service
