@@ -21,6 +21,12 @@ log = logging.getLogger(__name__)
 
 # /health's own connection: a probe never waits behind the API's or the Slack side's pool.
 HEALTH_CONNECTIONS = 1
+# The Slack events' claims (the one statement before each acknowledgement) have their own: an
+# acknowledgement does not queue for a connection behind the events being handled, whose work (up
+# to 16 at once, some waiting on a surge's lock) can hold the whole Slack pool during a burst. A
+# claim holds its connection for one round trip; when all are busy it uses the Slack pool
+# (nephthys/slack/app.py, ``_claim_sessions``).
+CLAIM_CONNECTIONS = 4
 
 
 def asyncpg_url(url: str) -> str:
@@ -87,21 +93,23 @@ class Pools:
     """The service's engines, each with a pool of its own, so no side waits on another's load.
 
     ``api``: the HTTP API (and its own jobs); ``slack``: Slack events, interactions and
-    the Slack side's jobs; ``health``: /health's probe. Fixed sizes, no overflow: at most
-    API_DATABASE_CONNECTIONS + SLACK_DATABASE_CONNECTIONS + 1 connections per instance.
+    the Slack side's jobs; ``claims``: the Slack events' claims, before their acknowledgement;
+    ``health``: /health's probe. Fixed sizes, no overflow: at most API_DATABASE_CONNECTIONS +
+    SLACK_DATABASE_CONNECTIONS + CLAIM_CONNECTIONS + 1 connections per instance.
     """
 
     api: AsyncEngine
     slack: AsyncEngine
+    claims: AsyncEngine
     health: AsyncEngine
 
     async def dispose(self) -> None:
-        for engine in (self.api, self.slack, self.health):
+        for engine in (self.api, self.slack, self.claims, self.health):
             await engine.dispose()
 
 
 def open_pools(url: str, settings: Settings) -> Pools:
-    """The three engines (connections are opened when first used)."""
+    """The four engines (connections are opened when first used, or by :func:`open_connections`)."""
     return Pools(
         api=create_engine(
             url, pool_size=settings.api_database_connections, max_overflow=0, application_name="nephthys-api"
@@ -111,6 +119,9 @@ def open_pools(url: str, settings: Settings) -> Pools:
             pool_size=settings.slack_database_connections,
             max_overflow=0,
             application_name="nephthys-slack",
+        ),
+        claims=create_engine(
+            url, pool_size=CLAIM_CONNECTIONS, max_overflow=0, application_name="nephthys-slack-claims"
         ),
         health=create_engine(
             url, pool_size=HEALTH_CONNECTIONS, max_overflow=0, application_name="nephthys-health"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -113,10 +114,14 @@ def create_app(
             api_jobs.start()
         if settings.slack_enabled:
             # Opened before the first event, not by a burst's first acknowledgements.
-            await open_connections(pools.slack, within=OPEN_CONNECTIONS_WITHIN_SECONDS)
+            await asyncio.gather(
+                open_connections(pools.slack, within=OPEN_CONNECTIONS_WITHIN_SECONDS),
+                open_connections(pools.claims, within=OPEN_CONNECTIONS_WITHIN_SECONDS),
+            )
             app.state.slack = await start_slack(
                 settings,
                 session_factory(pools.slack),
+                claims=session_factory(pools.claims),
                 stats_v2_memo=app.state.stats_v2_memo,
                 clock=clock,
                 run_jobs=run_jobs,
