@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -9,11 +12,21 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from nephthys.database import raw
+
 if TYPE_CHECKING:
     from nephthys.config import Settings
 
+log = logging.getLogger(__name__)
+
 # /health's own connection: a probe never waits behind the API's or the Slack side's pool.
 HEALTH_CONNECTIONS = 1
+# The Slack events' claims (the one statement before each acknowledgement) have their own: an
+# acknowledgement does not queue for a connection behind the events being handled, whose work (up
+# to 16 at once, some waiting on a surge's lock) can hold the whole Slack pool during a burst. A
+# claim holds its connection for one round trip; when all are busy it uses the Slack pool
+# (nephthys/slack/app.py, ``_claim_sessions``).
+CLAIM_CONNECTIONS = 4
 
 
 def asyncpg_url(url: str) -> str:
@@ -80,21 +93,23 @@ class Pools:
     """The service's engines, each with a pool of its own, so no side waits on another's load.
 
     ``api``: the HTTP API (and its own jobs); ``slack``: Slack events, interactions and
-    the Slack side's jobs; ``health``: /health's probe. Fixed sizes, no overflow: at most
-    API_DATABASE_CONNECTIONS + SLACK_DATABASE_CONNECTIONS + 1 connections per instance.
+    the Slack side's jobs; ``claims``: the Slack events' claims, before their acknowledgement;
+    ``health``: /health's probe. Fixed sizes, no overflow: at most API_DATABASE_CONNECTIONS +
+    SLACK_DATABASE_CONNECTIONS + CLAIM_CONNECTIONS + 1 connections per instance.
     """
 
     api: AsyncEngine
     slack: AsyncEngine
+    claims: AsyncEngine
     health: AsyncEngine
 
     async def dispose(self) -> None:
-        for engine in (self.api, self.slack, self.health):
+        for engine in (self.api, self.slack, self.claims, self.health):
             await engine.dispose()
 
 
 def open_pools(url: str, settings: Settings) -> Pools:
-    """The three engines (connections are opened when first used)."""
+    """The four engines (connections are opened when first used, or by :func:`open_connections`)."""
     return Pools(
         api=create_engine(
             url, pool_size=settings.api_database_connections, max_overflow=0, application_name="nephthys-api"
@@ -105,6 +120,9 @@ def open_pools(url: str, settings: Settings) -> Pools:
             max_overflow=0,
             application_name="nephthys-slack",
         ),
+        claims=create_engine(
+            url, pool_size=CLAIM_CONNECTIONS, max_overflow=0, application_name="nephthys-slack-claims"
+        ),
         health=create_engine(
             url, pool_size=HEALTH_CONNECTIONS, max_overflow=0, application_name="nephthys-health"
         ),
@@ -113,3 +131,45 @@ def open_pools(url: str, settings: Settings) -> Pools:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+# The schema's own types (its enums, and arrays of them) as one row, built from the catalogue so a
+# new enum needs no change here.
+_OWN_TYPES = """SELECT string_agg(format('NULL::%1$s, NULL::%1$s[]', t.oid::regtype), ', ' ORDER BY t.oid)
+                FROM pg_type t WHERE t.typtype = 'e' AND t.typnamespace = current_schema()::regnamespace"""
+
+
+async def open_connections(engine: AsyncEngine, *, within: float) -> int:
+    """Open all of the pool's connections now, each knowing the schema's own types; how many opened.
+
+    A pool opens its connections when first needed, so without this a burst's first fraction of a
+    second opened the Slack pool's: each a connection (about 2.5 ms of this process's CPU: the TLS
+    context asyncpg builds for ``sslmode=prefer``, the handshake, SQLAlchemy's codec set-up) and, at
+    its first statement reading an enum, asyncpg's type introspection (one more query, ~15 ms). The
+    acknowledgements of that fraction of a second waited on them (issue 23). Done at start-up, once
+    per connection; the pool keeps them (fixed size, no recycling). A database that is away or slow
+    only leaves the rest to be opened when needed, as before: never an error, never longer than
+    ``within`` seconds.
+    """
+    count = engine.sync_engine.pool.size()  # type: ignore[attr-defined]
+    try:
+        async with asyncio.timeout(within), contextlib.AsyncExitStack() as held:
+            # All held at once, so each checkout opens a connection of its own; given back together.
+            checked_out = await asyncio.gather(
+                *(held.enter_async_context(raw.autocommit(engine)) for _ in range(count)),
+                return_exceptions=True,
+            )
+            connections = [c for c in checked_out if isinstance(c, raw.RawConnection)]
+            if connections:
+                types = await connections[0].driver.fetchval(_OWN_TYPES)
+                if types:
+                    await asyncio.gather(*(c.driver.fetch(f"SELECT {types}") for c in connections))
+    except Exception as error:  # TimeoutError included: what opened is kept
+        log.warning("database pool: connections not all opened at start (%r); opened when needed", error)
+        return 0
+    if len(connections) < count:
+        failure = next(c for c in checked_out if not isinstance(c, raw.RawConnection))
+        log.warning(
+            "database pool: %d of %d connections opened at start (%r)", len(connections), count, failure
+        )
+    return len(connections)

@@ -7,7 +7,6 @@ external upload flow, and a failed upload is said once in the heartbeat channel.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -18,7 +17,7 @@ from nephthys.slack.flows import describe
 from nephthys.slack.mentions import neutralise_mentions
 from nephthys.stats import MessageLinks
 from nephthys.stats.summary import CHART_DAYS, DailySummary, daily_summary
-from nephthys.tasks.chart import draw_chart
+from nephthys.tasks.chart import draw_chart_apart
 from nephthys.tasks.runner import Occurrence, PeriodicJob
 from nephthys.tasks.schedule import DailyAt
 from nephthys.tasks.service_job import ServiceJob
@@ -218,8 +217,7 @@ class DailySummaryJob(ServiceJob):
             )
         links = MessageLinks(settings.slack_workspace_url, self.ctx.channels.help)
         text, blocks = summary_blocks(summary, transcript, links, waiting_days=settings.summary_waiting_days)
-        chart = await asyncio.to_thread(
-            draw_chart,
+        chart = await draw_chart_apart(
             summary.series,
             title=transcript.text("summary_chart_title", days=str(CHART_DAYS)),
             new=transcript.text("summary_chart_new"),

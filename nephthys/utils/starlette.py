@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import configure_mappers
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -19,7 +21,7 @@ from nephthys.api.middleware import api_middleware
 from nephthys.api.routes import api_routes
 from nephthys.config import Settings
 from nephthys.dashboard import dashboard_routes
-from nephthys.database.engine import open_pools, session_factory
+from nephthys.database.engine import open_connections, open_pools, session_factory
 from nephthys.database.outage import database_unavailable
 from nephthys.sla.install import Batch
 from nephthys.slack.app import start_slack
@@ -29,8 +31,13 @@ from nephthys.tasks.scheduler import Scheduler
 from nephthys.tickets.support_minutes import install_calendar_at_start
 from nephthys.utils.body_limit import BodySizeLimitMiddleware
 from nephthys.utils.clock import Clock, utc_now
+from nephthys.utils.heap import freeze_start_up_objects
 
 log = logging.getLogger(__name__)
+
+# How long start-up waits for the Slack pool's connections (open_connections): a slow database only
+# leaves them to be opened when first needed.
+OPEN_CONNECTIONS_WITHIN_SECONDS = 5.0
 
 
 async def slack_events(request: Request) -> JSONResponse:
@@ -65,16 +72,22 @@ def create_app(
     clock: Clock = utc_now,
     run_jobs: bool = True,
     between_sla_batches: Callable[[Batch], Awaitable[None]] | None = None,
+    freeze_at_start: bool = False,
 ) -> Starlette:
     """The app. ``clock``: "now" for the scheduler and every job; ``run_jobs``: False leaves the
     schedulers stopped (tests that do not test them, so nothing runs for the machine's real hour);
-    ``between_sla_batches``: awaited after each batch of the SLA clocks' recompute (a test pauses it)."""
+    ``between_sla_batches``: awaited after each batch of the SLA clocks' recompute (a test pauses it);
+    ``freeze_at_start``: the process is this app's own (``nephthys serve``), so what its start-up made
+    is left out of later garbage collections (nephthys/utils/heap.py); not in a shared process (tests)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         app.state.settings = settings
         # The API, the Slack side and /health each get a pool: API load never delays Slack or /health.
         pools = open_pools(database_url, settings)
+        # The ORM's mappers are set up at the first ORM statement unless asked: ~30 ms of CPU that
+        # a burst's first questions would wait on (issue 23).
+        configure_mappers()
         app.state.engine, app.state.health_engine = pools.api, pools.health
         app.state.sessions = session_factory(pools.api)
         # Stored support minutes follow this service's calendar before anything is answered; the SLA
@@ -100,9 +113,15 @@ def create_app(
         if run_jobs:
             api_jobs.start()
         if settings.slack_enabled:
+            # Opened before the first event, not by a burst's first acknowledgements.
+            await asyncio.gather(
+                open_connections(pools.slack, within=OPEN_CONNECTIONS_WITHIN_SECONDS),
+                open_connections(pools.claims, within=OPEN_CONNECTIONS_WITHIN_SECONDS),
+            )
             app.state.slack = await start_slack(
                 settings,
                 session_factory(pools.slack),
+                claims=session_factory(pools.claims),
                 stats_v2_memo=app.state.stats_v2_memo,
                 clock=clock,
                 run_jobs=run_jobs,
@@ -112,6 +131,8 @@ def create_app(
                 "Slack is off: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not both set; "
                 "serving the API only (/slack/events answers 503)"
             )
+        if freeze_at_start:  # last: everything start-up made is left out of later collections
+            freeze_start_up_objects()
         try:
             yield
         finally:

@@ -14,8 +14,9 @@ import pytest
 
 from nephthys.database.engine import create_engine, session_factory
 from nephthys.stats import MessageLinks
-from nephthys.stats.summary import daily_summary
+from nephthys.stats.summary import DayCounts, daily_summary
 from nephthys.support_calendar import SupportCalendar, parse_support_hours
+from nephthys.tasks import chart
 from nephthys.tasks.runner import RunStatus, run_period
 from nephthys.tasks.scheduler import Scheduler
 from nephthys.tasks.summary import DailySummaryJob, summary_blocks
@@ -388,3 +389,14 @@ async def test_the_days_median_first_response_is_in_support_minutes(desk, team, 
             waiting_days=5,
         )
         assert "Median first response of the new tickets, in support hours: *25m* (−20m)" in text
+
+
+async def test_the_chart_is_drawn_by_a_child_process_and_its_failure_is_an_error(monkeypatch):
+    series = [DayCounts(date(2026, 3, day), new=day, closed=day - 1, open_at_end=2) for day in range(1, 15)]
+    labels = {"title": "Last 14 days", "new": "new", "closed": "closed", "open_at_end": "open"}
+    png = await chart.draw_chart_apart(series, **labels)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    # A child that ends badly (here: not Python at all) draws nothing: an error, not an empty chart.
+    monkeypatch.setattr(chart.sys, "executable", "false")
+    with pytest.raises(chart.ChartError):
+        await chart.draw_chart_apart(series, **labels)
