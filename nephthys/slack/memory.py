@@ -420,9 +420,9 @@ async def _show_surge(ctx: SlackContext, state: surges.SurgeState) -> None:
         if current is not None:
             await show(current)
 
-    # In a burst, one update at a time per surge: the tickets that join while it is being made
-    # are shown together by one more, from the surge as it is then (Slack limits chat.update
-    # to about one a second per message anyway).
+    # In a burst, one update at a time per surge and at most one a second (Slack limits
+    # chat.update to about that per message anyway): the tickets that join meanwhile are shown
+    # together by one more, from the surge as it is then.
     await ctx.surge_updates.run(state.id, lambda: show(state), show_again)
 
 
