@@ -2,11 +2,11 @@
 
 How a request is handled, in order:
 
-1. ``inbound.check_request`` checks the signature over the raw bytes (v0, 5-minute window)
+1. ``inbound.checked_body`` checks the signature over the raw bytes (v0, 5-minute window)
    before anything parses them: unsigned, forged or stale requests get 401, whatever the
    body; a signed body Bolt could not read, or an event envelope without its event or a
-   string ``event_id``, gets 400 (logged once, told to the heartbeat channel). Bolt checks
-   the signature again.
+   string ``event_id``, gets 400 (logged once, told to the heartbeat channel). Bolt is given
+   the body parsed there, and does not check the signature again.
 2. ``claim_delivery`` (a global middleware) cleans what PostgreSQL would refuse (NUL
    characters, lone surrogates), then records the event's ``event_id`` in PostgreSQL, a
    fast insert: a redelivery already taken is answered 200 and dropped; an unreachable
@@ -33,12 +33,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import aiohttp
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp
 
 if TYPE_CHECKING:  # imported when Socket Mode is used (SLACK_APP_TOKEN set)
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -133,7 +134,6 @@ class SlackService:
             "app_home_opened": home.on_app_home_opened,
         }
         self.bolt = self._build_bolt_app()
-        self._handler = AsyncSlackRequestHandler(self.bolt)
         self.scheduler = Scheduler(
             ctx.sessions,
             [
@@ -150,13 +150,13 @@ class SlackService:
     # ------------------------------------------------------------ the HTTP side
 
     async def handle(self, request: Request) -> Response:
-        # Starlette keeps the body it read, so Bolt reads the same bytes again for free.
-        refusal = inbound.check_request(
-            await request.body(), request.headers, self.ctx.settings.slack_signing_secret or ""
-        )
-        if refusal is None:
+        raw = await request.body()
+        checked = inbound.checked_body(raw, request.headers, self.ctx.settings.slack_signing_secret or "")
+        if isinstance(checked, inbound.Refusal):
+            refusal = checked
+        else:
             try:
-                return await self._handler.handle(request)
+                return await self._dispatch(request, raw, checked)
             except Exception as error:
                 # Listener failures are answered by ``on_error``; what escapes is Bolt reading the
                 # payload's fields before any listener runs (a "user" that is a number, a null
@@ -170,6 +170,21 @@ class SlackService:
             log.warning("Slack request refused (%s): %s", refusal.status, refusal.reason)
         code = "invalid_signature" if refusal.status == 401 else "bad_request"
         return JSONResponse({"error": code}, status_code=refusal.status)
+
+    async def _dispatch(self, request: Request, raw: bytes, body: dict) -> Response:
+        """Bolt's handling of a checked request, given the body ``inbound`` already parsed (Bolt's
+        Starlette adapter would parse the same bytes again, and check the signature again)."""
+        # Bolt takes a parsed body only in Socket Mode's shape; the request is then marked as the
+        # HTTP request it is, with its raw text, as Bolt keeps it for an HTTP request.
+        bolt_request = AsyncBoltRequest(
+            body=body,
+            query=request.query_params,  # type: ignore[arg-type]
+            headers=request.headers,  # type: ignore[arg-type]
+            mode="socket_mode",
+        )
+        bolt_request.mode = "http"
+        bolt_request.raw_body = raw.decode("utf-8")  # inbound decoded it already: it is UTF-8
+        return to_starlette_response(await self.bolt.async_dispatch(bolt_request))
 
     def _tell_refused(self, what: str) -> None:
         """Log a refused signed request once and tell the heartbeat channel, without delaying the answer."""
@@ -205,6 +220,9 @@ class SlackService:
             client=AsyncWebClient(base_url=ctx.settings.slack_api_base_url),
             signing_secret=ctx.settings.slack_signing_secret,
             authorize=authorize,
+            # ``handle`` lets Bolt have only requests whose signature ``inbound`` checked (the same
+            # v0 check over the same bytes), and Socket Mode's are not signed: checked once.
+            request_verification_enabled=False,
             process_before_response=True,
             name="nephthys",
         )
