@@ -112,7 +112,7 @@ async def remember_username(ctx: SlackContext, user: str) -> None:
     try:
         username = await ctx.client.username(user)
         if username:
-            await lifecycle.upsert_user(ctx.sessions, slack_id=user, username=username)
+            await lifecycle.set_username(ctx.sessions, slack_id=user, username=username)
     except Exception as error:
         log.warning("username of %s not stored: %s", user, describe(error))
 
