@@ -47,7 +47,9 @@ _SET_USERNAME = text(
 async def set_username(sessions: Sessions, *, slack_id: str, username: str) -> int:
     """``upsert_user(slack_id=..., username=...)`` in one round trip: the user's id."""
     async with raw.autocommit(sessions) as connection:
-        return (await connection.execute(_SET_USERNAME, {"slack_id": slack_id, "username": username})).scalar_one()
+        return (
+            await connection.execute(_SET_USERNAME, {"slack_id": slack_id, "username": username})
+        ).scalar_one()
 
 
 async def _upsert_user(
