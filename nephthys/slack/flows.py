@@ -96,7 +96,9 @@ async def open_ticket_for_question(ctx: SlackContext, *, ts: str, user: str, tex
         # After the backend message, never before it: posted once (a redelivery finds it claimed).
         # The question tag (AI endpoint configured) is asked for meanwhile, also once.
         await asyncio.gather(
-            memory.post_similar_tickets(ctx, ticket_id=opened.ticket.id, question=question),
+            memory.post_similar_tickets(
+                ctx, ticket_id=opened.ticket.id, question=question, just_opened=opened.created
+            ),
             memory.choose_question_tag(ctx, ticket_id=opened.ticket.id, question=question),
         )
     if opened.created:
