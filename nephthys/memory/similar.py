@@ -178,9 +178,11 @@ _DETAILS = text(
 )
 
 
-async def _windows(session: raw.Executor):
-    """(lowest ticket id, first window?) of each window, narrowest first."""
-    newest = (await session.execute(_NEWEST)).scalar()
+async def _windows(session: raw.Executor, newest: int | None = None):
+    """(lowest ticket id, first window?) of each window, narrowest first; ``newest``: the newest
+    ticket id when the caller knows it (read otherwise)."""
+    if newest is None:
+        newest = (await session.execute(_NEWEST)).scalar()
     if newest is None:
         return
     for n, size in enumerate(WINDOWS):
@@ -197,9 +199,14 @@ async def similar_tickets(
     own_ticket_id: int = 0,
     limit: int = SIMILAR_LIMIT,
     min_score: float = MIN_SCORE,
+    own_is_newest: bool = False,
 ) -> list[PastTicket]:
     """The past tickets most like ``question`` among those closed after a helper answered, best
-    first, at most ``limit``, each scoring at least ``min_score``; [] when none is similar enough."""
+    first, at most ``limit``, each scoring at least ``min_score``; [] when none is similar enough.
+
+    ``own_is_newest``: ``own_ticket_id`` was just opened, so the windows are counted down from it
+    rather than from a read of the newest id (one round trip less on every new question; tickets
+    opened since are newer still, and a window has no upper end, so they are in the first one)."""
     query_terms = terms.terms(question)
     query = terms.tsquery_two_of(query_terms)
     if query is None:
@@ -208,7 +215,9 @@ async def similar_tickets(
     # Read-only and each read complete in itself: in autocommit, no BEGIN and COMMIT round trips
     # on every question (nephthys/database/raw.py).
     async with raw.autocommit(sessions) as session:
-        async for lowest, first in _windows(session):
+        async for lowest, first in _windows(
+            session, own_ticket_id if own_is_newest and own_ticket_id else None
+        ):
             if not first:
                 query = terms.tsquery_two_of(_rare(query_terms, await _common_terms(session)))
                 if query is None:

@@ -48,31 +48,13 @@ _KIN = text(
        ORDER BY s."ticketId" DESC
        LIMIT :limit"""
 )
-# Under the lock, in one statement: the running surge holding any of the kin grown by the ticket,
-# or a new one made of them all; the surge as it is then. (The lock is taken by the statement
-# before, so this one's snapshot sees every surge decided before it.)
+# Under the lock, in one call (the function "surge_join", migration 0040): the lock, then, in a
+# statement of its own that sees every surge decided before it, the running surge holding any of
+# the kin grown by the ticket, or a new one made of them all; the surge as it is then.
 _JOIN = text(
-    """WITH running AS (
-           SELECT id FROM "Surge"
-           WHERE "lastAt" >= :since AND "ticketIds" && CAST(:kin AS int[])
-           ORDER BY id DESC LIMIT 1),
-       grown AS (
-           UPDATE "Surge"
-           SET "ticketIds" = CASE WHEN :own = ANY("ticketIds") OR cardinality("ticketIds") >= :keep
-                                  THEN "ticketIds" ELSE "ticketIds" || :own END,
-               tickets = tickets + CASE WHEN :own = ANY("ticketIds") THEN 0 ELSE 1 END,
-               "lastAt" = greatest("lastAt", :at)
-           WHERE id = (SELECT id FROM running)
-           RETURNING id, title, "ticketIds", tickets, ts, "channelId"),
-       started AS (
-           INSERT INTO "Surge" (title, "ticketIds", tickets, "startedAt", "lastAt")
-           SELECT (SELECT left(title, :title_limit) FROM "Ticket" WHERE id = (CAST(:ids AS int[]))[1]),
-                  CAST(:ids AS int[]), :count, :started, :at
-           WHERE NOT EXISTS (SELECT 1 FROM running)
-           RETURNING id, title, "ticketIds", tickets, ts, "channelId")
-       SELECT id, title, "ticketIds" AS ticket_ids, tickets, ts, "channelId" AS channel_id FROM grown
-       UNION ALL
-       SELECT id, title, "ticketIds" AS ticket_ids, tickets, ts, "channelId" AS channel_id FROM started"""
+    """SELECT id, title, ticket_ids, tickets, ts, channel_id
+       FROM "surge_join"(:key, :since, CAST(:kin AS int[]), :own, :at, :keep, CAST(:ids AS int[]), :count,
+                         :title_limit)"""
 )
 _STATE = text(
     'SELECT id, title, "ticketIds" AS ticket_ids, tickets, ts, "channelId" AS channel_id FROM "Surge" WHERE id = :id'
@@ -114,12 +96,13 @@ async def join_surge(
     if len(found) + 1 < min_tickets:
         return None
     ids = (found + [ticket_id])[-TICKET_IDS_LIMIT:]
-    async with raw.transaction(sessions) as session:
-        await session.execute(_SURGE_LOCK, {"key": SURGE_LOCK})
+    # One statement in autocommit: the advisory lock is the function's, held until it returns.
+    async with raw.autocommit(sessions) as connection:
         row = (
-            await session.execute(
+            await connection.execute(
                 _JOIN,
                 {
+                    "key": SURGE_LOCK,
                     "since": at - window,
                     "kin": found + [ticket_id],
                     "own": ticket_id,
@@ -127,15 +110,11 @@ async def join_surge(
                     "keep": TICKET_IDS_LIMIT,
                     "ids": ids,
                     "count": len(found) + 1,
-                    "started": at,
                     "title_limit": TITLE_LIMIT,
                 },
             )
         ).one()
         return SurgeState(**row._mapping)
-
-
-_SURGE_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 async def surge(sessions: Sessions, *, surge_id: int) -> SurgeState | None:

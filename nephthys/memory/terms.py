@@ -129,6 +129,18 @@ def _unspaced_terms(run: str) -> Iterable[str]:
 
 def terms(text: str) -> list[str]:
     """The text's distinct terms in the order they first appear, at most TERM_LIMIT."""
+    return list(_remembered_terms(text[:TEXT_LIMIT]))
+
+
+# A new question's text is read three times on the Slack path (its memory row, the similar-ticket
+# look-up, its surge's kin): remembered, it is tokenised once. Bound: 256 texts of at most
+# TEXT_LIMIT characters (what ``_normal`` reads of a text, so the terms are the same).
+@functools.lru_cache(maxsize=256)
+def _remembered_terms(text: str) -> tuple[str, ...]:
+    return tuple(_terms(text))
+
+
+def _terms(text: str) -> list[str]:
     found: dict[str, None] = {}
     seen: set[str] = set()
     for token in _tokens(_normal(text)):

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+# The least time between two updates of a surge's team-channel message, in seconds: in a burst
+# every question joins the surge, and a chat.update per question (with its two reads) was a
+# quarter of the question's Slack calls, each redrawing what the next one redraws again.
+SURGE_UPDATE_SECONDS = 1.0
+
 # A job's reason to be off when it has no team channel to post to (a dry run goes on without it).
 NO_TEAM_CHANNEL = "SLACK_BTS_CHANNEL is not set"
 
@@ -111,9 +116,14 @@ class Coalesced:
     arrives while a round runs is served by the next round, which every request that arrived
     meanwhile shares. So a burst costs two rounds, not one per request. The caller that started
     the rounds runs them all; the others return at once.
+
+    ``every``: a round starts at least this many seconds after the one before it (the first at
+    once), so a steady stream of requests costs one round per ``every``, not one per request,
+    and the last round still shows the state after the last request.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, every: float = 0.0) -> None:
+        self.every = every
         self._again: dict[Hashable, bool] = {}
 
     async def run(
@@ -125,10 +135,16 @@ class Coalesced:
             self._again[key] = True
             return
         self._again[key] = False
+        loop = asyncio.get_running_loop()
         try:
+            started = loop.time()
             await first()
             while self._again[key]:
+                wait = started + self.every - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)  # requests arriving meanwhile join this round
                 self._again[key] = False
+                started = loop.time()
                 await again()
         finally:
             del self._again[key]
@@ -171,8 +187,9 @@ class SlackContext:
     background: BackgroundWork = field(default_factory=BackgroundWork)
     ticket_locks: TicketLocks = field(default_factory=TicketLocks)
     questions_in_flight: QuestionsInFlight = field(default_factory=QuestionsInFlight)
-    # A surge's team-channel message updated by one round at a time (nephthys/slack/memory.py).
-    surge_updates: Coalesced = field(default_factory=Coalesced)
+    # A surge's team-channel message updated by one round at a time, at most one round a second
+    # (Slack's own limit for chat.update on one message; nephthys/slack/memory.py).
+    surge_updates: Coalesced = field(default_factory=lambda: Coalesced(every=SURGE_UPDATE_SECONDS))
     # Known once auth.test has answered (retried in the background at start-up).
     identity: BotIdentity = field(default_factory=BotIdentity)
     heartbeat: Heartbeat | None = None

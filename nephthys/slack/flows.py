@@ -96,7 +96,9 @@ async def open_ticket_for_question(ctx: SlackContext, *, ts: str, user: str, tex
         # After the backend message, never before it: posted once (a redelivery finds it claimed).
         # The question tag (AI endpoint configured) is asked for meanwhile, also once.
         await asyncio.gather(
-            memory.post_similar_tickets(ctx, ticket_id=opened.ticket.id, question=question),
+            memory.post_similar_tickets(
+                ctx, ticket_id=opened.ticket.id, question=question, just_opened=opened.created
+            ),
             memory.choose_question_tag(ctx, ticket_id=opened.ticket.id, question=question),
         )
     if opened.created:
@@ -112,7 +114,7 @@ async def remember_username(ctx: SlackContext, user: str) -> None:
     try:
         username = await ctx.client.username(user)
         if username:
-            await lifecycle.upsert_user(ctx.sessions, slack_id=user, username=username)
+            await lifecycle.set_username(ctx.sessions, slack_id=user, username=username)
     except Exception as error:
         log.warning("username of %s not stored: %s", user, describe(error))
 

@@ -67,6 +67,13 @@ def signature_is_valid(raw: bytes, timestamp: str, signature: str, secret: str) 
 
 def check_request(raw: bytes, headers: Mapping[str, str], signing_secret: str) -> Refusal | None:
     """None when Bolt may have the request; otherwise why not (see the module docstring)."""
+    checked = checked_body(raw, headers, signing_secret)
+    return checked if isinstance(checked, Refusal) else None
+
+
+def checked_body(raw: bytes, headers: Mapping[str, str], signing_secret: str) -> Refusal | dict[str, Any]:
+    """The body as Bolt would parse it, when Bolt may have the request; otherwise why not (see the
+    module docstring). Parsed once: Bolt is handed this dict rather than parsing the bytes again."""
     timestamp = headers.get("x-slack-request-timestamp")
     signature = headers.get("x-slack-signature")
     if (
@@ -92,7 +99,7 @@ def check_request(raw: bytes, headers: Mapping[str, str], signing_secret: str) -
         event_id = body.get("event_id")
         if not isinstance(event_id, str) or not event_id or len(event_id) > MAX_EVENT_ID_LENGTH:
             return Refusal(400, "signed event_callback whose event_id is not a short string", signed=True)
-    return None
+    return body
 
 
 def parsed_body(raw: bytes, content_type: str | None) -> dict[str, Any] | None:

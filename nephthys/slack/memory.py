@@ -99,12 +99,17 @@ def thread_link(ctx: SlackContext):
     return lambda past: ctx.permalink(ctx.channels.help, past.msg_ts)
 
 
-async def post_similar_tickets(ctx: SlackContext, *, ticket_id: int, question: str) -> bool:
+async def post_similar_tickets(
+    ctx: SlackContext, *, ticket_id: int, question: str, just_opened: bool = False
+) -> bool:
     """Post the past tickets most like ``question`` in the ticket's backend thread, once; nothing
     when none is similar enough. True when posted by this call. A failure is only logged: the
-    similar tickets help, the ticket does not depend on them."""
+    similar tickets help, the ticket does not depend on them. ``just_opened``: the ticket was
+    opened by this pass (it is the newest, or nearly)."""
     try:
-        found = await similar.similar_tickets(ctx.sessions, question=question, own_ticket_id=ticket_id)
+        found = await similar.similar_tickets(
+            ctx.sessions, question=question, own_ticket_id=ticket_id, own_is_newest=just_opened
+        )
         if not found:
             return False
         ticket = await lifecycle.ticket_by_id(ctx.sessions, ticket_id)
@@ -420,9 +425,9 @@ async def _show_surge(ctx: SlackContext, state: surges.SurgeState) -> None:
         if current is not None:
             await show(current)
 
-    # In a burst, one update at a time per surge: the tickets that join while it is being made
-    # are shown together by one more, from the surge as it is then (Slack limits chat.update
-    # to about one a second per message anyway).
+    # In a burst, one update at a time per surge and at most one a second (Slack limits
+    # chat.update to about that per message anyway): the tickets that join meanwhile are shown
+    # together by one more, from the surge as it is then.
     await ctx.surge_updates.run(state.id, lambda: show(state), show_again)
 
 

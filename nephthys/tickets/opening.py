@@ -72,6 +72,41 @@ def _new_ticket_sql(*, with_memory: bool = True):
 
 _NEW_TICKET = _new_ticket_sql()
 
+# The usual question in one round trip: its asker known and no default SLA targets (a new ticket
+# then has no clocks), ``_ASKER_AND_TICKET`` and ``_NEW_TICKET`` as one statement. The ticket is
+# inserted only then; otherwise the row says why not (no such ticket yet but an unknown asker or
+# default targets: the two steps below run as before; the ticket exists: it is read back).
+_OPEN_FOR_KNOWN_ASKER = text(
+    f"""WITH found AS (
+           SELECT u.id AS asker_id, u.username IS NOT NULL AS has_username,
+                  (SELECT t.id FROM "Ticket" t WHERE t."msgTs" = :msg_ts) AS ticket_id,
+                  coalesce((SELECT p."firstResponseMinutes" IS NOT NULL OR p."resolutionMinutes" IS NOT NULL
+                            FROM "SlaPolicyInUse" p WHERE p.id = 1), false) AS default_targets
+           FROM (SELECT 1) AS one LEFT JOIN "User" u ON u."slackId" = :slack_id),
+       created AS (
+           INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "lastMsgBy", "createdAt",
+                                 "waitingOn", "waitingSince")
+           SELECT CAST(:title AS text), CAST(:description AS text), CAST('OPEN' AS "TicketStatus"), :msg_ts,
+                  f.asker_id, CAST('AUTHOR' AS "UserType"), coalesce(CAST(:at AS timestamptz), now()),
+                  CAST('HELPERS' AS "WaitingOn"), coalesce(CAST(:at AS timestamptz), now())
+           FROM found f
+           WHERE f.ticket_id IS NULL AND f.asker_id IS NOT NULL AND NOT f.default_targets
+           ON CONFLICT ("msgTs") DO NOTHING
+           RETURNING id, "createdAt", "openedById"),
+       opened AS (
+           INSERT INTO "TicketEvent" ("ticketId", kind, at, "actorId", "msgTs")
+           SELECT id, 'OPENED', "createdAt", "openedById", :msg_ts FROM created
+           {events.ON_CONFLICT}),
+       running AS (
+           INSERT INTO "TicketSpan" ("ticketId", kind, "startAt", "ticketCreatedAt")
+           SELECT id, kind, "createdAt", "createdAt" FROM created,
+                  unnest(CAST('{{FIRST_RESPONSE,RESOLUTION}}' AS "TicketSpanKind"[])) AS kind),
+       {memory_index.NEW_ROW_SQL}
+       SELECT f.asker_id, f.has_username, f.ticket_id, f.default_targets, c.id, c."createdAt" AS created_at,
+              (SELECT count(*) FROM "Ticket" p WHERE p."openedById" = f.asker_id) AS previous
+       FROM found f LEFT JOIN created c ON true"""
+)
+
 
 @retried_on_conflict
 async def open_ticket(
@@ -95,12 +130,19 @@ async def open_ticket(
     it could be read back: there is no ticket to give a Slack side.
     """
     created = None
+    parameters = {
+        "title": title,
+        "description": description,
+        "msg_ts": msg_ts,
+        "slack_id": asker_slack_id,
+        "at": at,
+    } | memory_index.new_row_parameters(title, description)
     async with raw.autocommit(sessions) as connection:
-        found = (
-            await connection.execute(_ASKER_AND_TICKET, {"msg_ts": msg_ts, "slack_id": asker_slack_id})
-        ).one()
-        if found.ticket_id is None:
-            asker_id, has_username = found.asker_id, found.has_username
+        found = (await connection.execute(_OPEN_FOR_KNOWN_ASKER, parameters)).one()
+        asker_id, has_username = found.asker_id, found.has_username
+        if found.id is not None:
+            created = found
+        elif found.ticket_id is None and (asker_id is None or found.default_targets):
             if asker_id is None:
                 user = (
                     await connection.execute(
@@ -108,13 +150,8 @@ async def open_ticket(
                     )
                 ).one()
                 asker_id, has_username = user.id, user.has_username
-            parameters = {
-                "title": title,
-                "description": description,
-                "msg_ts": msg_ts,
-                "asker_id": asker_id,
-                "at": at,
-            } | memory_index.new_row_parameters(title, description)
+            parameters = parameters | {"asker_id": asker_id}
+            parameters.pop("slack_id")
             if not found.default_targets:
                 # No default targets: a new ticket (it has no tags) has no SLA clocks, and the
                 # question's Slack side waits on this one statement only (it is posted even

@@ -8,6 +8,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nephthys.database import raw
 from nephthys.database.models import User
 from nephthys.tickets.core import (
     Sessions,
@@ -23,6 +24,32 @@ async def upsert_user(
     """The user's id, creating the row if needed; a known username or helper flag is kept current."""
     async with sessions.begin() as session:
         return await _upsert_user(session, slack_id=slack_id, username=username, helper=helper)
+
+
+# ``upsert_user`` with a username only, as one statement in autocommit (every new asker's
+# users.info answer on the Slack path): the row read, the username written only when it changes
+# (a write to "User" also touches the ticket-totals row), or the row made.
+_SET_USERNAME = text(
+    """WITH found AS (SELECT id, username FROM "User" WHERE "slackId" = :slack_id),
+       renamed AS (
+           UPDATE "User" u SET username = :username FROM found f
+           WHERE u.id = f.id AND f.username IS DISTINCT FROM :username),
+       created AS (
+           INSERT INTO "User" ("slackId", username) SELECT :slack_id, :username
+           WHERE NOT EXISTS (SELECT 1 FROM found)
+           ON CONFLICT ("slackId") DO UPDATE SET username = EXCLUDED.username
+           RETURNING id)
+       SELECT id FROM found UNION ALL SELECT id FROM created"""
+)
+
+
+@retried_on_conflict
+async def set_username(sessions: Sessions, *, slack_id: str, username: str) -> int:
+    """``upsert_user(slack_id=..., username=...)`` in one round trip: the user's id."""
+    async with raw.autocommit(sessions) as connection:
+        return (
+            await connection.execute(_SET_USERNAME, {"slack_id": slack_id, "username": username})
+        ).scalar_one()
 
 
 async def _upsert_user(
