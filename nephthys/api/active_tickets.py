@@ -430,6 +430,9 @@ class ActiveCopy:
     # a patch since, their objects as stored.
     _shown_at: int | None = None
     _unshown: set[int] = field(default_factory=set)
+    # How many times ``array`` was built anew since the read (by a patch or another second shown):
+    # the memo gives the freed pages back after each (nephthys/utils/allocator.py).
+    rebuilds: int = 0
 
     @classmethod
     def read(
@@ -501,6 +504,7 @@ class ActiveCopy:
             return np.insert(current[kept], places, new[order])
 
         self.array = _Array(_joined_array(parts), _starts(merged(lengths, rows.lengths)))
+        self.rebuilds += 1
         self.created = merged(self.created, rows.created)
         self.ids = merged(self.ids, rows.ids)
         self.cut_at = merged(self.cut_at, rows.cut_at)
@@ -567,6 +571,7 @@ class ActiveCopy:
         else:
             running = self.running()
         self.array = self.array.rewritten(running, self._values(running, shown))
+        self.rebuilds += 1
         self._hidden, self._shown_at = None, shown.key
         self._unshown.clear()
 
@@ -642,6 +647,7 @@ class ActiveTicketsMemo:
         # Each change frees an array of tens of MB: without a fixed mmap threshold glibc keeps it
         # resident (nephthys/utils/allocator.py).
         allocator.return_large_blocks()
+        self._rebuilt = False  # a copy was read or patched since the free pages were last given back
         self._calendar = calendar or SupportCalendar(UTC_ZONE)
         self._now = datetime.now(UTC)  # the last snapshot's clock (set with every request's changes)
         self._copies: dict[str, ActiveCopy] = {}
@@ -678,11 +684,16 @@ class ActiveTicketsMemo:
                 await held.enter_async_context(self._locks[each])
             async with driver.transaction(isolation="repeatable_read", readonly=True):
                 copies = [await self._up_to_date(driver, each) for each in statuses]
+            built = [(copy, copy.rebuilds) for copy in copies]
             # The running clocks at the snapshot's instant (answers within one support second share a body).
             shown = sla_now.SlaShown(self._now, self._calendar) if any(copy.slas for copy in copies) else None
             if len(copies) == 1:
-                return copies[0].body(descriptions, since, until, waiting_on, shown)
-            return merged_body(copies, descriptions, since, until, waiting_on, shown)
+                body = copies[0].body(descriptions, since, until, waiting_on, shown)
+            else:
+                body = merged_body(copies, descriptions, since, until, waiting_on, shown)
+            if self._rebuilt or any(copy.rebuilds != count for copy, count in built):
+                self._give_back()
+            return body
 
     async def read_at_start(self, driver: asyncpg.Connection, *, descriptions: bool) -> None:
         """Read both copies now (and, without ``descriptions``, cut each one's array as such a request
@@ -696,6 +707,13 @@ class ActiveTicketsMemo:
                     copy = await self._up_to_date(driver, status)
                 if not descriptions:
                     copy.hidden()
+            self._give_back()
+
+    def _give_back(self) -> None:
+        """After a copy's array was built anew: the old one's pages, and those of what was read or made
+        with it, back to the system (nephthys/utils/allocator.py)."""
+        allocator.give_back()
+        self._rebuilt = False
 
     async def _up_to_date(self, driver: asyncpg.Connection, status: str) -> ActiveCopy:
         copy = self._copies.get(status)
@@ -716,6 +734,7 @@ class ActiveTicketsMemo:
                 del rows
             copy = ActiveCopy.read(snapshot, xmin, batches, _Templates.joined(slas))
             self._copies[status] = copy
+            self._rebuilt = True
         elif changed:
             rows = await driver.fetch(SOME_TICKETS, status, changed)
             copy.patch(
@@ -725,6 +744,7 @@ class ActiveTicketsMemo:
                 _Rows.of(rows, self._served[status]),
                 await self._templates(driver, rows),
             )
+            self._rebuilt = True
         else:
             copy.advance(snapshot, xmin)
         return copy

@@ -17,6 +17,11 @@ freed space at the top of the heap is returned too. At 4 MiB the batches stayed 
 MiB full, bench/README.md). What it costs: a new array's pages are faulted in when it is built
 (issue 23: 43 instead of 15 ms for ``status=open`` right after a change, in process, at load 8).
 
+The blocks under the threshold freed with them (a whole read's rows, 2,000 at a time; the columns
+and templates of a patch) leave free pages between live ones that the heap cannot give back from
+its top: :func:`give_back` (``malloc_trim``) returns them, called once a copy has been rebuilt (a
+fraction of a ms at 10,000 active tickets, bench/README.md, "Issue 23, second pass").
+
 Elsewhere (musl, macOS) nothing is done: their allocators map large blocks on their own.
 """
 
@@ -37,20 +42,35 @@ MMAP_THRESHOLD = 1 << 20
 
 
 @functools.cache
+def _glibc() -> ctypes.CDLL | None:
+    if platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.mallopt.argtypes, libc.mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+        libc.malloc_trim.argtypes, libc.malloc_trim.restype = (ctypes.c_size_t,), ctypes.c_int
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+@functools.cache
 def return_large_blocks() -> bool:
     """Fix glibc's mmap threshold at :data:`MMAP_THRESHOLD` for this process, once; whether it was set
     (False off glibc, or if glibc refused)."""
-    if platform.libc_ver()[0] != "glibc":
+    libc = _glibc()
+    if libc is None:
         return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    done = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+    done = libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
     if not done:
         log.warning(
             "glibc refused mallopt(M_MMAP_THRESHOLD, %d): freed arrays may stay resident", MMAP_THRESHOLD
         )
     return done
+
+
+def give_back() -> None:
+    """Return the heap's free pages to the system (glibc's ``malloc_trim(0)``; elsewhere nothing)."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
