@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -260,35 +261,52 @@ def _one_run(low: int, high: int) -> _Runs:
     return np.array([low] if low < high else [], np.int64), np.array([high] if low < high else [], np.int64)
 
 
+# A running clock in a template (sla_now.template): its state and minutes left to fill in, its due
+# instant written out between them.
+_RUNNING_IN_TEMPLATE = re.compile(rb'"state":"%s","due_at":"([^"]*)","minutes_left":%\.2f')
+_RUNNING_IN_SHAPE = b'"state":"%s","due_at":"%s","minutes_left":%.2f'
+
+
 @dataclass
 class _Templates:
     """The sla templates (sla_now.template) of a copy's tickets with a running clock, in a few arrays.
 
-    As a dict of ``Template`` tuples they cost ~670 bytes a ticket at 1,000,000 tickets (a bytes, two
-    tuples, a ``_Running`` and two floats per clock, the dict's entry: 32 MiB for 50,012 tickets,
-    issue 23); here each ticket's %-format is a run of one ``bytes`` and each running clock two
-    float64s: its text and ~30 bytes. In the order the tickets came (a patch drops some and appends
-    the new ones), found by id through ``order``.
+    As a dict of ``Template`` tuples they cost ~700 bytes a ticket (a bytes of ~300, two tuples, a
+    ``_Running`` and two floats per clock, the dict's entry: 32 MiB for the 50,012 tickets of
+    1,000,000 with a running clock, issue 23). Here a template is its shape, the %-format with each
+    running clock's due instant left out too (tickets under one policy share a few: kept once), and
+    per running clock its due instant's text and two float64s: ~110 bytes a ticket. In the order the
+    tickets came (a patch drops some and appends the new ones), found by id through ``_order``.
     """
 
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
-    texts: bytes = b""
-    text_ends: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # ticket i: up to here
+    shape_of: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # into ``shapes``
+    shapes: list[bytes] = field(default_factory=list)  # each used by at least one ticket
     clock_ends: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # ticket i's last clock + 1
-    dues: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))  # each clock's due instant (s)
+    due_texts: np.ndarray = field(default_factory=lambda: np.zeros(0, "S1"))  # each clock's due_at text
+    dues: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))  # its due instant (s)
     due_readings: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))  # its odometer reading
     _order: np.ndarray | None = None  # argsort of ids, built when first needed
 
     @classmethod
     def of(cls, templates: dict[int, sla_now.Template]) -> _Templates:
         count = len(templates)
-        texts = [text for text, _ in templates.values()]
+        shapes: dict[bytes, int] = {}
+        shape_of = np.empty(count, np.int32)
+        due_texts: list[bytes] = []
+        for i, (text, running) in enumerate(templates.values()):
+            found = _RUNNING_IN_TEMPLATE.findall(text)
+            assert len(found) == len(running), "one due instant per running clock"
+            due_texts += found
+            shape = _RUNNING_IN_TEMPLATE.sub(_RUNNING_IN_SHAPE, text) if found else text
+            shape_of[i] = shapes.setdefault(shape, len(shapes))
         clocks = [clock for _, running in templates.values() for clock in running]
         return cls(
             np.fromiter(templates, np.int32, count),
-            b"".join(texts),
-            np.cumsum(np.fromiter(map(len, texts), np.int64, count)),
+            shape_of,
+            list(shapes),
             np.cumsum(np.fromiter((len(running) for _, running in templates.values()), np.int64, count)),
+            np.array(due_texts, "S") if due_texts else np.zeros(0, "S1"),
             np.fromiter((clock.due for clock in clocks), np.float64, len(clocks)),
             np.fromiter((clock.due_reading for clock in clocks), np.float64, len(clocks)),
         )
@@ -298,29 +316,43 @@ class _Templates:
         parts = [part for part in parts if len(part)]
         if len(parts) < 2:
             return parts[0] if parts else cls()
-        text_offsets = np.cumsum([0] + [len(part.texts) for part in parts[:-1]])
-        clock_offsets = np.cumsum([0] + [len(part.dues) for part in parts[:-1]])
+        shape_offsets = np.cumsum([0] + [len(part.shapes) for part in parts[:-1]]).tolist()
+        clock_offsets = np.cumsum([0] + [len(part.dues) for part in parts[:-1]]).tolist()
         return cls(
             np.concatenate([part.ids for part in parts]),
-            b"".join(part.texts for part in parts),
-            np.concatenate(
-                [part.text_ends + at for part, at in zip(parts, text_offsets.tolist(), strict=True)]
-            ),
-            np.concatenate(
-                [part.clock_ends + at for part, at in zip(parts, clock_offsets.tolist(), strict=True)]
-            ),
+            np.concatenate([part.shape_of + at for part, at in zip(parts, shape_offsets, strict=True)]),
+            [shape for part in parts for shape in part.shapes],
+            np.concatenate([part.clock_ends + at for part, at in zip(parts, clock_offsets, strict=True)]),
+            np.concatenate([part.due_texts for part in parts]),
             np.concatenate([part.dues for part in parts]),
             np.concatenate([part.due_readings for part in parts]),
+        ).compacted()
+
+    def compacted(self) -> _Templates:
+        """The same templates, each shape kept once and only while a ticket uses it (the bound)."""
+        used, shape_of = np.unique(self.shape_of, return_inverse=True)
+        index: dict[bytes, int] = {}
+        remap = np.fromiter(
+            (index.setdefault(self.shapes[at], len(index)) for at in used.tolist()), np.int32, len(used)
         )
+        self.shape_of, self.shapes = remap[shape_of].astype(np.int32), list(index)
+        return self
 
     def __len__(self) -> int:
         return len(self.ids)
 
     @property
     def nbytes(self) -> int:
-        return len(self.texts) + sum(
+        return sum(len(shape) for shape in self.shapes) + sum(
             column.nbytes
-            for column in (self.ids, self.text_ends, self.clock_ends, self.dues, self.due_readings)
+            for column in (
+                self.ids,
+                self.shape_of,
+                self.clock_ends,
+                self.due_texts,
+                self.dues,
+                self.due_readings,
+            )
         )
 
     def without(self, ticket_ids: list[int]) -> _Templates:
@@ -329,24 +361,17 @@ class _Templates:
         if not gone.any():
             return self
         kept = np.flatnonzero(~gone)
-        text_starts, clock_starts = self._starts()
-        # The kept texts as runs of consecutive tickets (a patch drops a few: a few runs).
-        lows, highs = _runs(kept)
-        view = memoryview(self.texts)
-        texts = b"".join(
-            view[text_starts[low] : self.text_ends[high - 1]]
-            for low, high in zip(lows.tolist(), highs.tolist(), strict=True)
-        )
-        clock_counts = self.clock_ends - clock_starts
+        clock_counts = self.clock_ends - self._clock_starts()
         clocks = np.repeat(~gone, clock_counts)
         return _Templates(
             self.ids[kept],
-            texts,
-            np.cumsum(self.text_ends[kept] - text_starts[kept]),
+            self.shape_of[kept],
+            self.shapes,
             np.cumsum(clock_counts[kept]),
+            self.due_texts[clocks],
             self.dues[clocks],
             self.due_readings[clocks],
-        )
+        ).compacted()
 
     def fill(self, ticket_ids: np.ndarray, shown: sla_now.SlaShown) -> list[bytes]:
         """The sla values of these tickets (each one here) at ``shown``'s instant, in their order:
@@ -354,34 +379,27 @@ class _Templates:
         if self._order is None:
             self._order = np.argsort(self.ids, kind="stable")
         found = self._order[np.searchsorted(self.ids[self._order], ticket_ids)]
-        text_starts, clock_starts = self._starts()
-        # Their clocks, in their order: ticket i's are values[2 * ends[i - 1] : 2 * ends[i]].
-        counts = self.clock_ends[found] - clock_starts[found]
+        # Their clocks, in their order: ticket i's are ends[i] - counts[i] to ends[i].
+        clock_starts = self._clock_starts()[found]
+        counts = self.clock_ends[found] - clock_starts
         ends = np.cumsum(counts)
-        clocks = np.repeat(clock_starts[found] - (ends - counts), counts) + np.arange(
-            ends[-1] if len(ends) else 0
-        )
-        values = shown.clock_values(self.dues[clocks], self.due_readings[clocks])
-        texts = self.texts
+        clocks = np.repeat(clock_starts - (ends - counts), counts) + np.arange(ends[-1] if len(ends) else 0)
+        # Each clock's state, due instant and minutes left, as its shape takes them.
+        states_and_minutes = shown.clock_values(self.dues[clocks], self.due_readings[clocks])
+        values: list[bytes | float] = [b""] * (3 * len(clocks))
+        values[0::3], values[2::3] = states_and_minutes[0::2], states_and_minutes[1::2]
+        values[1::3] = self.due_texts[clocks].tolist()
+        shapes = self.shapes
         return [
-            texts[text_start:text_end] % tuple(values[2 * (end - count) : 2 * end])
-            if count
-            else texts[text_start:text_end]  # no running clock: the text as it is, as ``fill`` gives it
-            for text_start, text_end, end, count in zip(
-                text_starts[found].tolist(),
-                self.text_ends[found].tolist(),
-                ends.tolist(),
-                counts.tolist(),
-                strict=True,
+            # No running clock: the text as it is, as ``fill`` gives it.
+            shapes[shape] % tuple(values[3 * (end - count) : 3 * end]) if count else shapes[shape]
+            for shape, end, count in zip(
+                self.shape_of[found].tolist(), ends.tolist(), counts.tolist(), strict=True
             )
         ]
 
-    def _starts(self) -> tuple[np.ndarray, np.ndarray]:
-        """Where each ticket's text and clocks start."""
-        return (
-            np.concatenate(([0], self.text_ends[:-1])).astype(np.int64),
-            np.concatenate(([0], self.clock_ends[:-1])).astype(np.int64),
-        )
+    def _clock_starts(self) -> np.ndarray:
+        return np.concatenate(([0], self.clock_ends[:-1])).astype(np.int64)
 
 
 @dataclass
