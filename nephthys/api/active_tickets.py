@@ -315,7 +315,7 @@ class _Templates:
     def joined(cls, parts: list[_Templates]) -> _Templates:
         parts = [part for part in parts if len(part)]
         if len(parts) < 2:
-            return parts[0] if parts else cls()
+            return parts[0].compacted() if parts else cls()
         shape_offsets = np.cumsum([0] + [len(part.shapes) for part in parts[:-1]]).tolist()
         clock_offsets = np.cumsum([0] + [len(part.dues) for part in parts[:-1]]).tolist()
         return cls(
@@ -356,7 +356,7 @@ class _Templates:
         )
 
     def without(self, ticket_ids: list[int]) -> _Templates:
-        """These templates but those of ``ticket_ids``."""
+        """These templates but those of ``ticket_ids`` (their shapes kept until ``joined``)."""
         gone = np.isin(self.ids, np.asarray(ticket_ids, np.int32))
         if not gone.any():
             return self
@@ -371,7 +371,7 @@ class _Templates:
             self.due_texts[clocks],
             self.dues[clocks],
             self.due_readings[clocks],
-        ).compacted()
+        )
 
     def fill(self, ticket_ids: np.ndarray, shown: sla_now.SlaShown) -> list[bytes]:
         """The sla values of these tickets (each one here) at ``shown``'s instant, in their order:
