@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -53,6 +54,7 @@ import numpy as np
 from nephthys.api import sla_now, stored_tickets
 from nephthys.api.status_case import LOWER, UPPER, upper_statuses
 from nephthys.support_calendar import SupportCalendar
+from nephthys.utils import allocator
 
 ACTIVE_STATUSES = ("OPEN", "IN_PROGRESS")
 UTC_ZONE = ZoneInfo("UTC")
@@ -259,6 +261,147 @@ def _one_run(low: int, high: int) -> _Runs:
     return np.array([low] if low < high else [], np.int64), np.array([high] if low < high else [], np.int64)
 
 
+# A running clock in a template (sla_now.template): its state and minutes left to fill in, its due
+# instant written out between them.
+_RUNNING_IN_TEMPLATE = re.compile(rb'"state":"%s","due_at":"([^"]*)","minutes_left":%\.2f')
+_RUNNING_IN_SHAPE = b'"state":"%s","due_at":"%s","minutes_left":%.2f'
+
+
+@dataclass
+class _Templates:
+    """The sla templates (sla_now.template) of a copy's tickets with a running clock, in a few arrays.
+
+    As a dict of ``Template`` tuples they cost ~700 bytes a ticket (a bytes of ~300, two tuples, a
+    ``_Running`` and two floats per clock, the dict's entry: 32 MiB for the 50,012 tickets of
+    1,000,000 with a running clock, issue 23). Here a template is its shape, the %-format with each
+    running clock's due instant left out too (tickets under one policy share a few: kept once), and
+    per running clock its due instant's text and two float64s: ~110 bytes a ticket. In the order the
+    tickets came (a patch drops some and appends the new ones), found by id through ``_order``.
+    """
+
+    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    shape_of: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # into ``shapes``
+    shapes: list[bytes] = field(default_factory=list)  # each used by at least one ticket
+    clock_ends: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # ticket i's last clock + 1
+    due_texts: np.ndarray = field(default_factory=lambda: np.zeros(0, "S1"))  # each clock's due_at text
+    dues: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))  # its due instant (s)
+    due_readings: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))  # its odometer reading
+    _order: np.ndarray | None = None  # argsort of ids, built when first needed
+
+    @classmethod
+    def of(cls, templates: dict[int, sla_now.Template]) -> _Templates:
+        count = len(templates)
+        shapes: dict[bytes, int] = {}
+        shape_of = np.empty(count, np.int32)
+        due_texts: list[bytes] = []
+        for i, (text, running) in enumerate(templates.values()):
+            found = _RUNNING_IN_TEMPLATE.findall(text)
+            assert len(found) == len(running), "one due instant per running clock"
+            due_texts += found
+            shape = _RUNNING_IN_TEMPLATE.sub(_RUNNING_IN_SHAPE, text) if found else text
+            shape_of[i] = shapes.setdefault(shape, len(shapes))
+        clocks = [clock for _, running in templates.values() for clock in running]
+        return cls(
+            np.fromiter(templates, np.int32, count),
+            shape_of,
+            list(shapes),
+            np.cumsum(np.fromiter((len(running) for _, running in templates.values()), np.int64, count)),
+            np.array(due_texts, "S") if due_texts else np.zeros(0, "S1"),
+            np.fromiter((clock.due for clock in clocks), np.float64, len(clocks)),
+            np.fromiter((clock.due_reading for clock in clocks), np.float64, len(clocks)),
+        )
+
+    @classmethod
+    def joined(cls, parts: list[_Templates]) -> _Templates:
+        parts = [part for part in parts if len(part)]
+        if len(parts) < 2:
+            return parts[0].compacted() if parts else cls()
+        shape_offsets = np.cumsum([0] + [len(part.shapes) for part in parts[:-1]]).tolist()
+        clock_offsets = np.cumsum([0] + [len(part.dues) for part in parts[:-1]]).tolist()
+        return cls(
+            np.concatenate([part.ids for part in parts]),
+            np.concatenate([part.shape_of + at for part, at in zip(parts, shape_offsets, strict=True)]),
+            [shape for part in parts for shape in part.shapes],
+            np.concatenate([part.clock_ends + at for part, at in zip(parts, clock_offsets, strict=True)]),
+            np.concatenate([part.due_texts for part in parts]),
+            np.concatenate([part.dues for part in parts]),
+            np.concatenate([part.due_readings for part in parts]),
+        ).compacted()
+
+    def compacted(self) -> _Templates:
+        """The same templates, each shape kept once and only while a ticket uses it (the bound)."""
+        used, shape_of = np.unique(self.shape_of, return_inverse=True)
+        index: dict[bytes, int] = {}
+        remap = np.fromiter(
+            (index.setdefault(self.shapes[at], len(index)) for at in used.tolist()), np.int32, len(used)
+        )
+        self.shape_of, self.shapes = remap[shape_of].astype(np.int32), list(index)
+        return self
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(len(shape) for shape in self.shapes) + sum(
+            column.nbytes
+            for column in (
+                self.ids,
+                self.shape_of,
+                self.clock_ends,
+                self.due_texts,
+                self.dues,
+                self.due_readings,
+            )
+        )
+
+    def without(self, ticket_ids: list[int]) -> _Templates:
+        """These templates but those of ``ticket_ids`` (their shapes kept until ``joined``)."""
+        gone = np.isin(self.ids, np.asarray(ticket_ids, np.int32))
+        if not gone.any():
+            return self
+        kept = np.flatnonzero(~gone)
+        clock_counts = self.clock_ends - self._clock_starts()
+        clocks = np.repeat(~gone, clock_counts)
+        return _Templates(
+            self.ids[kept],
+            self.shape_of[kept],
+            self.shapes,
+            np.cumsum(clock_counts[kept]),
+            self.due_texts[clocks],
+            self.dues[clocks],
+            self.due_readings[clocks],
+        )
+
+    def fill(self, ticket_ids: np.ndarray, shown: sla_now.SlaShown) -> list[bytes]:
+        """The sla values of these tickets (each one here) at ``shown``'s instant, in their order:
+        ``shown.fill`` of each one's template."""
+        if self._order is None:
+            self._order = np.argsort(self.ids, kind="stable")
+        found = self._order[np.searchsorted(self.ids[self._order], ticket_ids)]
+        # Their clocks, in their order: ticket i's are ends[i] - counts[i] to ends[i].
+        clock_starts = self._clock_starts()[found]
+        counts = self.clock_ends[found] - clock_starts
+        ends = np.cumsum(counts)
+        clocks = np.repeat(clock_starts - (ends - counts), counts) + np.arange(ends[-1] if len(ends) else 0)
+        # Each clock's state, due instant and minutes left, as its shape takes them.
+        states_and_minutes = shown.clock_values(self.dues[clocks], self.due_readings[clocks])
+        values: list[bytes | float] = [b""] * (3 * len(clocks))
+        values[0::3], values[2::3] = states_and_minutes[0::2], states_and_minutes[1::2]
+        values[1::3] = self.due_texts[clocks].tolist()
+        shapes = self.shapes
+        return [
+            # No running clock: the text as it is, as ``fill`` gives it.
+            shapes[shape] % tuple(values[3 * (end - count) : 3 * end]) if count else shapes[shape]
+            for shape, end, count in zip(
+                self.shape_of[found].tolist(), ends.tolist(), counts.tolist(), strict=True
+            )
+        ]
+
+    def _clock_starts(self) -> np.ndarray:
+        return np.concatenate(([0], self.clock_ends[:-1])).astype(np.int64)
+
+
 @dataclass
 class ActiveCopy:
     """One status's stored objects as of a snapshot, in creation order, in one JSON array.
@@ -294,8 +437,8 @@ class ActiveCopy:
     cut_at: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     cut_length: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     waits: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
-    # The sla templates of the tickets with a running clock, by ticket id (sla_now.py).
-    slas: dict[int, sla_now.Template] = field(default_factory=dict)
+    # The sla templates of the tickets with a running clock (sla_now.py).
+    slas: _Templates = field(default_factory=lambda: _Templates())
     # Built when first needed, dropped at every patch: the array without descriptions; the positions
     # of the tickets in ``slas``.
     _hidden: _Array | None = None
@@ -305,16 +448,24 @@ class ActiveCopy:
     # a patch since, their objects as stored.
     _shown_at: int | None = None
     _unshown: set[int] = field(default_factory=set)
+    # How many times ``array`` was built anew since the read (by a patch or another second shown):
+    # the memo gives the freed pages back after each (nephthys/utils/allocator.py).
+    rebuilds: int = 0
 
     @classmethod
     def read(
-        cls, snapshot: str, xmin: int, batches: list[_Rows], slas: dict[int, sla_now.Template] | None = None
+        cls,
+        snapshot: str,
+        xmin: int,
+        batches: list[_Rows],
+        slas: _Templates | dict[int, sla_now.Template] | None = None,
     ) -> ActiveCopy:
         """A copy of the rows read in ``batches`` (in order), with the ``slas`` templates of those with a
         running clock."""
         batches = [batch for batch in batches if len(batch.ids)]
+        templates = slas if isinstance(slas, _Templates) else _Templates.of(slas or {})
         if not batches:
-            return cls(snapshot, xmin, slas=dict(slas or {}))
+            return cls(snapshot, xmin, slas=templates)
 
         def column(name: str) -> np.ndarray:
             return np.concatenate([getattr(batch, name) for batch in batches])
@@ -328,7 +479,7 @@ class ActiveCopy:
             column("cut_at"),
             column("cut_length"),
             column("waits"),
-            dict(slas or {}),
+            templates,
         )
 
     @property
@@ -340,10 +491,8 @@ class ActiveCopy:
     ) -> None:
         """Replace the ``changed`` tickets by ``rows`` (those of them that have this status now), with
         the ``slas`` templates of those with a running clock."""
-        for ticket_id in changed:
-            self.slas.pop(ticket_id, None)
-            self._unshown.discard(ticket_id)
-        self.slas.update(slas)
+        self.slas = _Templates.joined([self.slas.without(changed), _Templates.of(slas)])
+        self._unshown.difference_update(changed)
         self._unshown.update(slas)
         gone = np.isin(self.ids, np.asarray(changed, np.int32))
         kept = np.flatnonzero(~gone)
@@ -373,6 +522,7 @@ class ActiveCopy:
             return np.insert(current[kept], places, new[order])
 
         self.array = _Array(_joined_array(parts), _starts(merged(lengths, rows.lengths)))
+        self.rebuilds += 1
         self.created = merged(self.created, rows.created)
         self.ids = merged(self.ids, rows.ids)
         self.cut_at = merged(self.cut_at, rows.cut_at)
@@ -439,6 +589,7 @@ class ActiveCopy:
         else:
             running = self.running()
         self.array = self.array.rewritten(running, self._values(running, shown))
+        self.rebuilds += 1
         self._hidden, self._shown_at = None, shown.key
         self._unshown.clear()
 
@@ -469,13 +620,11 @@ class ActiveCopy:
     def running(self) -> np.ndarray:
         """The positions of the tickets with a running clock, in order."""
         if self._running is None:
-            ids = np.fromiter(self.slas, np.int32, len(self.slas))
-            self._running = np.flatnonzero(np.isin(self.ids, ids))
+            self._running = np.flatnonzero(np.isin(self.ids, self.slas.ids))
         return self._running
 
     def _values(self, positions: np.ndarray, shown: sla_now.SlaShown) -> list[bytes]:
-        slas, fill = self.slas, shown.fill
-        return [fill(slas[ticket_id]) for ticket_id in self.ids[positions].tolist()]
+        return self.slas.fill(self.ids[positions], shown)
 
     def _waiting(self, low: int, high: int, waiting_on: str) -> np.ndarray:
         return np.flatnonzero(self.waits[low:high] == _WAIT_CODES[waiting_on]) + low
@@ -513,6 +662,10 @@ class ActiveTicketsMemo:
     """The service's copies, one per active status; one request at a time brings a copy up to date."""
 
     def __init__(self, status_case: str = LOWER, calendar: SupportCalendar | None = None) -> None:
+        # Each change frees an array of tens of MB: without a fixed mmap threshold glibc keeps it
+        # resident (nephthys/utils/allocator.py).
+        allocator.return_large_blocks()
+        self._rebuilt = False  # a copy was read or patched since the free pages were last given back
         self._calendar = calendar or SupportCalendar(UTC_ZONE)
         self._now = datetime.now(UTC)  # the last snapshot's clock (set with every request's changes)
         self._copies: dict[str, ActiveCopy] = {}
@@ -549,11 +702,16 @@ class ActiveTicketsMemo:
                 await held.enter_async_context(self._locks[each])
             async with driver.transaction(isolation="repeatable_read", readonly=True):
                 copies = [await self._up_to_date(driver, each) for each in statuses]
+            built = [(copy, copy.rebuilds) for copy in copies]
             # The running clocks at the snapshot's instant (answers within one support second share a body).
             shown = sla_now.SlaShown(self._now, self._calendar) if any(copy.slas for copy in copies) else None
             if len(copies) == 1:
-                return copies[0].body(descriptions, since, until, waiting_on, shown)
-            return merged_body(copies, descriptions, since, until, waiting_on, shown)
+                body = copies[0].body(descriptions, since, until, waiting_on, shown)
+            else:
+                body = merged_body(copies, descriptions, since, until, waiting_on, shown)
+            if self._rebuilt or any(copy.rebuilds != count for copy, count in built):
+                self._give_back()
+            return body
 
     async def read_at_start(self, driver: asyncpg.Connection, *, descriptions: bool) -> None:
         """Read both copies now (and, without ``descriptions``, cut each one's array as such a request
@@ -567,6 +725,13 @@ class ActiveTicketsMemo:
                     copy = await self._up_to_date(driver, status)
                 if not descriptions:
                     copy.hidden()
+            self._give_back()
+
+    def _give_back(self) -> None:
+        """After a copy's array was built anew: the old one's pages, and those of what was read or made
+        with it, back to the system (nephthys/utils/allocator.py)."""
+        allocator.give_back()
+        self._rebuilt = False
 
     async def _up_to_date(self, driver: asyncpg.Connection, status: str) -> ActiveCopy:
         copy = self._copies.get(status)
@@ -578,14 +743,16 @@ class ActiveTicketsMemo:
         if copy is None or copy.xmin < now["pruned_below"] or None in changed:
             for setting in stored_tickets.READ_SETTINGS:
                 await driver.execute(setting)
-            batches, slas = [], {}
+            batches, slas = [], []
             cursor = await driver.cursor(EVERY_TICKET[status])
             while rows := await cursor.fetch(_READ_BATCH):
                 batches.append(_Rows.of(rows, self._served[status]))
-                slas.update(await self._templates(driver, rows))
+                # Made compact batch by batch: 80,000 rows' templates are never Python objects at once.
+                slas.append(_Templates.of(await self._templates(driver, rows)))
                 del rows
-            copy = ActiveCopy.read(snapshot, xmin, batches, slas)
+            copy = ActiveCopy.read(snapshot, xmin, batches, _Templates.joined(slas))
             self._copies[status] = copy
+            self._rebuilt = True
         elif changed:
             rows = await driver.fetch(SOME_TICKETS, status, changed)
             copy.patch(
@@ -595,6 +762,7 @@ class ActiveTicketsMemo:
                 _Rows.of(rows, self._served[status]),
                 await self._templates(driver, rows),
             )
+            self._rebuilt = True
         else:
             copy.advance(snapshot, xmin)
         return copy

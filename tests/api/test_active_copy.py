@@ -44,6 +44,7 @@ class Ticket:
     question_title: bool  # the title is the question's words: the cut starts at its value
     wait: str | None
     running: bool  # its sla member is rewritten when served
+    clocks: int = 0  # which template its running sla member has (template_of)
 
     def json(self) -> tuple[bytes, int, int]:
         head = b'{"id":%d,"title":' % self.id
@@ -77,8 +78,33 @@ def rows_of(tickets: list[Ticket], served) -> _Rows:
     return _Rows.of([ticket.row() for ticket in tickets], served)  # type: ignore[arg-type]
 
 
+@functools.cache
+def template_of(ticket_id: int, clocks: int) -> sla_now.Template:
+    """Templates that differ from ticket to ticket (a copy keeps each one's apart): two running
+    clocks, one falling due at a minute of its own, or none left to fill in (due instant unknown)."""
+    if clocks == 0:
+        return RUNNING
+    if clocks == 1:
+        return sla_now.template(
+            [stored(due_at=london(2025, 5, 27, 9, ticket_id % 31), target_minutes=ticket_id)], METER
+        )
+    if clocks == 2:
+        return sla_now.template(
+            [stored(due_at=None), stored(kind=TicketSpanKind.RESOLUTION, state=SlaState.MET)], METER
+        )
+    return sla_now.template(
+        [
+            stored(kind=TicketSpanKind.NEXT_RESPONSE, due_at=london(2025, 5, 27, 9, 29 - ticket_id % 29)),
+            stored(
+                kind=TicketSpanKind.RESOLUTION, target_minutes=600, due_at=london(2025, 5, 27, 10, ticket_id)
+            ),
+        ],
+        METER,
+    )
+
+
 def slas_of(tickets: list[Ticket]) -> dict[int, sla_now.Template]:
-    return {ticket.id: RUNNING for ticket in tickets if ticket.running}
+    return {ticket.id: template_of(ticket.id, ticket.clocks) for ticket in tickets if ticket.running}
 
 
 def expected(
@@ -104,7 +130,7 @@ def expected(
         if not descriptions:
             json = stored_tickets.without_description(json, at, length)
         if ticket.running:
-            json = stored_tickets.with_sla_value(json, shown.fill(RUNNING))
+            json = stored_tickets.with_sla_value(json, shown.fill(template_of(ticket.id, ticket.clocks)))
         objects.append(json)
     return b"[" + b",".join(objects) + b"]"
 
@@ -127,6 +153,7 @@ def tickets(draw, ids: st.SearchStrategy[int]) -> Ticket:
         question_title=draw(st.booleans()),
         wait=draw(st.sampled_from(WAITS)),
         running=draw(st.booleans()),
+        clocks=draw(st.integers(0, 3)),
     )
 
 
