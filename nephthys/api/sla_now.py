@@ -147,37 +147,10 @@ class SlaShown:
         positions = None if ends is None else _running_at_ends(data, begin, finish, ends)
         if positions is None:
             positions = _running_in(data, begin, finish)
-        if not positions:
-            return memoryview(data)[begin:finish]
-        return b"".join(self._pieces(data, begin, finish, positions))
-
-    def _pieces(
-        self, data: bytes | bytearray, begin: int, finish: int, positions: list[int]
-    ) -> list[bytes | memoryview]:
-        """``data[begin:finish]`` as pieces, the stored running clocks at ``positions`` (each where its
-        ``"state":"running"`` starts) filled in: in one numpy pass, each due instant read from its
-        text, its odometer reading, its state and its minutes left."""
-        at = np.array(positions, dtype=np.int64)
-        octets = np.frombuffer(data, dtype=np.uint8)
-        # Each clock's stored text from its state on, as far as a clock with a due instant runs.
-        window = octets[np.minimum(at[:, None] + _WINDOW, len(octets) - 1)]
-        due = np.all((window == _DUE_LAYOUT) | (_DUE_DIGITS & (window >= _ZERO) & (window <= _NINE)), axis=1)
-        due &= at + len(_DUE_LAYOUT_TEXT) <= finish
-        fields = (window[:, _DUE_TEXT_AT : _DUE_TEXT_AT + 23].astype(np.int64) - _ZERO) @ _DUE_FIELDS
-        millis = _epoch_milliseconds(fields)
-        dues = np.where(due, millis / 1000.0, np.nan)
-        dueless = ~due
-        if dueless.any():
-            for i in np.flatnonzero(dueless).tolist():
-                p = positions[i]
-                if data[p : p + len(_DUELESS)] != _DUELESS or p + len(_DUELESS) > finish:
-                    raise ValueError(
-                        f"a stored running clock is not as migration 0028 writes it: {bytes(data[p : p + 80])!r}"
-                    )
-        left = (self.meter.seconds_of(np.where(due, dues, self._at)) - self._reading) / 60
-        # At its due instant or after, breached (a running clock without one: always, as clock_view shows it).
-        breached = ~(self._at < dues)
         view = memoryview(data)
+        if not positions:
+            return view[begin:finish]
+        due, breached, left = self._shown_at(data, finish, positions)
         pieces: list[bytes | memoryview] = []
         position = begin
         for p, has_due, is_breached, minutes in zip(
@@ -192,7 +165,41 @@ class SlaShown:
             else:
                 position = p + _WORD_END
         pieces.append(view[position:finish])
-        return pieces
+        return b"".join(pieces)
+
+    def _shown_at(
+        self, data: bytes | bytearray, finish: int, positions: list[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For the stored running clocks at ``positions`` (each where its ``"state":"running"``
+        starts), in one numpy pass: whether it has a due instant (its text read in place), whether
+        it is breached at this instant, and its support minutes left."""
+        octets = np.frombuffer(data, dtype=np.uint8)
+        # Each clock's stored text from its state on, as far as a clock with a due instant runs.
+        reach = np.array(positions, dtype=np.int64)[:, None] + _WINDOW
+        if positions[-1] + len(_WINDOW) > finish:
+            reach = np.minimum(reach, finish - 1)
+        window = octets[reach]
+        due = ~np.any((window != _DUE_LAYOUT) & _LAYOUT_FIXED, axis=1)
+        # The due instants' text as milliseconds since 1970, UTC (numpy's parse checks the digits).
+        text = np.ascontiguousarray(window[:, _DUE_TEXT_AT : _DUE_TEXT_AT + _DUE_TEXT_LENGTH])
+        try:
+            millis = np.where(due, text.view(f"S{_DUE_TEXT_LENGTH}").ravel(), _SOME_INSTANT)
+            dues = np.where(due, millis.astype("datetime64[ms]").astype(np.int64) / 1000.0, np.nan)
+        except ValueError:
+            raise ValueError(
+                "a stored running clock's due instant is not as migration 0028 writes it"
+            ) from None
+        if not due.all():
+            for i in np.flatnonzero(~due).tolist():
+                p = positions[i]
+                if data[p : p + len(_DUELESS)] != _DUELESS or p + len(_DUELESS) > finish:
+                    raise ValueError(
+                        f"a stored running clock is not as migration 0028 writes it: {bytes(data[p : p + 80])!r}"
+                    )
+        left = (self.meter.seconds_of(np.where(due, dues, self._at)) - self._reading) / 60
+        # At its due instant or after, breached (a running clock without one: always, as clock_view shows it).
+        breached = ~(self._at < dues)
+        return due, breached, left
 
 
 # A running clock as migration 0028 stores it, from its state on: an answer changes its state word
@@ -205,36 +212,13 @@ _WORD_AT, _WORD_END = len(b'"state":"'), len(b'"state":"running')
 _LEFT_AT = _DUE_LAYOUT_TEXT.rindex(b"null")
 _LEFT_END = _LEFT_AT + len(b"null")
 _DUE_TEXT_AT = _DUE_LAYOUT_TEXT.index(b"0000")
-_ZERO, _NINE = ord("0"), ord("9")
+_DUE_TEXT_LENGTH = len("0000-00-00T00:00:00.000")  # then "+00:00", checked with the layout
 _DUE_LAYOUT = np.frombuffer(_DUE_LAYOUT_TEXT, dtype=np.uint8)
-_DUE_DIGITS = _DUE_LAYOUT == _ZERO  # where the layout holds a digit of the due instant
+# Where the layout is fixed text (elsewhere, the due instant's digits and separators numpy's parse checks).
+_LAYOUT_FIXED = np.ones(len(_DUE_LAYOUT_TEXT), dtype=bool)
+_LAYOUT_FIXED[_DUE_TEXT_AT : _DUE_TEXT_AT + _DUE_TEXT_LENGTH] = False
 _WINDOW = np.arange(len(_DUE_LAYOUT_TEXT), dtype=np.int64)
-
-
-def _due_fields() -> np.ndarray:
-    """Weights that turn the digits of ``YYYY-MM-DDTHH:MM:SS.mmm`` into (year, month, day, hour,
-    minute, second, millisecond) in one product (the separators weigh nothing)."""
-    weights = np.zeros((23, 7), dtype=np.int64)
-    for field, (start, length) in enumerate([(0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2), (20, 3)]):
-        for k in range(length):
-            weights[start + k, field] = 10 ** (length - 1 - k)
-    return weights
-
-
-_DUE_FIELDS = _due_fields()
-
-
-def _epoch_milliseconds(fields: np.ndarray) -> np.ndarray:
-    """Milliseconds since 1970-01-01 UTC of (year, month, day, hour, minute, second, millisecond) rows:
-    the proleptic Gregorian days from the civil date (H. Hinnant's ``days_from_civil``), exact in
-    integers."""
-    year, month, day, hour, minute, second, milli = fields.T
-    year = year - (month <= 2)
-    era = year // 400
-    of_era = year - era * 400
-    of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
-    days = era * 146097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719468
-    return (((days * 24 + hour) * 60 + minute) * 60 + second) * 1000 + milli
+_SOME_INSTANT = b"1970-01-01T00:00:00.000"  # parsed in place of what is not a due instant
 
 
 def _running_in(data: bytes | bytearray, begin: int, finish: int) -> list[int]:

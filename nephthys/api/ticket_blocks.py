@@ -215,7 +215,8 @@ async def put_blocks_rewriting(
     The run's blocks still arrive in one COPY, each block whole, and each is rewritten as it
     arrives, while PostgreSQL sends the next: nothing is read before the first block but where
     each block's running objects end (migration 0031), so the export's first byte does not wait
-    for the running clocks. Only those objects' ``sla`` members are read, their running clocks
+    for the running clocks. (Rewriting a few blocks per numpy pass saved ~20 µs of ~200 per
+    block, and holding their results cost more in fresh memory than that.) Only those objects' ``sla`` members are read, their running clocks
     filled in from the bytes themselves; a block whose note does not match its bytes is searched
     instead.
     """
