@@ -13,6 +13,11 @@ The cost is per ticket with a running clock in the answer; the other objects pas
 The support minutes between two instants are the difference of their readings on a
 :class:`SupportOdometer` (support seconds since a fixed day): per clock, its due instant's
 reading is taken once when the ticket is prepared, and per answer, ``now``'s.
+
+A stream (the export's blocks, batches of rows) reads no clock row: ``SlaShown.spliced`` fills
+in each stored running clock from its own text, which holds the clock's due instant exactly
+("dueAt" keeps milliseconds, as the text does); the state word and ``"minutes_left":null`` are
+the only bytes that change, at fixed offsets from the clock's ``"state":"running"``.
 """
 
 from __future__ import annotations
