@@ -13,6 +13,11 @@ The cost is per ticket with a running clock in the answer; the other objects pas
 The support minutes between two instants are the difference of their readings on a
 :class:`SupportOdometer` (support seconds since a fixed day): per clock, its due instant's
 reading is taken once when the ticket is prepared, and per answer, ``now``'s.
+
+A stream (the export's blocks, batches of rows) reads no clock row: ``SlaShown.spliced`` fills
+in each stored running clock from its own text, which holds the clock's due instant exactly
+("dueAt" keeps milliseconds, as the text does); the state word and ``"minutes_left":null`` are
+the only bytes that change, at fixed offsets from the clock's ``"state":"running"``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from datetime import UTC, datetime
 import asyncpg
 import numpy as np
 
-from nephthys.api import stored_tickets, ticket_json
+from nephthys.api import stored_tickets
 from nephthys.api.ticket_json import float8_json
 from nephthys.sla import clocks
 from nephthys.sla.clocks import CLOCK_NAMES, SlaState, StoredClock, TicketSpanKind
@@ -89,11 +94,8 @@ _OPENINGS = [
 ]
 _RUNNING, _BREACHED = b"running", b"breached"
 # A running clock with its target and due instant in place, its state and minutes left still to fill
-# (template); the same written at once (SlaShown.values), from one literal so the two never differ.
+# (template). SlaShown.spliced writes the same two into the stored clock (_DUE_LAYOUT_TEXT).
 _RUNNING_CLOCK_LEFT_OPEN = b'{"target_minutes":%d,"state":"%%s","due_at":"%s","minutes_left":%%.2f}'
-_RUNNING_CLOCK = _RUNNING_CLOCK_LEFT_OPEN.replace(b"%%", b"%")
-_SLA_OBJECT = b"".join(opening + b"%s" for _, opening in _OPENINGS) + b"}"
-_SLOT = {kind.value: i for i, (kind, _) in enumerate(_OPENINGS)}
 
 
 class SlaShown:
@@ -136,33 +138,134 @@ class SlaShown:
         """A ticket's ``sla`` value: null without clocks."""
         return self.fill(template(ticket_clocks, self.meter)) if ticket_clocks else b"null"
 
-    def values(self, rows: Iterable[Sequence]) -> dict[int, bytes]:
-        """The ``sla`` values of the tickets whose clocks ``rows`` are (``_SHOWN``'s columns, any order),
-        by ticket id: byte for byte ``value`` of each ticket's clocks, made for an export's tens of
-        thousands of tickets without a template per ticket (a clock not running is the same bytes
-        for every ticket with its state and target, made once)."""
-        at, reading, seconds_at = self._at, self._reading, self.meter.seconds_at
-        fixed: dict[tuple, bytes] = {}
-        slots: dict[int, list[bytes]] = {}
-        for ticket_id, kind, target_minutes, state, minutes, due_at, due_text, _ in rows:
-            if state == SlaState.RUNNING and due_at is not None:
-                due = due_at.timestamp()
-                clock = _RUNNING_CLOCK % (
-                    target_minutes,
-                    _BREACHED if at >= due else _RUNNING,
-                    due_text.encode(),
-                    (seconds_at(due) - reading) / 60,
-                )
+    def spliced(
+        self,
+        data: bytes | bytearray,
+        begin: int = 0,
+        finish: int | None = None,
+        ends: Sequence[int] | None = None,
+    ) -> bytes | memoryview:
+        """Stored objects each preceded by a comma (an export block, a batch of rows: ``data[begin:finish]``)
+        as served at this instant: every running clock's state and minutes left written in, the
+        other bytes as stored (byte for byte ``with_value(json, value(clocks))`` of each object).
+
+        Nothing is read but the bytes: a stored running clock holds its due instant to the
+        millisecond, which is all the "dueAt" column holds ("TIMESTAMPTZ(3)"). ``ends``: where the
+        objects with a running clock end (octets from ``begin``, past each closing brace, as a
+        block notes them, migration 0031), so only their ``sla`` members are read; without them,
+        or when an object does not end where noted, the bytes are searched for running clocks
+        instead (``"state":"running"`` outside a string is only ever a clock's: quotes in strings
+        are escaped)."""
+        finish = len(data) if finish is None else finish
+        positions = None if ends is None else _running_at_ends(data, begin, finish, ends)
+        if positions is None:
+            positions = _running_in(data, begin, finish)
+        view = memoryview(data)
+        if not positions:
+            return view[begin:finish]
+        due, breached, left = self._shown_at(data, finish, positions)
+        pieces: list[bytes | memoryview] = []
+        position = begin
+        for p, has_due, is_breached, minutes in zip(
+            positions, due.tolist(), breached.tolist(), left.tolist(), strict=True
+        ):
+            pieces.append(view[position : p + _WORD_AT])
+            pieces.append(_BREACHED if is_breached else _RUNNING)
+            if has_due:
+                pieces.append(view[p + _WORD_END : p + _LEFT_AT])
+                pieces.append(b"%.2f" % minutes)
+                position = p + _LEFT_END
             else:
-                key = (state, target_minutes, minutes if state == SlaState.PAUSED else None)
-                if (found := fixed.get(key)) is None:
-                    found = fixed[key] = _fixed_clock_of(state, target_minutes, minutes)
-                clock = found
-            ticket = slots.get(ticket_id)
-            if ticket is None:
-                ticket = slots[ticket_id] = [b"null", b"null", b"null"]
-            ticket[_SLOT[kind]] = clock
-        return {ticket_id: _SLA_OBJECT % tuple(ticket) for ticket_id, ticket in slots.items()}
+                position = p + _WORD_END
+        pieces.append(view[position:finish])
+        return b"".join(pieces)
+
+    def _shown_at(
+        self, data: bytes | bytearray, finish: int, positions: list[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For the stored running clocks at ``positions`` (each where its ``"state":"running"``
+        starts), in one numpy pass: whether it has a due instant (its text read in place), whether
+        it is breached at this instant, and its support minutes left."""
+        octets = np.frombuffer(data, dtype=np.uint8)
+        # Each clock's stored text from its state on, as far as a clock with a due instant runs.
+        reach = np.array(positions, dtype=np.int64)[:, None] + _WINDOW
+        if positions[-1] + len(_WINDOW) > finish:
+            reach = np.minimum(reach, finish - 1)
+        window = octets[reach]
+        due = ~np.any((window != _DUE_LAYOUT) & _LAYOUT_FIXED, axis=1)
+        # The due instants' text as milliseconds since 1970, UTC (numpy's parse checks the digits).
+        text = np.ascontiguousarray(window[:, _DUE_TEXT_AT : _DUE_TEXT_AT + _DUE_TEXT_LENGTH])
+        try:
+            millis = np.where(due, text.view(f"S{_DUE_TEXT_LENGTH}").ravel(), _SOME_INSTANT)
+            dues = np.where(due, millis.astype("datetime64[ms]").astype(np.int64) / 1000.0, np.nan)
+        except ValueError:
+            raise ValueError(
+                "a stored running clock's due instant is not as migration 0028 writes it"
+            ) from None
+        if not due.all():
+            for i in np.flatnonzero(~due).tolist():
+                p = positions[i]
+                if data[p : p + len(_DUELESS)] != _DUELESS or p + len(_DUELESS) > finish:
+                    raise ValueError(
+                        f"a stored running clock is not as migration 0028 writes it: {bytes(data[p : p + 80])!r}"
+                    )
+        left = (self.meter.seconds_of(np.where(due, dues, self._at)) - self._reading) / 60
+        # At its due instant or after, breached (a running clock without one: always, as clock_view shows it).
+        breached = ~(self._at < dues)
+        return due, breached, left
+
+
+# A running clock as migration 0028 stores it, from its state on: an answer changes its state word
+# (running, or breached from its due instant on) and its minutes left (null, or the support minutes
+# left to the hundredth), each at a fixed offset, the due instant's text between them being
+# ``clocks._instant_text``'s (milliseconds, UTC). A running clock without a due instant shows breached.
+_DUE_LAYOUT_TEXT = b'"state":"running","due_at":"0000-00-00T00:00:00.000+00:00","minutes_left":null'
+_DUELESS = b'"state":"running","due_at":null,"minutes_left":null'
+_WORD_AT, _WORD_END = len(b'"state":"'), len(b'"state":"running')
+_LEFT_AT = _DUE_LAYOUT_TEXT.rindex(b"null")
+_LEFT_END = _LEFT_AT + len(b"null")
+_DUE_TEXT_AT = _DUE_LAYOUT_TEXT.index(b"0000")
+_DUE_TEXT_LENGTH = len("0000-00-00T00:00:00.000")  # then "+00:00", checked with the layout
+_DUE_LAYOUT = np.frombuffer(_DUE_LAYOUT_TEXT, dtype=np.uint8)
+# Where the layout is fixed text (elsewhere, the due instant's digits and separators numpy's parse checks).
+_LAYOUT_FIXED = np.ones(len(_DUE_LAYOUT_TEXT), dtype=bool)
+_LAYOUT_FIXED[_DUE_TEXT_AT : _DUE_TEXT_AT + _DUE_TEXT_LENGTH] = False
+_WINDOW = np.arange(len(_DUE_LAYOUT_TEXT), dtype=np.int64)
+_SOME_INSTANT = b"1970-01-01T00:00:00.000"  # parsed in place of what is not a due instant
+
+
+def _running_in(data: bytes | bytearray, begin: int, finish: int) -> list[int]:
+    """Where each stored running clock in ``data[begin:finish]`` starts (its ``"state":"running"``)."""
+    positions = []
+    at = data.find(_RUNNING_STORED, begin, finish)
+    while at >= 0:
+        positions.append(at)
+        at = data.find(_RUNNING_STORED, at + len(_RUNNING_STORED), finish)
+    return positions
+
+
+def _running_at_ends(
+    data: bytes | bytearray, begin: int, finish: int, ends: Sequence[int]
+) -> list[int] | None:
+    """``_running_in`` reading only the ``sla`` members of the objects ending at ``ends``; None when an
+    object does not end where noted, or holds no running clock there."""
+    positions: list[int] = []
+    position = begin
+    for end in ends:
+        close = begin + end - 1  # the object's closing brace
+        if close >= finish or data[close] != _CLOSING_BRACE:
+            return None
+        member = data.rfind(SLA_MEMBER, position, close)
+        if member < 0:
+            return None
+        at = data.find(_RUNNING_STORED, member, close)
+        if at < 0:
+            return None
+        while at >= 0:
+            positions.append(at)
+            at = data.find(_RUNNING_STORED, at + len(_RUNNING_STORED), close)
+        position = close
+    return positions
 
 
 def stored_running(json: bytes | memoryview) -> bool:
@@ -175,80 +278,12 @@ def stored_running(json: bytes | memoryview) -> bool:
 with_value = stored_tickets.with_sla_value
 
 
-def rewrite_joined(
-    data: bytes | bytearray, values: dict[int, bytes], begin: int = 0, finish: int | None = None
-) -> list[bytes | memoryview]:
-    """Objects each preceded by a comma (an export block, a batch of rows: ``data[begin:finish]``)
-    with the ``sla`` of the tickets in ``values`` rewritten; as pieces to send one after another
-    (views of ``data``, the rest not copied).
-
-    ``values`` is in the objects' order (creation order, as a block holds them): each is looked
-    for after the previous one, so a block is scanned once whatever the number rewritten. An
-    object starts at ``,{"id":N,"title":`` (a user object starts ``{"id":`` after a colon, never
-    after a comma; a string's quotes are escaped), and its ``sla`` member is its last.
-    """
-    finish = len(data) if finish is None else finish
-    view = memoryview(data)
-    pieces: list[bytes | memoryview] = []
-    position = begin  # copied up to here
-    searched = begin  # the next object is looked for from here
-    for ticket_id, value in values.items():
-        start = data.find(b',{"id":%d,"title":' % ticket_id, searched, finish)
-        if start < 0:
-            start = data.find(b',{"id":%d,"title":' % ticket_id, begin, searched)  # out of order: look back
-            if start < position:
-                continue
-        end = data.find(b',{"id":', start + 1, finish)
-        end = finish if end < 0 else end
-        member = data.rfind(SLA_MEMBER, start, end)
-        if member < 0:
-            continue
-        pieces.append(view[position : member + len(SLA_MEMBER)])
-        pieces.append(value)
-        position, searched = end - 1, end  # the value runs to the object's closing brace
-    pieces.append(view[position:finish])
-    return pieces
-
-
-def rewrite_at_ends(
-    data: bytes | bytearray, values: Iterable[bytes], ends: Sequence[int], begin: int, finish: int
-) -> list[bytes | memoryview] | None:
-    """``rewrite_joined`` where the objects to rewrite are known to end at ``ends`` (octets from
-    ``begin``, past each closing brace; an export block keeps them, migration 0031): each
-    ``sla`` member is found back from its object's end, nothing else is read. None when an object
-    does not end where it should (the caller scans for them instead)."""
-    view = memoryview(data)
-    pieces: list[bytes | memoryview] = []
-    position = begin
-    for value, end in zip(values, ends, strict=True):
-        close = begin + end - 1  # the object's closing brace
-        if close >= finish or data[close] != _CLOSING_BRACE:
-            return None
-        member = data.rfind(SLA_MEMBER, position, close)
-        if member < 0:
-            return None
-        pieces.append(view[position : member + len(SLA_MEMBER)])
-        pieces.append(value)
-        position = close
-    pieces.append(view[position:finish])
-    return pieces
-
-
 _CLOSING_BRACE = ord("}")
 
 
 _CLOCK_COLUMNS = """c."ticketId", c.kind, c."targetMinutes", c."startAt", c.state, c.minutes, c."runningSince",
     c."dueAt", c."warnAt", c."missedBefore", c."ticketCreatedAt" """
 _OF_TICKETS = f"""SELECT {_CLOCK_COLUMNS} FROM "TicketSlaClock" c WHERE c."ticketId" = ANY($1::int[])"""
-# The clocks of every ticket with a running clock created in [$1, $2] (either may be null): the
-# running ones by their partial index, then each such ticket's by the primary key.
-# The running tickets' ids as one array probed on the primary key: as ``IN (subquery)`` the planner
-# hashed them and scanned every clock (2M at 1,000,000 tickets: ~500 ms against ~280 ms).
-_OF_RUNNING_IN_RANGE = """ WHERE c."ticketId" = ANY(ARRAY(
-        SELECT r."ticketId" FROM "TicketSlaClock" r
-        WHERE r.state = 'RUNNING'
-          AND r."ticketCreatedAt" >= coalesce($1::timestamptz, '-infinity')
-          AND r."ticketCreatedAt" <= coalesce($2::timestamptz, 'infinity')))"""
 
 
 def clocks_by_ticket(rows: Iterable[asyncpg.Record]) -> dict[int, list[StoredClock]]:
@@ -275,24 +310,6 @@ async def clocks_of(driver: asyncpg.Connection, ticket_ids: Sequence[int]) -> di
     if not ticket_ids:
         return {}
     return clocks_by_ticket(await driver.fetch(_OF_TICKETS, list(ticket_ids)))
-
-
-# What a ticket's sla value shows of each of its clocks (SlaShown.values), and the ticket's creation.
-# The due instant also as text, as the stored member writes it (ticket_json._CLOCK_OBJECT), the same
-# as clocks._instant_text: made by PostgreSQL while it sends the rows, not by the service per clock.
-_SHOWN = f"""SELECT c."ticketId", c.kind::text, c."targetMinutes", c.state::text, c.minutes, c."dueAt",
-    {ticket_json._iso('c."dueAt"')}, c."ticketCreatedAt" FROM "TicketSlaClock" c"""
-_SHOWN_RUNNING_IN_RANGE = _SHOWN + _OF_RUNNING_IN_RANGE
-
-
-async def running_values_in_range(
-    driver: asyncpg.Connection, since: datetime | None, until: datetime | None, shown: SlaShown
-) -> tuple[dict[int, bytes], list[tuple[datetime, int]]]:
-    """The ``sla`` values at ``shown``'s instant of the tickets created in [since, until] with a
-    running clock, and those tickets' keys (createdAt, id) in order."""
-    rows = await driver.fetch(_SHOWN_RUNNING_IN_RANGE, since, until)
-    keys = sorted({(row[7], row[0]) for row in rows})
-    return shown.values(rows), keys
 
 
 async def database_now(driver: asyncpg.Connection) -> datetime:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Protocol
 
 import asyncpg
 
@@ -100,35 +101,24 @@ Piece = bytes | memoryview
 Put = Callable[[Piece], Awaitable[None]]
 
 
+class Splice(Protocol):
+    """Joined objects as served at an answer's instant (nephthys/api/sla_now.py, ``SlaShown.spliced``)."""
+
+    def spliced(self, data: bytes) -> bytes | memoryview: ...
+
+
 async def put_rows(
-    driver: asyncpg.Connection,
-    select_json: str,
-    args: list,
-    put: Put,
-    sla_values: dict[int, bytes] | None = None,
+    driver: asyncpg.Connection, select_json: str, args: list, put: Put, shown: Splice | None = None
 ) -> None:
     """Hand on the objects ``select_json`` returns, a batch of rows per piece (a cursor: in a transaction).
 
-    ``sla_values``: the ``sla`` member's value of the tickets with a running clock (their stored
-    object's is rewritten: nephthys/api/sla_now.py), by ticket id, the rows' third column.
+    ``shown``: the answer's instant, when objects with a running SLA clock may be among them (each
+    batch is passed on with their ``sla`` members rewritten: nephthys/api/sla_now.py).
     """
     cursor = await driver.cursor(select_json, *args)
-    if not sla_values:
-        while rows := await cursor.fetch(_BATCH_ROWS):
-            await put(b",".join([b"", *[row[0] for row in rows]]))
-        return
     while rows := await cursor.fetch(_BATCH_ROWS):
-        await put(
-            b",".join(
-                [
-                    b"",
-                    *[
-                        row[0] if (value := sla_values.get(row[2])) is None else with_sla_value(row[0], value)
-                        for row in rows
-                    ],
-                ]
-            )
-        )
+        batch = b",".join([b"", *[row[0] for row in rows]])
+        await put(batch if shown is None else shown.spliced(batch))
 
 
 def with_sla_value(json: bytes, value: bytes) -> bytes:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import bisect
 import contextlib
 import dataclasses
 import functools
@@ -320,8 +319,8 @@ async def _stream(request: Request, query: TicketFilter) -> Response:
             segments = ticket_blocks.plan(await ticket_blocks.usable_blocks(driver), query.since, query.until)
         else:
             segments = [ticket_blocks.Segment(None, None, None)]
-        rewrites = await sla_rewrites(driver, query, request.app.state.settings.support_calendar)
-        produce: Produce = functools.partial(put_segments, driver, query, segments, rewrites)
+        sla_at = await sla_shown(driver, query, request.app.state.settings.support_calendar)
+        produce: Produce = functools.partial(put_segments, driver, query, segments, sla_at)
         if _upper(request):
             produce = with_upper_statuses(produce)
         body = await stored_tickets.stream_array(produce)
@@ -335,51 +334,37 @@ def _upper(request: Request) -> bool:
     return request.app.state.settings.api_status_case == UPPER
 
 
-@dataclass(frozen=True)
-class _SlaRewrites:
-    """The ``sla`` values of a stream's tickets with a running clock, at its instant (sla_now.py)."""
-
-    values: dict[int, bytes]
-    keys: list[Key]  # those tickets' (createdAt, id), in order
-
-    def within(self, start: Key, end: Key) -> dict[int, bytes]:
-        """The values of the tickets in [start, end)."""
-        low, high = bisect.bisect_left(self.keys, start), bisect.bisect_left(self.keys, end)
-        return {ticket_id: self.values[ticket_id] for _, ticket_id in self.keys[low:high]}
-
-
-_NO_REWRITES = _SlaRewrites({}, [])
-
-
-async def sla_rewrites(
+async def sla_shown(
     driver, query: TicketFilter, calendar: SupportCalendar, now: datetime | None = None
-) -> _SlaRewrites:
-    """In the stream's snapshot: the tickets it may hold with a running clock (closed ones have none),
-    their ``sla`` at ``now`` (default: the database's)."""
+) -> sla_now.SlaShown | None:
+    """The instant a stream's tickets with a running SLA clock are shown at (default: the database's
+    clock in the stream's snapshot); None when it holds none (closed tickets run no clock). Nothing
+    else is read up front: each block or batch is rewritten from its own bytes as it streams."""
     if query.status == "CLOSED":
-        return _NO_REWRITES
-    shown = sla_now.SlaShown(now or await sla_now.database_now(driver), calendar)
-    values, keys = await sla_now.running_values_in_range(driver, query.since, query.until, shown)
-    return _SlaRewrites(values, keys) if values else _NO_REWRITES
+        return None
+    return sla_now.SlaShown(now or await sla_now.database_now(driver), calendar)
 
 
 async def put_segments(
     driver,
     query: TicketFilter,
     segments: list[ticket_blocks.Segment],
-    rewrites: _SlaRewrites,
+    shown: sla_now.SlaShown | None,
     put: stored_tickets.Put,
 ) -> None:
     """Every ticket of an export in order: usable blocks as stored, the rows between them one by one;
-    the tickets with a running SLA clock rewritten (spliced into the blocks as they stream past)."""
+    the tickets with a running SLA clock rewritten at ``shown``'s instant as they stream past."""
     for segment in segments:
         if segment.blocks is not None:
-            await ticket_blocks.put_blocks_rewriting(
-                driver, segment, put, rewrites.within, descriptions=query.descriptions
-            )
+            if shown is None:
+                await ticket_blocks.put_blocks(driver, segment, put, descriptions=query.descriptions)
+            else:
+                await ticket_blocks.put_blocks_rewriting(
+                    driver, segment, put, shown, descriptions=query.descriptions
+                )
         else:
             sql, args = query.sql(segment.start, segment.end)
-            await stored_tickets.put_rows(driver, sql, args, put, rewrites.values)
+            await stored_tickets.put_rows(driver, sql, args, put, shown)
 
 
 async def _quietly(close: Callable[[], Awaitable[None]]) -> None:

@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from nephthys.api import sla_now, stored_tickets, ticket_blocks, tickets
+from nephthys.api.ticket_json import float8_json
 from nephthys.database.engine import create_engine, session_factory
 from nephthys.sla import clocks
 from nephthys.sla.clocks import SlaState, TicketSpanKind
@@ -146,27 +147,130 @@ def test_the_served_member_equals_the_clocks_shown_at_the_instant(now):
     assert shown.value([]) == b"null"
 
 
-def test_a_block_is_rewritten_in_one_pass_only_where_clocks_run():
-    tricky = 'a title with ,{\\"id\\":3,\\"title\\": and ,\\"sla\\": in it'
-    objects = [
-        b',{"id":%d,"title":"%s","opened_by":{"id":%d,"slack_id":"U1","username":null},"sla":%s}'
-        % (
-            ticket_id,
-            tricky.encode(),
-            ticket_id + 1,
-            b'{"first_response":null}' if ticket_id % 2 else b"null",
+def _stored_member(ticket_clocks: list[clocks.StoredClock]) -> bytes:
+    """A ticket's ``sla`` value as migration 0028 stores it (its _CLOCK_OBJECT, in Python)."""
+    if not ticket_clocks:
+        return b"null"
+    by_kind = {clock.kind: clock for clock in ticket_clocks}
+    parts = []
+    for kind, name in clocks.CLOCK_NAMES.items():
+        clock = by_kind.get(kind)
+        if clock is None:
+            parts.append(f'"{name}":null')
+            continue
+        due = "null"
+        if clock.state is SlaState.RUNNING and clock.due_at is not None:
+            due = f'"{clocks._instant_text(clock.due_at)}"'
+        left = "null"
+        if clock.state is SlaState.PAUSED:
+            left = float8_json(round(clock.target_minutes - clock.minutes, 2))  # PostgreSQL's to_json
+        parts.append(
+            f'"{name}":{{"target_minutes":{clock.target_minutes},"state":"{clock.state.value.lower()}",'
+            f'"due_at":{due},"minutes_left":{left}}}'
         )
-        for ticket_id in range(1, 9)
-    ]
-    block = b"".join(objects)
-    values = {3: b'{"three":3}', 4: b'{"four":4}', 8: b"null"}  # in the block's order
-    rewritten = b"".join(bytes(piece) for piece in sla_now.rewrite_joined(block, values))
-    shown = orjson.loads(b"[" + rewritten[1:] + b"]")
-    assert [ticket["sla"] for ticket in shown] == [
-        {"first_response": None}, None, {"three": 3}, {"four": 4}, {"first_response": None}, None,
-        {"first_response": None}, None,
-    ]  # fmt: skip
-    assert [ticket["title"] for ticket in shown] == [orjson.loads(f'"{tricky}"')] * 8
+    return ("{" + ",".join(parts) + "}").encode()
+
+
+# Text that looks like the members the splice looks for, as a string holds it (its quotes escaped).
+_TRICKY = '\\"state\\":\\"running\\",\\"due_at\\":null ,{\\"id\\":3,\\"title\\": ,\\"sla\\": é 😀'
+
+
+def _random_tickets(
+    chooser: random.Random, now: datetime, count: int
+) -> list[tuple[int, list[clocks.StoredClock]]]:
+    """Tickets with random clocks: running (due in the past or the future, to the millisecond as
+    "dueAt" holds it, or without a due instant), paused, met, breached, or none at all."""
+    tickets_made = []
+    for ticket_id in range(1, count + 1):
+        ticket_clocks = []
+        for kind in chooser.sample(list(TicketSpanKind), chooser.randrange(0, 4)):
+            state = chooser.choice(list(SlaState))
+            due = None
+            if state is SlaState.RUNNING and chooser.random() > 0.1:
+                due = now + timedelta(milliseconds=chooser.randrange(-40 * 86400_000, 40 * 86400_000))
+                due = due.replace(microsecond=due.microsecond // 1000 * 1000)
+            ticket_clocks.append(
+                stored(
+                    kind=kind,
+                    target_minutes=chooser.choice([10, 30, 60, 480, 12345]),
+                    state=state,
+                    minutes=chooser.choice([0.0, 12.5, 0.125, 29.999, 100.25, chooser.random() * 500]),
+                    due_at=due,
+                )
+            )
+        tickets_made.append((ticket_id, ticket_clocks))
+    return tickets_made
+
+
+def _object(ticket_id: int, sla: bytes) -> bytes:
+    return b'{"id":%d,"title":"%s","opened_by":{"id":%d,"slack_id":"U1","username":null},"sla":%s}' % (
+        ticket_id,
+        _TRICKY.encode(),
+        ticket_id + 1,
+        sla,
+    )
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_spliced_block_is_each_object_rewritten_alone_byte_for_byte(seed):
+    """``SlaShown.spliced`` (an export block's running clocks filled in from the block's own bytes)
+    gives what each stored object rewritten alone from its clocks gives (``SlaShown.value``): running
+    clocks before, at and past their due instant, due-less running clocks, paused, met and breached
+    ones, at instants in and out of support hours (a weekday's hours, a night, a weekend, the bank
+    holiday, across DST); with the block's note of where its running objects end, without it, and
+    with a wrong one; and cut out of a larger buffer."""
+    chooser = random.Random(seed)
+    now = london(2025, 5, 22, 9, 0) + timedelta(seconds=chooser.randrange(0, 200 * 86400), microseconds=1234)
+    if seed % 3 == 0:  # inside support hours (a weekday 09:00-17:30): the clocks move
+        now = london(2025, 6, 4, 9, 0) + timedelta(
+            seconds=chooser.randrange(0, 8 * 3600), microseconds=chooser.randrange(10**6)
+        )
+    shown = sla_now.SlaShown(now, CALENDAR)
+    made = _random_tickets(chooser, now, 300)
+    if seed == 1:  # one clock due exactly now, to the millisecond
+        exact = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        made[0] = (1, [stored(due_at=exact)])
+        shown = sla_now.SlaShown(exact, CALENDAR)
+    stored_objects = [(ticket_id, _object(ticket_id, _stored_member(c))) for ticket_id, c in made]
+    block = b"".join(b"," + json for _, json in stored_objects)
+    expected = b"".join(
+        b"," + stored_tickets.with_sla_value(json, shown.value(c))
+        for (_, json), (_, c) in zip(stored_objects, made, strict=True)
+    )
+    assert expected != block  # some clocks run
+    ends, end = [], 0
+    for _, json in stored_objects:
+        end += 1 + len(json)
+        if sla_now.stored_running(json):
+            ends.append(end)
+    assert bytes(shown.spliced(block, 0, len(block), ends)) == expected  # from the note
+    assert bytes(shown.spliced(block)) == expected  # searched
+    assert bytes(shown.spliced(block, 0, len(block), [1] * len(ends))) == expected  # a wrong note: searched
+    assert bytes(shown.spliced(block, 0, len(block), ends[:-1] + [ends[-1] - 1])) == expected
+    before, after = b',{"id":0,"title":"x","sla":null}', b',{"id":9999,"title":"y","sla":null}'
+    chunk = bytearray(before + block + after)  # the block as a span of the COPY's chunk
+    got = shown.spliced(chunk, len(before), len(before) + len(block), ends)
+    assert bytes(got) == expected
+    assert orjson.loads(b"[" + expected[1:] + b"]")[0]["title"] == orjson.loads(f'"{_TRICKY}"')
+
+
+def test_a_block_without_running_clocks_passes_as_stored():
+    shown = sla_now.SlaShown(london(2025, 6, 4, 10, 0), CALENDAR)
+    block = b"".join(
+        b"," + _object(ticket_id, _stored_member([stored(state=SlaState.MET, due_at=None)]))
+        for ticket_id in range(5)
+    )
+    got = shown.spliced(block, 0, len(block), [])
+    assert isinstance(got, memoryview) and bytes(got) == block
+
+
+def test_a_running_clock_not_stored_as_expected_is_refused():
+    shown = sla_now.SlaShown(london(2025, 6, 4, 10, 0), CALENDAR)
+    broken = (
+        b',{"id":1,"title":"t","sla":{"first_response":{"target_minutes":30,"state":"running","due_at":7}}}'
+    )
+    with pytest.raises(ValueError, match="migration 0028"):
+        shown.spliced(broken)
 
 
 @pytest.mark.parametrize(
@@ -182,8 +286,8 @@ async def test_the_exports_spliced_blocks_equal_the_objects_rendered_one_by_one(
     """The export splices the running tickets' ``sla`` into its blocks as they stream past (one COPY
     of the run of blocks), each member found from where its block says the object ends: byte for
     byte what each stored object rewritten alone gives at the same instant, with and without
-    descriptions; and the same when a block's note of its running tickets is lost or wrong (it is
-    scanned for them instead)."""
+    descriptions; and the same when a block's note of where its running objects end is wrong (it is
+    searched for them instead), and for the rows of a block that is gone."""
     async with desk(**SLA) as d:
         await tell_five_stories(d)
         engine = create_engine(d.db_url)
@@ -199,7 +303,14 @@ async def test_the_exports_spliced_blocks_equal_the_objects_rendered_one_by_one(
 
         driver = await asyncpg.connect(d.db_url)
         try:
-            for notes in ("as built", "ends off by one", "ids lost"):
+            for notes in ("as built", "ends off by one", "ids lost", "a running block dropped"):
+                if notes == "a running block dropped":  # its tickets are read as rows, spliced per batch
+                    dropped = await driver.execute(
+                        """DELETE FROM "TicketJsonBlock" WHERE ("startAt", "startId") =
+                               (SELECT "startAt", "startId" FROM "TicketJsonBlock"
+                                WHERE cardinality("runningEnds") > 0 ORDER BY "startAt" LIMIT 1)"""
+                    )
+                    assert dropped == "DELETE 1"
                 if notes == "ids lost":
                     await driver.execute("""UPDATE "TicketJsonBlock" SET "runningIds" = '{}'""")
                 elif notes == "ends off by one":
@@ -219,21 +330,16 @@ async def test_the_exports_spliced_blocks_equal_the_objects_rendered_one_by_one(
                             since=datetime(2000, 1, 1, tzinfo=UTC), descriptions=descriptions
                         )
                         segments = ticket_blocks.plan(blocks, query.since, query.until)
-                        rewrites = await tickets.sla_rewrites(driver, query, CALENDAR, now)
-                        in_blocks = [
-                            list(rewrites.within(block.start, block.end))
-                            for segment in segments
-                            if segment.blocks
-                            for block in segment.blocks
-                        ]
-                        assert any(in_blocks)  # blocks holding a running clock are spliced
-                        if notes == "as built":
-                            noted = await driver.fetch(
-                                """SELECT "runningIds" FROM "TicketJsonBlock" ORDER BY "startAt", "startId" """
-                            )
-                            assert [row[0] for row in noted] == in_blocks
+                        shown = await tickets.sla_shown(driver, query, CALENDAR, now)
+                        assert shown is not None
+                        noted = await driver.fetch(
+                            """SELECT "runningEnds", "runningEndsWithoutDescriptions" FROM "TicketJsonBlock" """
+                        )
+                        assert (
+                            any(row[0] for row in noted) or notes == "a running block dropped"
+                        )  # blocks are spliced
                         pieces.clear()
-                        await tickets.put_segments(driver, query, segments, rewrites, put)
+                        await tickets.put_segments(driver, query, segments, shown, put)
                         columns = '"ticketId", "createdAt", json, "descriptionAt", "descriptionLength"'
                         rows = await driver.fetch(
                             f"""SELECT j."ticketId", {stored_tickets.json_bytes(descriptions)} AS json
@@ -248,45 +354,3 @@ async def test_the_exports_spliced_blocks_equal_the_objects_rendered_one_by_one(
                         assert b"".join(pieces) == b"".join(b"," + json for json in one_by_one), notes
         finally:
             await driver.close()
-
-
-def test_a_block_among_others_is_spliced_within_its_own_bounds():
-    """A block handed over as its span of a larger buffer (the COPY's chunk) is cut only inside it."""
-    objects = [
-        b',{"id":%d,"title":"t%d","sla":{"first_response":null}}' % (ticket_id, ticket_id)
-        for ticket_id in range(1, 7)
-    ]
-    before, block, after = b"".join(objects[:2]), b"".join(objects[2:4]), b"".join(objects[4:])
-    chunk = bytearray(before + block + after)
-    values = {3: b'{"three":3}', 4: b"null", 5: b'{"five":5}'}  # 5 is not in the block: left alone
-    spliced = b"".join(sla_now.rewrite_joined(chunk, values, len(before), len(before) + len(block)))
-    assert spliced == b',{"id":3,"title":"t3","sla":{"three":3}},{"id":4,"title":"t4","sla":null}'
-
-
-@pytest.mark.parametrize("seed", range(8))
-def test_an_exports_values_are_each_tickets_value_byte_for_byte(seed):
-    """``SlaShown.values`` (every running ticket of an export at once, from its clock rows) gives the
-    bytes ``SlaShown.value`` gives for each ticket alone: running, due, past due, paused, met,
-    breached and due-less running clocks, at instants in and out of support hours."""
-    chooser = random.Random(seed)
-    now = london(2025, 5, 27, 9, 0) + timedelta(seconds=chooser.randrange(0, 14 * 86400), microseconds=1234)
-    shown = sla_now.SlaShown(now, CALENDAR)
-    rows, by_ticket = [], {}
-    for ticket_id in range(1, 400):
-        kinds = chooser.sample(list(TicketSpanKind), chooser.randrange(1, 4))
-        for kind in kinds:
-            state = chooser.choice(list(SlaState))
-            target = chooser.choice([10, 30, 60, 480])
-            minutes = chooser.choice([0.0, 12.5, 0.125, 29.999, 100.25, chooser.random() * 500])
-            due = None
-            if state is SlaState.RUNNING and chooser.random() > 0.1:
-                due = now + timedelta(
-                    seconds=chooser.randrange(-30 * 86400, 30 * 86400), microseconds=chooser.randrange(10**6)
-                )
-            clock = stored(kind=kind, target_minutes=target, state=state, minutes=minutes, due_at=due)
-            by_ticket.setdefault(ticket_id, []).append(clock)
-            due_text = None if due is None else clocks._instant_text(due)  # as PostgreSQL writes it (0028)
-            rows.append((ticket_id, kind.value, target, state.value, minutes, due, due_text, now))
-    chooser.shuffle(rows)
-    expected = {ticket_id: shown.value(ticket_clocks) for ticket_id, ticket_clocks in by_ticket.items()}
-    assert shown.values(rows) == expected
