@@ -17,7 +17,8 @@ those closed before ``s`` (closed before they were created: a partial index, emp
 
 **Days** between consecutive edges: a UTC hour no edge falls strictly inside belongs to
 one day whole, and is read from "TicketHourFigures" and "TicketHourDurations" (each
-hour's hang and resolution times, ascending; PostgreSQL concatenates each day's); an hour an
+hour's hang and resolution times, ascending; PostgreSQL concatenates the series' whole hours in one
+row per kind, and each day is a slice of it); an hour an
 edge cuts (zones with half-hour and 45-minute offsets) is read ticket by ticket from "Ticket"'s
 indexes alone (the creation index includes both instants the durations need, migration 0036).
 The tickets unresolved at an edge ``e`` are those created before it less those closed
