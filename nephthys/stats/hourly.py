@@ -17,8 +17,7 @@ those closed before ``s`` (closed before they were created: a partial index, emp
 
 **Days** between consecutive edges: a UTC hour no edge falls strictly inside belongs to
 one day whole, and is read from "TicketHourFigures" and "TicketHourDurations" (each
-hour's hang and resolution times, ascending; PostgreSQL concatenates the series' whole hours in one
-row per kind, and each day is a slice of it); an hour an
+hour's hang and resolution times, ascending; PostgreSQL concatenates each day's); an hour an
 edge cuts (zones with half-hour and 45-minute offsets) is read ticket by ticket from "Ticket"'s
 indexes alone (the creation index includes both instants the durations need, migration 0036).
 The tickets unresolved at an edge ``e`` are those created before it less those closed
@@ -273,21 +272,17 @@ _DAY_HOURS_SQL = text(
        FROM "TicketHourFigures"
        WHERE "hour" >= CAST(:grid_start AS timestamptz) AND "hour" < CAST(:grid_end AS timestamptz)"""
 )
-# The whole hours' durations (big-endian 8-byte integers, each hour's ascending), every hour of the
-# grid but those an edge cuts, in one row: each kind concatenated by PostgreSQL in hour order, with
-# each hour's grid index and how many values it holds, so the service slices each day out of one
-# buffer. One range of the primary key in order (the rows, toast pointers until aggregated, are not
-# sorted again); the hours' lengths come from the toast pointers without reading the values.
-_DURATIONS_SQL = text(
-    """SELECT coalesce(array_agg(date_part('epoch', h."hour" - CAST(:grid_start AS timestamptz))::bigint / 3600), '{}')
-                  AS hours,
-              coalesce(array_agg(length(h."hangMs") / 8), '{}') AS hang_counts,
-              coalesce(array_agg(length(h."resolutionMs") / 8), '{}') AS resolution_counts,
-              string_agg(h."hangMs", ''::bytea) AS hang, string_agg(h."resolutionMs", ''::bytea) AS resolution
-       FROM (SELECT d."hour", d."hangMs", d."resolutionMs" FROM "TicketHourDurations" d
-             WHERE d."hour" >= CAST(:grid_start AS timestamptz) AND d."hour" < CAST(:grid_end AS timestamptz)
-               AND d."hour" <> ALL(CAST(:cut_hours AS timestamptz[]))
-             ORDER BY d."hour") h"""
+# Each day's durations: its whole hours' (big-endian 8-byte integers, each hour's ascending)
+# concatenated by PostgreSQL, one row a day. A day's hours are one range of the primary key (the
+# hours an edge cuts lie outside every range), read by its own small aggregate: no sort and no
+# hash table holding the year's megabytes, and the service handles ~365 rows instead of ~8,760.
+_DAY_DURATIONS_SQL = text(
+    """SELECT d.day, a.hang, a.resolution
+       FROM unnest(CAST(:firsts AS timestamptz[]), CAST(:stops AS timestamptz[])) WITH ORDINALITY AS d(first, stop, day)
+       CROSS JOIN LATERAL (
+           SELECT string_agg(h."hangMs", ''::bytea) AS hang, string_agg(h."resolutionMs", ''::bytea) AS resolution
+           FROM "TicketHourDurations" h WHERE h."hour" >= d.first AND h."hour" < d.stop) a
+       WHERE d.first < d.stop"""
 )
 _BIG_ENDIAN_INT64 = np.dtype(">i8")
 # The tickets of the hours an edge cuts: per day (1-based; 0 and days + 1 are outside), their
@@ -352,32 +347,6 @@ def _native_int64(big_endian: bytes) -> np.ndarray:
     """Big-endian 8-byte integers as a native int64 array (a byte swap, no conversion per element)."""
     values = np.frombuffer(big_endian, dtype=_BIG_ENDIAN_INT64)
     return values.byteswap().view(values.dtype.newbyteorder("="))
-
-
-def _slices(
-    hour_indexes: list[int],
-    counts: list[int],
-    concatenated: bytes | None,
-    hours: int,
-    firsts: np.ndarray,
-    stops: np.ndarray,
-) -> list[np.ndarray]:
-    """Each day's values: the hours ``[firsts[d], stops[d])`` of ``concatenated`` (the hours
-    ``hour_indexes``, ascending, holding ``counts`` values each), as views of one decoded array."""
-    values = _native_int64(concatenated or b"")
-    at = np.array(hour_indexes, dtype=np.int64)
-    lengths = np.array(counts, dtype=np.int64)
-    if len(at) > 1 and not bool(np.all(at[1:] > at[:-1])):
-        # The statement feeds its aggregates in hour order; were it not so, put the hours in order.
-        order = np.argsort(at, kind="stable")
-        row_starts = np.concatenate(([0], np.cumsum(lengths))).tolist()
-        values = np.concatenate([values[row_starts[i] : row_starts[i + 1]] for i in order.tolist()])
-        at, lengths = at[order], lengths[order]
-    per_hour = np.zeros(hours + 1, dtype=np.int64)
-    per_hour[at] = lengths
-    starts = np.concatenate(([0], np.cumsum(per_hour)))
-    lows, highs = starts[firsts].tolist(), starts[stops].tolist()
-    return [values[low:high] for low, high in zip(lows, highs, strict=True)]
 
 
 def _hour_index(hour: datetime, grid_start: datetime) -> int:
@@ -456,16 +425,21 @@ async def days_from_hours(executor: Executor, edges: list[datetime]) -> list[Day
         unresolved[index] += sum(1 for r in backwards if r.closed < edge <= r.created)
 
     # Each day's durations as integers (milliseconds, exact as floats): percentile_cont converts
-    # only the ranks it picks. One buffer per kind for the whole series; a day is a slice of it.
-    durations = (
-        await executor.execute(
-            _DURATIONS_SQL, {"grid_start": grid_start, "grid_end": grid_end, "cut_hours": cut_hours}
-        )
-    ).one()
-    hang_of_day = _slices(durations.hours, durations.hang_counts, durations.hang, hours, firsts, stops)
-    resolution_of_day = _slices(
-        durations.hours, durations.resolution_counts, durations.resolution, hours, firsts, stops
-    )
+    # only the ranks it picks. Decoded day by day: small arrays, no copy of the year's megabytes.
+    no_values = np.zeros(0, dtype=np.int64)
+    hang_of_day = [no_values] * days
+    resolution_of_day = [no_values] * days
+    for day, hang_bytes, resolution_bytes in await executor.execute(
+        _DAY_DURATIONS_SQL,
+        {
+            "firsts": [grid_start + int(first) * HOUR for first in firsts],
+            "stops": [grid_start + int(stop) * HOUR for stop in stops],
+        },
+    ):
+        if hang_bytes:
+            hang_of_day[day - 1] = _native_int64(hang_bytes)
+        if resolution_bytes:
+            resolution_of_day[day - 1] = _native_int64(resolution_bytes)
 
     figures: list[DayFigures] = []
     for index in range(days):

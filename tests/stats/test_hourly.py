@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import numpy as np
 from sqlalchemy import text
 
 from nephthys.stats import daily, feedback, hourly
@@ -272,18 +271,3 @@ async def test_feedback_sums_equal_the_direct_computation_after_every_change(con
     await postgres.execute(db_url, 'TRUNCATE "Feedback"')
     await _compare_feedback(connection, helpers, "no feedback")
     await _rebuilt_equals_kept(db_url)
-
-
-def test_each_day_is_its_hours_slice_whatever_order_the_hours_came_in():
-    # Hours 0, 1, 3 and 4 of a 5-hour grid (hour 2 cut by an edge), each hour's values ascending.
-    by_hour = {0: [5, 9], 1: [], 3: [1, 2, 700], 4: [-3]}
-    firsts, stops = np.array([0, 3]), np.array([2, 5])  # day 0: hours 0-1, day 1: hours 3-4
-
-    def sliced(order: list[int]) -> list[list[int]]:
-        blob = b"".join(np.array(by_hour[h], dtype=">i8").tobytes() for h in order)
-        days = hourly._slices(order, [len(by_hour[h]) for h in order], blob, 5, firsts, stops)
-        return [day.tolist() for day in days]
-
-    assert sliced([0, 1, 3, 4]) == [[5, 9], [1, 2, 700, -3]]
-    assert sliced([3, 0, 4, 1]) == [[5, 9], [1, 2, 700, -3]]
-    assert sliced([]) == [[], []]
