@@ -13,13 +13,13 @@ ticket within the window) holding any of the kin, grown by the ticket, or a new 
 all; the surge as it is then.
 
 Revision ID: 0040
-Revises: 0036
+Revises: 0039
 """
 
 from alembic import op
 
 revision = "0040"
-down_revision = "0036"
+down_revision = "0039"
 branch_labels = None
 depends_on = None
 
