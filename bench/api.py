@@ -851,6 +851,10 @@ async def bring_up_to_date(database_url: str) -> None:
     waiting = importlib.import_module("nephthys.database.migrations.versions.0020_ticket_json_waiting")
     # 0028 replaces 0020's (the sla member last) and renders a ticket again when its clocks change.
     sla = importlib.import_module("nephthys.database.migrations.versions.0028_ticket_json_sla")
+    # 0038 replaces 0028's render functions (the single ticket's planned once per connection).
+    generic_plan = importlib.import_module(
+        "nephthys.database.migrations.versions.0038_ticket_json_generic_plan"
+    )
     connection = await asyncpg.connect(generate._dsn(database_url))
     try:
         async with connection.transaction():
@@ -860,6 +864,7 @@ async def bring_up_to_date(database_url: str) -> None:
                 + title_source.render_functions_and_trigger()
                 + waiting.render_functions_and_trigger()
                 + sla.render_functions_and_trigger()
+                + generic_plan.render_functions()
             ):
                 await connection.execute(statement)
     finally:
