@@ -409,6 +409,21 @@ JSON_TRIGGERS = ["ticket_json_insert", "ticket_json_update", "ticket_json_delete
 CHANGE_ROUND = 10
 
 
+def run_ns(pid: int) -> int | None:
+    """Nanoseconds a process has run on a CPU (the scheduler's own count, not sampled at ticks)."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as schedstat:
+            return int(schedstat.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile, in milliseconds, of values in seconds."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)] * 1000
+
+
 async def change_cost(server: Server, database_url: str, count: int) -> dict:
     """What a ticket change costs with the stored-JSON triggers on and off (today), and whether the
     next request sees it.
@@ -418,9 +433,18 @@ async def change_cost(server: Server, database_url: str, count: int) -> dict:
     CHANGE_ROUND tickets with the triggers on and off alternate, so the machine's load weighs on
     both alike. After every change with
     the triggers on, /api/ticket?id= must already show it.
+
+    Beside the wall time, each change's share of the database: the CPU its backend ran for (from
+    /proc, so PostgreSQL must run on this machine), and the wall time split into the UPDATE (with
+    its row triggers) and the COMMIT (the WAL flush, which waits on the disk the other engineers'
+    work shares). CPU is what the triggers add; the wall-time tail is mostly the machine's.
     """
     connection = await asyncpg.connect(generate._dsn(database_url))
+    backend = await connection.fetchval("SELECT pg_backend_pid()")
     times: dict[str, list[float]] = {"on": [], "off": []}
+    cpu: dict[str, list[float]] = {"on": [], "off": []}
+    statement: dict[str, list[float]] = {"on": [], "off": []}
+    commit: dict[str, list[float]] = {"on": [], "off": []}
     open_after: list[float] = []  # status=open right after a change (the copy patched)
     stale = 0
     try:
@@ -443,6 +467,7 @@ async def change_cost(server: Server, database_url: str, count: int) -> dict:
                             f'ALTER TABLE "Ticket" {"ENABLE" if triggers == "on" else "DISABLE"} TRIGGER "{trigger}"'
                         )
                 for status, assigned in (("IN_PROGRESS", helper), ("OPEN", None)):
+                    ran_before = run_ns(backend)
                     started = time.perf_counter()
                     async with connection.transaction():
                         await connection.execute(
@@ -453,8 +478,15 @@ async def change_cost(server: Server, database_url: str, count: int) -> dict:
                             status,
                             assigned,
                         )
+                        updated = time.perf_counter()
+                    committed = time.perf_counter()
+                    ran_after = run_ns(backend)
                     if not warming:
-                        times[triggers].append(time.perf_counter() - started)
+                        times[triggers].append(committed - started)
+                        statement[triggers].append(updated - started)
+                        commit[triggers].append(committed - updated)
+                        if ran_before is not None and ran_after is not None:
+                            cpu[triggers].append((ran_after - ran_before) / 1e9)
                     # The same reads after every change, triggers on or off, so both arms time changes
                     # between the same work; only with the triggers on must they show the change.
                     seen = (await client.get(server.url(f"/api/ticket?id={ticket_id}"))).json()
@@ -475,9 +507,8 @@ async def change_cost(server: Server, database_url: str, count: int) -> dict:
         await connection.execute('SELECT "ticket_json_refresh"($1::integer[])', ticket_ids)
         await connection.close()
 
-    def percentile(values: list[float], share: float) -> float:
-        ordered = sorted(values)
-        return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)] * 1000
+    def mean_ms(values: list[float]) -> float | None:
+        return statistics.fmean(values) * 1000 if values else None
 
     return {
         "changes": {key: len(values) for key, values in times.items()},
@@ -486,9 +517,21 @@ async def change_cost(server: Server, database_url: str, count: int) -> dict:
         "off_p50_ms": percentile(times["off"], 0.5),
         "off_p95_ms": percentile(times["off"], 0.95),
         "added_p95_ms": percentile(times["on"], 0.95) - percentile(times["off"], 0.95),
+        "statement_p50_ms": {key: percentile(values, 0.5) for key, values in statement.items()},
+        "statement_p95_ms": {key: percentile(values, 0.95) for key, values in statement.items()},
+        "commit_p50_ms": {key: percentile(values, 0.5) for key, values in commit.items()},
+        "commit_p95_ms": {key: percentile(values, 0.95) for key, values in commit.items()},
+        "database_cpu_mean_ms": {key: mean_ms(values) for key, values in cpu.items()},
+        "database_cpu_p50_ms": {
+            key: percentile(values, 0.5) if values else None for key, values in cpu.items()
+        },
+        "database_cpu_p95_ms": {
+            key: percentile(values, 0.95) if values else None for key, values in cpu.items()
+        },
         "stale_reads": stale,
         "open_after_change_p50_ms": percentile(open_after, 0.5),
         "open_after_change_p95_ms": percentile(open_after, 0.95),
+        "load_after": os.getloadavg()[0],
         "requests": 0,
     }
 
@@ -808,6 +851,10 @@ async def bring_up_to_date(database_url: str) -> None:
     waiting = importlib.import_module("nephthys.database.migrations.versions.0020_ticket_json_waiting")
     # 0028 replaces 0020's (the sla member last) and renders a ticket again when its clocks change.
     sla = importlib.import_module("nephthys.database.migrations.versions.0028_ticket_json_sla")
+    # 0038 replaces 0028's render functions (the single ticket's planned once per connection).
+    generic_plan = importlib.import_module(
+        "nephthys.database.migrations.versions.0038_ticket_json_generic_plan"
+    )
     connection = await asyncpg.connect(generate._dsn(database_url))
     try:
         async with connection.transaction():
@@ -817,6 +864,7 @@ async def bring_up_to_date(database_url: str) -> None:
                 + title_source.render_functions_and_trigger()
                 + waiting.render_functions_and_trigger()
                 + sla.render_functions_and_trigger()
+                + generic_plan.render_functions()
             ):
                 await connection.execute(statement)
     finally:
@@ -1113,6 +1161,23 @@ def report(outcome: dict) -> str:
             f"status=open right after each change: p50 {change['open_after_change_p50_ms']:.1f} ms, "
             f"p95 {change['open_after_change_p95_ms']:.1f} ms"
         )
+        if "statement_p95_ms" in change:
+            lines.append(
+                "… of which the UPDATE with its triggers, p50 / p95: "
+                f"on {change['statement_p50_ms']['on']:.2f} / {change['statement_p95_ms']['on']:.2f} ms, "
+                f"off {change['statement_p50_ms']['off']:.2f} / {change['statement_p95_ms']['off']:.2f} ms; "
+                f"the COMMIT: on {change['commit_p50_ms']['on']:.2f} / {change['commit_p95_ms']['on']:.2f} ms, "
+                f"off {change['commit_p50_ms']['off']:.2f} / {change['commit_p95_ms']['off']:.2f} ms"
+            )
+        cpu = change.get("database_cpu_mean_ms", {})
+        if cpu.get("on") is not None and cpu.get("off") is not None:
+            lines.append(
+                f"database CPU per change (its backend), mean / p50 / p95: on {cpu['on']:.3f} / "
+                f"{change['database_cpu_p50_ms']['on']:.3f} / {change['database_cpu_p95_ms']['on']:.3f} ms, "
+                f"off {cpu['off']:.3f} / {change['database_cpu_p50_ms']['off']:.3f} / "
+                f"{change['database_cpu_p95_ms']['off']:.3f} ms (mean added {cpu['on'] - cpu['off']:+.3f} ms); "
+                f"load after {change['load_after']:.2f}"
+            )
     loads = {
         name: side
         for name, side in (

@@ -230,6 +230,45 @@ async def test_stored_json_follows_every_change(generated):
     assert await one(url, 'SELECT xmin::text FROM "ActiveTicketJson" ORDER BY "ticketId" LIMIT 1') == before
 
 
+async def test_a_change_is_rendered_by_its_generic_plan_on_a_long_lived_connection(generated):
+    """The single ticket's render runs with a generic plan (migration 0038): planned once per
+    connection instead of again for each of the plan cache's first five runs. Changes on one
+    connection, past those five and again after an invalidation of what the render reads (an
+    ANALYZE, as autovacuum runs), render exactly what the request-time renderer writes."""
+    url = generated
+    settings = await one(url, """SELECT proconfig FROM pg_proc WHERE proname = 'ticket_json_on_ticket'""")
+    assert sorted(settings) == ["extra_float_digits=1", "plan_cache_mode=force_generic_plan"]
+    # The set renders keep their custom plans (their sets' sizes matter to the plan).
+    for name in ("ticket_json_refresh", "ticket_json_rebuild"):
+        assert await one(url, "SELECT proconfig FROM pg_proc WHERE proname = $1", name) == [
+            "extra_float_digits=1"
+        ]
+    tickets = [
+        row["id"]
+        for row in await postgres.fetch(
+            url, """SELECT id FROM "Ticket" WHERE status = 'OPEN' ORDER BY id LIMIT 4"""
+        )
+    ]
+    connection = await asyncpg.connect(url)
+    try:
+        for round_ in range(2):
+            for ticket in tickets:
+                for status, assigned in (("IN_PROGRESS", 3 + round_), ("OPEN", None)):
+                    await connection.execute(
+                        """UPDATE "Ticket" SET status = $2::"TicketStatus", "assignedToId" = $3,
+                               "assignedAt" = CASE WHEN $3::int IS NULL THEN NULL ELSE "createdAt" END
+                           WHERE id = $1""",
+                        ticket,
+                        status,
+                        assigned,
+                    )
+                    await assert_one_ticket_matches(url, ticket)
+            await connection.execute('ANALYZE "Ticket", "ActiveTicketJson", "TicketSlaClock"')
+    finally:
+        await connection.close()
+    assert await assert_stored_equals_rendered(url) == SHAPE.tickets
+
+
 async def test_minutes_are_written_as_postgresql_writes_a_float8(db_url):
     """The Python encoding's minutes (float8_json) are PostgreSQL's float8 text, on realistic minutes:
     whole, tiny (exponent form), fractional, up to a century."""

@@ -9,13 +9,13 @@ compaction (CLUSTER, a few seconds under an exclusive lock at 1,000,000 tickets)
 later go wherever there is room, as before.
 
 Revision ID: 0039
-Revises: 0036
+Revises: 0038
 """
 
 from alembic import op
 
 revision = "0039"
-down_revision = "0036"
+down_revision = "0038"
 branch_labels = None
 depends_on = None
 
