@@ -662,9 +662,6 @@ class ActiveTicketsMemo:
     """The service's copies, one per active status; one request at a time brings a copy up to date."""
 
     def __init__(self, status_case: str = LOWER, calendar: SupportCalendar | None = None) -> None:
-        # Each change frees an array of tens of MB: without a fixed mmap threshold glibc keeps it
-        # resident (nephthys/utils/allocator.py).
-        allocator.return_large_blocks()
         self._rebuilt = False  # a copy was read or patched since the free pages were last given back
         self._calendar = calendar or SupportCalendar(UTC_ZONE)
         self._now = datetime.now(UTC)  # the last snapshot's clock (set with every request's changes)

@@ -1,4 +1,4 @@
-"""Large blocks the C allocator gives back to the system once freed (glibc only).
+"""The heap's free pages given back to the system after the API's copies are rebuilt (glibc only).
 
 The API's copies of the active tickets (nephthys/api/active_tickets.py) are a few arrays of tens of
 MB each, and every ticket change (and, with running SLA clocks, every second of support time
@@ -6,21 +6,18 @@ shown) builds the next array and frees the one before. glibc's ``malloc`` serves
 own heap unless it is at least its mmap threshold, and that threshold moves: once a large block
 mapped on its own is freed, the threshold rises to that block's size (up to 32 MiB), so the next
 arrays come from the heap, and a freed array in the middle of the heap stays resident. Issue 23
-measured it at 1,000,000 tickets: the copies' +78 MiB became +107 MiB after 40 changes, and +196
-MiB instead of +139 with running SLA clocks.
+measured it at 1,000,000 tickets: the copies' +78 MiB became +107 MiB after 40 changes, and +131
+MiB after 80.
 
-:func:`return_large_blocks` fixes the threshold at 1 MiB for the process (``mallopt``, the same as
-``GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576``, which docs/deployment.md asked operators to
-set): every block of 1 MiB or more, an array or a 2,000-row batch of a whole read, has its own
-mapping, unmapped when freed. Fixing it also fixes the trim threshold (at its default, 128 KiB), so
-freed space at the top of the heap is returned too. At 4 MiB the batches stayed in the heap (+101
-MiB full, bench/README.md). What it costs: a new array's pages are faulted in when it is built
-(issue 23: 43 instead of 15 ms for ``status=open`` right after a change, in process, at load 8).
+:func:`give_back` (``malloc_trim(0)``) returns every whole free page of the heap, in its middle as
+well as at its top, and is called once a copy has been rebuilt (0.13 ms CPU median, 4.8 ms at most,
+at 80,164 active tickets: bench/README.md, "Issue 23, second pass"). Alone it kept the copies at
++76.5 MiB after the changes that made main's +107.
 
-The blocks under the threshold freed with them (a whole read's rows, 2,000 at a time; the columns
-and templates of a patch) leave free pages between live ones that the heap cannot give back from
-its top: :func:`give_back` (``malloc_trim``) returns them, called once a copy has been rebuilt (0.13
-ms CPU median, 4.8 ms at most, at 80,164 active tickets: bench/README.md, "Issue 23, second pass").
+The threshold itself is left to glibc. Fixed at 1 MiB (``mallopt``), it did the same for the copies
+but mapped and unmapped every block of 1 MiB or more anew, and the export's blocks are ~1.2 MB
+each: at 1,000,000 tickets with SLA targets a full export then cost 4,210 ms of service CPU
+instead of 1,300 (page faults on every block; bench/README.md, "Quiet measure, 8 Dec").
 
 Elsewhere (musl, macOS) nothing is done: their allocators map large blocks on their own.
 """
@@ -30,15 +27,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
-import logging
 import platform
-
-log = logging.getLogger(__name__)
-
-# <malloc.h>
-M_MMAP_THRESHOLD = -3
-# Blocks of this size or more are mapped on their own (and unmapped when freed).
-MMAP_THRESHOLD = 1 << 20
 
 
 @functools.cache
@@ -47,26 +36,15 @@ def _glibc() -> ctypes.CDLL | None:
         return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.mallopt.argtypes, libc.mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
         libc.malloc_trim.argtypes, libc.malloc_trim.restype = (ctypes.c_size_t,), ctypes.c_int
     except (OSError, AttributeError):
         return None
     return libc
 
 
-@functools.cache
-def return_large_blocks() -> bool:
-    """Fix glibc's mmap threshold at :data:`MMAP_THRESHOLD` for this process, once; whether it was set
-    (False off glibc, or if glibc refused)."""
-    libc = _glibc()
-    if libc is None:
-        return False
-    done = libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
-    if not done:
-        log.warning(
-            "glibc refused mallopt(M_MMAP_THRESHOLD, %d): freed arrays may stay resident", MMAP_THRESHOLD
-        )
-    return done
+def gives_back() -> bool:
+    """Whether :func:`give_back` does anything here (glibc)."""
+    return _glibc() is not None
 
 
 def give_back() -> None:
