@@ -38,6 +38,19 @@ _NEW_USER = text(
 )
 
 
+# The CTEs after a ticket's insert (``created``, returning id, "createdAt" and "openedById"): its
+# OPENED event and what folding that one event gives, the first-response clock and the resolution's
+# first part running (nephthys/tickets/timeline.py). Shared by both opening statements below.
+_OPENING_FOLDED = f"""opened AS (
+           INSERT INTO "TicketEvent" ("ticketId", kind, at, "actorId", "msgTs")
+           SELECT id, 'OPENED', "createdAt", "openedById", :msg_ts FROM created
+           {events.ON_CONFLICT}),
+       running AS (
+           INSERT INTO "TicketSpan" ("ticketId", kind, "startAt", "ticketCreatedAt")
+           SELECT id, kind, "createdAt", "createdAt" FROM created,
+                  unnest(CAST('{{FIRST_RESPONSE,RESOLUTION}}' AS "TicketSpanKind"[])) AS kind)"""
+
+
 # One statement: the ticket and its OPENED event, both at the question's ts (``:at``; the
 # database's clock when there is none), and what folding that one event gives
 # (nephthys/tickets/timeline.py): waiting on the helpers since then, the first-response
@@ -55,15 +68,8 @@ def _new_ticket_sql(*, with_memory: bool = True):
            VALUES (:title, :description, 'OPEN', :msg_ts, :asker_id, 'AUTHOR',
                    coalesce(CAST(:at AS timestamptz), now()), 'HELPERS', coalesce(CAST(:at AS timestamptz), now()))
            ON CONFLICT ("msgTs") DO NOTHING
-           RETURNING id, "createdAt"),
-       opened AS (
-           INSERT INTO "TicketEvent" ("ticketId", kind, at, "actorId", "msgTs")
-           SELECT id, 'OPENED', "createdAt", :asker_id, :msg_ts FROM created
-           {events.ON_CONFLICT}),
-       running AS (
-           INSERT INTO "TicketSpan" ("ticketId", kind, "startAt", "ticketCreatedAt")
-           SELECT id, kind, "createdAt", "createdAt" FROM created,
-                  unnest(CAST('{{FIRST_RESPONSE,RESOLUTION}}' AS "TicketSpanKind"[])) AS kind){memory}
+           RETURNING id, "createdAt", "openedById"),
+       {_OPENING_FOLDED}{memory}
        SELECT id, "createdAt" AS created_at,
               (SELECT count(*) FROM "Ticket" p WHERE p."openedById" = :asker_id) AS previous
        FROM created"""
@@ -93,14 +99,7 @@ _OPEN_FOR_KNOWN_ASKER = text(
            WHERE f.ticket_id IS NULL AND f.asker_id IS NOT NULL AND NOT f.default_targets
            ON CONFLICT ("msgTs") DO NOTHING
            RETURNING id, "createdAt", "openedById"),
-       opened AS (
-           INSERT INTO "TicketEvent" ("ticketId", kind, at, "actorId", "msgTs")
-           SELECT id, 'OPENED', "createdAt", "openedById", :msg_ts FROM created
-           {events.ON_CONFLICT}),
-       running AS (
-           INSERT INTO "TicketSpan" ("ticketId", kind, "startAt", "ticketCreatedAt")
-           SELECT id, kind, "createdAt", "createdAt" FROM created,
-                  unnest(CAST('{{FIRST_RESPONSE,RESOLUTION}}' AS "TicketSpanKind"[])) AS kind),
+       {_OPENING_FOLDED},
        {memory_index.NEW_ROW_SQL}
        SELECT f.asker_id, f.has_username, f.ticket_id, f.default_targets, c.id, c."createdAt" AS created_at,
               (SELECT count(*) FROM "Ticket" p WHERE p."openedById" = f.asker_id) AS previous
