@@ -118,7 +118,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 log.warning("%s", migrate.adoption_note(settings.api_status_case))
         host = args.host or settings.host or "127.0.0.1"
         port = args.port or settings.port
-        app = create_app(settings, database_url=url, freeze_at_start=True)
+        app = create_app(settings, database_url=url, own_process=True)
         # Before the limits are made: the connection bound is fitted to the open-files limit.
         connections.raise_open_files_limit()
         limits = connections.ConnectionLimits()

@@ -72,13 +72,16 @@ def create_app(
     clock: Clock = utc_now,
     run_jobs: bool = True,
     between_sla_batches: Callable[[Batch], Awaitable[None]] | None = None,
-    freeze_at_start: bool = False,
+    own_process: bool = False,
 ) -> Starlette:
     """The app. ``clock``: "now" for the scheduler and every job; ``run_jobs``: False leaves the
     schedulers stopped (tests that do not test them, so nothing runs for the machine's real hour);
     ``between_sla_batches``: awaited after each batch of the SLA clocks' recompute (a test pauses it);
-    ``freeze_at_start``: the process is this app's own (``nephthys serve``), so what its start-up made
-    is left out of later garbage collections (nephthys/utils/heap.py); not in a shared process (tests)."""
+    ``own_process``: the process and its database connections are this app's own (``nephthys
+    serve``), so start-up readies it for a burst of Slack events: the Slack side's pools open all their
+    connections (nephthys/database/engine.py, ``open_connections``) and what start-up made is left out
+    of later garbage collections (nephthys/utils/heap.py). Not in tests: their process is shared by
+    many apps, and six workers' apps share one test server's ``max_connections``."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -113,11 +116,12 @@ def create_app(
         if run_jobs:
             api_jobs.start()
         if settings.slack_enabled:
-            # Opened before the first event, not by a burst's first acknowledgements.
-            await asyncio.gather(
-                open_connections(pools.slack, within=OPEN_CONNECTIONS_WITHIN_SECONDS),
-                open_connections(pools.claims, within=OPEN_CONNECTIONS_WITHIN_SECONDS),
-            )
+            if own_process:
+                # Opened before the first event, not by a burst's first acknowledgements.
+                await asyncio.gather(
+                    open_connections(pools.slack, within=OPEN_CONNECTIONS_WITHIN_SECONDS),
+                    open_connections(pools.claims, within=OPEN_CONNECTIONS_WITHIN_SECONDS),
+                )
             app.state.slack = await start_slack(
                 settings,
                 session_factory(pools.slack),
@@ -131,7 +135,7 @@ def create_app(
                 "Slack is off: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not both set; "
                 "serving the API only (/slack/events answers 503)"
             )
-        if freeze_at_start:  # last: everything start-up made is left out of later collections
+        if own_process:  # last: everything start-up made is left out of later collections
             freeze_start_up_objects()
         try:
             yield
