@@ -17,7 +17,7 @@ at 80,164 active tickets: bench/README.md, "Issue 23, second pass"). Alone it ke
 The threshold itself is left to glibc. Fixed at 1 MiB (``mallopt``), it did the same for the copies
 but mapped and unmapped every block of 1 MiB or more anew, and the export's blocks are ~1.2 MB
 each: at 1,000,000 tickets with SLA targets a full export then cost 4,210 ms of service CPU
-instead of 1,300 (page faults on every block; bench/README.md, "Quiet measure, 8 Dec").
+instead of 1,300 (page faults on every block; bench/README.md, "Quiet measure after the merges, 8 Dec").
 
 Elsewhere (musl, macOS) nothing is done: their allocators map large blocks on their own.
 """
