@@ -844,6 +844,8 @@ async def bring_up_to_date(database_url: str) -> None:
     """A reused database gets the migrations added since it was generated (they must handle existing rows),
     and the stored-JSON trigger functions of this tree (code, which may have changed under the same revision)."""
     before, after = await migrate.upgrade(database_url)
+    # A copy upgraded with `db upgrade --no-reindex` (or generated before the generator filled them).
+    await generate.fill_search_rows(database_url)
     stored_json = importlib.import_module("nephthys.database.migrations.versions.0011_ticket_json")
     # 0016 replaces 0011's render functions (0013's octet offsets, the hidden title's cut) and its
     # Ticket update trigger, and 0020 replaces 0016's (the wait and the minutes): applied after them.
