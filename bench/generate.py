@@ -739,6 +739,14 @@ async def fill_search_rows(url: str, *, log=print) -> None:
         log(f"  {'search rows':<24} {done.filled:>10} rows  {time.perf_counter() - started:7.1f} s")
 
 
+async def bring_reused_up_to_date(url: str, *, log=print) -> tuple[str | None, str]:
+    """A reused database as a bench measures it: the migrations added since it was made, then every
+    ticket's search row (``fill_search_rows``). The revisions before and after."""
+    before, after = await migrate.upgrade(url)
+    await fill_search_rows(url, log=log)
+    return before, after
+
+
 async def _install_calendar(connection: asyncpg.Connection, calendar: SupportCalendar) -> None:
     """Make ``calendar`` the database's, as a service starting with it would (nothing to recount yet)."""
     await connection.execute(calendar.function_definition())

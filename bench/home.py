@@ -61,7 +61,6 @@ from bench.slack_burst import (  # noqa: E402
     wait_for,
 )
 from nephthys.config import Settings  # noqa: E402
-from nephthys.database import migrate  # noqa: E402
 from nephthys.database.engine import create_engine, session_factory  # noqa: E402
 from nephthys.slack.client import SlackClient  # noqa: E402
 from nephthys.slack.context import Channels, SlackContext  # noqa: E402
@@ -446,7 +445,7 @@ async def main_async(args: argparse.Namespace) -> int:
         )
         log(f"generating {args.tickets:,} tickets into {args.database} (load {load_average()})")
         await generate.generate(shape, server_url=args.server_url, database=args.database, log=log)
-    await migrate.upgrade(database_url)
+    await generate.bring_reused_up_to_date(database_url, log=log)
     helpers = await prepare(database_url, args.assigned)
     connection = await asyncpg.connect(dsn(database_url))
     try:

@@ -44,7 +44,6 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bench import generate
 from nephthys.api import sla_now, tickets
 from nephthys.config import Settings
-from nephthys.database import migrate
 from nephthys.database.engine import create_engine
 from nephthys.sla import clocks
 from nephthys.sla.due import _DUE as DUE_SQL
@@ -358,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
             ["--tickets", str(args.tickets), "--database", args.database, "--server-url", args.server_url]
         )
     # A reused database gets the migrations since it was made (0028: the objects' sla member).
-    before, after = asyncio.run(migrate.upgrade(url))
+    before, after = asyncio.run(generate.bring_reused_up_to_date(url, log=log))
     if before != after:
         log(f"  migrated the database from {before} to {after}")
     if not args.keep_clocks:

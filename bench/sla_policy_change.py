@@ -48,7 +48,6 @@ from sqlalchemy import text
 
 from bench import generate, sla
 from bench.api import cpu_seconds, free_port, start_nephthys, stop_server, unpack_ref
-from nephthys.database import migrate
 from nephthys.database.engine import create_engine, session_factory
 from nephthys.sla import install
 from nephthys.sla.install import policy_key
@@ -213,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.reuse:
         parser.error("--reuse: make the database first (a copy of the template; bench/sla.py generates one)")
     url = args.server_url.rsplit("/", 1)[0] + f"/{args.database}"
-    before, after = asyncio.run(migrate.upgrade(url))
+    before, after = asyncio.run(generate.bring_reused_up_to_date(url, log=log))
     if before != after:
         log(f"  migrated the database from {before} to {after}")
     if not args.keep_clocks:

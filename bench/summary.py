@@ -30,7 +30,6 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import text  # noqa: E402
 
 from bench import generate  # noqa: E402
-from nephthys.database import migrate  # noqa: E402
 from nephthys.database.engine import create_engine, session_factory  # noqa: E402
 from nephthys.stats import MessageLinks  # noqa: E402
 from nephthys.stats.summary import CHART_DAYS, daily_summary  # noqa: E402
@@ -105,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     url = generate.database_url(args.server_url, args.database)
     print(f"load average before: {load()}")
     if args.reuse:
-        asyncio.run(migrate.upgrade(url))
+        asyncio.run(generate.bring_reused_up_to_date(url))
     else:
         shape = generate.Shape(
             tickets=args.tickets, users=max(1000, args.tickets // 50), helpers=200, tags=20

@@ -504,6 +504,8 @@ async def main_async(args: argparse.Namespace) -> int:
         await generate.generate(
             generate.Shape(tickets=args.tickets), server_url=args.server_url, database=args.database
         )
+    else:
+        await generate.bring_reused_up_to_date(url, log=log)
     db = await asyncpg.connect(url, server_settings={"timezone": "UTC"})
     report: dict = {
         "database": args.database,
