@@ -58,17 +58,11 @@ def signature_is_valid(raw: bytes, timestamp: str, signature: str, secret: str) 
     Written here rather than slack_sdk's SignatureVerifier, which decodes the body as UTF-8
     first and so raises on bytes that are not (it must be a 401, not a 500).
     """
-    if abs(time.time() - int(timestamp)) > SIGNATURE_WINDOW_SECONDS:  # short ASCII digits: check_request
+    if abs(time.time() - int(timestamp)) > SIGNATURE_WINDOW_SECONDS:  # short ASCII digits: checked_body
         return False
     signed = b"v0:" + timestamp.encode() + b":" + raw
     expected = "v0=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected.encode(), signature.encode("latin-1", "replace"))
-
-
-def check_request(raw: bytes, headers: Mapping[str, str], signing_secret: str) -> Refusal | None:
-    """None when Bolt may have the request; otherwise why not (see the module docstring)."""
-    checked = checked_body(raw, headers, signing_secret)
-    return checked if isinstance(checked, Refusal) else None
 
 
 def checked_body(raw: bytes, headers: Mapping[str, str], signing_secret: str) -> Refusal | dict[str, Any]:

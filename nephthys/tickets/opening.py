@@ -23,14 +23,13 @@ from nephthys.tickets.core import (
 
 # The hot path (every question) runs as single statements in autocommit: each one is
 # its own transaction, with no BEGIN/COMMIT round trips and no ORM machinery.
-_ASKER_AND_TICKET = text(
-    """SELECT u.id AS asker_id, u.username IS NOT NULL AS has_username,
+# The asker (if known), the question's ticket (if any), and whether default targets apply.
+_ASKER_AND_TICKET = """SELECT u.id AS asker_id, u.username IS NOT NULL AS has_username,
               (SELECT t.id FROM "Ticket" t WHERE t."msgTs" = :msg_ts) AS ticket_id,
               -- A new ticket has no tags yet: only the default policy can give it clocks.
               coalesce((SELECT p."firstResponseMinutes" IS NOT NULL OR p."resolutionMinutes" IS NOT NULL
                         FROM "SlaPolicyInUse" p WHERE p.id = 1), false) AS default_targets
        FROM (SELECT 1) AS one LEFT JOIN "User" u ON u."slackId" = :slack_id"""
-)
 _NEW_USER = text(
     """INSERT INTO "User" ("slackId", username) VALUES (:slack_id, :username)
        ON CONFLICT ("slackId") DO UPDATE SET "slackId" = EXCLUDED."slackId"
@@ -83,12 +82,7 @@ _NEW_TICKET = _new_ticket_sql()
 # inserted only then; otherwise the row says why not (no such ticket yet but an unknown asker or
 # default targets: the two steps below run as before; the ticket exists: it is read back).
 _OPEN_FOR_KNOWN_ASKER = text(
-    f"""WITH found AS (
-           SELECT u.id AS asker_id, u.username IS NOT NULL AS has_username,
-                  (SELECT t.id FROM "Ticket" t WHERE t."msgTs" = :msg_ts) AS ticket_id,
-                  coalesce((SELECT p."firstResponseMinutes" IS NOT NULL OR p."resolutionMinutes" IS NOT NULL
-                            FROM "SlaPolicyInUse" p WHERE p.id = 1), false) AS default_targets
-           FROM (SELECT 1) AS one LEFT JOIN "User" u ON u."slackId" = :slack_id),
+    f"""WITH found AS ({_ASKER_AND_TICKET}),
        created AS (
            INSERT INTO "Ticket" (title, description, status, "msgTs", "openedById", "lastMsgBy", "createdAt",
                                  "waitingOn", "waitingSince")
